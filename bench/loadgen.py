@@ -1,0 +1,232 @@
+"""The load generator: one job per process, pinned to the cores the server does not use.
+
+The orchestrator (:mod:`bench.run`) calls :func:`run_job`, which starts
+``python -m bench.loadgen`` on the load-generator cores, writes the job as JSON to its
+stdin, and reads the result as JSON from its stdout; progress goes to stderr. A job that
+overruns its time budget is killed with its process group, so every run stops by itself.
+
+Jobs: ``idle`` (memory per idle socket, and whether the sockets stay open) and ``relay``
+(rate-stepped latency), each for protocol ``raw``, ``kefu`` or ``socketio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any
+
+import uvloop
+
+from bench.drivers.base import IdleDriver, RelayTarget, SocketGroup
+from bench.drivers.kefu import KefuChat, KefuIdle
+from bench.drivers.relay import RawIdle, RawPairs
+from bench.drivers.socketio import SioChat, SioIdle
+from bench.lagmetric import LagObserver
+from bench.procs import cpu_split, raise_nofile, rss_kb
+from bench.stepper import StepPlan, Stepper
+from bench.wsclient import Pool, gather_bounded
+
+Job = dict[str, Any]
+# Handshakes in flight at once: enough to open 15k sockets in seconds, few enough that
+# neither the server's accept backlog nor its TLS-less handshake path is overrun.
+DEFAULT_CONCURRENCY = 256
+
+
+def log(message: str) -> None:
+    print(f"    [loadgen] {message}", file=sys.stderr, flush=True)
+
+
+def _idle_driver(job: Job, pool: Pool) -> IdleDriver:
+    base = job["http_base"]
+    concurrency = int(job.get("concurrency", DEFAULT_CONCURRENCY))
+    protocol = job["protocol"]
+    if protocol == "raw":
+        return RawIdle(pool, base.replace("http://", "ws://", 1))
+    if protocol == "kefu":
+        return KefuIdle(pool, base, concurrency)
+    if protocol == "socketio":
+        return SioIdle(pool, base)
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+async def idle_job(job: Job, pool: Pool) -> dict[str, object]:
+    """(RSS after connecting N sockets - RSS before) / N, then hold and count survivors."""
+    pid, count = int(job["server_pid"]), int(job["sockets"])
+    warmup, settle_s, hold_s = int(job.get("warmup_sockets", 50)), job["settle_s"], job["hold_s"]
+    concurrency = int(job.get("concurrency", DEFAULT_CONCURRENCY))
+    driver = _idle_driver(job, pool)
+    log(f"preparing {count} {job['protocol']} clients")
+    await driver.prepare(count + warmup)
+
+    # A few sockets opened and closed first, so one-off costs (imports, first-use buffers,
+    # grown dicts) are not charged to the measured sockets.
+    warm = SocketGroup()
+    opened = await gather_bounded(
+        [functools.partial(driver.open_one, count + i) for i in range(warmup)], concurrency
+    )
+    for item in opened:
+        if not isinstance(item, BaseException):
+            warm.add(*item)
+    await asyncio.sleep(0.5)
+    await warm.aclose()
+    await asyncio.sleep(settle_s)
+
+    rss_before = rss_kb(pid)
+    log(f"server RSS before: {rss_before} KiB; opening {count} sockets")
+    started = time.monotonic()
+    group = SocketGroup()
+    results = await gather_bounded(
+        [functools.partial(driver.open_one, i) for i in range(count)], concurrency
+    )
+    connect_s = time.monotonic() - started
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for item in results:
+        if not isinstance(item, BaseException):
+            group.add(*item)
+    opened_n = len(group.sockets)
+    await asyncio.sleep(settle_s)
+    rss_after = rss_kb(pid)
+    log(f"{opened_n} open in {connect_s:.1f}s; RSS after: {rss_after} KiB; holding {hold_s}s")
+    await asyncio.sleep(hold_s)
+    still_open = group.open_count()
+    rss_held = rss_kb(pid)
+    deflate = group.deflate_share()
+    close_codes = dict(group.close_codes)  # how sockets ended *before* we closed them
+    await group.aclose()
+    describe = getattr(driver, "describe", None)
+    return {
+        "sockets": count,
+        "opened": opened_n,
+        "failed": len(failures),
+        "first_failure": repr(failures[0]) if failures else None,
+        "connect_s": round(connect_s, 2),
+        "rss_before_kb": rss_before,
+        "rss_after_kb": rss_after,
+        "rss_after_hold_kb": rss_held,
+        "kb_per_socket": round((rss_after - rss_before) / opened_n, 2) if opened_n else None,
+        "hold_s": hold_s,
+        "open_after_hold": still_open,
+        "closed_by_server": close_codes,
+        "deflate_negotiated": deflate,
+        **(describe() if callable(describe) else {}),
+    }
+
+
+def _relay_target(job: Job, pool: Pool) -> RelayTarget:
+    base = job["http_base"]
+    concurrency = int(job.get("concurrency", DEFAULT_CONCURRENCY))
+    protocol = job["protocol"]
+    if protocol == "raw":
+        return RawPairs(pool, base.replace("http://", "ws://", 1), int(job["pairs"]), concurrency)
+    if protocol == "kefu":
+        agents = [(str(a[0]), str(a[1])) for a in job["agents"]]
+        return KefuChat(
+            pool, base, int(job["conversations"]), agents, concurrency, job["open_timeout_s"]
+        )
+    if protocol == "socketio":
+        return SioChat(
+            pool, base, int(job["conversations"]), int(job["agent_count"]), concurrency
+        )
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
+    target = _relay_target(job, pool)
+    plan = StepPlan(**job["plan"])
+    log(f"opening {job['protocol']} relay sockets")
+    started = time.monotonic()
+    await target.open()
+    log(f"open in {time.monotonic() - started:.1f}s; stepping {plan.rates}")
+    # Setup objects (sockets, tasks) never die during the steps: keep the collector from
+    # rescanning them, so a full collection does not add milliseconds to the latencies.
+    gc.collect()
+    gc.freeze()
+    observer = None
+    if job["protocol"] == "kefu" and job.get("lag", True) and isinstance(target, KefuChat):
+        observer = LagObserver(target.api.metrics)
+    try:
+        result = await Stepper(target, int(job["server_pid"]), observer).run(plan)
+    finally:
+        setup = target.describe()
+        await target.aclose()
+    for step in result["steps"]:  # type: ignore[attr-defined]
+        log(
+            f"rate {step['rate']:>7.0f}/s p99 {step['delivery']['p99_ms']} ms "
+            f"lost {step['delivery']['lost']} server cpu {step['server_cpu_pct']}% "
+            f"loadgen cpu {step['loadgen_cpu_pct']}% {'ok' if step['passed'] else 'FAIL'}"
+        )
+    return {**result, "setup": setup}
+
+
+async def _main_async(job: Job) -> dict[str, object]:
+    async with Pool(compress=int(job.get("compress", 15))) as pool:
+        if job["job"] == "idle":
+            return await idle_job(job, pool)
+        if job["job"] == "relay":
+            return await relay_job(job, pool)
+    raise ValueError(f"unknown job {job['job']!r}")
+
+
+def main() -> None:
+    """Child side: read one job from stdin, print one JSON result line on stdout."""
+    raise_nofile()
+    job: Job = json.loads(sys.stdin.read())
+    try:
+        result = uvloop.run(_main_async(job))
+        print(json.dumps({"ok": True, "result": result}))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+
+
+class LoadgenError(RuntimeError):
+    """A load-generator job failed or overran its budget; ``job`` names which."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+def run_job(job: Job, timeout_s: float) -> dict[str, Any]:
+    """Parent side: run ``job`` in a pinned child process; kill it after ``timeout_s``."""
+    _, client_cpus = cpu_split()
+
+    def pin() -> None:
+        os.sched_setaffinity(0, client_cpus)
+
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "bench.loadgen"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        preexec_fn=pin,  # noqa: PLW1509
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise LoadgenError(f"load generator overran its {timeout_s:.0f}s budget", job) from None
+    lines = out.decode(errors="replace").strip().splitlines()
+    if not lines:
+        raise LoadgenError(f"load generator exited {proc.returncode} with no result", job)
+    answer = json.loads(lines[-1])
+    if not answer.get("ok"):
+        raise LoadgenError(str(answer.get("error")), job)
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+if __name__ == "__main__":
+    main()

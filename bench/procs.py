@@ -1,0 +1,200 @@
+"""Process helpers: spawn a server pinned to its own core, read its memory and CPU, stop it.
+
+Server and load generator run in separate processes on separate cores, so a figure
+measures the server and not the client fighting it for the same CPU. Everything here is
+synchronous and bounded in time: a server that does not come up or does not stop is
+killed, never waited on forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Seconds a server gets to start listening; kefu migrates its schema at start, which on
+# a cold PostgreSQL takes a few seconds, so this is generous rather than tight.
+READY_TIMEOUT_S = 60.0
+# Seconds between SIGTERM and SIGKILL: enough for a graceful drain of a few thousand sockets.
+STOP_GRACE_S = 10.0
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RUNS_DIR = BENCH_DIR / ".runs"
+
+
+def cpu_split() -> tuple[set[int], set[int]]:
+    """Return (server cores, load-generator cores); both all cores on a one-core machine."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return set(cores), set(cores)
+    return {cores[0]}, set(cores[1:])
+
+
+def raise_nofile() -> int:
+    """Raise this process's open-file soft limit to the hard limit; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Ask the kernel for a free TCP port (a fresh one per server, so TIME_WAIT never bites)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB, from /proc/PID/status VmRSS."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds used so far by ``pid`` (and its reaped children)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # utime, stime are fields 14 and 15 of stat(5); we sliced off the first two.
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_info() -> dict[str, object]:
+    """What the numbers were measured on, written into results.json beside them."""
+    cpu_model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    server_cpus, client_cpus = cpu_split()
+    return {
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "cpu_model": cpu_model,
+        "cpus": os.cpu_count(),
+        "mem_gb": round(mem_kb / 1024 / 1024, 1),
+        "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+        "server_cpus": sorted(server_cpus),
+        "loadgen_cpus": sorted(client_cpus),
+        "loadavg": os.getloadavg(),
+    }
+
+
+def _pin_and_raise(cpus: set[int]) -> None:
+    """Run in the child before exec: its own core and as many file descriptors as allowed."""
+    os.sched_setaffinity(0, cpus)
+    raise_nofile()
+    # Own process group, so stopping the server also stops anything it spawned.
+    os.setsid()
+
+
+@dataclass
+class Server:
+    """A server subprocess with its log file; stop() is idempotent."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=STOP_GRACE_S)
+
+
+def start_server(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Server:
+    """Start ``argv`` on the server core, stdout+stderr to ``log_dir/name.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    server_cpus, _ = cpu_split()
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - argv is built by the bench, never by a user
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            cwd=str(cwd or REPO_DIR),
+            preexec_fn=lambda: _pin_and_raise(server_cpus),  # noqa: PLW1509
+        )
+    return Server(name=name, proc=proc, log_path=log_path)
+
+
+def wait_http_ready(server: Server, url: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Poll ``url`` until it answers (any HTTP status), or raise with the server's log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: listening is all we wait for
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{server.log_tail()}")
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    """Stop ``server`` however the block exits."""
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def python_argv(module: str, *args: str) -> list[str]:
+    """argv running ``module`` with this interpreter (the venv's), from the repo root."""
+    return [sys.executable, "-m", module, *args]

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Make sure every service the tests talk to is up: start it when installed but stopped,
+# install it (Debian package) when missing. Never skip: a missing service is a failure.
+set -euo pipefail
+
+log() { printf '[services] %s\n' "$*"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local name=$1 port=$2
+  for _ in $(seq 1 60); do
+    port_open "$port" && { log "$name is up on $port"; return 0; }
+    sleep 0.5
+  done
+  log "$name did not come up on port $port"; return 1
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_postgres() {
+  port_open 5432 && { log "postgresql is up"; return; }
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_port postgresql 5432
+  su postgres -c "psql -tc \"SELECT 1 FROM pg_database WHERE datname='test'\"" | grep -q 1 \
+    || su postgres -c "createdb test"
+}
+
+ensure_redis() {
+  port_open 6379 && { log "redis is up"; return; }
+  command -v redis-server >/dev/null || apt_install redis-server
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_port redis 6379
+}
+
+ensure_nats() {
+  port_open 4222 && { log "nats is up"; return; }
+  [ -x /usr/sbin/nats-server ] || apt_install nats-server
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
+  wait_port nats 4222
+}
+
+ensure_mariadb() {
+  port_open 3306 && { log "mariadb is up"; return; }
+  [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  wait_port mariadb 3306
+}
+
+ensure_postgres
+ensure_redis
+ensure_nats
+ensure_mariadb

@@ -1,0 +1,1 @@
+"""REST entry points (FastAPI), served on the same host:port as ``/ws``."""

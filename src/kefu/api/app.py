@@ -1,0 +1,25 @@
+"""The FastAPI application: routers, error shape, OpenAPI at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kefu import __version__
+from kefu.api import errors
+from kefu.api.routes import agents, auth, conversations, health, library, moderation
+from kefu.node import Node
+
+
+def create_api(node: Node) -> FastAPI:
+    app = FastAPI(
+        title="kefu",
+        version=__version__,
+        description="Customer-service platform: live chat, customer 360, tickets, events.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.node = node
+    errors.install(app)
+    for module in (health, auth, conversations, agents, library, moderation):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: the node, the caller, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kefu.chat.principal import Principal
+from kefu.domain.roles import Role
+from kefu.errors import Forbidden
+from kefu.node import Node
+
+
+def node(request: Request) -> Node:
+    value: Node = request.app.state.node
+    return value
+
+
+NodeDep = Annotated[Node, Depends(node)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token else None
+
+
+async def principal(request: Request, kefu: NodeDep) -> Principal:
+    return await kefu.auth.principal(bearer(request))
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """Dependency: an agent with at least ``minimum``; visitors are refused."""
+
+    async def check(caller: PrincipalDep) -> Principal:
+        if not caller.is_agent:
+            raise Forbidden("agents only", code="agents_only")
+        if not caller.has_role(minimum):
+            raise Forbidden(f"requires the {minimum.value} role", code="insufficient_role")
+        return caller
+
+    return check
+
+
+AgentDep = Annotated[Principal, Depends(role(Role.AGENT))]
+SupervisorDep = Annotated[Principal, Depends(role(Role.SUPERVISOR))]
+AdminDep = Annotated[Principal, Depends(role(Role.ADMIN))]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,46 @@
+"""Agent login/logout and visitor sessions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from kefu.api.deps import AgentDep, NodeDep, client_ip
+from kefu.api.schemas import AgentOut, LoginRequest, LoginResponse, VisitorRequest, VisitorResponse
+from kefu.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@router.post("/auth/login", response_model=LoginResponse)
+async def login(body: LoginRequest, request: Request, kefu: NodeDep) -> LoginResponse:
+    token, agent = await kefu.auth.login(body.email, body.password, client_ip(request))
+    return LoginResponse(token=token, agent=AgentOut.of(agent))
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(caller: AgentDep, kefu: NodeDep) -> None:
+    """Revokes every token of the caller (all devices)."""
+    await kefu.auth.logout(caller.id)
+
+
+@router.get("/auth/me", response_model=AgentOut)
+async def me(caller: AgentDep, kefu: NodeDep) -> AgentOut:
+    return AgentOut.of(await kefu.repos.agents.require(caller.id))
+
+
+@router.post("/visitors", status_code=201, response_model=VisitorResponse)
+async def create_visitor(body: VisitorRequest, request: Request, kefu: NodeDep) -> VisitorResponse:
+    ip = client_ip(request)
+    if kefu.blacklist.blocks(ip):
+        raise Forbidden("this address is blocked", code="blocked")
+    session = await kefu.auth.start_visitor(
+        name=body.name,
+        email=body.email,
+        external_id=body.external_id,
+        signature=body.signature,
+        page_url=body.page_url,
+        referrer=body.referrer,
+        ip=ip,
+        user_agent=request.headers.get("user-agent", "")[:500] or None,
+    )
+    return VisitorResponse(visitor_id=session.visitor.id, token=session.token)

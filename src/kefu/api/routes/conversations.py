@@ -1,0 +1,105 @@
+"""Conversations and their messages, transfer and close."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from kefu.api.deps import AgentDep, NodeDep, PrincipalDep
+from kefu.api.schemas import (
+    ConversationOut,
+    ConversationPage,
+    MessageOut,
+    MessagePage,
+    TransferRequest,
+)
+from kefu.domain.ids import format_message_id
+from kefu.domain.roles import Role
+from kefu.errors import BadInput, Forbidden, NotFound
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    caller: AgentDep,
+    kefu: NodeDep,
+    status: Literal["open", "closed", "waiting", "assigned"] | None = None,
+    assignee: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationPage:
+    """Agents see their own; supervisors and admins may list anyone's or all."""
+    assignee_id = caller.id if assignee == "me" else assignee
+    if not caller.has_role(Role.SUPERVISOR):
+        if assignee_id not in (None, caller.id):
+            raise Forbidden("agents may list only their own conversations", code="insufficient_role")
+        assignee_id = caller.id
+    items = await kefu.repos.conversations.list(
+        status=status, assignee_id=assignee_id, before=_decode_cursor(cursor), limit=limit
+    )
+    next_cursor = _encode_cursor(items[-1].updated_at, items[-1].id) if len(items) == limit else None
+    return ConversationPage(items=[ConversationOut.of(c) for c in items], next=next_cursor)
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut)
+async def get_conversation(conversation_id: str, caller: PrincipalDep, kefu: NodeDep) -> ConversationOut:
+    await kefu.chat.accessible(caller, conversation_id)
+    record = await kefu.repos.conversations.get(conversation_id)
+    if record is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return ConversationOut.of(record)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: str,
+    caller: PrincipalDep,
+    kefu: NodeDep,
+    after: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MessagePage:
+    items = await kefu.chat.history(caller, conversation_id, after, limit)
+    next_id = format_message_id(items[-1].id) if len(items) == limit else None
+    return MessagePage(items=[MessageOut.of(m) for m in items], next=next_id)
+
+
+@router.post("/{conversation_id}/transfer", response_model=ConversationOut)
+async def transfer(
+    conversation_id: str, body: TransferRequest, caller: AgentDep, kefu: NodeDep
+) -> ConversationOut:
+    await kefu.chat.transfer(caller, conversation_id, body.agent_id)
+    return await _out(kefu, conversation_id)
+
+
+@router.post("/{conversation_id}/close", response_model=ConversationOut)
+async def close(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> ConversationOut:
+    await kefu.chat.close(caller, conversation_id)
+    return await _out(kefu, conversation_id)
+
+
+async def _out(kefu: NodeDep, conversation_id: str) -> ConversationOut:
+    record = await kefu.repos.conversations.get(conversation_id)
+    if record is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return ConversationOut.of(record)
+
+
+def _encode_cursor(updated_at: datetime, conversation_id: str) -> str:
+    raw = f"{updated_at.isoformat()}|{conversation_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, conversation_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), conversation_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadInput("cursor is not one this server issued", code="invalid_cursor") from None

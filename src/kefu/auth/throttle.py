@@ -1,0 +1,50 @@
+"""Login throttling: per client address and per account, over the shared ``Cache``.
+
+Per-IP limits a scanner trying many accounts; per-account limits a botnet trying one
+account from many addresses. Counters live in the cache so all nodes share them once
+``cache: redis://`` is configured.
+"""
+
+from __future__ import annotations
+
+from kefu.errors import RateLimited
+from kefu.ports import Cache
+
+WINDOW_SECONDS = 60.0
+
+
+class LoginThrottle:
+    def __init__(
+        self, cache: Cache, *, per_ip_per_minute: int, failures_per_account: int, lockout: int
+    ) -> None:
+        self._cache = cache
+        self._per_ip = per_ip_per_minute
+        self._failures = failures_per_account
+        self._lockout = lockout
+
+    async def check(self, ip: str, email: str) -> None:
+        """Count this attempt against the IP; refuse while either limit is exceeded."""
+        attempts = await self._cache.incr(f"login:ip:{ip}", WINDOW_SECONDS)
+        if attempts > self._per_ip:
+            raise RateLimited(
+                "too many login attempts from this address",
+                retry_after=WINDOW_SECONDS,
+                code="too_many_attempts",
+            )
+        failures = await self._cache.get(f"login:fail:{email.lower()}")
+        if failures is not None and int(failures) >= self._failures:
+            raise RateLimited(
+                "this account is temporarily locked after failed logins",
+                retry_after=float(self._lockout),
+                code="account_locked",
+            )
+
+    async def failed(self, email: str) -> None:
+        key = f"login:fail:{email.lower()}"
+        count = await self._cache.incr(key + ":n", float(self._lockout))
+        await self._cache.set(key, str(count).encode(), float(self._lockout))
+
+    async def succeeded(self, email: str) -> None:
+        key = f"login:fail:{email.lower()}"
+        await self._cache.delete(key)
+        await self._cache.delete(key + ":n")

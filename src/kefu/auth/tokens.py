@@ -1,0 +1,62 @@
+"""Signed bearer tokens (JWT, HS256) for agents and visitors.
+
+An agent token carries the agent's ``token_version``; bumping it in the store (disable,
+role or password change, logout) revokes every token issued before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+import jwt
+
+from kefu.errors import Unauthenticated
+
+ALGORITHM = "HS256"
+ISSUER = "kefu"
+
+
+class PrincipalKind(str, Enum):
+    AGENT = "agent"
+    VISITOR = "visitor"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    kind: PrincipalKind
+    subject: str
+    version: int
+
+
+class TokenSigner:
+    def __init__(self, secret: str, *, agent_ttl: timedelta, visitor_ttl: timedelta) -> None:
+        self._secret = secret
+        self._ttl = {PrincipalKind.AGENT: agent_ttl, PrincipalKind.VISITOR: visitor_ttl}
+
+    def issue(self, kind: PrincipalKind, subject: str, now: datetime, version: int = 1) -> str:
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "knd": kind.value,
+            "ver": version,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl[kind]).timestamp()),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "iss"]},
+            )
+            return TokenClaims(PrincipalKind(claims["knd"]), str(claims["sub"]), int(claims["ver"]))
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the token has expired", code="token_expired") from None
+        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+            raise Unauthenticated("the token is not valid", code="invalid_token") from None

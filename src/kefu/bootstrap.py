@@ -1,0 +1,93 @@
+"""The composition root: the one place that turns ``Settings`` into running parts.
+
+Everything with a connection or a task is entered here as an async context manager, in
+dependency order, and torn down in reverse on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from kefu.auth.secret import load_or_create_secret
+from kefu.auth.service import AuthService
+from kefu.auth.throttle import LoginThrottle
+from kefu.auth.tokens import TokenSigner
+from kefu.bus.memory import MemoryBus
+from kefu.cache.memory import MemoryCache
+from kefu.cache.redis import RedisCache
+from kefu.chat.blacklist import Blacklist
+from kefu.chat.hub import Hub
+from kefu.chat.service import ChatService
+from kefu.clock import SystemClock
+from kefu.config import Settings
+from kefu.errors import ConfigError
+from kefu.node import Node
+from kefu.observability.looplag import LoopLagMonitor
+from kefu.store.database import Database
+from kefu.store.messages import MessageWriter
+from kefu.store.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+
+def make_cache(url: str) -> MemoryCache | RedisCache:
+    if url.startswith("memory://"):
+        return MemoryCache()
+    return RedisCache(url)
+
+
+def make_bus(url: str) -> MemoryBus:
+    if url.startswith("memory://"):
+        return MemoryBus()
+    raise ConfigError("bus", "nats:// arrives with the events capability; use memory:// for now")
+
+
+@contextlib.asynccontextmanager
+async def running_node(settings: Settings) -> AsyncIterator[Node]:
+    """Migrate the store, start every part, yield the node; stop everything on exit."""
+    bus = make_bus(settings.bus)
+    cache = make_cache(settings.cache)
+    clock = SystemClock()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(cache.close)
+        stack.push_async_callback(bus.close)
+        db = await stack.enter_async_context(Database(settings.store_url))
+        applied = await db.migrate()
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        repos = Repositories.over(db)
+        writer = await stack.enter_async_context(MessageWriter(db))
+        await stack.enter_async_context(LoopLagMonitor())
+        secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)
+        signer = TokenSigner(
+            secret,
+            agent_ttl=timedelta(hours=settings.auth.agent_token_hours),
+            visitor_ttl=timedelta(days=settings.auth.visitor_token_days),
+        )
+        throttle = LoginThrottle(
+            cache,
+            per_ip_per_minute=settings.auth.login_per_ip_per_minute,
+            failures_per_account=settings.auth.login_failures_per_account,
+            lockout=settings.auth.login_lockout_seconds,
+        )
+        auth = AuthService(repos, signer, throttle, clock, settings.auth.identity_secret)
+        hub = Hub()
+        chat = ChatService(repos, writer, hub, clock, settings.chat)
+        await chat.start()
+        blacklist = Blacklist(repos.blacklist)
+        await blacklist.refresh()
+        yield Node(
+            settings=settings,
+            clock=clock,
+            repos=repos,
+            writer=writer,
+            cache=cache,
+            bus=bus,
+            hub=hub,
+            auth=auth,
+            chat=chat,
+            blacklist=blacklist,
+        )

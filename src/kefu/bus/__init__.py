@@ -1,0 +1,1 @@
+"""Event bus adapters: ``memory://`` (default) and ``nats://`` (JetStream, the events issue)."""

@@ -1,0 +1,1 @@
+"""Cache adapters: ``memory://`` (default) and ``redis://``."""

@@ -1,0 +1,81 @@
+"""One socket's outbound side: a bounded queue drained by a writer task.
+
+Slow-consumer policy: a socket that lets ``send_queue_frames`` frames pile up (it stopped
+reading, or its network cannot keep up) is closed with code 4008 and counted. Nothing is
+lost: every message is stored before it is sent, and the client's reconnect + ``resume``
+fetches what it missed. Dropping frames silently instead would leave gaps the client cannot
+see; blocking the sender would let one bad client stall a whole conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+
+from aiohttp import WSMsgType, web
+
+from kefu.chat.principal import Principal
+from kefu.observability import metrics
+
+log = logging.getLogger(__name__)
+
+CLOSE_SLOW_CONSUMER = 4008
+
+
+class SocketState(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Connection:
+    __slots__ = ("_queue", "_writer", "principal", "state", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, principal: Principal, queue_frames: int) -> None:
+        self.ws = ws
+        self.principal = principal
+        self.state = SocketState.OPEN
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(queue_frames)
+        self._writer = asyncio.create_task(self._drain())
+
+    def send(self, frame: bytes) -> None:
+        """Queue ``frame`` (already encoded, shared across sockets); never blocks."""
+        if self.state is not SocketState.OPEN:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            metrics.SLOW_CONSUMERS.inc()
+            log.info("closing slow consumer %s", self.principal.key)
+            self.state = SocketState.CLOSING
+            task = asyncio.create_task(self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow"))
+            task.add_done_callback(_ignore)
+
+    async def send_in_order(self, frame: bytes) -> None:
+        """Queue ``frame``, waiting for room: for bulk replays the client asked for."""
+        if self.state is SocketState.OPEN:
+            await self._queue.put(frame)
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        ws = self.ws
+        try:
+            while True:
+                frame = await queue.get()
+                await ws.send_frame(frame, WSMsgType.TEXT)
+                metrics.FRAMES_OUT.inc()
+        except (ConnectionError, RuntimeError):
+            self.state = SocketState.CLOSING  # peer went away; the reader side cleans up
+
+    async def close(self) -> None:
+        self.state = SocketState.CLOSED
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+
+
+def _ignore(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,151 @@
+"""The wire protocol: one schema per frame type, decoded and encoded with msgspec.
+
+Client frames are a tagged union on ``type``; anything that does not fit is a
+``FrameError`` carrying the code the client gets back. Server frames are built as plain
+dicts once per event and encoded once (see ``encode``), then the same bytes go to every
+socket. docs/protocol.md documents each frame; tests check every server frame we emit
+against the schemas in ``SERVER_FRAME_FIELDS``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from kefu.domain.ids import format_message_id
+from kefu.domain.models import Message
+
+ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+ConversationId = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+MessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+
+
+class MessageSend(msgspec.Struct, tag="message.send", tag_field="type", forbid_unknown_fields=True):
+    client_msg_id: ClientMsgId
+    body: str
+    conversation_id: ConversationId | None = None
+
+
+class Typing(msgspec.Struct, tag="typing", tag_field="type", forbid_unknown_fields=True):
+    conversation_id: ConversationId
+
+
+class Read(msgspec.Struct, tag="read", tag_field="type", forbid_unknown_fields=True):
+    conversation_id: ConversationId
+    message_id: MessageId
+
+
+class Resume(msgspec.Struct, tag="resume", tag_field="type", forbid_unknown_fields=True):
+    conversation_id: ConversationId
+    after_message_id: Annotated[str, msgspec.Meta(max_length=20)]
+
+
+class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=True):
+    """Application-level keepalive for clients that cannot see WebSocket pings (browsers)."""
+
+
+ClientFrame = MessageSend | Typing | Read | Resume | Ping
+CLIENT_TYPES = frozenset({"message.send", "typing", "read", "resume", "ping"})
+
+
+class _Envelope(msgspec.Struct):
+    """Just enough of any frame to answer it well when the full decode fails."""
+
+    type: Any = None
+    client_msg_id: Any = None
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str, client_msg_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_msg_id = client_msg_id
+
+
+_decoder = msgspec.json.Decoder(ClientFrame)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_encoder = msgspec.json.Encoder()
+
+
+def decode(data: str | bytes) -> ClientFrame:
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise _explain(data, exc) from None
+
+
+def _explain(data: str | bytes, exc: msgspec.DecodeError) -> FrameError:
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except msgspec.DecodeError:
+        return FrameError("invalid_json", "the frame is not a JSON object")
+    client_msg_id = envelope.client_msg_id if isinstance(envelope.client_msg_id, str) else None
+    if envelope.type is None:
+        return FrameError("missing_type", "the frame has no `type`", client_msg_id)
+    if envelope.type not in CLIENT_TYPES:
+        return FrameError(
+            "unknown_type", f"unknown frame type {str(envelope.type)[:40]!r}", client_msg_id
+        )
+    return FrameError("invalid_frame", str(exc), client_msg_id)
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    return _encoder.encode(frame)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {
+        "id": format_message_id(message.id),
+        "conversation_id": message.conversation_id,
+        "sender": {
+            "kind": message.sender.kind.value,
+            "id": message.sender.id,
+            "name": message.sender.name,
+        },
+        "body": message.body,
+        "created_at": iso(message.created_at),
+    }
+
+
+def message_new(message: Message) -> bytes:
+    return encode({"type": "message.new", "message": message_payload(message)})
+
+
+def message_ack(client_msg_id: str, message: Message) -> bytes:
+    return encode(
+        {
+            "type": "message.ack",
+            "client_msg_id": client_msg_id,
+            "message_id": format_message_id(message.id),
+            "conversation_id": message.conversation_id,
+        }
+    )
+
+
+def error(code: str, message: str, client_msg_id: str | None = None) -> bytes:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if client_msg_id is not None:
+        frame["client_msg_id"] = client_msg_id
+    return encode(frame)
+
+
+# Field sets of every server frame: the protocol test checks each emitted frame against it.
+SERVER_FRAME_FIELDS: dict[str, frozenset[str]] = {
+    "hello": frozenset({"type", "principal", "heartbeat_seconds"}),
+    "message.ack": frozenset({"type", "client_msg_id", "message_id", "conversation_id"}),
+    "message.new": frozenset({"type", "message"}),
+    "conversation.assigned": frozenset({"type", "conversation_id", "agent_id"}),
+    "conversation.closed": frozenset({"type", "conversation_id"}),
+    "typing": frozenset({"type", "conversation_id", "sender"}),
+    "read": frozenset({"type", "conversation_id", "message_id", "sender"}),
+    "resume.done": frozenset({"type", "conversation_id", "last_message_id"}),
+    "pong": frozenset({"type"}),
+    "error": frozenset({"type", "code", "message", "client_msg_id"}),
+}

@@ -1,0 +1,175 @@
+"""The WebSocket endpoint ``/ws`` (aiohttp): authenticate, then read frames until close.
+
+Frames from one socket are handled in order, one at a time, so a client's messages are
+stored in the order it sent them. Every malformed frame gets an ``error`` frame; only an
+exception we did not foresee is logged, and even then the socket stays up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSMsgType, web
+
+from kefu.auth.service import AuthService
+from kefu.chat import frames
+from kefu.chat.blacklist import Blacklist
+from kefu.chat.connection import Connection
+from kefu.chat.hub import Hub
+from kefu.chat.principal import Principal
+from kefu.chat.service import ChatService
+from kefu.config import WebSocketSettings
+from kefu.errors import KefuError
+from kefu.observability import metrics
+from kefu.store.agents import AgentRepository
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+PONG = frames.encode({"type": "pong"})
+
+Handler = Callable[[Connection, frames.ClientFrame], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(
+        self,
+        auth: AuthService,
+        chat: ChatService,
+        hub: Hub,
+        agents: AgentRepository,
+        blacklist: Blacklist,
+        settings: WebSocketSettings,
+    ) -> None:
+        self._auth = auth
+        self._chat = chat
+        self._hub = hub
+        self._agents = agents
+        self._blacklist = blacklist
+        self._settings = settings
+        self._handlers: dict[type[frames.ClientFrame], Handler] = {
+            frames.MessageSend: self._on_send,  # type: ignore[dict-item]
+            frames.Typing: self._on_typing,  # type: ignore[dict-item]
+            frames.Read: self._on_read,  # type: ignore[dict-item]
+            frames.Resume: self._on_resume,  # type: ignore[dict-item]
+            frames.Ping: self._on_ping,
+        }
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(
+            heartbeat=self._settings.heartbeat_seconds,
+            max_msg_size=self._settings.max_frame_bytes,
+            compress=self._settings.permessage_deflate,
+        )
+        await ws.prepare(request)
+        try:
+            principal = await self._auth.principal(request.query.get("token"))
+        except KefuError as exc:
+            await ws.send_frame(frames.error(exc.code, exc.message), WSMsgType.TEXT)
+            await ws.close(code=CLOSE_UNAUTHORIZED, message=exc.code.encode())
+            return ws
+        if not principal.is_agent and self._blacklist.blocks(request.remote):
+            await ws.send_frame(frames.error("blocked", "this address is blocked"), WSMsgType.TEXT)
+            await ws.close(code=CLOSE_FORBIDDEN, message=b"blocked")
+            return ws
+
+        connection = Connection(ws, principal, self._settings.send_queue_frames)
+        first = self._hub.add(connection)
+        try:
+            connection.send(
+                frames.encode(
+                    {
+                        "type": "hello",
+                        "principal": {
+                            "kind": principal.kind.value,
+                            "id": principal.id,
+                            "name": principal.name,
+                        },
+                        "heartbeat_seconds": self._settings.heartbeat_seconds,
+                    }
+                )
+            )
+            if first and principal.is_agent:
+                await self._agent_online(principal)
+            await self._read_loop(connection)
+        finally:
+            last = self._hub.remove(connection)
+            await connection.close()
+            if last and principal.is_agent:
+                self._chat.agent_offline(principal.id)
+        return ws
+
+    async def _agent_online(self, principal: Principal) -> None:
+        agent = await self._agents.get(principal.id)
+        if agent is not None and not agent.disabled:
+            await self._chat.agent_online(agent)
+
+    async def _read_loop(self, connection: Connection) -> None:
+        async for msg in connection.ws:
+            if msg.type is WSMsgType.TEXT:
+                metrics.FRAMES_IN.inc()
+                await self._dispatch(connection, msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                self._error(connection, "binary_not_supported", "send JSON text frames")
+            elif msg.type is WSMsgType.ERROR:
+                # aiohttp reports oversized frames here and closes with 1009 itself.
+                metrics.FRAME_ERRORS.labels("protocol").inc()
+                log.info("socket error from %s: %s", connection.principal.key, msg.data)
+                break
+
+    async def _dispatch(self, connection: Connection, data: str) -> None:
+        client_msg_id: str | None = None
+        try:
+            frame = frames.decode(data)
+            client_msg_id = getattr(frame, "client_msg_id", None)
+            await self._handlers[type(frame)](connection, frame)
+        except frames.FrameError as exc:
+            self._error(connection, exc.code, exc.message, exc.client_msg_id)
+        except KefuError as exc:
+            self._error(connection, exc.code, exc.message, client_msg_id)
+        except Exception:
+            log.exception("frame from %s failed", connection.principal.key)
+            self._error(connection, "internal_error", "the server failed; retry", client_msg_id)
+
+    def _error(
+        self, connection: Connection, code: str, message: str, client_msg_id: str | None = None
+    ) -> None:
+        metrics.FRAME_ERRORS.labels(code).inc()
+        connection.send(frames.error(code, message, client_msg_id))
+
+    async def _on_send(self, connection: Connection, frame: frames.MessageSend) -> None:
+        await self._chat.send(
+            connection.principal,
+            frame.client_msg_id,
+            frame.body,
+            frame.conversation_id,
+            connection.send,
+        )
+
+    async def _on_typing(self, connection: Connection, frame: frames.Typing) -> None:
+        await self._chat.typing(connection.principal, frame.conversation_id)
+
+    async def _on_read(self, connection: Connection, frame: frames.Read) -> None:
+        await self._chat.read(connection.principal, frame.conversation_id, frame.message_id)
+
+    async def _on_resume(self, connection: Connection, frame: frames.Resume) -> None:
+        last = await self._chat.replay(
+            connection.principal,
+            frame.conversation_id,
+            frame.after_message_id,
+            connection.send_in_order,
+        )
+        connection.send(
+            frames.encode(
+                {
+                    "type": "resume.done",
+                    "conversation_id": frame.conversation_id,
+                    "last_message_id": last,
+                }
+            )
+        )
+
+    async def _on_ping(self, connection: Connection, frame: frames.ClientFrame) -> None:
+        connection.send(PONG)

@@ -1,0 +1,395 @@
+"""The chat service: conversations, messages, assignment, transfer, close.
+
+It owns the in-memory picture of open conversations and agent load (the
+``AssignmentBoard``), so the hot path — a message arriving on a socket — costs one
+group-committed insert and no query: access is checked against the cached conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kefu.chat import frames
+from kefu.chat.hub import Hub
+from kefu.chat.principal import Principal, agent_key, visitor_key
+from kefu.config import ChatSettings
+from kefu.domain.assignment import Assignment, AssignmentBoard
+from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
+from kefu.domain.conversation import Conversation, ConversationStatus
+from kefu.domain.errors import IllegalTransition
+from kefu.domain.ids import format_message_id, parse_message_id
+from kefu.domain.models import Agent, Message, NewMessage, Sender, SenderKind
+from kefu.domain.roles import Role
+from kefu.errors import BadInput, Conflict, Forbidden, NotFound
+from kefu.observability import metrics
+from kefu.ports import Clock
+from kefu.store.messages import MessageWriter
+from kefu.store.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+BOT = Sender(SenderKind.BOT, None, "kefu")
+SYSTEM = Sender(SenderKind.SYSTEM, None, None)
+# Messages sent per page while replaying history on ``resume``: bounds one query's size.
+RESUME_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    created: bool
+
+
+class ChatService:
+    def __init__(
+        self,
+        repos: Repositories,
+        writer: MessageWriter,
+        hub: Hub,
+        clock: Clock,
+        settings: ChatSettings,
+    ) -> None:
+        self._repos = repos
+        self._writer = writer
+        self._hub = hub
+        self._clock = clock
+        self._settings = settings
+        self._board = AssignmentBoard()
+        self._open: dict[str, Conversation] = {}
+        self._open_by_visitor: dict[str, str] = {}
+        self._visitor_locks: dict[str, asyncio.Lock] = {}
+        self._auto_replies: list[AutoReplyRule] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Rebuild agent load and the waiting queue from the store (restart-safe)."""
+        loads = await self._repos.conversations.open_loads()
+        for agent in await self._repos.agents.list():
+            if not agent.disabled:
+                self._board.restore_load(agent.id, self._capacity(agent), loads.get(agent.id, 0))
+        for conversation_id in await self._repos.conversations.waiting_ids():
+            self._board.enqueue(conversation_id)
+        await self.reload_auto_replies()
+        metrics.QUEUE_LENGTH.set(self._board.queue_length)
+
+    async def reload_auto_replies(self) -> None:
+        stored = [rule for _, rule in await self._repos.auto_replies.list()]
+        configured = [AutoReplyRule(tuple(r.keywords), r.reply) for r in self._settings.auto_replies]
+        self._auto_replies = stored + configured
+
+    @property
+    def queue_length(self) -> int:
+        return self._board.queue_length
+
+    # -- presence -------------------------------------------------------------------------
+    async def agent_online(self, agent: Agent) -> None:
+        await self._apply(self._board.agent_online(agent.id, self._capacity(agent)))
+
+    def agent_offline(self, agent_id: str) -> None:
+        self._board.agent_offline(agent_id)
+
+    async def agent_changed(self, agent: Agent) -> None:
+        """Capacity or status changed by an admin."""
+        if agent.disabled:
+            self._board.agent_offline(agent.id)
+            return
+        await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
+
+    def anyone_online(self) -> bool:
+        return self._board.anyone_online()
+
+    # -- messages -------------------------------------------------------------------------
+    async def send(
+        self,
+        principal: Principal,
+        client_msg_id: str,
+        body: str,
+        conversation_id: str | None,
+        reply: Callable[[bytes], None],
+    ) -> SendResult:
+        """Store a message, ack it through ``reply``, then fan it out to every participant."""
+        if not body.strip():
+            raise BadInput("the message body is empty", code="empty_body")
+        if len(body) > self._settings.max_body_chars:
+            raise BadInput(
+                f"the message body exceeds {self._settings.max_body_chars} characters",
+                code="body_too_long",
+            )
+        opened = False
+        if conversation_id is None:
+            if principal.is_agent:
+                raise BadInput("agents must name the conversation", code="missing_conversation")
+            conversation, opened = await self._visitor_conversation(principal.id)
+        else:
+            conversation = await self.accessible(principal, conversation_id)
+        if conversation.status is ConversationStatus.CLOSED:
+            raise Conflict("the conversation is closed", code="conversation_closed")
+
+        if opened:
+            # Assign before storing the first message, so an agent who gets it at once
+            # receives that message live; a queued one is fetched on assignment.
+            await self._request_agent(conversation)
+        sender = Sender(
+            SenderKind.AGENT if principal.is_agent else SenderKind.VISITOR,
+            principal.id,
+            principal.name,
+        )
+        message, created = await self._writer.append(
+            NewMessage(conversation.id, sender, body, self._clock.now(), client_msg_id)
+        )
+        reply(frames.message_ack(client_msg_id, message))
+        if created:
+            metrics.MESSAGES_STORED.inc()
+            self._hub.send(self._participants(conversation), frames.message_new(message))
+            if opened:
+                await self._on_opened(conversation)
+            elif not principal.is_agent:
+                await self._maybe_auto_reply(conversation, body)
+        return SendResult(message, created)
+
+    async def typing(self, principal: Principal, conversation_id: str) -> None:
+        conversation = await self.accessible(principal, conversation_id)
+        frame = frames.encode(
+            {
+                "type": "typing",
+                "conversation_id": conversation.id,
+                "sender": self._sender_payload(principal),
+            }
+        )
+        self._hub.send(self._others(conversation, principal), frame)
+
+    async def read(self, principal: Principal, conversation_id: str, message_id: str) -> None:
+        conversation = await self.accessible(principal, conversation_id)
+        seq = parse_message_id(message_id)
+        if seq is None:
+            raise BadInput("message_id is not a message id", code="invalid_message_id")
+        await self._repos.conversations.mark_read(
+            conversation.id, by_visitor=not principal.is_agent, message_id=seq
+        )
+        frame = frames.encode(
+            {
+                "type": "read",
+                "conversation_id": conversation.id,
+                "message_id": format_message_id(seq),
+                "sender": self._sender_payload(principal),
+            }
+        )
+        self._hub.send(self._others(conversation, principal), frame)
+
+    async def replay(
+        self,
+        principal: Principal,
+        conversation_id: str,
+        after: str,
+        send: Callable[[bytes], Awaitable[None]],
+    ) -> str | None:
+        """Send every message after ``after``, in order; returns the last id sent."""
+        conversation = await self.accessible(principal, conversation_id)
+        after_seq = parse_message_id(after) if after else 0
+        if after_seq is None:
+            raise BadInput("after_message_id is not a message id", code="invalid_message_id")
+        last: str | None = None
+        while True:
+            page = await self._repos.messages.after(conversation.id, after_seq, RESUME_PAGE)
+            for message in page:
+                await send(frames.message_new(message))
+            if page:
+                after_seq = page[-1].id
+                last = format_message_id(after_seq)
+            if len(page) < RESUME_PAGE:
+                return last
+
+    async def history(
+        self, principal: Principal, conversation_id: str, after: str | None, limit: int
+    ) -> list[Message]:
+        conversation = await self.accessible(principal, conversation_id)
+        after_seq = parse_message_id(after) if after else 0
+        if after_seq is None:
+            raise BadInput("`after` is not a message id", code="invalid_message_id")
+        return await self._repos.messages.after(conversation.id, after_seq, limit)
+
+    # -- agent actions --------------------------------------------------------------------
+    async def transfer(self, actor: Principal, conversation_id: str, agent_id: str) -> Conversation:
+        conversation = await self.accessible(actor, conversation_id)
+        target = await self._repos.agents.get(agent_id)
+        if target is None or target.disabled:
+            raise NotFound(f"no active agent {agent_id!r}", code="agent_not_found")
+        was_waiting = conversation.status is ConversationStatus.WAITING
+        try:
+            previous = conversation.transfer(agent_id)
+        except IllegalTransition as exc:
+            raise Conflict(str(exc), code="illegal_transition") from None
+        if was_waiting:
+            self._board.withdraw(conversation.id)
+        self._board.take(agent_id)
+        await self._repos.conversations.save_state(
+            conversation.id, conversation.status, agent_id, self._clock.now()
+        )
+        await self._repos.audit.record(
+            "conversation.transfer",
+            actor=actor.key,
+            target=conversation.id,
+            now=self._clock.now(),
+            detail={"from": previous, "to": agent_id},
+        )
+        await self._system(conversation, f"Conversation transferred to {target.name}.")
+        notify = {visitor_key(conversation.visitor_id), agent_key(agent_id)}
+        if previous is not None:
+            notify.add(agent_key(previous))
+        self._hub.send(notify, _assigned_frame(conversation.id, agent_id))
+        await self._apply(self._board.release(previous))
+        metrics.QUEUE_LENGTH.set(self._board.queue_length)
+        return conversation
+
+    async def close(self, actor: Principal, conversation_id: str) -> Conversation:
+        conversation = await self.accessible(actor, conversation_id)
+        was_waiting = conversation.status is ConversationStatus.WAITING
+        try:
+            assignee = conversation.close()
+        except IllegalTransition as exc:
+            raise Conflict(str(exc), code="illegal_transition") from None
+        await self._repos.conversations.save_state(
+            conversation.id, conversation.status, assignee, self._clock.now()
+        )
+        await self._system(conversation, "Conversation closed.")
+        self._hub.send(
+            self._participants(conversation),
+            frames.encode({"type": "conversation.closed", "conversation_id": conversation.id}),
+        )
+        self._forget(conversation)
+        if was_waiting:
+            self._board.withdraw(conversation.id)
+        await self._apply(self._board.release(assignee if not was_waiting else None))
+        metrics.QUEUE_LENGTH.set(self._board.queue_length)
+        return conversation
+
+    # -- internals ------------------------------------------------------------------------
+    def _capacity(self, agent: Agent) -> int:
+        return agent.capacity or self._settings.agent_capacity
+
+    async def _visitor_conversation(self, visitor_id: str) -> tuple[Conversation, bool]:
+        """The visitor's open conversation, opening one if needed (once, under a lock)."""
+        known = self._open_by_visitor.get(visitor_id)
+        if known is not None and known in self._open:
+            return self._open[known], False
+        lock = self._visitor_locks.setdefault(visitor_id, asyncio.Lock())
+        async with lock:
+            known = self._open_by_visitor.get(visitor_id)
+            if known is not None and known in self._open:
+                return self._open[known], False
+            record = await self._repos.conversations.open_for_visitor(visitor_id)
+            opened = record is None
+            if record is None:
+                record = await self._repos.conversations.create(visitor_id, self._clock.now())
+            conversation = Conversation(
+                record.id, record.visitor_id, record.status, record.assignee_id
+            )
+            self._remember(conversation)
+        self._visitor_locks.pop(visitor_id, None)
+        return conversation, opened
+
+    async def _request_agent(self, conversation: Conversation) -> None:
+        assignment = self._board.request(conversation.id)
+        if assignment is not None:
+            await self._apply([assignment])
+        metrics.QUEUE_LENGTH.set(self._board.queue_length)
+
+    async def _on_opened(self, conversation: Conversation) -> None:
+        if self._settings.welcome_message:
+            await self._bot(conversation, self._settings.welcome_message)
+        if not self._board.anyone_online() and self._settings.offline_message:
+            await self._bot(conversation, self._settings.offline_message)
+
+    async def _maybe_auto_reply(self, conversation: Conversation, body: str) -> None:
+        if not self._auto_replies:
+            return
+        answer = match_auto_reply(body, self._auto_replies)
+        if answer is not None:
+            await self._bot(conversation, answer)
+
+    async def _apply(self, assignments: list[Assignment]) -> None:
+        for assignment in assignments:
+            conversation = await self._load(assignment.conversation_id)
+            if conversation is None or conversation.status is not ConversationStatus.WAITING:
+                self._board.release(assignment.agent_id)
+                continue
+            conversation.assign(assignment.agent_id)
+            await self._repos.conversations.save_state(
+                conversation.id, conversation.status, assignment.agent_id, self._clock.now()
+            )
+            self._hub.send(
+                self._participants(conversation),
+                _assigned_frame(conversation.id, assignment.agent_id),
+            )
+        if assignments:
+            metrics.QUEUE_LENGTH.set(self._board.queue_length)
+
+    async def _bot(self, conversation: Conversation, text: str) -> None:
+        await self._post(conversation, BOT, text)
+
+    async def _system(self, conversation: Conversation, text: str) -> None:
+        await self._post(conversation, SYSTEM, text)
+
+    async def _post(self, conversation: Conversation, sender: Sender, text: str) -> None:
+        message, _ = await self._writer.append(
+            NewMessage(conversation.id, sender, text, self._clock.now())
+        )
+        self._hub.send(self._participants(conversation), frames.message_new(message))
+
+    async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
+        """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""
+        conversation = await self._load(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation", code="conversation_not_found")
+        if principal.is_agent:
+            if conversation.assignee_id == principal.id or principal.has_role(Role.SUPERVISOR):
+                return conversation
+            raise Forbidden("this conversation is not assigned to you", code="not_your_conversation")
+        if conversation.visitor_id != principal.id:
+            # Same answer as a missing one: a visitor learns nothing about others' ids.
+            raise NotFound("no such conversation", code="conversation_not_found")
+        return conversation
+
+    async def _load(self, conversation_id: str) -> Conversation | None:
+        cached = self._open.get(conversation_id)
+        if cached is not None:
+            return cached
+        record = await self._repos.conversations.get(conversation_id)
+        if record is None:
+            return None
+        conversation = Conversation(record.id, record.visitor_id, record.status, record.assignee_id)
+        if conversation.status.is_open:
+            self._remember(conversation)
+        return conversation
+
+    def _remember(self, conversation: Conversation) -> None:
+        self._open[conversation.id] = conversation
+        self._open_by_visitor[conversation.visitor_id] = conversation.id
+
+    def _forget(self, conversation: Conversation) -> None:
+        self._open.pop(conversation.id, None)
+        if self._open_by_visitor.get(conversation.visitor_id) == conversation.id:
+            del self._open_by_visitor[conversation.visitor_id]
+
+    @staticmethod
+    def _participants(conversation: Conversation) -> list[str]:
+        keys = [visitor_key(conversation.visitor_id)]
+        if conversation.assignee_id is not None:
+            keys.append(agent_key(conversation.assignee_id))
+        return keys
+
+    def _others(self, conversation: Conversation, principal: Principal) -> list[str]:
+        return [key for key in self._participants(conversation) if key != principal.key]
+
+    @staticmethod
+    def _sender_payload(principal: Principal) -> dict[str, str | None]:
+        return {"kind": principal.kind.value, "id": principal.id, "name": principal.name}
+
+
+def _assigned_frame(conversation_id: str, agent_id: str) -> bytes:
+    return frames.encode(
+        {"type": "conversation.assigned", "conversation_id": conversation_id, "agent_id": agent_id}
+    )

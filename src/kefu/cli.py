@@ -1,0 +1,218 @@
+"""``kefu`` command line: serve, demo, migrate, agents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from kefu import __version__
+from kefu.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from kefu.clock import SystemClock
+from kefu.config import Settings, load_settings
+from kefu.demo import DEMO_LOGINS, seed_demo
+from kefu.domain.roles import Role
+from kefu.errors import ConfigError, KefuError
+from kefu.node import Node
+from kefu.runner import run, serve
+from kefu.store.database import Database
+from kefu.store.repositories import Repositories
+
+app = typer.Typer(help="kefu: customer-service platform", no_args_is_help=True)
+agents_app = typer.Typer(help="Manage agents (works before the server ever ran).")
+app.add_typer(agents_app, name="agents")
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file", exists=False)
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        settings = load_settings(config, **overrides)
+    except ConfigError as exc:
+        _fail(exc.message)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic narrates every connection at INFO; kefu logs the revisions it applies itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP and WebSocket port")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run one node on the configured (or embedded default) components."""
+    settings = _settings(config, host=host, port=port)
+
+    async def ready(node: Node, url: str) -> None:
+        console.print(f"kefu {__version__} serving on [bold]{url}[/bold]  (store: {_store(node)})")
+
+    _run_server(settings, ready)
+
+
+@app.command("demo")
+def demo_command(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP and WebSocket port")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve with demo agents, canned replies and an auto-reply, and print the logins."""
+    settings = _settings(config, host=host, port=port)
+
+    async def ready(node: Node, url: str) -> None:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+            bar.add_task("seeding demo data (hashing passwords)…", total=None)
+            await seed_demo(node)
+        table = Table(title=f"kefu demo on {url}")
+        table.add_column("role")
+        table.add_column("email")
+        table.add_column("password")
+        for login in DEMO_LOGINS:
+            table.add_row(login.role.value, login.email, login.password)
+        console.print(table)
+        console.print(f"API docs:  {url}/docs")
+        console.print(f"WebSocket: {url.replace('http', 'ws', 1)}/ws?token=…")
+        console.print("Press Ctrl+C to stop.")
+
+    _run_server(settings, ready)
+
+
+@app.command("migrate")
+def migrate_command(config: ConfigOption = None) -> None:
+    """Apply pending schema migrations."""
+    settings = _settings(config)
+
+    async def main() -> list[str]:
+        async with Database(settings.store_url) as db:
+            return await db.migrate()
+
+    applied = _run(main())
+    console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@agents_app.command("add")
+def agents_add(
+    email: Annotated[str, typer.Option(help="login email")],
+    password: Annotated[str, typer.Option(help=f"at least {MIN_PASSWORD_LENGTH} characters")],
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[Role, typer.Option(help="agent, supervisor or admin")] = Role.AGENT,
+    capacity: Annotated[int | None, typer.Option(help="parallel conversations")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an agent."""
+    settings = _settings(config)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        _fail(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if "@" not in email or len(email) > 320:
+        _fail(f"{email!r} is not an email address")
+    if not name.strip():
+        _fail("name must not be empty")
+    if capacity is not None and capacity < 1:
+        _fail("capacity must be at least 1")
+
+    async def main() -> str:
+        async with Database(settings.store_url) as db:
+            await db.migrate()
+            agent = await Repositories.over(db).agents.create(
+                email=email,
+                name=name.strip(),
+                role=role,
+                password_hash=await asyncio.to_thread(hash_password, password),
+                capacity=capacity,
+                now=_now(),
+            )
+            return agent.id
+
+    console.print(f"created agent {_run(main())} ({role.value})")
+
+
+@agents_app.command("list")
+def agents_list(config: ConfigOption = None) -> None:
+    """List agents."""
+    settings = _settings(config)
+
+    async def main() -> list[Any]:
+        async with Database(settings.store_url) as db:
+            await db.migrate()
+            return await Repositories.over(db).agents.list()
+
+    table = Table()
+    for column in ("id", "email", "name", "role", "capacity", "disabled"):
+        table.add_column(column)
+    for agent in _run(main()):
+        table.add_row(
+            agent.id,
+            agent.email,
+            agent.name,
+            agent.role.value,
+            str(agent.capacity or "default"),
+            "yes" if agent.disabled else "no",
+        )
+    console.print(table)
+
+
+@agents_app.command("disable")
+def agents_disable(
+    email: Annotated[str, typer.Option(help="login email of the agent")],
+    config: ConfigOption = None,
+) -> None:
+    """Disable an agent: it can no longer log in and its tokens stop working."""
+    settings = _settings(config)
+
+    async def main() -> str:
+        async with Database(settings.store_url) as db:
+            await db.migrate()
+            repos = Repositories.over(db)
+            found = await repos.agents.by_email(email)
+            if found is None:
+                _fail(f"no agent with email {email!r}")
+            await repos.agents.update(found[0].id, disabled=True)
+            return found[0].id
+
+    console.print(f"disabled agent {_run(main())}")
+
+
+def _run_server(settings: Settings, ready: Any) -> None:
+    try:
+        run(serve(settings, on_ready=ready))
+    except KefuError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except KefuError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"store unreachable: {exc}")
+
+
+def _store(node: Node) -> str:
+    return node.repos.db.dialect
+
+
+def _now() -> datetime:
+    return SystemClock().now()

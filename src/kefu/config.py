@@ -1,0 +1,160 @@
+"""Settings: a YAML file plus ``KEFU_*`` environment variables, validated once at start.
+
+Environment wins over the file so one container image can run with a shared file and
+per-node overrides (``KEFU_PORT``, ``KEFU_STORE``). Nested keys use ``__`` in the
+environment: ``KEFU_CHAT__AGENT_CAPACITY=8``. A bad value stops the process with one
+line naming the key (``ConfigError``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kefu.errors import ConfigError
+
+DEFAULT_PORT = 8080
+
+
+class AutoReply(BaseModel):
+    """A bot answer sent when a visitor's message contains any of ``keywords``."""
+
+    keywords: list[str] = Field(min_length=1)
+    reply: str = Field(min_length=1, max_length=4000)
+
+
+class ChatSettings(BaseModel):
+    # Five parallel chats is what Zendesk and Intercom suggest as a sane default per agent.
+    agent_capacity: int = Field(default=5, ge=1, le=10_000)
+    welcome_message: str = "Hi! Thanks for reaching out. An agent will be with you shortly."
+    offline_message: str = (
+        "Nobody is online right now. Leave your message and email and we will get back to you."
+    )
+    auto_replies: list[AutoReply] = Field(default_factory=list)
+    # A chat message is prose; 10k characters is several pages and bounds storage per row.
+    max_body_chars: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+class WebSocketSettings(BaseModel):
+    # 64 KiB holds the largest legal message.send (10k chars of 4-byte UTF-8 + JSON) with room.
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Frames a socket may have waiting before it is judged a slow consumer and closed; a
+    # closed client reconnects and resumes, so nothing is lost (see docs/protocol.md).
+    send_queue_frames: int = Field(default=512, ge=8)
+    # Below typical 60 s proxy/NAT idle timeouts, with room for one lost ping.
+    heartbeat_seconds: float = Field(default=25.0, gt=0)
+    # Chat frames are ~200 bytes: deflate saves little and costs a zlib context per socket.
+    permessage_deflate: bool = False
+
+
+class AuthSettings(BaseModel):
+    secret_key: str | None = Field(default=None, min_length=32)
+    agent_token_hours: float = Field(default=12.0, gt=0)
+    visitor_token_days: float = Field(default=30.0, gt=0)
+    # Hex HMAC-SHA256(identity_secret, external_id) must accompany a trusted external_id.
+    identity_secret: str | None = None
+    login_per_ip_per_minute: int = Field(default=20, ge=1)
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to start; the defaults run with no server installed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEFU_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path(".kefu")
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    store: str | None = None
+    bus: str = "memory://"
+    cache: str = "memory://"
+    public_url: str | None = None
+    log_level: str = "info"
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment over file (passed as init kwargs) over defaults.
+        return env_settings, init_settings
+
+    @field_validator("store")
+    @classmethod
+    def _store_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("must be sqlite:///PATH or postgresql://…")
+        return value
+
+    @field_validator("bus")
+    @classmethod
+    def _bus_scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "nats://")):
+            raise ValueError("must be memory:// or nats://…")
+        return value
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory:// or redis://…")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be debug, info, warning or error")
+        return value.lower()
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{self.data_dir / 'kefu.db'}"
+
+    @property
+    def effective_grpc_port(self) -> int:
+        return self.grpc_port if self.grpc_port is not None else self.port + 1
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the file (if any), apply env and explicit overrides, or raise ``ConfigError``."""
+    data: dict[str, Any] = {}
+    path = config_file or _env_config_file()
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError("config", f"{path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError("config", f"{path} must hold a mapping of keys")
+        data = loaded or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "config"
+        raise ConfigError(key, first["msg"]) from None
+
+
+def _env_config_file() -> Path | None:
+    value = os.environ.get("KEFU_CONFIG")
+    return Path(value) if value else None

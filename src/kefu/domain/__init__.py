@@ -1,0 +1,1 @@
+"""The pure core: state machines, assignment policy, rules. No I/O, no framework, no driver."""

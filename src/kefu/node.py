@@ -1,0 +1,28 @@
+"""The running node's parts, as built by ``kefu.bootstrap``; entry points receive this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kefu.auth.service import AuthService
+from kefu.chat.blacklist import Blacklist
+from kefu.chat.hub import Hub
+from kefu.chat.service import ChatService
+from kefu.config import Settings
+from kefu.ports import Cache, Clock, EventBus
+from kefu.store.messages import MessageWriter
+from kefu.store.repositories import Repositories
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    settings: Settings
+    clock: Clock
+    repos: Repositories
+    writer: MessageWriter
+    cache: Cache
+    bus: EventBus
+    hub: Hub
+    auth: AuthService
+    chat: ChatService
+    blacklist: Blacklist

@@ -1,0 +1,1 @@
+"""Metrics, event-loop lag and health."""

@@ -1,0 +1,36 @@
+"""Prometheus metrics. One registry per process; names follow ``kefu_<noun>_<unit>``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+SOCKETS_OPEN = Gauge("kefu_sockets_open", "WebSockets currently open", registry=REGISTRY)
+MESSAGES_STORED = Counter(
+    "kefu_messages_stored_total", "Chat messages durably stored", registry=REGISTRY
+)
+FRAMES_IN = Counter("kefu_frames_in_total", "Client frames received", registry=REGISTRY)
+FRAMES_OUT = Counter("kefu_frames_out_total", "Frames written to sockets", registry=REGISTRY)
+FRAME_ERRORS = Counter(
+    "kefu_frame_errors_total", "Client frames answered with an error", ["code"], registry=REGISTRY
+)
+SLOW_CONSUMERS = Counter(
+    "kefu_slow_consumers_total", "Sockets closed for not reading fast enough", registry=REGISTRY
+)
+QUEUE_LENGTH = Gauge(
+    "kefu_conversations_waiting", "Conversations waiting for a free agent", registry=REGISTRY
+)
+STORE_BACKLOG = Gauge(
+    "kefu_store_backlog_messages", "Messages waiting for the group-commit writer", registry=REGISTRY
+)
+# Buckets resolve the 1-20 ms range the latency targets live in.
+LOOP_LAG = Histogram(
+    "kefu_event_loop_lag_seconds",
+    "How late the event loop ran a timer that was due",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
+)

@@ -1,0 +1,81 @@
+"""Run a node until SIGINT/SIGTERM: bind, serve, then close sockets and drain the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from kefu.bootstrap import running_node
+from kefu.config import Settings
+from kefu.node import Node
+from kefu.server import create_app
+
+log = logging.getLogger(__name__)
+
+# Accept queue for bursts of reconnects after a deploy: thousands of sockets at once.
+LISTEN_BACKLOG = 4096
+# Time given to in-flight requests on shutdown before they are cut.
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+async def serve(
+    settings: Settings,
+    *,
+    on_ready: Callable[[Node, str], Awaitable[None]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running_node(settings) as node:
+        app = create_app(node)
+        app.on_shutdown.append(lambda _app: _close_sockets(node))
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+        )
+        await runner.setup()
+        site = web.TCPSite(
+            runner, settings.host, settings.port, backlog=LISTEN_BACKLOG, reuse_address=True
+        )
+        await site.start()
+        url = f"http://{settings.host}:{_bound_port(runner, settings.port)}"
+        log.info("kefu listening on %s", url)
+        try:
+            if on_ready is not None:
+                await on_ready(node, url)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+async def _close_sockets(node: Node) -> None:
+    """Tell clients we are going away (1001) so they reconnect elsewhere and resume."""
+    await asyncio.gather(
+        *(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"restart") for c in node.hub.connections()),
+        return_exceptions=True,
+    )
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return configured
+
+
+def run(main: Awaitable[None]) -> None:
+    """Run on uvloop where available: ~2x the asyncio loop's socket throughput."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        asyncio.run(main)  # type: ignore[arg-type]
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)  # type: ignore[arg-type]

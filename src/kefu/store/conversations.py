@@ -1,0 +1,151 @@
+"""Conversations: lifecycle rows, assignment, read markers, listing with keyset paging."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from kefu.domain.conversation import ConversationStatus
+from kefu.domain.ids import new_id
+from kefu.domain.models import ConversationRecord
+from kefu.store.database import Database
+from kefu.store.rows import ValuesRow
+from kefu.store.tables import conversations
+
+OPEN_STATUSES = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
+
+
+def _conversation(row: Any) -> ConversationRecord:
+    return ConversationRecord(
+        id=row.id,
+        visitor_id=row.visitor_id,
+        status=ConversationStatus(row.status),
+        assignee_id=row.assignee_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        last_message_id=row.last_message_id,
+        visitor_read_id=row.visitor_read_id,
+        agent_read_id=row.agent_read_id,
+    )
+
+
+class ConversationRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, visitor_id: str, now: datetime) -> ConversationRecord:
+        values = {
+            "id": new_id("conv"),
+            "visitor_id": visitor_id,
+            "status": ConversationStatus.WAITING.value,
+            "assignee_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+            "last_message_id": None,
+            "visitor_read_id": None,
+            "agent_read_id": None,
+        }
+        async with self._db.begin() as conn:
+            await conn.execute(conversations.insert().values(**values))
+        return _conversation(ValuesRow(values))
+
+    async def get(self, conversation_id: str) -> ConversationRecord | None:
+        query = conversations.select().where(conversations.c.id == conversation_id)
+        async with self._db.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _conversation(row) if row else None
+
+    async def open_for_visitor(self, visitor_id: str) -> ConversationRecord | None:
+        query = (
+            conversations.select()
+            .where(conversations.c.visitor_id == visitor_id)
+            .where(conversations.c.status.in_(OPEN_STATUSES))
+            .order_by(conversations.c.created_at.desc())
+            .limit(1)
+        )
+        async with self._db.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _conversation(row) if row else None
+
+    async def save_state(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        assignee_id: str | None,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "assignee_id": assignee_id,
+            "updated_at": now,
+        }
+        if status is ConversationStatus.CLOSED:
+            values["closed_at"] = now
+        async with self._db.begin() as conn:
+            await conn.execute(
+                conversations.update().where(conversations.c.id == conversation_id).values(**values)
+            )
+
+    async def mark_read(self, conversation_id: str, *, by_visitor: bool, message_id: int) -> None:
+        """Move the read marker forward only: an old ``read`` frame never un-reads."""
+        column = conversations.c.visitor_read_id if by_visitor else conversations.c.agent_read_id
+        async with self._db.begin() as conn:
+            await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id)
+                .where(sa.or_(column.is_(None), column < message_id))
+                .values({column.key: message_id})
+            )
+
+    async def list(
+        self,
+        *,
+        status: str | None,
+        assignee_id: str | None,
+        visitor_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[ConversationRecord]:
+        """Newest first; ``before`` is the (updated_at, id) of the last item already seen."""
+        query = conversations.select()
+        if status == "open":
+            query = query.where(conversations.c.status.in_(OPEN_STATUSES))
+        elif status is not None:
+            query = query.where(conversations.c.status == status)
+        if assignee_id is not None:
+            query = query.where(conversations.c.assignee_id == assignee_id)
+        if visitor_id is not None:
+            query = query.where(conversations.c.visitor_id == visitor_id)
+        if before is not None:
+            query = query.where(
+                sa.tuple_(conversations.c.updated_at, conversations.c.id) < sa.tuple_(*before)
+            )
+        query = query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query.limit(limit))).all()
+        return [_conversation(row) for row in rows]
+
+    async def open_loads(self) -> dict[str, int]:
+        """Open conversations per agent, to rebuild the assignment board after a restart."""
+        query = (
+            sa.select(conversations.c.assignee_id, sa.func.count())
+            .where(conversations.c.status == ConversationStatus.ASSIGNED.value)
+            .group_by(conversations.c.assignee_id)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row[0]: int(row[1]) for row in rows if row[0] is not None}
+
+    async def waiting_ids(self) -> list[str]:
+        query = (
+            sa.select(conversations.c.id)
+            .where(conversations.c.status == ConversationStatus.WAITING.value)
+            .order_by(conversations.c.created_at)
+        )
+        async with self._db.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+

@@ -1,0 +1,45 @@
+"""One object holding every repository over one database, handed to the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kefu.store.agents import AgentRepository
+from kefu.store.audit import AuditLog
+from kefu.store.auto_replies import AutoReplyRepository
+from kefu.store.blacklist import BlacklistRepository
+from kefu.store.canned import CannedReplyRepository
+from kefu.store.conversations import ConversationRepository
+from kefu.store.database import Database
+from kefu.store.messages import MessageReader
+from kefu.store.offline import OfflineMessageRepository
+from kefu.store.visitors import VisitorRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Repositories:
+    db: Database
+    agents: AgentRepository
+    visitors: VisitorRepository
+    conversations: ConversationRepository
+    messages: MessageReader
+    canned: CannedReplyRepository
+    auto_replies: AutoReplyRepository
+    blacklist: BlacklistRepository
+    offline: OfflineMessageRepository
+    audit: AuditLog
+
+    @classmethod
+    def over(cls, db: Database) -> Repositories:
+        return cls(
+            db=db,
+            agents=AgentRepository(db),
+            visitors=VisitorRepository(db),
+            conversations=ConversationRepository(db),
+            messages=MessageReader(db),
+            canned=CannedReplyRepository(db),
+            auto_replies=AutoReplyRepository(db),
+            blacklist=BlacklistRepository(db),
+            offline=OfflineMessageRepository(db),
+            audit=AuditLog(db),
+        )

@@ -1,0 +1,139 @@
+"""The schema. Alembic migrations in ``migrations/versions`` are the source of truth for
+existing databases; this module mirrors the latest revision for queries and for the
+"migrations are current" test.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only aliases the rowid (cheap, monotonic autoincrement) for exactly INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Timestamp = sa.DateTime(timezone=True)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    # Bumped on disable, password change and logout: tokens carrying an older value die.
+    sa.Column("token_version", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+visitors = sa.Table(
+    "visitors",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True, index=True),
+    sa.Column("identity_verified", sa.Boolean, nullable=False, default=False),
+    sa.Column("page_url", sa.String(2000), nullable=True),
+    sa.Column("referrer", sa.String(2000), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(500), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("assignee_id", sa.String(40), sa.ForeignKey("agents.id"), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("closed_at", Timestamp, nullable=True),
+    sa.Column("last_message_id", BigId, nullable=True),
+    sa.Column("visitor_read_id", BigId, nullable=True),
+    sa.Column("agent_read_id", BigId, nullable=True),
+    sa.Index(None, "visitor_id", "status"),
+    sa.Index(None, "status", "assignee_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("sender_kind", sa.String(10), nullable=False),
+    sa.Column("sender_id", sa.String(40), nullable=True),
+    sa.Column("sender_name", sa.String(200), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("client_msg_id", sa.String(100), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "conversation_id", "id"),
+    # Idempotency: one sender's client_msg_id is stored once, whichever node sees it.
+    sa.UniqueConstraint("sender_id", "client_msg_id"),
+)
+
+canned_replies = sa.Table(
+    "canned_replies",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shortcut", sa.String(64), nullable=False, unique=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+auto_replies = sa.Table(
+    "auto_replies",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("reply", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+blacklist = sa.Table(
+    "blacklist",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # An address or a CIDR network; matching is done by ``ipaddress`` in the service.
+    sa.Column("network", sa.String(64), nullable=False, unique=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+offline_messages = sa.Table(
+    "offline_messages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("visitor_id", sa.String(40), sa.ForeignKey("visitors.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    # Set when the ticket capability turns it into a ticket.
+    sa.Column("ticket_id", sa.String(40), nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(60), nullable=True),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("target", sa.String(100), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+)

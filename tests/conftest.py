@@ -1,0 +1,190 @@
+"""Shared fixtures: a real node on a real store, served on a real port.
+
+``store_url`` is parametrised: every test that uses it runs on SQLite (a file in a temp
+dir) and on the machine's PostgreSQL (a fresh database per test, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import ClientSession, ClientWebSocketResponse
+from aiohttp.test_utils import TestServer
+
+from kefu.auth.passwords import hash_password
+from kefu.bootstrap import running_node
+from kefu.config import Settings, load_settings
+from kefu.domain.roles import Role
+from kefu.node import Node
+from kefu.server import create_app
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+PASSWORD = "correct-horse-battery"
+# Hashing is the slow part of creating agents; one hash serves every test agent.
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    name = f"kefu_t_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kefu.db'}"
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, store_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        return load_settings(None, data_dir=tmp_path / "data", store=store_url, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+async def node(settings: Settings) -> AsyncIterator[Node]:
+    async with running_node(settings) as running:
+        yield running
+
+
+class Kefu:
+    """A served node plus helpers that speak the public API, as a client would."""
+
+    def __init__(self, node: Node, server: TestServer, http: ClientSession) -> None:
+        self.node = node
+        self.server = server
+        self.http = http
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    async def add_agent(
+        self, name: str, role: Role = Role.AGENT, capacity: int | None = None
+    ) -> dict[str, Any]:
+        email = f"{name.lower()}-{secrets.token_hex(3)}@example.test"
+        await self.node.repos.agents.create(
+            email=email,
+            name=name,
+            role=role,
+            password_hash=PASSWORD_HASH,
+            capacity=capacity,
+            now=self.node.clock.now(),
+        )
+        return await self.login(email)
+
+    async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        async with self.http.post(
+            self.url("/api/v1/auth/login"), json={"email": email, "password": password}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            body: dict[str, Any] = await resp.json()
+        return {"token": body["token"], **body["agent"]}
+
+    async def visitor(self, **fields: Any) -> dict[str, Any]:
+        async with self.http.post(self.url("/api/v1/visitors"), json=fields) as resp:
+            assert resp.status == 201, await resp.text()
+            body: dict[str, Any] = await resp.json()
+        return body
+
+    async def ws(self, token: str) -> Socket:
+        raw = await self.http.ws_connect(self.url(f"/ws?token={token}"))
+        socket = Socket(raw)
+        hello = await socket.expect("hello")
+        assert hello["principal"]["id"]
+        return socket
+
+    async def get(self, path: str, token: str) -> tuple[int, Any]:
+        async with self.http.get(self.url(path), headers=_auth(token)) as resp:
+            return resp.status, await resp.json()
+
+    async def post(self, path: str, token: str | None, json: Any = None) -> tuple[int, Any]:
+        headers = _auth(token) if token else {}
+        async with self.http.post(self.url(path), headers=headers, json=json) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else None
+            return resp.status, body
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Socket:
+    """A client WebSocket that keeps frames it was not waiting for, in order."""
+
+    def __init__(self, ws: ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.backlog: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_json(frame)
+
+    async def expect(
+        self, frame_type: str, timeout: float = 5.0, **match: Any
+    ) -> dict[str, Any]:
+        for index, frame in enumerate(self.backlog):
+            if _matches(frame, frame_type, match):
+                return self.backlog.pop(index)
+        while True:
+            frame = await self.ws.receive_json(timeout=timeout)
+            if _matches(frame, frame_type, match):
+                return frame
+            self.backlog.append(frame)
+
+    async def send_message(
+        self, body: str, client_msg_id: str | None = None, conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        cid = client_msg_id or secrets.token_hex(8)
+        frame: dict[str, Any] = {"type": "message.send", "client_msg_id": cid, "body": body}
+        if conversation_id is not None:
+            frame["conversation_id"] = conversation_id
+        await self.send(frame)
+        return await self.expect("message.ack", client_msg_id=cid)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def _matches(frame: dict[str, Any], frame_type: str, match: dict[str, Any]) -> bool:
+    return frame.get("type") == frame_type and all(frame.get(k) == v for k, v in match.items())
+
+
+@pytest.fixture
+async def kefu(node: Node) -> AsyncIterator[Kefu]:
+    server = TestServer(create_app(node), host="127.0.0.1")
+    await server.start_server()
+    async with ClientSession() as http:
+        yield Kefu(node, server, http)
+    await server.close()
