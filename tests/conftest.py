@@ -151,9 +151,7 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_json(frame)
 
-    async def expect(
-        self, frame_type: str, timeout: float = 5.0, **match: Any
-    ) -> dict[str, Any]:
+    async def expect(self, frame_type: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
         for index, frame in enumerate(self.backlog):
             if _matches(frame, frame_type, match):
                 return self.backlog.pop(index)

@@ -142,7 +142,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except OSError as exc:
             raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError("config", f"{path} is not valid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise ConfigError("config", f"{path} is not valid YAML{where}: {problem}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError("config", f"{path} must hold a mapping of keys")
         data = loaded or {}
@@ -152,7 +155,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(key, first["msg"]) from None
+        raise ConfigError(key, " ".join(str(first["msg"]).split())) from None
 
 
 def _env_config_file() -> Path | None:

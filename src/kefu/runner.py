@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from kefu.bootstrap import running_node
 from kefu.config import Settings
@@ -36,7 +36,6 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     async with running_node(settings) as node:
         app = create_app(node)
-        app.on_shutdown.append(lambda _app: _close_sockets(node))
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )
@@ -53,14 +52,6 @@ async def serve(
             await stop.wait()
         finally:
             await runner.cleanup()
-
-
-async def _close_sockets(node: Node) -> None:
-    """Tell clients we are going away (1001) so they reconnect elsewhere and resume."""
-    await asyncio.gather(
-        *(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"restart") for c in node.hub.connections()),
-        return_exceptions=True,
-    )
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

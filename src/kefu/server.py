@@ -8,10 +8,12 @@ typed REST and OpenAPI. One host:port keeps CONTRACT.md's single origin.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler
 from aiohttp_asgi import ASGIResource
 
 from kefu.api.app import create_api
@@ -31,15 +33,28 @@ def create_app(node: Node) -> web.Application:
         node.auth, node.chat, node.hub, node.repos.agents, node.blacklist, node.settings.websocket
     )
     app.router.add_get("/ws", gateway.handle)
-    app.router.register_resource(ASGIResource(create_api(node), root_path=""))
+    app.router.register_resource(ASGIResource(create_api(node), root_path="/"))
+
+    async def close_sockets(_app: web.Application) -> None:
+        """Tell clients we are going away (1001) so they reconnect and resume."""
+        await asyncio.gather(
+            *(
+                c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"restart")
+                for c in node.hub.connections()
+            ),
+            return_exceptions=True,
+        )
+
+    app.on_shutdown.append(close_sockets)
     return app
 
 
 @web.middleware
-async def _json_errors(request: web.Request, handler: web.typing.Handler) -> web.StreamResponse:
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own refusals (oversized body, bad method on /ws) in the contract's shape."""
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -18,7 +18,11 @@ async def test_visitor_and_agent_chat_both_ways(kefu: Kefu) -> None:
     await visitor_ws.expect("conversation.assigned", conversation_id=conversation_id)
     seen = await agent_ws.expect("message.new")
     assert seen["message"]["body"] == "Hello, where is my order?"
-    assert seen["message"]["sender"] == {"kind": "visitor", "id": visitor["visitor_id"], "name": "Vera"}
+    assert seen["message"]["sender"] == {
+        "kind": "visitor",
+        "id": visitor["visitor_id"],
+        "name": "Vera",
+    }
     assert seen["message"]["id"] == ack["message_id"]
 
     reply = await agent_ws.send_message("Let me check.", conversation_id=conversation_id)
@@ -27,7 +31,9 @@ async def test_visitor_and_agent_chat_both_ways(kefu: Kefu) -> None:
         got = await visitor_ws.expect("message.new")
     assert got["message"]["sender"]["kind"] == "agent"
 
-    status, page = await kefu.get(f"/api/v1/conversations/{conversation_id}/messages", agent["token"])
+    status, page = await kefu.get(
+        f"/api/v1/conversations/{conversation_id}/messages", agent["token"]
+    )
     assert status == 200
     bodies = [m["body"] for m in page["items"]]
     assert bodies[0] == "Hello, where is my order?"

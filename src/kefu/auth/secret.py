@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-SECRET_FILE = "secret.key"
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
 
 def load_or_create_secret(data_dir: Path, configured: str | None) -> str:

@@ -51,9 +51,14 @@ class AuthService:
             await self._throttle.failed(email)
             raise Unauthenticated("wrong email or password", code="invalid_credentials")
         await self._throttle.succeeded(email)
-        token = self._signer.issue(PrincipalKind.AGENT, agent.id, self._clock.now(), agent.token_version)
+        token = self._signer.issue(
+            PrincipalKind.AGENT, agent.id, self._clock.now(), agent.token_version
+        )
         await self._repos.audit.record(
-            "agent.login", actor=f"agent:{agent.id}", target=None, now=self._clock.now(),
+            "agent.login",
+            actor=f"agent:{agent.id}",
+            target=None,
+            now=self._clock.now(),
             detail={"ip": ip},
         )
         return token, agent
@@ -75,13 +80,13 @@ class AuthService:
         user_agent: str | None,
     ) -> VisitorSession:
         verified = False
-        if external_id is not None and self._identity_secret is not None:
-            if signature is not None:
-                if not verify_external_id(self._identity_secret, external_id, signature):
-                    raise Forbidden(
-                        "the signature does not match external_id", code="invalid_signature"
-                    )
-                verified = True
+        if external_id is not None and self._identity_secret is not None and signature is not None:
+            # Unsigned ids are kept but untrusted; a wrong signature is an attack or a bug.
+            if not verify_external_id(self._identity_secret, external_id, signature):
+                raise Forbidden(
+                    "the signature does not match external_id", code="invalid_signature"
+                )
+            verified = True
         visitor = await self._repos.visitors.create(
             now=self._clock.now(),
             name=name,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 import jwt
 
@@ -18,7 +18,7 @@ ALGORITHM = "HS256"
 ISSUER = "kefu"
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     AGENT = "agent"
     VISITOR = "visitor"
 

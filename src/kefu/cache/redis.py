@@ -11,7 +11,8 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(key)
-        return bytes(value) if value is not None else None
+        # The client is built without decode_responses, so values are always bytes.
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         await self._redis.set(key, value, px=max(1, int(ttl_seconds * 1000)))

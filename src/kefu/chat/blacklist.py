@@ -14,7 +14,9 @@ def parse_network(value: str) -> Network:
     try:
         return ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
-        raise BadInput(f"{value!r} is not an IP address or CIDR network", code="invalid_network") from None
+        raise BadInput(
+            f"{value!r} is not an IP address or CIDR network", code="invalid_network"
+        ) from None
 
 
 class Blacklist:

@@ -72,9 +72,10 @@ _encoder = msgspec.json.Encoder()
 
 def decode(data: str | bytes) -> ClientFrame:
     try:
-        return _decoder.decode(data)
+        frame: ClientFrame = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise _explain(data, exc) from None
+    return frame
 
 
 def _explain(data: str | bytes, exc: msgspec.DecodeError) -> FrameError:

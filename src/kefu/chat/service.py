@@ -77,7 +77,9 @@ class ChatService:
 
     async def reload_auto_replies(self) -> None:
         stored = [rule for _, rule in await self._repos.auto_replies.list()]
-        configured = [AutoReplyRule(tuple(r.keywords), r.reply) for r in self._settings.auto_replies]
+        configured = [
+            AutoReplyRule(tuple(r.keywords), r.reply) for r in self._settings.auto_replies
+        ]
         self._auto_replies = stored + configured
 
     @property
@@ -347,7 +349,9 @@ class ChatService:
         if principal.is_agent:
             if conversation.assignee_id == principal.id or principal.has_role(Role.SUPERVISOR):
                 return conversation
-            raise Forbidden("this conversation is not assigned to you", code="not_your_conversation")
+            raise Forbidden(
+                "this conversation is not assigned to you", code="not_your_conversation"
+            )
         if conversation.visitor_id != principal.id:
             # Same answer as a missing one: a visitor learns nothing about others' ids.
             raise NotFound("no such conversation", code="conversation_not_found")

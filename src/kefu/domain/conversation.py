@@ -9,12 +9,12 @@ a new one, which is how Intercom and Chatwoot behave and keeps reports per conve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from kefu.domain.errors import IllegalTransition
 
 
-class ConversationStatus(str, Enum):
+class ConversationStatus(StrEnum):
     WAITING = "waiting"
     ASSIGNED = "assigned"
     CLOSED = "closed"

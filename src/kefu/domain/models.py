@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from kefu.domain.conversation import ConversationStatus
 from kefu.domain.roles import Role
 
 
-class SenderKind(str, Enum):
+class SenderKind(StrEnum):
     VISITOR = "visitor"
     AGENT = "agent"
     SYSTEM = "system"

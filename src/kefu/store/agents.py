@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from kefu.domain.ids import new_id
@@ -108,4 +107,3 @@ class AgentRepository:
                 .where(agents.c.id == agent_id)
                 .values(token_version=agents.c.token_version + 1)
             )
-

@@ -66,7 +66,9 @@ class CannedReplyRepository:
                 if result.rowcount == 0:
                     raise NotFound(f"no canned reply {reply_id!r}", code="canned_reply_not_found")
                 row = (
-                    await conn.execute(canned_replies.select().where(canned_replies.c.id == reply_id))
+                    await conn.execute(
+                        canned_replies.select().where(canned_replies.c.id == reply_id)
+                    )
                 ).one()
         except IntegrityError:
             raise Conflict("that shortcut is taken", code="shortcut_taken") from None

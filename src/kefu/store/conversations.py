@@ -101,7 +101,7 @@ class ConversationRepository:
                 .values({column.key: message_id})
             )
 
-    async def list(
+    async def search(
         self,
         *,
         status: str | None,
@@ -148,4 +148,3 @@ class ConversationRepository:
         )
         async with self._db.connect() as conn:
             return list((await conn.execute(query)).scalars())
-

@@ -142,13 +142,14 @@ class MessageWriter:
         results: list[tuple[Message, bool] | None] = [None] * len(batch)
         to_insert: list[tuple[int, NewMessage]] = []
         seen: dict[tuple[str, str], int] = {}
+        copies: dict[int, int] = {}
         for index, pending in enumerate(batch):
             new = pending.new
             key = (new.sender.id or "", new.client_msg_id) if new.client_msg_id else None
             if key is not None and key in existing:
                 results[index] = (existing[key], False)
             elif key is not None and key in seen:
-                continue  # resolved below, from the first copy in this batch
+                copies[index] = seen[key]  # resolved below, from the first copy in this batch
             else:
                 if key is not None:
                     seen[key] = index
@@ -165,11 +166,15 @@ class MessageWriter:
                 )
             rows = [_row(new) for _, new in to_insert]
             ids = (
-                await conn.execute(
-                    messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
-                    rows,
+                (
+                    await conn.execute(
+                        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+                        rows,
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             last: dict[str, tuple[int, Any]] = {}
             for (index, new), message_id in zip(to_insert, ids, strict=True):
                 results[index] = (_message(message_id, new), True)
@@ -177,27 +182,24 @@ class MessageWriter:
             await conn.execute(
                 conversations.update()
                 .where(conversations.c.id == sa.bindparam("cid"))
-                .values(
-                    last_message_id=sa.bindparam("mid"), updated_at=sa.bindparam("at")
-                ),
+                .values(last_message_id=sa.bindparam("mid"), updated_at=sa.bindparam("at")),
                 [{"cid": cid, "mid": mid, "at": at} for cid, (mid, at) in last.items()],
             )
 
-        for index, pending in enumerate(batch):
-            if results[index] is None:
-                new = pending.new
-                first = results[seen[(new.sender.id or "", new.client_msg_id or "")]]
-                assert first is not None
-                results[index] = (first[0], False)
-        return [result for result in results if result is not None]
+        for index, first in copies.items():
+            original = results[first]
+            if original is not None:
+                results[index] = (original[0], False)
+        done = [result for result in results if result is not None]
+        if len(done) != len(batch):
+            raise RuntimeError("group commit lost track of a message")  # a bug, not bad input
+        return done
 
 
 async def _existing(
     conn: AsyncConnection, batch: Sequence[_Pending]
 ) -> dict[tuple[str, str], Message]:
-    keys = {
-        (p.new.sender.id or "", p.new.client_msg_id) for p in batch if p.new.client_msg_id
-    }
+    keys = {(p.new.sender.id or "", p.new.client_msg_id) for p in batch if p.new.client_msg_id}
     if not keys:
         return {}
     query = messages.select().where(

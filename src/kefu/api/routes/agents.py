@@ -27,14 +27,19 @@ async def create_agent(body: AgentCreate, caller: AdminDep, kefu: NodeDep) -> Ag
         now=kefu.clock.now(),
     )
     await kefu.repos.audit.record(
-        "agent.create", actor=caller.key, target=agent.id, now=kefu.clock.now(),
+        "agent.create",
+        actor=caller.key,
+        target=agent.id,
+        now=kefu.clock.now(),
         detail={"role": agent.role.value},
     )
     return AgentOut.of(agent)
 
 
 @router.patch("/{agent_id}", response_model=AgentOut)
-async def update_agent(agent_id: str, body: AgentPatch, caller: AdminDep, kefu: NodeDep) -> AgentOut:
+async def update_agent(
+    agent_id: str, body: AgentPatch, caller: AdminDep, kefu: NodeDep
+) -> AgentOut:
     changes = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changes["password_hash"] = await hash_password_async(body.password)
@@ -42,8 +47,14 @@ async def update_agent(agent_id: str, body: AgentPatch, caller: AdminDep, kefu: 
     kefu.auth.forget(agent_id)
     await kefu.chat.agent_changed(agent)
     await kefu.repos.audit.record(
-        "agent.update", actor=caller.key, target=agent_id, now=kefu.clock.now(),
-        detail={k: v for k, v in body.model_dump(exclude_none=True, mode="json").items()
-                if k != "password"},
+        "agent.update",
+        actor=caller.key,
+        target=agent_id,
+        now=kefu.clock.now(),
+        detail={
+            k: v
+            for k, v in body.model_dump(exclude_none=True, mode="json").items()
+            if k != "password"
+        },
     )
     return AgentOut.of(agent)

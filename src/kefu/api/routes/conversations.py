@@ -37,17 +37,23 @@ async def list_conversations(
     assignee_id = caller.id if assignee == "me" else assignee
     if not caller.has_role(Role.SUPERVISOR):
         if assignee_id not in (None, caller.id):
-            raise Forbidden("agents may list only their own conversations", code="insufficient_role")
+            raise Forbidden(
+                "agents may list only their own conversations", code="insufficient_role"
+            )
         assignee_id = caller.id
-    items = await kefu.repos.conversations.list(
+    items = await kefu.repos.conversations.search(
         status=status, assignee_id=assignee_id, before=_decode_cursor(cursor), limit=limit
     )
-    next_cursor = _encode_cursor(items[-1].updated_at, items[-1].id) if len(items) == limit else None
+    next_cursor = (
+        _encode_cursor(items[-1].updated_at, items[-1].id) if len(items) == limit else None
+    )
     return ConversationPage(items=[ConversationOut.of(c) for c in items], next=next_cursor)
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(conversation_id: str, caller: PrincipalDep, kefu: NodeDep) -> ConversationOut:
+async def get_conversation(
+    conversation_id: str, caller: PrincipalDep, kefu: NodeDep
+) -> ConversationOut:
     await kefu.chat.accessible(caller, conversation_id)
     record = await kefu.repos.conversations.get(conversation_id)
     if record is None:

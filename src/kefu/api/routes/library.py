@@ -14,8 +14,10 @@ router = APIRouter(prefix="/api/v1", tags=["canned replies", "auto-replies"])
 
 @router.get("/canned-replies", response_model=list[CannedOut])
 async def list_canned(caller: AgentDep, kefu: NodeDep) -> list[CannedOut]:
-    return [CannedOut(id=c.id, shortcut=c.shortcut, title=c.title, body=c.body)
-            for c in await kefu.repos.canned.list()]
+    return [
+        CannedOut(id=c.id, shortcut=c.shortcut, title=c.title, body=c.body)
+        for c in await kefu.repos.canned.list()
+    ]
 
 
 @router.post("/canned-replies", status_code=201, response_model=CannedOut)
@@ -44,8 +46,10 @@ async def delete_canned(reply_id: str, caller: SupervisorDep, kefu: NodeDep) -> 
 
 @router.get("/auto-replies", response_model=list[AutoReplyOut])
 async def list_auto_replies(caller: AdminDep, kefu: NodeDep) -> list[AutoReplyOut]:
-    return [AutoReplyOut(id=rule_id, keywords=list(rule.keywords), reply=rule.reply)
-            for rule_id, rule in await kefu.repos.auto_replies.list()]
+    return [
+        AutoReplyOut(id=rule_id, keywords=list(rule.keywords), reply=rule.reply)
+        for rule_id, rule in await kefu.repos.auto_replies.list()
+    ]
 
 
 @router.post("/auto-replies", status_code=201, response_model=AutoReplyOut)

@@ -18,12 +18,16 @@ router = APIRouter(prefix="/api/v1", tags=["moderation"])
 
 @router.get("/blacklist", response_model=list[BlacklistOut])
 async def list_blacklist(caller: SupervisorDep, kefu: NodeDep) -> list[BlacklistOut]:
-    return [BlacklistOut(id=e.id, network=e.network, reason=e.reason, created_at=iso(e.created_at))
-            for e in await kefu.repos.blacklist.list()]
+    return [
+        BlacklistOut(id=e.id, network=e.network, reason=e.reason, created_at=iso(e.created_at))
+        for e in await kefu.repos.blacklist.list()
+    ]
 
 
 @router.post("/blacklist", status_code=201, response_model=BlacklistOut)
-async def add_blacklist(body: BlacklistCreate, caller: SupervisorDep, kefu: NodeDep) -> BlacklistOut:
+async def add_blacklist(
+    body: BlacklistCreate, caller: SupervisorDep, kefu: NodeDep
+) -> BlacklistOut:
     network = str(parse_network(body.network))
     entry = await kefu.repos.blacklist.add(network, body.reason, kefu.clock.now())
     await kefu.blacklist.refresh()
