@@ -73,7 +73,14 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             failures_per_account=settings.auth.login_failures_per_account,
             lockout=settings.auth.login_lockout_seconds,
         )
-        auth = AuthService(repos, signer, throttle, clock, settings.auth.identity_secret)
+        auth = AuthService(
+            repos,
+            signer,
+            throttle,
+            clock,
+            settings.auth.identity_secret,
+            visitors_per_minute=settings.auth.visitors_per_ip_per_minute,
+        )
         hub = Hub()
         chat = ChatService(repos, writer, hub, clock, settings.chat)
         await chat.start()

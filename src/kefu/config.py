@@ -50,6 +50,9 @@ class WebSocketSettings(BaseModel):
     heartbeat_seconds: float = Field(default=25.0, gt=0)
     # Chat frames are ~200 bytes: deflate saves little and costs a zlib context per socket.
     permessage_deflate: bool = False
+    # Per-socket frame budget (token bucket): far above human typing, far below a flood.
+    frames_per_second: float = Field(default=30.0, gt=0)
+    frame_burst: int = Field(default=60, ge=1)
 
 
 class AuthSettings(BaseModel):
@@ -61,6 +64,8 @@ class AuthSettings(BaseModel):
     login_per_ip_per_minute: int = Field(default=20, ge=1)
     login_failures_per_account: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
+    # Visitor sessions are created without credentials; this bounds what one address can mint.
+    visitors_per_ip_per_minute: int = Field(default=60, ge=1)
 
 
 class Settings(BaseSettings):

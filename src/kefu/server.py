@@ -52,6 +52,14 @@ def create_app(node: Node) -> web.Application:
 @web.middleware
 async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own refusals (oversized body, bad method on /ws) in the contract's shape."""
+    if request.path != "/ws":
+        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+            return _error(
+                413, "too_large", f"request bodies are limited to {MAX_REQUEST_BYTES} bytes"
+            )
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            # Bodies must declare their length so the limit above can hold.
+            return _error(411, "length_required", "send a Content-Length header")
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -61,7 +69,9 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status, "bad_request"
         )
-        body = {"error": {"code": code, "message": exc.reason}}
-        return web.Response(
-            status=exc.status, text=json.dumps(body), content_type="application/json"
-        )
+        return _error(exc.status, code, exc.reason)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")

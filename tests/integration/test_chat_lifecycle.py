@@ -217,7 +217,8 @@ async def test_agents_list_their_own_and_supervisors_list_all(kefu: Kefu) -> Non
     assert status == 200
     seen = {c["id"] for c in page["items"]} | {c["id"] for c in rest["items"]}
     assert len(seen) == 3
-    status, refused = await kefu.get(f"/api/v1/conversations?assignee={boss['id']}", alice["token"])
+    path = f"/api/v1/conversations?assignee={boss['id']}"
+    status, _refused = await kefu.get(path, alice["token"])
     assert status == 403
 
 

@@ -11,7 +11,7 @@ from kefu.auth.throttle import LoginThrottle
 from kefu.auth.tokens import PrincipalKind, TokenSigner
 from kefu.chat.principal import Principal
 from kefu.domain.models import Agent, Visitor
-from kefu.errors import Forbidden, Unauthenticated
+from kefu.errors import Forbidden, RateLimited, Unauthenticated
 from kefu.ports import Clock
 from kefu.store.repositories import Repositories
 
@@ -34,7 +34,9 @@ class AuthService:
         throttle: LoginThrottle,
         clock: Clock,
         identity_secret: str | None,
+        visitors_per_minute: int,
     ) -> None:
+        self._visitors_per_minute = visitors_per_minute
         self._repos = repos
         self._signer = signer
         self._throttle = throttle
@@ -79,6 +81,14 @@ class AuthService:
         ip: str | None,
         user_agent: str | None,
     ) -> VisitorSession:
+        if ip is not None:
+            minted = await self._throttle.count_visitor(ip)
+            if minted > self._visitors_per_minute:
+                raise RateLimited(
+                    "too many visitor sessions from this address",
+                    retry_after=60.0,
+                    code="too_many_sessions",
+                )
         verified = False
         if external_id is not None and self._identity_secret is not None and signature is not None:
             # Unsigned ids are kept but untrusted; a wrong signature is an attack or a bug.

@@ -39,6 +39,10 @@ class LoginThrottle:
                 code="account_locked",
             )
 
+    async def count_visitor(self, ip: str) -> int:
+        """Visitor sessions created from ``ip`` in the current minute, this one included."""
+        return await self._cache.incr(f"visitors:ip:{ip}", WINDOW_SECONDS)
+
     async def failed(self, email: str) -> None:
         key = f"login:fail:{email.lower()}"
         count = await self._cache.incr(key + ":n", float(self._lockout))

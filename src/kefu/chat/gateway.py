@@ -7,6 +7,7 @@ exception we did not foresee is logged, and even then the socket stays up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +21,7 @@ from kefu.chat.hub import Hub
 from kefu.chat.principal import Principal
 from kefu.chat.service import ChatService
 from kefu.config import WebSocketSettings
+from kefu.domain.ratelimit import TokenBucket
 from kefu.errors import KefuError
 from kefu.observability import metrics
 from kefu.store.agents import AgentRepository
@@ -107,10 +109,17 @@ class Gateway:
             await self._chat.agent_online(agent)
 
     async def _read_loop(self, connection: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        bucket = TokenBucket(
+            self._settings.frames_per_second, self._settings.frame_burst, loop.time()
+        )
         async for msg in connection.ws:
             if msg.type is WSMsgType.TEXT:
                 metrics.FRAMES_IN.inc()
-                await self._dispatch(connection, msg.data)
+                if bucket.take(loop.time()):
+                    await self._dispatch(connection, msg.data)
+                else:
+                    self._error(connection, "rate_limited", "too many frames; slow down")
             elif msg.type is WSMsgType.BINARY:
                 self._error(connection, "binary_not_supported", "send JSON text frames")
             elif msg.type is WSMsgType.ERROR:
