@@ -31,6 +31,18 @@ LOOP_LAG = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
     registry=REGISTRY,
 )
+STORE_COMMIT = Histogram(
+    "kefu_store_commit_seconds",
+    "Duration of one group commit of chat messages",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)
+STORE_BATCH = Histogram(
+    "kefu_store_batch_messages",
+    "Messages per group commit",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )

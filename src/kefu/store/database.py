@@ -6,17 +6,26 @@ and readers never block the single writer (the message group-commit task).
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from kefu.errors import ConfigError
 from kefu.store.migrate import upgrade_to_head
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -39,6 +48,9 @@ class Database:
         self.url = async_url(url)
         self.engine: AsyncEngine = _make_engine(self.url)
         self.dialect: str = self.engine.dialect.name
+        self._writer: _SqliteWriterThread | None = None
+        if self.dialect == "sqlite":
+            self._writer = _SqliteWriterThread(self.url.replace("sqlite+aiosqlite", "sqlite", 1))
 
     async def __aenter__(self) -> Database:
         return self
@@ -49,6 +61,8 @@ class Database:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._writer is not None:
+            self._writer.close()
         await self.engine.dispose()
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -58,6 +72,19 @@ class Database:
     def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection inside one transaction, committed on clean exit."""
         return self.engine.begin()
+
+    async def run_in_transaction(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run synchronous ``work(conn, …)`` inside one transaction, in one hop.
+
+        SQLite: on the single writer thread (SQLite has one writer anyway). PostgreSQL: on
+        the async engine through ``run_sync``, asyncpg underneath.
+        """
+        if self._writer is not None:
+            return await self._writer.run(work, *args, **kwargs)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(work, *args, **kwargs)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -78,6 +105,45 @@ def _make_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class _SqliteWriterThread:
+    """One thread owning one synchronous SQLite connection for write transactions."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, poolclass=NullPool)
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-sqlite-writer")
+        self._conn: Connection | None = None
+
+    async def run(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(self._transaction, work, *args, **kwargs)
+        )
+
+    def _transaction(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        try:
+            with self._conn.begin():
+                return work(self._conn, *args, **kwargs)
+        except Exception:
+            self._conn.close()  # a fresh connection next time, in a known state
+            self._conn = None
+            raise
+
+    def close(self) -> None:
+        def shutdown() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(shutdown).result()
+        self._executor.shutdown(wait=True)
+        self._engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

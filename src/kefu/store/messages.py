@@ -6,14 +6,18 @@ writer task takes everything that queued up while the previous commit ran and st
 in one transaction (group commit). Under light load a batch is one message and latency
 is one commit; under heavy load batches grow and throughput follows.
 
+Each batch is one synchronous function run in one hop (``Database.run_in_transaction``):
+on SQLite a dedicated writer thread runs the whole transaction, so a commit does not
+wait for the busy event loop between statements.
+
 Ordering: ids come from one sequence. On PostgreSQL the conversations touched by a
 batch are locked (``FOR UPDATE``, in id order so two nodes cannot deadlock) before the
 insert, so within a conversation a later commit always gets a larger id and ``resume``
 after an id can never miss a message committed late.
 
-Idempotency: (sender_id, client_msg_id) is unique. Duplicates are found before the insert
-(and inside one batch); a race between two nodes surfaces as a unique violation, and the
-batch is retried once, when the pre-check finds the winner's row.
+Idempotency: (sender_id, client_msg_id) is unique; the insert skips conflicting rows and
+only those are looked up, so a resend (or a race between two nodes) is answered with the
+stored original.
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from kefu.domain.models import Message, NewMessage, Sender, SenderKind
 from kefu.errors import Unavailable
+from kefu.observability import metrics
 from kefu.store.database import Database
 from kefu.store.tables import conversations, messages
 
@@ -119,94 +125,115 @@ class MessageWriter:
                     self._queue.task_done()
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        for attempt in (1, 2):
-            try:
-                async with self._db.begin() as conn:
-                    results = await self._write(conn, batch)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                continue
-            break
+        started = time.perf_counter()
+        news = [pending.new for pending in batch]
+        results = await self._db.run_in_transaction(write_batch, news)
         self.batches += 1
+        metrics.STORE_COMMIT.observe(time.perf_counter() - started)
+        metrics.STORE_BATCH.observe(len(batch))
         for pending, result in zip(batch, results, strict=True):
             if result[1]:
                 self.written += 1
             if not pending.future.done():
                 pending.future.set_result(result)
 
-    async def _write(
-        self, conn: AsyncConnection, batch: Sequence[_Pending]
-    ) -> list[tuple[Message, bool]]:
-        existing = await _existing(conn, batch)
-        results: list[tuple[Message, bool] | None] = [None] * len(batch)
-        to_insert: list[tuple[int, NewMessage]] = []
-        seen: dict[tuple[str, str], int] = {}
-        copies: dict[int, int] = {}
-        for index, pending in enumerate(batch):
-            new = pending.new
-            key = (new.sender.id or "", new.client_msg_id) if new.client_msg_id else None
-            if key is not None and key in existing:
-                results[index] = (existing[key], False)
-            elif key is not None and key in seen:
-                copies[index] = seen[key]  # resolved below, from the first copy in this batch
-            else:
-                if key is not None:
-                    seen[key] = index
-                to_insert.append((index, new))
 
-        if to_insert:
-            conversation_ids = sorted({new.conversation_id for _, new in to_insert})
-            if self._db.dialect == "postgresql":
-                await conn.execute(
-                    sa.select(conversations.c.id)
-                    .where(conversations.c.id.in_(conversation_ids))
-                    .order_by(conversations.c.id)
-                    .with_for_update()
-                )
-            rows = [_row(new) for _, new in to_insert]
-            ids = (
-                (
-                    await conn.execute(
-                        messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
-                        rows,
-                    )
-                )
-                .scalars()
-                .all()
+def write_batch(conn: Connection, batch: Sequence[NewMessage]) -> list[tuple[Message, bool]]:
+    """Store ``batch`` in the caller's transaction; synchronous so one hop runs it all.
+
+    Messages with a ``client_msg_id`` are inserted with ON CONFLICT DO NOTHING on the
+    (sender_id, client_msg_id) key; only the keys that conflicted are then looked up,
+    so the common case (no duplicates) costs the insert alone.
+    """
+    results: list[tuple[Message, bool] | None] = [None] * len(batch)
+    keyed: dict[tuple[str, str], int] = {}
+    copies: dict[int, int] = {}
+    plain: list[int] = []
+    for index, new in enumerate(batch):
+        if new.client_msg_id is None:
+            plain.append(index)
+            continue
+        key = (new.sender.id or "", new.client_msg_id)
+        if key in keyed:
+            copies[index] = keyed[key]  # a resend inside one batch: the first copy answers
+        else:
+            keyed[key] = index
+
+    if conn.dialect.name == "postgresql":
+        # Lock the conversations (in id order: no deadlock between nodes) so that, within a
+        # conversation, a later commit always draws a larger id from the sequence.
+        conn.execute(
+            sa.select(conversations.c.id)
+            .where(conversations.c.id.in_(sorted({new.conversation_id for new in batch})))
+            .order_by(conversations.c.id)
+            .with_for_update()
+        )
+    if keyed:
+        insert = _dialect_insert(conn)(messages).on_conflict_do_nothing(
+            index_elements=["sender_id", "client_msg_id"]
+        )
+        stored = conn.execute(
+            insert.returning(messages.c.id, messages.c.sender_id, messages.c.client_msg_id),
+            [_row(batch[index]) for index in keyed.values()],
+        ).all()
+        for message_id, sender_id, client_msg_id in stored:
+            index = keyed.pop((sender_id or "", client_msg_id))
+            results[index] = (_message(message_id, batch[index]), True)
+        if keyed:  # what is left conflicted: stored earlier, answer with the original
+            for key, original in _existing(conn, list(keyed)).items():
+                results[keyed[key]] = (original, False)
+    if plain:
+        ids = (
+            conn.execute(
+                messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+                [_row(batch[index]) for index in plain],
             )
-            last: dict[str, tuple[int, Any]] = {}
-            for (index, new), message_id in zip(to_insert, ids, strict=True):
-                results[index] = (_message(message_id, new), True)
-                last[new.conversation_id] = (message_id, new.created_at)
-            await conn.execute(
-                conversations.update()
-                .where(conversations.c.id == sa.bindparam("cid"))
-                .values(last_message_id=sa.bindparam("mid"), updated_at=sa.bindparam("at")),
-                [{"cid": cid, "mid": mid, "at": at} for cid, (mid, at) in last.items()],
-            )
+            .scalars()
+            .all()
+        )
+        for index, message_id in zip(plain, ids, strict=True):
+            results[index] = (_message(message_id, batch[index]), True)
 
-        for index, first in copies.items():
-            original = results[first]
-            if original is not None:
-                results[index] = (original[0], False)
-        done = [result for result in results if result is not None]
-        if len(done) != len(batch):
-            raise RuntimeError("group commit lost track of a message")  # a bug, not bad input
-        return done
+    last: dict[str, tuple[int, Any]] = {}
+    for result in results:
+        if result is not None and result[1]:
+            stored_message = result[0]
+            conversation_id = stored_message.conversation_id
+            if stored_message.id > last.get(conversation_id, (0, None))[0]:
+                last[conversation_id] = (stored_message.id, stored_message.created_at)
+    if last:
+        conn.execute(
+            conversations.update()
+            .where(conversations.c.id == sa.bindparam("cid"))
+            .values(last_message_id=sa.bindparam("mid"), updated_at=sa.bindparam("at")),
+            [{"cid": cid, "mid": mid, "at": at} for cid, (mid, at) in last.items()],
+        )
+    for index, first in copies.items():
+        first_result = results[first]
+        if first_result is not None:
+            results[index] = (first_result[0], False)
+    done = [result for result in results if result is not None]
+    if len(done) != len(batch):
+        raise RuntimeError("group commit lost track of a message")  # a bug, not bad input
+    return done
 
 
-async def _existing(
-    conn: AsyncConnection, batch: Sequence[_Pending]
-) -> dict[tuple[str, str], Message]:
-    keys = {(p.new.sender.id or "", p.new.client_msg_id) for p in batch if p.new.client_msg_id}
-    if not keys:
-        return {}
-    query = messages.select().where(
-        sa.tuple_(messages.c.sender_id, messages.c.client_msg_id).in_(list(keys))
+def _dialect_insert(conn: Connection) -> Callable[[sa.Table], Any]:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _existing(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+    """Stored messages for (sender_id, client_msg_id) keys, each an index search."""
+    condition = sa.or_(
+        *(
+            sa.and_(messages.c.sender_id == sender, messages.c.client_msg_id == client)
+            for sender, client in keys
+        )
     )
-    found = (await conn.execute(query)).all()
-    return {(row.sender_id, row.client_msg_id): message_from_row(row) for row in found}
+    return {
+        (row.sender_id, row.client_msg_id): message_from_row(row)
+        for row in conn.execute(messages.select().where(condition))
+    }
 
 
 def _row(new: NewMessage) -> dict[str, Any]:
