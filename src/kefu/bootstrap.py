@@ -24,6 +24,7 @@ from kefu.chat.service import ChatService
 from kefu.clock import SystemClock
 from kefu.config import Settings
 from kefu.errors import ConfigError
+from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.looplag import LoopLagMonitor
 from kefu.store.database import Database
@@ -97,4 +98,5 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             auth=auth,
             chat=chat,
             blacklist=blacklist,
+            client_address=ClientAddress(settings.trusted_proxies),
         )

@@ -29,7 +29,6 @@ app = typer.Typer(help="kefu: customer-service platform", no_args_is_help=True)
 agents_app = typer.Typer(help="Manage agents (works before the server ever ran).")
 app.add_typer(agents_app, name="agents")
 console = Console()
-err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file", exists=False)
@@ -51,7 +50,8 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    # Plain echo, not rich: one unwrapped line that scripts and log collectors can read.
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
 
@@ -158,7 +158,7 @@ def agents_list(config: ConfigOption = None) -> None:
 
     table = Table()
     for column in ("id", "email", "name", "role", "capacity", "disabled"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
     for agent in _run(main()):
         table.add_row(
             agent.id,

@@ -8,13 +8,19 @@ line naming the key (``ConfigError``), never a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from kefu.errors import ConfigError
 
@@ -41,8 +47,10 @@ class ChatSettings(BaseModel):
 
 
 class WebSocketSettings(BaseModel):
-    # 64 KiB holds the largest legal message.send (10k chars of 4-byte UTF-8 + JSON) with room.
-    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    # 128 KiB holds the largest legal message.send: 10k characters, even when a client
+    # escapes each as \uXXXX (6 bytes), plus the JSON around it. Checked against
+    # chat.max_body_chars at start.
+    max_frame_bytes: int = Field(default=128 * 1024, ge=1024)
     # Frames a socket may have waiting before it is judged a slow consumer and closed; a
     # closed client reconnects and resumes, so nothing is lost (see docs/protocol.md).
     send_queue_frames: int = Field(default=512, ge=8)
@@ -83,6 +91,8 @@ class Settings(BaseSettings):
     bus: str = "memory://"
     cache: str = "memory://"
     public_url: str | None = None
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: str = "info"
     chat: ChatSettings = Field(default_factory=ChatSettings)
     websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
@@ -121,12 +131,32 @@ class Settings(BaseSettings):
             raise ValueError("must be memory:// or redis://…")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be debug, info, warning or error")
         return value.lower()
+
+    @model_validator(mode="after")
+    def _frame_fits_body(self) -> Settings:
+        needed = self.chat.max_body_chars * 6 + 1024
+        if self.websocket.max_frame_bytes < needed:
+            raise ValueError(
+                f"websocket.max_frame_bytes must be at least {needed} to carry a message of "
+                f"chat.max_body_chars={self.chat.max_body_chars} characters"
+            )
+        return self
 
     @property
     def store_url(self) -> str:
@@ -154,13 +184,26 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError("config", f"{path} must hold a mapping of keys")
         data = loaded or {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    settings = _validated(data)
+    if not explicit:
+        return settings
+    # Command-line flags beat the environment: re-validate the merged values with the
+    # environment switched off (a prefix no variable has), so env cannot win again.
+    merged = settings.model_dump(exclude_unset=False) | explicit
+    return _validated(merged, _env_prefix="KEFU_IGNORED_ENV_")
+
+
+def _validated(data: dict[str, Any], **source_options: Any) -> Settings:
     try:
-        return Settings(**data)
+        return Settings(**data, **source_options)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "config"
         raise ConfigError(key, " ".join(str(first["msg"]).split())) from None
+    except SettingsError as exc:
+        # e.g. KEFU_CHAT__AUTO_REPLIES holding malformed JSON
+        raise ConfigError("environment", " ".join(str(exc).split())) from None
 
 
 def _env_config_file() -> Path | None:

@@ -9,6 +9,7 @@ from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.config import Settings
+from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, EventBus
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
@@ -26,3 +27,4 @@ class Node:
     auth: AuthService
     chat: ChatService
     blacklist: Blacklist
+    client_address: ClientAddress

@@ -19,6 +19,7 @@ from aiohttp_asgi import ASGIResource
 from kefu.api.app import create_api
 from kefu.chat.gateway import Gateway
 from kefu.node import Node
+from kefu.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,13 @@ MAX_REQUEST_BYTES = 1024 * 1024
 def create_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[_json_errors])
     gateway = Gateway(
-        node.auth, node.chat, node.hub, node.repos.agents, node.blacklist, node.settings.websocket
+        node.auth,
+        node.chat,
+        node.hub,
+        node.repos.agents,
+        node.blacklist,
+        node.client_address,
+        node.settings.websocket,
     )
     app.router.add_get("/ws", gateway.handle)
     app.router.register_resource(ASGIResource(create_api(node), root_path="/"))
@@ -62,6 +69,7 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
             return _error(411, "length_required", "send a Content-Length header")
     try:
         response: web.StreamResponse = await handler(request)
+        metrics.HTTP_REQUESTS.labels(request.method, str(response.status)).inc()
         return response
     except web.HTTPException as exc:
         if exc.status < 400:

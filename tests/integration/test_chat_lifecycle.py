@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -253,3 +254,44 @@ async def test_health_readiness_and_metrics(kefu: Kefu) -> None:
         "kefu_messages_stored_total",
     ):
         assert name in text
+
+
+async def test_resume_during_live_traffic_delivers_each_message_once_in_order(kefu: Kefu) -> None:
+    agent = await kefu.add_agent("Busy")
+    agent_ws = await kefu.ws(agent["token"])
+    visitor = await kefu.visitor()
+    visitor_ws = await kefu.ws(visitor["token"])
+    ack = await visitor_ws.send_message("start")
+    conversation_id = ack["conversation_id"]
+    await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+    # 25 + 25 frames stays inside the default per-socket burst allowance (60).
+    for n in range(25):
+        await agent_ws.send_message(f"old {n}", conversation_id=conversation_id)
+    await visitor_ws.close()
+
+    back = await kefu.ws(visitor["token"])
+
+    async def live_traffic() -> list[str]:
+        return [
+            (await agent_ws.send_message(f"live {n}", conversation_id=conversation_id))[
+                "message_id"
+            ]
+            for n in range(25)
+        ]
+
+    traffic = asyncio.create_task(live_traffic())
+    await back.send(
+        {
+            "type": "resume",
+            "conversation_id": conversation_id,
+            "after_message_id": ack["message_id"],
+        }
+    )
+    live_ids = await traffic
+    received: list[str] = []
+    while live_ids[-1] not in received:
+        frame = await back.ws.receive_json(timeout=5)
+        if frame["type"] == "message.new":
+            received.append(frame["message"]["id"])
+    assert received == sorted(set(received))  # strictly increasing: no gap-fill, no repeat
+    assert set(live_ids) <= set(received)

@@ -108,3 +108,15 @@ def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert load_or_create_secret(tmp_path, None) == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
     assert load_or_create_secret(tmp_path, "configured" * 4) == "configured" * 4
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    from kefu.forwarded import ClientAddress
+
+    resolver = ClientAddress(["10.0.0.0/8"])
+    assert resolver.resolve("10.0.0.5", "203.0.113.9, 10.0.0.7") == "203.0.113.9"
+    assert resolver.resolve("198.51.100.1", "203.0.113.9") == "198.51.100.1"
+    assert resolver.resolve("10.0.0.5", None) == "10.0.0.5"
+    assert ClientAddress([]).resolve("10.0.0.5", "1.2.3.4") == "10.0.0.5"
+    spoofed = resolver.resolve("10.0.0.5", "6.6.6.6, 203.0.113.9")
+    assert spoofed == "203.0.113.9"  # the leftmost hop is the client's claim, not proof

@@ -53,4 +53,6 @@ AdminDep = Annotated[Principal, Depends(role(Role.ADMIN))]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    kefu: Node = request.app.state.node
+    peer = request.client.host if request.client else None
+    return kefu.client_address.resolve(peer, request.headers.get("x-forwarded-for"))

@@ -22,6 +22,7 @@ from kefu.observability import metrics
 log = logging.getLogger(__name__)
 
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_UNAUTHORIZED = 4401
 
 
 class SocketState(enum.Enum):
@@ -31,7 +32,7 @@ class SocketState(enum.Enum):
 
 
 class Connection:
-    __slots__ = ("_queue", "_writer", "principal", "state", "ws")
+    __slots__ = ("_held", "_queue", "_writer", "principal", "state", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, queue_frames: int) -> None:
         self.ws = ws
@@ -39,10 +40,16 @@ class Connection:
         self.state = SocketState.OPEN
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(queue_frames)
         self._writer = asyncio.create_task(self._drain())
+        self._held: dict[str, list[tuple[int | None, bytes]]] | None = None
 
-    def send(self, frame: bytes) -> None:
+    def send(
+        self, frame: bytes, conversation_id: str | None = None, message_id: int | None = None
+    ) -> None:
         """Queue ``frame`` (already encoded, shared across sockets); never blocks."""
         if self.state is not SocketState.OPEN:
+            return
+        if self._held is not None and conversation_id in self._held:
+            self._held[conversation_id].append((message_id, frame))
             return
         try:
             self._queue.put_nowait(frame)
@@ -52,6 +59,24 @@ class Connection:
             self.state = SocketState.CLOSING
             task = asyncio.create_task(self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow"))
             task.add_done_callback(_ignore)
+
+    def hold(self, conversation_id: str) -> None:
+        """Keep live frames of ``conversation_id`` back while its history is replayed, so
+        the client sees every message exactly once and in id order."""
+        if self._held is None:
+            self._held = {}
+        self._held.setdefault(conversation_id, [])
+
+    def release(self, conversation_id: str, replayed_up_to: int) -> None:
+        """Send what was held, minus messages the replay already delivered."""
+        if self._held is None:
+            return
+        held = self._held.pop(conversation_id, [])
+        if not self._held:
+            self._held = None
+        for message_id, frame in held:
+            if message_id is None or message_id > replayed_up_to:
+                self.send(frame)
 
     async def send_in_order(self, frame: bytes) -> None:
         """Queue ``frame``, waiting for room: for bulk replays the client asked for."""

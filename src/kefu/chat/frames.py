@@ -22,27 +22,29 @@ ConversationId = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 MessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 
 
-class MessageSend(msgspec.Struct, tag="message.send", tag_field="type", forbid_unknown_fields=True):
+# Unknown fields are ignored, not refused: CONTRACT.md lets clients and servers add
+# optional fields, and an older server must not break a newer client.
+class MessageSend(msgspec.Struct, tag="message.send", tag_field="type"):
     client_msg_id: ClientMsgId
     body: str
     conversation_id: ConversationId | None = None
 
 
-class Typing(msgspec.Struct, tag="typing", tag_field="type", forbid_unknown_fields=True):
+class Typing(msgspec.Struct, tag="typing", tag_field="type"):
     conversation_id: ConversationId
 
 
-class Read(msgspec.Struct, tag="read", tag_field="type", forbid_unknown_fields=True):
+class Read(msgspec.Struct, tag="read", tag_field="type"):
     conversation_id: ConversationId
     message_id: MessageId
 
 
-class Resume(msgspec.Struct, tag="resume", tag_field="type", forbid_unknown_fields=True):
+class Resume(msgspec.Struct, tag="resume", tag_field="type"):
     conversation_id: ConversationId
     after_message_id: Annotated[str, msgspec.Meta(max_length=20)]
 
 
-class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=True):
+class Ping(msgspec.Struct, tag="ping", tag_field="type"):
     """Application-level keepalive for clients that cannot see WebSocket pings (browsers)."""
 
 
@@ -91,6 +93,15 @@ def _explain(data: str | bytes, exc: msgspec.DecodeError) -> FrameError:
             "unknown_type", f"unknown frame type {str(envelope.type)[:40]!r}", client_msg_id
         )
     return FrameError("invalid_frame", str(exc), client_msg_id)
+
+
+def client_msg_id_of(data: str | bytes) -> str | None:
+    """Best-effort ``client_msg_id`` of a frame we will not process, for the error frame."""
+    try:
+        value = _envelope_decoder.decode(data).client_msg_id
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def encode(frame: dict[str, Any]) -> bytes:

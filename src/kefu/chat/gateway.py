@@ -16,19 +16,20 @@ from aiohttp import WSMsgType, web
 from kefu.auth.service import AuthService
 from kefu.chat import frames
 from kefu.chat.blacklist import Blacklist
-from kefu.chat.connection import Connection
+from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection
 from kefu.chat.hub import Hub
 from kefu.chat.principal import Principal
 from kefu.chat.service import ChatService
 from kefu.config import WebSocketSettings
+from kefu.domain.ids import parse_message_id
 from kefu.domain.ratelimit import TokenBucket
 from kefu.errors import KefuError
+from kefu.forwarded import ClientAddress
 from kefu.observability import metrics
 from kefu.store.agents import AgentRepository
 
 log = logging.getLogger(__name__)
 
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 PONG = frames.encode({"type": "pong"})
 
@@ -43,8 +44,10 @@ class Gateway:
         hub: Hub,
         agents: AgentRepository,
         blacklist: Blacklist,
+        client_address: ClientAddress,
         settings: WebSocketSettings,
     ) -> None:
+        self._client_address = client_address
         self._auth = auth
         self._chat = chat
         self._hub = hub
@@ -72,7 +75,8 @@ class Gateway:
             await ws.send_frame(frames.error(exc.code, exc.message), WSMsgType.TEXT)
             await ws.close(code=CLOSE_UNAUTHORIZED, message=exc.code.encode())
             return ws
-        if not principal.is_agent and self._blacklist.blocks(request.remote):
+        ip = self._client_address.resolve(request.remote, request.headers.get("X-Forwarded-For"))
+        if not principal.is_agent and self._blacklist.blocks(ip):
             await ws.send_frame(frames.error("blocked", "this address is blocked"), WSMsgType.TEXT)
             await ws.close(code=CLOSE_FORBIDDEN, message=b"blocked")
             return ws
@@ -119,7 +123,12 @@ class Gateway:
                 if bucket.take(loop.time()):
                     await self._dispatch(connection, msg.data)
                 else:
-                    self._error(connection, "rate_limited", "too many frames; slow down")
+                    self._error(
+                        connection,
+                        "rate_limited",
+                        "too many frames; slow down",
+                        frames.client_msg_id_of(msg.data),
+                    )
             elif msg.type is WSMsgType.BINARY:
                 self._error(connection, "binary_not_supported", "send JSON text frames")
             elif msg.type is WSMsgType.ERROR:
@@ -164,12 +173,17 @@ class Gateway:
         await self._chat.read(connection.principal, frame.conversation_id, frame.message_id)
 
     async def _on_resume(self, connection: Connection, frame: frames.Resume) -> None:
-        last = await self._chat.replay(
-            connection.principal,
-            frame.conversation_id,
-            frame.after_message_id,
-            connection.send_in_order,
-        )
+        connection.hold(frame.conversation_id)
+        last: str | None = None
+        try:
+            last = await self._chat.replay(
+                connection.principal,
+                frame.conversation_id,
+                frame.after_message_id,
+                connection.send_in_order,
+            )
+        finally:
+            connection.release(frame.conversation_id, parse_message_id(last or "") or 0)
         connection.send(
             frames.encode(
                 {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kefu.chat.connection import Connection
+from kefu.chat import frames
+from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection
 from kefu.observability import metrics
 
 
@@ -32,11 +33,27 @@ class Hub:
         del self._sockets[key]
         return True
 
-    def send(self, keys: Iterable[str], frame: bytes) -> None:
-        """The same encoded bytes to every socket of every principal in ``keys``."""
+    def send(
+        self,
+        keys: Iterable[str],
+        frame: bytes,
+        conversation_id: str | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        """The same encoded bytes to every socket of every principal in ``keys``.
+
+        ``conversation_id``/``message_id`` let a socket that is replaying that conversation
+        hold the frame back until the replay is done (see ``Connection.hold``).
+        """
         for key in keys:
             for connection in self._sockets.get(key, ()):
-                connection.send(frame)
+                connection.send(frame, conversation_id, message_id)
+
+    async def disconnect(self, key: str, reason: str) -> None:
+        """Close every socket of ``key`` (revoked credentials) with 4401 and an error frame."""
+        for connection in list(self._sockets.get(key, ())):
+            connection.send(frames.error(reason, "credentials revoked; sign in again"))
+            await connection.ws.close(code=CLOSE_UNAUTHORIZED, message=reason.encode())
 
     def online(self, key: str) -> bool:
         return key in self._sockets

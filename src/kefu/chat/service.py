@@ -145,7 +145,12 @@ class ChatService:
         reply(frames.message_ack(client_msg_id, message))
         if created:
             metrics.MESSAGES_STORED.inc()
-            self._hub.send(self._participants(conversation), frames.message_new(message))
+            self._hub.send(
+                self._participants(conversation),
+                frames.message_new(message),
+                conversation.id,
+                message.id,
+            )
             if opened:
                 await self._on_opened(conversation)
             elif not principal.is_agent:
@@ -161,7 +166,7 @@ class ChatService:
                 "sender": self._sender_payload(principal),
             }
         )
-        self._hub.send(self._others(conversation, principal), frame)
+        self._hub.send(self._others(conversation, principal), frame, conversation.id)
 
     async def read(self, principal: Principal, conversation_id: str, message_id: str) -> None:
         conversation = await self.accessible(principal, conversation_id)
@@ -179,7 +184,7 @@ class ChatService:
                 "sender": self._sender_payload(principal),
             }
         )
-        self._hub.send(self._others(conversation, principal), frame)
+        self._hub.send(self._others(conversation, principal), frame, conversation.id)
 
     async def replay(
         self,
@@ -241,7 +246,7 @@ class ChatService:
         notify = {visitor_key(conversation.visitor_id), agent_key(agent_id)}
         if previous is not None:
             notify.add(agent_key(previous))
-        self._hub.send(notify, _assigned_frame(conversation.id, agent_id))
+        self._hub.send(notify, _assigned_frame(conversation.id, agent_id), conversation.id)
         await self._apply(self._board.release(previous))
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
         return conversation
@@ -256,10 +261,14 @@ class ChatService:
         await self._repos.conversations.save_state(
             conversation.id, conversation.status, assignee, self._clock.now()
         )
+        await self._repos.audit.record(
+            "conversation.close", actor=actor.key, target=conversation.id, now=self._clock.now()
+        )
         await self._system(conversation, "Conversation closed.")
         self._hub.send(
             self._participants(conversation),
             frames.encode({"type": "conversation.closed", "conversation_id": conversation.id}),
+            conversation.id,
         )
         self._forget(conversation)
         if was_waiting:
@@ -325,6 +334,7 @@ class ChatService:
             self._hub.send(
                 self._participants(conversation),
                 _assigned_frame(conversation.id, assignment.agent_id),
+                conversation.id,
             )
         if assignments:
             metrics.QUEUE_LENGTH.set(self._board.queue_length)
@@ -339,7 +349,12 @@ class ChatService:
         message, _ = await self._writer.append(
             NewMessage(conversation.id, sender, text, self._clock.now())
         )
-        self._hub.send(self._participants(conversation), frames.message_new(message))
+        self._hub.send(
+            self._participants(conversation),
+            frames.message_new(message),
+            conversation.id,
+            message.id,
+        )
 
     async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
         """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""

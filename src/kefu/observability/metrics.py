@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# Open file descriptors, RSS and CPU: the first things to check with tens of thousands
+# of sockets per process.
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+REGISTRY.register(GC_COLLECTOR)
 
 SOCKETS_OPEN = Gauge("kefu_sockets_open", "WebSockets currently open", registry=REGISTRY)
 MESSAGES_STORED = Counter(

@@ -24,6 +24,8 @@ from sqlalchemy.pool import NullPool
 from kefu.errors import ConfigError
 from kefu.store.migrate import upgrade_to_head
 
+# Arbitrary but fixed advisory-lock key ("kefu" in ASCII) shared by every node.
+MIGRATION_LOCK = 0x6B656675
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -93,6 +95,12 @@ class Database:
     async def migrate(self) -> list[str]:
         """Apply pending Alembic revisions; returns those applied."""
         async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Nodes starting together migrate one at a time; the rest then find
+                # nothing pending. Released at commit.
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             return await conn.run_sync(upgrade_to_head)
 
 

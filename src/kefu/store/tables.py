@@ -5,6 +5,8 @@ existing databases; this module mirrors the latest revision for queries and for 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -18,7 +20,25 @@ metadata = sa.MetaData(
 
 # SQLite only aliases the rowid (cheap, monotonic autoincrement) for exactly INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Timestamp = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps that come back timezone-aware (UTC) from every store.
+
+    PostgreSQL keeps the zone; SQLite stores text without one, so naive values read from
+    it are UTC by construction (kefu only ever writes UTC) and are labelled as such.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+Timestamp = UtcDateTime()
 
 agents = sa.Table(
     "agents",

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from kefu.api.deps import AdminDep, NodeDep, SupervisorDep
 from kefu.api.schemas import AgentCreate, AgentOut, AgentPatch
 from kefu.auth.passwords import hash_password_async
+from kefu.chat.principal import agent_key
+from kefu.errors import BadInput
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -41,10 +43,14 @@ async def update_agent(
     agent_id: str, body: AgentPatch, caller: AdminDep, kefu: NodeDep
 ) -> AgentOut:
     changes = body.model_dump(exclude_none=True, exclude={"password"})
+    if not changes and body.password is None:
+        raise BadInput("nothing to change", code="empty_patch")
     if body.password is not None:
         changes["password_hash"] = await hash_password_async(body.password)
     agent = await kefu.repos.agents.update(agent_id, **changes)
     kefu.auth.forget(agent_id)
+    if {"disabled", "role", "password_hash"} & changes.keys():
+        await kefu.hub.disconnect(agent_key(agent_id), "token_revoked")
     await kefu.chat.agent_changed(agent)
     await kefu.repos.audit.record(
         "agent.update",

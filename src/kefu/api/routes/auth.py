@@ -21,6 +21,7 @@ async def login(body: LoginRequest, request: Request, kefu: NodeDep) -> LoginRes
 async def logout(caller: AgentDep, kefu: NodeDep) -> None:
     """Revokes every token of the caller (all devices)."""
     await kefu.auth.logout(caller.id)
+    await kefu.hub.disconnect(caller.key, "token_revoked")
 
 
 @router.get("/auth/me", response_model=AgentOut)
@@ -29,7 +30,10 @@ async def me(caller: AgentDep, kefu: NodeDep) -> AgentOut:
 
 
 @router.post("/visitors", status_code=201, response_model=VisitorResponse)
-async def create_visitor(body: VisitorRequest, request: Request, kefu: NodeDep) -> VisitorResponse:
+async def create_visitor(
+    request: Request, kefu: NodeDep, body: VisitorRequest | None = None
+) -> VisitorResponse:
+    body = body or VisitorRequest()
     ip = client_ip(request)
     if kefu.blacklist.blocks(ip):
         raise Forbidden("this address is blocked", code="blocked")
