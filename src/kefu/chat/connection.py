@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections import deque
 
 from aiohttp import WSMsgType, web
 
@@ -32,14 +33,22 @@ class SocketState(enum.Enum):
 
 
 class Connection:
-    __slots__ = ("_held", "_queue", "_writer", "principal", "state", "ws")
+    """Outbound frames for one socket.
+
+    The writer task exists only while frames are waiting: an idle socket costs a deque and
+    this object, not a parked task (tens of thousands of idle sockets per process).
+    """
+
+    __slots__ = ("_held", "_limit", "_queue", "_room", "_writer", "principal", "state", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, principal: Principal, queue_frames: int) -> None:
         self.ws = ws
         self.principal = principal
         self.state = SocketState.OPEN
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(queue_frames)
-        self._writer = asyncio.create_task(self._drain())
+        self._limit = queue_frames
+        self._queue: deque[bytes] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self._room: asyncio.Event | None = None
         self._held: dict[str, list[tuple[int | None, bytes]]] | None = None
 
     def send(
@@ -51,14 +60,16 @@ class Connection:
         if self._held is not None and conversation_id in self._held:
             self._held[conversation_id].append((message_id, frame))
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._limit:
             metrics.SLOW_CONSUMERS.inc()
             log.info("closing slow consumer %s", self.principal.key)
             self.state = SocketState.CLOSING
             task = asyncio.create_task(self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow"))
             task.add_done_callback(_ignore)
+            return
+        self._queue.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
 
     def hold(self, conversation_id: str) -> None:
         """Keep live frames of ``conversation_id`` back while its history is replayed, so
@@ -80,25 +91,39 @@ class Connection:
 
     async def send_in_order(self, frame: bytes) -> None:
         """Queue ``frame``, waiting for room: for bulk replays the client asked for."""
-        if self.state is SocketState.OPEN:
-            await self._queue.put(frame)
+        while self.state is SocketState.OPEN and len(self._queue) >= self._limit // 2:
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+        self.send(frame)
 
     async def _drain(self) -> None:
         queue = self._queue
         ws = self.ws
         try:
-            while True:
-                frame = await queue.get()
-                await ws.send_frame(frame, WSMsgType.TEXT)
+            while queue:
+                await ws.send_frame(queue.popleft(), WSMsgType.TEXT)
                 metrics.FRAMES_OUT.inc()
+                if self._room is not None and len(queue) < self._limit // 2:
+                    self._room.set()
         except (ConnectionError, RuntimeError):
             self.state = SocketState.CLOSING  # peer went away; the reader side cleans up
+            queue.clear()
+        finally:
+            self._writer = None
+            if self._room is not None:
+                self._room.set()
 
     async def close(self) -> None:
         self.state = SocketState.CLOSED
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        if self._room is not None:
+            self._room.set()
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
 
 
 def _ignore(task: asyncio.Task[bool]) -> None:
