@@ -30,6 +30,7 @@ from kefu.observability.looplag import LoopLagMonitor
 from kefu.store.database import Database
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
+from kefu.store.sqlite_batch import write_batch_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)
-        writer = await stack.enter_async_context(MessageWriter(db))
+        fast_path = write_batch_sqlite if db.dialect == "sqlite" else None
+        writer = await stack.enter_async_context(MessageWriter(db, fast_path))
         await stack.enter_async_context(LoopLagMonitor())
         secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)
         signer = TokenSigner(

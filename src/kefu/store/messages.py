@@ -61,6 +61,9 @@ def message_from_row(row: Any) -> Message:
     )
 
 
+BatchWrite = Callable[[Connection, Sequence[NewMessage]], list[tuple[Message, bool]]]
+
+
 @dataclass(slots=True)
 class _Pending:
     new: NewMessage
@@ -74,8 +77,11 @@ class MessageWriter:
     ``client_msg_id`` was already stored, and ``message`` is then the stored original.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, db: Database, write: BatchWrite | None = None, *, max_batch: int = MAX_BATCH
+    ) -> None:
         self._db = db
+        self._write: BatchWrite = write or write_batch
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
@@ -127,7 +133,7 @@ class MessageWriter:
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         news = [pending.new for pending in batch]
-        results = await self._db.run_in_transaction(write_batch, news)
+        results = await self._db.run_in_transaction(self._write, news)
         self.batches += 1
         metrics.STORE_COMMIT.observe(time.perf_counter() - started)
         metrics.STORE_BATCH.observe(len(batch))
@@ -146,18 +152,13 @@ def write_batch(conn: Connection, batch: Sequence[NewMessage]) -> list[tuple[Mes
     so the common case (no duplicates) costs the insert alone.
     """
     results: list[tuple[Message, bool] | None] = [None] * len(batch)
-    keyed: dict[tuple[str, str], int] = {}
-    copies: dict[int, int] = {}
-    plain: list[int] = []
-    for index, new in enumerate(batch):
-        if new.client_msg_id is None:
-            plain.append(index)
-            continue
-        key = (new.sender.id or "", new.client_msg_id)
-        if key in keyed:
-            copies[index] = keyed[key]  # a resend inside one batch: the first copy answers
-        else:
-            keyed[key] = index
+    fresh, copies = plan_batch(batch)
+    keyed = {
+        (batch[i].sender.id or "", batch[i].client_msg_id or ""): i
+        for i in fresh
+        if batch[i].client_msg_id is not None
+    }
+    plain = [i for i in fresh if batch[i].client_msg_id is None]
 
     if conn.dialect.name == "postgresql":
         # Lock the conversations (in id order: no deadlock between nodes) so that, within a
@@ -180,7 +181,7 @@ def write_batch(conn: Connection, batch: Sequence[NewMessage]) -> list[tuple[Mes
             index = keyed.pop((sender_id or "", client_msg_id))
             results[index] = (_message(message_id, batch[index]), True)
         if keyed:  # what is left conflicted: stored earlier, answer with the original
-            for key, original in _existing(conn, list(keyed)).items():
+            for key, original in existing_messages(conn, list(keyed)).items():
                 results[keyed[key]] = (original, False)
     if plain:
         ids = (
@@ -218,11 +219,30 @@ def write_batch(conn: Connection, batch: Sequence[NewMessage]) -> list[tuple[Mes
     return done
 
 
+def plan_batch(batch: Sequence[NewMessage]) -> tuple[list[int], dict[int, int]]:
+    """Split a batch into the indexes to insert, in order, and resends within the batch
+    (index -> index of the first copy, which answers for them)."""
+    fresh: list[int] = []
+    copies: dict[int, int] = {}
+    first_of: dict[tuple[str, str], int] = {}
+    for index, new in enumerate(batch):
+        if new.client_msg_id is not None:
+            key = (new.sender.id or "", new.client_msg_id)
+            if key in first_of:
+                copies[index] = first_of[key]
+                continue
+            first_of[key] = index
+        fresh.append(index)
+    return fresh, copies
+
+
 def _dialect_insert(conn: Connection) -> Callable[[sa.Table], Any]:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _existing(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+def existing_messages(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], Message]:
     """Stored messages for (sender_id, client_msg_id) keys, each an index search."""
     condition = sa.or_(
         *(
