@@ -29,8 +29,9 @@ from kefu.node import Node
 from kefu.observability.looplag import LoopLagMonitor
 from kefu.store.database import Database
 from kefu.store.messages import MessageWriter
+from kefu.store.postgres_batch import postgres_committer
 from kefu.store.repositories import Repositories
-from kefu.store.sqlite_batch import write_batch_sqlite
+from kefu.store.sqlite_batch import sqlite_committer
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)
-        fast_path = write_batch_sqlite if db.dialect == "sqlite" else None
-        writer = await stack.enter_async_context(MessageWriter(db, fast_path))
+        commit = sqlite_committer(db) if db.dialect == "sqlite" else postgres_committer(db)
+        writer = await stack.enter_async_context(MessageWriter(commit))
         await stack.enter_async_context(LoopLagMonitor())
         secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)
         signer = TokenSigner(

@@ -1,0 +1,118 @@
+"""The PostgreSQL group commit: a few array-parameter statements on asyncpg.
+
+One ``INSERT … SELECT FROM unnest(…)`` stores the whole batch in one round trip with
+seven array parameters, instead of SQLAlchemy building a row of bound parameters per
+message in Python on the event loop. Before it, the conversations of the batch are
+locked in id order (no deadlock between nodes): a later commit in a conversation then
+always draws a larger id from the sequence, so ``resume`` after an id never misses a
+message committed late. Resends are skipped by ON CONFLICT on (sender_id,
+client_msg_id) and answered with the stored original.
+
+Messages without a client id (bot, system) get a server-made ``~``-prefixed one for the
+duration of the insert, so every returned row maps back to its message by key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from kefu.domain.models import Message, NewMessage, Sender, SenderKind
+from kefu.store.batch import BatchResult, Key, assemble, plan_batch, stored
+from kefu.store.database import Database
+from kefu.store.messages import BatchCommit
+
+_LOCK = "SELECT id FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+_INSERT = """
+INSERT INTO messages (conversation_id, sender_kind, sender_id, sender_name, body,
+                      client_msg_id, created_at)
+SELECT c, k, s, n, b, m, t
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[]) WITH ORDINALITY AS batch(c, k, s, n, b, m, t, position)
+ORDER BY position
+ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+RETURNING id, sender_id, client_msg_id
+"""
+_EXISTING = """
+SELECT m.* FROM messages m
+JOIN unnest($1::text[], $2::text[]) AS k(s, c) ON m.sender_id = k.s AND m.client_msg_id = k.c
+"""
+_TOUCH = """
+UPDATE conversations SET last_message_id = u.mid, updated_at = u.at
+FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(cid, mid, at)
+WHERE conversations.id = u.cid
+"""
+
+
+def postgres_committer(db: Database) -> BatchCommit:
+    async def commit(batch: Sequence[NewMessage]) -> BatchResult:
+        async with db.engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            return await write_batch_postgres(raw.driver_connection, batch)
+
+    return commit
+
+
+async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchResult:
+    """``pg`` is an asyncpg connection already inside the caller's transaction."""
+    fresh, copies = plan_batch(batch)
+    keys: list[Key] = []
+    for index in fresh:
+        new = batch[index]
+        keys.append((new.sender.id or "", new.client_msg_id or f"~{secrets.token_hex(8)}"))
+    await pg.fetch(_LOCK, sorted({batch[index].conversation_id for index in fresh}))
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    for index, (_, client_id) in zip(fresh, keys, strict=True):
+        new = batch[index]
+        for column, value in zip(
+            columns,
+            (
+                new.conversation_id,
+                new.sender.kind.value,
+                new.sender.id,
+                new.sender.name,
+                new.body,
+                client_id,
+                new.created_at,
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    inserted = {
+        (row["sender_id"] or "", row["client_msg_id"]): row["id"]
+        for row in await pg.fetch(_INSERT, *columns)
+    }
+
+    results: dict[int, tuple[Message, bool]] = {}
+    skipped: dict[Key, int] = {}
+    last: dict[str, tuple[int, Any]] = {}
+    for index, key in zip(fresh, keys, strict=True):
+        new = batch[index]
+        message_id = inserted.get(key)
+        if message_id is None:
+            skipped[key] = index
+            continue
+        results[index] = (stored(message_id, new), True)
+        if message_id > last.get(new.conversation_id, (0, None))[0]:
+            last[new.conversation_id] = (message_id, new.created_at)
+    if skipped:
+        senders, client_ids = zip(*skipped, strict=True)
+        for row in await pg.fetch(_EXISTING, list(senders), list(client_ids)):
+            results[skipped[(row["sender_id"] or "", row["client_msg_id"])]] = (_row(row), False)
+    if last:
+        await pg.execute(
+            _TOUCH, list(last), [mid for mid, _ in last.values()], [at for _, at in last.values()]
+        )
+    return assemble(len(batch), results, copies)
+
+
+def _row(row: Any) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        sender=Sender(SenderKind(row["sender_kind"]), row["sender_id"], row["sender_name"]),
+        body=row["body"],
+        created_at=row["created_at"],
+        client_msg_id=row["client_msg_id"],
+    )
