@@ -51,9 +51,10 @@ class WebSocketSettings(BaseModel):
     # escapes each as \uXXXX (6 bytes), plus the JSON around it. Checked against
     # chat.max_body_chars at start.
     max_frame_bytes: int = Field(default=128 * 1024, ge=1024)
-    # Frames a socket may have waiting before it is judged a slow consumer and closed; a
-    # closed client reconnects and resumes, so nothing is lost (see docs/protocol.md).
-    send_queue_frames: int = Field(default=512, ge=8)
+    # Unsent bytes a socket may have buffered before it is judged a slow consumer and
+    # closed: ~1,000 typical frames. A closed client reconnects and resumes, so nothing is
+    # lost (docs/protocol.md); the bound keeps one stalled reader from holding memory.
+    send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     # Below typical 60 s proxy/NAT idle timeouts, with room for one lost ping.
     heartbeat_seconds: float = Field(default=25.0, gt=0)
     # Chat frames are ~200 bytes: deflate saves little and costs a zlib context per socket.

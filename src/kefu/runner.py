@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,7 @@ async def serve(
             runner, settings.host, settings.port, backlog=LISTEN_BACKLOG, reuse_address=True
         )
         await site.start()
+        tune_gc()
         url = f"http://{settings.host}:{_bound_port(runner, settings.port)}"
         log.info("kefu listening on %s", url)
         try:
@@ -52,6 +54,20 @@ async def serve(
             await stop.wait()
         finally:
             await runner.cleanup()
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections on the hot path.
+
+    Everything built at start (settings, engine, routes, compiled statements) is frozen
+    out of the collector's view, and the young generation is collected every 20,000
+    allocations instead of 700: chat traffic allocates many small objects (frames,
+    futures, records) that die young, and with the default threshold the collector took
+    ~7% of the event loop under load (py-spy, bench/README.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

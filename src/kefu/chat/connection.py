@@ -1,29 +1,48 @@
-"""One socket's outbound side: a bounded queue drained by a writer task.
+"""One socket's outbound side: frames queued in a loop iteration leave in one write.
 
-Slow-consumer policy: a socket that lets ``send_queue_frames`` frames pile up (it stopped
-reading, or its network cannot keep up) is closed with code 4008 and counted. Nothing is
-lost: every message is stored before it is sent, and the client's reconnect + ``resume``
-fetches what it missed. Dropping frames silently instead would leave gaps the client cannot
-see; blocking the sender would let one bad client stall a whole conversation.
+``send`` never blocks: it appends to a deque and schedules one flush for the end of the
+current loop iteration, which encodes everything queued into a single buffer and writes it
+(see ``wsframe``). No task per socket, and one syscall however many frames a message fans
+out to this socket.
+
+Slow-consumer policy: a socket whose unsent bytes (transport buffer) exceed
+``send_buffer_bytes`` — it stopped reading, or its network cannot keep up — is closed with
+code 4008 and counted. Nothing is lost: every message is stored before it is sent, and the
+client's reconnect + ``resume`` fetches what it missed. Dropping frames silently instead
+would leave gaps the client cannot see; blocking the sender would let one bad client stall
+a whole conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-from collections import deque
+from typing import Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from kefu.chat.principal import Principal
+from kefu.chat.wsframe import text_frames
 from kefu.observability import metrics
 
 log = logging.getLogger(__name__)
 
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_UNAUTHORIZED = 4401
+# How often a paced replay re-checks the transport: short against a human's patience.
+REPLAY_PACING_SECONDS = 0.01
+
+
+class WriteTransport(Protocol):
+    """What a connection needs of its transport (asyncio's and uvloop's both qualify;
+    uvloop's does not subclass ``asyncio.Transport``)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
 
 
 class SocketState(enum.Enum):
@@ -33,22 +52,35 @@ class SocketState(enum.Enum):
 
 
 class Connection:
-    """Outbound frames for one socket.
+    __slots__ = (
+        "_flush_scheduled",
+        "_held",
+        "_limit",
+        "_loop",
+        "_queue",
+        "_transport",
+        "principal",
+        "state",
+        "ws",
+    )
 
-    The writer task exists only while frames are waiting: an idle socket costs a deque and
-    this object, not a parked task (tens of thousands of idle sockets per process).
-    """
-
-    __slots__ = ("_held", "_limit", "_queue", "_room", "_writer", "principal", "state", "ws")
-
-    def __init__(self, ws: web.WebSocketResponse, principal: Principal, queue_frames: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: WriteTransport,
+        principal: Principal,
+        buffer_bytes: int,
+    ) -> None:
+        """``transport`` is the upgraded request's: frames are written to it directly."""
         self.ws = ws
+        self._transport = transport
+        # Cached: asyncio.get_running_loop() costs a getpid() syscall per call on 3.11.
+        self._loop = asyncio.get_running_loop()
         self.principal = principal
         self.state = SocketState.OPEN
-        self._limit = queue_frames
-        self._queue: deque[bytes] = deque()
-        self._writer: asyncio.Task[None] | None = None
-        self._room: asyncio.Event | None = None
+        self._limit = buffer_bytes
+        self._queue: list[bytes] = []
+        self._flush_scheduled = False
         self._held: dict[str, list[tuple[int | None, bytes]]] | None = None
 
     def send(
@@ -60,16 +92,26 @@ class Connection:
         if self._held is not None and conversation_id in self._held:
             self._held[conversation_id].append((message_id, frame))
             return
-        if len(self._queue) >= self._limit:
+        self._queue.append(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        queued, self._queue = self._queue, []
+        transport = self._transport
+        if self.state is not SocketState.OPEN or transport.is_closing():
+            self.state = SocketState.CLOSING
+            return
+        transport.write(text_frames(queued))
+        metrics.HOT.frames_out += len(queued)
+        if transport.get_write_buffer_size() > self._limit:
             metrics.SLOW_CONSUMERS.inc()
             log.info("closing slow consumer %s", self.principal.key)
             self.state = SocketState.CLOSING
             task = asyncio.create_task(self.ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow"))
             task.add_done_callback(_ignore)
-            return
-        self._queue.append(frame)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
 
     def hold(self, conversation_id: str) -> None:
         """Keep live frames of ``conversation_id`` back while its history is replayed, so
@@ -90,40 +132,19 @@ class Connection:
                 self.send(frame)
 
     async def send_in_order(self, frame: bytes) -> None:
-        """Queue ``frame``, waiting for room: for bulk replays the client asked for."""
-        while self.state is SocketState.OPEN and len(self._queue) >= self._limit // 2:
-            if self._room is None:
-                self._room = asyncio.Event()
-            self._room.clear()
-            await self._room.wait()
+        """Queue ``frame`` for a bulk replay the client asked for, pacing on the transport
+        so that a long history never trips the slow-consumer limit by itself."""
+        # No public "drained" event exists for a transport aiohttp owns; poll briefly.
+        while (  # noqa: ASYNC110
+            self.state is SocketState.OPEN
+            and self._transport.get_write_buffer_size() > self._limit // 2
+        ):
+            await asyncio.sleep(REPLAY_PACING_SECONDS)
         self.send(frame)
-
-    async def _drain(self) -> None:
-        queue = self._queue
-        ws = self.ws
-        try:
-            while queue:
-                await ws.send_frame(queue.popleft(), WSMsgType.TEXT)
-                metrics.FRAMES_OUT.inc()
-                if self._room is not None and len(queue) < self._limit // 2:
-                    self._room.set()
-        except (ConnectionError, RuntimeError):
-            self.state = SocketState.CLOSING  # peer went away; the reader side cleans up
-            queue.clear()
-        finally:
-            self._writer = None
-            if self._room is not None:
-                self._room.set()
 
     async def close(self) -> None:
         self.state = SocketState.CLOSED
-        if self._room is not None:
-            self._room.set()
-        writer = self._writer
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        self._queue.clear()
 
 
 def _ignore(task: asyncio.Task[bool]) -> None:

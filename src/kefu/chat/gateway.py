@@ -81,7 +81,10 @@ class Gateway:
             await ws.close(code=CLOSE_FORBIDDEN, message=b"blocked")
             return ws
 
-        connection = Connection(ws, principal, self._settings.send_queue_frames)
+        transport = request.transport
+        if transport is None:
+            return ws  # the peer left during the handshake
+        connection = Connection(ws, transport, principal, self._settings.send_buffer_bytes)
         first = self._hub.add(connection)
         try:
             connection.send(
@@ -119,7 +122,7 @@ class Gateway:
         )
         async for msg in connection.ws:
             if msg.type is WSMsgType.TEXT:
-                metrics.FRAMES_IN.inc()
+                metrics.HOT.frames_in += 1
                 if bucket.take(loop.time()):
                     await self._dispatch(connection, msg.data)
                 else:

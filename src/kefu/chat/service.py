@@ -144,7 +144,7 @@ class ChatService:
         )
         reply(frames.message_ack(client_msg_id, message))
         if created:
-            metrics.MESSAGES_STORED.inc()
+            metrics.HOT.messages_stored += 1
             self._hub.send(
                 self._participants(conversation),
                 frames.message_new(message),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import (
     GC_COLLECTOR,
     CollectorRegistry,
@@ -11,6 +13,8 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # Open file descriptors, RSS and CPU: the first things to check with tens of thousands
@@ -20,11 +24,6 @@ PlatformCollector(registry=REGISTRY)
 REGISTRY.register(GC_COLLECTOR)
 
 SOCKETS_OPEN = Gauge("kefu_sockets_open", "WebSockets currently open", registry=REGISTRY)
-MESSAGES_STORED = Counter(
-    "kefu_messages_stored_total", "Chat messages durably stored", registry=REGISTRY
-)
-FRAMES_IN = Counter("kefu_frames_in_total", "Client frames received", registry=REGISTRY)
-FRAMES_OUT = Counter("kefu_frames_out_total", "Frames written to sockets", registry=REGISTRY)
 FRAME_ERRORS = Counter(
     "kefu_frame_errors_total", "Client frames answered with an error", ["code"], registry=REGISTRY
 )
@@ -59,3 +58,30 @@ STORE_BATCH = Histogram(
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )
+
+
+class HotCounters(Collector):
+    """Counters bumped on every frame, kept as plain ints and read at scrape time.
+
+    ``prometheus_client.Counter.inc`` takes a lock and validates on each call; at tens of
+    thousands of frames per second that is measurable, while an int add is not. The event
+    loop is the only writer, so no lock is needed.
+    """
+
+    def __init__(self) -> None:
+        self.frames_in = 0
+        self.frames_out = 0
+        self.messages_stored = 0
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily("kefu_frames_in", "Client frames received", value=self.frames_in)
+        yield CounterMetricFamily(
+            "kefu_frames_out", "Frames written to sockets", value=self.frames_out
+        )
+        yield CounterMetricFamily(
+            "kefu_messages_stored", "Chat messages durably stored", value=self.messages_stored
+        )
+
+
+HOT = HotCounters()
+REGISTRY.register(HOT)

@@ -68,6 +68,8 @@ class MessageWriter:
     ``client_msg_id`` was already stored, and ``message`` is then the stored original.
     """
 
+    _loop: asyncio.AbstractEventLoop
+
     def __init__(self, commit: BatchCommit, *, max_batch: int = MAX_BATCH) -> None:
         self._commit_batch = commit
         self._max_batch = max_batch
@@ -77,6 +79,7 @@ class MessageWriter:
         self.written = 0
 
     async def __aenter__(self) -> MessageWriter:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="kefu-message-writer")
         return self
 
@@ -92,7 +95,7 @@ class MessageWriter:
         return self._queue.qsize()
 
     async def append(self, new: NewMessage) -> tuple[Message, bool]:
-        future: asyncio.Future[tuple[Message, bool]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Message, bool]] = self._loop.create_future()
         try:
             self._queue.put_nowait(_Pending(new, future))
         except asyncio.QueueFull:
