@@ -1,0 +1,54 @@
+"""`kefu demo` (what `make demo` runs) starts on embedded defaults and its logins work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+KEFU = str(Path(sys.executable).parent / "kefu")
+
+
+async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
+    env = {**os.environ, "KEFU_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    process = await asyncio.create_subprocess_exec(
+        KEFU,
+        "demo",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    output = ""
+    try:
+        async with asyncio.timeout(60):
+            while "Ctrl+C" not in output:
+                line = await process.stdout.readline()
+                assert line, f"demo exited early:\n{output}"
+                output += line.decode()
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/docs", output)
+        assert url is not None, output
+        assert "agent@kefu.demo" in output and "kefu-agent" in output
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                url.group(1) + "/api/v1/auth/login",
+                json={"email": "agent@kefu.demo", "password": "kefu-agent"},
+            ) as resp:
+                assert resp.status == 200
+                token = (await resp.json())["token"]
+            async with http.get(
+                url.group(1) + "/api/v1/canned-replies",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert {c["shortcut"] for c in await resp.json()} >= {"hello", "refund"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
