@@ -80,7 +80,8 @@ class Connection:
         self.state = SocketState.OPEN
         self._limit = buffer_bytes
         self._queue: list[bytes] = []
-        self._flush_scheduled = False
+        # Paused until ``start``: nothing may reach the wire before the 101 handshake.
+        self._flush_scheduled = True
         self._held: dict[str, list[tuple[int | None, bytes]]] | None = None
 
     def send(
@@ -94,6 +95,13 @@ class Connection:
             return
         self._queue.append(frame)
         if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def start(self) -> None:
+        """The handshake is out: frames may flow, starting with any queued meanwhile."""
+        self._flush_scheduled = False
+        if self._queue:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 

@@ -150,7 +150,6 @@ def error(code: str, message: str, client_msg_id: str | None = None) -> bytes:
 
 # Field sets of every server frame: the protocol test checks each emitted frame against it.
 SERVER_FRAME_FIELDS: dict[str, frozenset[str]] = {
-    "hello": frozenset({"type", "principal", "heartbeat_seconds"}),
     "message.ack": frozenset({"type", "client_msg_id", "message_id", "conversation_id"}),
     "message.new": frozenset({"type", "message"}),
     "conversation.assigned": frozenset({"type", "conversation_id", "agent_id"}),

@@ -63,51 +63,54 @@ class Gateway:
         }
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """Authenticate, register, then complete the handshake.
+
+        The socket is in the hub (and an agent counted online) before the client sees the
+        101 response, so anything that happens after its connect returns reaches it;
+        frames queued meanwhile wait in the connection until the handshake is sent.
+        """
         ws = web.WebSocketResponse(
             heartbeat=self._settings.heartbeat_seconds,
             max_msg_size=self._settings.max_frame_bytes,
             compress=self._settings.permessage_deflate,
         )
-        await ws.prepare(request)
         try:
             principal = await self._auth.principal(request.query.get("token"))
         except KefuError as exc:
-            await ws.send_frame(frames.error(exc.code, exc.message), WSMsgType.TEXT)
-            await ws.close(code=CLOSE_UNAUTHORIZED, message=exc.code.encode())
-            return ws
+            return await self._refuse(ws, request, exc.code, exc.message, CLOSE_UNAUTHORIZED)
         ip = self._client_address.resolve(request.remote, request.headers.get("X-Forwarded-For"))
         if not principal.is_agent and self._blacklist.blocks(ip):
-            await ws.send_frame(frames.error("blocked", "this address is blocked"), WSMsgType.TEXT)
-            await ws.close(code=CLOSE_FORBIDDEN, message=b"blocked")
-            return ws
-
+            return await self._refuse(
+                ws, request, "blocked", "this address is blocked", CLOSE_FORBIDDEN
+            )
         transport = request.transport
         if transport is None:
-            return ws  # the peer left during the handshake
+            return ws  # the peer left before the handshake
+
         connection = Connection(ws, transport, principal, self._settings.send_buffer_bytes)
         first = self._hub.add(connection)
         try:
-            connection.send(
-                frames.encode(
-                    {
-                        "type": "hello",
-                        "principal": {
-                            "kind": principal.kind.value,
-                            "id": principal.id,
-                            "name": principal.name,
-                        },
-                        "heartbeat_seconds": self._settings.heartbeat_seconds,
-                    }
-                )
-            )
             if first and principal.is_agent:
                 await self._agent_online(principal)
+            await ws.prepare(request)
+            connection.start()
             await self._read_loop(connection)
         finally:
             last = self._hub.remove(connection)
             await connection.close()
             if last and principal.is_agent:
                 self._chat.agent_offline(principal.id)
+        return ws
+
+    @staticmethod
+    async def _refuse(
+        ws: web.WebSocketResponse, request: web.Request, code: str, message: str, close: int
+    ) -> web.WebSocketResponse:
+        """Complete the handshake only to say why, then close: browsers cannot read the
+        body of a refused upgrade, but they do see an error frame and the close code."""
+        await ws.prepare(request)
+        await ws.send_frame(frames.error(code, message), WSMsgType.TEXT)
+        await ws.close(code=close, message=code.encode())
         return ws
 
     async def _agent_online(self, principal: Principal) -> None:
