@@ -11,6 +11,9 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from kefu.attachments.service import AttachmentService
+from kefu.attachments.storage import BlobStore
+from kefu.auth.origins import OriginPolicy
 from kefu.auth.secret import load_or_create_secret
 from kefu.auth.service import AuthService
 from kefu.auth.throttle import LoginThrottle
@@ -84,9 +87,16 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             clock,
             settings.auth.identity_secret,
             visitors_per_minute=settings.auth.visitors_per_ip_per_minute,
+            site_secrets={site.id: site.identity_secret for site in settings.sites},
         )
         hub = Hub()
-        chat = ChatService(repos, writer, hub, clock, settings.chat)
+        attachments = AttachmentService(
+            repos.attachments,
+            BlobStore(settings.data_dir / "attachments"),
+            clock,
+            settings.attachments,
+        )
+        chat = ChatService(repos, writer, hub, clock, settings.chat, attachments)
         await chat.start()
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
@@ -102,4 +112,6 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             chat=chat,
             blacklist=blacklist,
             client_address=ClientAddress(settings.trusted_proxies),
+            attachments=attachments,
+            origins=OriginPolicy(settings),
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,11 +31,14 @@ DEFAULT_PORT = 8080
 class AutoReply(BaseModel):
     """A bot answer sent when a visitor's message contains any of ``keywords``."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key fails at start
+
     keywords: list[str] = Field(min_length=1)
     reply: str = Field(min_length=1, max_length=4000)
 
 
 class ChatSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key fails at start
     # Five parallel chats is what Zendesk and Intercom suggest as a sane default per agent.
     agent_capacity: int = Field(default=5, ge=1, le=10_000)
     welcome_message: str = "Hi! Thanks for reaching out. An agent will be with you shortly."
@@ -47,9 +51,10 @@ class ChatSettings(BaseModel):
 
 
 class WebSocketSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key fails at start
     # 128 KiB holds the largest legal message.send: 10k characters, even when a client
-    # escapes each as \uXXXX (6 bytes), plus the JSON around it. Checked against
-    # chat.max_body_chars at start.
+    # escapes each as a \uXXXX\uXXXX pair (12 bytes), plus the JSON around it. Checked
+    # against chat.max_body_chars at start.
     max_frame_bytes: int = Field(default=128 * 1024, ge=1024)
     # Unsent bytes a socket may have buffered before it is judged a slow consumer and
     # closed: ~1,000 typical frames. A closed client reconnects and resumes, so nothing is
@@ -65,6 +70,7 @@ class WebSocketSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key fails at start
     secret_key: str | None = Field(default=None, min_length=32)
     agent_token_hours: float = Field(default=12.0, gt=0)
     visitor_token_days: float = Field(default=30.0, gt=0)
@@ -75,6 +81,48 @@ class AuthSettings(BaseModel):
     login_lockout_seconds: int = Field(default=300, ge=1)
     # Visitor sessions are created without credentials; this bounds what one address can mint.
     visitors_per_ip_per_minute: int = Field(default=60, ge=1)
+
+
+# An origin as browsers send it: scheme, host, optional port; no path.
+ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+$"
+
+
+class SiteSettings(BaseModel):
+    """A website that embeds the widget: which origins may talk to kefu as its visitors."""
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str | None = None
+    origins: list[str] = Field(default_factory=list)
+    # Per-site HMAC secret for external_id; falls back to auth.identity_secret.
+    identity_secret: str | None = None
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for origin in value:
+            if not re.match(ORIGIN_PATTERN, origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path or slash)"
+                )
+            cleaned.append(origin.lower())
+        return cleaned
+
+
+class AttachmentSettings(BaseModel):
+    # 10 MiB holds a phone photo or a scanned invoice; bigger files belong in a ticket tool.
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # Types decided from the content's magic bytes, never from the name or Content-Type.
+    allowed_types: list[str] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+        ]
+    )
 
 
 class Settings(BaseSettings):
@@ -98,6 +146,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     websocket: WebSocketSettings = Field(default_factory=WebSocketSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    sites: list[SiteSettings] = Field(default_factory=list)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -151,13 +201,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _frame_fits_body(self) -> Settings:
-        needed = self.chat.max_body_chars * 6 + 1024
+        # 12 bytes per character: an emoji escaped as a \uXXXX\uXXXX surrogate pair.
+        needed = self.chat.max_body_chars * 12 + 1024
         if self.websocket.max_frame_bytes < needed:
             raise ValueError(
                 f"websocket.max_frame_bytes must be at least {needed} to carry a message of "
                 f"chat.max_body_chars={self.chat.max_body_chars} characters"
             )
         return self
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Settings:
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.id in seen:
+                raise ValueError(f"sites: the id {site.id!r} appears twice")
+            seen.add(site.id)
+        return self
+
+    def site(self, site_id: str | None) -> SiteSettings | None:
+        return next((s for s in self.sites if s.id == site_id), None)
 
     @property
     def store_url(self) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kefu.attachments.service import AttachmentService
+from kefu.auth.origins import OriginPolicy
 from kefu.auth.service import AuthService
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
@@ -28,3 +30,5 @@ class Node:
     chat: ChatService
     blacklist: Blacklist
     client_address: ClientAddress
+    attachments: AttachmentService
+    origins: OriginPolicy

@@ -7,9 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 
+from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.domain.roles import Role
+from kefu.server import create_app
 from tests.conftest import Kefu
 
 
@@ -295,3 +299,74 @@ async def test_resume_during_live_traffic_delivers_each_message_once_in_order(ke
             received.append(frame["message"]["id"])
     assert received == sorted(set(received))  # strictly increasing: no gap-fill, no repeat
     assert set(live_ids) <= set(received)
+
+
+async def test_resume_does_not_repeat_what_arrived_live_before_it(kefu: Kefu) -> None:
+    agent = await kefu.add_agent("Early")
+    agent_ws = await kefu.ws(agent["token"])
+    visitor = await kefu.visitor()
+    visitor_ws = await kefu.ws(visitor["token"])
+    first = await visitor_ws.send_message("first")
+    conversation_id = first["conversation_id"]
+    await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+    await visitor_ws.close()
+    missed = [
+        (await agent_ws.send_message(f"missed {n}", conversation_id=conversation_id))["message_id"]
+        for n in range(3)
+    ]
+    back = await kefu.ws(visitor["token"])
+    live = (await agent_ws.send_message("live", conversation_id=conversation_id))["message_id"]
+    got_live = await back.expect("message.new")
+    assert got_live["message"]["id"] == live
+    await back.send(
+        {
+            "type": "resume",
+            "conversation_id": conversation_id,
+            "after_message_id": first["message_id"],
+        }
+    )
+    replayed = []
+    while True:
+        frame = await back.ws.receive_json(timeout=5)
+        if frame["type"] == "resume.done":
+            break
+        replayed.append(frame["message"]["id"])
+    assert [i for i in replayed if i in missed] == missed
+    assert live not in replayed  # it already arrived live: not sent twice
+
+
+async def test_a_long_replay_paces_itself_under_a_small_buffer(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(
+        websocket={
+            "send_buffer_bytes": 16 * 1024,
+            "frames_per_second": 10_000,
+            "frame_burst": 10_000,
+        }
+    )
+    async with running_node(settings) as node, ClientSession() as http:
+        server = TestServer(create_app(node), host="127.0.0.1")
+        await server.start_server()
+        kefu = Kefu(node, server, http)
+        agent = await kefu.add_agent("Bulk", capacity=5)
+        agent_ws = await kefu.ws(agent["token"])
+        visitor = await kefu.visitor()
+        visitor_ws = await kefu.ws(visitor["token"])
+        conversation_id = (await visitor_ws.send_message("hi"))["conversation_id"]
+        await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+        await visitor_ws.close()
+        for n in range(60):
+            await agent_ws.send_message(f"{n} " + "x" * 4000, conversation_id=conversation_id)
+        back = await kefu.ws(visitor["token"])
+        await back.send(
+            {"type": "resume", "conversation_id": conversation_id, "after_message_id": ""}
+        )
+        count = 0
+        while True:
+            frame = await back.ws.receive_json(timeout=10)
+            if frame["type"] == "resume.done":
+                break
+            count += 1
+        assert count >= 61  # every message of 240 KB of history, under a 16 KB buffer
+        await server.close()

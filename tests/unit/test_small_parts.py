@@ -14,6 +14,7 @@ from kefu.bus.subjects import subject_matches, valid_pattern
 from kefu.config import load_settings
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
 from kefu.errors import ConfigError, Unauthenticated
+from kefu.forwarded import ClientAddress
 
 
 def test_defaults_are_embedded(tmp_path: Path) -> None:
@@ -111,8 +112,6 @@ def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
-    from kefu.forwarded import ClientAddress
-
     resolver = ClientAddress(["10.0.0.0/8"])
     assert resolver.resolve("10.0.0.5", "203.0.113.9, 10.0.0.7") == "203.0.113.9"
     assert resolver.resolve("198.51.100.1", "203.0.113.9") == "198.51.100.1"

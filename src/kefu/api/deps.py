@@ -55,4 +55,6 @@ AdminDep = Annotated[Principal, Depends(role(Role.ADMIN))]
 def client_ip(request: Request) -> str:
     kefu: Node = request.app.state.node
     peer = request.client.host if request.client else None
-    return kefu.client_address.resolve(peer, request.headers.get("x-forwarded-for"))
+    # Proxies may add their own header line rather than extend the first: read them all.
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return kefu.client_address.resolve(peer, forwarded)

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from kefu.chat.frames import iso, message_payload
+from kefu.chat.frames import iso, message_payload, summary_payload
 from kefu.domain.ids import format_message_id
-from kefu.domain.models import Agent, ConversationRecord, Message
+from kefu.domain.models import Agent, ConversationRecord, ConversationSummary, Message
 from kefu.domain.roles import Role
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -89,8 +89,25 @@ class ConversationOut(BaseModel):
         )
 
 
+class VisitorSummaryOut(BaseModel):
+    name: str | None
+    email: str | None
+
+
+class ConversationSummaryOut(ConversationOut):
+    """A conversation as the console's list shows it (optional fields beyond the contract)."""
+
+    visitor: VisitorSummaryOut
+    unread: int
+    last_message: MessageOut | None
+
+    @classmethod
+    def of_summary(cls, summary: ConversationSummary) -> ConversationSummaryOut:
+        return cls.model_validate(summary_payload(summary))
+
+
 class ConversationPage(BaseModel):
-    items: list[ConversationOut]
+    items: list[ConversationSummaryOut]
     next: str | None
 
 

@@ -35,7 +35,10 @@ class AuthService:
         clock: Clock,
         identity_secret: str | None,
         visitors_per_minute: int,
+        site_secrets: dict[str, str | None] | None = None,
     ) -> None:
+        # Per-site identity secrets; a site without one uses ``identity_secret``.
+        self._site_secrets = site_secrets or {}
         self._visitors_per_minute = visitors_per_minute
         self._repos = repos
         self._signer = signer
@@ -80,6 +83,9 @@ class AuthService:
         referrer: str | None,
         ip: str | None,
         user_agent: str | None,
+        site_id: str | None = None,
+        timezone: str | None = None,
+        locale: str | None = None,
     ) -> VisitorSession:
         if ip is not None:
             minted = await self._throttle.count_visitor(ip)
@@ -90,9 +96,10 @@ class AuthService:
                     code="too_many_sessions",
                 )
         verified = False
-        if external_id is not None and self._identity_secret is not None and signature is not None:
+        secret = self._site_secrets.get(site_id or "") or self._identity_secret
+        if external_id is not None and secret is not None and signature is not None:
             # Unsigned ids are kept but untrusted; a wrong signature is an attack or a bug.
-            if not verify_external_id(self._identity_secret, external_id, signature):
+            if not verify_external_id(secret, external_id, signature):
                 raise Forbidden(
                     "the signature does not match external_id", code="invalid_signature"
                 )
@@ -107,6 +114,9 @@ class AuthService:
             referrer=referrer,
             ip=ip,
             user_agent=user_agent,
+            site_id=site_id,
+            timezone=timezone,
+            locale=locale,
         )
         token = self._signer.issue(PrincipalKind.VISITOR, visitor.id, self._clock.now())
         return VisitorSession(visitor, token)
@@ -119,7 +129,9 @@ class AuthService:
             visitor = await self._repos.visitors.get(claims.subject)
             if visitor is None:
                 raise Unauthenticated("the token is not valid", code="invalid_token")
-            return Principal(PrincipalKind.VISITOR, visitor.id, visitor.name)
+            return Principal(
+                PrincipalKind.VISITOR, visitor.id, visitor.name, site_id=visitor.site_id
+            )
         agent = await self._agent(claims.subject)
         if agent is None or agent.disabled or agent.token_version != claims.version:
             raise Unauthenticated("the token has been revoked", code="token_revoked")

@@ -53,11 +53,13 @@ class SocketState(enum.Enum):
 
 class Connection:
     __slots__ = (
+        "_first_live",
         "_flush_scheduled",
         "_held",
         "_limit",
         "_loop",
         "_queue",
+        "_replay_floor",
         "_transport",
         "principal",
         "state",
@@ -83,6 +85,11 @@ class Connection:
         # Paused until ``start``: nothing may reach the wire before the 101 handshake.
         self._flush_scheduled = True
         self._held: dict[str, list[tuple[int | None, bytes]]] | None = None
+        # Per conversation: the first message id this socket received live (everything
+        # from there on reached it live: messages are broadcast in commit order), and the
+        # last id a replay delivered (a late live copy of it is dropped).
+        self._first_live: dict[str, int] = {}
+        self._replay_floor: dict[str, int] | None = None
 
     def send(
         self, frame: bytes, conversation_id: str | None = None, message_id: int | None = None
@@ -90,7 +97,15 @@ class Connection:
         """Queue ``frame`` (already encoded, shared across sockets); never blocks."""
         if self.state is not SocketState.OPEN:
             return
-        if self._held is not None and conversation_id in self._held:
+        if conversation_id is not None and message_id is not None:
+            if self._held is not None and conversation_id in self._held:
+                self._held[conversation_id].append((message_id, frame))
+                return
+            floor = self._replay_floor.get(conversation_id, 0) if self._replay_floor else 0
+            if message_id <= floor:
+                return  # the replay already delivered it
+            self._first_live.setdefault(conversation_id, message_id)
+        elif self._held is not None and conversation_id in self._held:
             self._held[conversation_id].append((message_id, frame))
             return
         self._queue.append(frame)
@@ -107,6 +122,8 @@ class Connection:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if not self._queue:
+            return
         queued, self._queue = self._queue, []
         transport = self._transport
         if self.state is not SocketState.OPEN or transport.is_closing():
@@ -128,16 +145,28 @@ class Connection:
             self._held = {}
         self._held.setdefault(conversation_id, [])
 
+    def replay_bound(self, conversation_id: str) -> int | None:
+        """Replay only below this id: from here on the socket got every message live."""
+        return self._first_live.get(conversation_id)
+
     def release(self, conversation_id: str, replayed_up_to: int) -> None:
         """Send what was held, minus messages the replay already delivered."""
+        if self._replay_floor is None:
+            self._replay_floor = {}
+        floor = max(self._replay_floor.get(conversation_id, 0), replayed_up_to)
+        self._replay_floor[conversation_id] = floor
         if self._held is None:
             return
         held = self._held.pop(conversation_id, [])
         if not self._held:
             self._held = None
         for message_id, frame in held:
-            if message_id is None or message_id > replayed_up_to:
-                self.send(frame)
+            self.send(frame, conversation_id, message_id)
+
+    def flush_now(self) -> None:
+        """Write what is queued immediately (before a close frame, say)."""
+        if self._queue and self.state is SocketState.OPEN:
+            self._flush()
 
     async def send_in_order(self, frame: bytes) -> None:
         """Queue ``frame`` for a bulk replay the client asked for, pacing on the transport
@@ -148,7 +177,9 @@ class Connection:
             and self._transport.get_write_buffer_size() > self._limit // 2
         ):
             await asyncio.sleep(REPLAY_PACING_SECONDS)
-        self.send(frame)
+        if self.state is SocketState.OPEN:
+            self._queue.append(frame)
+            self._flush()  # one frame per write, so the pacing above sees every byte
 
     async def close(self) -> None:
         self.state = SocketState.CLOSED

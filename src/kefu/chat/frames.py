@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 
 from kefu.domain.ids import format_message_id
-from kefu.domain.models import Message
+from kefu.domain.models import Attachment, ConversationRecord, ConversationSummary, Message
 
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ConversationId = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
@@ -28,6 +28,10 @@ class MessageSend(msgspec.Struct, tag="message.send", tag_field="type"):
     client_msg_id: ClientMsgId
     body: str
     conversation_id: ConversationId | None = None
+    # Ids from POST /api/v1/attachments; the body may then be empty.
+    attachment_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=10)
+    ] = []
 
 
 class Typing(msgspec.Struct, tag="typing", tag_field="type"):
@@ -48,8 +52,18 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type"):
     """Application-level keepalive for clients that cannot see WebSocket pings (browsers)."""
 
 
-ClientFrame = MessageSend | Typing | Read | Resume | Ping
-CLIENT_TYPES = frozenset({"message.send", "typing", "read", "resume", "ping"})
+class Watch(msgspec.Struct, tag="watch", tag_field="type"):
+    """A supervisor's console follows a conversation it does not own, live."""
+
+    conversation_id: ConversationId
+
+
+class Unwatch(msgspec.Struct, tag="unwatch", tag_field="type"):
+    conversation_id: ConversationId
+
+
+ClientFrame = MessageSend | Typing | Read | Resume | Ping | Watch | Unwatch
+CLIENT_TYPES = frozenset({"message.send", "typing", "read", "resume", "ping", "watch", "unwatch"})
 
 
 class _Envelope(msgspec.Struct):
@@ -113,7 +127,7 @@ def iso(moment: datetime) -> str:
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "id": format_message_id(message.id),
         "conversation_id": message.conversation_id,
         "sender": {
@@ -123,6 +137,46 @@ def message_payload(message: Message) -> dict[str, Any]:
         },
         "body": message.body,
         "created_at": iso(message.created_at),
+    }
+    if message.attachments:
+        # Optional field (CONTRACT.md): only messages that carry files have it.
+        payload["attachments"] = [attachment_payload(a) for a in message.attachments]
+    return payload
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        # Relative to kefu's origin: the widget, on another origin, prefixes its base URL.
+        "url": f"/api/v1/attachments/{attachment.id}",
+    }
+
+
+def conversation_payload(record: ConversationRecord) -> dict[str, Any]:
+    """A conversation as REST lists it (docs/rest.md); frames reuse the same shape."""
+    return {
+        "id": record.id,
+        "visitor_id": record.visitor_id,
+        "status": record.status.value,
+        "assignee_id": record.assignee_id,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "closed_at": iso(record.closed_at) if record.closed_at else None,
+        "last_message_id": (
+            format_message_id(record.last_message_id) if record.last_message_id else None
+        ),
+    }
+
+
+def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
+    """A conversation plus what a console's list shows: visitor, unread, last message."""
+    return conversation_payload(summary.record) | {
+        "visitor": {"name": summary.visitor_name, "email": summary.visitor_email},
+        "unread": summary.unread,
+        "last_message": message_payload(summary.last_message) if summary.last_message else None,
     }
 
 
@@ -157,6 +211,10 @@ SERVER_FRAME_FIELDS: dict[str, frozenset[str]] = {
     "typing": frozenset({"type", "conversation_id", "sender"}),
     "read": frozenset({"type", "conversation_id", "message_id", "sender"}),
     "resume.done": frozenset({"type", "conversation_id", "last_message_id"}),
+    "conversation.opened": frozenset({"type", "conversation"}),
+    "conversation.updated": frozenset(
+        {"type", "conversation_id", "status", "assignee_id", "last_message"}
+    ),
     "pong": frozenset({"type"}),
     "error": frozenset({"type", "code", "message", "client_msg_id"}),
 }

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from kefu.auth.origins import OriginPolicy
 from kefu.auth.service import AuthService
 from kefu.chat import frames
 from kefu.chat.blacklist import Blacklist
-from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection
+from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
 from kefu.chat.hub import Hub
 from kefu.chat.principal import Principal
 from kefu.chat.service import ChatService
@@ -46,7 +47,9 @@ class Gateway:
         blacklist: Blacklist,
         client_address: ClientAddress,
         settings: WebSocketSettings,
+        origins: OriginPolicy | None = None,
     ) -> None:
+        self._origins = origins
         self._client_address = client_address
         self._auth = auth
         self._chat = chat
@@ -60,6 +63,8 @@ class Gateway:
             frames.Read: self._on_read,  # type: ignore[dict-item]
             frames.Resume: self._on_resume,  # type: ignore[dict-item]
             frames.Ping: self._on_ping,
+            frames.Watch: self._on_watch,  # type: ignore[dict-item]
+            frames.Unwatch: self._on_unwatch,  # type: ignore[dict-item]
         }
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -78,10 +83,22 @@ class Gateway:
             principal = await self._auth.principal(request.query.get("token"))
         except KefuError as exc:
             return await self._refuse(ws, request, exc.code, exc.message, CLOSE_UNAUTHORIZED)
-        ip = self._client_address.resolve(request.remote, request.headers.get("X-Forwarded-For"))
+        ip = self._client_address.resolve(
+            request.remote, ",".join(request.headers.getall("X-Forwarded-For", []))
+        )
         if not principal.is_agent and self._blacklist.blocks(ip):
             return await self._refuse(
                 ws, request, "blocked", "this address is blocked", CLOSE_FORBIDDEN
+            )
+        if self._origins is not None and not self._origins.socket_allows(
+            principal, request.headers.get("Origin"), request.host
+        ):
+            return await self._refuse(
+                ws,
+                request,
+                "origin_not_allowed",
+                "this page's origin may not open this socket",
+                CLOSE_FORBIDDEN,
             )
         transport = request.transport
         if transport is None:
@@ -93,6 +110,9 @@ class Gateway:
             if first and principal.is_agent:
                 await self._agent_online(principal)
             await ws.prepare(request)
+            if connection.state is not SocketState.OPEN:  # revoked while registering
+                await ws.close(code=CLOSE_UNAUTHORIZED, message=b"token_revoked")
+                return ws
             connection.start()
             await self._read_loop(connection)
         finally:
@@ -170,6 +190,7 @@ class Gateway:
             frame.body,
             frame.conversation_id,
             connection.send,
+            frame.attachment_ids,
         )
 
     async def _on_typing(self, connection: Connection, frame: frames.Typing) -> None:
@@ -187,6 +208,7 @@ class Gateway:
                 frame.conversation_id,
                 frame.after_message_id,
                 connection.send_in_order,
+                before=connection.replay_bound(frame.conversation_id),
             )
         finally:
             connection.release(frame.conversation_id, parse_message_id(last or "") or 0)
@@ -199,6 +221,13 @@ class Gateway:
                 }
             )
         )
+
+    async def _on_watch(self, connection: Connection, frame: frames.Watch) -> None:
+        if await self._chat.may_watch(connection.principal, frame.conversation_id):
+            self._hub.watch(connection, frame.conversation_id)
+
+    async def _on_unwatch(self, connection: Connection, frame: frames.Unwatch) -> None:
+        self._hub.unwatch(connection, frame.conversation_id)
 
     async def _on_ping(self, connection: Connection, frame: frames.ClientFrame) -> None:
         connection.send(PONG)

@@ -1,22 +1,40 @@
-"""Where sockets live: principal key -> open connections, for addressed fan-out."""
+"""Where sockets live: principal key -> open connections, for addressed fan-out.
+
+Besides the principals' own sockets, the hub knows which agents are online (and which of
+them are supervisors), so list updates reach the consoles that show them without a query,
+and which sockets *watch* a conversation they are not a participant of (a supervisor's
+console following someone else's chat).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from kefu.chat import frames
-from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection
+from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
+from kefu.domain.roles import Role
+from kefu.errors import Conflict
 from kefu.observability import metrics
+
+# Conversations one socket may watch at once: a console watches the one on screen; the
+# bound keeps a misbehaving client from growing the watcher index without limit.
+MAX_WATCHES_PER_SOCKET = 20
 
 
 class Hub:
     def __init__(self) -> None:
         self._sockets: dict[str, set[Connection]] = {}
+        self._agents: dict[str, bool] = {}  # online agent key -> is supervisor or above
+        self._watchers: dict[str, set[Connection]] = {}  # conversation id -> sockets
+        self._watching: dict[Connection, set[str]] = {}  # socket -> conversation ids
 
     def add(self, connection: Connection) -> bool:
         """Register; True when this is the principal's first socket (it came online)."""
-        sockets = self._sockets.setdefault(connection.principal.key, set())
+        principal = connection.principal
+        sockets = self._sockets.setdefault(principal.key, set())
         sockets.add(connection)
+        if principal.is_agent:
+            self._agents[principal.key] = principal.has_role(Role.SUPERVISOR)
         metrics.SOCKETS_OPEN.inc()
         return len(sockets) == 1
 
@@ -28,31 +46,83 @@ class Hub:
             return False
         sockets.discard(connection)
         metrics.SOCKETS_OPEN.dec()
+        for conversation_id in self._watching.pop(connection, ()):
+            self._drop_watcher(conversation_id, connection)
         if sockets:
             return False
         del self._sockets[key]
+        self._agents.pop(key, None)
         return True
+
+    def watch(self, connection: Connection, conversation_id: str) -> None:
+        """Also send ``conversation_id``'s live frames to this socket (access checked by
+        the caller)."""
+        watched = self._watching.setdefault(connection, set())
+        if conversation_id not in watched and len(watched) >= MAX_WATCHES_PER_SOCKET:
+            raise Conflict(
+                f"a socket may watch at most {MAX_WATCHES_PER_SOCKET} conversations",
+                code="too_many_watches",
+            )
+        watched.add(conversation_id)
+        self._watchers.setdefault(conversation_id, set()).add(connection)
+
+    def unwatch(self, connection: Connection, conversation_id: str) -> None:
+        watched = self._watching.get(connection)
+        if watched is None or conversation_id not in watched:
+            return
+        watched.discard(conversation_id)
+        if not watched:
+            del self._watching[connection]
+        self._drop_watcher(conversation_id, connection)
+
+    def _drop_watcher(self, conversation_id: str, connection: Connection) -> None:
+        watchers = self._watchers.get(conversation_id)
+        if watchers is not None:
+            watchers.discard(connection)
+            if not watchers:
+                del self._watchers[conversation_id]
+
+    def agent_keys(self, *, supervisors_only: bool = False) -> list[str]:
+        """Keys of the agents online on this node (all, or supervisors and admins only)."""
+        if supervisors_only:
+            return [key for key, senior in self._agents.items() if senior]
+        return list(self._agents)
 
     def send(
         self,
-        keys: Iterable[str],
+        keys: Collection[str],
         frame: bytes,
         conversation_id: str | None = None,
         message_id: int | None = None,
+        skip: str | None = None,
     ) -> None:
         """The same encoded bytes to every socket of every principal in ``keys``.
 
         ``conversation_id``/``message_id`` let a socket that is replaying that conversation
-        hold the frame back until the replay is done (see ``Connection.hold``).
+        hold the frame back until the replay is done (see ``Connection.hold``). Sockets
+        watching that conversation get the frame too, unless their principal is in
+        ``keys`` (already served) or is ``skip`` (the sender of a typing/read signal).
         """
         for key in keys:
             for connection in self._sockets.get(key, ()):
                 connection.send(frame, conversation_id, message_id)
+        if conversation_id is None or not self._watchers:
+            return
+        watchers = self._watchers.get(conversation_id)
+        if watchers:
+            for connection in watchers:
+                key = connection.principal.key
+                if key not in keys and key != skip:
+                    connection.send(frame, conversation_id, message_id)
 
     async def disconnect(self, key: str, reason: str) -> None:
         """Close every socket of ``key`` (revoked credentials) with 4401 and an error frame."""
         for connection in list(self._sockets.get(key, ())):
+            if not connection.ws.prepared:
+                connection.state = SocketState.CLOSING  # its handshake will find it closed
+                continue
             connection.send(frames.error(reason, "credentials revoked; sign in again"))
+            connection.flush_now()  # the error frame goes out before the close frame
             await connection.ws.close(code=CLOSE_UNAUTHORIZED, message=reason.encode())
 
     def online(self, key: str) -> bool:

@@ -14,6 +14,7 @@ class Principal:
     id: str
     name: str | None
     role: Role | None = None  # agents only
+    site_id: str | None = None  # visitors only: the site whose widget created it
 
     @property
     def key(self) -> str:

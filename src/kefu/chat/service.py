@@ -8,11 +8,14 @@ group-committed insert and no query: access is checked against the cached conver
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from kefu.attachments.service import AttachmentService
 from kefu.chat import frames
+from kefu.chat.feed import ConversationFeed
 from kefu.chat.hub import Hub
 from kefu.chat.principal import Principal, agent_key, visitor_key
 from kefu.config import ChatSettings
@@ -20,8 +23,8 @@ from kefu.domain.assignment import Assignment, AssignmentBoard
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
 from kefu.domain.conversation import Conversation, ConversationStatus
 from kefu.domain.errors import IllegalTransition
-from kefu.domain.ids import format_message_id, parse_message_id
-from kefu.domain.models import Agent, Message, NewMessage, Sender, SenderKind
+from kefu.domain.ids import MESSAGE_ID_WIDTH, format_message_id, parse_message_id
+from kefu.domain.models import Agent, Attachment, Message, NewMessage, Sender, SenderKind
 from kefu.domain.roles import Role
 from kefu.errors import BadInput, Conflict, Forbidden, NotFound
 from kefu.observability import metrics
@@ -35,6 +38,8 @@ BOT = Sender(SenderKind.BOT, None, "kefu")
 SYSTEM = Sender(SenderKind.SYSTEM, None, None)
 # Messages sent per page while replaying history on ``resume``: bounds one query's size.
 RESUME_PAGE = 500
+# Above every message id (ids have 16 digits): "before" this is the latest page.
+LATEST = 10**MESSAGE_ID_WIDTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,9 @@ class ChatService:
         hub: Hub,
         clock: Clock,
         settings: ChatSettings,
+        attachments: AttachmentService | None = None,
     ) -> None:
+        self._attachments = attachments
         self._repos = repos
         self._writer = writer
         self._hub = hub
@@ -62,6 +69,10 @@ class ChatService:
         self._open_by_visitor: dict[str, str] = {}
         self._visitor_locks: dict[str, asyncio.Lock] = {}
         self._auto_replies: list[AutoReplyRule] = []
+        self._feed = ConversationFeed(hub, repos.summaries)
+        # Admins edit these from the console (stored settings); the config gives defaults.
+        self.welcome_message = settings.welcome_message
+        self.offline_message = settings.offline_message
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -73,6 +84,7 @@ class ChatService:
         for conversation_id in await self._repos.conversations.waiting_ids():
             self._board.enqueue(conversation_id)
         await self.reload_auto_replies()
+        await self.reload_texts()
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
 
     async def reload_auto_replies(self) -> None:
@@ -111,9 +123,13 @@ class ChatService:
         body: str,
         conversation_id: str | None,
         reply: Callable[[bytes], None],
+        attachment_ids: Sequence[str] = (),
     ) -> SendResult:
         """Store a message, ack it through ``reply``, then fan it out to every participant."""
-        if not body.strip():
+        carried: list[Attachment] = []
+        if attachment_ids and self._attachments is not None:
+            carried = await self._attachments.for_sending(principal, attachment_ids)
+        if not body.strip() and not carried:
             raise BadInput("the message body is empty", code="empty_body")
         if len(body) > self._settings.max_body_chars:
             raise BadInput(
@@ -142,6 +158,16 @@ class ChatService:
         message, created = await self._writer.append(
             NewMessage(conversation.id, sender, body, self._clock.now(), client_msg_id)
         )
+        if created and carried and self._attachments is not None:
+            # Linked before the ack and the fan-out, so every recipient may fetch them.
+            await self._attachments.link(principal, carried, conversation.id, message.id)
+            message = dataclasses.replace(
+                message,
+                attachments=tuple(
+                    dataclasses.replace(a, conversation_id=conversation.id, message_id=message.id)
+                    for a in carried
+                ),
+            )
         reply(frames.message_ack(client_msg_id, message))
         if created:
             metrics.HOT.messages_stored += 1
@@ -152,8 +178,11 @@ class ChatService:
                 message.id,
             )
             if opened:
+                await self._feed.opened(conversation)
                 await self._on_opened(conversation)
-            elif not principal.is_agent:
+            else:
+                self._feed.message(conversation, message)
+            if not opened and not principal.is_agent:
                 await self._maybe_auto_reply(conversation, body)
         return SendResult(message, created)
 
@@ -166,7 +195,9 @@ class ChatService:
                 "sender": self._sender_payload(principal),
             }
         )
-        self._hub.send(self._others(conversation, principal), frame, conversation.id)
+        self._hub.send(
+            self._others(conversation, principal), frame, conversation.id, skip=principal.key
+        )
 
     async def read(self, principal: Principal, conversation_id: str, message_id: str) -> None:
         conversation = await self.accessible(principal, conversation_id)
@@ -184,7 +215,9 @@ class ChatService:
                 "sender": self._sender_payload(principal),
             }
         )
-        self._hub.send(self._others(conversation, principal), frame, conversation.id)
+        self._hub.send(
+            self._others(conversation, principal), frame, conversation.id, skip=principal.key
+        )
 
     async def replay(
         self,
@@ -192,8 +225,10 @@ class ChatService:
         conversation_id: str,
         after: str,
         send: Callable[[bytes], Awaitable[None]],
+        before: int | None = None,
     ) -> str | None:
-        """Send every message after ``after``, in order; returns the last id sent."""
+        """Send every message after ``after`` (and below ``before``, which the socket
+        already got live), in order; returns the last id sent."""
         conversation = await self.accessible(principal, conversation_id)
         after_seq = parse_message_id(after) if after else 0
         if after_seq is None:
@@ -201,6 +236,8 @@ class ChatService:
         last: str | None = None
         while True:
             page = await self._repos.messages.after(conversation.id, after_seq, RESUME_PAGE)
+            if before is not None:
+                page = [message for message in page if message.id < before]
             for message in page:
                 await send(frames.message_new(message))
             if page:
@@ -210,17 +247,66 @@ class ChatService:
                 return last
 
     async def history(
-        self, principal: Principal, conversation_id: str, after: str | None, limit: int
+        self,
+        principal: Principal,
+        conversation_id: str,
+        after: str | None,
+        limit: int,
+        before: str | None = None,
     ) -> list[Message]:
-        conversation = await self.accessible(principal, conversation_id)
+        """A page of messages after ``after`` or, when ``before`` is given, just below it.
+
+        Any agent may read a *waiting* conversation: the queue is everyone's to pick from.
+        """
+        conversation = await self._load(conversation_id)
+        if not (
+            conversation is not None
+            and principal.is_agent
+            and conversation.status is ConversationStatus.WAITING
+        ):
+            conversation = await self.accessible(principal, conversation_id)
+        if before is not None:
+            # An empty ``before`` asks for the latest page.
+            before_seq = parse_message_id(before) if before else LATEST
+            if before_seq is None:
+                raise BadInput("`before` is not a message id", code="invalid_message_id")
+            return await self._repos.messages.before(conversation.id, before_seq, limit)
         after_seq = parse_message_id(after) if after else 0
         if after_seq is None:
             raise BadInput("`after` is not a message id", code="invalid_message_id")
         return await self._repos.messages.after(conversation.id, after_seq, limit)
 
+    async def claim(self, actor: Principal, conversation_id: str) -> Conversation:
+        """Any agent takes a waiting conversation for itself (the console's queue tab)."""
+        conversation = await self._load(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation", code="conversation_not_found")
+        if conversation.status is not ConversationStatus.WAITING:
+            raise Conflict("the conversation is not waiting", code="not_waiting")
+        return await self._hand_over(actor, conversation, actor.id)
+
+    async def may_watch(self, principal: Principal, conversation_id: str) -> bool:
+        """Raise unless ``principal`` may follow the conversation; True when following needs
+        a watch (supervisors: participants get its frames anyway)."""
+        await self.accessible(principal, conversation_id)
+        if not principal.is_agent:
+            raise Forbidden("agents only", code="agents_only")
+        return principal.has_role(Role.SUPERVISOR)
+
+    async def reload_texts(self) -> None:
+        """Welcome and offline texts: the stored ones if an admin set them, else config."""
+        stored = await self._repos.settings.get_many(["welcome_message", "offline_message"])
+        self.welcome_message = stored.get("welcome_message", self._settings.welcome_message)
+        self.offline_message = stored.get("offline_message", self._settings.offline_message)
+
     # -- agent actions --------------------------------------------------------------------
     async def transfer(self, actor: Principal, conversation_id: str, agent_id: str) -> Conversation:
         conversation = await self.accessible(actor, conversation_id)
+        return await self._hand_over(actor, conversation, agent_id)
+
+    async def _hand_over(
+        self, actor: Principal, conversation: Conversation, agent_id: str
+    ) -> Conversation:
         target = await self._repos.agents.get(agent_id)
         if target is None or target.disabled:
             raise NotFound(f"no active agent {agent_id!r}", code="agent_not_found")
@@ -247,6 +333,9 @@ class ChatService:
         if previous is not None:
             notify.add(agent_key(previous))
         self._hub.send(notify, _assigned_frame(conversation.id, agent_id), conversation.id)
+        self._feed.changed(
+            conversation, was_waiting=was_waiting, also=[previous] if previous else []
+        )
         await self._apply(self._board.release(previous))
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
         return conversation
@@ -270,6 +359,7 @@ class ChatService:
             frames.encode({"type": "conversation.closed", "conversation_id": conversation.id}),
             conversation.id,
         )
+        self._feed.changed(conversation, was_waiting=was_waiting)
         self._forget(conversation)
         if was_waiting:
             self._board.withdraw(conversation.id)
@@ -309,10 +399,10 @@ class ChatService:
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
 
     async def _on_opened(self, conversation: Conversation) -> None:
-        if self._settings.welcome_message:
-            await self._bot(conversation, self._settings.welcome_message)
-        if not self._board.anyone_online() and self._settings.offline_message:
-            await self._bot(conversation, self._settings.offline_message)
+        if self.welcome_message:
+            await self._bot(conversation, self.welcome_message)
+        if not self._board.anyone_online() and self.offline_message:
+            await self._bot(conversation, self.offline_message)
 
     async def _maybe_auto_reply(self, conversation: Conversation, body: str) -> None:
         if not self._auto_replies:
@@ -336,6 +426,7 @@ class ChatService:
                 _assigned_frame(conversation.id, assignment.agent_id),
                 conversation.id,
             )
+            self._feed.changed(conversation, was_waiting=True)
         if assignments:
             metrics.QUEUE_LENGTH.set(self._board.queue_length)
 
@@ -355,6 +446,7 @@ class ChatService:
             conversation.id,
             message.id,
         )
+        self._feed.message(conversation, message)
 
     async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
         """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""

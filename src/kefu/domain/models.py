@@ -41,6 +41,31 @@ class Visitor:
     ip: str | None
     user_agent: str | None
     created_at: datetime
+    site_id: str | None = None
+    timezone: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A stored file; ``conversation_id``/``message_id`` are set once a message carries it."""
+
+    id: str
+    sha256: str
+    name: str
+    content_type: str
+    size: int
+    uploader: str
+    created_at: datetime
+    conversation_id: str | None = None
+    message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +80,7 @@ class ConversationRecord:
     last_message_id: int | None
     visitor_read_id: int | None
     agent_read_id: int | None
+    rating: Rating | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,7 @@ class Message:
     body: str
     created_at: datetime
     client_msg_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +110,17 @@ class NewMessage:
     body: str
     created_at: datetime
     client_msg_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """A conversation as an agent's list shows it: who, how many unread, the last word.
+
+    ``unread`` counts the visitor's messages after the agent side's read marker.
+    """
+
+    record: ConversationRecord
+    visitor_name: str | None
+    visitor_email: str | None
+    unread: int
+    last_message: Message | None

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from kefu.domain.conversation import ConversationStatus
 from kefu.domain.ids import new_id
-from kefu.domain.models import ConversationRecord
+from kefu.domain.models import ConversationRecord, Rating
 from kefu.store.database import Database
 from kefu.store.rows import ValuesRow
 from kefu.store.tables import conversations
@@ -29,6 +29,11 @@ def _conversation(row: Any) -> ConversationRecord:
         last_message_id=row.last_message_id,
         visitor_read_id=row.visitor_read_id,
         agent_read_id=row.agent_read_id,
+        rating=(
+            Rating(row.rating_score, row.rating_comment, row.rated_at)
+            if getattr(row, "rating_score", None) is not None
+            else None
+        ),
     )
 
 
@@ -128,6 +133,19 @@ class ConversationRepository:
         async with self._db.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
         return [_conversation(row) for row in rows]
+
+    async def rate(
+        self, conversation_id: str, score: int, comment: str | None, now: datetime
+    ) -> bool:
+        """Store the rating once; False when the conversation was already rated."""
+        async with self._db.begin() as conn:
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id)
+                .where(conversations.c.rating_score.is_(None))
+                .values(rating_score=score, rating_comment=comment, rated_at=now)
+            )
+        return bool(result.rowcount)
 
     async def open_loads(self) -> dict[str, int]:
         """Open conversations per agent, to rebuild the assignment board after a restart."""

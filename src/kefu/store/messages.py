@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kefu.domain.models import Message, NewMessage, Sender, SenderKind
+from kefu.domain.models import Attachment, Message, NewMessage, Sender, SenderKind
 from kefu.errors import Unavailable
 from kefu.observability import metrics
-from kefu.store.database import Database
-from kefu.store.tables import messages
+from kefu.store.attachments import attachment_from_row
+from kefu.store.database import AsyncConnection, Database
+from kefu.store.tables import attachments, messages
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +152,49 @@ class MessageReader:
         )
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [message_from_row(row) for row in rows]
+            found = [message_from_row(row) for row in rows]
+            return await _with_attachments(conn, found)
 
     async def get(self, message_id: int) -> Message | None:
         async with self._db.connect() as conn:
             row = (await conn.execute(messages.select().where(messages.c.id == message_id))).first()
-        return message_from_row(row) if row else None
+            if row is None:
+                return None
+            return (await _with_attachments(conn, [message_from_row(row)]))[0]
+
+    async def before(self, conversation_id: str, before_id: int, limit: int) -> list[Message]:
+        """The ``limit`` messages just below ``before_id``, oldest first: a console opens
+        on the latest page and loads older ones as the agent scrolls up."""
+        query = (
+            messages.select()
+            .where(messages.c.conversation_id == conversation_id)
+            .where(messages.c.id < before_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            found = [message_from_row(row) for row in reversed(rows)]
+            return await _with_attachments(conn, found)
+
+
+async def _with_attachments(conn: AsyncConnection, found: list[Message]) -> list[Message]:
+    """Fill in each message's attachments with one query per page (none for text-only
+    pages is not knowable without it; the index on ``message_id`` keeps it cheap)."""
+    if not found:
+        return found
+    query = (
+        attachments.select()
+        .where(attachments.c.message_id.in_([m.id for m in found]))
+        .order_by(attachments.c.created_at, attachments.c.id)
+    )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return found
+    by_message: dict[int, list[Attachment]] = {}
+    for row in rows:
+        by_message.setdefault(row.message_id, []).append(attachment_from_row(row))
+    return [
+        dataclasses.replace(m, attachments=tuple(by_message[m.id])) if m.id in by_message else m
+        for m in found
+    ]

@@ -8,8 +8,8 @@ always draws a larger id from the sequence, so ``resume`` after an id never miss
 message committed late. Resends are skipped by ON CONFLICT on (sender_id,
 client_msg_id) and answered with the stored original.
 
-Messages without a client id (bot, system) get a server-made ``~``-prefixed one for the
-duration of the insert, so every returned row maps back to its message by key.
+Messages without a client id (bot, system) are stored with a server-made ``~``-prefixed
+one, so every returned row maps back to its message by key; clients never see it.
 """
 
 from __future__ import annotations

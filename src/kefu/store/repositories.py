@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kefu.store.agents import AgentRepository
+from kefu.store.attachments import AttachmentRepository
 from kefu.store.audit import AuditLog
 from kefu.store.auto_replies import AutoReplyRepository
 from kefu.store.blacklist import BlacklistRepository
@@ -13,6 +14,8 @@ from kefu.store.conversations import ConversationRepository
 from kefu.store.database import Database
 from kefu.store.messages import MessageReader
 from kefu.store.offline import OfflineMessageRepository
+from kefu.store.settings import SettingsRepository
+from kefu.store.summaries import ConversationSummaries
 from kefu.store.visitors import VisitorRepository
 
 
@@ -28,6 +31,9 @@ class Repositories:
     blacklist: BlacklistRepository
     offline: OfflineMessageRepository
     audit: AuditLog
+    settings: SettingsRepository
+    summaries: ConversationSummaries
+    attachments: AttachmentRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -42,4 +48,7 @@ class Repositories:
             blacklist=BlacklistRepository(db),
             offline=OfflineMessageRepository(db),
             audit=AuditLog(db),
+            settings=SettingsRepository(db),
+            summaries=ConversationSummaries(db),
+            attachments=AttachmentRepository(db),
         )

@@ -68,6 +68,11 @@ visitors = sa.Table(
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(500), nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
+    # The site (config ``sites``) whose widget created it: decides the allowed origins.
+    sa.Column("site_id", sa.String(40), nullable=True),
+    # IANA zone and BCP 47 tag as the browser reports them, for the agent's "local time".
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),
 )
 
 conversations = sa.Table(
@@ -83,6 +88,10 @@ conversations = sa.Table(
     sa.Column("last_message_id", BigId, nullable=True),
     sa.Column("visitor_read_id", BigId, nullable=True),
     sa.Column("agent_read_id", BigId, nullable=True),
+    # The visitor's satisfaction rating, given once after close.
+    sa.Column("rating_score", sa.SmallInteger, nullable=True),
+    sa.Column("rating_comment", sa.Text, nullable=True),
+    sa.Column("rated_at", Timestamp, nullable=True),
     sa.Index(None, "visitor_id", "status"),
     sa.Index(None, "status", "assignee_id"),
 )
@@ -101,6 +110,25 @@ messages = sa.Table(
     sa.Index(None, "conversation_id", "id"),
     # Idempotency: one sender's client_msg_id is stored once, whichever node sees it.
     sa.UniqueConstraint("sender_id", "client_msg_id"),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # Content address: the file lives at attachments/<sha256[:2]>/<sha256> in the data dir.
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    # "visitor:ID" or "agent:ID": the uploader may always read it and alone may send it.
+    sa.Column("uploader", sa.String(60), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    # Set once, when a message carries it: from then on its conversation's participants
+    # may read it.
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("message_id", BigId, nullable=True),
+    sa.Index(None, "message_id"),
 )
 
 canned_replies = sa.Table(
@@ -156,4 +184,13 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(60), nullable=False),
     sa.Column("target", sa.String(100), nullable=True),
     sa.Column("detail", sa.JSON, nullable=True),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    # Operator-editable values that outlive config reloads (welcome text, …): key -> JSON.
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
 )

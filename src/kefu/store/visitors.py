@@ -23,6 +23,9 @@ def _visitor(row: Any) -> Visitor:
         ip=row.ip,
         user_agent=row.user_agent,
         created_at=row.created_at,
+        site_id=row.site_id,
+        timezone=row.timezone,
+        locale=row.locale,
     )
 
 
@@ -42,6 +45,9 @@ class VisitorRepository:
         referrer: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        site_id: str | None = None,
+        timezone: str | None = None,
+        locale: str | None = None,
     ) -> Visitor:
         visitor = Visitor(
             id=new_id("vis"),
@@ -54,6 +60,9 @@ class VisitorRepository:
             ip=ip,
             user_agent=user_agent,
             created_at=now,
+            site_id=site_id,
+            timezone=timezone,
+            locale=locale,
         )
         async with self._db.begin() as conn:
             await conn.execute(
@@ -68,6 +77,9 @@ class VisitorRepository:
                     ip=ip,
                     user_agent=user_agent,
                     created_at=now,
+                    site_id=site_id,
+                    timezone=timezone,
+                    locale=locale,
                 )
             )
         return visitor

@@ -42,9 +42,16 @@ async def create_agent(body: AgentCreate, caller: AdminDep, kefu: NodeDep) -> Ag
 async def update_agent(
     agent_id: str, body: AgentPatch, caller: AdminDep, kefu: NodeDep
 ) -> AgentOut:
-    changes = body.model_dump(exclude_none=True, exclude={"password"})
+    current = await kefu.repos.agents.require(agent_id)
+    changes = {
+        field: value
+        for field, value in body.model_dump(exclude_none=True, exclude={"password"}).items()
+        if getattr(current, field) != value  # an unchanged value must not revoke tokens
+    }
     if not changes and body.password is None:
-        raise BadInput("nothing to change", code="empty_patch")
+        if not body.model_dump(exclude_none=True):
+            raise BadInput("nothing to change", code="empty_patch")
+        return AgentOut.of(current)  # idempotent: the values asked for are already set
     if body.password is not None:
         changes["password_hash"] = await hash_password_async(body.password)
     agent = await kefu.repos.agents.update(agent_id, **changes)

@@ -13,6 +13,7 @@ from kefu.api.deps import AgentDep, NodeDep, PrincipalDep
 from kefu.api.schemas import (
     ConversationOut,
     ConversationPage,
+    ConversationSummaryOut,
     MessageOut,
     MessagePage,
     TransferRequest,
@@ -33,32 +34,38 @@ async def list_conversations(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationPage:
-    """Agents see their own; supervisors and admins may list anyone's or all."""
+    """Agents see their own and the waiting queue; supervisors and admins may list anyone's
+    or all. Each item carries the visitor's name, the unread count and the last message."""
     assignee_id = caller.id if assignee == "me" else assignee
     if not caller.has_role(Role.SUPERVISOR):
         if assignee_id not in (None, caller.id):
             raise Forbidden(
                 "agents may list only their own conversations", code="insufficient_role"
             )
-        assignee_id = caller.id
-    items = await kefu.repos.conversations.search(
+        if not (status == "waiting" and assignee_id is None):
+            assignee_id = caller.id
+    items = await kefu.repos.summaries.search(
         status=status, assignee_id=assignee_id, before=_decode_cursor(cursor), limit=limit
     )
     next_cursor = (
-        _encode_cursor(items[-1].updated_at, items[-1].id) if len(items) == limit else None
+        _encode_cursor(items[-1].record.updated_at, items[-1].record.id)
+        if len(items) == limit
+        else None
     )
-    return ConversationPage(items=[ConversationOut.of(c) for c in items], next=next_cursor)
+    return ConversationPage(
+        items=[ConversationSummaryOut.of_summary(s) for s in items], next=next_cursor
+    )
 
 
-@router.get("/{conversation_id}", response_model=ConversationOut)
+@router.get("/{conversation_id}", response_model=ConversationSummaryOut)
 async def get_conversation(
     conversation_id: str, caller: PrincipalDep, kefu: NodeDep
-) -> ConversationOut:
+) -> ConversationSummaryOut:
     await kefu.chat.accessible(caller, conversation_id)
-    record = await kefu.repos.conversations.get(conversation_id)
-    if record is None:
+    summary = await kefu.repos.summaries.get(conversation_id)
+    if summary is None:
         raise NotFound("no such conversation", code="conversation_not_found")
-    return ConversationOut.of(record)
+    return ConversationSummaryOut.of_summary(summary)
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage)
@@ -68,8 +75,11 @@ async def list_messages(
     kefu: NodeDep,
     after: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[str | None, Query(max_length=20)] = None,
 ) -> MessagePage:
-    items = await kefu.chat.history(caller, conversation_id, after, limit)
+    """``before`` pages backwards (the console opens on the latest messages); ``next``
+    then stays the id of the last item, for symmetry, and is only set on a full page."""
+    items = await kefu.chat.history(caller, conversation_id, after, limit, before=before)
     next_id = format_message_id(items[-1].id) if len(items) == limit else None
     return MessagePage(items=[MessageOut.of(m) for m in items], next=next_id)
 

@@ -1,0 +1,59 @@
+"""What the agent console needs beyond the core chat routes: taking a waiting
+conversation, and the chat texts (welcome, offline) admins edit from it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, StringConstraints
+
+from kefu.api.deps import AdminDep, AgentDep, NodeDep
+from kefu.api.schemas import ConversationSummaryOut, Strict
+from kefu.errors import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["console"])
+
+# Same bound as an auto-reply: a bot message, not an essay. Empty turns the message off.
+ChatText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+class ChatTexts(BaseModel):
+    welcome_message: str
+    offline_message: str
+
+
+class ChatTextsPatch(Strict):
+    welcome_message: ChatText | None = None
+    offline_message: ChatText | None = None
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=ConversationSummaryOut)
+async def claim(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> ConversationSummaryOut:
+    """Any agent may take a waiting conversation, whatever its free capacity: an agent
+    picking from the queue has decided it has room."""
+    await kefu.chat.claim(caller, conversation_id)
+    summary = await kefu.repos.summaries.get(conversation_id)
+    if summary is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return ConversationSummaryOut.of_summary(summary)
+
+
+@router.get("/settings/chat", response_model=ChatTexts)
+async def get_chat_texts(caller: AgentDep, kefu: NodeDep) -> ChatTexts:
+    return ChatTexts(
+        welcome_message=kefu.chat.welcome_message, offline_message=kefu.chat.offline_message
+    )
+
+
+@router.put("/settings/chat", response_model=ChatTexts)
+async def put_chat_texts(body: ChatTextsPatch, caller: AdminDep, kefu: NodeDep) -> ChatTexts:
+    """Stored in the database, so the text survives restarts; other nodes read it when they
+    start (this node applies it at once)."""
+    changes = body.model_dump(exclude_none=True)
+    await kefu.repos.settings.put_many(changes, kefu.clock.now())
+    await kefu.chat.reload_texts()
+    await kefu.repos.audit.record(
+        "settings.chat", actor=caller.key, target="chat", now=kefu.clock.now(), detail=changes
+    )
+    return await get_chat_texts(caller, kefu)

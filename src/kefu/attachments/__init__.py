@@ -1,0 +1,1 @@
+"""Files sent in chat: sniffed, limited, stored content-addressed, served safely."""

@@ -1,0 +1,80 @@
+"""Keeps every agent console's conversation list live.
+
+An agent's socket gets the frames of the conversations it takes part in; a console also
+lists conversations it does not own (supervisors: all; everyone: the waiting queue). The
+feed tells those consoles what changed, addressed from the hub's index of online agents,
+with no query on the message path:
+
+- ``conversation.opened`` (the full list item): to supervisors, to the assignee, and to
+  every online agent while it waits;
+- ``conversation.updated`` (status, assignee, and the new last message when that is what
+  changed): to supervisors and the agents concerned, and to every online agent when the
+  conversation waits or just stopped waiting. The assignee is not told of a new message
+  this way: it already gets ``message.new``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kefu.chat import frames
+from kefu.chat.hub import Hub
+from kefu.chat.principal import agent_key
+from kefu.domain.conversation import Conversation, ConversationStatus
+from kefu.domain.models import Message
+from kefu.store.summaries import ConversationSummaries
+
+
+class ConversationFeed:
+    def __init__(self, hub: Hub, summaries: ConversationSummaries) -> None:
+        self._hub = hub
+        self._summaries = summaries
+
+    async def opened(self, conversation: Conversation) -> None:
+        """Announce a new conversation (after its first message is stored)."""
+        waiting = conversation.status is ConversationStatus.WAITING
+        keys = set(self._hub.agent_keys(supervisors_only=not waiting))
+        if conversation.assignee_id is not None:
+            keys.add(agent_key(conversation.assignee_id))
+        if not keys:
+            return
+        summary = await self._summaries.get(conversation.id)
+        if summary is None:
+            return
+        frame = frames.encode(
+            {"type": "conversation.opened", "conversation": frames.summary_payload(summary)}
+        )
+        self._hub.send(keys, frame, conversation.id)
+
+    def changed(
+        self, conversation: Conversation, *, was_waiting: bool = False, also: Iterable[str] = ()
+    ) -> None:
+        """Status or assignee changed; ``also`` names agents to tell besides the assignee
+        (the previous one, on transfer)."""
+        everyone = was_waiting or conversation.status is ConversationStatus.WAITING
+        keys = set(self._hub.agent_keys(supervisors_only=not everyone))
+        keys.update(agent_key(agent_id) for agent_id in also)
+        if conversation.assignee_id is not None:
+            keys.add(agent_key(conversation.assignee_id))
+        self._send(keys, conversation, None)
+
+    def message(self, conversation: Conversation, message: Message) -> None:
+        """A new last message, for the consoles that do not get ``message.new``."""
+        waiting = conversation.status is ConversationStatus.WAITING
+        keys = self._hub.agent_keys(supervisors_only=not waiting)
+        if keys:
+            self._send(keys, conversation, message)
+
+    def _send(
+        self, keys: Iterable[str], conversation: Conversation, message: Message | None
+    ) -> None:
+        frame: dict[str, Any] = {
+            "type": "conversation.updated",
+            "conversation_id": conversation.id,
+            "status": conversation.status.value,
+            "assignee_id": conversation.assignee_id,
+        }
+        if message is not None:
+            frame["last_message"] = frames.message_payload(message)
+        self._hub.send(list(keys), frames.encode(frame), conversation.id)

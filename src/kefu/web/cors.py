@@ -1,0 +1,81 @@
+"""CORS for the widget: only the visitor endpoints, only for configured site origins.
+
+The widget runs on the shop's origin and calls kefu's. Browsers first ask (preflight,
+``OPTIONS``) because the calls carry ``Authorization``; kefu says yes only when the
+``Origin`` belongs to a configured site (``sites[].origins``) and the path is one the
+widget uses. Agent endpoints never answer CORS: the console is served by kefu itself.
+Tokens travel in a header, never in cookies, so credentials are not allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from kefu.auth.origins import OriginPolicy
+
+# (method, path pattern) pairs the widget calls.
+VISITOR_ENDPOINTS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"POST"}), re.compile(r"^/api/v1/visitors$")),
+    (frozenset({"POST"}), re.compile(r"^/api/v1/attachments$")),
+    (frozenset({"GET"}), re.compile(r"^/api/v1/attachments/[^/]+$")),
+    (frozenset({"POST"}), re.compile(r"^/api/v1/offline-messages$")),
+    (frozenset({"GET"}), re.compile(r"^/api/v1/conversations/[^/]+$")),
+    (frozenset({"GET"}), re.compile(r"^/api/v1/conversations/[^/]+/messages$")),
+    (frozenset({"POST"}), re.compile(r"^/api/v1/conversations/[^/]+/rating$")),
+)
+ALLOWED_HEADERS = "Authorization, Content-Type, X-Filename"
+EXPOSED_HEADERS = "Content-Disposition, Retry-After"
+# Browsers cache a preflight answer this long (Chromium caps it at 2 hours).
+PREFLIGHT_MAX_AGE = "7200"
+
+
+def _methods(path: str) -> frozenset[str] | None:
+    for methods, pattern in VISITOR_ENDPOINTS:
+        if pattern.match(path):
+            return methods
+    return None
+
+
+def cors_middleware(policy: OriginPolicy) -> web.Middleware:
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        methods = _methods(request.path) if origin else None
+        if origin is None or methods is None:
+            return await handler(request)
+        allowed = policy.cors_allows(origin)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if not allowed:
+                return _forbidden()
+            return web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
+                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+                    "Vary": "Origin",
+                },
+            )
+        response = await handler(request)
+        if allowed and not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return cors
+
+
+def _forbidden() -> web.Response:
+    body = {
+        "error": {
+            "code": "origin_not_allowed",
+            "message": "this origin is not a configured site of this kefu",
+        }
+    }
+    return web.Response(status=403, text=json.dumps(body), content_type="application/json")

@@ -1,0 +1,49 @@
+"""Routes for the files browsers load: ``/widget.js``, ``/static/…``, ``/console``.
+
+Plain files from the package, no build step: what is in the repository is what runs.
+Registered before the catch-all API resource so these paths never reach FastAPI.
+``no-cache`` makes browsers revalidate (cheap, with the ETag aiohttp sends), so a
+deploy reaches every open tab on its next load instead of after some max-age.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+CONSOLE_DIR = WEB_DIR / "console"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/widget.js", _widget)
+    app.router.add_get("/console", _console)
+    app.router.add_get("/console/", _console)
+    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    app.router.add_static("/console/", CONSOLE_DIR, append_version=False)
+    app.on_response_prepare.append(_revalidate)
+
+
+async def _widget(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(
+        STATIC_DIR / "widget.js",
+        headers={
+            "Content-Type": "text/javascript; charset=utf-8",
+            # Loaded by shop pages on other origins as a classic script.
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )
+
+
+async def _console(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(
+        CONSOLE_DIR / "index.html", headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
+async def _revalidate(request: web.Request, response: web.StreamResponse) -> None:
+    path = request.path
+    if path == "/widget.js" or path.startswith(("/static/", "/console")):
+        response.headers.setdefault("Cache-Control", "no-cache")
