@@ -15,4 +15,6 @@ def sign_external_id(secret: str, external_id: str) -> str:
 
 
 def verify_external_id(secret: str, external_id: str, signature: str) -> bool:
-    return hmac.compare_digest(sign_external_id(secret, external_id), signature.lower())
+    # Bytes, not str: compare_digest refuses non-ASCII str, and the signature is client input.
+    expected = sign_external_id(secret, external_id).encode()
+    return hmac.compare_digest(expected, signature.lower().encode("utf-8"))

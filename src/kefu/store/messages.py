@@ -110,18 +110,29 @@ class MessageWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._commit(batch)
-            except Exception as exc:
-                log.exception("message batch of %d failed", len(batch))
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(
-                            Unavailable("the store failed to save the message", code="store_error")
-                        )
-                del exc
+                await self._commit_isolating(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _commit_isolating(self, batch: list[_Pending]) -> None:
+        """Commit the batch; if it fails, retry its messages one by one, so one bad
+        message fails alone instead of taking everyone else's in the batch with it."""
+        try:
+            await self._commit(batch)
+            return
+        except Exception:
+            if len(batch) == 1:
+                log.exception("storing a message failed")
+                _fail(batch[0])
+                return
+            log.warning("a batch of %d failed; retrying its messages one by one", len(batch))
+        for pending in batch:
+            try:
+                await self._commit([pending])
+            except Exception:
+                log.exception("storing a message failed")
+                _fail(pending)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -135,6 +146,13 @@ class MessageWriter:
                 self.written += 1
             if not pending.future.done():
                 pending.future.set_result(result)
+
+
+def _fail(pending: _Pending) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(
+            Unavailable("the store failed to save the message", code="store_error")
+        )
 
 
 class MessageReader:
