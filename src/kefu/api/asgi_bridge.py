@@ -1,0 +1,37 @@
+"""Make aiohttp-asgi's ``receive`` behave as ASGI servers do once the body is read.
+
+After the request body, aiohttp-asgi answers every further ``receive()`` at once with
+another empty ``http.request`` chunk. Starlette's streaming and file responses call
+``receive()`` in a loop to notice ``http.disconnect``, so through the bridge they spin at
+100% CPU until the response ends (seen with attachment downloads). ASGI servers block
+there instead; so does this wrapper, until the response is done and Starlette cancels
+the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class PatientReceive:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def patient_receive() -> Message:
+            nonlocal body_done
+            if body_done:
+                await asyncio.Event().wait()  # never set: cancelled with the response
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_done = True
+            return message
+
+        await self.app(scope, patient_receive, send)
