@@ -56,7 +56,15 @@ ensure_mariadb() {
   wait_port mariadb 3306
 }
 
+ensure_chromium() {
+  # The browser tests drive Debian's Chromium through Playwright; never a browser download.
+  [ -x /usr/bin/chromium ] && { log "chromium is installed"; return; }
+  apt_install chromium
+  [ -x /usr/bin/chromium ] && log "chromium installed"
+}
+
 ensure_postgres
 ensure_redis
 ensure_nats
 ensure_mariadb
+ensure_chromium

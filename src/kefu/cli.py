@@ -17,13 +17,14 @@ from kefu import __version__
 from kefu.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from kefu.clock import SystemClock
 from kefu.config import Settings, load_settings
-from kefu.demo import DEMO_LOGINS, seed_demo
+from kefu.demo import DEMO_LOGINS, seed_demo, serve_with_shop, shop_port_for
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError, KefuError
 from kefu.node import Node
 from kefu.runner import run, serve
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
+from kefu.web.shop import ShopServer
 
 app = typer.Typer(help="kefu: customer-service platform", no_args_is_help=True)
 agents_app = typer.Typer(help="Manage agents (works before the server ever ran).")
@@ -74,12 +75,17 @@ def serve_command(
 def demo_command(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP and WebSocket port")] = None,
+    shop_port: Annotated[
+        int | None, typer.Option(help="sample shop page port (default: port + 2)")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve with demo agents, canned replies and an auto-reply, and print the logins."""
+    """Serve with demo agents, canned replies and an auto-reply, and print the logins;
+    a sample shop page with the widget runs on a second port (another origin)."""
     settings = _settings(config, host=host, port=port)
+    shop_at = shop_port if shop_port is not None else shop_port_for(settings.port)
 
-    async def ready(node: Node, url: str) -> None:
+    async def ready(node: Node, url: str, shop: ShopServer) -> None:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
             bar.add_task("seeding demo data (hashing passwords)…", total=None)
             await seed_demo(node)
@@ -90,11 +96,18 @@ def demo_command(
         for login in DEMO_LOGINS:
             table.add_row(login.role.value, login.email, login.password)
         console.print(table)
+        console.print(f"Shop page: {shop.url}/   (a visitor: click the chat button)")
+        console.print(f"Console:   {url}/console   (an agent: log in as above)")
         console.print(f"API docs:  {url}/docs")
         console.print(f"WebSocket: {url.replace('http', 'ws', 1)}/ws?token=…")
         console.print("Press Ctrl+C to stop.")
 
-    _run_server(settings, ready)
+    try:
+        run(serve_with_shop(settings, shop_at, ready))
+    except KefuError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.host}:{settings.port} or :{shop_at}: {exc.strerror}")
 
 
 @app.command("migrate")
@@ -156,11 +169,9 @@ def agents_list(config: ConfigOption = None) -> None:
             await db.migrate()
             return await Repositories.over(db).agents.list()
 
-    table = Table()
-    for column in ("id", "email", "name", "role", "capacity", "disabled"):
-        table.add_column(column, overflow="fold", no_wrap=column == "id")
-    for agent in _run(main()):
-        table.add_row(
+    columns = ("id", "email", "name", "role", "capacity", "disabled")
+    rows = [
+        (
             agent.id,
             agent.email,
             agent.name,
@@ -168,6 +179,18 @@ def agents_list(config: ConfigOption = None) -> None:
             str(agent.capacity or "default"),
             "yes" if agent.disabled else "no",
         )
+        for agent in _run(main())
+    ]
+    if not console.is_terminal:
+        # Piped: one tab-separated line per agent, never wrapped, so grep and cut work.
+        for line in (columns, *rows):
+            typer.echo("\t".join(line))
+        return
+    table = Table()
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("id", "email"))
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -1,12 +1,17 @@
-"""Demo data: agents of each role, canned replies and an auto-reply, created once."""
+"""Demo data (agents of each role, canned replies, an auto-reply, created once) and the
+demo run: kefu plus a sample shop on a second port with the widget on it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kefu.auth.passwords import hash_password_async
+from kefu.config import Settings, SiteSettings
 from kefu.domain.roles import Role
 from kefu.node import Node
+from kefu.runner import serve
+from kefu.web.shop import SITE_ID, ShopServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +60,26 @@ async def seed_demo(node: Node) -> None:
             now,
         )
     await node.chat.start()
+
+
+def shop_port_for(port: int) -> int:
+    """kefu's port + 2 (+1 is gRPC); a random port when kefu's is random too."""
+    return 0 if port == 0 else port + 2
+
+
+async def serve_with_shop(
+    settings: Settings,
+    shop_port: int,
+    on_ready: Callable[[Node, str, ShopServer], Awaitable[None]],
+) -> None:
+    """Serve kefu with the sample shop beside it, its origin registered as a site."""
+    async with ShopServer(settings.host, shop_port) as shop:
+        site = SiteSettings(id=SITE_ID, name="Demo shop", origins=shop.origins)
+        others = [s for s in settings.sites if s.id != SITE_ID]
+        with_shop = settings.model_copy(update={"sites": [*others, site]})
+
+        async def ready(node: Node, url: str) -> None:
+            shop.kefu_url = url
+            await on_ready(node, url, shop)
+
+        await serve(with_shop, on_ready=ready)

@@ -13,23 +13,33 @@ import json
 import logging
 
 from aiohttp import WSCloseCode, web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from aiohttp_asgi import ASGIResource
 
 from kefu.api.app import create_api
 from kefu.chat.gateway import Gateway
 from kefu.node import Node
 from kefu.observability import metrics
+from kefu.web import downloads, static
+from kefu.web.cors import cors_headers, cors_middleware
+from kefu.web.headers import security_headers
 
 log = logging.getLogger(__name__)
 
-# REST bodies are small JSON documents; a MiB bounds memory per request (uploads get their
-# own limit when attachments land).
+# REST bodies are small JSON documents; a MiB bounds memory per request. Uploads
+# (``UPLOAD_PATH``) get ``attachments.max_bytes`` instead.
 MAX_REQUEST_BYTES = 1024 * 1024
+UPLOAD_PATH = "/api/v1/attachments"
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[_json_errors])
+    upload_limit = node.settings.attachments.max_bytes
+    app = web.Application(
+        client_max_size=max(MAX_REQUEST_BYTES, upload_limit),
+        middlewares=[cors_middleware(node.origins), _json_errors(upload_limit)],
+    )
+    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(cors_headers(node.origins))
     gateway = Gateway(
         node.auth,
         node.chat,
@@ -38,8 +48,11 @@ def create_app(node: Node) -> web.Application:
         node.blacklist,
         node.client_address,
         node.settings.websocket,
+        node.origins,
     )
     app.router.add_get("/ws", gateway.handle)
+    static.add_routes(app)  # before the catch-all API resource below
+    downloads.add_routes(app, node)
     app.router.register_resource(ASGIResource(create_api(node), root_path="/"))
 
     async def close_sockets(_app: web.Application) -> None:
@@ -56,14 +69,26 @@ def create_app(node: Node) -> web.Application:
     return app
 
 
-@web.middleware
-async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+def _json_errors(upload_limit: int) -> Middleware:
+    @web.middleware
+    async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await _contract_errors(request, handler, upload_limit)
+
+    return json_errors
+
+
+async def _contract_errors(
+    request: web.Request, handler: Handler, upload_limit: int
+) -> web.StreamResponse:
     """aiohttp's own refusals (oversized body, bad method on /ws) in the contract's shape."""
+    raw_target = (request.rel_url.raw_path + "?" + request.rel_url.raw_query_string).lower()
+    if "%00" in raw_target or "\x00" in request.path:
+        # PostgreSQL text cannot hold U+0000: an id or filter carrying it is bad input.
+        return _error(400, "bad_request", "the URL must not contain the NUL character")
     if request.path != "/ws":
-        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
-            return _error(
-                413, "too_large", f"request bodies are limited to {MAX_REQUEST_BYTES} bytes"
-            )
+        limit = upload_limit if request.path == UPLOAD_PATH else MAX_REQUEST_BYTES
+        if request.content_length is not None and request.content_length > limit:
+            return _error(413, "too_large", f"request bodies are limited to {limit} bytes")
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             # Bodies must declare their length so the limit above can hold.
             return _error(411, "length_required", "send a Content-Length header")

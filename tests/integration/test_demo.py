@@ -48,6 +48,24 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
                 headers={"Authorization": f"Bearer {token}"},
             ) as resp:
                 assert {c["shortcut"] for c in await resp.json()} >= {"hello", "refund"}
+            # The sample shop runs on another port (another origin), with the widget on it.
+            shop = re.search(r"Shop page: (http://127\.0\.0\.1:\d+)/", output)
+            assert shop is not None and shop.group(1) != url.group(1), output
+            assert f"{url.group(1)}/console" in output
+            async with http.get(shop.group(1) + "/") as resp:
+                page = await resp.text()
+                assert resp.status == 200
+                assert f'src="{url.group(1)}/widget.js" data-kefu-site="demo-shop"' in page
+            async with http.get(url.group(1) + "/widget.js") as resp:
+                assert resp.status == 200 and "attachShadow" in await resp.text()
+            # kefu answers CORS for the shop's origin: the demo registered it as a site.
+            async with http.post(
+                url.group(1) + "/api/v1/visitors",
+                json={"site": "demo-shop"},
+                headers={"Origin": shop.group(1)},
+            ) as resp:
+                assert resp.status == 201
+                assert resp.headers["Access-Control-Allow-Origin"] == shop.group(1)
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 30)

@@ -6,7 +6,20 @@ from fastapi import FastAPI
 
 from kefu import __version__
 from kefu.api import errors
-from kefu.api.routes import agents, auth, conversations, health, library, moderation
+from kefu.api.asgi_bridge import PatientReceive
+from kefu.api.routes import (
+    agents,
+    attachments,
+    auth,
+    availability,
+    console,
+    conversations,
+    health,
+    library,
+    moderation,
+    ratings,
+    visitors,
+)
 from kefu.node import Node
 
 
@@ -20,6 +33,19 @@ def create_api(node: Node) -> FastAPI:
     )
     app.state.node = node
     errors.install(app)
-    for module in (health, auth, conversations, agents, library, moderation):
+    app.add_middleware(PatientReceive)  # see asgi_bridge: streaming responses would spin
+    for module in (
+        health,
+        auth,
+        conversations,
+        ratings,
+        visitors,
+        attachments,
+        availability,
+        agents,
+        library,
+        moderation,
+        console,
+    ):
         app.include_router(module.router)
     return app

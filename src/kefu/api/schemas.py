@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from kefu.chat.frames import iso, message_payload, summary_payload
+from kefu.chat.frames import attachment_payload, iso, message_payload, summary_payload
 from kefu.domain.ids import format_message_id
-from kefu.domain.models import Agent, ConversationRecord, ConversationSummary, Message
+from kefu.domain.models import (
+    Agent,
+    Attachment,
+    ConversationRecord,
+    ConversationSummary,
+    Message,
+    Visitor,
+)
 from kefu.domain.roles import Role
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -17,6 +24,24 @@ Url = Annotated[str, StringConstraints(max_length=2000)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the store."""
+        if _has_nul(data):
+            raise ValueError("text must not contain the NUL character (U+0000)")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class LoginRequest(Strict):
@@ -56,6 +81,72 @@ class VisitorRequest(Strict):
     page_url: Url | None = None
     referrer: Url | None = None
     signature: Annotated[str, StringConstraints(max_length=128)] | None = None
+    # The widget's data-kefu-site: which configured site this visitor belongs to.
+    site: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    # What the browser reports (Intl): for the agent's "visitor's local time".
+    timezone: (
+        Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] | None
+    ) = None
+    locale: Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9\-]+$")] | None = (
+        None
+    )
+
+
+class VisitorOut(BaseModel):
+    id: str
+    name: str | None
+    email: str | None
+    external_id: str | None
+    identity_verified: bool
+    site_id: str | None
+    page_url: str | None
+    referrer: str | None
+    ip: str | None
+    user_agent: str | None
+    timezone: str | None
+    locale: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, visitor: Visitor) -> VisitorOut:
+        return cls(
+            id=visitor.id,
+            name=visitor.name,
+            email=visitor.email,
+            external_id=visitor.external_id,
+            identity_verified=visitor.identity_verified,
+            site_id=visitor.site_id,
+            page_url=visitor.page_url,
+            referrer=visitor.referrer,
+            ip=visitor.ip,
+            user_agent=visitor.user_agent,
+            timezone=visitor.timezone,
+            locale=visitor.locale,
+            created_at=iso(visitor.created_at),
+        )
+
+
+class RatingRequest(Strict):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class RatingOut(BaseModel):
+    score: int
+    comment: str | None
+    created_at: str
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    name: str
+    content_type: str
+    size: int
+    url: str
+
+    @classmethod
+    def of(cls, attachment: Attachment) -> AttachmentOut:
+        return cls.model_validate(attachment_payload(attachment))
 
 
 class VisitorResponse(BaseModel):
@@ -72,6 +163,8 @@ class ConversationOut(BaseModel):
     updated_at: str
     closed_at: str | None
     last_message_id: str | None
+    # The visitor's satisfaction rating, once given (POST …/rating).
+    rating: RatingOut | None = None
 
     @classmethod
     def of(cls, record: ConversationRecord) -> ConversationOut:
@@ -86,6 +179,15 @@ class ConversationOut(BaseModel):
             last_message_id=(
                 format_message_id(record.last_message_id) if record.last_message_id else None
             ),
+            rating=(
+                RatingOut(
+                    score=record.rating.score,
+                    comment=record.rating.comment,
+                    created_at=iso(record.rating.created_at),
+                )
+                if record.rating
+                else None
+            ),
         )
 
 
@@ -99,6 +201,8 @@ class ConversationSummaryOut(ConversationOut):
 
     visitor: VisitorSummaryOut
     unread: int
+    visitor_read_id: str | None
+    agent_read_id: str | None
     last_message: MessageOut | None
 
     @classmethod
@@ -123,6 +227,7 @@ class MessageOut(BaseModel):
     sender: SenderOut
     body: str
     created_at: str
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:

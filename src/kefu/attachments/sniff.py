@@ -38,8 +38,9 @@ def _is_text(data: bytes) -> bool:
     try:
         text = probe.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A multi-byte character cut by the probe's end is still text.
-        if exc.start < len(probe) - 3:
+        # A multi-byte character cut by the probe's end is still text; nothing else is.
+        cut = len(data) > len(probe) and exc.reason == "unexpected end of data"
+        if not cut:
             return False
         text = probe[: exc.start].decode("utf-8")
     return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)

@@ -91,6 +91,15 @@ def decode(data: str | bytes) -> ClientFrame:
         frame: ClientFrame = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise _explain(data, exc) from None
+    for name in frame.__struct_fields__:
+        value = getattr(frame, name)
+        if isinstance(value, str) and "\x00" in value:
+            # PostgreSQL text cannot hold U+0000: refuse it before it reaches a batch.
+            raise FrameError(
+                "invalid_frame",
+                f"`{name}` must not contain the NUL character (U+0000)",
+                getattr(frame, "client_msg_id", None),
+            )
     return frame
 
 
@@ -157,7 +166,7 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
 
 def conversation_payload(record: ConversationRecord) -> dict[str, Any]:
     """A conversation as REST lists it (docs/rest.md); frames reuse the same shape."""
-    return {
+    payload: dict[str, Any] = {
         "id": record.id,
         "visitor_id": record.visitor_id,
         "status": record.status.value,
@@ -169,6 +178,18 @@ def conversation_payload(record: ConversationRecord) -> dict[str, Any]:
             format_message_id(record.last_message_id) if record.last_message_id else None
         ),
     }
+    if record.rating is not None:
+        # The visitor's satisfaction rating (POST …/rating), once given.
+        payload["rating"] = {
+            "score": record.rating.score,
+            "comment": record.rating.comment,
+            "created_at": iso(record.rating.created_at),
+        }
+    return payload
+
+
+def _id_or_none(seq: int | None) -> str | None:
+    return format_message_id(seq) if seq else None
 
 
 def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
@@ -176,6 +197,8 @@ def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
     return conversation_payload(summary.record) | {
         "visitor": {"name": summary.visitor_name, "email": summary.visitor_email},
         "unread": summary.unread,
+        "visitor_read_id": _id_or_none(summary.record.visitor_read_id),
+        "agent_read_id": _id_or_none(summary.record.agent_read_id),
         "last_message": message_payload(summary.last_message) if summary.last_message else None,
     }
 

@@ -9,6 +9,7 @@ console following someone else's chat).
 from __future__ import annotations
 
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 
 from kefu.chat import frames
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
@@ -24,7 +25,10 @@ MAX_WATCHES_PER_SOCKET = 20
 class Hub:
     def __init__(self) -> None:
         self._sockets: dict[str, set[Connection]] = {}
-        self._agents: dict[str, bool] = {}  # online agent key -> is supervisor or above
+        # Online agents, and those of them that are supervisors or admins: list frames go to
+        # them on every message, so these are kept ready rather than filtered per message.
+        self._agents: set[str] = set()
+        self._supervisors: set[str] = set()
         self._watchers: dict[str, set[Connection]] = {}  # conversation id -> sockets
         self._watching: dict[Connection, set[str]] = {}  # socket -> conversation ids
 
@@ -34,7 +38,9 @@ class Hub:
         sockets = self._sockets.setdefault(principal.key, set())
         sockets.add(connection)
         if principal.is_agent:
-            self._agents[principal.key] = principal.has_role(Role.SUPERVISOR)
+            self._agents.add(principal.key)
+            if principal.has_role(Role.SUPERVISOR):
+                self._supervisors.add(principal.key)
         metrics.SOCKETS_OPEN.inc()
         return len(sockets) == 1
 
@@ -51,7 +57,8 @@ class Hub:
         if sockets:
             return False
         del self._sockets[key]
-        self._agents.pop(key, None)
+        self._agents.discard(key)
+        self._supervisors.discard(key)
         return True
 
     def watch(self, connection: Connection, conversation_id: str) -> None:
@@ -82,11 +89,11 @@ class Hub:
             if not watchers:
                 del self._watchers[conversation_id]
 
-    def agent_keys(self, *, supervisors_only: bool = False) -> list[str]:
-        """Keys of the agents online on this node (all, or supervisors and admins only)."""
-        if supervisors_only:
-            return [key for key, senior in self._agents.items() if senior]
-        return list(self._agents)
+    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]:
+        """Keys of the agents online on this node (all, or supervisors and admins only).
+
+        The live set, not a copy (this runs per message): read it, do not keep it."""
+        return self._supervisors if supervisors_only else self._agents
 
     def send(
         self,

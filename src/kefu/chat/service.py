@@ -155,9 +155,15 @@ class ChatService:
             principal.id,
             principal.name,
         )
-        message, created = await self._writer.append(
-            NewMessage(conversation.id, sender, body, self._clock.now(), client_msg_id)
-        )
+        new = NewMessage(conversation.id, sender, body, self._clock.now(), client_msg_id)
+        greetings: list[tuple[Message, bool]] = []
+        if opened:
+            # The greeting is stored right behind the first message, in the same batch:
+            # no reply or close can land between them.
+            stored = await self._writer.append_many([new, *await self._greetings(conversation)])
+            (message, created), greetings = stored[0], stored[1:]
+        else:
+            message, created = await self._writer.append(new)
         if created and carried and self._attachments is not None:
             # Linked before the ack and the fan-out, so every recipient may fetch them.
             await self._attachments.link(principal, carried, conversation.id, message.id)
@@ -179,7 +185,8 @@ class ChatService:
             )
             if opened:
                 await self._feed.opened(conversation)
-                await self._on_opened(conversation)
+                for greeting, _ in greetings:
+                    self._broadcast(conversation, greeting)
             else:
                 self._feed.message(conversation, message)
             if not opened and not principal.is_agent:
@@ -398,11 +405,16 @@ class ChatService:
             await self._apply([assignment])
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
 
-    async def _on_opened(self, conversation: Conversation) -> None:
-        if self.welcome_message:
-            await self._bot(conversation, self.welcome_message)
-        if not self._board.anyone_online() and self.offline_message:
-            await self._bot(conversation, self.offline_message)
+    async def _greetings(self, conversation: Conversation) -> list[NewMessage]:
+        """Bot messages for a new conversation: welcome, and the offline notice if nobody
+        is online."""
+        # One small read per new conversation keeps every node on the admin's latest text.
+        await self.reload_texts()
+        texts = [self.welcome_message]
+        if not self._board.anyone_online():
+            texts.append(self.offline_message)
+        now = self._clock.now()
+        return [NewMessage(conversation.id, BOT, text, now) for text in texts if text]
 
     async def _maybe_auto_reply(self, conversation: Conversation, body: str) -> None:
         if not self._auto_replies:
@@ -440,6 +452,9 @@ class ChatService:
         message, _ = await self._writer.append(
             NewMessage(conversation.id, sender, text, self._clock.now())
         )
+        self._broadcast(conversation, message)
+
+    def _broadcast(self, conversation: Conversation, message: Message) -> None:
         self._hub.send(
             self._participants(conversation),
             frames.message_new(message),

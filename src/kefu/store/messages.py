@@ -104,6 +104,18 @@ class MessageWriter:
             raise Unavailable("the store is saturated; retry shortly", code="store_busy") from None
         return await future
 
+    async def append_many(self, news: Sequence[NewMessage]) -> list[tuple[Message, bool]]:
+        """Queue several messages back to back, so nothing else can be stored between them
+        (a visitor's first message and the bot's greeting, say)."""
+        if self._queue.maxsize - self._queue.qsize() < len(news):
+            raise Unavailable("the store is saturated; retry shortly", code="store_busy")
+        futures = []
+        for new in news:
+            future: asyncio.Future[tuple[Message, bool]] = self._loop.create_future()
+            self._queue.put_nowait(_Pending(new, future))
+            futures.append(future)
+        return list(await asyncio.gather(*futures))
+
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from kefu.auth.origins import OriginPolicy
 
 # (method, path pattern) pairs the widget calls.
 VISITOR_ENDPOINTS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"POST"}), re.compile(r"^/api/v1/visitors$")),
+    (frozenset({"GET"}), re.compile(r"^/api/v1/availability$")),
     (frozenset({"POST"}), re.compile(r"^/api/v1/attachments$")),
     (frozenset({"GET"}), re.compile(r"^/api/v1/attachments/[^/]+$")),
     (frozenset({"POST"}), re.compile(r"^/api/v1/offline-messages$")),
@@ -40,35 +42,50 @@ def _methods(path: str) -> frozenset[str] | None:
     return None
 
 
-def cors_middleware(policy: OriginPolicy) -> web.Middleware:
+def cors_middleware(policy: OriginPolicy) -> Middleware:
+    """Answers preflights; ``cors_headers`` below labels the actual responses."""
+
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        methods = _methods(request.path) if origin else None
-        if origin is None or methods is None:
+        if (
+            origin is None
+            or request.method != "OPTIONS"
+            or "Access-Control-Request-Method" not in request.headers
+        ):
             return await handler(request)
-        allowed = policy.cors_allows(origin)
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            if not allowed:
-                return _forbidden()
-            return web.Response(
-                status=204,
-                headers={
-                    "Access-Control-Allow-Origin": origin,
-                    "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
-                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-                    "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-                    "Vary": "Origin",
-                },
-            )
-        response = await handler(request)
-        if allowed and not response.prepared:
+        methods = _methods(request.path)
+        if methods is None or not policy.cors_allows(origin):
+            return _forbidden()
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+                "Vary": "Origin",
+            },
+        )
+
+    return cors
+
+
+def cors_headers(
+    policy: OriginPolicy,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """``on_response_prepare`` hook: allow the configured origins to read the answer."""
+
+    async def label(request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None or _methods(request.path) is None:
+            return
+        if policy.cors_allows(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
             response.headers["Vary"] = "Origin"
-        return response
 
-    return cors
+    return label
 
 
 def _forbidden() -> web.Response:

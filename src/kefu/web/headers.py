@@ -11,7 +11,6 @@ wider policy rather than weakening every other page.
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 CSP = "; ".join(
     (
@@ -44,26 +43,13 @@ DOCS_CSP = "; ".join(
 )
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        apply(request, exc)
-        raise
-    apply(request, response)
-    return response
-
-
-def apply(request: web.Request, response: web.StreamResponse) -> None:
-    if response.prepared:  # a WebSocket or a stream that already sent its headers
-        return
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: runs just before any response's headers leave, so it
+    covers FastAPI's streamed answers, static files and errors alike."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if response.content_type == "text/html" or headers.get("Content-Type", "").startswith(
-        "text/html"
-    ):
+    if headers.get("Content-Type", "").startswith("text/html"):
         policy = DOCS_CSP if request.path in {"/docs", "/docs/oauth2-redirect"} else CSP
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Frame-Options", "DENY")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from kefu.api.deps import AgentDep, NodeDep, client_ip
 from kefu.api.schemas import AgentOut, LoginRequest, LoginResponse, VisitorRequest, VisitorResponse
-from kefu.errors import Forbidden
+from kefu.errors import BadInput, Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -37,6 +37,17 @@ async def create_visitor(
     ip = client_ip(request)
     if kefu.blacklist.blocks(ip):
         raise Forbidden("this address is blocked", code="blocked")
+    if body.site is not None and not kefu.origins.knows_site(body.site):
+        raise BadInput(f"no site {body.site!r} is configured", code="unknown_site")
+    origin = request.headers.get("origin")
+    if (
+        origin is not None
+        and not kefu.origins.is_own(origin, request.headers.get("host"))
+        and not kefu.origins.site_allows(body.site, origin)
+    ):
+        raise Forbidden(
+            "this page's origin is not one of the site's origins", code="origin_not_allowed"
+        )
     session = await kefu.auth.start_visitor(
         name=body.name,
         email=body.email,
@@ -46,5 +57,8 @@ async def create_visitor(
         referrer=body.referrer,
         ip=ip,
         user_agent=request.headers.get("user-agent", "")[:500] or None,
+        site_id=body.site,
+        timezone=body.timezone,
+        locale=body.locale,
     )
     return VisitorResponse(visitor_id=session.visitor.id, token=session.token)

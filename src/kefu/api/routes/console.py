@@ -10,12 +10,20 @@ from pydantic import BaseModel, StringConstraints
 
 from kefu.api.deps import AdminDep, AgentDep, NodeDep
 from kefu.api.schemas import ConversationSummaryOut, Strict
+from kefu.chat.principal import agent_key
 from kefu.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 
 # Same bound as an auto-reply: a bot message, not an essay. Empty turns the message off.
 ChatText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+class TeamMember(BaseModel):
+    id: str
+    name: str
+    role: str
+    online: bool
 
 
 class ChatTexts(BaseModel):
@@ -39,6 +47,17 @@ async def claim(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> Conver
     return ConversationSummaryOut.of_summary(summary)
 
 
+@router.get("/team", response_model=list[TeamMember])
+async def team(caller: AgentDep, kefu: NodeDep) -> list[TeamMember]:
+    """Who a conversation can be transferred to: every active agent, for every agent (the
+    full agent list, with emails and capacities, stays with supervisors)."""
+    return [
+        TeamMember(id=a.id, name=a.name, role=a.role.value, online=kefu.hub.online(agent_key(a.id)))
+        for a in await kefu.repos.agents.list()
+        if not a.disabled
+    ]
+
+
 @router.get("/settings/chat", response_model=ChatTexts)
 async def get_chat_texts(caller: AgentDep, kefu: NodeDep) -> ChatTexts:
     return ChatTexts(
@@ -48,8 +67,8 @@ async def get_chat_texts(caller: AgentDep, kefu: NodeDep) -> ChatTexts:
 
 @router.put("/settings/chat", response_model=ChatTexts)
 async def put_chat_texts(body: ChatTextsPatch, caller: AdminDep, kefu: NodeDep) -> ChatTexts:
-    """Stored in the database, so the text survives restarts; other nodes read it when they
-    start (this node applies it at once)."""
+    """Stored in the database, so the text survives restarts and every node uses it: each
+    reads it again whenever a conversation opens."""
     changes = body.model_dump(exclude_none=True)
     await kefu.repos.settings.put_many(changes, kefu.clock.now())
     await kefu.chat.reload_texts()

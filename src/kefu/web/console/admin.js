@@ -1,0 +1,161 @@
+// Admin pages: agents, canned replies, auto-replies, welcome text, blacklist. The server
+// enforces every role; the console only hides what the signed-in role cannot use.
+
+import { del, get, patch, post, put } from "./api.js";
+import { $, clear, clock, el } from "./dom.js";
+import { atLeast, state } from "./state.js";
+
+function showError(key, err) {
+  const box = $(`[data-error=${key}]`);
+  if (box) box.textContent = err ? err.message : "";
+}
+
+function formData(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+async function guarded(key, work) {
+  showError(key, null);
+  try {
+    await work();
+  } catch (err) {
+    showError(key, err);
+  }
+}
+
+export function initAdmin(reloadShared) {
+  $("#agent-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("agents", async () => {
+      const data = formData(event.target);
+      const body = { name: data.name, email: data.email, password: data.password, role: data.role };
+      if (data.capacity) body.capacity = Number(data.capacity);
+      await post("/api/v1/agents", body);
+      event.target.reset();
+      await loadAgents();
+      await reloadShared();
+    });
+  });
+  $("#canned-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("canned", async () => {
+      await post("/api/v1/canned-replies", formData(event.target));
+      event.target.reset();
+      await loadCanned();
+    });
+  });
+  $("#auto-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("auto", async () => {
+      const data = formData(event.target);
+      const keywords = data.keywords.split(",").map((k) => k.trim()).filter(Boolean);
+      await post("/api/v1/auto-replies", { keywords, reply: data.reply });
+      event.target.reset();
+      await loadAutoReplies();
+    });
+  });
+  $("#texts-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("texts", async () => {
+      await put("/api/v1/settings/chat", formData(event.target));
+      $("#texts-saved").textContent = "Saved.";
+      setTimeout(() => ($("#texts-saved").textContent = ""), 2500);
+    });
+  });
+  $("#blacklist-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("blacklist", async () => {
+      const data = formData(event.target);
+      await post("/api/v1/blacklist", data.reason ? data : { network: data.network });
+      event.target.reset();
+      await loadBlacklist();
+    });
+  });
+}
+
+export async function loadPage(page) {
+  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist };
+  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist" };
+  if (loaders[page]) await guarded(keys[page], loaders[page]);
+}
+
+async function loadAgents() {
+  const agents = await get("/api/v1/agents");
+  const admin = atLeast("admin");
+  const rows = $("#agents-rows");
+  clear(rows);
+  for (const agent of agents) {
+    state.agents.set(agent.id, { ...(state.agents.get(agent.id) || {}), ...agent });
+    const change = (body) => guarded("agents", async () => {
+      await patch(`/api/v1/agents/${encodeURIComponent(agent.id)}`, body);
+      await loadAgents();
+    });
+    const self = agent.id === state.me.id;
+    const role = admin && !self
+      ? el("select", { "aria-label": `Role of ${agent.name}`, onchange: (e) => change({ role: e.target.value }) },
+          ["agent", "supervisor", "admin"].map((r) => el("option", { value: r, selected: r === agent.role, text: r })))
+      : el("span", { text: agent.role });
+    const capacity = admin
+      ? el("input", { type: "number", min: "1", max: "10000", value: agent.capacity ?? "", placeholder: "default", class: "small", "aria-label": `Capacity of ${agent.name}`,
+          onchange: (e) => e.target.value && change({ capacity: Number(e.target.value) }) })
+      : el("span", { text: agent.capacity ?? "default" });
+    const status = admin && !self
+      ? el("button", { type: "button", class: `btn small${agent.disabled ? "" : " danger"}`, text: agent.disabled ? "Enable" : "Disable",
+          onclick: () => change({ disabled: !agent.disabled }) })
+      : el("span", { text: agent.disabled ? "disabled" : "active" });
+    rows.append(el("tr", { class: agent.disabled ? "muted" : "" },
+      el("td", { text: agent.name }), el("td", { text: agent.email }), el("td", {}, role), el("td", {}, capacity), el("td", {}, status)));
+  }
+}
+
+export async function loadCannedList() {
+  state.canned = await get("/api/v1/canned-replies");
+}
+
+async function loadCanned() {
+  await loadCannedList();
+  const rows = $("#canned-rows");
+  clear(rows);
+  const editable = atLeast("supervisor");
+  for (const reply of state.canned) {
+    rows.append(el("tr", {},
+      el("td", {}, el("code", { text: `/${reply.shortcut}` })),
+      el("td", { text: reply.title }),
+      el("td", { class: "wrap", text: reply.body }),
+      el("td", {}, editable ? el("button", { type: "button", class: "btn small danger", text: "Delete", "aria-label": `Delete /${reply.shortcut}`,
+        onclick: () => guarded("canned", async () => { await del(`/api/v1/canned-replies/${reply.id}`); await loadCanned(); }) }) : null)));
+  }
+}
+
+async function loadAutoReplies() {
+  const rules = await get("/api/v1/auto-replies");
+  const rows = $("#auto-rows");
+  clear(rows);
+  for (const rule of rules) {
+    rows.append(el("tr", {},
+      el("td", { text: rule.keywords.join(", ") }),
+      el("td", { class: "wrap", text: rule.reply }),
+      el("td", {}, el("button", { type: "button", class: "btn small danger", text: "Delete",
+        onclick: () => guarded("auto", async () => { await del(`/api/v1/auto-replies/${rule.id}`); await loadAutoReplies(); }) }))));
+  }
+}
+
+async function loadTexts() {
+  const texts = await get("/api/v1/settings/chat");
+  $("#welcome-input").value = texts.welcome_message;
+  $("#offline-input").value = texts.offline_message;
+}
+
+async function loadBlacklist() {
+  const entries = await get("/api/v1/blacklist");
+  const rows = $("#blacklist-rows");
+  clear(rows);
+  for (const entry of entries) {
+    rows.append(el("tr", {},
+      el("td", {}, el("code", { text: entry.network })),
+      el("td", { text: entry.reason || "" }),
+      el("td", { text: clock(entry.created_at) }),
+      el("td", {}, el("button", { type: "button", class: "btn small", text: "Remove", "aria-label": `Unblock ${entry.network}`,
+        onclick: () => guarded("blacklist", async () => { await del(`/api/v1/blacklist/${entry.id}`); await loadBlacklist(); }) }))));
+  }
+}

@@ -1,0 +1,72 @@
+// REST calls with the agent's bearer token; errors carry the server's code.
+
+const TOKEN_KEY = "kefu.console.token";
+const AGENT_KEY = "kefu.console.agent";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  get agent() {
+    const raw = sessionStorage.getItem(AGENT_KEY);
+    return raw ? JSON.parse(raw) : null;
+  },
+  save(token, agent) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(AGENT_KEY, JSON.stringify(agent));
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(AGENT_KEY);
+  },
+};
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(callback) {
+  onUnauthorized = callback;
+}
+
+export async function api(method, path, body, { raw = false, headers = {} } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (session.token) init.headers.Authorization = `Bearer ${session.token}`;
+  if (body instanceof Blob) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok) {
+    const err = data && data.error ? data.error : { code: "http_" + resp.status, message: resp.statusText };
+    if (resp.status === 401 && path !== "/api/v1/auth/login") onUnauthorized();
+    throw new ApiError(resp.status, err.code, err.message);
+  }
+  return raw ? resp : data;
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const patch = (path, body) => api("PATCH", path, body);
+export const del = (path) => api("DELETE", path);
+
+export async function login(email, password) {
+  const data = await api("POST", "/api/v1/auth/login", { email, password });
+  session.save(data.token, data.agent);
+  return data.agent;
+}
+
+export async function upload(file) {
+  const name = encodeURIComponent(file.name || "file");
+  return api("POST", `/api/v1/attachments?name=${name}`, file);
+}

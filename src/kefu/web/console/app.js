@@ -1,0 +1,245 @@
+// The console's entry point: sign-in, the socket, and the wiring between frames, state and
+// views. Plain ES modules, no build step; no inline script anywhere (strict CSP).
+
+import { loadCannedList, initAdmin, loadPage } from "./admin.js";
+import { get, login, post, session, whenUnauthorized } from "./api.js";
+import {
+  currentId, initChat, onAck, onConversationChanged, onMessage, onRead, onSendError, onTyping, openConversation, refresh,
+} from "./chat.js";
+import { showVisitor } from "./details.js";
+import { $, $$ } from "./dom.js";
+import { initList, renderList, selectTab } from "./list.js";
+import { announce, askPermission, canNotify } from "./notify.js";
+import { ChatSocket } from "./socket.js";
+import { atLeast, changed, currentStamp, state, subscribe, touch, upsert, visitorName } from "./state.js";
+
+let socket = null;
+
+function showLogin(message = "") {
+  if (socket) socket.stop();
+  socket = null;
+  session.clear();
+  $("#app-view").hidden = true;
+  $("#login-view").hidden = false;
+  $("#login-error").textContent = message;
+  $("#login-email").focus();
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  const button = event.target.querySelector("button");
+  button.disabled = true;
+  $("#login-error").textContent = "";
+  try {
+    await login($("#login-email").value.trim(), $("#login-password").value);
+    $("#login-password").value = "";
+    await start();
+  } catch (err) {
+    $("#login-error").textContent = err.code === "invalid_credentials" ? "Wrong email or password." : err.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function start() {
+  state.me = session.agent;
+  $("#login-view").hidden = true;
+  $("#app-view").hidden = false;
+  $("#me-name").textContent = state.me.name;
+  for (const node of $$("[data-role]")) node.hidden = !atLeast(node.dataset.role);
+  socket = new ChatSocket(session.token, {
+    onFrame,
+    onState: (s) => {
+      const badge = $("#conn-state");
+      badge.textContent = s === "online" ? "online" : s === "connecting" ? "connecting…" : "reconnecting…";
+      badge.className = `conn ${s}`;
+      if (s === "online") {
+        loadConversations();
+        refresh();
+      }
+    },
+    onRevoked: () => showLogin("Your session ended. Sign in again."),
+  });
+  initChat(socket);
+  socket.connect();
+  await Promise.all([loadShared(), loadCannedList().catch(() => {})]);
+  showPage("inbox");
+}
+
+async function loadShared() {
+  // Every agent may see the team (for transfer); the full records are for supervisors.
+  const team = await get("/api/v1/team");
+  for (const member of team) state.agents.set(member.id, { ...(state.agents.get(member.id) || {}), ...member });
+  changed();
+}
+
+async function loadConversations() {
+  const queries = ["/api/v1/conversations?status=open&assignee=me&limit=200", "/api/v1/conversations?status=waiting&limit=200"];
+  if (atLeast("supervisor")) queries.push("/api/v1/conversations?status=open&limit=200");
+  const started = currentStamp();
+  try {
+    const pages = await Promise.all(queries.map((q) => get(q)));
+    const fresh = new Map();
+    for (const page of pages) for (const item of page.items) fresh.set(item.id, item);
+    const kept = new Map();
+    for (const [id, known] of state.conversations) {
+      // Frames that arrived during the fetch are newer than its snapshot.
+      if (known._stamp > started || (id === state.currentId && !fresh.has(id))) kept.set(id, known);
+    }
+    state.conversations = new Map();
+    for (const item of fresh.values()) if (!kept.has(item.id)) upsert(item);
+    for (const item of kept.values()) state.conversations.set(item.id, item);
+    changed();
+  } catch {
+    /* shown as offline by the socket state */
+  }
+}
+
+function isNewForMe(item) {
+  return item.status === "waiting" || item.assignee_id === state.me.id;
+}
+
+async function onFrame(frame) {
+  switch (frame.type) {
+    case "conversation.opened": {
+      const item = upsert(frame.conversation);
+      if (isNewForMe(item)) announce(`New conversation: ${visitorName(item)}`, item.last_message ? item.last_message.body : "", () => open(item.id));
+      changed();
+      break;
+    }
+    case "conversation.updated": {
+      const item = state.conversations.get(frame.conversation_id);
+      if (!item) {
+        if (frame.status !== "closed" && (frame.assignee_id === state.me.id || frame.status === "waiting" || atLeast("supervisor"))) fetchOne(frame.conversation_id);
+        break;
+      }
+      item.status = frame.status;
+      item.assignee_id = frame.assignee_id;
+      touch(item);
+      if (frame.last_message) noteLast(item, frame.last_message);
+      onConversationChanged(item.id);
+      changed();
+      break;
+    }
+    case "conversation.assigned": {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item) {
+        item.assignee_id = frame.agent_id;
+        item.status = "assigned";
+        touch(item);
+        onConversationChanged(item.id);
+        changed();
+      }
+      if (frame.agent_id === state.me.id) {
+        const fetched = await fetchOne(frame.conversation_id);
+        if (fetched && !item) announce(`Conversation assigned: ${visitorName(fetched)}`, "", () => open(fetched.id));
+      }
+      break;
+    }
+    case "conversation.closed": {
+      const item = state.conversations.get(frame.conversation_id);
+      if (item) {
+        item.status = "closed";
+        touch(item);
+        onConversationChanged(item.id);
+        changed();
+      }
+      break;
+    }
+    case "message.new": {
+      const message = frame.message;
+      const shown = onMessage(message);
+      const item = state.conversations.get(message.conversation_id);
+      if (item) {
+        noteLast(item, message, shown);
+        changed();
+      } else {
+        fetchOne(message.conversation_id);
+      }
+      break;
+    }
+    case "message.ack":
+      onAck(frame);
+      break;
+    case "typing":
+      onTyping(frame);
+      break;
+    case "read":
+      onRead(frame);
+      break;
+    case "error":
+      onSendError(frame);
+      break;
+    default:
+      break;
+  }
+}
+
+function noteLast(item, message, shown = currentId() === item.id && !document.hidden) {
+  if (item.last_message && item.last_message.id >= message.id) return;
+  touch(item);
+  item.last_message = message;
+  item.last_message_id = message.id;
+  item.updated_at = message.created_at;
+  if (message.sender.kind === "visitor" && !shown) item.unread = (item.unread || 0) + 1;
+}
+
+async function fetchOne(id) {
+  try {
+    const item = upsert(await get(`/api/v1/conversations/${encodeURIComponent(id)}`));
+    changed();
+    return item;
+  } catch {
+    return null;
+  }
+}
+
+function open(id) {
+  showPage("inbox");
+  const item = state.conversations.get(id);
+  openConversation(id);
+  if (item) showVisitor(item);
+}
+
+function showPage(page) {
+  for (const button of $$(".rail-btn[data-page]")) {
+    const active = button.dataset.page === page;
+    button.classList.toggle("active", active);
+    if (active) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  for (const section of $$(".page")) section.hidden = section.id !== `page-${page}`;
+  if (page !== "inbox") loadPage(page);
+  else loadCannedList().catch(() => {});
+}
+
+function boot() {
+  whenUnauthorized(() => showLogin("Your session ended. Sign in again."));
+  $("#login-form").addEventListener("submit", onLogin);
+  $("#logout-btn").addEventListener("click", async () => {
+    try {
+      await post("/api/v1/auth/logout");
+    } catch {
+      /* signing out locally is what matters */
+    }
+    showLogin();
+  });
+  const notifyButton = $("#notify-btn");
+  notifyButton.hidden = !canNotify() || Notification.permission !== "default";
+  notifyButton.addEventListener("click", async () => {
+    await askPermission();
+    notifyButton.hidden = true;
+  });
+  for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
+  initList(open);
+  initAdmin(loadShared);
+  subscribe(renderList);
+  document.addEventListener("keydown", (event) => {
+    // Alt+1/2/3 switch tabs; "/" from the list focuses the reply box.
+    if (event.altKey && ["1", "2", "3"].includes(event.key)) selectTab(["mine", "waiting", "all"][Number(event.key) - 1]);
+  });
+  if (session.token && session.agent) start();
+  else showLogin();
+}
+
+boot();

@@ -1,0 +1,104 @@
+// Canned replies on "/": typing "/" at the start of the reply opens a popup filtered by
+// what follows; arrows move, Enter or Tab inserts, Escape closes.
+
+import { $, clear, el } from "./dom.js";
+import { state } from "./state.js";
+
+let input = null;
+let matches = [];
+let active = 0;
+
+export function initCanned(textarea) {
+  input = textarea;
+  input.addEventListener("blur", () => setTimeout(hide, 150));
+}
+
+function query() {
+  const match = /^\/(\S*)$/.exec(input.value);
+  return match ? match[1].toLowerCase() : null;
+}
+
+export function cannedInput() {
+  const q = query();
+  if (q === null) {
+    hide();
+    return;
+  }
+  matches = state.canned.filter(
+    (c) => c.shortcut.toLowerCase().includes(q) || c.title.toLowerCase().includes(q),
+  );
+  active = 0;
+  render();
+}
+
+function render() {
+  const popup = $("#canned-popup");
+  clear(popup);
+  if (!matches.length) {
+    popup.append(el("li", { class: "canned-none", text: state.canned.length ? "No canned reply matches." : "No canned replies yet." }));
+  }
+  matches.forEach((reply, index) => {
+    popup.append(
+      el(
+        "li",
+        {
+          role: "option",
+          id: `canned-${index}`,
+          class: index === active ? "active" : "",
+          "aria-selected": String(index === active),
+          onmousedown: (event) => {
+            event.preventDefault();
+            insert(index);
+          },
+        },
+        el("span", { class: "canned-key", text: `/${reply.shortcut}` }),
+        el("span", { class: "canned-title", text: reply.title }),
+        el("span", { class: "canned-body", text: reply.body }),
+      ),
+    );
+  });
+  popup.hidden = false;
+  input.setAttribute("aria-expanded", "true");
+  if (matches.length) input.setAttribute("aria-activedescendant", `canned-${active}`);
+}
+
+function hide() {
+  $("#canned-popup").hidden = true;
+  if (input) {
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+}
+
+function insert(index) {
+  const reply = matches[index];
+  if (!reply) return;
+  input.value = reply.body;
+  input.dispatchEvent(new Event("input"));
+  hide();
+  input.focus();
+}
+
+/** Keys while the popup is open; true when the key was ours. */
+export function cannedKeydown(event) {
+  if ($("#canned-popup").hidden) return false;
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    event.preventDefault();
+    if (matches.length) {
+      active = (active + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+      render();
+    }
+    return true;
+  }
+  if ((event.key === "Enter" || event.key === "Tab") && matches.length) {
+    event.preventDefault();
+    insert(active);
+    return true;
+  }
+  if (event.key === "Escape") {
+    event.preventDefault();
+    hide();
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,429 @@
+// The chat pane: history (latest page first, older ones on scroll), sending with an
+// optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
+// "/", attachments, take / transfer / close.
+
+import { api, get, post, session, upload } from "./api.js";
+import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
+import { $, clear, clock, el, hue, initials } from "./dom.js";
+import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
+
+const PAGE = 30;
+const TYPING_EVERY_MS = 3000; // protocol.md: at most every few seconds
+const TYPING_SHOWN_MS = 5000;
+
+let socket = null;
+let view = null; // {id, oldest, loadingOlder, done, byId: Map, pending: Map, lastReadSent}
+let typingTimer = null;
+let lastTypingSent = 0;
+let files = []; // uploaded attachments waiting for the next send
+let watching = null;
+
+export function initChat(chatSocket) {
+  socket = chatSocket;
+  const input = $("#composer-input");
+  $("#composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (cannedKeydown(event)) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener("input", () => {
+    autosize(input);
+    cannedInput(input);
+    if (view && Date.now() - lastTypingSent > TYPING_EVERY_MS && input.value.trim()) {
+      lastTypingSent = Date.now();
+      socket.send({ type: "typing", conversation_id: view.id });
+    }
+  });
+  initCanned(input);
+  $("#messages").addEventListener("scroll", () => {
+    if ($("#messages").scrollTop < 60) loadOlder();
+  });
+  $("#file-input").addEventListener("change", onFile);
+  $("#close-btn").addEventListener("click", closeConversation);
+  $("#claim-btn").addEventListener("click", claim);
+  $("#transfer-select").addEventListener("change", transfer);
+  $("#back-btn").addEventListener("click", () => document.body.classList.remove("show-chat"));
+  $("#details-btn").addEventListener("click", () => {
+    const narrow = window.matchMedia("(max-width: 1100px)").matches;
+    const shown = narrow
+      ? document.body.classList.toggle("show-details")
+      : !document.body.classList.toggle("hide-details");
+    $("#details-btn").setAttribute("aria-expanded", String(shown));
+  });
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("focus", markRead);
+}
+
+function autosize(input) {
+  if (!input.value) {
+    input.style.height = ""; // a long placeholder must not grow the box
+    return;
+  }
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+}
+
+export function currentId() {
+  return view ? view.id : null;
+}
+
+export async function openConversation(id) {
+  if (watching && watching !== id) {
+    socket.send({ type: "unwatch", conversation_id: watching });
+    watching = null;
+  }
+  state.currentId = id;
+  view = { id, oldest: null, loadingOlder: false, done: false, byId: new Map(), pending: new Map(), lastReadSent: "" };
+  files = [];
+  renderFiles();
+  $("#chat-empty").hidden = true;
+  $("#chat").hidden = false;
+  document.body.classList.add("show-chat");
+  const box = $("#messages");
+  clear(box);
+  box.append(el("div", { id: "history-top", class: "history-top" }));
+  $("#typing").textContent = "";
+  renderHead();
+  changed();
+  const item = state.conversations.get(id);
+  if (item && item.assignee_id !== state.me.id && atLeast("supervisor")) {
+    socket.send({ type: "watch", conversation_id: id });
+    watching = id;
+  }
+  try {
+    const page = await get(`/api/v1/conversations/${encodeURIComponent(id)}/messages?before=&limit=${PAGE}`);
+    if (!view || view.id !== id) return;
+    view.done = page.items.length < PAGE;
+    for (const message of page.items) addMessage(message, { initial: true });
+    markTop();
+    box.scrollTop = box.scrollHeight;
+    markRead();
+  } catch (err) {
+    note(`Could not load the history: ${err.message}`);
+  }
+  $("#composer-input").focus();
+}
+
+/** After a reconnect: fetch what was missed and follow again. */
+export async function refresh() {
+  if (!view) return;
+  const id = view.id;
+  if (watching === id) socket.send({ type: "watch", conversation_id: id });
+  const ids = [...view.byId.keys()].sort();
+  const after = ids.length ? ids[ids.length - 1] : "";
+  try {
+    const page = await get(`/api/v1/conversations/${encodeURIComponent(id)}/messages?after=${after}&limit=500`);
+    if (view && view.id === id) for (const message of page.items) addMessage(message);
+  } catch {
+    /* the list refresh reports problems */
+  }
+}
+
+async function loadOlder() {
+  if (!view || view.loadingOlder || view.done || !view.oldest) return;
+  view.loadingOlder = true;
+  const id = view.id;
+  const box = $("#messages");
+  const before = box.scrollHeight;
+  try {
+    const page = await get(`/api/v1/conversations/${encodeURIComponent(id)}/messages?before=${view.oldest}&limit=${PAGE}`);
+    if (!view || view.id !== id) return;
+    view.done = page.items.length < PAGE;
+    for (const message of [...page.items].reverse()) addMessage(message, { prepend: true });
+    markTop();
+    box.scrollTop = box.scrollHeight - before;
+  } finally {
+    if (view) view.loadingOlder = false;
+  }
+}
+
+function markTop() {
+  const top = $("#history-top");
+  if (top) top.textContent = view.done ? "Start of the conversation" : "";
+}
+
+function renderHead() {
+  const item = state.conversations.get(view.id) || { visitor_id: "", visitor: {}, status: "" };
+  const name = visitorName(item);
+  $("#chat-name").textContent = name;
+  const avatar = $("#chat-avatar");
+  avatar.textContent = initials(name);
+  avatar.style.background = hue(item.visitor_id);
+  const parts = [];
+  if (item.visitor && item.visitor.email) parts.push(item.visitor.email);
+  if (item.status === "waiting") parts.push("waiting for an agent");
+  else if (item.status === "assigned") parts.push(`assigned to ${agentName(item.assignee_id)}`);
+  else if (item.status === "closed") parts.push("closed");
+  $("#chat-sub").textContent = parts.join(" · ");
+  const mine = item.assignee_id === state.me.id;
+  const senior = atLeast("supervisor");
+  const open = item.status !== "closed";
+  $("#claim-btn").hidden = !(item.status === "waiting");
+  $("#close-btn").hidden = !(open && (mine || senior));
+  const select = $("#transfer-select");
+  select.hidden = !(open && (mine || senior));
+  clear(select);
+  select.append(el("option", { value: "", text: "Transfer to…" }));
+  for (const agent of state.agents.values()) {
+    if (agent.disabled || agent.id === item.assignee_id) continue;
+    const label = agent.id === state.me.id ? `${agent.name} (you)` : `${agent.name}${agent.online ? " · online" : ""}`;
+    select.append(el("option", { value: agent.id, text: label }));
+  }
+  const canWrite = open && (mine || senior);
+  $("#composer-input").disabled = !canWrite;
+  $("#send-btn").disabled = !canWrite;
+  $("#composer-input").placeholder = !open
+    ? "This conversation is closed."
+    : canWrite
+      ? "Reply… ( / for canned replies )"
+      : "Take the conversation to reply.";
+}
+
+export function onConversationChanged(id) {
+  if (view && view.id === id) renderHead();
+}
+
+function bubble(message, pending = false) {
+  const kind = message.sender.kind;
+  const own = kind === "agent";
+  const row = el("div", {
+    class: `msg ${kind}${own ? " out" : ""}${pending ? " pending" : ""}`,
+    dataset: { id: message.id || "", client: message.client_msg_id || "" },
+  });
+  if (kind === "system" || kind === "bot") {
+    row.append(el("div", { class: "msg-body", text: message.body }));
+    row.append(el("div", { class: "msg-meta", text: `${kind === "bot" ? "Bot" : "System"} · ${clock(message.created_at)}` }));
+    return row;
+  }
+  const body = el("div", { class: "msg-body" });
+  if (message.body) body.append(el("p", { class: "msg-text", text: message.body }));
+  for (const file of message.attachments || []) body.append(attachmentView(file));
+  row.append(body);
+  const who = own ? (message.sender.id === state.me.id ? "You" : message.sender.name || "Agent") : message.sender.name || "Visitor";
+  row.append(el("div", { class: "msg-meta" }, el("span", { text: `${who} · ${pending ? "sending…" : clock(message.created_at)}` }), el("span", { class: "seen" })));
+  return row;
+}
+
+function attachmentView(file) {
+  const url = `${file.url}?token=${encodeURIComponent(session.token)}`;
+  if (/^image\/(png|jpeg|gif|webp)$/.test(file.content_type)) {
+    return el("a", { class: "attachment image", href: url, target: "_blank", rel: "noopener" }, el("img", { src: url, alt: file.name, loading: "lazy" }));
+  }
+  return el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener" }, el("span", { text: file.name }), el("small", { text: ` ${Math.ceil(file.size / 1024)} KB` }));
+}
+
+/** Insert a stored message in id order (dedupe by id). */
+export function addMessage(message, { initial = false, prepend = false } = {}) {
+  if (!view || message.conversation_id !== view.id || view.byId.has(message.id)) return;
+  const box = $("#messages");
+  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  const node = bubble(message);
+  view.byId.set(message.id, node);
+  if (!view.oldest || message.id < view.oldest) view.oldest = message.id;
+  if (prepend) {
+    $("#history-top").after(node);
+  } else {
+    // Keep id order even if a live frame overtakes a page.
+    const later = [...box.querySelectorAll(".msg[data-id]")].find((n) => n.dataset.id && n.dataset.id > message.id);
+    const firstPending = box.querySelector(".msg.pending");
+    box.insertBefore(node, later || firstPending || null);
+  }
+  if (!initial && !prepend && nearBottom) box.scrollTop = box.scrollHeight;
+  showSeen();
+}
+
+export function onMessage(message) {
+  if (!view || message.conversation_id !== view.id) return false;
+  if (message.sender.kind === "agent" && message.sender.id === state.me.id) {
+    const pending = [...view.pending.entries()].find(([, p]) => p.id === message.id);
+    if (pending) {
+      view.pending.get(pending[0]).node.remove();
+      view.pending.delete(pending[0]);
+    }
+  }
+  addMessage(message);
+  if (message.sender.kind === "visitor") $("#typing").textContent = "";
+  markRead();
+  return true;
+}
+
+export function onAck(frame) {
+  if (!view) return;
+  const pending = view.pending.get(frame.client_msg_id);
+  if (!pending) return;
+  pending.id = frame.message_id;
+  if (view.byId.has(frame.message_id)) {
+    pending.node.remove();
+    view.pending.delete(frame.client_msg_id);
+    return;
+  }
+  // Becomes the stored message: it keeps its place, gets its id and its time.
+  pending.node.classList.remove("pending");
+  pending.node.dataset.id = frame.message_id;
+  view.byId.set(frame.message_id, pending.node);
+  const meta = pending.node.querySelector(".msg-meta span");
+  if (meta) meta.textContent = `You · ${clock(new Date().toISOString())}`;
+  view.pending.delete(frame.client_msg_id);
+}
+
+export function onSendError(frame) {
+  if (!view || !frame.client_msg_id) return false;
+  const pending = view.pending.get(frame.client_msg_id);
+  if (!pending) return false;
+  pending.node.classList.add("failed");
+  const meta = pending.node.querySelector(".msg-meta span");
+  if (meta) meta.textContent = `Not sent: ${frame.message}`;
+  return true;
+}
+
+export function onTyping(frame) {
+  if (!view || frame.conversation_id !== view.id || frame.sender.kind !== "visitor") return;
+  $("#typing").textContent = `${frame.sender.name || "The visitor"} is typing…`;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => ($("#typing").textContent = ""), TYPING_SHOWN_MS);
+}
+
+export function onRead(frame) {
+  if (frame.sender.kind !== "visitor") return;
+  const item = state.conversations.get(frame.conversation_id);
+  if (item && (!item.visitor_read_id || item.visitor_read_id < frame.message_id)) item.visitor_read_id = frame.message_id;
+  if (view && frame.conversation_id === view.id) showSeen();
+}
+
+/** "Seen" under the last agent message the visitor has read. */
+function showSeen() {
+  if (!view) return;
+  const item = state.conversations.get(view.id);
+  const read = item && item.visitor_read_id;
+  let last = null;
+  for (const node of $("#messages").querySelectorAll(".msg.agent[data-id]")) {
+    node.querySelector(".seen").textContent = "";
+    if (read && node.dataset.id && node.dataset.id <= read) last = node;
+  }
+  if (last) last.querySelector(".seen").textContent = " · Seen";
+}
+
+/** Tell the server (and the visitor) we read up to the last message, when we can see it. */
+export function markRead() {
+  if (!view || document.hidden) return;
+  const ids = [...view.byId.keys()].filter(Boolean).sort();
+  const last = ids[ids.length - 1];
+  const item = state.conversations.get(view.id);
+  if (item && item.unread) {
+    item.unread = 0;
+    touch(item);
+    changed();
+  }
+  if (!last || last <= view.lastReadSent || !item) return;
+  const senior = atLeast("supervisor");
+  if (item.assignee_id !== state.me.id && !senior) return;
+  view.lastReadSent = last;
+  socket.send({ type: "read", conversation_id: view.id, message_id: last });
+}
+
+function send() {
+  const input = $("#composer-input");
+  const body = input.value.trim();
+  if (!view || (!body && !files.length) || input.disabled) return;
+  const clientMsgId = crypto.randomUUID();
+  const attachments = files;
+  const frame = { type: "message.send", client_msg_id: clientMsgId, body, conversation_id: view.id };
+  if (attachments.length) frame.attachment_ids = attachments.map((f) => f.id);
+  const node = bubble(
+    { id: "", client_msg_id: clientMsgId, body, attachments, created_at: new Date().toISOString(), sender: { kind: "agent", id: state.me.id, name: state.me.name } },
+    true,
+  );
+  $("#messages").append(node);
+  $("#messages").scrollTop = $("#messages").scrollHeight;
+  view.pending.set(clientMsgId, { node, id: null });
+  socket.send(frame);
+  input.value = "";
+  autosize(input);
+  files = [];
+  renderFiles();
+  lastTypingSent = 0;
+}
+
+async function onFile(event) {
+  const file = event.target.files[0];
+  event.target.value = "";
+  if (!file) return;
+  note(`Uploading ${file.name}…`);
+  try {
+    files.push(await upload(file));
+    note("");
+    renderFiles();
+  } catch (err) {
+    note(`Upload failed: ${err.message}`);
+  }
+}
+
+function renderFiles() {
+  const box = $("#pending-files");
+  clear(box);
+  files.forEach((file, index) => {
+    box.append(
+      el("span", { class: "chip" }, el("span", { text: file.name }), el("button", {
+        type: "button",
+        class: "chip-x",
+        "aria-label": `Remove ${file.name}`,
+        text: "×",
+        onclick: () => {
+          files.splice(index, 1);
+          renderFiles();
+        },
+      })),
+    );
+  });
+}
+
+function note(text) {
+  $("#composer-note").textContent = text;
+}
+
+async function closeConversation() {
+  if (!view) return;
+  try {
+    const item = await post(`/api/v1/conversations/${encodeURIComponent(view.id)}/close`);
+    upsert(item);
+    changed();
+    renderHead();
+  } catch (err) {
+    note(`Could not close: ${err.message}`);
+  }
+}
+
+async function claim() {
+  if (!view) return;
+  try {
+    upsert(await post(`/api/v1/conversations/${encodeURIComponent(view.id)}/claim`));
+    changed();
+    renderHead();
+    if (watching === view.id) {
+      socket.send({ type: "unwatch", conversation_id: view.id });
+      watching = null;
+    }
+  } catch (err) {
+    note(`Could not take it: ${err.message}`);
+  }
+}
+
+async function transfer(event) {
+  const agentId = event.target.value;
+  if (!view || !agentId) return;
+  try {
+    upsert(await api("POST", `/api/v1/conversations/${encodeURIComponent(view.id)}/transfer`, { agent_id: agentId }));
+    note(`Transferred to ${agentName(agentId)}.`);
+    changed();
+    renderHead();
+  } catch (err) {
+    note(`Could not transfer: ${err.message}`);
+    event.target.value = "";
+  }
+}

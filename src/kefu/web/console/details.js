@@ -1,0 +1,77 @@
+// The visitor block of the right-hand panel: where they are, where they came from, what
+// they run, and their local time (ticking, from their browser's time zone).
+
+import { get } from "./api.js";
+import { $, clear, el, safeLink } from "./dom.js";
+import { state, visitorName } from "./state.js";
+
+let visitor = null;
+let shownFor = null;
+
+export async function showVisitor(item) {
+  shownFor = item.visitor_id;
+  visitor = { id: item.visitor_id, name: item.visitor && item.visitor.name, email: item.visitor && item.visitor.email };
+  render(item);
+  try {
+    const full = await get(`/api/v1/visitors/${encodeURIComponent(item.visitor_id)}`);
+    if (shownFor !== item.visitor_id) return;
+    visitor = full;
+  } catch {
+    /* older server, or not allowed: keep what the list knows */
+  }
+  render(item);
+}
+
+/** "Chrome 131 on macOS" from a user-agent string; the full string stays in the tooltip. */
+function describeAgent(ua) {
+  const browsers = [["Edg/", "Edge"], ["OPR/", "Opera"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Version/", "Safari"]];
+  const systems = [["iPhone", "iOS"], ["iPad", "iPadOS"], ["Android", "Android"], ["Mac OS X", "macOS"], ["Windows", "Windows"], ["Linux", "Linux"]];
+  let browser = null;
+  for (const [mark, name] of browsers) {
+    const match = new RegExp(`${mark.replace("/", "\\/")}(\\d+)`).exec(ua);
+    if (match) {
+      browser = `${name} ${match[1]}`;
+      break;
+    }
+  }
+  const system = systems.find(([mark]) => ua.includes(mark));
+  if (!browser) return ua.length > 60 ? `${ua.slice(0, 60)}…` : ua;
+  return system ? `${browser} on ${system[1]}` : browser;
+}
+
+function localTime(zone) {
+  try {
+    return new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", weekday: "short", timeZone: zone }).format(new Date());
+  } catch {
+    return null;
+  }
+}
+
+function render(item) {
+  const dl = $("#visitor-details");
+  clear(dl);
+  const rows = [
+    ["Name", visitor.name || visitorName(item)],
+    ["Email", visitor.email],
+    ["Page", visitor.page_url ? safeLink(visitor.page_url) : null],
+    ["Referrer", visitor.referrer ? safeLink(visitor.referrer) : null],
+    ["IP", visitor.ip],
+    ["Browser", visitor.user_agent ? el("span", { title: visitor.user_agent, text: describeAgent(visitor.user_agent) }) : null],
+    ["Local time", visitor.timezone ? `${localTime(visitor.timezone) || "?"} (${visitor.timezone})` : null],
+    ["Language", visitor.locale],
+    ["Customer id", visitor.external_id ? `${visitor.external_id}${visitor.identity_verified ? " ✓ verified" : " (unverified)"}` : null],
+  ];
+  for (const [label, value] of rows) {
+    if (value === null || value === undefined || value === "") continue;
+    dl.append(el("dt", { text: label }), el("dd", { dataset: label === "Local time" ? { tz: visitor.timezone } : {} }, value));
+  }
+}
+
+setInterval(() => {
+  const dd = document.querySelector("#visitor-details dd[data-tz]");
+  if (dd) dd.textContent = `${localTime(dd.dataset.tz) || "?"} (${dd.dataset.tz})`;
+}, 15000);
+
+export function currentVisitor() {
+  return state.currentId ? visitor : null;
+}

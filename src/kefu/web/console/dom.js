@@ -1,0 +1,72 @@
+// Tiny DOM helpers. Every piece of text goes in through textContent: nothing a visitor or
+// agent typed is ever parsed as HTML.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** el("div", {class: "x", dataset: {id}, onclick}, child, "text") */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "style") throw new Error("style attributes break the CSP; use node.style");
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function clear(node) {
+  while (node.firstChild) node.firstChild.remove();
+}
+
+/** A link only for http(s) URLs; anything else (javascript:, data:) stays plain text. */
+export function safeLink(url, text = url) {
+  try {
+    const parsed = new URL(url, location.href);
+    if (parsed.protocol === "http:" || parsed.protocol === "https:") {
+      return el("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer", text });
+    }
+  } catch {
+    /* not a URL: shown as text below */
+  }
+  return document.createTextNode(text);
+}
+
+export function initials(name) {
+  const parts = (name || "?").trim().split(/\s+/).slice(0, 2);
+  return parts.map((p) => p[0] || "").join("").toUpperCase() || "?";
+}
+
+// A stable soft color per visitor, so the list is easy to scan.
+export function hue(seed) {
+  let h = 0;
+  for (const ch of seed || "") h = (h * 31 + ch.charCodeAt(0)) % 360;
+  return `hsl(${h} 55% 52%)`;
+}
+
+export function shortDuration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function clock(iso) {
+  const d = new Date(iso);
+  const today = new Date();
+  const sameDay = d.toDateString() === today.toDateString();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString([], { month: "short", day: "numeric" });
+}

@@ -1,0 +1,112 @@
+// The conversation list: tabs (mine / unassigned / all), unread badges, waiting times
+// that tick, keyboard navigation (arrows + Enter).
+
+import { $, $$, clear, clock, el, hue, initials, shortDuration } from "./dom.js";
+import { atLeast, sorted, state, visitorName } from "./state.js";
+
+let onOpen = () => {};
+
+export function initList(open) {
+  onOpen = open;
+  for (const tab of $$(".tabs [role=tab]")) {
+    tab.addEventListener("click", () => selectTab(tab.dataset.tab));
+  }
+  const list = $("#conv-list");
+  list.addEventListener("keydown", (event) => {
+    const items = $$("li[role=option]", list);
+    const index = items.findIndex((li) => li.dataset.id === state.currentId);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const next = items[Math.max(0, Math.min(items.length - 1, index + (event.key === "ArrowDown" ? 1 : -1)))];
+      if (next) onOpen(next.dataset.id);
+    }
+  });
+  setInterval(tick, 1000);
+}
+
+export function selectTab(tab) {
+  if (tab === "all" && !atLeast("supervisor")) return;
+  state.tab = tab;
+  for (const button of $$(".tabs [role=tab]")) {
+    button.setAttribute("aria-selected", String(button.dataset.tab === tab));
+  }
+  renderList();
+}
+
+function preview(item) {
+  const last = item.last_message;
+  if (!last) return "No messages yet";
+  const kind = last.sender.kind;
+  const who = kind === "agent" ? (last.sender.id === state.me.id ? "You: " : `${last.sender.name}: `) : kind === "bot" ? "Bot: " : "";
+  const text = last.body || (last.attachments && last.attachments.length ? "Attachment" : "");
+  return who + text.replace(/\s+/g, " ").slice(0, 120);
+}
+
+// Colors through the CSSOM: a strict CSP (no 'unsafe-inline') refuses style attributes.
+function avatar(seed, name) {
+  const node = el("span", { class: "avatar", "aria-hidden": "true" }, initials(name));
+  node.style.background = hue(seed);
+  return node;
+}
+
+function waitingLabel(item) {
+  return `waiting ${shortDuration(Date.now() - Date.parse(item.created_at))}`;
+}
+
+export function renderList() {
+  const list = $("#conv-list");
+  clear(list);
+  const items = sorted(state.tab);
+  for (const item of items) {
+    const name = visitorName(item);
+    const selected = item.id === state.currentId;
+    const li = el(
+      "li",
+      {
+        role: "option",
+        class: `conv${selected ? " selected" : ""}${item.unread ? " unread" : ""}`,
+        "aria-selected": String(selected),
+        dataset: { id: item.id },
+        onclick: () => onOpen(item.id),
+      },
+      avatar(item.visitor_id, name),
+      el(
+        "div",
+        { class: "conv-main" },
+        el(
+          "div",
+          { class: "conv-top" },
+          el("span", { class: "conv-name", text: name }),
+          item.status === "waiting"
+            ? el("span", { class: "wait", dataset: { since: item.created_at }, text: waitingLabel(item) })
+            : el("time", { class: "conv-time", datetime: item.updated_at, text: clock(item.updated_at) }),
+        ),
+        el(
+          "div",
+          { class: "conv-bottom" },
+          el("span", { class: "conv-preview", text: preview(item) }),
+          item.unread ? el("span", { class: "badge", "aria-label": `${item.unread} unread`, text: String(item.unread) }) : null,
+        ),
+      ),
+    );
+    list.append(li);
+  }
+  $("#conv-empty").hidden = items.length > 0;
+  for (const tab of ["mine", "waiting", "all"]) {
+    const count = sorted(tab).length;
+    const unread = sorted(tab).reduce((n, i) => n + (i.unread || 0), 0);
+    const badge = $(`[data-count=${tab}]`);
+    badge.textContent = count ? String(count) : "";
+    badge.classList.toggle("hot", unread > 0);
+  }
+  const mineUnread = sorted("mine").reduce((n, i) => n + (i.unread || 0), 0);
+  const waiting = sorted("waiting").length;
+  const total = mineUnread + waiting;
+  document.title = total ? `(${total}) kefu console` : "kefu console";
+}
+
+function tick() {
+  for (const span of $$("#conv-list .wait")) {
+    span.textContent = `waiting ${shortDuration(Date.now() - Date.parse(span.dataset.since))}`;
+  }
+}

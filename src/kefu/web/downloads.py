@@ -1,0 +1,78 @@
+"""``GET /api/v1/attachments/{id}``: the file, streamed by aiohttp itself.
+
+Served natively rather than through FastAPI: Starlette's ``FileResponse`` waits for an
+ASGI ``http.disconnect`` that the aiohttp-asgi bridge never sends, and aiohttp's own
+``FileResponse`` streams with ``sendfile`` and no thread hop anyway.
+
+Safety: ``Content-Disposition: attachment`` for everything but png/jpeg/gif/webp,
+``nosniff`` (added for every response) and a sandboxing CSP, so no upload can ever run
+as a page on kefu's origin. ``<img src>`` cannot send a bearer header, so ``?token=`` is
+accepted as well as ``Authorization``.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from aiohttp import web
+
+from kefu.attachments.sniff import is_safe_inline
+from kefu.chat.principal import Principal
+from kefu.domain.models import Attachment
+from kefu.errors import KefuError, NotFound
+from kefu.node import Node
+
+# Private: only the token holder may see it; immutable: a content-addressed blob and its
+# metadata never change, so a browser may keep it for a day without asking again.
+CACHE_CONTROL = "private, max-age=86400, immutable"
+DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def add_routes(app: web.Application, node: Node) -> None:
+    async def download(request: web.Request) -> web.StreamResponse:
+        try:
+            return await _download(node, request)
+        except KefuError as exc:
+            body = {"error": {"code": exc.code, "message": exc.message}}
+            return web.Response(
+                status=exc.status, text=json.dumps(body), content_type="application/json"
+            )
+
+    app.router.add_get("/api/v1/attachments/{attachment_id}", download)
+
+
+async def _download(node: Node, request: web.Request) -> web.StreamResponse:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" and token else None
+    caller = await node.auth.principal(bearer or request.query.get("token"))
+    attachment = await node.attachments.get(request.match_info["attachment_id"])
+    await _check_access(node, caller, attachment)
+    media_type = attachment.content_type
+    if media_type == "text/plain":
+        media_type = "text/plain; charset=utf-8"
+    disposition = "inline" if is_safe_inline(attachment.content_type) else "attachment"
+    return web.FileResponse(
+        node.attachments.path(attachment),
+        headers={
+            "Content-Type": media_type,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(attachment.name)}",
+            "Cache-Control": CACHE_CONTROL,
+            "Content-Security-Policy": DOWNLOAD_CSP,
+            # Shown by the widget on shops of other origins (fetched, then a blob URL).
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )
+
+
+async def _check_access(node: Node, caller: Principal, attachment: Attachment) -> None:
+    if attachment.uploader == caller.key:
+        return
+    if attachment.conversation_id is None:
+        raise NotFound("no such attachment", code="attachment_not_found")
+    try:
+        await node.chat.accessible(caller, attachment.conversation_id)
+    except KefuError:
+        # The same answer as a missing one: ids of others' files reveal nothing.
+        raise NotFound("no such attachment", code="attachment_not_found") from None

@@ -1,0 +1,899 @@
+/*
+ * kefu chat widget: one <script> tag on any page, no build step.
+ *
+ *   <script src="https://KEFU/widget.js" data-kefu-site="shop" async></script>
+ *
+ * Optional attributes: data-kefu-external-id + data-kefu-signature (the host site's
+ * backend signs the customer id, hex HMAC-SHA256), data-kefu-title, data-kefu-welcome.
+ *
+ * Why it is built this way:
+ * - Everything lives in a shadow root: the page's CSS cannot reach in, ours cannot leak
+ *   out. It is an open root: a closed one would not stop the page's scripts (they run
+ *   first and can wrap attachShadow), but it would stop browser automation and
+ *   accessibility tooling from reaching the widget.
+ * - Styles go through a constructed stylesheet, which a strict page CSP still allows.
+ * - Every piece of message data is written with textContent / attributes, never as
+ *   markup: a message "<img src=x onerror=...>" is shown as those characters.
+ * - Tokens stay in localStorage per kefu origin + site, and travel in a header (REST)
+ *   or the socket URL; never in a cookie, so other sites cannot ride on them.
+ * - The socket reconnects with exponential backoff and jitter (no thundering herd after
+ *   a deploy), then sends `resume` with the last message id shown: nothing is lost.
+ *   Unacknowledged messages are resent with the same client_msg_id (stored once).
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.src || window.__kefuWidgetLoaded) return;
+  window.__kefuWidgetLoaded = true;
+
+  var BASE = new URL(script.src, location.href).origin;
+  var SITE = script.getAttribute("data-kefu-site") || null;
+  var EXTERNAL_ID = script.getAttribute("data-kefu-external-id") || null;
+  var SIGNATURE = script.getAttribute("data-kefu-signature") || null;
+  var TITLE = script.getAttribute("data-kefu-title") || "Chat with us";
+  var WELCOME =
+    script.getAttribute("data-kefu-welcome") || "Hi! Ask us anything, we usually reply in minutes.";
+  var STORE_KEY = "kefu:" + BASE + ":" + (SITE || "default");
+
+  // Backoff: 0.5 s doubling to 30 s, each delay scaled by a random 50-100 %.
+  var BACKOFF_FIRST_MS = 500;
+  var BACKOFF_MAX_MS = 30000;
+  // Below the server's heartbeat and typical 60 s proxy idle timeouts.
+  var PING_MS = 25000;
+  // One typing frame per this interval while the visitor types; the agent's indicator
+  // hides after TYPING_SHOW_MS without news.
+  var TYPING_SEND_MS = 2000;
+  var TYPING_SHOW_MS = 4000;
+
+  // ---- state ----------------------------------------------------------------------
+  var saved = load();
+  var state = {
+    token: saved.token || null,
+    conversationId: saved.conversationId || null,
+    closed: !!saved.closed,
+    rated: !!saved.rated,
+    readUpTo: saved.readUpTo || "", // last message id the visitor saw with the panel open
+    lastId: "", // last message id shown on this page
+    open: false,
+    unread: 0,
+    ws: null,
+    attempts: 0,
+    stopped: false,
+    pending: {}, // client_msg_id -> {frame, el}
+    seen: {}, // message id -> element
+    lastReadByAgent: "",
+    lastTypingSent: 0,
+  };
+
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE_KEY) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function persist() {
+    try {
+      localStorage.setItem(
+        STORE_KEY,
+        JSON.stringify({
+          token: state.token,
+          conversationId: state.conversationId,
+          closed: state.closed,
+          rated: state.rated,
+          readUpTo: state.readUpTo,
+        })
+      );
+    } catch (e) {
+      /* storage full or disabled: the session lasts as long as the page */
+    }
+  }
+
+  // ---- DOM helpers ----------------------------------------------------------------
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        if (key === "text") node.textContent = attrs[key];
+        else if (key === "class") node.className = attrs[key];
+        else node.setAttribute(key, attrs[key]);
+      });
+    }
+    (children || []).forEach(function (child) {
+      node.appendChild(child);
+    });
+    return node;
+  }
+
+  // Icons as SVG paths, built with createElementNS: no markup strings, and no reliance on
+  // an emoji font being installed.
+  var ICON_CHAT =
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  var ICON_CLIP =
+    "M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l7.8-7.8a4 4 0 0 0-5.7-5.7L5.8 11.4a6 6 0 0 0 8.5 8.5l6.2-6.2";
+  var ICON_FILE = "M6 2h8l6 6v14H6zM14 2v6h6";
+
+  function icon(path, filled) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var shape = document.createElementNS(ns, "path");
+    shape.setAttribute("d", path);
+    shape.setAttribute("fill", filled ? "currentColor" : "none");
+    shape.setAttribute("stroke", "currentColor");
+    shape.setAttribute("stroke-width", filled ? "0" : "2");
+    shape.setAttribute("stroke-linecap", "round");
+    shape.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(shape);
+    return svg;
+  }
+
+  var CSS = [
+    ":host{all:initial}",
+    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
+    ".launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;display:flex;align-items:center;justify-content:center;",
+    "background:#2563eb;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);z-index:2147483646}",
+    ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}",
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;",
+    "background:#dc2626;color:#fff;font-size:12px;line-height:22px;font-weight:700}",
+    ".badge[hidden]{display:none}",
+    ".panel{position:fixed;right:20px;bottom:92px;width:370px;height:560px;max-height:calc(100vh - 112px);",
+    "display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:14px;overflow:hidden;",
+    "box-shadow:0 12px 40px rgba(0,0,0,.3);z-index:2147483647;font-size:14px}",
+    ".panel[hidden]{display:none}",
+    "header{background:#2563eb;color:#fff;padding:14px 16px;display:flex;align-items:center;gap:10px}",
+    "header h2{margin:0;font-size:16px;font-weight:600;flex:1}",
+    ".status{font-size:12px;opacity:.9;display:block;font-weight:400}",
+    ".close{background:transparent;border:0;color:#fff;font-size:22px;cursor:pointer;padding:4px 8px;border-radius:6px}",
+    ".log{flex:1;overflow-y:auto;padding:14px;background:#f3f4f6;display:flex;flex-direction:column;gap:8px}",
+    ".msg{max-width:80%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere}",
+    ".msg .who{display:block;font-size:11px;color:#6b7280;margin-bottom:2px}",
+    ".msg.visitor{align-self:flex-end;background:#2563eb;color:#fff;border-bottom-right-radius:4px}",
+    ".msg.visitor .who{display:none}",
+    ".msg.agent{align-self:flex-start;background:#fff;border:1px solid #e5e7eb;border-bottom-left-radius:4px}",
+    ".msg.bot,.msg.system,.welcome{align-self:center;background:#e0e7ff;color:#1e3a8a;font-size:13px;text-align:center}",
+    ".msg.system{background:transparent;color:#6b7280;font-size:12px}",
+    ".msg.pending{opacity:.6}",
+    ".msg img{display:block;max-width:100%;max-height:220px;border-radius:8px;margin-top:6px}",
+    ".file{display:inline-block;margin-top:6px;padding:6px 10px;border-radius:8px;background:rgba(0,0,0,.08);",
+    "color:inherit;border:0;cursor:pointer;font-size:13px;text-decoration:underline}",
+    ".receipt{align-self:flex-end;font-size:11px;color:#6b7280;margin-top:-4px}",
+    ".typing{padding:4px 16px;font-size:12px;color:#6b7280;min-height:20px;background:#f3f4f6}",
+    "form.composer{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb;align-items:flex-end}",
+    "textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;font-size:14px;min-height:40px;max-height:120px}",
+    ".icon{border:0;background:#e5e7eb;color:#374151;border-radius:10px;width:40px;height:40px;cursor:pointer;display:flex;align-items:center;justify-content:center}",
+    ".launcher svg{width:28px;height:28px}",
+    ".file svg{vertical-align:-3px}",
+    ".send{border:0;background:#2563eb;color:#fff;border-radius:10px;height:40px;padding:0 14px;cursor:pointer;font-weight:600}",
+    ".card{background:#fff;border:1px solid #e5e7eb;border-radius:12px;padding:12px;display:flex;flex-direction:column;gap:8px}",
+    ".card h3{margin:0;font-size:14px}",
+    ".card input,.card textarea{border:1px solid #d1d5db;border-radius:8px;padding:8px;font-size:14px;width:100%}",
+    ".stars{display:flex;gap:4px}",
+    ".star{border:0;background:transparent;font-size:26px;cursor:pointer;color:#d1d5db;padding:0 2px}",
+    ".star[aria-checked=true]{color:#f59e0b}",
+    ".notice{font-size:13px;color:#92400e;background:#fef3c7;padding:8px 12px;border-radius:8px}",
+    ".link{background:none;border:0;color:#2563eb;text-decoration:underline;cursor:pointer;padding:0;font-size:13px}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
+    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}",
+  ].join("\n");
+
+  // ---- build the UI ---------------------------------------------------------------
+  var host = el("div", { "data-kefu-widget": "" });
+  var root = host.attachShadow({ mode: "open" });
+  if (root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function") {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    root.appendChild(el("style", { text: CSS }));
+  }
+
+  var badge = el("span", { class: "badge", hidden: "", "aria-hidden": "true" });
+  var launcher = el("button", {
+    class: "launcher",
+    type: "button",
+    "aria-label": "Open chat",
+    "aria-expanded": "false",
+  });
+  launcher.appendChild(icon(ICON_CHAT, true));
+  launcher.appendChild(badge);
+
+  var statusText = el("span", { class: "status", text: "" });
+  var heading = el("h2", { id: "kefu-title" }, [document.createTextNode(TITLE), statusText]);
+  var closeButton = el("button", {
+    class: "close",
+    type: "button",
+    "aria-label": "Close chat",
+    text: "×",
+  });
+  var log = el("div", {
+    class: "log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-label": "Conversation",
+  });
+  var typing = el("div", { class: "typing", "aria-live": "polite" });
+  var input = el("textarea", {
+    rows: "1",
+    placeholder: "Type a message…",
+    "aria-label": "Message",
+    maxlength: "10000",
+  });
+  var fileInput = el("input", {
+    type: "file",
+    class: "sr",
+    tabindex: "-1",
+    "aria-hidden": "true",
+    accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
+  });
+  var attach = el("button", {
+    class: "icon",
+    type: "button",
+    "aria-label": "Attach a file",
+  });
+  attach.appendChild(icon(ICON_CLIP, false));
+  var send = el("button", { class: "send", type: "submit", text: "Send" });
+  var composer = el("form", { class: "composer", "aria-label": "Send a message" }, [
+    attach,
+    fileInput,
+    input,
+    send,
+  ]);
+  var panel = el(
+    "section",
+    { class: "panel", hidden: "", role: "dialog", "aria-labelledby": "kefu-title" },
+    [el("header", null, [heading, closeButton]), log, typing, composer]
+  );
+  log.appendChild(el("div", { class: "msg welcome", text: WELCOME }));
+  root.appendChild(launcher);
+  root.appendChild(panel);
+
+  function mount() {
+    document.body.appendChild(host);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+
+  // ---- REST -----------------------------------------------------------------------
+  function api(method, path, body, extraHeaders) {
+    var headers = extraHeaders || {};
+    if (state.token) headers["Authorization"] = "Bearer " + state.token;
+    var init = { method: method, headers: headers, mode: "cors", credentials: "omit" };
+    if (body !== undefined) {
+      if (body instanceof Blob) {
+        init.body = body;
+      } else {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+    }
+    return fetch(BASE + path, init).then(function (resp) {
+      if (resp.status === 401 && path !== "/api/v1/visitors") {
+        forgetSession();
+      }
+      if (!resp.ok) {
+        return resp
+          .json()
+          .catch(function () {
+            return {};
+          })
+          .then(function (err) {
+            var e = new Error((err.error && err.error.message) || "HTTP " + resp.status);
+            e.status = resp.status;
+            e.code = err.error && err.error.code;
+            throw e;
+          });
+      }
+      return resp.status === 204 ? null : resp.json();
+    });
+  }
+
+  function forgetSession() {
+    state.token = null;
+    state.conversationId = null;
+    state.closed = false;
+    persist();
+  }
+
+  var starting = null;
+  function ensureSession() {
+    if (state.token) return Promise.resolve(state.token);
+    if (starting) return starting;
+    var body = {
+      page_url: location.href.slice(0, 2000),
+      referrer: document.referrer ? document.referrer.slice(0, 2000) : null,
+    };
+    if (SITE) body.site = SITE;
+    try {
+      body.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+    } catch (e) {
+      /* old browser */
+    }
+    if (navigator.language) body.locale = navigator.language.slice(0, 35);
+    if (EXTERNAL_ID) {
+      body.external_id = EXTERNAL_ID;
+      if (SIGNATURE) body.signature = SIGNATURE;
+    }
+    starting = api("POST", "/api/v1/visitors", body)
+      .then(function (session) {
+        state.token = session.token;
+        state.conversationId = null;
+        state.closed = false;
+        state.rated = false;
+        persist();
+        connect();
+        return state.token;
+      })
+      .finally(function () {
+        starting = null;
+      });
+    return starting;
+  }
+
+  // ---- socket ---------------------------------------------------------------------
+  var pingTimer = null;
+  var reconnectTimer = null;
+
+  function connect() {
+    if (!state.token || state.stopped || state.ws) return;
+    var url = BASE.replace(/^http/, "ws") + "/ws?token=" + encodeURIComponent(state.token);
+    var ws = new WebSocket(url);
+    state.ws = ws;
+    setStatus("Connecting…");
+    ws.onopen = function () {
+      state.attempts = 0;
+      setStatus(agentsOnline === false ? "We are offline. Leave a message." : "Online");
+      if (state.conversationId) {
+        ws.send(
+          JSON.stringify({
+            type: "resume",
+            conversation_id: state.conversationId,
+            after_message_id: state.lastId,
+          })
+        );
+      }
+      Object.keys(state.pending).forEach(function (id) {
+        ws.send(JSON.stringify(state.pending[id].frame));
+      });
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () {
+        if (ws.readyState === 1) ws.send('{"type":"ping"}');
+      }, PING_MS);
+    };
+    ws.onmessage = function (event) {
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      handle(frame);
+    };
+    ws.onclose = function (event) {
+      clearInterval(pingTimer);
+      state.ws = null;
+      if (event.code === 4401) {
+        // The token is gone (expired, or the server's secret changed): start afresh.
+        forgetSession();
+        setStatus("Session expired");
+        return;
+      }
+      if (event.code === 4403) {
+        state.stopped = true;
+        setStatus("Chat is not available on this page");
+        return;
+      }
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (state.stopped || reconnectTimer) return;
+    var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, state.attempts));
+    delay = delay * (0.5 + Math.random() / 2);
+    state.attempts += 1;
+    setStatus("Reconnecting…");
+    reconnectTimer = setTimeout(function () {
+      reconnectTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function sendFrame(frame) {
+    if (state.ws && state.ws.readyState === 1) {
+      state.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "message.new":
+        onMessage(frame.message);
+        break;
+      case "message.ack":
+        onAck(frame);
+        break;
+      case "typing":
+        if (frame.sender && frame.sender.kind === "agent") showTyping(frame.sender.name);
+        break;
+      case "read":
+        if (frame.sender && frame.sender.kind === "agent") markRead(frame.message_id);
+        break;
+      case "conversation.closed":
+        if (frame.conversation_id === state.conversationId) {
+          state.closed = true;
+          persist();
+          showRating();
+        }
+        break;
+      case "conversation.assigned":
+        setStatus("An agent joined");
+        break;
+      case "resume.done":
+        if (state.closed && !state.rated) showRating();
+        break;
+      case "error":
+        if (frame.client_msg_id && state.pending[frame.client_msg_id]) {
+          var p = state.pending[frame.client_msg_id];
+          delete state.pending[frame.client_msg_id];
+          p.el.classList.remove("pending");
+          p.el.appendChild(el("span", { class: "who", text: "Not sent: " + frame.message }));
+        }
+        if (frame.code === "conversation_closed") {
+          state.closed = true;
+          persist();
+          showRating();
+        }
+        break;
+    }
+  }
+
+  // ---- messages -------------------------------------------------------------------
+  function idGreater(a, b) {
+    // Message ids are strings that sort in storage order (fixed-width).
+    if (a.length !== b.length) return a.length > b.length;
+    return a > b;
+  }
+
+  function onMessage(message) {
+    if (message.conversation_id !== state.conversationId) {
+      if (state.conversationId && !state.closed) return; // not ours to show
+      state.conversationId = message.conversation_id;
+      state.closed = false;
+      state.rated = false;
+      state.readUpTo = "";
+      persist();
+    }
+    if (!state.lastId || idGreater(message.id, state.lastId)) state.lastId = message.id;
+    if (state.seen[message.id]) return;
+    state.seen[message.id] = render(message);
+    var kind = message.sender && message.sender.kind;
+    if (kind === "agent") hideTyping();
+    if (kind !== "visitor") {
+      if (state.open && document.visibilityState !== "hidden") {
+        sendRead(message.id);
+      } else if (kind !== "system" && (!state.readUpTo || idGreater(message.id, state.readUpTo))) {
+        state.unread += 1;
+        updateBadge();
+      }
+    }
+  }
+
+  function render(message) {
+    var kind = (message.sender && message.sender.kind) || "system";
+    var bubble = el("div", { class: "msg " + kind, "data-id": message.id });
+    if (kind === "agent" || kind === "bot") {
+      bubble.appendChild(el("span", { class: "who", text: message.sender.name || "Support" }));
+    }
+    if (message.body) bubble.appendChild(document.createTextNode(message.body));
+    (message.attachments || []).forEach(function (att) {
+      bubble.appendChild(renderAttachment(att));
+    });
+    appendToLog(bubble);
+    return bubble;
+  }
+
+  function renderAttachment(att) {
+    var isImage = /^image\/(png|jpeg|gif|webp)$/.test(att.content_type);
+    if (isImage) {
+      var img = el("img", { alt: att.name });
+      fetchBlob(att.url).then(function (blob) {
+        img.src = URL.createObjectURL(blob);
+        img.onload = scrollDown;
+      });
+      return img;
+    }
+    var link = el("button", {
+      class: "file",
+      type: "button",
+      "aria-label": "Download " + att.name,
+    });
+    var glyph = icon(ICON_FILE, false);
+    glyph.setAttribute("width", "16");
+    glyph.setAttribute("height", "16");
+    link.appendChild(glyph);
+    link.appendChild(document.createTextNode(" " + att.name + " (" + formatSize(att.size) + ")"));
+    link.addEventListener("click", function () {
+      fetchBlob(att.url).then(function (blob) {
+        var a = el("a", { href: URL.createObjectURL(blob), download: att.name });
+        root.appendChild(a);
+        a.click();
+        a.remove();
+      });
+    });
+    return link;
+  }
+
+  function fetchBlob(path) {
+    return fetch(BASE + path, {
+      headers: { Authorization: "Bearer " + state.token },
+      mode: "cors",
+      credentials: "omit",
+    }).then(function (resp) {
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      return resp.blob();
+    });
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function appendToLog(node) {
+    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    log.appendChild(node);
+    if (atBottom || node.classList.contains("visitor")) scrollDown();
+  }
+
+  function scrollDown() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function onAck(frame) {
+    var p = state.pending[frame.client_msg_id];
+    if (!p) return;
+    delete state.pending[frame.client_msg_id];
+    if (frame.conversation_id && frame.conversation_id !== state.conversationId) {
+      state.conversationId = frame.conversation_id;
+      state.closed = false;
+      persist();
+    }
+    if (state.seen[frame.message_id]) {
+      p.el.remove(); // a replay already showed it
+    } else {
+      p.el.classList.remove("pending");
+      p.el.setAttribute("data-id", frame.message_id);
+      state.seen[frame.message_id] = p.el;
+    }
+  }
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function sendMessage(body, attachments) {
+    var frame = { type: "message.send", client_msg_id: newId(), body: body };
+    if (state.conversationId && !state.closed) frame.conversation_id = state.conversationId;
+    if (attachments && attachments.length) {
+      frame.attachment_ids = attachments.map(function (a) {
+        return a.id;
+      });
+    }
+    var bubble = render({
+      id: "",
+      sender: { kind: "visitor" },
+      body: body,
+      attachments: attachments || [],
+    });
+    bubble.classList.add("pending");
+    state.pending[frame.client_msg_id] = { frame: frame, el: bubble };
+    if (state.closed) {
+      // A new conversation starts with this message.
+      state.closed = false;
+      state.conversationId = null;
+      state.lastId = "";
+      hideRating();
+    }
+    ensureSession().then(function () {
+      if (!sendFrame(frame)) connect(); // sent from onopen with every pending frame
+    });
+  }
+
+  function sendRead(messageId) {
+    if (!state.conversationId) return;
+    if (!state.readUpTo || idGreater(messageId, state.readUpTo)) {
+      state.readUpTo = messageId;
+      persist();
+    }
+    sendFrame({ type: "read", conversation_id: state.conversationId, message_id: messageId });
+  }
+
+  var receipt = el("div", { class: "receipt", text: "Read" });
+  function markRead(messageId) {
+    if (state.lastReadByAgent && !idGreater(messageId, state.lastReadByAgent)) return;
+    state.lastReadByAgent = messageId;
+    var target = null;
+    Array.prototype.forEach.call(log.querySelectorAll(".msg.visitor[data-id]"), function (node) {
+      var id = node.getAttribute("data-id");
+      if (id && !idGreater(id, messageId)) target = node;
+    });
+    if (target) target.after(receipt);
+  }
+
+  var typingTimer = null;
+  function showTyping(name) {
+    typing.textContent = (name || "Agent") + " is typing…";
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+  }
+  function hideTyping() {
+    typing.textContent = "";
+  }
+
+  function setStatus(text) {
+    statusText.textContent = text;
+  }
+
+  function updateBadge() {
+    if (state.unread > 0) {
+      badge.textContent = state.unread > 99 ? "99+" : String(state.unread);
+      badge.removeAttribute("hidden");
+      launcher.setAttribute("aria-label", "Open chat, " + state.unread + " unread");
+    } else {
+      badge.setAttribute("hidden", "");
+      launcher.setAttribute("aria-label", "Open chat");
+    }
+  }
+
+  // ---- offline and rating cards ---------------------------------------------------
+  var agentsOnline = null;
+  var offlineCard = null;
+
+  function checkAvailability() {
+    return fetch(BASE + "/api/v1/availability", { mode: "cors", credentials: "omit" })
+      .then(function (r) {
+        return r.json();
+      })
+      .then(function (body) {
+        agentsOnline = !!body.agents_online;
+        if (!agentsOnline) showOfflineNotice();
+        else if (state.ws) setStatus("Online");
+      })
+      .catch(function () {});
+  }
+
+  function showOfflineNotice() {
+    setStatus("We are offline. Leave a message.");
+    if (offlineCard) return;
+    var open = el("button", { class: "link", type: "button", text: "Leave a message" });
+    var notice = el("div", { class: "notice" }, [
+      document.createTextNode("Nobody is online right now. "),
+      open,
+    ]);
+    offlineCard = notice;
+    appendToLog(notice);
+    open.addEventListener("click", function () {
+      notice.replaceWith(offlineForm());
+    });
+  }
+
+  function offlineForm() {
+    var email = el("input", {
+      type: "email",
+      required: "",
+      autocomplete: "email",
+      "aria-label": "Your email",
+      placeholder: "you@example.com",
+    });
+    var body = el("textarea", {
+      required: "",
+      rows: "3",
+      "aria-label": "Your message",
+      placeholder: "How can we help?",
+    });
+    var submit = el("button", { class: "send", type: "submit", text: "Send message" });
+    var form = el("form", { class: "card", "aria-label": "Leave a message" }, [
+      el("h3", { text: "Leave us a message" }),
+      email,
+      body,
+      submit,
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submit.disabled = true;
+      ensureSession()
+        .then(function () {
+          return api("POST", "/api/v1/offline-messages", {
+            email: email.value.trim(),
+            body: body.value.trim(),
+          });
+        })
+        .then(function () {
+          form.replaceWith(
+            el("div", { class: "notice", text: "Thanks! We will answer by email." })
+          );
+        })
+        .catch(function (err) {
+          submit.disabled = false;
+          submit.textContent = "Retry";
+          form.appendChild(el("div", { class: "notice", text: err.message }));
+        });
+    });
+    return form;
+  }
+
+  var ratingCard = null;
+  function showRating() {
+    if (ratingCard || state.rated || !state.conversationId) return;
+    var conversationId = state.conversationId;
+    var score = 0;
+    var stars = [];
+    var group = el("div", { class: "stars", role: "radiogroup", "aria-label": "Your rating" });
+    for (var i = 1; i <= 5; i++) {
+      (function (value) {
+        var star = el("button", {
+          class: "star",
+          type: "button",
+          role: "radio",
+          "aria-checked": "false",
+          "aria-label": value + (value === 1 ? " star" : " stars"),
+          text: "★",
+        });
+        star.addEventListener("click", function () {
+          score = value;
+          stars.forEach(function (s, index) {
+            s.setAttribute("aria-checked", index < value ? "true" : "false");
+          });
+        });
+        stars.push(star);
+        group.appendChild(star);
+      })(i);
+    }
+    var comment = el("textarea", {
+      rows: "2",
+      "aria-label": "Comment (optional)",
+      placeholder: "Anything to add? (optional)",
+      maxlength: "2000",
+    });
+    var submit = el("button", { class: "send", type: "submit", text: "Send rating" });
+    var error = el("div", { role: "alert" });
+    ratingCard = el("form", { class: "card rating", "aria-label": "Rate this conversation" }, [
+      el("h3", { text: "How did we do?" }),
+      group,
+      comment,
+      submit,
+      error,
+    ]);
+    ratingCard.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!score) {
+        error.textContent = "Pick 1 to 5 stars.";
+        return;
+      }
+      submit.disabled = true;
+      var body = { score: score };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      api("POST", "/api/v1/conversations/" + encodeURIComponent(conversationId) + "/rating", body)
+        .then(function () {
+          state.rated = true;
+          persist();
+          ratingCard.replaceWith(el("div", { class: "notice", text: "Thanks for your feedback!" }));
+          ratingCard = null;
+        })
+        .catch(function (err) {
+          if (err.code === "already_rated") {
+            state.rated = true;
+            persist();
+          }
+          submit.disabled = false;
+          error.textContent = err.message;
+        });
+    });
+    appendToLog(ratingCard);
+    scrollDown();
+  }
+
+  function hideRating() {
+    if (ratingCard) ratingCard.remove();
+    ratingCard = null;
+  }
+
+  // ---- user actions ---------------------------------------------------------------
+  function openPanel() {
+    state.open = true;
+    panel.removeAttribute("hidden");
+    launcher.setAttribute("aria-expanded", "true");
+    state.unread = 0;
+    updateBadge();
+    if (state.lastId) sendRead(state.lastId);
+    if (agentsOnline === null) checkAvailability();
+    input.focus();
+    scrollDown();
+  }
+
+  function closePanel() {
+    state.open = false;
+    panel.setAttribute("hidden", "");
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", function () {
+    if (state.open) closePanel();
+    else openPanel();
+  });
+  closeButton.addEventListener("click", closePanel);
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closePanel();
+  });
+
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = input.value;
+    if (!body.trim()) return;
+    input.value = "";
+    sendMessage(body);
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (state.conversationId && !state.closed && now - state.lastTypingSent > TYPING_SEND_MS) {
+      state.lastTypingSent = now;
+      sendFrame({ type: "typing", conversation_id: state.conversationId });
+    }
+  });
+
+  attach.addEventListener("click", function () {
+    fileInput.click();
+  });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    attach.disabled = true;
+    ensureSession()
+      .then(function () {
+        return api(
+          "POST",
+          "/api/v1/attachments?name=" + encodeURIComponent(file.name.slice(0, 255)),
+          file
+        );
+      })
+      .then(function (attachment) {
+        var text = input.value;
+        input.value = "";
+        sendMessage(text, [attachment]);
+      })
+      .catch(function (err) {
+        appendToLog(el("div", { class: "notice", text: "Upload failed: " + err.message }));
+      })
+      .finally(function () {
+        attach.disabled = false;
+      });
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && state.open && state.lastId) {
+      sendRead(state.lastId);
+    }
+  });
+
+  // A returning visitor: reconnect at once, so replies while away show as unread.
+  if (state.token) connect();
+})();

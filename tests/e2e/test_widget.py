@@ -1,0 +1,410 @@
+"""The widget in a real browser (Debian's Chromium through Playwright), on a shop page of
+another origin, talking to a real kefu node on a real port. The agent side is a plain
+WebSocket client: these tests are about what the visitor sees.
+
+Screenshots go to ``test-artifacts/`` (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from playwright.async_api import Page, async_playwright, expect
+
+from kefu.bootstrap import running_node
+from kefu.config import Settings, load_settings
+from kefu.domain.roles import Role
+from kefu.node import Node
+from kefu.server import create_app
+from kefu.web.shop import SITE_ID, ShopServer
+from tests.conftest import PASSWORD, PASSWORD_HASH, Socket
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="make test installs chromium (scripts/ensure-services.sh)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveKefu:
+    """A kefu node on a fixed real port that can be stopped and started again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = f"http://127.0.0.1:{settings.port}"
+        self.node: Node | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        stack = contextlib.AsyncExitStack()
+        self.node = await stack.enter_async_context(running_node(self.settings))
+        runner = web.AppRunner(create_app(self.node), access_log=None, shutdown_timeout=1)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, "127.0.0.1", self.settings.port, reuse_address=True).start()
+        self._stack = stack
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+
+    async def agent(self, http: aiohttp.ClientSession, name: str = "Alex") -> dict[str, Any]:
+        assert self.node is not None
+        email = f"{name.lower()}@shop.test"
+        if await self.node.repos.agents.by_email(email) is None:
+            await self.node.repos.agents.create(
+                email=email,
+                name=name,
+                role=Role.AGENT,
+                password_hash=PASSWORD_HASH,
+                now=self.node.clock.now(),
+            )
+        async with http.post(
+            self.url + "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+        ) as resp:
+            assert resp.status == 200
+            body: dict[str, Any] = await resp.json()
+        return {"token": body["token"], **body["agent"]}
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[ShopServer]:
+    async with ShopServer("127.0.0.1", 0) as server:
+        yield server
+
+
+@pytest.fixture
+async def live(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
+    settings = load_settings(
+        None,
+        data_dir=tmp_path / "data",
+        store=f"sqlite:///{tmp_path / 'kefu.db'}",
+        port=free_port(),
+        sites=[{"id": SITE_ID, "name": "Demo shop", "origins": shop.origins}],
+    )
+    server = LiveKefu(settings)
+    await server.start()
+    shop.kefu_url = server.url
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    """A fresh Chromium profile per test (Playwright takes the profile directory itself
+    rather than as ``--user-data-dir``)."""
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 760},
+        )
+        opened = context.pages[0] if context.pages else await context.new_page()
+        opened.on("dialog", _fail_on_dialog)
+        opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
+        opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
+        yield opened
+        await context.close()
+
+
+async def _fail_on_dialog(dialog: Any) -> None:  # pragma: no cover - only on a failure
+    await dialog.dismiss()
+    raise AssertionError(f"a dialog fired: {dialog.message}")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
+
+
+async def open_widget(page: Page, shop: ShopServer) -> None:
+    await page.goto(shop.url + "/")
+    await page.get_by_role("button", name="Open chat").click()
+    await expect(page.get_by_role("dialog")).to_be_visible()
+
+
+async def visitor_says(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+def bubble(page: Page, text: str) -> Any:
+    return page.locator(".msg", has_text=text)
+
+
+async def test_visitor_and_agent_chat_both_ways(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "Hello, does the jacket run small?")
+    assigned = await ws.expect("conversation.assigned")
+    conversation_id = assigned["conversation_id"]
+    new = await ws.expect("message.new")
+    assert new["message"]["body"] == "Hello, does the jacket run small?"
+
+    await ws.send({"type": "typing", "conversation_id": conversation_id})
+    await expect(page.get_by_text("Alex is typing…")).to_be_visible()
+    await ws.send_message("It runs true to size.", conversation_id=conversation_id)
+    await expect(bubble(page, "It runs true to size.")).to_be_visible()
+
+    # The visitor has the panel open, so the widget marks the agent's message read.
+    read = await ws.expect("read")
+    assert read["conversation_id"] == conversation_id
+    # And the agent's read receipt shows under the visitor's message.
+    last_visitor = await page.locator(".msg.visitor").last.get_attribute("data-id")
+    assert last_visitor
+    await ws.send({"type": "read", "conversation_id": conversation_id, "message_id": last_visitor})
+    await expect(page.locator(".receipt")).to_have_text("Read")
+    await screenshot(page, "chat")
+
+    # A stored visitor record carries what the widget reported.
+    visitor = await live.node.repos.visitors.get(new["message"]["sender"]["id"])  # type: ignore[union-attr]
+    assert visitor is not None and visitor.site_id == SITE_ID
+    assert visitor.page_url == shop.url + "/" and visitor.timezone
+    await ws.close()
+
+
+async def test_markup_in_messages_is_shown_as_text(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    payload = "<img src=x onerror=alert(1)>"
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, payload)
+    conversation_id = (await ws.expect("conversation.assigned"))["conversation_id"]
+    await ws.send_message(payload + " <b>bold?</b>", conversation_id=conversation_id)
+    await expect(bubble(page, payload + " <b>bold?</b>")).to_be_visible()
+    await expect(page.locator(".msg.visitor", has_text=payload)).to_be_visible()
+    # No element was created from the text: the only images are none at all.
+    assert await page.locator(".log img").count() == 0
+    assert await page.locator(".log b").count() == 0
+    await page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    await screenshot(page, "xss-as-text")
+    await ws.close()
+
+
+async def test_reconnect_after_server_restart_loses_nothing(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "before the restart")
+    conversation_id = (await ws.expect("conversation.assigned"))["conversation_id"]
+    await ws.send_message("agent before", conversation_id=conversation_id)
+    await expect(bubble(page, "agent before")).to_be_visible()
+    await ws.close()
+
+    await live.stop()
+    await expect(page.get_by_text("Reconnecting…")).to_be_visible()
+    await live.start()
+    # While the widget is still backing off, the agent writes: it must arrive by resume.
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await ws.send_message("agent while you were away", conversation_id=conversation_id)
+    await expect(bubble(page, "agent while you were away")).to_be_visible(timeout=15_000)
+    await visitor_says(page, "after the restart")
+    new = await ws.expect("message.new", timeout=10)
+    while new["message"]["sender"]["kind"] != "visitor":
+        new = await ws.expect("message.new", timeout=10)
+    assert new["message"]["body"] == "after the restart"
+    # Each message shows exactly once.
+    for text in ("before the restart", "agent before", "agent while you were away"):
+        assert await bubble(page, text).count() == 1
+    await screenshot(page, "after-restart")
+    await ws.close()
+
+
+async def test_png_attachment_round_trips_and_shows_as_an_image(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "here is a photo")
+    conversation_id = (await ws.expect("conversation.assigned"))["conversation_id"]
+    image = tmp_path / "damage.png"
+    image.write_bytes(png(48, 32, (220, 40, 40)))
+    await page.locator("input[type=file]").set_input_files(str(image))
+    new = await ws.expect("message.new", timeout=10)
+    while not new["message"].get("attachments"):
+        new = await ws.expect("message.new", timeout=10)
+    attachment = new["message"]["attachments"][0]
+    assert attachment["content_type"] == "image/png" and attachment["name"] == "damage.png"
+    # The agent downloads the same bytes.
+    async with http.get(
+        live.url + attachment["url"], headers={"Authorization": f"Bearer {agent['token']}"}
+    ) as resp:
+        assert resp.status == 200 and await resp.read() == image.read_bytes()
+    # The visitor sees it as an image that loaded.
+    img = page.locator(".msg.visitor img")
+    await expect(img).to_be_visible()
+    await page.wait_for_function(
+        "() => { const h = document.querySelector('[data-kefu-widget]').shadowRoot;"
+        " const i = h.querySelector('.msg.visitor img'); return i && i.naturalWidth === 48; }"
+    )
+    # The agent sends one back; it shows too.
+    async with http.post(
+        live.url + "/api/v1/attachments?name=reply.png",
+        data=png(20, 20, (40, 160, 40)),
+        headers={"Authorization": f"Bearer {agent['token']}"},
+    ) as resp:
+        assert resp.status == 201
+        sent = await resp.json()
+    await ws.send(
+        {
+            "type": "message.send",
+            "client_msg_id": "agent-img",
+            "conversation_id": conversation_id,
+            "body": "like this?",
+            "attachment_ids": [sent["id"]],
+        }
+    )
+    await expect(page.locator(".msg.agent img")).to_be_visible()
+    await screenshot(page, "attachment")
+    await ws.close()
+
+
+async def test_rating_is_stored_after_close(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "thanks, that is all")
+    conversation_id = (await ws.expect("conversation.assigned"))["conversation_id"]
+    async with http.post(
+        f"{live.url}/api/v1/conversations/{conversation_id}/close",
+        headers={"Authorization": f"Bearer {agent['token']}"},
+    ) as resp:
+        assert resp.status == 200
+    await expect(page.get_by_text("How did we do?")).to_be_visible()
+    await page.get_by_role("radio", name="4 stars").click()
+    await page.get_by_role("textbox", name="Comment (optional)").fill("Quick & kind")
+    await screenshot(page, "rating")
+    await page.get_by_role("button", name="Send rating").click()
+    await expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+    async with http.get(
+        f"{live.url}/api/v1/conversations/{conversation_id}",
+        headers={"Authorization": f"Bearer {agent['token']}"},
+    ) as resp:
+        body = await resp.json()
+    assert body["rating"]["score"] == 4 and body["rating"]["comment"] == "Quick & kind"
+    await ws.close()
+
+
+async def test_offline_state_offers_a_message_form(
+    live: LiveKefu, shop: ShopServer, page: Page
+) -> None:
+    await open_widget(page, shop)
+    await page.get_by_role("button", name="Leave a message").click()
+    await page.get_by_role("textbox", name="Your email").fill("vera@example.com")
+    await page.get_by_role("textbox", name="Your message").fill("Call me back please")
+    await page.get_by_role("button", name="Send message").click()
+    await expect(page.get_by_text("Thanks! We will answer by email.")).to_be_visible()
+    await screenshot(page, "offline")
+    assert live.node is not None
+    stored = await live.node.repos.offline.list()
+    assert [m.body for m in stored] == ["Call me back please"]
+
+
+async def test_unread_badge_counts_replies_while_closed(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "ping me when you know")
+    conversation_id = (await ws.expect("conversation.assigned"))["conversation_id"]
+    await page.get_by_role("button", name="Close chat").click()
+    await ws.send_message("Found it!", conversation_id=conversation_id)
+    await ws.send_message("It ships tomorrow.", conversation_id=conversation_id)
+    await expect(page.get_by_role("button", name="Open chat, 2 unread")).to_be_visible()
+    await screenshot(page, "unread-badge")
+    await page.get_by_role("button", name="Open chat, 2 unread").click()
+    await expect(page.get_by_role("button", name="Open chat", exact=True)).to_be_visible()
+    await ws.close()
+
+
+async def test_a_page_of_another_origin_is_refused(
+    live: LiveKefu, page: Page, http: aiohttp.ClientSession
+) -> None:
+    """A page that is not a configured site's origin gets no CORS answer, and its
+    socket is refused at the handshake even with a valid visitor token."""
+    async with ShopServer("127.0.0.1", 0, kefu_url=live.url) as rogue:
+        async with http.post(live.url + "/api/v1/visitors", json={}) as resp:
+            token = (await resp.json())["token"]
+        await page.goto(rogue.url + "/")
+        outcome = await page.evaluate(
+            """async ([base, token]) => {
+                let rest;
+                try {
+                    await fetch(base + '/api/v1/visitors', {method: 'POST',
+                        headers: {'Content-Type': 'application/json'}, body: '{}'});
+                    rest = 'allowed';
+                } catch (e) { rest = 'blocked'; }
+                const close = await new Promise((resolve) => {
+                    const ws = new WebSocket(base.replace('http', 'ws') + '/ws?token=' + token);
+                    let error = null;
+                    ws.onmessage = (m) => { error = JSON.parse(m.data).code; };
+                    ws.onclose = (e) => resolve({code: e.code, error});
+                });
+                return {rest, close};
+            }""",
+            [live.url, token],
+        )
+    assert outcome == {"rest": "blocked", "close": {"code": 4403, "error": "origin_not_allowed"}}
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG, built by hand so the tests need no imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
