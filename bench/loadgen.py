@@ -32,12 +32,12 @@ from bench.drivers.relay import RawIdle, RawPairs
 from bench.drivers.socketio import SioChat, SioIdle
 from bench.lagmetric import LagObserver
 from bench.procs import cpu_split, raise_nofile, rss_kb
-from bench.stepper import StepPlan, Stepper
-from bench.wsclient import Pool, gather_bounded
+from bench.stepper import Stepper, StepPlan
+from bench.wsclient import Pool
 
 Job = dict[str, Any]
-# Handshakes in flight at once: enough to open 15k sockets in seconds, few enough that
-# neither the server's accept backlog nor its TLS-less handshake path is overrun.
+# Handshakes in flight at once: enough to open 15k sockets in seconds, few enough that a
+# server's accept backlog is never overrun (a dropped SYN costs a 1 s retransmit).
 DEFAULT_CONCURRENCY = 256
 
 
@@ -70,12 +70,9 @@ async def idle_job(job: Job, pool: Pool) -> dict[str, object]:
     # A few sockets opened and closed first, so one-off costs (imports, first-use buffers,
     # grown dicts) are not charged to the measured sockets.
     warm = SocketGroup()
-    opened = await gather_bounded(
+    await warm.open_many(
         [functools.partial(driver.open_one, count + i) for i in range(warmup)], concurrency
     )
-    for item in opened:
-        if not isinstance(item, BaseException):
-            warm.add(*item)
     await asyncio.sleep(0.5)
     await warm.aclose()
     await asyncio.sleep(settle_s)
@@ -84,15 +81,13 @@ async def idle_job(job: Job, pool: Pool) -> dict[str, object]:
     log(f"server RSS before: {rss_before} KiB; opening {count} sockets")
     started = time.monotonic()
     group = SocketGroup()
-    results = await gather_bounded(
+    results = await group.open_many(
         [functools.partial(driver.open_one, i) for i in range(count)], concurrency
     )
     connect_s = time.monotonic() - started
     failures = [r for r in results if isinstance(r, BaseException)]
-    for item in results:
-        if not isinstance(item, BaseException):
-            group.add(*item)
     opened_n = len(group.sockets)
+    open_after_connect = group.open_count()
     await asyncio.sleep(settle_s)
     rss_after = rss_kb(pid)
     log(f"{opened_n} open in {connect_s:.1f}s; RSS after: {rss_after} KiB; holding {hold_s}s")
@@ -102,7 +97,6 @@ async def idle_job(job: Job, pool: Pool) -> dict[str, object]:
     deflate = group.deflate_share()
     close_codes = dict(group.close_codes)  # how sockets ended *before* we closed them
     await group.aclose()
-    describe = getattr(driver, "describe", None)
     return {
         "sockets": count,
         "opened": opened_n,
@@ -114,10 +108,11 @@ async def idle_job(job: Job, pool: Pool) -> dict[str, object]:
         "rss_after_hold_kb": rss_held,
         "kb_per_socket": round((rss_after - rss_before) / opened_n, 2) if opened_n else None,
         "hold_s": hold_s,
+        "open_after_connect": open_after_connect,
         "open_after_hold": still_open,
         "closed_by_server": close_codes,
         "deflate_negotiated": deflate,
-        **(describe() if callable(describe) else {}),
+        **driver.describe(),
     }
 
 
@@ -133,9 +128,7 @@ def _relay_target(job: Job, pool: Pool) -> RelayTarget:
             pool, base, int(job["conversations"]), agents, concurrency, job["open_timeout_s"]
         )
     if protocol == "socketio":
-        return SioChat(
-            pool, base, int(job["conversations"]), int(job["agent_count"]), concurrency
-        )
+        return SioChat(pool, base, int(job["conversations"]), int(job["agent_count"]), concurrency)
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
@@ -204,11 +197,11 @@ def run_job(job: Job, timeout_s: float) -> dict[str, Any]:
     def pin() -> None:
         os.sched_setaffinity(0, client_cpus)
 
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+    proc = subprocess.Popen(
         [sys.executable, "-m", "bench.loadgen"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        preexec_fn=pin,  # noqa: PLW1509
+        preexec_fn=pin,
         start_new_session=True,
     )
     try:

@@ -66,12 +66,46 @@ def rss_kb(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User+system CPU seconds used so far by ``pid`` (and its reaped children)."""
+    """User+system CPU seconds used so far by ``pid``, all its threads included."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
     # utime, stime are fields 14 and 15 of stat(5); we sliced off the first two.
     ticks = int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CoreTimes:
+    """CPU seconds of a set of cores since boot, by kind (from /proc/stat).
+
+    Compared with a process's own CPU time over a step, ``task_s`` shows how much of its
+    core other processes used; ``irq_s`` is interrupt work (largely the loopback traffic
+    of the bench itself) and ``steal_s`` time the hypervisor gave to other machines.
+    """
+
+    task_s: float
+    irq_s: float
+    steal_s: float
+
+    def __sub__(self, other: CoreTimes) -> CoreTimes:
+        return CoreTimes(
+            self.task_s - other.task_s, self.irq_s - other.irq_s, self.steal_s - other.steal_s
+        )
+
+
+def core_times(cores: set[int]) -> CoreTimes:
+    task = irq = steal = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cores:
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user)
+        t = [int(v) for v in rest.split()]
+        task += t[0] + t[1] + t[2]
+        irq += t[5] + t[6]
+        steal += t[7]
+    hz = os.sysconf("SC_CLK_TCK")
+    return CoreTimes(task / hz, irq / hz, steal / hz)
 
 
 def machine_info() -> dict[str, object]:
@@ -157,14 +191,14 @@ def start_server(
     server_cpus, _ = cpu_split()
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by the bench, never by a user
+        proc = subprocess.Popen(
             list(argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=full_env,
             cwd=str(cwd or REPO_DIR),
-            preexec_fn=lambda: _pin_and_raise(server_cpus),  # noqa: PLW1509
+            preexec_fn=lambda: _pin_and_raise(server_cpus),
         )
     return Server(name=name, proc=proc, log_path=log_path)
 
@@ -176,7 +210,7 @@ def wait_http_ready(server: Server, url: str, timeout: float = READY_TIMEOUT_S) 
         if not server.alive():
             raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except urllib.error.HTTPError:
             return  # it answered: listening is all we wait for

@@ -119,7 +119,7 @@ def create_app(store: MessageStore) -> web.Application:
     app = web.Application()
     sio.attach(app)
 
-    @sio.event
+    @sio.event  # type: ignore[untyped-decorator]
     async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
         auth = auth or {}
         if auth.get("role") == "agent":
@@ -132,7 +132,7 @@ def create_app(store: MessageStore) -> web.Application:
         await sio.enter_room(sid, f"c:{conv}")
         return True
 
-    @sio.event
+    @sio.event  # type: ignore[untyped-decorator]
     async def message(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         session = await sio.get_session(sid)
         conv = session["conv"] or str(data.get("conversation_id"))

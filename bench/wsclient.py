@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -82,4 +83,4 @@ async def close_all(sockets: Sequence[aiohttp.ClientWebSocketResponse], concurre
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(), 2.0)
 
-    await gather_bounded([lambda ws=ws: close(ws) for ws in sockets], concurrency)
+    await gather_bounded([functools.partial(close, ws) for ws in sockets], concurrency)

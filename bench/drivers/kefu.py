@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup
+from bench.drivers.base import OnText, SocketGroup, all_open
 from bench.latency import Probe, message_send_frame, seq_in
 from bench.wsclient import Pool, gather_bounded
 
@@ -152,25 +152,24 @@ class KefuChat:
     async def open(self) -> None:
         started = time.monotonic()
         tokens = [await self.api.login(e, p) for e, p in self._agent_logins]
-        agents = await self._connect([ws_url(self._http_base, t) for t in tokens])
-        for ws in agents:
-            self._group.add(ws, self._on_agent)
+        await self._connect([ws_url(self._http_base, t) for t in tokens], self._on_agent)
         visitor_tokens = await self.api.create_visitors(self._conversations, self._concurrency)
         self._setup["visitors_created_s"] = round(time.monotonic() - started, 2)
-        visitors = await self._connect([ws_url(self._http_base, t) for t in visitor_tokens])
-        for ws in visitors:
-            self._group.add(ws, self._on_visitor)
-        self._visitors = visitors
+        urls = [ws_url(self._http_base, t) for t in visitor_tokens]
+        self._visitors = await self._connect(urls, self._on_visitor)
         await self._open_conversations()
         self._setup["setup_s"] = round(time.monotonic() - started, 2)
 
-    async def _connect(self, urls: list[str]) -> list[aiohttp.ClientWebSocketResponse]:
-        factories = [functools.partial(self._pool.ws, url, i) for i, url in enumerate(urls)]
-        results = await gather_bounded(factories, self._concurrency)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {len(urls)} sockets failed: {failed[0]!r}")
-        return [r for r in results if isinstance(r, aiohttp.ClientWebSocketResponse)]
+    async def _connect(
+        self, urls: list[str], on_text: OnText
+    ) -> list[aiohttp.ClientWebSocketResponse]:
+        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
+            return await self._pool.ws(urls[i], i), on_text
+
+        results = await self._group.open_many(
+            [functools.partial(opener, i) for i in range(len(urls))], self._concurrency
+        )
+        return all_open(results, "kefu sockets")
 
     async def _open_conversations(self) -> None:
         """Send each visitor's first message (it opens and assigns the conversation) and wait

@@ -7,9 +7,9 @@ from collections import Counter
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup
+from bench.drivers.base import OnText, SocketGroup, all_open
 from bench.latency import Probe, message_send_frame, seq_in
-from bench.wsclient import Pool, gather_bounded
+from bench.wsclient import Pool
 
 
 def _ignore(_: str) -> str | None:
@@ -29,6 +29,9 @@ class RawIdle:
     async def open_one(self, index: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
         return await self._pool.ws(f"{self._ws_base}/ws?id=i{index}", index), _ignore
 
+    def describe(self) -> dict[str, object]:
+        return {}
+
 
 class RawPairs:
     """``pairs`` pairs; every message from A_i is relayed by the server to B_i."""
@@ -47,24 +50,20 @@ class RawPairs:
 
     async def open(self) -> None:
         # B sockets first, so a frame from A never finds its peer missing.
-        b = await self._connect("b", "a")
-        a = await self._connect("a", "b")
-        for ws in b:
-            self._group.add(ws, self._on_b)
-        for ws in a:
-            self._group.add(ws, _ignore)
-        self._a = a
+        await self._connect("b", "a", self._on_b)
+        self._a = await self._connect("a", "b", _ignore)
 
-    async def _connect(self, me: str, peer: str) -> list[aiohttp.ClientWebSocketResponse]:
-        factories = [
-            functools.partial(self._pool.ws, f"{self._ws_base}/ws?id={me}{i}&peer={peer}{i}", i)
-            for i in range(self._pairs)
-        ]
-        results = await gather_bounded(factories, self._concurrency)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {self._pairs} {me}-sockets failed: {failed[0]!r}")
-        return [r for r in results if isinstance(r, aiohttp.ClientWebSocketResponse)]
+    async def _connect(
+        self, me: str, peer: str, on_text: OnText
+    ) -> list[aiohttp.ClientWebSocketResponse]:
+        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
+            url = f"{self._ws_base}/ws?id={me}{i}&peer={peer}{i}"
+            return await self._pool.ws(url, i), on_text
+
+        results = await self._group.open_many(
+            [functools.partial(opener, i) for i in range(self._pairs)], self._concurrency
+        )
+        return all_open(results, f"{me}-sockets")
 
     def _on_b(self, text: str) -> str | None:
         if self._delivery is not None:

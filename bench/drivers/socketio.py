@@ -12,19 +12,20 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup
+from bench.drivers.base import OnText, SocketGroup, all_open
 from bench.latency import Probe, body_for, client_msg_id_for, seq_in
-from bench.wsclient import Pool, gather_bounded
+from bench.wsclient import Pool
 
 # Seconds to wait for each handshake packet from the server.
 HANDSHAKE_TIMEOUT_S = 30.0
 
 
 async def sio_connect(
-    pool: Pool, http_base: str, auth: dict[str, object], index: int
+    pool: Pool, http_base: str, auth: Mapping[str, object], index: int
 ) -> aiohttp.ClientWebSocketResponse:
     """Open a WebSocket transport and join namespace ``/`` with ``auth``."""
     ws_base = http_base.replace("http://", "ws://", 1)
@@ -61,6 +62,9 @@ class SioIdle:
         auth = {"role": "visitor", "conv": f"idle{index}"}
         return await sio_connect(self._pool, self._http_base, auth, index), _pong_only
 
+    def describe(self) -> dict[str, object]:
+        return {}
+
 
 class SioChat:
     """``conversations`` visitors, each in its own room, served by ``agents`` agent sockets."""
@@ -86,28 +90,20 @@ class SioChat:
             {"role": "agent", "convs": list(range(j, self._conversations, self._agents))}
             for j in range(self._agents)
         ]
-        agents = await self._connect_all(agent_auth)
-        visitors = await self._connect_all(
-            [{"role": "visitor", "conv": i} for i in range(self._conversations)]
-        )
-        for ws in agents:
-            self._group.add(ws, self._on_agent)
-        for ws in visitors:
-            self._group.add(ws, self._on_visitor)
-        self._visitors = visitors
+        await self._connect_all(agent_auth, self._on_agent)
+        visitor_auth = [{"role": "visitor", "conv": i} for i in range(self._conversations)]
+        self._visitors = await self._connect_all(visitor_auth, self._on_visitor)
 
     async def _connect_all(
-        self, auths: list[dict[str, object]]
+        self, auths: Sequence[Mapping[str, object]], on_text: OnText
     ) -> list[aiohttp.ClientWebSocketResponse]:
-        factories = [
-            functools.partial(sio_connect, self._pool, self._http_base, auth, i)
-            for i, auth in enumerate(auths)
-        ]
-        results = await gather_bounded(factories, self._concurrency)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {len(auths)} connects failed: {failed[0]!r}")
-        return [r for r in results if isinstance(r, aiohttp.ClientWebSocketResponse)]
+        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
+            return await sio_connect(self._pool, self._http_base, auths[i], i), on_text
+
+        results = await self._group.open_many(
+            [functools.partial(opener, i) for i in range(len(auths))], self._concurrency
+        )
+        return all_open(results, "socket.io connects")
 
     def _on_agent(self, text: str) -> str | None:
         if text.startswith('42["message_new"'):

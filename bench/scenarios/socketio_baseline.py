@@ -19,7 +19,9 @@ NAME = "socketio_baseline"
 SUBJECT = "python-socketio"
 
 
-def _serve(ctx: Context, label: str, store_url: str, job: dict[str, Any], budget_s: float):  # type: ignore[no-untyped-def]
+def _serve(
+    ctx: Context, label: str, store_url: str, job: dict[str, Any], budget_s: float
+) -> dict[str, Any]:
     port = free_port()
     argv = python_argv("bench.socketio_server", "--port", str(port), "--store", store_url)
     server = start_server(f"{NAME}-{label}", argv, log_dir=ctx.run_dir)
@@ -43,6 +45,7 @@ def run(ctx: Context) -> Outcome:
     ctx.log(f"{NAME}: {n} idle sockets")
     idle_job = {
         "job": "idle",
+        "compress": ctx.deflate_wbits,
         "protocol": "socketio",
         "sockets": n,
         "settle_s": profile.settle_s,
@@ -65,18 +68,18 @@ def run(ctx: Context) -> Outcome:
 
     relay_job = {
         "job": "relay",
+        "compress": ctx.deflate_wbits,
         "protocol": "socketio",
         "conversations": profile.conversations,
         "agent_count": profile.agents,
         "plan": profile.plan(profile.chat_rates),
     }
     budget = profile.relay_budget_s(profile.chat_rates, 180)
-    stores = [("sqlite", lambda: _sqlite_url(ctx, "relay"))]
-    if ctx.postgres:
-        stores.append(("postgresql", lambda: fresh_database(ctx.pg_admin_dsn)))
-    for label, make_url in stores:
+    for label in ["sqlite", "postgresql"] if ctx.postgres else ["sqlite"]:
         ctx.log(f"{NAME}: relay on {label}, {profile.conversations} conversations")
-        relay = _serve(ctx, f"relay-{label}", make_url(), relay_job, budget)
+        # A fresh database per server, created only when its turn comes.
+        url = _sqlite_url(ctx, "relay") if label == "sqlite" else fresh_database(ctx.pg_admin_dsn)
+        relay = _serve(ctx, f"relay-{label}", url, relay_job, budget)
         outcome.details[f"relay_{label}"] = relay
         outcome.rows.extend(relay_rows(NAME, f"{SUBJECT} ({label})", relay, None))
     return outcome

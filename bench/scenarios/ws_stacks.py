@@ -56,6 +56,7 @@ def run(ctx: Context) -> Outcome:
         ctx.log(f"{NAME}: {stack.name}: {profile.stack_idle_sockets} idle sockets")
         idle_job = {
             "job": "idle",
+            "compress": ctx.deflate_wbits,
             "protocol": "raw",
             "sockets": profile.stack_idle_sockets,
             "settle_s": profile.settle_s,
@@ -66,6 +67,7 @@ def run(ctx: Context) -> Outcome:
         ctx.log(f"{NAME}: {stack.name}: relay over {profile.relay_pairs} pairs")
         relay_job = {
             "job": "relay",
+            "compress": ctx.deflate_wbits,
             "protocol": "raw",
             "pairs": profile.relay_pairs,
             "plan": profile.plan(profile.raw_rates),
@@ -82,8 +84,8 @@ def run(ctx: Context) -> Outcome:
                 "KB",
                 better="lower",
                 baseline=baseline,
-                note=f"{idle['opened']}/{idle['sockets']} open, "
-                f"deflate accepted on {idle['deflate_negotiated']:.0%}",
+                note=f"{idle['open_after_hold']}/{idle['sockets']} open after "
+                f"{idle['hold_s']:g}s, deflate accepted on {idle['deflate_negotiated']:.0%}",
             )
         )
         outcome.rows.extend(

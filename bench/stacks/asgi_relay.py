@@ -24,7 +24,7 @@ def create_app() -> FastAPI:
         return "ok"
 
     @app.websocket("/ws")
-    async def relay(websocket: WebSocket, id: str, peer: str = "") -> None:  # noqa: A002
+    async def relay(websocket: WebSocket, id: str, peer: str = "") -> None:
         await websocket.accept()
         conns[id] = websocket
         try:
