@@ -31,8 +31,8 @@ from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.looplag import LoopLagMonitor
 from kefu.store.database import Database
-from kefu.store.messages import MessageWriter
-from kefu.store.postgres_batch import postgres_committer
+from kefu.store.messages import BatchCommit, MessageWriter
+from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import sqlite_committer
 
@@ -65,7 +65,12 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)
-        commit = sqlite_committer(db) if db.dialect == "sqlite" else postgres_committer(db)
+        if db.dialect == "sqlite":
+            commit: BatchCommit = sqlite_committer(db)
+        else:
+            postgres = PostgresCommitter(db)
+            stack.push_async_callback(postgres.close)  # after the writer has drained
+            commit = postgres
         writer = await stack.enter_async_context(MessageWriter(commit))
         await stack.enter_async_context(LoopLagMonitor())
         secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)

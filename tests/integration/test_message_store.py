@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import asyncpg
+import pytest
+
 from kefu.domain.models import NewMessage, Sender, SenderKind
 from kefu.node import Node
+from tests.conftest import PG_ADMIN_DSN
 
 
 async def _conversations(node: Node, count: int) -> list[str]:
@@ -58,3 +62,31 @@ async def test_the_same_client_msg_id_from_two_senders_is_two_messages(node: Nod
         node.writer.append(NewMessage(conversation_id, b, "y", node.clock.now(), "k")),
     )
     assert c1 and c2 and m1.id != m2.id
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # a server to lose
+async def test_a_dropped_store_connection_costs_a_retry_not_a_message(
+    node: Node, store_url: str
+) -> None:
+    (conversation_id,) = await _conversations(node, 1)
+    sender = Sender(SenderKind.VISITOR, "vis_drop", None)
+    first, _ = await node.writer.append(
+        NewMessage(conversation_id, sender, "before", node.clock.now(), "c1")
+    )
+    database = store_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
+    assert killed >= 1
+    second, created = await node.writer.append(
+        NewMessage(conversation_id, sender, "after", node.clock.now(), "c2")
+    )
+    assert created and second.id > first.id
+    stored = await node.repos.messages.after(conversation_id, 0, 10)
+    assert [m.body for m in stored] == ["before", "after"]

@@ -128,16 +128,13 @@ class MessageWriter:
                     self._queue.task_done()
 
     async def _commit_isolating(self, batch: list[_Pending]) -> None:
-        """Commit the batch; if it fails, retry its messages one by one, so one bad
-        message fails alone instead of taking everyone else's in the batch with it."""
+        """Commit the batch; if it fails, retry its messages one by one: one bad message
+        then fails alone instead of taking everyone else's with it, and a transient fault
+        (the store connection dropped) costs a retry instead of an error."""
         try:
             await self._commit(batch)
             return
         except Exception:
-            if len(batch) == 1:
-                log.exception("storing a message failed")
-                _fail(batch[0])
-                return
             log.warning("a batch of %d failed; retrying its messages one by one", len(batch))
         for pending in batch:
             try:
