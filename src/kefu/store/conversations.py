@@ -17,7 +17,7 @@ from kefu.store.tables import conversations
 OPEN_STATUSES = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
 
 
-def _conversation(row: Any) -> ConversationRecord:
+def conversation_record(row: Any) -> ConversationRecord:
     return ConversationRecord(
         id=row.id,
         visitor_id=row.visitor_id,
@@ -35,6 +35,31 @@ def _conversation(row: Any) -> ConversationRecord:
             else None
         ),
     )
+
+
+def filtered(
+    query: sa.Select[Any],
+    status: str | None,
+    assignee_id: str | None,
+    before: tuple[datetime, str] | None,
+    *,
+    visitor_id: str | None = None,
+) -> sa.Select[Any]:
+    """The list filters and keyset order shared by every conversation listing, newest
+    activity first; ``before`` is the (updated_at, id) of the last item already seen."""
+    if status == "open":
+        query = query.where(conversations.c.status.in_(OPEN_STATUSES))
+    elif status is not None:
+        query = query.where(conversations.c.status == status)
+    if assignee_id is not None:
+        query = query.where(conversations.c.assignee_id == assignee_id)
+    if visitor_id is not None:
+        query = query.where(conversations.c.visitor_id == visitor_id)
+    if before is not None:
+        query = query.where(
+            sa.tuple_(conversations.c.updated_at, conversations.c.id) < sa.tuple_(*before)
+        )
+    return query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
 
 
 class ConversationRepository:
@@ -56,13 +81,13 @@ class ConversationRepository:
         }
         async with self._db.begin() as conn:
             await conn.execute(conversations.insert().values(**values))
-        return _conversation(ValuesRow(values))
+        return conversation_record(ValuesRow(values))
 
     async def get(self, conversation_id: str) -> ConversationRecord | None:
         query = conversations.select().where(conversations.c.id == conversation_id)
         async with self._db.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _conversation(row) if row else None
+        return conversation_record(row) if row else None
 
     async def open_for_visitor(self, visitor_id: str) -> ConversationRecord | None:
         query = (
@@ -74,7 +99,7 @@ class ConversationRepository:
         )
         async with self._db.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _conversation(row) if row else None
+        return conversation_record(row) if row else None
 
     async def save_state(
         self,
@@ -116,23 +141,10 @@ class ConversationRepository:
         limit: int = 50,
     ) -> list[ConversationRecord]:
         """Newest first; ``before`` is the (updated_at, id) of the last item already seen."""
-        query = conversations.select()
-        if status == "open":
-            query = query.where(conversations.c.status.in_(OPEN_STATUSES))
-        elif status is not None:
-            query = query.where(conversations.c.status == status)
-        if assignee_id is not None:
-            query = query.where(conversations.c.assignee_id == assignee_id)
-        if visitor_id is not None:
-            query = query.where(conversations.c.visitor_id == visitor_id)
-        if before is not None:
-            query = query.where(
-                sa.tuple_(conversations.c.updated_at, conversations.c.id) < sa.tuple_(*before)
-            )
-        query = query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+        query = filtered(conversations.select(), status, assignee_id, before, visitor_id=visitor_id)
         async with self._db.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
-        return [_conversation(row) for row in rows]
+        return [conversation_record(row) for row in rows]
 
     async def rate(
         self, conversation_id: str, score: int, comment: str | None, now: datetime

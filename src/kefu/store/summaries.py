@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kefu.domain.models import ConversationSummary, Message, Sender, SenderKind
-from kefu.store.conversations import OPEN_STATUSES, _conversation
+from kefu.store.conversations import conversation_record, filtered
 from kefu.store.database import Database
 from kefu.store.tables import conversations, messages, visitors
 
@@ -48,7 +48,7 @@ _SELECT = sa.select(
 
 
 def _summary(row: Any) -> ConversationSummary:
-    record = _conversation(row)
+    record = conversation_record(row)
     last = None
     if record.last_message_id is not None and row.last_sender_kind is not None:
         last = Message(
@@ -88,18 +88,7 @@ class ConversationSummaries:
         limit: int = 50,
     ) -> list[ConversationSummary]:
         """Newest activity first; ``before`` is the (updated_at, id) of the last item seen."""
-        query = _SELECT
-        if status == "open":
-            query = query.where(conversations.c.status.in_(OPEN_STATUSES))
-        elif status is not None:
-            query = query.where(conversations.c.status == status)
-        if assignee_id is not None:
-            query = query.where(conversations.c.assignee_id == assignee_id)
-        if before is not None:
-            query = query.where(
-                sa.tuple_(conversations.c.updated_at, conversations.c.id) < sa.tuple_(*before)
-            )
-        query = query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+        query = filtered(_SELECT, status, assignee_id, before)
         async with self._db.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
         return [_summary(row) for row in rows]
