@@ -106,7 +106,9 @@ def start_kefu(ctx: Context, label: str, env: dict[str, str]) -> tuple[Server, s
     port = free_port()
     env = {**env, GRPC_PORT_ENV: str(free_port())}
     argv = kefu_argv("serve", "--host", "127.0.0.1", "--port", str(port))
-    server = start_server(f"kefu-{label}", argv, log_dir=ctx.run_dir, env=env, cwd=ctx.run_dir)
+    server = start_server(
+        f"kefu-{label}", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir, env=env, cwd=ctx.run_dir
+    )
     base = f"http://127.0.0.1:{port}"
     wait_http_ready(server, f"{base}/healthz")
     return server, base

@@ -31,7 +31,7 @@ from bench.drivers.kefu import KefuChat, KefuIdle
 from bench.drivers.relay import RawIdle, RawPairs
 from bench.drivers.socketio import SioChat, SioIdle
 from bench.lagmetric import LagObserver
-from bench.procs import cpu_split, raise_nofile, rss_kb
+from bench.procs import CpuPlan, raise_nofile, rss_kb
 from bench.stepper import Stepper, StepPlan
 from bench.wsclient import Pool
 
@@ -147,7 +147,8 @@ async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
     if job["protocol"] == "kefu" and job.get("lag", True) and isinstance(target, KefuChat):
         observer = LagObserver(target.api.metrics)
     try:
-        result = await Stepper(target, int(job["server_pid"]), observer).run(plan)
+        cores = CpuPlan(frozenset(job["server_cpus"]), frozenset(job["loadgen_cpus"]))
+        result = await Stepper(target, int(job["server_pid"]), cores, observer).run(plan)
     finally:
         setup = target.describe()
         await target.aclose()
@@ -190,12 +191,13 @@ class LoadgenError(RuntimeError):
         self.job = job
 
 
-def run_job(job: Job, timeout_s: float) -> dict[str, Any]:
-    """Parent side: run ``job`` in a pinned child process; kill it after ``timeout_s``."""
-    _, client_cpus = cpu_split()
+def run_job(job: Job, timeout_s: float, cpus: CpuPlan) -> dict[str, Any]:
+    """Parent side: run ``job`` on the load-generator cores; kill it after ``timeout_s``."""
+    # The child measures both sides' cores, and cannot learn them from its own affinity.
+    job = {**job, "server_cpus": sorted(cpus.server), "loadgen_cpus": sorted(cpus.loadgen)}
 
     def pin() -> None:
-        os.sched_setaffinity(0, client_cpus)
+        os.sched_setaffinity(0, cpus.loadgen)
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.loadgen"],

@@ -33,12 +33,24 @@ REPO_DIR = BENCH_DIR.parent
 RUNS_DIR = BENCH_DIR / ".runs"
 
 
-def cpu_split() -> tuple[set[int], set[int]]:
-    """Return (server cores, load-generator cores); both all cores on a one-core machine."""
+@dataclass(frozen=True)
+class CpuPlan:
+    """Which cores the servers get and which the load generator (and orchestrator) get."""
+
+    server: frozenset[int]
+    loadgen: frozenset[int]
+
+
+def plan_cpus() -> CpuPlan:
+    """First core for the server, the rest for the load generator; all on a one-core box.
+
+    Call it once, before any process pins itself: it reads the caller's affinity, so in
+    an already pinned process it would see only that process's own core.
+    """
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
-        return set(cores), set(cores)
-    return {cores[0]}, set(cores[1:])
+        return CpuPlan(frozenset(cores), frozenset(cores))
+    return CpuPlan(frozenset(cores[:1]), frozenset(cores[1:]))
 
 
 def raise_nofile() -> int:
@@ -93,7 +105,7 @@ class CoreTimes:
         )
 
 
-def core_times(cores: set[int]) -> CoreTimes:
+def core_times(cores: frozenset[int]) -> CoreTimes:
     task = irq = steal = 0
     for line in Path("/proc/stat").read_text().splitlines():
         name, _, rest = line.partition(" ")
@@ -108,7 +120,7 @@ def core_times(cores: set[int]) -> CoreTimes:
     return CoreTimes(task / hz, irq / hz, steal / hz)
 
 
-def machine_info() -> dict[str, object]:
+def machine_info(cpus: CpuPlan) -> dict[str, object]:
     """What the numbers were measured on, written into results.json beside them."""
     cpu_model = ""
     with contextlib.suppress(OSError):
@@ -121,7 +133,6 @@ def machine_info() -> dict[str, object]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_kb = int(line.split()[1])
-    server_cpus, client_cpus = cpu_split()
     return {
         "hostname": platform.node(),
         "kernel": platform.release(),
@@ -130,13 +141,13 @@ def machine_info() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "mem_gb": round(mem_kb / 1024 / 1024, 1),
         "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
-        "server_cpus": sorted(server_cpus),
-        "loadgen_cpus": sorted(client_cpus),
+        "server_cpus": sorted(cpus.server),
+        "loadgen_cpus": sorted(cpus.loadgen),
         "loadavg": os.getloadavg(),
     }
 
 
-def _pin_and_raise(cpus: set[int]) -> None:
+def _pin_and_raise(cpus: frozenset[int]) -> None:
     """Run in the child before exec: its own core and as many file descriptors as allowed."""
     os.sched_setaffinity(0, cpus)
     raise_nofile()
@@ -181,14 +192,14 @@ def start_server(
     name: str,
     argv: Sequence[str],
     *,
+    cpus: frozenset[int],
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Server:
-    """Start ``argv`` on the server core, stdout+stderr to ``log_dir/name.log``."""
+    """Start ``argv`` pinned to ``cpus`` (the server cores), output to ``log_dir/name.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    server_cpus, _ = cpu_split()
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -198,7 +209,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             env=full_env,
             cwd=str(cwd or REPO_DIR),
-            preexec_fn=lambda: _pin_and_raise(server_cpus),
+            preexec_fn=lambda: _pin_and_raise(cpus),
         )
     return Server(name=name, proc=proc, log_path=log_path)
 

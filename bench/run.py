@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import pg
 from bench.kefu_proc import unavailable_reason
-from bench.procs import BENCH_DIR, RUNS_DIR, cpu_split, machine_info, raise_nofile
+from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
 from bench.report import link_baselines, print_table, write_json
 from bench.scenarios import kefu_relay, kefu_sockets, socketio_baseline, ws_stacks
@@ -76,8 +76,10 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_nofile()
+    # Decided once, before pinning: afterwards this process sees only its own core.
+    cpus = plan_cpus()
     # The orchestrator mostly waits, but it must never take the server's core.
-    os.sched_setaffinity(0, cpu_split()[1])
+    os.sched_setaffinity(0, cpus.loadgen)
     if args.nice:
         # Inherited by every server and load generator started from here on.
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"PostgreSQL unreachable at {args.pg_dsn}: SQLite variants only")
     ctx = Context(
         profile=profile,
+        cpus=cpus,
         run_dir=run_dir,
         pg_admin_dsn=args.pg_dsn,
         postgres=postgres,
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
             "profile": profile.name,
             "duration_s": round(time.monotonic() - started, 1),
-            "machine": machine_info(),
+            "machine": machine_info(cpus),
             "postgres": postgres,
             "nice": args.nice,
             "deflate_offered": not args.no_deflate,

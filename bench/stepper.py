@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bench.drivers.base import RelayTarget
 from bench.latency import Probe, summarize
-from bench.procs import core_times, cpu_seconds, cpu_split
+from bench.procs import CpuPlan, core_times, cpu_seconds
 
 # Messages sent back to back before yielding to the receivers: bounds the client's own
 # added latency when it is behind schedule, while keeping per-tick overhead low.
@@ -62,9 +62,16 @@ class StepPlan:
 class Stepper:
     """Runs a :class:`StepPlan` against a target; the server's pid gives its CPU share."""
 
-    def __init__(self, target: RelayTarget, server_pid: int, observer: StepObserver | None):
+    def __init__(
+        self,
+        target: RelayTarget,
+        server_pid: int,
+        cores: CpuPlan,
+        observer: StepObserver | None,
+    ) -> None:
         self._target = target
         self._server_pid = server_pid
+        self._cores = cores
         self._observer = observer
         self._next_seq = 0
         self._idle_cpu_share = 0.0
@@ -116,7 +123,7 @@ class Stepper:
             await self._observer.before()
         errors_before = Counter(self._target.errors)
         server_cpu0, own0, wall0 = cpu_seconds(self._server_pid), _own_cpu(), time.monotonic()
-        server_cores, client_cores = cpu_split()
+        server_cores, client_cores = self._cores.server, self._cores.loadgen
         server_core0, client_core0 = core_times(server_cores), core_times(client_cores)
         own_lag = _LoopLag()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.procs import CpuPlan
 from bench.profile import Profile
 
 # Above this share of its core, the load generator itself may be what limited a step.
@@ -53,6 +54,7 @@ class Outcome:
 @dataclass(frozen=True)
 class Context:
     profile: Profile
+    cpus: CpuPlan
     run_dir: Path
     pg_admin_dsn: str
     postgres: bool

@@ -46,7 +46,7 @@ def _one_store(ctx: Context, label: str, store_url: str | None) -> dict[str, Any
             "plan": profile.plan(profile.chat_rates),
         }
         setup_s = 120 + OPEN_TIMEOUT_S + profile.conversations / 25
-        result = run_job(job, profile.relay_budget_s(profile.chat_rates, setup_s))
+        result = run_job(job, profile.relay_budget_s(profile.chat_rates, setup_s), ctx.cpus)
         result["server_alive_after"] = server.alive()
     return result
 

@@ -36,7 +36,7 @@ def run(ctx: Context) -> Outcome:
         }
         # Visitor creation over REST dominates: budget it at a pessimistic 25/s.
         budget = 180 + n / 25 + 2 * ctx.profile.settle_s + ctx.profile.hold_s
-        idle = run_job(job, budget)
+        idle = run_job(job, budget, ctx.cpus)
         idle["server_alive_after"] = server.alive()
     outcome.details["idle"] = idle
     kb = idle["kb_per_socket"]

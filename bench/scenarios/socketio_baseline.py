@@ -24,11 +24,11 @@ def _serve(
 ) -> dict[str, Any]:
     port = free_port()
     argv = python_argv("bench.socketio_server", "--port", str(port), "--store", store_url)
-    server = start_server(f"{NAME}-{label}", argv, log_dir=ctx.run_dir)
+    server = start_server(f"{NAME}-{label}", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
     with running(server):
         base = f"http://127.0.0.1:{port}"
         wait_http_ready(server, f"{base}/health")
-        return run_job({**job, "http_base": base, "server_pid": server.pid}, budget_s)
+        return run_job({**job, "http_base": base, "server_pid": server.pid}, budget_s, ctx.cpus)
 
 
 def _sqlite_url(ctx: Context, label: str) -> str:

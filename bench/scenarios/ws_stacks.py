@@ -42,11 +42,12 @@ def available_stacks() -> list[Stack]:
 def _measure(ctx: Context, stack: Stack, job: dict[str, Any], budget_s: float) -> dict[str, Any]:
     port = free_port()
     argv = python_argv(stack.module, "--port", str(port), *stack.args)
-    server = start_server(f"{NAME}-{stack.name}-{job['job']}", argv, log_dir=ctx.run_dir)
+    name = f"{NAME}-{stack.name}-{job['job']}"
+    server = start_server(name, argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
     with running(server):
         base = f"http://127.0.0.1:{port}"
         wait_http_ready(server, f"{base}/health")
-        return run_job({**job, "http_base": base, "server_pid": server.pid}, budget_s)
+        return run_job({**job, "http_base": base, "server_pid": server.pid}, budget_s, ctx.cpus)
 
 
 def run(ctx: Context) -> Outcome:
