@@ -63,8 +63,28 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] && log "chromium installed"
 }
 
+ensure_secantus() {
+  # MongoDB wire-protocol test server for the CRM connector tests. GPL-2.0 and beta: a test
+  # tool in its own virtualenv, never a kefu dependency (see DESIGN.md, "Test services").
+  port_open 27117 && { log "secantus is up"; return; }
+  local venv=${KEFU_SECANTUS_VENV:-$HOME/.cache/kefu/secantus-venv}
+  if [ ! -x "$venv/bin/secantusd-py" ]; then
+    if [ ! -x "$venv/bin/python" ]; then
+      mkdir -p "$(dirname "$venv")"
+      python3 -m venv "$venv"
+    fi
+    log "installing SecantusDB into $venv"
+    "$venv/bin/pip" install -q "SecantusDB==0.7.0b3"
+  fi
+  # setsid + nohup: the server outlives this script and the shell that ran it.
+  setsid nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27117 --storage-path :memory: \
+    </dev/null >/tmp/secantusd.log 2>&1 &
+  wait_port secantus 27117
+}
+
 ensure_postgres
 ensure_redis
 ensure_nats
 ensure_mariadb
 ensure_chromium
+ensure_secantus
