@@ -35,6 +35,7 @@ from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import sqlite_committer
+from kefu.unify.build import build_customer360, describe
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         await chat.start()
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
+        customers = await build_customer360(settings.sources, settings.customer360, cache, clock)
+        stack.push_async_callback(customers.close)
+        if settings.sources:
+            log.info("customer 360 sources: %s", describe(settings.sources))
         yield Node(
             settings=settings,
             clock=clock,
@@ -119,4 +124,5 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             client_address=ClientAddress(settings.trusted_proxies),
             attachments=attachments,
             origins=OriginPolicy(settings),
+            customers=customers,
         )

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from kefu.errors import ConfigError
+from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
 
 DEFAULT_PORT = 8080
 
@@ -148,6 +149,9 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     sites: list[SiteSettings] = Field(default_factory=list)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    # Customer 360: the department systems to fetch from (docs/connectors.md).
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    customer360: Customer360Settings = Field(default_factory=Customer360Settings)
 
     @classmethod
     def settings_customise_sources(
@@ -192,6 +196,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         return value
 
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        return check_sources(value)
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -228,7 +237,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_grpc_port(self) -> int:
-        return self.grpc_port if self.grpc_port is not None else self.port + 1
+        if self.grpc_port is not None:
+            return self.grpc_port
+        return 0 if self.port == 0 else self.port + 1  # a random HTTP port: a random one too
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -264,7 +275,8 @@ def _validated(data: dict[str, Any], **source_options: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(key, " ".join(str(first["msg"]).split())) from None
+        message = " ".join(str(first["msg"]).split()).removeprefix("Value error, ")
+        raise ConfigError(key, message) from None
     except SettingsError as exc:
         # e.g. KEFU_CHAT__AUTO_REPLIES holding malformed JSON
         raise ConfigError("environment", " ".join(str(exc).split())) from None

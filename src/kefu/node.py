@@ -15,6 +15,7 @@ from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, EventBus
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
+from kefu.unify.service import Customer360
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,4 @@ class Node:
     client_address: ClientAddress
     attachments: AttachmentService
     origins: OriginPolicy
+    customers: Customer360

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from kefu.api.grpc.server import start_grpc
 from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.node import Node
@@ -45,14 +46,22 @@ async def serve(
             runner, settings.host, settings.port, backlog=LISTEN_BACKLOG, reuse_address=True
         )
         await site.start()
+        try:
+            grpc_server, grpc_port = await start_grpc(
+                node, settings.host, settings.effective_grpc_port
+            )
+        except BaseException:
+            await runner.cleanup()
+            raise
         tune_gc()
         url = f"http://{settings.host}:{_bound_port(runner, settings.port)}"
-        log.info("kefu listening on %s", url)
+        log.info("kefu listening on %s (gRPC on port %d)", url, grpc_port)
         try:
             if on_ready is not None:
                 await on_ready(node, url)
             await stop.wait()
         finally:
+            await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
             await runner.cleanup()
 
 

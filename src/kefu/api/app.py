@@ -14,6 +14,7 @@ from kefu.api.routes import (
     availability,
     console,
     conversations,
+    customers,
     health,
     library,
     moderation,
@@ -46,6 +47,7 @@ def create_api(node: Node) -> FastAPI:
         library,
         moderation,
         console,
+        customers,
     ):
         app.include_router(module.router)
     return app

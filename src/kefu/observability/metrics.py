@@ -55,6 +55,31 @@ STORE_BATCH = Histogram(
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
     registry=REGISTRY,
 )
+SOURCE_FETCH = Histogram(
+    "kefu_source_fetch_seconds",
+    "One fetch from a department system (customer 360), retries included",
+    ["source", "outcome"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+    registry=REGISTRY,
+)
+SOURCE_ANSWERS = Counter(
+    "kefu_source_answers_total",
+    "Per-request source states in customer 360 answers (ok, cached, timeout, error, …)",
+    ["source", "state"],
+    registry=REGISTRY,
+)
+SOURCE_BREAKER_OPEN = Gauge(
+    "kefu_source_breaker_open",
+    "1 while a source's circuit breaker is open (or half-open)",
+    ["source"],
+    registry=REGISTRY,
+)
+CUSTOMER_360 = Histogram(
+    "kefu_customer360_seconds",
+    "Time to answer one customer 360, server side",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )

@@ -1,0 +1,1 @@
+"""gRPC entry points (grpc.aio), beside REST on ``grpc_port``."""

@@ -1,0 +1,44 @@
+"""The gRPC server: CustomerService, plus the standard health and reflection services
+so ``grpcurl`` and load balancers work without a copy of the .proto."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from kefu.api.grpc.customers import CustomerService
+from kefu.node import Node
+from kefu.v1 import unified_pb2 as pb
+from kefu.v1 import unified_pb2_grpc as pb_grpc
+
+SERVICE = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name
+# A 360 is a few KB; this bounds what one call may make the server read.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+async def start_grpc(node: Node, host: str, port: int) -> tuple[grpc.aio.Server, int]:
+    """Start serving; returns the server and the port it bound (``port`` 0 = any)."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_CustomerServiceServicer_to_server(CustomerService(node), server)  # type: ignore[no-untyped-call]
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    reflection.enable_server_reflection(
+        (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpc reports a taken port this way
+        bound = 0
+    if bound == 0:
+        raise OSError(f"cannot listen for gRPC on {host}:{port}")
+    await server.start()
+    for name in ("", SERVICE):
+        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound

@@ -1,0 +1,1 @@
+"""One module per kind of department system; ``registry`` names them for configuration."""

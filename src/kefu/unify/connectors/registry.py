@@ -1,0 +1,32 @@
+"""Connector kinds by the name used in ``sources.<name>.connector``.
+
+Imported lazily: a deployment without MongoDB sources never imports pymongo.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from kefu.unify.connector import SourceClient
+
+# kind -> "module:ClientClass"; each class takes the ``connection:`` mapping.
+KINDS: dict[str, str] = {
+    "mongodb": "kefu.unify.connectors.mongo:MongoClient",
+    "mysql": "kefu.unify.connectors.mysql:MySqlClient",
+    "sql": "kefu.unify.connectors.sql:SqlClient",
+    "xml": "kefu.unify.connectors.xmlhttp:XmlHttpClient",
+    "rest": "kefu.unify.connectors.rest:RestClient",
+}
+
+
+def open_client(kind: str, connection: Mapping[str, Any]) -> SourceClient:
+    """Build the client of ``kind``; ``ValueError`` for an unknown kind or bad options."""
+    target = KINDS.get(kind)
+    if target is None:
+        raise ValueError(f"unknown connector {kind!r}; one of {', '.join(sorted(KINDS))}")
+    module_name, class_name = target.split(":")
+    client_class = getattr(importlib.import_module(module_name), class_name)
+    client: SourceClient = client_class(connection)
+    return client
