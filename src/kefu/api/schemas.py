@@ -204,6 +204,8 @@ class ConversationSummaryOut(ConversationOut):
     visitor_read_id: str | None
     agent_read_id: str | None
     last_message: MessageOut | None
+    customer_key: str | None = None
+    customer_linked: bool = False
 
     @classmethod
     def of_summary(cls, summary: ConversationSummary) -> ConversationSummaryOut:

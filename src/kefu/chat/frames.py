@@ -200,6 +200,8 @@ def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
         "visitor_read_id": _id_or_none(summary.record.visitor_read_id),
         "agent_read_id": _id_or_none(summary.record.agent_read_id),
         "last_message": message_payload(summary.last_message) if summary.last_message else None,
+        "customer_key": summary.customer_key,
+        "customer_linked": summary.customer_linked,
     }
 
 

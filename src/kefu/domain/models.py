@@ -124,3 +124,5 @@ class ConversationSummary:
     visitor_email: str | None
     unread: int
     last_message: Message | None
+    customer_key: str | None = None  # the customer 360's key, when one is known
+    customer_linked: bool = False  # set by an agent (rather than the visitor's identity)

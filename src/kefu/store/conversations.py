@@ -120,6 +120,14 @@ class ConversationRepository:
                 conversations.update().where(conversations.c.id == conversation_id).values(**values)
             )
 
+    async def link_customer(self, conversation_id: str, key: str | None, now: datetime) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id)
+                .values(customer_key=key, updated_at=now)
+            )
+
     async def mark_read(self, conversation_id: str, *, by_visitor: bool, message_id: int) -> None:
         """Move the read marker forward only: an old ``read`` frame never un-reads."""
         column = conversations.c.visitor_read_id if by_visitor else conversations.c.agent_read_id

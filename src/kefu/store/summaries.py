@@ -34,6 +34,8 @@ _SELECT = sa.select(
     conversations,
     visitors.c.name.label("visitor_name"),
     visitors.c.email.label("visitor_email"),
+    visitors.c.external_id.label("visitor_external_id"),
+    visitors.c.identity_verified.label("visitor_verified"),
     _UNREAD.label("unread"),
     _last.c.sender_kind.label("last_sender_kind"),
     _last.c.sender_id.label("last_sender_id"),
@@ -66,7 +68,17 @@ def _summary(row: Any) -> ConversationSummary:
         visitor_email=row.visitor_email,
         unread=int(row.unread or 0),
         last_message=last,
+        customer_key=customer_key(row.customer_key, row.visitor_external_id, row.visitor_verified),
+        customer_linked=row.customer_key is not None,
     )
+
+
+def customer_key(linked: str | None, external_id: str | None, verified: bool) -> str | None:
+    """Whose 360 a conversation shows: the agent's link, else the visitor's *verified*
+    external_id. An unverified one is whatever the browser claimed, so it shows nothing."""
+    if linked is not None:
+        return linked
+    return external_id if verified else None
 
 
 class ConversationSummaries:

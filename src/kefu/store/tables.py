@@ -92,6 +92,9 @@ conversations = sa.Table(
     sa.Column("rating_score", sa.SmallInteger, nullable=True),
     sa.Column("rating_comment", sa.Text, nullable=True),
     sa.Column("rated_at", Timestamp, nullable=True),
+    # The customer in the company's systems an agent linked this conversation to (the
+    # 360's key) when the visitor's identity did not say; kefu's own link, not source data.
+    sa.Column("customer_key", sa.String(200), nullable=True, index=True),
     sa.Index(None, "visitor_id", "status"),
     sa.Index(None, "status", "assignee_id"),
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from kefu.api.deps import AgentDep, NodeDep
+from kefu.api.schemas import ConversationSummaryOut, Strict
+from kefu.errors import NotFound
 from kefu.unify.render import as_json
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customer 360"])
+router = APIRouter(prefix="/api/v1", tags=["customer 360"])
 
 PROTOBUF = "application/x-protobuf"
 
@@ -25,6 +27,11 @@ class CandidatesOut(BaseModel):
     items: list[CandidateOut]
 
 
+class CustomerLink(Strict):
+    # null unlinks: the conversation falls back to the visitor's verified identity.
+    customer_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None
+
+
 class SourceOut(BaseModel):
     name: str
     connector: str
@@ -34,7 +41,7 @@ class SourceOut(BaseModel):
 
 
 @router.get(
-    "/lookup",
+    "/customers/lookup",
     response_model=CandidatesOut,
     summary="Find customer keys by email, phone or order number across the sources",
 )
@@ -50,7 +57,7 @@ async def lookup(
     )
 
 
-@router.get("/sources", response_model=list[SourceOut], summary="Configured 360 sources")
+@router.get("/customers/sources", response_model=list[SourceOut], summary="Configured 360 sources")
 async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
     return [
         SourceOut(
@@ -65,7 +72,7 @@ async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
 
 
 @router.get(
-    "/{key:path}/360",
+    "/customers/{key:path}/360",
     summary="Everything every department knows about a customer, fetched live",
     responses={
         200: {
@@ -87,3 +94,30 @@ async def unified(
     if PROTOBUF in request.headers.get("accept", ""):
         return Response(result.SerializeToString(), media_type=PROTOBUF, headers=headers)
     return Response(as_json(result), media_type="application/json", headers=headers)
+
+
+@router.put(
+    "/conversations/{conversation_id}/customer",
+    response_model=ConversationSummaryOut,
+    summary="Link a conversation to a customer key (for a visitor without a verified identity)",
+)
+async def link_customer(
+    conversation_id: str, body: CustomerLink, caller: AgentDep, kefu: NodeDep
+) -> ConversationSummaryOut:
+    await kefu.chat.accessible(caller, conversation_id)
+    key = body.customer_key
+    if key is not None:
+        kefu.customers.check_key(key)
+    now = kefu.clock.now()
+    await kefu.repos.conversations.link_customer(conversation_id, key, now)
+    await kefu.repos.audit.record(
+        "conversation.customer_link",
+        actor=caller.key,
+        target=conversation_id,
+        now=now,
+        detail={"customer_key": key},
+    )
+    summary = await kefu.repos.summaries.get(conversation_id)
+    if summary is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return ConversationSummaryOut.of_summary(summary)
