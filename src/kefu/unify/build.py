@@ -22,7 +22,7 @@ def _problem(exc: ValueError) -> tuple[str, str]:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        return where, " ".join(str(first["msg"]).split())
+        return where, " ".join(str(first["msg"]).split()).removeprefix("Value error, ")
     return "", str(exc)
 
 
