@@ -17,7 +17,7 @@ from kefu import __version__
 from kefu.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from kefu.clock import SystemClock
 from kefu.config import Settings, load_settings
-from kefu.demo import DEMO_LOGINS, seed_demo, serve_with_shop, shop_port_for
+from kefu.demo import DEMO_CUSTOMER, DEMO_LOGINS, seed_demo, serve_with_shop, shop_port_for
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError, KefuError
 from kefu.node import Node
@@ -96,7 +96,11 @@ def demo_command(
         for login in DEMO_LOGINS:
             table.add_row(login.role.value, login.email, login.password)
         console.print(table)
-        console.print(f"Shop page: {shop.url}/   (a visitor: click the chat button)")
+        console.print(f"Shop page: {shop.url}/   (an anonymous visitor: click the chat button)")
+        console.print(
+            f"           {shop.url}/account   (signed in as customer {DEMO_CUSTOMER}: the "
+            "console shows their 360 from the simulated CRM, orders and call center)"
+        )
         console.print(f"Console:   {url}/console   (an agent: log in as above)")
         console.print(f"API docs:  {url}/docs")
         console.print(f"WebSocket: {url.replace('http', 'ws', 1)}/ws?token=…")

@@ -3,11 +3,20 @@ demo run: kefu plus a sample shop on a second port with the widget on it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from kefu.auth.identity import sign_external_id
 from kefu.auth.passwords import hash_password_async
 from kefu.config import Settings, SiteSettings
+from kefu.demo_systems.callcenter import running_callcenter
+from kefu.demo_systems.crm import running_crm
+from kefu.demo_systems.dataset import build_dataset
+from kefu.demo_systems.orders import seed_orders
+from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.runner import serve
@@ -67,16 +76,53 @@ def shop_port_for(port: int) -> int:
     return 0 if port == 0 else port + 2
 
 
+# The demo shop's signed-in customer: the richest one in the simulated systems.
+DEMO_CUSTOMER = "C1001"
+
+
+@contextlib.asynccontextmanager
+async def department_systems(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """The simulated CRM (REST), call center (SOAP) and orders database (SQLite), running
+    on loopback with a department system's latency; yields their ``sources:`` config."""
+    dataset = build_dataset()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    orders_url = f"sqlite+aiosqlite:///{settings.data_dir / 'demo-orders.db'}"
+    await seed_orders(orders_url, dataset)
+    host = settings.host
+    async with (
+        running_crm(host, 0, dataset=dataset, latency_ms=35, jitter_ms=15) as crm,
+        running_callcenter(host, 0, dataset=dataset, latency_ms=120, jitter_ms=40) as calls,
+    ):
+        yield demo_sources(crm, calls, orders_url)
+
+
 async def serve_with_shop(
     settings: Settings,
     shop_port: int,
     on_ready: Callable[[Node, str, ShopServer], Awaitable[None]],
 ) -> None:
-    """Serve kefu with the sample shop beside it, its origin registered as a site."""
-    async with ShopServer(settings.host, shop_port) as shop:
-        site = SiteSettings(id=SITE_ID, name="Demo shop", origins=shop.origins)
+    """Serve kefu with the sample shop beside it, its origin registered as a site, and the
+    simulated department systems as the 360's sources (unless the config names real ones).
+
+    The shop's /account page is a signed-in customer: its widget tag carries the
+    customer's key signed with the site's identity secret, so the console shows their 360.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        sources: Any = settings.sources
+        if not sources:
+            sources = await stack.enter_async_context(department_systems(settings))
+        identity_secret = secrets.token_hex(32)
+        signed_in = (DEMO_CUSTOMER, sign_external_id(identity_secret, DEMO_CUSTOMER))
+        shop = await stack.enter_async_context(
+            ShopServer(settings.host, shop_port, signed_in=signed_in)
+        )
+        site = SiteSettings(
+            id=SITE_ID, name="Demo shop", origins=shop.origins, identity_secret=identity_secret
+        )
         others = [s for s in settings.sites if s.id != SITE_ID]
-        with_shop = settings.model_copy(update={"sites": [*others, site]})
+        with_shop = Settings.model_validate(
+            settings.model_dump() | {"sites": [*others, site], "sources": sources}
+        )
 
         async def ready(node: Node, url: str) -> None:
             shop.kefu_url = url

@@ -24,10 +24,19 @@ class ShopServer:
     page is rendered per request with the current value.
     """
 
-    def __init__(self, host: str, port: int, kefu_url: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        kefu_url: str = "",
+        signed_in: tuple[str, str] | None = None,
+    ) -> None:
         self._host = host
         self._port = port
         self.kefu_url = kefu_url
+        # (external_id, signature) of the customer "logged in" on /account: what a shop's
+        # backend renders into the widget tag so kefu trusts who the visitor is.
+        self.signed_in = signed_in
         self._runner: web.AppRunner | None = None
         self.port = port
         # Read once: a small file, and no disk read on the loop per request.
@@ -48,6 +57,7 @@ class ShopServer:
     async def __aenter__(self) -> ShopServer:
         app = web.Application()
         app.router.add_get("/", self._page)
+        app.router.add_get("/account", self._account)
         app.router.add_get("/shop.css", self._css)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -69,8 +79,23 @@ class ShopServer:
             await self._runner.cleanup()
 
     async def _page(self, request: web.Request) -> web.Response:
+        return self._render(identity="")
+
+    async def _account(self, request: web.Request) -> web.Response:
+        """The same page for a signed-in customer: the widget tag carries their identity."""
+        if self.signed_in is None:
+            raise web.HTTPNotFound()
+        external_id, signature = self.signed_in
+        identity = (
+            f' data-kefu-external-id="{html.escape(external_id, quote=True)}"'
+            f' data-kefu-signature="{html.escape(signature, quote=True)}"'
+        )
+        return self._render(identity=identity)
+
+    def _render(self, identity: str) -> web.Response:
         kefu = self.kefu_url.rstrip("/")
         page = self._template.replace("{{KEFU_URL}}", html.escape(kefu, quote=True))
+        page = page.replace("{{IDENTITY}}", identity)
         ws = kefu.replace("http", "ws", 1)
         # What a careful shop would send: the widget's origin for script, fetch and socket.
         csp = (

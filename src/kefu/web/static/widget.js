@@ -34,7 +34,10 @@
   var TITLE = script.getAttribute("data-kefu-title") || "Chat with us";
   var WELCOME =
     script.getAttribute("data-kefu-welcome") || "Hi! Ask us anything, we usually reply in minutes.";
-  var STORE_KEY = "kefu:" + BASE + ":" + (SITE || "default");
+  // One session per identity: a customer signing in (or another signing in on a shared
+  // computer) never continues the chat of the anonymous visitor or of someone else.
+  var STORE_KEY =
+    "kefu:" + BASE + ":" + (SITE || "default") + (EXTERNAL_ID ? ":id:" + EXTERNAL_ID : "");
 
   // Backoff: 0.5 s doubling to 30 s, each delay scaled by a random 50-100 %.
   var BACKOFF_FIRST_MS = 500;
