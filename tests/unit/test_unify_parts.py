@@ -215,3 +215,41 @@ def test_bad_sources_config_fails_with_one_line(sources: dict[str, Any], message
         load_settings(None, sources=sources)
     text = caught.value.message
     assert message in text and "\n" not in text
+
+
+def test_json_rendering_equals_protobufs_own_json_mapping() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from kefu.unify.render import as_dict
+    from kefu.v1 import unified_pb2 as pb
+
+    unified = pb.UnifiedCustomer()
+    unified.customer.key = "C1"
+    unified.customer.name = "Li"
+    unified.customer.tags.extend(["vip", "b2b"])
+    unified.customer.customer_since.FromSeconds(1_600_000_000)
+    order = unified.orders.add(id="SO-1", total="9.90", source="orders")
+    order.created_at.CopyFrom(Timestamp(seconds=1_700_000_000, nanos=5_000_000))
+    order.lines.add(sku="A", quantity=2)
+    unified.orders.add(id="SO-2")
+    unified.calls.add(id="c1", duration_seconds=61)
+    unified.extensions["crm"].update({"points": 5, "nested": {"a": [1, "x", None, True]}})
+    status = unified.sources["crm"]
+    status.state = pb.SourceStatus.State.STATE_CACHED
+    status.latency_ms = 0.25
+    status.fetched_at.FromSeconds(1_700_000_001)
+    unified.sources["calls"].state = pb.SourceStatus.State.STATE_TIMEOUT
+    unified.generated_at.FromSeconds(1_700_000_002)
+
+    expected = MessageToDict(
+        unified, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    body = as_dict(unified)
+    assert body["sources"] == {
+        "crm": {"status": "cached", "latency_ms": 0.25, "fetched_at": "2023-11-14T22:13:21Z"},
+        "calls": {"status": "timeout", "latency_ms": 0.0, "fetched_at": None},
+    }
+    del body["sources"], expected["sources"]
+    assert body == expected
+    empty = as_dict(pb.UnifiedCustomer())
+    assert empty["orders"] == [] and empty["extensions"] == {} and "customer" not in empty

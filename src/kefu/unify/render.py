@@ -1,11 +1,23 @@
-"""The 360 as CONTRACT.md's JSON: proto field names, lowercase source states."""
+"""The 360 as CONTRACT.md's JSON: proto field names, lowercase source states.
+
+Rendered by plans compiled once per message type from the descriptors (schema-driven, so
+a field added to the .proto appears without touching this file): a cached 360 is served
+thousands of times a second, and ``json_format.MessageToDict`` alone cost ~200 µs of it.
+The output equals ``MessageToDict(preserving_proto_field_name=True,
+always_print_fields_with_no_presence=True)`` except for the source states (a test holds
+the two together).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from kefu.unify.source import State
 from kefu.v1 import unified_pb2 as pb
@@ -13,22 +25,115 @@ from kefu.v1 import unified_pb2 as pb
 STATE_NAMES = {
     value: name.removeprefix("STATE_").lower() for name, value in State.items() if value != 0
 }
+Render = Callable[[Any], Any]
+_PLANS: dict[str, list[tuple[str, Render, bool]]] = {}
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _struct(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    if kind == "null_value" or kind is None:
+        return None
+    return getattr(value, kind)
+
+
+def _struct(struct: Any) -> dict[str, Any]:
+    return {key: _value(item) for key, item in struct.fields.items()}
+
+
+def _converter(field: Any) -> tuple[Render, bool]:
+    """(render one value, needs presence) for a field; repeated handled by the caller."""
+    message = field.message_type
+    if message is None:
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            enum = field.enum_type
+            return (lambda number: enum.values_by_number[number].name), False
+        return (lambda scalar: scalar), False
+    if message.full_name == "google.protobuf.Timestamp":
+        return (lambda stamp: stamp.ToJsonString()), True
+    if message.full_name == "google.protobuf.Struct":
+        return _struct, True
+    return (lambda nested: _message(nested)), True
+
+
+def _each_value(render: Render) -> Render:
+    return lambda entries: {key: render(value) for key, value in entries.items()}
+
+
+def _each_item(render: Render) -> Render:
+    return lambda items: [render(item) for item in items]
+
+
+def _plan(descriptor: Any) -> list[tuple[str, Render, bool]]:
+    plan = _PLANS.get(descriptor.full_name)
+    if plan is not None:
+        return plan
+    plan = []
+    for field in descriptor.fields:
+        name = field.name
+        message = field.message_type
+        if message is not None and message.GetOptions().map_entry:
+            render_value, _ = _converter(message.fields_by_name["value"])
+            plan.append((name, _each_value(render_value), False))
+        elif field.is_repeated:
+            render_item, _ = _converter(field)
+            plan.append((name, _each_item(render_item), False))
+        else:
+            render, presence = _converter(field)
+            plan.append((name, render, presence))
+    _PLANS[descriptor.full_name] = plan
+    return plan
+
+
+def render_message(message: Message) -> dict[str, Any]:
+    """A message as protobuf's JSON mapping would give it (proto field names)."""
+    return _message(message)
+
+
+def render_sources(
+    statuses: Iterable[tuple[str, int, float, datetime | None]],
+) -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "status": STATE_NAMES.get(state, "error"),
+            "latency_ms": latency_ms,
+            "fetched_at": _iso(fetched_at) if fetched_at is not None else None,
+        }
+        for name, state, latency_ms, fetched_at in statuses
+    }
+
+
+def _iso(moment: datetime) -> str:
+    # Timestamp.ToJsonString's shape: UTC, "Z", fractional digits only when non-zero.
+    return Timestamp(
+        seconds=int(moment.timestamp()), nanos=moment.microsecond * 1000
+    ).ToJsonString()
+
+
+def _message(message: Message) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name, render, presence in _plan(message.DESCRIPTOR):
+        if presence and not message.HasField(name):
+            continue
+        body[name] = render(getattr(message, name))
+    return body
 
 
 def as_dict(unified: pb.UnifiedCustomer) -> dict[str, Any]:
-    body = MessageToDict(
-        unified,
-        preserving_proto_field_name=True,
-        always_print_fields_with_no_presence=True,
-    )
-    body["sources"] = {
-        name: {
-            "status": STATE_NAMES.get(status.state, "error"),
-            "latency_ms": status.latency_ms,
-            "fetched_at": body["sources"][name].get("fetched_at"),
-        }
+    """CONTRACT.md's JSON for a whole message (the REST handler renders a ``View``)."""
+    body = _message(unified)
+    body["sources"] = render_sources(
+        (
+            name,
+            status.state,
+            status.latency_ms,
+            status.fetched_at.ToDatetime(tzinfo=UTC) if status.HasField("fetched_at") else None,
+        )
         for name, status in unified.sources.items()
-    }
+    )
     return body
 
 

@@ -12,16 +12,78 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
 
 from kefu.errors import BadInput
-from kefu.observability.metrics import CUSTOMER_360
+from kefu.observability.metrics import CUSTOMER_360, SOURCE_ANSWERS
 from kefu.ports import Clock
+from kefu.unify.render import render_message, render_sources
 from kefu.unify.source import Answer, Source, State
 from kefu.v1 import unified_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 LIST_ORDER = {"orders": "created_at", "tickets": "created_at", "calls": "started_at"}
+# Merged answers kept in process while every part of them is fresh (see ``_Memo``).
+MEMO_ENTRIES = 10_000
+
+
+@dataclass(slots=True)
+class _Memo:
+    """A merged answer whose every source part is still within its TTL.
+
+    Serving a cached 360 is then a dictionary hit instead of a cache read, a protobuf
+    parse and a merge per source: the merged content is shared, only the per-request
+    states are new. It lives no longer than the shortest TTL among its parts, so it never
+    extends how long any department's data is kept.
+    """
+
+    until: float  # monotonic
+    content: pb.UnifiedCustomer  # merged, without per-request states; never mutated
+    fetched: dict[str, datetime | None]
+    rendered: dict[str, Any] | None = None
+
+    def rendered_content(self) -> dict[str, Any]:
+        if self.rendered is None:
+            self.rendered = render_message(self.content)
+            self.rendered.pop("sources", None)
+        return self.rendered
+
+
+@dataclass(slots=True)
+class View:
+    """One request's 360: shared merged content plus this request's source states."""
+
+    memo: _Memo
+    answers: dict[str, Answer]
+    generated_at: datetime
+    _message: pb.UnifiedCustomer | None = None
+
+    def message(self) -> pb.UnifiedCustomer:
+        if self._message is None:
+            message = pb.UnifiedCustomer()
+            message.CopyFrom(self.memo.content)
+            for name, answer in self.answers.items():
+                status = message.sources[name]
+                status.state = answer.state
+                status.latency_ms = answer.latency_ms
+                if answer.fetched_at is not None:
+                    status.fetched_at.FromDatetime(answer.fetched_at)
+            message.generated_at.FromDatetime(self.generated_at)
+            self._message = message
+        return self._message
+
+    def json(self) -> bytes:
+        body = dict(self.memo.rendered_content())
+        body["sources"] = render_sources(
+            (name, answer.state, answer.latency_ms, answer.fetched_at)
+            for name, answer in self.answers.items()
+        )
+        body["generated_at"] = _iso(self.generated_at)
+        return msgspec.json.encode(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +104,11 @@ class Customer360:
         self._clock = clock
         self._deadline = deadline_ms / 1000
         self._max_key = max_key_chars
+        self._memo: dict[str, _Memo] = {}
+        self._cached_counters = {
+            source.name: SOURCE_ANSWERS.labels(source.name, State.Name(State.STATE_CACHED))
+            for source in sources
+        }
 
     @property
     def sources(self) -> list[Source]:
@@ -55,9 +122,26 @@ class Customer360:
             )
         return key
 
-    async def unified(self, key: str, *, refresh: bool = False) -> pb.UnifiedCustomer:
+    async def unified(self, key: str, *, refresh: bool = False) -> View:
         started = time.perf_counter()
         self.check_key(key)
+        memo = None if refresh else self._memo.get(key)
+        if memo is not None and time.monotonic() < memo.until:
+            view = self._from_memo(memo, started)
+        else:
+            view = await self._fetch(key, refresh)
+        CUSTOMER_360.observe(time.perf_counter() - started)
+        return view
+
+    def _from_memo(self, memo: _Memo, started: float) -> View:
+        latency = _ms(started)
+        answers = {}
+        for name, fetched_at in memo.fetched.items():
+            answers[name] = Answer(State.STATE_CACHED, latency, None, fetched_at)
+            self._cached_counters[name].inc()
+        return View(memo, answers, self._clock.now())
+
+    async def _fetch(self, key: str, refresh: bool) -> View:
         loop = asyncio.get_running_loop()
         until = loop.time() + self._deadline
         tasks: dict[str, asyncio.Task[Answer]] = {}
@@ -75,9 +159,32 @@ class Customer360:
                 answers[name] = task.result()
             else:
                 answers[name] = Answer(State.STATE_TIMEOUT, self._deadline * 1000)
-        unified = self._merge(key, answers)
-        CUSTOMER_360.observe(time.perf_counter() - started)
-        return unified
+        memo = _Memo(
+            until=self._fresh_until(answers),
+            content=self._merge(key, answers),
+            fetched={name: answer.fetched_at for name, answer in answers.items()},
+        )
+        if memo.until > time.monotonic():
+            if len(self._memo) >= MEMO_ENTRIES and key not in self._memo:
+                del self._memo[next(iter(self._memo))]  # the oldest entry
+            self._memo[key] = memo
+        else:
+            self._memo.pop(key, None)
+        return View(memo, answers, self._clock.now())
+
+    def _fresh_until(self, answers: dict[str, Answer]) -> float:
+        """Monotonic time until which every part stays fresh; 0 when a part failed."""
+        now = self._clock.now()
+        remaining = float("inf")
+        for source in self._sources:
+            answer = answers[source.name]
+            if answer.state not in (State.STATE_OK, State.STATE_CACHED):
+                return 0.0
+            if answer.fetched_at is None:
+                continue  # nothing to ask (no key from upstream): follows the upstream part
+            left = source.settings.ttl_seconds - (now - answer.fetched_at).total_seconds()
+            remaining = min(remaining, left)
+        return 0.0 if remaining == float("inf") else time.monotonic() + remaining
 
     async def _answer(
         self,
@@ -101,16 +208,11 @@ class Customer360:
         return await source.answer(value, until, refresh=refresh)
 
     def _merge(self, key: str, answers: dict[str, Answer]) -> pb.UnifiedCustomer:
+        """Every source's part in one message (per-request states are the view's)."""
         unified = pb.UnifiedCustomer()
         unified.customer.key = key
         for source in self._sources:
-            answer = answers[source.name]
-            status = unified.sources[source.name]
-            status.state = answer.state
-            status.latency_ms = answer.latency_ms
-            if answer.fetched_at is not None:
-                status.fetched_at.FromDatetime(answer.fetched_at)
-            fragment = answer.fragment
+            fragment = answers[source.name].fragment
             if fragment is None:
                 continue
             _fill_profile(unified.customer, fragment.customer)
@@ -124,7 +226,6 @@ class Customer360:
             ordered = sorted(items, key=lambda item: _stamp(item, stamp), reverse=True)
             del items[:]
             items.extend(ordered)
-        unified.generated_at.FromDatetime(self._clock.now())
         return unified
 
     async def lookup(self, kind: str, value: str) -> list[Candidate]:
@@ -202,6 +303,10 @@ def _profile_value(fragment: pb.UnifiedCustomer | None, path: str) -> str:
 def _stamp(item: object, field: str) -> tuple[int, int]:
     stamp = getattr(item, field)
     return (stamp.seconds, stamp.nanos)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _ms(started: float) -> float:

@@ -38,7 +38,8 @@ class CustomerService(pb_grpc.CustomerServiceServicer):
             caller = await self._node.auth.principal(bearer(context))
             if not caller.is_agent:
                 raise Forbidden("agents only", code="agents_only")
-            return await self._node.customers.unified(request.key, refresh=request.refresh)
+            view = await self._node.customers.unified(request.key, refresh=request.refresh)
+            return view.message()
         except KefuError as exc:
             code = next(
                 (status for kind, status in STATUS_FOR.items() if isinstance(exc, kind)),

@@ -10,7 +10,6 @@ from pydantic import BaseModel, StringConstraints
 from kefu.api.deps import AgentDep, NodeDep
 from kefu.api.schemas import ConversationSummaryOut, Strict
 from kefu.errors import NotFound
-from kefu.unify.render import as_json
 
 router = APIRouter(prefix="/api/v1", tags=["customer 360"])
 
@@ -89,11 +88,11 @@ async def unified(
     kefu: NodeDep,
     refresh: bool = False,
 ) -> Response:
-    result = await kefu.customers.unified(key, refresh=refresh)
+    view = await kefu.customers.unified(key, refresh=refresh)
     headers = {"Cache-Control": "no-store", "Vary": "Accept"}
     if PROTOBUF in request.headers.get("accept", ""):
-        return Response(result.SerializeToString(), media_type=PROTOBUF, headers=headers)
-    return Response(as_json(result), media_type="application/json", headers=headers)
+        return Response(view.message().SerializeToString(), media_type=PROTOBUF, headers=headers)
+    return Response(view.json(), media_type="application/json", headers=headers)
 
 
 @router.put(
