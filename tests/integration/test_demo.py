@@ -66,6 +66,30 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
             ) as resp:
                 assert resp.status == 201
                 assert resp.headers["Access-Control-Allow-Origin"] == shop.group(1)
+            # The customer 360 answers from the simulated CRM, orders DB and call center.
+            async with http.get(
+                url.group(1) + "/api/v1/customers/C1001/360",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert resp.status == 200
+                body = await resp.json()
+            assert {name: s["status"] for name, s in body["sources"].items()} == {
+                "crm": "ok",
+                "orders": "ok",
+                "callcenter": "ok",
+            }
+            assert body["customer"]["name"] and body["orders"] and body["calls"]
+            # /account is a signed-in customer: the widget tag carries the signed key.
+            async with http.get(shop.group(1) + "/account") as resp:
+                page = await resp.text()
+            signature = re.search(r'data-kefu-signature="([0-9a-f]{64})"', page)
+            assert 'data-kefu-external-id="C1001"' in page and signature is not None
+            async with http.post(
+                url.group(1) + "/api/v1/visitors",
+                json={"site": "demo-shop", "external_id": "C1001", "signature": signature[1]},
+                headers={"Origin": shop.group(1)},
+            ) as resp:
+                assert resp.status == 201
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 30)
