@@ -70,3 +70,19 @@ export async function upload(file) {
   const name = encodeURIComponent(file.name || "file");
   return api("POST", `/api/v1/attachments?name=${name}`, file);
 }
+
+// Customer 360 (CONTRACT.md "Customer 360"): the unified view, lookups, and linking.
+export function customer360(key, { refresh = false } = {}) {
+  return get(`/api/v1/customers/${encodeURIComponent(key)}/360${refresh ? "?refresh=true" : ""}`);
+}
+
+export function lookupCustomers(by, value) {
+  return get(`/api/v1/customers/lookup?by=${encodeURIComponent(by)}&value=${encodeURIComponent(value)}`);
+}
+
+export const customerSources = () => get("/api/v1/customers/sources");
+
+/** Link a conversation to a customer key; null unlinks. Answers the conversation summary. */
+export function linkCustomer(conversationId, key) {
+  return put(`/api/v1/conversations/${encodeURIComponent(conversationId)}/customer`, { customer_key: key });
+}

@@ -1,7 +1,9 @@
 // The visitor block of the right-hand panel: where they are, where they came from, what
-// they run, and their local time (ticking, from their browser's time zone).
+// they run, and their local time (ticking, from their browser's time zone). Below it, the
+// Customer 360 block (customer360.js) for the same conversation.
 
 import { get } from "./api.js";
+import { showCustomer } from "./customer360.js";
 import { $, clear, el, safeLink } from "./dom.js";
 import { state, visitorName } from "./state.js";
 
@@ -12,6 +14,7 @@ export async function showVisitor(item) {
   shownFor = item.visitor_id;
   visitor = { id: item.visitor_id, name: item.visitor && item.visitor.name, email: item.visitor && item.visitor.email };
   render(item);
+  showCustomer(item);
   try {
     const full = await get(`/api/v1/visitors/${encodeURIComponent(item.visitor_id)}`);
     if (shownFor !== item.visitor_id) return;
