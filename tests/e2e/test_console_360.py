@@ -235,6 +235,23 @@ async def test_an_agent_finds_and_links_an_anonymous_visitor(kefu: Kefu, browser
     await search.get_by_label("Search value").fill("SO-100251")
     await search.get_by_role("button", name="Search").click()
     await expect(panel.locator('.c360-candidate[data-key="C1001"]')).to_be_visible()
+
+    # A customer with many orders: the five most recent, then all on request.
+    orders = sorted(
+        (o for o in build_dataset().orders if o.customer_key == "C1037"),
+        key=lambda o: o.created_at,
+        reverse=True,
+    )
+    assert len(orders) == 6
+    await search.get_by_label("Search value").fill(orders[-1].order_no)
+    await search.get_by_role("button", name="Search").click()
+    await panel.locator('.c360-candidate[data-key="C1037"]').get_by_role("button").click()
+    rows = panel.locator("[data-section=orders] li[data-order]")
+    await expect(rows).to_have_count(5)
+    ids = [await row.get_attribute("data-order") for row in await rows.all()]
+    assert ids == [o.order_no for o in orders[:5]]
+    await panel.get_by_role("button", name="Show all 6 orders").click()
+    await expect(rows).to_have_count(6)
     await guest.close()
 
 
