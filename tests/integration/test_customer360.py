@@ -195,6 +195,11 @@ async def test_a_dead_source_opens_its_breaker_then_recovers(
             assert found.requests("callcenter") == asked  # not even asked
             _, listed = await kefu.get("/api/v1/customers/sources", agent["token"])
             assert {s["name"]: s["breaker"] for s in listed}["callcenter"] == "open"
+            assert {s["name"]: s["maps"] for s in listed} == {
+                "crm": ["customer"],
+                "orders": ["orders"],
+                "callcenter": ["calls"],
+            }
 
             found.callcenter[BEHAVIOUR].failure_rate = 0.0
             await asyncio.sleep(0.6)
@@ -359,6 +364,10 @@ async def test_lookup_and_link_an_anonymous_visitors_conversation(
                 assert resp.status == 200
                 linked = await resp.json()
             assert linked["customer_key"] == "C1001" and linked["customer_linked"] is True
+            update = await agent_socket.expect(
+                "conversation.updated", conversation_id=conversation_id, customer_key="C1001"
+            )
+            assert update["customer_linked"] is True
             other = await kefu.add_agent("Bob")
             async with kefu.http.put(
                 kefu.url(f"/api/v1/conversations/{conversation_id}/customer"),

@@ -59,6 +59,16 @@ class ConversationFeed:
             keys.add(agent_key(conversation.assignee_id))
         self._send(keys, conversation, None)
 
+    def customer_linked(
+        self, conversation: Conversation, customer_key: str | None, linked: bool
+    ) -> None:
+        """The conversation's customer (the 360's key) changed: every console showing it
+        reloads its panel."""
+        keys = set(self._hub.agent_keys(supervisors_only=True))
+        if conversation.assignee_id is not None:
+            keys.add(agent_key(conversation.assignee_id))
+        self._send(keys, conversation, None, customer_key=customer_key, customer_linked=linked)
+
     def message(self, conversation: Conversation, message: Message) -> None:
         """A new last message, for the consoles that do not get ``message.new``."""
         waiting = conversation.status is ConversationStatus.WAITING
@@ -67,13 +77,18 @@ class ConversationFeed:
             self._send(keys, conversation, message)
 
     def _send(
-        self, keys: Iterable[str], conversation: Conversation, message: Message | None
+        self,
+        keys: Iterable[str],
+        conversation: Conversation,
+        message: Message | None,
+        **extra: Any,
     ) -> None:
         frame: dict[str, Any] = {
             "type": "conversation.updated",
             "conversation_id": conversation.id,
             "status": conversation.status.value,
             "assignee_id": conversation.assignee_id,
+            **extra,
         }
         if message is not None:
             frame["last_message"] = frames.message_payload(message)

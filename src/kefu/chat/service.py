@@ -463,6 +463,24 @@ class ChatService:
         )
         self._feed.message(conversation, message)
 
+    async def link_customer(
+        self, actor: Principal, conversation_id: str, customer_key: str | None
+    ) -> None:
+        """Link the conversation to a customer of the company's systems (or unlink it)."""
+        conversation = await self.accessible(actor, conversation_id)
+        now = self._clock.now()
+        await self._repos.conversations.link_customer(conversation.id, customer_key, now)
+        await self._repos.audit.record(
+            "conversation.customer_link",
+            actor=actor.key,
+            target=conversation.id,
+            now=now,
+            detail={"customer_key": customer_key},
+        )
+        summary = await self._repos.summaries.get(conversation.id)
+        if summary is not None:
+            self._feed.customer_linked(conversation, summary.customer_key, summary.customer_linked)
+
     async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
         """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""
         conversation = await self._load(conversation_id)

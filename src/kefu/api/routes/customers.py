@@ -37,6 +37,7 @@ class SourceOut(BaseModel):
     ttl_seconds: float
     breaker: str
     lookup: list[str]
+    maps: list[str]  # what it contributes: customer, orders, tickets, calls
 
 
 @router.get(
@@ -65,6 +66,11 @@ async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
             ttl_seconds=source.settings.ttl_seconds,
             breaker=source.breaker_state.value,
             lookup=sorted(source.lookups),
+            maps=[
+                target
+                for target in ("customer", "orders", "tickets", "calls")
+                if getattr(source.settings.map, target) is not None
+            ],
         )
         for source in kefu.customers.sources
     ]
@@ -103,19 +109,9 @@ async def unified(
 async def link_customer(
     conversation_id: str, body: CustomerLink, caller: AgentDep, kefu: NodeDep
 ) -> ConversationSummaryOut:
-    await kefu.chat.accessible(caller, conversation_id)
-    key = body.customer_key
-    if key is not None:
-        kefu.customers.check_key(key)
-    now = kefu.clock.now()
-    await kefu.repos.conversations.link_customer(conversation_id, key, now)
-    await kefu.repos.audit.record(
-        "conversation.customer_link",
-        actor=caller.key,
-        target=conversation_id,
-        now=now,
-        detail={"customer_key": key},
-    )
+    if body.customer_key is not None:
+        kefu.customers.check_key(body.customer_key)
+    await kefu.chat.link_customer(caller, conversation_id, body.customer_key)
     summary = await kefu.repos.summaries.get(conversation_id)
     if summary is None:
         raise NotFound("no such conversation", code="conversation_not_found")

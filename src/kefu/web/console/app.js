@@ -6,6 +6,7 @@ import { get, login, post, session, whenUnauthorized } from "./api.js";
 import {
   currentId, initChat, onAck, onConversationChanged, onMessage, onRead, onSendError, onTyping, openConversation, refresh,
 } from "./chat.js";
+import { showCustomer } from "./customer360.js";
 import { showVisitor } from "./details.js";
 import { $, $$ } from "./dom.js";
 import { initList, renderList, selectTab } from "./list.js";
@@ -117,6 +118,12 @@ async function onFrame(frame) {
       item.assignee_id = frame.assignee_id;
       touch(item);
       if (frame.last_message) noteLast(item, frame.last_message);
+      if ("customer_key" in frame) {
+        // Linked or unlinked by an agent: the 360 panel follows, here as on their screen.
+        item.customer_key = frame.customer_key;
+        item.customer_linked = !!frame.customer_linked;
+        if (state.currentId === item.id) showCustomer(item);
+      }
       onConversationChanged(item.id);
       changed();
       break;
