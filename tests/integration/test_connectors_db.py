@@ -403,20 +403,43 @@ async def test_mysql_hostile_values_match_nothing(
     assert await orders.run("c-3") == [{"sku": "SKU-3"}]
 
 
+async def mysql_running(marker: str) -> int:
+    """How many queries whose text holds ``marker`` the server is running now."""
+    admin = await mysql_admin()
+    try:
+        async with admin.cursor() as cursor:
+            await cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                " WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                (f"%{marker}%",),
+            )
+            [(count,)] = await cursor.fetchall()
+            return int(count)
+    finally:
+        await admin.ensure_closed()
+
+
 async def test_mysql_cancelled_query_leaves_the_pool_usable(orders_table: MySqlTable) -> None:
     # One connection: the cancelled one must be replaced, not leaked nor handed on with
     # the sleeping query's reply still to come.
     client = MySqlClient({"url": MYSQL_URL, "pool_size": 1})
+    marker = unique("slow")
     try:
-        slow = client.prepare({"query": "SELECT :value AS customer, SLEEP(5) AS slept"})
+        slow = client.prepare({"query": "SELECT :value AS marker, SLEEP(5) AS slept"})
         orders = client.prepare(
             {"query": f"SELECT sku FROM {orders_table.name} WHERE customer = :value"}
         )
         assert await orders.run("c-2") == [{"sku": "SKU-2"}]
-        assert await cancelled_after(0.1, slow.run("c-2")) < 1
+        assert await cancelled_after(0.1, slow.run(marker)) < 1
         assert await asyncio.wait_for(orders.run("c-4"), 2) == [{"sku": "SKU-4"}]
-        assert await cancelled_after(0.1, slow.run("c-2")) < 1
+        assert await cancelled_after(0.1, slow.run(marker)) < 1
         assert await asyncio.wait_for(orders.run("c-5"), 2) == [{"sku": "SKU-5"}]
+        # And the server stopped the sleeping queries, rather than run them to their end.
+        for _ in range(40):
+            if await mysql_running(marker) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await mysql_running(marker) == 0
     finally:
         await client.close()
 

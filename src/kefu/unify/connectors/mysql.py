@@ -19,6 +19,7 @@ Request: ``query``, written with ``:value`` like every SQL template of kefu.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -33,12 +34,20 @@ from kefu.unify.connector import PathLanguage, SourceFailure
 from kefu.unify.connectors.sql import BIND, read_statement, require_text
 from kefu.unify.paths import DOTTED
 
+log = logging.getLogger(__name__)
+
 _READ_ONLY = "SET SESSION TRANSACTION READ ONLY"
 _CHARSET = "utf8mb4"
 _POOL_RECYCLE_SECONDS = 3600
 """Reconnect an idle connection after an hour: well inside MySQL's default
 ``wait_timeout`` (8 h) and the idle cut-off of the usual proxies and firewalls, so a
 pooled connection is seldom found dead by a customer's request."""
+
+
+_MAX_KILLERS = 4
+"""At most this many ``KILL QUERY`` connections at once per source. When a server is so
+slow that every request misses its deadline, a connection per cancelled query would only
+add to its load; past this bound a stopped query runs to its end on the server."""
 
 
 def _server_refused(error: MySQLError) -> bool:
@@ -146,6 +155,7 @@ class MySqlClient:
         self._pool: asyncmy.Pool | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        self._killers: set[asyncio.Task[None]] = set()
 
     @property
     def paths(self) -> PathLanguage:
@@ -181,11 +191,52 @@ class MySqlClient:
                 )
             return self._pool
 
+    def kill_later(self, thread_id: int) -> None:
+        """Stop, in the background, the query a cancelled request left running.
+
+        Closing our end of the socket does not stop MySQL: a query runs to its end (a
+        slow one is what missed the deadline) before the server notices the client has
+        gone. ``KILL QUERY`` from a second connection of the same user stops it now.
+        """
+        if self._closed or len(self._killers) >= _MAX_KILLERS:
+            return
+        task = asyncio.get_running_loop().create_task(self._kill(thread_id))
+        self._killers.add(task)
+        task.add_done_callback(self._killers.discard)
+
+    async def _kill(self, thread_id: int) -> None:
+        target = self._target
+        try:
+            conn = await asyncmy.connect(
+                host=target.host,
+                port=target.port,
+                user=target.user,
+                password=target.password,
+                charset=_CHARSET,
+                connect_timeout=self._options.connect_timeout_seconds,
+            )
+        except (MySQLError, OSError) as error:
+            log.info("mysql source: cannot connect to stop thread %d: %r", thread_id, error)
+            return
+        try:
+            await conn.cursor().execute(f"KILL QUERY {int(thread_id)}")
+        except MySQLError as error:
+            # 1094 "Unknown thread id": the query ended, and its connection with it.
+            log.debug("mysql source: KILL QUERY %d: %r", thread_id, error)
+        except BaseException:
+            conn.close()
+            raise
+        await conn.ensure_closed()
+
     async def close(self) -> None:
         """Close every connection, in use or not: closing comes after the requests end."""
         async with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+        killers = list(self._killers)
+        for killer in killers:
+            killer.cancel()
+        await asyncio.gather(*killers, return_exceptions=True)
         if pool is not None:
             pool.terminate()
             await pool.wait_closed()
@@ -203,8 +254,9 @@ class MySqlPrepared:
 
         A connection interrupted mid-query (the caller's deadline cancelling us, a lost
         socket) has a reply still on its way: it is closed rather than returned to the
-        pool, where the next request would read this one's rows. A connection whose
-        query the server refused is in a clean state and goes back.
+        pool, where the next request would read this one's rows; when the interruption
+        was a cancellation, the server is also told to stop the query. A connection
+        whose query the server refused is in a clean state and goes back.
         """
         args = {"value": require_text(value)}
         pool = await self._client.pool()
@@ -220,6 +272,9 @@ class MySqlPrepared:
                 raise
             reusable = True
             raise SourceFailure(f"mysql source refused the query: {error!r}") from error
+        except asyncio.CancelledError:
+            self._client.kill_later(conn.thread_id())
+            raise
         finally:
             if not reusable:
                 conn.close()
