@@ -48,8 +48,8 @@ class MongoConnection(BaseModel):
 
     url: str
     database: str = Field(min_length=1)
-    # Two seconds: a 360 deadline is about that long, and waiting longer for a server
-    # to be selected only turns a fast "unavailable" into a timeout.
+    # Two seconds, not pymongo's thirty: past the 360's deadline an answer no longer
+    # matters, and a quick "no server" frees the request sooner than a slow one.
     server_selection_timeout_ms: int = Field(default=2000, ge=1, le=600_000)
     max_pool_size: int = Field(default=50, ge=1, le=10_000)
 
@@ -190,8 +190,7 @@ class MongoClient:
                 maxPoolSize=self._options.max_pool_size,
                 # Aware datetimes (UTC): the mapping layer never guesses a zone.
                 tz_aware=True,
-                # A CRM is someone else's: never a write, and no retried writes to tune.
-                retryWrites=False,
+                # So the CRM's operators can tell kefu's connections from others.
                 appname="kefu",
             )
         return self._client
@@ -219,12 +218,13 @@ class MongoPrepared:
     async def run(self, value: str) -> list[dict[str, Any]]:
         """Find the documents for ``value``, at most ``limit`` of them.
 
-        One round trip: the first batch is the whole answer (``batch_size=limit``), so a
-        cancelled request leaves no cursor open on the server. pymongo closes a
-        connection interrupted mid-reply instead of returning it to its pool.
+        The first batch is the whole answer (``batch_size=limit``) unless it passes 16 MB,
+        so a request is one round trip and a cancelled one seldom leaves a cursor open on
+        the server. pymongo closes a connection interrupted mid-reply instead of
+        returning it to its pool.
         """
         if not isinstance(value, str):
-            raise TypeError(f"a source is queried with a string value, not {type(value)}")
+            raise TypeError(f"a source is queried with a string, not {type(value).__name__}")
         request = self._request
         collection = self._client.client()[self._client.database][request.collection]
         cursor = collection.find(

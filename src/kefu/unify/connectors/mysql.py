@@ -10,6 +10,10 @@ Big5 is where MySQL injections through escaped strings come from) and for the se
 "one statement" check of ``read_statement`` matters here, and every session is read-only
 on the server behind it.
 
+The value is a string, and MySQL compares a string with a number column by converting
+it: ``'7x'`` equals 7 and ``' OR 1=1 --'`` equals 0. Keep customer keys in string
+columns, or compare ``CAST(id AS CHAR) = :value``.
+
 Connection (the ``connection:`` mapping): either ``url`` (``mysql://user:pw@host:port/db``)
 or ``host``, ``port`` (default 3306), ``user``, ``password``, ``database``; and
 ``pool_size`` (default 10), ``connect_timeout_seconds`` (default 5).

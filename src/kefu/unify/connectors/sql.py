@@ -10,8 +10,15 @@ ever comes from the request. ``read_statement`` is shared with the asyncmy conne
 Connection (the ``connection:`` mapping): ``url`` (an async SQLAlchemy URL such as
 ``sqlite+aiosqlite:///orders.db``, ``postgresql+asyncpg://user:pw@host/db``,
 ``mysql+asyncmy://user:pw@host/db``) and ``pool_size`` (default 10; the pool never
-overflows it, so a department server sees at most that many connections per node).
-Request: ``query``.
+overflows it, so a department server sees at most that many connections per node; an
+in-memory SQLite has no pool to size). Request: ``query``.
+
+The value is always bound as a string, and asyncpg refuses a string where PostgreSQL
+expects an integer (even in ``CAST(:value AS integer)``, whose parameter PostgreSQL then
+types as integer): write ``WHERE id = CAST(CAST(:value AS text) AS integer)`` (which
+fails, as a ``SourceFailure``, on a value that is not a number) or compare as text. A query
+cancelled by the deadline is stopped on PostgreSQL; on MySQL through this connector it
+runs to its end on the server, which the ``mysql`` connector does not let happen.
 """
 
 from __future__ import annotations
