@@ -197,3 +197,127 @@ settings = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# ---- tickets, events, machine clients, webhooks -----------------------------------------
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    # Sequential: agents and customers quote "ticket #1042" on the phone.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # new open pending solved closed
+    sa.Column("priority", sa.String(10), nullable=False),  # low normal high urgent
+    sa.Column("customer_key", sa.String(200), nullable=True, index=True),
+    sa.Column("assignee_id", sa.String(40), sa.ForeignKey("agents.id"), nullable=True),
+    # A team queue ("managers", "vip") when no one person is assigned yet.
+    sa.Column("queue", sa.String(40), nullable=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=True),
+    # How it was created: console, api, conversation, offline, rule.
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=True),  # principal key or rule name
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    # SLA: targets computed at creation (and on priority change) in business time.
+    sa.Column("sla_policy", sa.String(40), nullable=True),
+    sa.Column("first_response_due_at", Timestamp, nullable=True),
+    sa.Column("resolution_due_at", Timestamp, nullable=True),
+    sa.Column("first_responded_at", Timestamp, nullable=True),
+    sa.Column("solved_at", Timestamp, nullable=True),
+    # Set once when the warning / breach event is emitted, so each is emitted once.
+    sa.Column("sla_warned_at", Timestamp, nullable=True),
+    sa.Column("sla_breached_at", Timestamp, nullable=True),
+    sa.Index(None, "status", "priority"),
+    sa.Index(None, "assignee_id", "status"),
+)
+
+ticket_comments = sa.Table(
+    "ticket_comments",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", BigId, sa.ForeignKey("tickets.id"), nullable=False, index=True),
+    sa.Column("author", sa.String(60), nullable=True),  # principal key; null for the system
+    sa.Column("author_name", sa.String(200), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    # Internal notes are for agents only; public comments are what the customer is told.
+    sa.Column("internal", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+ticket_history = sa.Table(
+    "ticket_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", BigId, sa.ForeignKey("tickets.id"), nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(60), nullable=True),
+    # created, status, priority, assignee, queue, comment, sla.warning, sla.breach
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=True),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    # Effects of an event are stored in the same transaction as this row: an event
+    # delivered again (at-least-once buses) finds it and changes nothing.
+    sa.Column("consumer", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("processed_at", Timestamp, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # Events written in the transaction that caused them, relayed to the bus afterwards
+    # and deleted once the bus has them: a crash in between loses nothing.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # sha256 of the secret: the secret itself is shown once, at creation.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(40), nullable=False),  # name in config ``webhooks``
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("event_type", sa.String(200), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending delivered failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("endpoint", "event_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    # Run-time state of the endpoints configured under ``webhooks``.
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("disabled_at", Timestamp, nullable=True),
+    sa.Column("disabled_reason", sa.String(500), nullable=True),
+)

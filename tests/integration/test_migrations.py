@@ -1,0 +1,25 @@
+"""The Alembic migrations build exactly the schema ``kefu.store.tables`` describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from kefu.store.database import Database
+from kefu.store.tables import metadata
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_match_the_tables(store_url: str) -> None:
+    async with Database(store_url) as db:
+        await db.migrate()
+        async with db.connect() as conn:
+            differences = await conn.run_sync(_differences)
+    assert differences == []
