@@ -24,7 +24,10 @@ from pydantic_settings import (
 )
 
 from kefu.errors import ConfigError
+from kefu.events.settings import EventSettings
+from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
+from kefu.webhooks.settings import WebhookEndpoint, check_endpoints
 
 DEFAULT_PORT = 8080
 
@@ -152,6 +155,10 @@ class Settings(BaseSettings):
     # Customer 360: the department systems to fetch from (docs/connectors.md).
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     customer360: Customer360Settings = Field(default_factory=Customer360Settings)
+    # Tickets and SLAs; events and the rules acting on them; outgoing webhooks.
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    webhooks: dict[str, WebhookEndpoint] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -200,6 +207,11 @@ class Settings(BaseSettings):
     @classmethod
     def _sources(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
         return check_sources(value)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, value: dict[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
+        return check_endpoints(value)
 
     @field_validator("log_level")
     @classmethod

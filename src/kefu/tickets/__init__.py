@@ -1,0 +1,1 @@
+"""Tickets: the work that outlives a chat — with priorities, SLAs and a full history."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed, retried with backoff, logged, disabled when they keep failing."""
