@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from kefu.errors import ConfigError
+from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
 from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: dict[str, WebhookEndpoint] = Field(default_factory=dict)
+    rules: list[RuleSettings] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -238,6 +240,15 @@ class Settings(BaseSettings):
             if site.id in seen:
                 raise ValueError(f"sites: the id {site.id!r} appears twice")
             seen.add(site.id)
+        return self
+
+    @model_validator(mode="after")
+    def _rules_compile(self) -> Settings:
+        try:
+            compile_rules(self.rules, set(self.webhooks))
+        except ValueError as exc:
+            where, _, problem = str(exc).partition(": ")
+            raise ConfigError(f"rules.{where}", problem) from None
         return self
 
     def site(self, site_id: str | None) -> SiteSettings | None:

@@ -321,3 +321,14 @@ webhook_endpoints = sa.Table(
     sa.Column("disabled_at", Timestamp, nullable=True),
     sa.Column("disabled_reason", sa.String(500), nullable=True),
 )
+
+customer_routing = sa.Table(
+    "customer_routing",
+    metadata,
+    # kefu's own routing decision about a customer (set by rules, e.g. customer.upgrade ->
+    # vip): their chats are served first. A decision, not a copy of a department's data.
+    sa.Column("customer_key", sa.String(200), primary_key=True),
+    sa.Column("queue", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)

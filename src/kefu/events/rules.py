@@ -1,0 +1,314 @@
+"""Declarative rules: which events lead to which actions (the ``rules:`` section).
+
+Pure: matching, conditions and templates work on plain values, so every rule is unit
+tested without a store or a bus. Validated once at start; a bad pattern, condition or
+action stops the start naming its key (``rules.1.when.0: …``).
+
+    rules:
+      - name: complaint-escalation
+        on: customer.complaint               # NATS-style: * one token, > the rest
+        when: ['data.severity in ["high", "critical"]', 'customer.tier == "vip"']
+        do:
+          - create_ticket: {subject: "Complaint: {data.summary}", priority: high, queue: managers}
+          - notify: {role: supervisor, message: "Complaint from {customer.name}"}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kefu.domain.roles import Role
+
+SUBJECT_TOKEN = re.compile(r"^[a-z0-9_-]+$")
+TEMPLATE_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
+CONDITION = re.compile(
+    r"^\s*(?P<path>[a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s+"
+    r"(?P<op>==|!=|>=|<=|>|<|not in|in|contains|exists|not exists)\s*(?P<value>.*?)\s*$"
+)
+ROOTS = ("data", "customer", "event", "customer_key")
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+def check_pattern(pattern: str) -> str:
+    """NATS subject pattern over event types: ``customer.*``, ``ticket.>``, ``>``."""
+    tokens = pattern.split(".")
+    for index, part in enumerate(tokens):
+        if part == ">" and index == len(tokens) - 1:
+            continue
+        if part != "*" and not SUBJECT_TOKEN.match(part):
+            raise ValueError(
+                f"{pattern!r} is not an event pattern: dot-separated lowercase tokens, "
+                "* for one token, > (last) for the rest"
+            )
+    return pattern
+
+
+def matches(pattern: str, event_type: str) -> bool:
+    wanted = pattern.split(".")
+    actual = event_type.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(actual) > index
+        if index >= len(actual) or (part != "*" and part != actual[index]):
+            return False
+    return len(actual) == len(wanted)
+
+
+def lookup(context: Mapping[str, Any], path: str) -> Any:
+    value: Any = context
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """``"Complaint: {data.summary}"`` with values from the context; missing -> empty."""
+
+    def value(match: re.Match[str]) -> str:
+        found = lookup(context, match.group(1))
+        return "" if found is None else str(found)
+
+    return TEMPLATE_FIELD.sub(value, template)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    path: str
+    op: str
+    value: Any
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        found = CONDITION.match(text)
+        if found is None:
+            raise ValueError(
+                f'{text!r} is not a condition: PATH OP VALUE, e.g. customer.tier == "vip" '
+                "(ops: == != > >= < <= in, not in, contains, exists, not exists)"
+            )
+        path, op, raw = found.group("path"), found.group("op"), found.group("value")
+        if path.split(".")[0] not in ROOTS:
+            raise ValueError(f"{path!r} must start with one of {', '.join(ROOTS)}")
+        if op in ("exists", "not exists"):
+            if raw:
+                raise ValueError(f"{op} takes no value")
+            return cls(path, op, None)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(
+                f'{raw!r} is not a JSON value (strings in double quotes: "vip")'
+            ) from None
+        if op in ("in", "not in") and not isinstance(value, list):
+            raise ValueError(f'{op} needs a JSON list, e.g. ["vip", "gold"]')
+        return cls(path, op, value)
+
+    def holds(self, context: Mapping[str, Any]) -> bool:
+        actual = lookup(context, self.path)
+        op, wanted = self.op, self.value
+        if op == "exists":
+            return actual is not None and actual != ""
+        if op == "not exists":
+            return actual is None or actual == ""
+        if op == "==":
+            return bool(actual == wanted)
+        if op == "!=":
+            return bool(actual != wanted)
+        if op == "in":
+            return actual in wanted
+        if op == "not in":
+            return actual not in wanted
+        if op == "contains":
+            return isinstance(actual, str | list) and wanted in actual
+        try:
+            if op == ">":
+                return bool(actual > wanted)
+            if op == ">=":
+                return bool(actual >= wanted)
+            if op == "<":
+                return bool(actual < wanted)
+            return bool(actual <= wanted)
+        except TypeError:
+            return False  # comparing a missing or differently typed value: not a match
+
+
+# ---- actions --------------------------------------------------------------------------
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateTicket(_Action):
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = "{data}"
+    priority: Priority = "normal"
+    queue: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    # An agent's email, or a role: the least busy active agent with it gets the ticket.
+    assignee: str | None = None
+    role: Role | None = None
+
+
+class SetPriority(_Action):
+    """The priority of the ticket the event is about (``data.ticket_id``) or the rule made."""
+
+    priority: Priority
+
+
+class Assign(_Action):
+    """Give the ticket (made by this rule, or ``data.ticket_id``) to a queue, role or agent."""
+
+    queue: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    role: Role | None = None
+    agent: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Assign:
+        if sum(v is not None for v in (self.queue, self.role, self.agent)) != 1:
+            raise ValueError("give exactly one of queue, role, agent")
+        return self
+
+
+class RouteCustomer(_Action):
+    """Chat routing for the event's customer: ``vip`` conversations are served first."""
+
+    queue: Literal["vip", "standard"]
+
+
+class Notify(_Action):
+    role: Role = Role.SUPERVISOR
+    message: str = Field(min_length=1, max_length=1000)
+
+
+class Emit(_Action):
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if "*" in value or ">" in value:
+            raise ValueError("an emitted event has a concrete type, not a pattern")
+        return check_pattern(value)
+
+
+ACTIONS: dict[str, type[_Action]] = {
+    "create_ticket": CreateTicket,
+    "set_priority": SetPriority,
+    "assign": Assign,
+    "route_customer": RouteCustomer,
+    "notify": Notify,
+    "emit": Emit,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallWebhook:
+    endpoint: str
+
+
+Action = CreateTicket | SetPriority | Assign | RouteCustomer | Notify | Emit | CallWebhook
+
+
+class RuleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")
+    on: list[str] = Field(min_length=1)
+    when: list[str] = Field(default_factory=list)
+    do: list[dict[str, Any]] = Field(min_length=1)
+    enabled: bool = True
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("on")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [check_pattern(pattern) for pattern in value]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    patterns: tuple[str, ...]
+    conditions: tuple[Condition, ...]
+    actions: tuple[Action, ...]
+
+    @property
+    def reads_customer(self) -> bool:
+        """Conditions or templates need the customer 360 (``customer.*``)."""
+        texts = [c.path for c in self.conditions] + [repr(a) for a in self.actions]
+        return any("customer." in text for text in texts)
+
+    def applies(self, event_type: str, context: Mapping[str, Any]) -> bool:
+        return any(matches(p, event_type) for p in self.patterns) and all(
+            condition.holds(context) for condition in self.conditions
+        )
+
+
+def compile_rules(rules: list[RuleSettings], webhooks: set[str]) -> list[Rule]:
+    """Rules ready to evaluate; ``ValueError("<index>.<where>: problem")`` when one is wrong."""
+    compiled: list[Rule] = []
+    seen: set[str] = set()
+    for index, spec in enumerate(rules):
+        if spec.name in seen:
+            raise ValueError(f"{index}.name: {spec.name!r} appears twice")
+        seen.add(spec.name)
+        if not spec.enabled:
+            continue
+        conditions = []
+        for at, text in enumerate(spec.when):
+            try:
+                conditions.append(Condition.parse(text))
+            except ValueError as exc:
+                raise ValueError(f"{index}.when.{at}: {exc}") from None
+        actions: list[Action] = []
+        for at, entry in enumerate(spec.do):
+            actions.append(_action(entry, webhooks, f"{index}.do.{at}"))
+        compiled.append(Rule(spec.name, tuple(spec.on), tuple(conditions), tuple(actions)))
+    return compiled
+
+
+def _action(entry: dict[str, Any], webhooks: set[str], where: str) -> Action:
+    if len(entry) != 1:
+        raise ValueError(f"{where}: one action per list item, e.g. - notify: {{…}}")
+    ((kind, options),) = entry.items()
+    if kind == "webhook":
+        if not isinstance(options, str) or options not in webhooks:
+            known = ", ".join(sorted(webhooks)) or "none configured"
+            raise ValueError(f"{where}.webhook: {options!r} is not a webhook ({known})")
+        return CallWebhook(options)
+    model = ACTIONS.get(kind)
+    if model is None:
+        known = ", ".join(sorted([*ACTIONS, "webhook"]))
+        raise ValueError(f"{where}: unknown action {kind!r}; one of {known}")
+    try:
+        return model.model_validate(options or {})  # type: ignore[return-value]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        at = f"{where}.{kind}.{field}" if field else f"{where}.{kind}"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{at}: {message}") from None
