@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -188,11 +188,9 @@ def upgrade() -> None:
             batch_op.f("ix_ticket_history_ticket_id"), ["ticket_id"], unique=False
         )
 
-    
-
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table("ticket_history", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_history_ticket_id"))
 
@@ -215,4 +213,3 @@ def downgrade() -> None:
     op.drop_table("processed_events")
     op.drop_table("outbox")
     op.drop_table("api_tokens")
-    
