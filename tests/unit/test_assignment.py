@@ -100,3 +100,19 @@ def test_no_agent_ever_exceeds_capacity(capacities: list[int], operations: list[
         assert board.queue_length == 0 or all(
             board.load_of(f"a{i}") == c for i, c in enumerate(capacities)
         )
+
+
+def test_vip_conversations_are_served_before_earlier_standard_ones() -> None:
+    board = AssignmentBoard()
+    assert board.request("c1") is None
+    assert board.request("c2") is None
+    board.enqueue("v1", vip=True)
+    assert board.request("c3") is None
+    board.promote("c3")  # its customer turned out to be a VIP
+    board.promote("c2")
+    assert board.waiting() == ["v1", "c3", "c2", "c1"]
+    board.withdraw("c3")
+    assert board.queue_length == 3
+    given = board.agent_online("a", capacity=2)
+    assert [g.conversation_id for g in given] == ["v1", "c2"]
+    assert board.waiting() == ["c1"]

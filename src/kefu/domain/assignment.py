@@ -3,7 +3,8 @@
 Pure bookkeeping, driven by the chat service: agents come online and go offline,
 conversations are opened, transferred and closed. When nobody has room the conversation
 waits in a FIFO queue and is handed out, oldest first, the moment someone frees up or
-comes online. Ties go to the agent who has waited longest since their last assignment,
+comes online; VIP customers' conversations (a rule's ``route_customer: {queue: vip}``)
+wait in a lane of their own that is always served first. Ties go to the agent who has waited longest since their last assignment,
 so work spreads evenly instead of always landing on the first agent in the list.
 """
 
@@ -38,6 +39,7 @@ class AssignmentBoard:
     def __init__(self) -> None:
         self._agents: dict[str, AgentSlot] = {}
         self._waiting: OrderedDict[str, None] = OrderedDict()
+        self._waiting_vip: OrderedDict[str, None] = OrderedDict()
         self._tick = 0
 
     # -- agents ---------------------------------------------------------------------------
@@ -104,16 +106,23 @@ class AssignmentBoard:
     def withdraw(self, conversation_id: str) -> None:
         """A waiting conversation was closed or taken by hand before the queue reached it."""
         self._waiting.pop(conversation_id, None)
+        self._waiting_vip.pop(conversation_id, None)
 
-    def enqueue(self, conversation_id: str) -> None:
-        self._waiting[conversation_id] = None
+    def enqueue(self, conversation_id: str, *, vip: bool = False) -> None:
+        (self._waiting_vip if vip else self._waiting)[conversation_id] = None
+
+    def promote(self, conversation_id: str) -> None:
+        """Move a waiting conversation to the VIP lane (behind earlier VIPs)."""
+        if self._waiting.pop(conversation_id, False) is None:
+            self._waiting_vip[conversation_id] = None
 
     @property
     def queue_length(self) -> int:
-        return len(self._waiting)
+        return len(self._waiting) + len(self._waiting_vip)
 
     def waiting(self) -> list[str]:
-        return list(self._waiting)
+        """In the order they will be served."""
+        return [*self._waiting_vip, *self._waiting]
 
     # -- policy ---------------------------------------------------------------------------
     def _pick(self) -> AgentSlot | None:
@@ -137,10 +146,11 @@ class AssignmentBoard:
 
     def _drain(self) -> list[Assignment]:
         given: list[Assignment] = []
-        while self._waiting:
+        while self._waiting_vip or self._waiting:
             agent = self._pick()
             if agent is None:
                 break
-            conversation_id, _ = self._waiting.popitem(last=False)
+            lane = self._waiting_vip or self._waiting
+            conversation_id, _ = lane.popitem(last=False)
             given.append(self._give(conversation_id, agent))
         return given

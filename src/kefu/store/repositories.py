@@ -14,6 +14,7 @@ from kefu.store.conversations import ConversationRepository
 from kefu.store.database import Database
 from kefu.store.messages import MessageReader
 from kefu.store.offline import OfflineMessageRepository
+from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.settings import SettingsRepository
 from kefu.store.summaries import ConversationSummaries
 from kefu.store.visitors import VisitorRepository
@@ -34,6 +35,7 @@ class Repositories:
     settings: SettingsRepository
     summaries: ConversationSummaries
     attachments: AttachmentRepository
+    routing: CustomerRoutingRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -51,4 +53,5 @@ class Repositories:
             settings=SettingsRepository(db),
             summaries=ConversationSummaries(db),
             attachments=AttachmentRepository(db),
+            routing=CustomerRoutingRepository(db),
         )
