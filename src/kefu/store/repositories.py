@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kefu.store.agents import AgentRepository
+from kefu.store.api_tokens import ApiTokenRepository
 from kefu.store.attachments import AttachmentRepository
 from kefu.store.audit import AuditLog
 from kefu.store.auto_replies import AutoReplyRepository
@@ -36,6 +37,7 @@ class Repositories:
     summaries: ConversationSummaries
     attachments: AttachmentRepository
     routing: CustomerRoutingRepository
+    api_tokens: ApiTokenRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -54,4 +56,5 @@ class Repositories:
             summaries=ConversationSummaries(db),
             attachments=AttachmentRepository(db),
             routing=CustomerRoutingRepository(db),
+            api_tokens=ApiTokenRepository(db),
         )
