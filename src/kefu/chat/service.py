@@ -31,6 +31,7 @@ from kefu.observability import metrics
 from kefu.ports import Clock
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
+from kefu.store.routing import VIP
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class ChatService:
             if not agent.disabled:
                 self._board.restore_load(agent.id, self._capacity(agent), loads.get(agent.id, 0))
         for conversation_id in await self._repos.conversations.waiting_ids():
-            self._board.enqueue(conversation_id)
+            self._board.enqueue(conversation_id, vip=await self._is_vip(conversation_id))
         await self.reload_auto_replies()
         await self.reload_texts()
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
@@ -403,7 +404,15 @@ class ChatService:
         assignment = self._board.request(conversation.id)
         if assignment is not None:
             await self._apply([assignment])
+        elif await self._is_vip(conversation.id):
+            self._board.promote(conversation.id)  # looked up only when it has to wait
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
+
+    async def _is_vip(self, conversation_id: str) -> bool:
+        summary = await self._repos.summaries.get(conversation_id)
+        if summary is None or summary.customer_key is None:
+            return False
+        return await self._repos.routing.queue_of(summary.customer_key) == VIP
 
     async def _greetings(self, conversation: Conversation) -> list[NewMessage]:
         """Bot messages for a new conversation: welcome, and the offline notice if nobody

@@ -4,8 +4,9 @@ Pure bookkeeping, driven by the chat service: agents come online and go offline,
 conversations are opened, transferred and closed. When nobody has room the conversation
 waits in a FIFO queue and is handed out, oldest first, the moment someone frees up or
 comes online; VIP customers' conversations (a rule's ``route_customer: {queue: vip}``)
-wait in a lane of their own that is always served first. Ties go to the agent who has waited longest since their last assignment,
-so work spreads evenly instead of always landing on the first agent in the list.
+wait in a lane of their own that is always served first. Ties go to the agent who has
+waited longest since their last assignment, so work spreads evenly instead of always
+landing on the first agent in the list.
 """
 
 from __future__ import annotations

@@ -80,6 +80,14 @@ CUSTOMER_360 = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
     registry=REGISTRY,
 )
+EVENTS_PROCESSED = Counter(
+    "kefu_events_processed_total",
+    "Events whose rule effects were stored (each event once)",
+    registry=REGISTRY,
+)
+EVENTS_INGESTED = Counter(
+    "kefu_events_ingested_total", "Events accepted by POST /api/v1/events", registry=REGISTRY
+)
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )

@@ -1,0 +1,363 @@
+"""The rules consumer: events in, effects stored, each event's effect applied once.
+
+Per batch: drop events already processed; evaluate the rules (reading the customer 360
+once per customer when a rule needs it); then ONE transaction stores the processed ids
+and every effect — tickets, routing, webhook deliveries, emitted events (outbox). Live
+notifications go out after the commit. If the batch transaction fails, events are tried
+one by one so a poison event fails alone (RETRY, then DEAD with its reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.domain.roles import Role
+from kefu.events.envelope import Event
+from kefu.events.log import DONE, Outcome, Received, Result
+from kefu.events.outbox import emit
+from kefu.events.rules import (
+    Assign,
+    CallWebhook,
+    CreateTicket,
+    Emit,
+    Notify,
+    RouteCustomer,
+    Rule,
+    SetPriority,
+    matches,
+    render,
+)
+from kefu.observability.metrics import EVENTS_PROCESSED
+from kefu.ports import Clock
+from kefu.store.database import Database
+from kefu.store.routing import CustomerRoutingRepository
+from kefu.store.tables import processed_events
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "rules"
+
+
+@dataclass(slots=True)
+class TicketSpec:
+    """A ticket a rule creates: ``create_ticket`` with later ``set_priority``/``assign``
+    of the same rule folded in, so it is written once."""
+
+    subject: str
+    body: str
+    priority: str
+    customer_key: str | None
+    queue: str | None
+    assignee_email: str | None
+    role: Role | None
+    rule: str
+    event_id: str
+
+
+@dataclass(slots=True)
+class TicketChange:
+    """A rule acting on an existing ticket (``data.ticket_id`` of a ticket event)."""
+
+    ticket_id: int
+    rule: str
+    priority: str | None = None
+    queue: str | None = None
+    role: Role | None = None
+    assignee_email: str | None = None
+
+
+class TicketEffects(Protocol):
+    async def create_for_rules(
+        self, conn: AsyncConnection, specs: Sequence[TicketSpec], now: datetime
+    ) -> list[int]: ...
+
+    async def change_for_rules(
+        self, conn: AsyncConnection, changes: Sequence[TicketChange], now: datetime
+    ) -> None: ...
+
+
+class WebhookEffects(Protocol):
+    async def enqueue(
+        self, conn: AsyncConnection, endpoint: str, event: Event, now: datetime
+    ) -> None: ...
+
+    def notify(self) -> None: ...
+
+
+Notifier = Callable[[Role, str, Event, str], None]
+CustomerLoader = Callable[[str], Awaitable[Mapping[str, Any] | None]]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Everything one event's matching rules will do."""
+
+    event: Event
+    tickets: list[TicketSpec] = field(default_factory=list)
+    changes: list[TicketChange] = field(default_factory=list)
+    routes: list[tuple[str, str, str]] = field(default_factory=list)  # key, queue, rule
+    webhooks: list[str] = field(default_factory=list)
+    emits: list[Event] = field(default_factory=list)
+    notices: list[tuple[Role, str, str]] = field(default_factory=list)  # role, text, rule
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        db: Database,
+        rules: Sequence[Rule],
+        clock: Clock,
+        *,
+        routing: CustomerRoutingRepository,
+        customer: CustomerLoader,
+        tickets: TicketEffects | None = None,
+        webhooks: WebhookEffects | None = None,
+        notify: Notifier | None = None,
+        max_attempts: int = 5,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._rules = list(rules)
+        self._clock = clock
+        self._routing = routing
+        self._customer = customer
+        self._tickets = tickets
+        self._webhooks = webhooks
+        self._notify = notify
+        self._max_attempts = max_attempts
+        self._wake = wake
+
+    async def handle(self, batch: Sequence[Received]) -> list[Result]:
+        results: list[Result] = [DONE] * len(batch)
+        fresh = await self._not_yet_processed(batch)
+        if not fresh:
+            return results
+        plans = await self._plan([batch[i].event for i in fresh])
+        try:
+            await self._store(plans)
+        except Exception as exc:
+            log.warning("event batch of %d failed (%s); isolating", len(plans), exc)
+            for index, plan in zip(fresh, plans, strict=True):
+                results[index] = await self._one_by_one(plan, batch[index].attempt)
+            self._after_commit([p for i, p in zip(fresh, plans, strict=True) if results[i] is DONE])
+            return results
+        self._after_commit(plans)
+        return results
+
+    async def _one_by_one(self, plan: _Plan, attempt: int) -> Result:
+        try:
+            await self._store([plan])
+            return DONE
+        except Exception as exc:
+            if await self._already(plan.event.id):
+                return DONE  # another consumer (a redelivery elsewhere) stored it first
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            outcome = Outcome.DEAD if attempt >= self._max_attempts else Outcome.RETRY
+            return Result(outcome, reason)
+
+    async def _not_yet_processed(self, batch: Sequence[Received]) -> list[int]:
+        ids = list({item.event.id for item in batch})
+        async with self._db.connect() as conn:
+            rows = await conn.execute(
+                sa.select(processed_events.c.event_id)
+                .where(processed_events.c.consumer == CONSUMER)
+                .where(processed_events.c.event_id.in_(ids))
+            )
+            done = {row.event_id for row in rows}
+        seen: set[str] = set()
+        fresh = []
+        for index, item in enumerate(batch):
+            event_id = item.event.id
+            if event_id in done or event_id in seen:
+                continue  # processed before, or twice in this very batch
+            seen.add(event_id)
+            fresh.append(index)
+        return fresh
+
+    async def _already(self, event_id: str) -> bool:
+        async with self._db.connect() as conn:
+            found = await conn.execute(
+                sa.select(processed_events.c.event_id)
+                .where(processed_events.c.consumer == CONSUMER)
+                .where(processed_events.c.event_id == event_id)
+            )
+            return found.first() is not None
+
+    # ---- evaluation (no writes) ----------------------------------------------------------
+
+    async def _plan(self, events: Sequence[Event]) -> list[_Plan]:
+        matching = [
+            [rule for rule in self._rules if _matches_type(rule, event.type)] for event in events
+        ]
+        wanted = {
+            event.customer_key
+            for event, rules in zip(events, matching, strict=True)
+            if event.customer_key and any(rule.reads_customer for rule in rules)
+        }
+        customers = await self._customers(wanted)
+        plans = []
+        for event, rules in zip(events, matching, strict=True):
+            plan = _Plan(event)
+            if rules:
+                context = _context(event, customers.get(event.customer_key or ""))
+                for rule in rules:
+                    if rule.applies(event.type, context):
+                        self._add(plan, rule, context)
+            plans.append(plan)
+        return plans
+
+    async def _customers(self, keys: set[str]) -> dict[str, Mapping[str, Any]]:
+        if not keys:
+            return {}
+        found = await asyncio.gather(*(self._customer(key) for key in keys))
+        return {key: view for key, view in zip(keys, found, strict=True) if view is not None}
+
+    def _add(self, plan: _Plan, rule: Rule, context: Mapping[str, Any]) -> None:
+        event = plan.event
+        made: TicketSpec | None = None
+        for index, action in enumerate(rule.actions):
+            if isinstance(action, CreateTicket):
+                made = TicketSpec(
+                    subject=render(action.subject, context)[:300] or rule.name,
+                    body=render(action.body, context),
+                    priority=action.priority,
+                    customer_key=event.customer_key,
+                    queue=action.queue,
+                    assignee_email=action.assignee,
+                    role=action.role,
+                    rule=rule.name,
+                    event_id=event.id,
+                )
+                plan.tickets.append(made)
+            elif isinstance(action, SetPriority | Assign):
+                self._ticket_action(plan, rule, action, made, context)
+            elif isinstance(action, RouteCustomer):
+                if event.customer_key:
+                    plan.routes.append((event.customer_key, action.queue, rule.name))
+            elif isinstance(action, CallWebhook):
+                plan.webhooks.append(action.endpoint)
+            elif isinstance(action, Emit):
+                plan.emits.append(
+                    Event(
+                        id=_derived_id(event.id, rule.name, index),
+                        type=action.type,
+                        data=_render_data(action.data, context),
+                        customer_key=event.customer_key,
+                        occurred_at=self._clock.now().isoformat(),
+                        source=f"rule:{rule.name}",
+                    )
+                )
+            elif isinstance(action, Notify):
+                plan.notices.append((action.role, render(action.message, context), rule.name))
+
+    def _ticket_action(
+        self,
+        plan: _Plan,
+        rule: Rule,
+        action: SetPriority | Assign,
+        made: TicketSpec | None,
+        context: Mapping[str, Any],
+    ) -> None:
+        if made is not None:  # fold into the ticket this rule creates
+            if isinstance(action, SetPriority):
+                made.priority = action.priority
+            else:
+                made.queue, made.role, made.assignee_email = action.queue, action.role, action.agent
+            return
+        raw = context.get("data", {}).get("ticket_id")
+        try:
+            ticket_id = int(raw)
+        except (TypeError, ValueError):
+            return  # nothing to act on: the event names no ticket
+        change = TicketChange(ticket_id, rule.name)
+        if isinstance(action, SetPriority):
+            change = replace(change, priority=action.priority)
+        else:
+            change = replace(
+                change, queue=action.queue, role=action.role, assignee_email=action.agent
+            )
+        plan.changes.append(change)
+
+    # ---- effects (one transaction) ------------------------------------------------------
+
+    async def _store(self, plans: Sequence[_Plan]) -> None:
+        started = time.perf_counter()
+        now = self._clock.now()
+        async with self._db.begin() as conn:
+            await conn.execute(
+                processed_events.insert(),
+                [
+                    {"consumer": CONSUMER, "event_id": plan.event.id, "processed_at": now}
+                    for plan in plans
+                ],
+            )
+            specs = [spec for plan in plans for spec in plan.tickets]
+            changes = [change for plan in plans for change in plan.changes]
+            if (specs or changes) and self._tickets is None:
+                raise RuntimeError("a rule acts on tickets but no ticket service is wired")
+            if specs and self._tickets is not None:
+                await self._tickets.create_for_rules(conn, specs, now)
+            if changes and self._tickets is not None:
+                await self._tickets.change_for_rules(conn, changes, now)
+            for plan in plans:
+                for key, queue, rule in plan.routes:
+                    await self._routing.set_queue(conn, key, queue, f"rule:{rule}", now)
+                for endpoint in plan.webhooks:
+                    if self._webhooks is None:
+                        raise RuntimeError("a rule calls a webhook but webhooks are not wired")
+                    await self._webhooks.enqueue(conn, endpoint, plan.event, now)
+            emitted = [event for plan in plans for event in plan.emits]
+            await emit(conn, emitted, now)
+        EVENTS_PROCESSED.inc(len(plans))
+        log.debug(
+            "stored effects of %d events in %.1f ms",
+            len(plans),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _after_commit(self, plans: Sequence[_Plan]) -> None:
+        if any(plan.webhooks for plan in plans) and self._webhooks is not None:
+            self._webhooks.notify()
+        if any(plan.emits for plan in plans) and self._wake is not None:
+            self._wake()
+        if self._notify is None:
+            return
+        for plan in plans:
+            for role, text, rule in plan.notices:
+                self._notify(role, text, plan.event, rule)
+
+
+def _matches_type(rule: Rule, event_type: str) -> bool:
+    return any(matches(pattern, event_type) for pattern in rule.patterns)
+
+
+def _context(event: Event, customer: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        "data": event.data,
+        "customer": customer or {},
+        "customer_key": event.customer_key,
+        "event": {"id": event.id, "type": event.type, "source": event.source},
+    }
+
+
+def _render_data(data: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: render(value, context) if isinstance(value, str) else value
+        for key, value in data.items()
+    }
+
+
+def _derived_id(event_id: str, rule: str, index: int) -> str:
+    """Deterministic: the same event through the same rule always emits the same id."""
+    digest = hashlib.blake2b(f"{event_id}|{rule}|{index}".encode(), digest_size=12).hexdigest()
+    return f"evt_r{digest}"
