@@ -4,13 +4,14 @@ Flags: ``--quick`` (smoke sizes), ``--only NAME`` (repeatable or comma-separated
 ``--no-postgres``, ``--kefu-env KEY=VALUE`` (extra settings for every kefu node),
 ``--plain`` (no rich table), ``--out PATH``, ``--nice N``, ``--no-deflate``. Scenarios
 run in a fixed order, baselines next to their subjects; one failing scenario is recorded
-and the others still run.
+and the others still run. Scenarios not run keep their rows from the existing output file.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import pg
+from bench import customer360, pg
 from bench.kefu_proc import unavailable_reason
 from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
@@ -34,8 +35,10 @@ SCENARIOS: dict[str, Scenario] = {
     "socketio_baseline": socketio_baseline.run,
     "kefu_sockets": kefu_sockets.run,
     "kefu_relay": kefu_relay.run,
+    customer360.FANOUT: customer360.run_fanout,
+    customer360.CACHED: customer360.run_cached,
 }
-NEEDS_KEFU = {"kefu_sockets", "kefu_relay"}
+NEEDS_KEFU = {"kefu_sockets", "kefu_relay", customer360.FANOUT, customer360.CACHED}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +70,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if bad_env:
         parser.error(f"--kefu-env wants KEY=VALUE, got {bad_env}")
     return args
+
+
+def merge_previous(path: Path, payload: dict[str, Any], ran: list[str]) -> dict[str, Any]:
+    """Keep what the file at ``path`` holds for scenarios this run did not run (``--only``),
+    each stamped with the run it came from; this run's scenarios replace theirs."""
+    stamp = {k: payload[k] for k in ("generated_at", "command", "profile")}
+    for name in ran:
+        if name in payload["details"]:
+            payload["details"][name]["run"] = stamp
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return payload
+    old_stamp = {k: old.get(k) for k in ("generated_at", "command", "profile")}
+    rows = [r for r in old.get("rows", []) if r.get("scenario") not in ran]
+    details = {k: v for k, v in old.get("details", {}).items() if k not in ran}
+    for value in details.values():
+        if isinstance(value, dict):
+            value.setdefault("run", old_stamp)
+    errors = {k: v for k, v in old.get("errors", {}).items() if k not in ran}
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    payload["rows"] = sorted(
+        rows + payload["rows"], key=lambda r: order.get(r.get("scenario"), len(order))
+    )
+    payload["details"] = {**details, **payload["details"]}
+    payload["errors"] = {**errors, **payload["errors"]}
+    return payload
 
 
 def log(message: str) -> None:
@@ -128,23 +158,21 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, plain=args.plain)
     for name, error in errors.items():
         print(f"{name}: ERROR: {error.splitlines()[0][:300]}")
-    write_json(
-        args.out,
-        {
-            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
-            "profile": profile.name,
-            "duration_s": round(time.monotonic() - started, 1),
-            "machine": machine_info(cpus),
-            "postgres": postgres,
-            "nice": args.nice,
-            "deflate_offered": not args.no_deflate,
-            "run_dir": str(run_dir),
-            "rows": [r.as_dict() for r in rows],
-            "errors": errors,
-            "details": details,
-        },
-    )
+    payload: dict[str, Any] = {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
+        "profile": profile.name,
+        "duration_s": round(time.monotonic() - started, 1),
+        "machine": machine_info(cpus),
+        "postgres": postgres,
+        "nice": args.nice,
+        "deflate_offered": not args.no_deflate,
+        "run_dir": str(run_dir),
+        "rows": [r.as_dict() for r in rows],
+        "errors": errors,
+        "details": details,
+    }
+    write_json(args.out, merge_previous(args.out, payload, args.selected))
     log(f"wrote {args.out}")
     return 1 if errors else 0
 
