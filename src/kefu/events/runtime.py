@@ -1,0 +1,116 @@
+"""The events machinery of one node, started and stopped as one unit by the bootstrap:
+the event log (store outbox or JetStream), the rules consumer, and — with JetStream — the
+outbox relay that publishes what kefu itself emitted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from kefu.chat import frames
+from kefu.chat.hub import Hub
+from kefu.domain.roles import Role
+from kefu.events.envelope import Event
+from kefu.events.log import EventLog
+from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, WebhookEffects
+from kefu.events.rules import Rule
+from kefu.events.settings import EventSettings
+from kefu.events.store_log import StoreEventLog
+from kefu.ports import Clock
+from kefu.store.database import Database
+from kefu.store.routing import CustomerRoutingRepository
+from kefu.unify.service import Customer360
+
+log = logging.getLogger(__name__)
+
+
+def live_notifier(hub: Hub) -> Any:
+    """Rules' ``notify`` action: a ``notification`` frame to the online agents of a role."""
+
+    def notify(role: Role, text: str, event: Event, rule: str) -> None:
+        keys = hub.agent_keys(supervisors_only=role is not Role.AGENT)
+        if not keys:
+            return
+        frame = frames.encode(
+            {
+                "type": "notification",
+                "message": text,
+                "rule": rule,
+                "event": {
+                    "id": event.id,
+                    "type": event.type,
+                    "customer_key": event.customer_key,
+                },
+            }
+        )
+        hub.send(list(keys), frame)
+
+    return notify
+
+
+def customer_loader(customers: Customer360) -> Any:
+    """What rules read as ``customer.*``: the 360's profile plus its lists."""
+
+    async def load(key: str) -> Mapping[str, Any] | None:
+        if not customers.sources:
+            return None
+        try:
+            view = await customers.unified(key)
+        except Exception:
+            log.warning("customer 360 for rules failed for a key", exc_info=True)
+            return None
+        content = view.memo.rendered_content()
+        return {
+            **content.get("customer", {}),
+            "orders": content.get("orders", []),
+            "tickets": content.get("tickets", []),
+            "calls": content.get("calls", []),
+        }
+
+    return load
+
+
+@contextlib.asynccontextmanager
+async def running_events(
+    db: Database,
+    clock: Clock,
+    settings: EventSettings,
+    rules: Sequence[Rule],
+    *,
+    routing: CustomerRoutingRepository,
+    customers: Customer360,
+    hub: Hub,
+    tickets: TicketEffects | None,
+    webhooks: WebhookEffects | None,
+) -> AsyncIterator[EventLog]:
+    """Yield the node's event log while the rules consumer runs behind it."""
+    event_log = StoreEventLog(
+        db,
+        clock,
+        batch=settings.batch,
+        max_attempts=settings.max_attempts,
+        backoff_seconds=settings.jetstream.backoff_seconds,
+    )
+    processor = EventProcessor(
+        db,
+        rules,
+        clock,
+        routing=routing,
+        customer=customer_loader(customers),
+        tickets=tickets,
+        webhooks=webhooks,
+        notify=live_notifier(hub),
+        max_attempts=settings.max_attempts,
+        wake=event_log.wake,
+    )
+    consumer = asyncio.create_task(event_log.consume(CONSUMER, processor.handle))
+    try:
+        yield event_log
+    finally:
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+        await event_log.close()

@@ -1,0 +1,249 @@
+"""Events end to end on both stores: ingest, rules, effects applied once, VIP routing,
+live notifications, chained events, machine tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kefu.auth.identity import sign_external_id
+from kefu.config import Settings, load_settings
+from kefu.domain.roles import Role
+from kefu.errors import ConfigError
+from kefu.store.tables import audit_log, customer_routing, outbox, processed_events
+from tests.conftest import Kefu
+
+SECRET = "identity-secret-" + "x" * 24
+RULES: list[dict[str, Any]] = [
+    {
+        "name": "vip-service",
+        "on": "customer.upgrade",
+        "when": ['data.tier == "vip"'],
+        "do": [
+            {"route_customer": {"queue": "vip"}},
+            {"notify": {"role": "supervisor", "message": "{customer_key} is now VIP"}},
+            {"emit": {"type": "customer.vip_welcomed", "data": {"tier": "{data.tier}"}}},
+        ],
+    },
+    {
+        "name": "welcomed",
+        "on": "customer.vip_welcomed",
+        "do": [{"notify": {"role": "agent", "message": "welcome {customer_key} ({data.tier})"}}],
+    },
+]
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(rules=RULES, events={"batch": 50}, auth={"identity_secret": SECRET})
+
+
+async def post(kefu: Kefu, token: str, body: Any) -> tuple[int, Any]:
+    return await kefu.post("/api/v1/events", token, body)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def rows(kefu: Kefu, query: Any) -> list[Any]:
+    async with kefu.node.repos.db.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+async def test_an_upgrade_routes_the_customer_notifies_and_chains_once(kefu: Kefu) -> None:
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
+    agent = await kefu.add_agent("Al")
+    boss_socket = await kefu.ws(boss["token"])
+    agent_socket = await kefu.ws(agent["token"])
+    event = {
+        "type": "customer.upgrade",
+        "id": "crm-42",
+        "customer_key": "C7",
+        "data": {"tier": "vip"},
+    }
+    status, body = await post(kefu, boss["token"], event)
+    assert (status, body) == (202, {"event_id": "crm-42"})
+    status, _ = await post(kefu, boss["token"], event)  # the same id again
+    assert status == 202
+
+    note = await boss_socket.expect("notification", rule="vip-service")
+    assert note["message"] == "C7 is now VIP" and note["event"]["id"] == "crm-42"
+    chained = await agent_socket.expect("notification", rule="welcomed")
+    assert chained["message"] == "welcome C7 (vip)"
+
+    async def settled() -> bool:
+        return not await rows(kefu, sa.select(outbox.c.id))
+
+    await eventually(settled)
+    routed = await rows(kefu, sa.select(customer_routing))
+    assert [(r.customer_key, r.queue, r.reason) for r in routed] == [
+        ("C7", "vip", "rule:vip-service")
+    ]
+    processed = await rows(kefu, sa.select(processed_events.c.event_id))
+    assert len(processed) == 2  # crm-42 once, and the event it emitted
+    with pytest.raises(TimeoutError):  # no second notification for the duplicate
+        await boss_socket.expect("notification", rule="vip-service", timeout=0.5)
+    await boss_socket.close()
+    await agent_socket.close()
+
+
+async def test_conditions_decide_and_batches_are_accepted(kefu: Kefu) -> None:
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
+    batch = {
+        "events": [
+            {
+                "type": "customer.upgrade",
+                "customer_key": f"K{i}",
+                "data": {"tier": "vip" if i % 2 else "gold"},
+            }
+            for i in range(40)
+        ]
+    }
+    status, body = await post(kefu, boss["token"], batch)
+    assert status == 202 and len(set(body["event_ids"])) == 40
+
+    async def routed() -> list[Any]:
+        found = await rows(kefu, sa.select(customer_routing.c.customer_key))
+        return found if len(found) == 20 else []
+
+    keys = {r.customer_key for r in await eventually(routed)}
+    assert keys == {f"K{i}" for i in range(40) if i % 2}
+
+
+async def test_vip_chats_wait_ahead_of_earlier_ones(kefu: Kefu) -> None:
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR, capacity=1)
+    await post(
+        kefu,
+        boss["token"],
+        {"type": "customer.upgrade", "customer_key": "VIP1", "data": {"tier": "vip"}},
+    )
+    await eventually(lambda: kefu.node.repos.routing.queue_of("VIP1"))
+    boss_socket = await kefu.ws(boss["token"])
+
+    first = await kefu.visitor(name="First")
+    first_socket = await kefu.ws(first["token"])
+    busy = await first_socket.send_message("taking the only seat")
+    await first_socket.expect("conversation.assigned")
+    plain = await kefu.visitor(name="Early")
+    plain_socket = await kefu.ws(plain["token"])
+    early = await plain_socket.send_message("first in line")
+    vip = await kefu.visitor(
+        name="Later VIP", external_id="VIP1", signature=sign_external_id(SECRET, "VIP1")
+    )
+    vip_socket = await kefu.ws(vip["token"])
+    late = await vip_socket.send_message("me too")
+    assert kefu.node.chat.queue_length == 2
+
+    status, _ = await kefu.post(
+        f"/api/v1/conversations/{busy['conversation_id']}/close", boss["token"]
+    )
+    assert status == 200
+    assigned = await vip_socket.expect("conversation.assigned")
+    assert assigned["conversation_id"] == late["conversation_id"]
+    assert kefu.node.chat.queue_length == 1  # the earlier, standard one still waits
+    assert early["conversation_id"] != late["conversation_id"]
+    for socket in (boss_socket, first_socket, plain_socket, vip_socket):
+        await socket.close()
+
+
+async def test_only_writers_may_post_and_bad_events_change_nothing(kefu: Kefu) -> None:
+    agent = await kefu.add_agent("Al")
+    admin = await kefu.add_agent("Ada", Role.ADMIN)
+    status, body = await post(kefu, agent["token"], {"type": "customer.upgrade"})
+    assert status == 403 and body["error"]["code"] == "insufficient_role"
+    async with kefu.http.post(kefu.url("/api/v1/events"), json={"type": "x.y"}) as resp:
+        assert resp.status == 401
+
+    status, created = await kefu.post(
+        "/api/v1/api-tokens", admin["token"], {"name": "crm", "scopes": ["events:write"]}
+    )
+    assert status == 201 and created["token"].startswith("kefu_")
+    machine = created["token"]
+    status, _ = await post(
+        kefu, machine, {"type": "customer.upgrade", "customer_key": "M1", "data": {"tier": "vip"}}
+    )
+    assert status == 202
+    status, reader = await kefu.post(
+        "/api/v1/api-tokens", admin["token"], {"name": "ro", "scopes": ["tickets:read"]}
+    )
+    status, body = await post(kefu, reader["token"], {"type": "customer.upgrade"})
+    assert status == 403 and body["error"]["code"] == "missing_scope"
+    status, body = await kefu.post(
+        "/api/v1/api-tokens", admin["token"], {"name": "x", "scopes": ["root"]}
+    )
+    assert status == 400 and body["error"]["code"] == "unknown_scope"
+    status, listed = await kefu.get("/api/v1/api-tokens", admin["token"])
+    assert {t["name"] for t in listed} == {"crm", "ro"} and "token" not in listed[0]
+    async with kefu.http.delete(
+        kefu.url(f"/api/v1/api-tokens/{created['id']}"),
+        headers={"Authorization": f"Bearer {admin['token']}"},
+    ) as resp:
+        assert resp.status == 204
+    status, body = await post(kefu, machine, {"type": "customer.upgrade"})
+    assert status == 401
+
+    before = len(await rows(kefu, sa.select(outbox.c.id)))
+    for bad in (
+        {"type": "Customer Upgrade"},
+        {"type": "customer.*"},
+        {"type": "a.b", "id": "has spaces"},
+        {"type": "a.b", "data": "not an object"},
+        {"type": "a.b", "customer_key": "x" * 201},
+        {"type": "a.b", "colour": "red"},
+        {"events": []},
+        {"events": [{"type": "a.b", "id": "same"}, {"type": "a.b", "id": "same"}]},
+    ):
+        status, body = await post(kefu, admin["token"], bad)
+        assert status in (400, 422), (bad, status, body)
+        assert "error" in body
+    assert len(await rows(kefu, sa.select(outbox.c.id))) <= before  # nothing new accepted
+    assert not await rows(
+        kefu, sa.select(audit_log).where(audit_log.c.action == "event.dead_letter")
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "key"),
+    [
+        ([{"name": "a", "on": "customer.>.x", "do": [{"notify": {"message": "m"}}]}], "rules.0.on"),
+        ([{"name": "a", "on": "x", "do": [{"teleport": {}}]}], "rules.0.do.0"),
+        (
+            [
+                {
+                    "name": "a",
+                    "on": "x",
+                    "when": ["tier === 1"],
+                    "do": [{"notify": {"message": "m"}}],
+                }
+            ],
+            "rules.0.when.0",
+        ),
+        ([{"name": "a", "on": "x", "do": [{"webhook": "missing"}]}], "rules.0.do.0.webhook"),
+        (
+            [
+                {
+                    "name": "a",
+                    "on": "x",
+                    "do": [{"create_ticket": {"subject": "s", "priority": "p9"}}],
+                }
+            ],
+            "rules.0.do.0.create_ticket.priority",
+        ),
+    ],
+)
+def test_bad_rules_fail_at_start_naming_the_key(rules: list[Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, rules=rules)
+    assert caught.value.key == key, caught.value.message
