@@ -16,6 +16,7 @@ from kefu.domain.roles import Role
 from kefu.events.envelope import Event
 from kefu.events.log import EventLog
 from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, WebhookEffects
+from kefu.events.relay import OutboxRelay
 from kefu.events.rules import Rule
 from kefu.events.settings import EventSettings
 from kefu.events.store_log import StoreEventLog
@@ -80,21 +81,62 @@ async def running_events(
     settings: EventSettings,
     rules: Sequence[Rule],
     *,
+    bus_url: str,
     routing: CustomerRoutingRepository,
     customers: Customer360,
     hub: Hub,
     tickets: TicketEffects | None,
     webhooks: WebhookEffects | None,
 ) -> AsyncIterator[EventLog]:
-    """Yield the node's event log while the rules consumer runs behind it."""
-    event_log = StoreEventLog(
-        db,
-        clock,
-        batch=settings.batch,
-        max_attempts=settings.max_attempts,
-        backoff_seconds=settings.jetstream.backoff_seconds,
-    )
-    processor = EventProcessor(
+    """Yield the node's event log while the rules consumer (and, with JetStream, the
+    outbox relay) runs behind it."""
+    async with contextlib.AsyncExitStack() as stack:
+        tasks: list[asyncio.Task[None]] = []
+        event_log: EventLog
+        if bus_url.startswith("nats://"):
+            from kefu.bus.jetstream import JetStreamEventLog  # nats-py only when configured
+
+            jetstream = await stack.enter_async_context(JetStreamEventLog(bus_url, settings))
+            relay = OutboxRelay(db, jetstream, batch=settings.batch)
+            tasks.append(asyncio.create_task(relay.run()))
+            event_log, wake = jetstream, relay.wake
+        else:
+            store_log = StoreEventLog(
+                db,
+                clock,
+                batch=settings.batch,
+                max_attempts=settings.max_attempts,
+                backoff_seconds=settings.jetstream.backoff_seconds,
+            )
+            stack.push_async_callback(store_log.close)
+            event_log, wake = store_log, store_log.wake
+        processor = _processor(
+            db, clock, settings, rules, routing, customers, hub, tickets, webhooks, wake
+        )
+        tasks.append(asyncio.create_task(event_log.consume(CONSUMER, processor.handle)))
+        try:
+            yield event_log
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+def _processor(
+    db: Database,
+    clock: Clock,
+    settings: EventSettings,
+    rules: Sequence[Rule],
+    routing: CustomerRoutingRepository,
+    customers: Customer360,
+    hub: Hub,
+    tickets: TicketEffects | None,
+    webhooks: WebhookEffects | None,
+    wake: Any,
+) -> EventProcessor:
+    return EventProcessor(
         db,
         rules,
         clock,
@@ -104,13 +146,5 @@ async def running_events(
         webhooks=webhooks,
         notify=live_notifier(hub),
         max_attempts=settings.max_attempts,
-        wake=event_log.wake,
+        wake=wake,
     )
-    consumer = asyncio.create_task(event_log.consume(CONSUMER, processor.handle))
-    try:
-        yield event_log
-    finally:
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
-        await event_log.close()

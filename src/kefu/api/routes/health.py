@@ -24,7 +24,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(kefu: NodeDep) -> JSONResponse:
-    checks = {"store": kefu.repos.db.ping(), "bus": kefu.bus.ping(), "cache": kefu.cache.ping()}
+    checks = {
+        "store": kefu.repos.db.ping(),
+        "bus": kefu.events.ping(),
+        "cache": kefu.cache.ping(),
+    }
     down: dict[str, str] = {}
     for name, check in checks.items():
         try:

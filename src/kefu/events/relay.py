@@ -1,0 +1,68 @@
+"""Outbox relay: events kefu committed in its own transactions, published to JetStream.
+
+Rows are published in id order and deleted once JetStream acknowledged them. A crash
+between publish and delete publishes them again: JetStream drops the repeat (same
+``Nats-Msg-Id`` inside its duplicate window), and consumers dedupe by id anyway. Several
+nodes may relay at once for the same reason; none needs to coordinate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import sqlalchemy as sa
+
+from kefu.events.envelope import decode_trusted
+from kefu.events.log import EventLog
+from kefu.store.database import Database
+from kefu.store.tables import outbox
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+ERROR_PAUSE_SECONDS = 1.0
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, target: EventLog, *, batch: int) -> None:
+        self._db = db
+        self._target = target
+        self._batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                moved = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox relay failed; retrying", exc_info=True)
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                continue
+            if moved < self._batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of outbox rows; returns how many moved."""
+        async with self._db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(outbox.c.id, outbox.c.payload)
+                    .order_by(outbox.c.id)
+                    .limit(self._batch)
+                )
+            ).all()
+        if not rows:
+            return 0
+        await self._target.append([decode_trusted(bytes(row.payload)) for row in rows])
+        async with self._db.begin() as conn:
+            await conn.execute(outbox.delete().where(outbox.c.id.in_([row.id for row in rows])))
+        return len(rows)
