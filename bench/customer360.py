@@ -1120,6 +1120,25 @@ def kefu_and_baseline(ctx: Context, config: Path, label: str) -> Iterator[Server
             yield Servers(kefu.pid, kefu_base, login["token"], baseline.pid, baseline_base)
 
 
+def git_state() -> dict[str, Any]:
+    """Which code was measured: HEAD, and files under src/ that differ from it (the
+    working tree is shared, and the bench measures it as it is)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO_DIR, capture_output=True, timeout=30, check=False
+        )
+        return done.stdout.decode(errors="replace").rstrip("\n")
+
+    try:
+        return {
+            "head": git("rev-parse", "HEAD"),
+            "src_changed": git("status", "--porcelain", "--", "src").splitlines(),
+        }
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": str(exc)}
+
+
 def _neighbour_note(cpu: dict[str, Any]) -> str:
     parts = []
     if cpu.get("other_cpu_pct_server_cores", 0) >= 10:
@@ -1182,6 +1201,7 @@ def run_fanout(ctx: Context) -> Outcome:
             )
         outcome.details["http"] = http
     outcome.details["config"] = json.loads(config.read_text())
+    outcome.details["code"] = git_state()
     _fanout_rows(outcome.rows, inproc, http)
     return outcome
 
@@ -1416,6 +1436,7 @@ def run_cached(ctx: Context) -> Outcome:
         outcome.details["http"] = http
         outcome.details["pyspy"] = profile
     outcome.details["config"] = json.loads(config.read_text())
+    outcome.details["code"] = git_state()
     _cached_rows(outcome, inproc, asgi, http, profile)
     return outcome
 
