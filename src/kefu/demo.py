@@ -93,7 +93,10 @@ async def department_systems(settings: Settings) -> AsyncIterator[dict[str, Any]
         running_crm(host, 0, dataset=dataset, latency_ms=35, jitter_ms=15) as crm,
         running_callcenter(host, 0, dataset=dataset, latency_ms=120, jitter_ms=40) as calls,
     ):
-        yield demo_sources(crm, calls, orders_url)
+        # kefu's own tickets beside the departments' data (a new one shows within 5 s).
+        yield demo_sources(crm, calls, orders_url) | {
+            "tickets": {"connector": "kefu_tickets", "ttl_seconds": 5}
+        }
 
 
 async def serve_with_shop(

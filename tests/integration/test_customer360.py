@@ -32,6 +32,7 @@ from kefu.demo_systems.sources import demo_sources
 from kefu.errors import ConfigError
 from kefu.server import create_app
 from kefu.store.database import Database
+from kefu.store.tables import tickets
 from kefu.unify.render import as_dict
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
@@ -537,6 +538,41 @@ async def test_production_shape_mongo_mariadb_redis_and_nothing_lands_in_the_sto
         client: AsyncMongoClient[Any] = AsyncMongoClient(MONGO_URL)
         await client.drop_database(mongo_db)
         await client.close()
+
+
+async def test_kefus_own_tickets_are_a_source(tmp_path: Path) -> None:
+    sources = {"tickets": {"connector": "kefu_tickets", "ttl_seconds": 0}}
+    async with served(tmp_path, sources=sources) as kefu:
+        agent = await kefu.add_agent("Ann")
+        now = kefu.node.clock.now()
+        async with kefu.node.repos.db.begin() as conn:
+            await conn.execute(
+                sa.insert(tickets),
+                [
+                    {
+                        "subject": subject,
+                        "body": "b",
+                        "status": status,
+                        "priority": "high",
+                        "customer_key": key,
+                        "channel": "api",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for subject, status, key in (
+                        ("Broken zip", "open", "C1001"),
+                        ("Old one", "closed", "C1001"),
+                        ("Someone else's", "new", "C1002"),
+                    )
+                ],
+            )
+        status, body = await get_360(kefu, agent["token"], "C1001")
+        assert status == 200 and states(body) == {"tickets": "ok"}
+        assert [(t["subject"], t["status"], t["source"]) for t in body["tickets"]] == [
+            ("Broken zip", "open", "tickets")
+        ]
+        _, listed = await kefu.get("/api/v1/customers/sources", agent["token"])
+        assert listed[0]["maps"] == ["tickets"]
 
 
 def _needles(dataset: Dataset, keys: list[str]) -> list[str]:

@@ -77,6 +77,7 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
                 "crm": "ok",
                 "orders": "ok",
                 "callcenter": "ok",
+                "tickets": "ok",
             }
             assert body["customer"]["name"] and body["orders"] and body["calls"]
             # /account is a signed-in customer: the widget tag carries the signed key.

@@ -9,11 +9,13 @@ from pydantic import ValidationError
 
 from kefu.errors import ConfigError
 from kefu.ports import Cache, Clock
+from kefu.store.database import Database
 from kefu.unify.connector import SourceClient
+from kefu.unify.connectors.kefu_tickets import DEFAULT_MAP, KefuTicketsClient
 from kefu.unify.connectors.registry import open_client
 from kefu.unify.mapping import Mapper, MappingError
 from kefu.unify.service import Customer360
-from kefu.unify.settings import Customer360Settings, SourceSettings
+from kefu.unify.settings import KEFU_TICKETS, Customer360Settings, SourceMap, SourceSettings
 from kefu.unify.source import Lookup, Source
 
 
@@ -32,11 +34,26 @@ def _config_error(prefix: str, exc: ValueError) -> ConfigError:
 
 
 async def build_source(
-    name: str, settings: SourceSettings, cache: Cache, clock: Clock, deadline_ms: float
+    name: str,
+    settings: SourceSettings,
+    cache: Cache,
+    clock: Clock,
+    deadline_ms: float,
+    db: Database | None = None,
 ) -> Source:
     at = f"sources.{name}"
     try:
-        client = open_client(settings.connector, settings.connection)
+        client: SourceClient
+        if settings.connector == KEFU_TICKETS:
+            if db is None:
+                raise ValueError("kefu_tickets needs kefu's own database")
+            client = KefuTicketsClient(db, settings.connection)
+            if settings.map is None:
+                settings = settings.model_copy(
+                    update={"map": SourceMap.model_validate(DEFAULT_MAP)}
+                )
+        else:
+            client = open_client(settings.connector, settings.connection)
     except ValueError as exc:
         key = f"{at}.connector" if "unknown connector" in str(exc) else f"{at}.connection"
         raise _config_error(key, exc) from None
@@ -46,6 +63,7 @@ async def build_source(
         except ValueError as exc:
             raise _config_error(f"{at}.request", exc) from None
         try:
+            assert settings.map is not None  # required by SourceSettings for other connectors
             mapper = Mapper(name, settings.map, client.paths)
         except MappingError as exc:
             raise ConfigError(f"{at}.{exc.where}", exc.problem) from None
@@ -80,12 +98,15 @@ async def build_customer360(
     options: Customer360Settings,
     cache: Cache,
     clock: Clock,
+    db: Database | None = None,
 ) -> Customer360:
     built: list[Source] = []
     try:
         for name, settings in sources.items():
             if settings.enabled:
-                built.append(await build_source(name, settings, cache, clock, options.deadline_ms))
+                built.append(
+                    await build_source(name, settings, cache, clock, options.deadline_ms, db)
+                )
     except ConfigError:
         for source in built:
             await source.close()

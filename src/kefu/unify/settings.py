@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 LookupKind = Literal["email", "phone", "order"]
+KEFU_TICKETS = "kefu_tickets"  # the built-in connector over kefu's own tickets
 
 
 class TargetMap(BaseModel):
@@ -102,8 +103,9 @@ class SourceSettings(BaseModel):
 
     connector: str
     connection: dict[str, Any] = Field(default_factory=dict)
-    request: dict[str, Any]
-    map: SourceMap
+    request: dict[str, Any] = Field(default_factory=dict)
+    # Optional only for ``kefu_tickets``, whose rows have one obvious mapping.
+    map: SourceMap | None = None
     key: KeySettings | None = None
     lookup: dict[LookupKind, LookupSettings] = Field(default_factory=dict)
     # How long a fetched answer may be served from the cache; 0 = never cached.
@@ -115,6 +117,12 @@ class SourceSettings(BaseModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _mapped(self) -> SourceSettings:
+        if self.map is None and self.connector != KEFU_TICKETS:
+            raise ValueError("map is required: which reply fields become which schema fields")
+        return self
 
 
 class Customer360Settings(BaseModel):

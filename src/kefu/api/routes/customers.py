@@ -69,7 +69,8 @@ async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
             maps=[
                 target
                 for target in ("customer", "orders", "tickets", "calls")
-                if getattr(source.settings.map, target) is not None
+                if source.settings.map is not None
+                and getattr(source.settings.map, target) is not None
             ],
         )
         for source in kefu.customers.sources

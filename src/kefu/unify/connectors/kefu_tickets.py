@@ -1,0 +1,88 @@
+"""kefu's own tickets as a 360 source (``connector: kefu_tickets``).
+
+The one source whose data kefu owns: read from kefu's store like any department system,
+so the console's panel shows the customer's tickets beside their orders and calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.store.database import Database
+from kefu.store.tables import tickets
+from kefu.unify.connector import PathLanguage, PreparedRequest
+from kefu.unify.paths import DOTTED
+
+
+class _Connection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=500)
+    # Closed tickets are history; include them only when asked.
+    include_closed: bool = False
+
+
+class _Tickets:
+    def __init__(self, db: Database, options: _Request) -> None:
+        self._db = db
+        self._options = options
+
+    async def run(self, value: str) -> Any:
+        query = (
+            sa.select(
+                tickets.c.id,
+                tickets.c.subject,
+                tickets.c.status,
+                tickets.c.priority,
+                tickets.c.created_at,
+                tickets.c.updated_at,
+            )
+            .where(tickets.c.customer_key == value)
+            .order_by(tickets.c.id.desc())
+            .limit(self._options.limit)
+        )
+        if not self._options.include_closed:
+            query = query.where(tickets.c.status != "closed")
+        async with self._db.connect() as conn:
+            rows = await conn.execute(query)
+            return [dict(row._mapping) for row in rows]
+
+
+class KefuTicketsClient:
+    """Built by ``kefu.unify.build`` with kefu's own database (no connection options)."""
+
+    def __init__(self, db: Database, connection: Mapping[str, Any]) -> None:
+        _Connection.model_validate(dict(connection))
+        self._db = db
+
+    @property
+    def paths(self) -> PathLanguage:
+        return DOTTED
+
+    def prepare(self, request: Mapping[str, Any]) -> PreparedRequest:
+        return _Tickets(self._db, _Request.model_validate(dict(request)))
+
+    async def close(self) -> None:
+        return None
+
+
+# The ``map:`` that fits this connector's rows, for configurations that leave it out.
+DEFAULT_MAP: dict[str, Any] = {
+    "tickets": {
+        "id": "id",
+        "subject": "subject",
+        "status": "status",
+        "priority": "priority",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+    },
+    "extensions": False,
+}
