@@ -1,4 +1,4 @@
-"""Webhook signatures (what a receiver checks) and the retry schedule: pure functions."""
+"""Webhook signatures (what a receiver checks), the retry schedule and endpoint settings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import hashlib
 import hmac
 
 import pytest
+from pydantic import ValidationError
 
 from kefu.webhooks.models import backoff_seconds, full_jitter
+from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import SignatureInvalid, signature_header, verify
 
 SECRET = "whsec_0123456789abcdef"
@@ -80,3 +82,22 @@ def test_full_jitter_draws_between_zero_and_the_ceiling() -> None:
     draws = [backoff_seconds(3, 1.0, 100.0, jitter=full_jitter) for _ in range(200)]
     assert all(0.0 <= d <= 4.0 for d in draws)
     assert len(set(draws)) > 100  # spread, not one value
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Key": "line\r\nInjected: 1"}, {"X Key": "v"}, {"X-Key\n": "v"}, {"X-Key": "clé"}],
+)
+def test_endpoint_headers_that_could_never_be_sent_are_refused_at_start(
+    headers: dict[str, str],
+) -> None:
+    with pytest.raises(ValidationError):
+        WebhookEndpoint(url="https://crm.example/hook", secret=SECRET, headers=headers)
+
+
+def test_endpoint_headers_and_defaults() -> None:
+    endpoint = WebhookEndpoint(
+        url="https://crm.example/hook", secret=SECRET, headers={"Authorization": "Bearer x"}
+    )
+    assert endpoint.headers == {"Authorization": "Bearer x"}
+    assert (endpoint.concurrency, endpoint.max_attempts) == (4, 8)

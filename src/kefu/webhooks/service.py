@@ -1,0 +1,149 @@
+"""What the rest of kefu uses: enqueue in your transaction, notify after commit, admin.
+
+The rules engine calls ``enqueue`` on the connection of the transaction that records the
+rule's effect, then ``notify`` once it committed; the worker does the rest. Endpoint
+names come from config, so a name that is not configured is a configuration error
+(rules are checked against ``names`` at start), never a client's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.errors import ConfigError, Conflict, NotFound
+from kefu.events.envelope import Event
+from kefu.ports import Clock
+from kefu.store.database import Database
+from kefu.webhooks import store
+from kefu.webhooks.models import Delivery, DeliveryStatus, EndpointState, full_jitter
+from kefu.webhooks.settings import WebhookEndpoint
+from kefu.webhooks.store import WebhookRepository
+from kefu.webhooks.worker import DRAIN_SECONDS, POLL_SECONDS, WebhookWorker
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    """An endpoint as an admin sees it: its config (minus the secret) and its health."""
+
+    name: str
+    url: str
+    state: EndpointState
+
+
+class WebhookService:
+    """Async context manager: entering starts this node's worker, exiting stops it."""
+
+    def __init__(
+        self,
+        db: Database,
+        endpoints: Mapping[str, WebhookEndpoint],
+        clock: Clock,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        drain_seconds: float = DRAIN_SECONDS,
+        jitter: Callable[[float], float] = full_jitter,
+    ) -> None:
+        self._endpoints = dict(endpoints)
+        self._clock = clock
+        self.repo = WebhookRepository(db)
+        self._worker = WebhookWorker(
+            self._endpoints,
+            self.repo,
+            clock,
+            poll_seconds=poll_seconds,
+            drain_seconds=drain_seconds,
+            jitter=jitter,
+        )
+
+    async def __aenter__(self) -> WebhookService:
+        await self._worker.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._worker.__aexit__(exc_type, exc, tb)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The configured endpoint names: what a rule's ``webhook:`` may say."""
+        return frozenset(self._endpoints)
+
+    def check(self, endpoint: str) -> WebhookEndpoint:
+        """The endpoint's settings; ``ConfigError`` when no endpoint has that name."""
+        try:
+            return self._endpoints[endpoint]
+        except KeyError:
+            known = ", ".join(sorted(self._endpoints)) or "none"
+            raise ConfigError(
+                "webhooks", f"no endpoint named {endpoint!r} (configured: {known})"
+            ) from None
+
+    async def enqueue(
+        self, conn: AsyncConnection, endpoint: str, event: Event, now: datetime
+    ) -> None:
+        """Queue ``event`` for ``endpoint`` in the caller's transaction.
+
+        An event already queued for that endpoint is left as it is: it is delivered once.
+        Call ``notify`` after the transaction commits.
+        """
+        self.check(endpoint)
+        await store.enqueue(conn, endpoint, event, now)
+
+    def enqueue_sync(self, conn: Connection, endpoint: str, event: Event, now: datetime) -> None:
+        """``enqueue`` for work inside ``Database.run_in_transaction``."""
+        self.check(endpoint)
+        store.enqueue_sync(conn, endpoint, event, now)
+
+    def notify(self) -> None:
+        """Wake this node's worker: something was enqueued (and committed) or enabled."""
+        self._worker.notify()
+
+    async def endpoints(self) -> list[EndpointView]:
+        states = await self.repo.states(list(self._endpoints))
+        return [EndpointView(s.name, self._endpoints[s.name].url, s) for s in states]
+
+    async def endpoint(self, name: str) -> EndpointView:
+        self._known(name)
+        (state,) = await self.repo.states([name])
+        return EndpointView(name, self._endpoints[name].url, state)
+
+    async def deliveries(
+        self, name: str, *, status: DeliveryStatus | None, before_id: int | None, limit: int
+    ) -> list[Delivery]:
+        self._known(name)
+        return await self.repo.deliveries(name, status=status, before_id=before_id, limit=limit)
+
+    async def enable(self, name: str) -> EndpointView:
+        """Re-enable after the endpoint was disabled (or just reset its failure count)."""
+        self._known(name)
+        await self.repo.enable(name)
+        self.notify()
+        return await self.endpoint(name)
+
+    async def retry(self, delivery_id: int) -> Delivery:
+        """A failed delivery back to pending, due now, with its attempts starting over."""
+        delivery = await self.repo.get(delivery_id)
+        if delivery is None or delivery.endpoint not in self._endpoints:
+            raise NotFound(f"no delivery {delivery_id}", code="delivery_not_found")
+        retried = await self.repo.retry(delivery_id, self._clock.now())
+        if retried is None:
+            raise Conflict(
+                f"delivery {delivery_id} is {delivery.status.value}; only a failed one is retried",
+                code="delivery_not_failed",
+            )
+        self.notify()
+        return retried
+
+    def _known(self, name: str) -> None:
+        if name not in self._endpoints:
+            raise NotFound(f"no webhook endpoint {name!r}", code="webhook_not_found")

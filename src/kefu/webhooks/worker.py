@@ -1,0 +1,288 @@
+"""The sender: claims due deliveries, POSTs them signed, records each outcome.
+
+One per node. It wakes when told something was enqueued (``notify``), when a send
+finishes (a slot is free), at the next retry it knows of, and at least every
+``poll_seconds`` for rows other nodes scheduled. Every step is a coroutine (httpx, the
+async store): nothing here holds the event loop.
+
+Bounds: at most ``MAX_IN_FLIGHT`` sends per node and ``concurrency`` per endpoint. Rows
+beyond that stay in the store, unclaimed, until a slot frees: the backlog lives on disk,
+never in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+
+import httpx
+
+from kefu import __version__
+from kefu.ports import Clock
+from kefu.webhooks.models import Claimed, backoff_seconds, full_jitter
+from kefu.webhooks.settings import WebhookEndpoint
+from kefu.webhooks.signing import (
+    DELIVERY_ID_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature_header,
+)
+from kefu.webhooks.store import WebhookRepository
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"kefu-webhooks/{__version__}"
+# Sends in flight per node: enough to keep many endpoints busy, few enough that the
+# sockets and tasks stay negligible beside the chat traffic the node is there for.
+MAX_IN_FLIGHT = 64
+# Other nodes' deliveries (and this node's after a restart) are found by polling; a
+# couple of seconds is prompt for a webhook and one cheap indexed query per interval.
+POLL_SECONDS = 2.0
+# A claimed delivery is leased for twice its timeout plus this: time to record the
+# outcome after a slow reply. A node that died mid-send loses the lease this long after.
+LEASE_MARGIN_SECONDS = 30.0
+# On shutdown, sends in flight get this long to finish before they are cancelled (a
+# cancelled one is sent again once its lease runs out).
+DRAIN_SECONDS = 5.0
+# Enough of a failed reply's body to tell an operator what the receiver said.
+ERROR_BODY_BYTES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one POST came to: ``error`` is None exactly when it was delivered (a 2xx)."""
+
+    status_code: int | None  # None: no reply at all (refused, reset, timed out)
+    error: str | None
+
+
+class WebhookWorker:
+    """Async context manager owning the sending task and its HTTP client."""
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, WebhookEndpoint],
+        repo: WebhookRepository,
+        clock: Clock,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        drain_seconds: float = DRAIN_SECONDS,
+        jitter: Callable[[float], float] = full_jitter,
+    ) -> None:
+        self._endpoints = dict(endpoints)
+        self._names = list(self._endpoints)
+        self._repo = repo
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self._drain_seconds = drain_seconds
+        self._jitter = jitter
+        self._wake = asyncio.Event()
+        self._in_flight: dict[str, int] = dict.fromkeys(self._names, 0)
+        self._sends: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> WebhookWorker:
+        if not self._endpoints:
+            return self  # nothing to send to: no task, no polling
+        await self._repo.ensure_endpoints(self._names)
+        self._client = httpx.AsyncClient(
+            # Redirects are failures, never followed: the configured URL is the receiver.
+            follow_redirects=False,
+            limits=httpx.Limits(
+                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
+            ),
+        )
+        self._loop_task = asyncio.create_task(self._run(), name="kefu-webhooks")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._sends:
+            _, late = await asyncio.wait(set(self._sends), timeout=self._drain_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def notify(self) -> None:
+        """Look for due deliveries now (call after the transaction that enqueued commits)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self._dispatch()
+            except Exception:
+                # The store is unreachable or a query failed: nothing is lost (the rows
+                # are still there), so try again a poll later.
+                log.exception("webhooks: looking for due deliveries failed")
+                delay = self._poll_seconds
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _dispatch(self) -> float:
+        """Claim and start what is due; return how long to sleep before looking again."""
+        due = await self._repo.due_times(self._names)
+        now = self._clock.now()
+        sleep = self._poll_seconds
+        started = False
+        for name, at in due.items():
+            endpoint = self._endpoints[name]
+            free = min(
+                endpoint.concurrency - self._in_flight[name], MAX_IN_FLIGHT - len(self._sends)
+            )
+            if free <= 0:
+                continue  # a send finishing wakes the loop
+            if at > now:
+                sleep = min(sleep, (at - now).total_seconds())
+                continue
+            lease = timedelta(seconds=endpoint.timeout_seconds * 2 + LEASE_MARGIN_SECONDS)
+            for item in await self._repo.claim(name, now, now + lease, free):
+                self._start(item, endpoint)
+                started = True
+        # After a claim, look again at once: more may be due than one claim took.
+        return 0.0 if started else sleep
+
+    def _start(self, item: Claimed, endpoint: WebhookEndpoint) -> None:
+        self._in_flight[item.endpoint] += 1
+        task = asyncio.create_task(self._deliver(item, endpoint), name=f"kefu-webhook-{item.id}")
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _deliver(self, item: Claimed, endpoint: WebhookEndpoint) -> None:
+        try:
+            try:
+                attempt = await self._post(item, endpoint)
+            except Exception as exc:
+                # Not the receiver's doing (a bug, a header httpx refuses): still an
+                # attempt, counted, so the delivery cannot come back forever uncounted.
+                log.exception("webhooks: delivery %s to %s", item.id, item.endpoint)
+                attempt = Attempt(None, f"{type(exc).__name__}: {exc}")
+            await self._record(item, endpoint, attempt)
+        except Exception:
+            # Recording failed (store down): the lease runs out and it is sent again.
+            log.exception("webhooks: delivery %s to %s failed to record", item.id, item.endpoint)
+        finally:
+            self._in_flight[item.endpoint] -= 1
+            self._wake.set()
+
+    async def _post(self, item: Claimed, endpoint: WebhookEndpoint) -> Attempt:
+        if self._client is None:
+            raise RuntimeError("the webhook worker was not entered")
+        timestamp = int(self._clock.now().timestamp())
+        headers = httpx.Headers(endpoint.headers)
+        headers.update(
+            {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                EVENT_ID_HEADER: item.event_id,
+                EVENT_TYPE_HEADER: item.event_type,
+                DELIVERY_ID_HEADER: str(item.id),
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: signature_header(endpoint.secret, timestamp, item.payload),
+            }
+        )
+        try:
+            # httpx's timeout bounds each read; this bounds the whole exchange, so a
+            # receiver trickling bytes cannot hold a slot past its timeout either.
+            async with (
+                asyncio.timeout(endpoint.timeout_seconds),
+                self._client.stream(
+                    "POST",
+                    endpoint.url,
+                    content=item.payload,
+                    headers=headers,
+                    timeout=endpoint.timeout_seconds,
+                ) as response,
+            ):
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Attempt(status, None)
+                return Attempt(status, f"HTTP {status}{await _body_excerpt(response)}")
+        except (TimeoutError, httpx.TimeoutException):
+            return Attempt(None, f"no reply within {endpoint.timeout_seconds:g} s")
+        except httpx.HTTPError as exc:
+            return Attempt(None, f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+    async def _record(self, item: Claimed, endpoint: WebhookEndpoint, attempt: Attempt) -> None:
+        now = self._clock.now()
+        if attempt.error is None and attempt.status_code is not None:
+            await self._repo.record_success(item.id, item.endpoint, attempt.status_code, now)
+            return
+        attempts = item.attempts + 1
+        retry_at = None
+        if attempts < endpoint.max_attempts:
+            delay = backoff_seconds(
+                attempts, endpoint.backoff_seconds, endpoint.max_backoff_seconds, self._jitter
+            )
+            retry_at = now + timedelta(seconds=delay)
+        error = attempt.error or f"HTTP {attempt.status_code}"
+        disabled = await self._repo.record_failure(
+            item.id,
+            item.endpoint,
+            status_code=attempt.status_code,
+            error=error,
+            retry_at=retry_at,
+            disable_after=endpoint.disable_after_failures,
+            now=now,
+        )
+        if retry_at is None:
+            log.warning(
+                "webhooks: delivery %s of event %s to %s failed after %d attempts: %s",
+                item.id,
+                item.event_id,
+                item.endpoint,
+                attempts,
+                error,
+            )
+        else:
+            log.info(
+                "webhooks: delivery %s to %s, attempt %d: %s",
+                item.id,
+                item.endpoint,
+                attempts,
+                error,
+            )
+        if disabled:
+            log.warning(
+                "webhooks: endpoint %s disabled after %d failures in a row; enable it with "
+                "POST /api/v1/webhooks/%s/enable",
+                item.endpoint,
+                endpoint.disable_after_failures,
+                item.endpoint,
+            )
+
+
+async def _body_excerpt(response: httpx.Response) -> str:
+    """``": <start of the body>"``, or nothing when the body is empty or unreadable."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= ERROR_BODY_BYTES:
+                break
+    except httpx.HTTPError:
+        pass  # the status alone is the error
+    text = " ".join(b"".join(chunks)[:ERROR_BODY_BYTES].decode(errors="replace").split())
+    return f": {text}" if text else ""
