@@ -36,6 +36,7 @@ from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import sqlite_committer
 from kefu.unify.build import build_customer360, describe
+from kefu.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         stack.push_async_callback(customers.close)
         if settings.sources:
             log.info("customer 360 sources: %s", describe(settings.sources))
+        webhooks = await stack.enter_async_context(WebhookService(db, settings.webhooks, clock))
         yield Node(
             settings=settings,
             clock=clock,
@@ -125,4 +127,5 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             attachments=attachments,
             origins=OriginPolicy(settings),
             customers=customers,
+            webhooks=webhooks,
         )

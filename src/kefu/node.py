@@ -16,6 +16,7 @@ from kefu.ports import Cache, Clock, EventBus
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
 from kefu.unify.service import Customer360
+from kefu.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,4 @@ class Node:
     attachments: AttachmentService
     origins: OriginPolicy
     customers: Customer360
+    webhooks: WebhookService

@@ -20,6 +20,7 @@ from kefu.api.routes import (
     moderation,
     ratings,
     visitors,
+    webhooks,
 )
 from kefu.node import Node
 
@@ -48,6 +49,7 @@ def create_api(node: Node) -> FastAPI:
         moderation,
         console,
         customers,
+        webhooks,
     ):
         app.include_router(module.router)
     return app
