@@ -35,6 +35,8 @@ from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import sqlite_committer
+from kefu.tickets.service import TicketService
+from kefu.tickets.sla_watch import SlaWatcher
 from kefu.unify.build import build_customer360, describe
 from kefu.webhooks.service import WebhookService
 
@@ -107,6 +109,10 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         await chat.start()
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
+        tickets = TicketService(repos, db, clock, settings.tickets)
+        await stack.enter_async_context(
+            SlaWatcher(db, repos.tickets, tickets.rules, clock, settings.tickets.sla_check_seconds)
+        )
         customers = await build_customer360(settings.sources, settings.customer360, cache, clock)
         stack.push_async_callback(customers.close)
         if settings.sources:
@@ -125,6 +131,7 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             blacklist=blacklist,
             client_address=ClientAddress(settings.trusted_proxies),
             attachments=attachments,
+            tickets=tickets,
             origins=OriginPolicy(settings),
             customers=customers,
             webhooks=webhooks,

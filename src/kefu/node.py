@@ -15,6 +15,7 @@ from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, EventBus
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
+from kefu.tickets.service import TicketService
 from kefu.unify.service import Customer360
 from kefu.webhooks.service import WebhookService
 
@@ -35,4 +36,5 @@ class Node:
     attachments: AttachmentService
     origins: OriginPolicy
     customers: Customer360
+    tickets: TicketService
     webhooks: WebhookService

@@ -19,6 +19,7 @@ from kefu.api.routes import (
     library,
     moderation,
     ratings,
+    tickets,
     visitors,
     webhooks,
 )
@@ -49,6 +50,7 @@ def create_api(node: Node) -> FastAPI:
         moderation,
         console,
         customers,
+        tickets,
         webhooks,
     ):
         app.include_router(module.router)

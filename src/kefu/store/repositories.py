@@ -18,6 +18,7 @@ from kefu.store.offline import OfflineMessageRepository
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.settings import SettingsRepository
 from kefu.store.summaries import ConversationSummaries
+from kefu.store.tickets import TicketRepository
 from kefu.store.visitors import VisitorRepository
 
 
@@ -38,6 +39,7 @@ class Repositories:
     attachments: AttachmentRepository
     routing: CustomerRoutingRepository
     api_tokens: ApiTokenRepository
+    tickets: TicketRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -57,4 +59,5 @@ class Repositories:
             attachments=AttachmentRepository(db),
             routing=CustomerRoutingRepository(db),
             api_tokens=ApiTokenRepository(db),
+            tickets=TicketRepository(db),
         )

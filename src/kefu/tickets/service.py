@@ -1,0 +1,461 @@
+"""The ticket service: create, change, comment, and make tickets from chats and offline
+messages, each change with its history row and its event in one transaction.
+
+Events go through the outbox (``kefu.events.outbox.emit``) on the same connection as the
+change: an event exists exactly when its change committed, and the event log delivers
+it afterwards (rules, webhooks, other nodes).
+
+Every write method accepts a caller's ``conn``: the rules processor stores a batch of
+events' effects in one transaction and passes it here, so a ticket a rule creates
+commits with the processed-event row that prevents creating it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.domain.errors import IllegalTransition
+from kefu.domain.models import Message, SenderKind
+from kefu.domain.sla import SlaRules
+from kefu.domain.tickets import (
+    HISTORY_ACTION,
+    Change,
+    Channel,
+    HistoryEntry,
+    NewTicket,
+    Priority,
+    SlaState,
+    Ticket,
+    TicketComment,
+    TicketDraft,
+    TicketPatch,
+    TicketStatus,
+    plan_update,
+)
+from kefu.errors import BadInput, Conflict, NotFound
+from kefu.events.outbox import emit
+from kefu.ports import Clock
+from kefu.store.database import Database
+from kefu.store.repositories import Repositories
+from kefu.store.tickets import HistoryRow, TicketFilter
+from kefu.tickets import events
+from kefu.tickets.policies import sla_rules
+from kefu.tickets.settings import TicketSettings
+
+# The tickets.subject column's width.
+MAX_SUBJECT_CHARS = 300
+# A ticket body or comment is an email's worth of prose, with a pasted log at most.
+MAX_BODY_CHARS = 50_000
+MAX_CUSTOMER_KEY_CHARS = 200  # the column's width
+# Team queues, as rules name them (kefu.events.rules): lowercase, a letter first.
+QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+# A subject taken from a chat line reads as a subject, not as a paragraph.
+DERIVED_SUBJECT_CHARS = 120
+# A chat transcript in a ticket body: enough to follow the story, bounded in size; the
+# conversation itself stays linked for the rest.
+TRANSCRIPT_MESSAGES = 200
+TRANSCRIPT_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, as history and events record it.
+
+    ``key`` is a principal key (``agent:agt_…``, later ``token:…``) or ``rule:NAME``;
+    None is kefu itself. Only an agent's public comment counts as the first response.
+    """
+
+    key: str | None
+    name: str | None = None
+    is_agent: bool = False
+
+
+SYSTEM = Actor(None, "kefu")
+
+
+def rule_actor(rule: str) -> Actor:
+    return Actor(f"rule:{rule}", rule)
+
+
+class TicketService:
+    def __init__(
+        self, repos: Repositories, db: Database, clock: Clock, settings: TicketSettings
+    ) -> None:
+        self._repos = repos
+        self._tickets = repos.tickets
+        self._db = db
+        self._clock = clock
+        self.rules: SlaRules = sla_rules(settings)
+
+    # -- reads ----------------------------------------------------------------------------
+    async def get(self, ticket_id: int) -> Ticket:
+        ticket = await self._tickets.get(ticket_id)
+        if ticket is None:
+            raise _not_found(ticket_id)
+        return ticket
+
+    async def search(
+        self, where: TicketFilter, *, before: int | None = None, limit: int = 50
+    ) -> list[Ticket]:
+        return await self._tickets.search(where, before=before, limit=limit)
+
+    async def comments(
+        self, ticket_id: int, *, after: int = 0, limit: int = 100
+    ) -> list[TicketComment]:
+        await self.get(ticket_id)
+        return await self._tickets.comments(ticket_id, after=after, limit=limit)
+
+    async def history(
+        self, ticket_id: int, *, after: int = 0, limit: int = 100
+    ) -> list[HistoryEntry]:
+        await self.get(ticket_id)
+        return await self._tickets.history(ticket_id, after=after, limit=limit)
+
+    # -- creation -------------------------------------------------------------------------
+    async def create(
+        self, draft: TicketDraft, actor: Actor, conn: AsyncConnection | None = None
+    ) -> Ticket:
+        return (await self.create_many([draft], actor, conn))[0]
+
+    async def create_many(
+        self, drafts: Sequence[TicketDraft], actor: Actor, conn: AsyncConnection | None = None
+    ) -> list[Ticket]:
+        """Create tickets (bulk inserts), their history rows and ``ticket.created`` events."""
+        for draft in drafts:
+            _check_draft(draft)
+        await self._require_agents({d.assignee_id for d in drafts if d.assignee_id is not None})
+        async with self._transaction(conn) as tx:
+            return await self._insert(tx, drafts, actor, self._clock.now())
+
+    async def _insert(
+        self, conn: AsyncConnection, drafts: Sequence[TicketDraft], actor: Actor, now: datetime
+    ) -> list[Ticket]:
+        news = [self._new_ticket(draft, actor, now) for draft in drafts]
+        created = await self._tickets.create_many(conn, news)
+        await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
+        return created
+
+    def _new_ticket(self, draft: TicketDraft, actor: Actor, now: datetime) -> NewTicket:
+        policy = self.rules.choose(draft.sla_policy)
+        targets = self.rules.targets(policy, draft.priority, now)
+        return NewTicket(
+            subject=draft.subject.strip(),
+            body=draft.body,
+            status=TicketStatus.NEW,
+            priority=draft.priority,
+            customer_key=draft.customer_key,
+            assignee_id=draft.assignee_id,
+            queue=draft.queue,
+            conversation_id=draft.conversation_id,
+            channel=draft.channel,
+            created_by=actor.key,
+            created_at=now,
+            sla=SlaState(
+                policy=policy,
+                first_response_due_at=targets.first_response_due_at,
+                resolution_due_at=targets.resolution_due_at,
+            ),
+        )
+
+    async def from_conversation(
+        self, conversation_id: str, actor: Actor, *, priority: Priority = Priority.NORMAL
+    ) -> tuple[Ticket, bool]:
+        """The conversation's ticket, made now (True) or found from before (False).
+
+        One ticket per chat: a second click, from another agent or another node, gets
+        the same one. The subject is the visitor's first words, the body a transcript,
+        the customer the one the conversation is linked to, the assignee its agent.
+        """
+        summary = await self._repos.summaries.get(conversation_id)
+        if summary is None:
+            raise NotFound("no such conversation", code="conversation_not_found")
+        messages = await self._repos.messages.after(conversation_id, 0, TRANSCRIPT_MESSAGES + 1)
+        first_words = next((m.body for m in messages if m.sender.kind is SenderKind.VISITOR), "")
+        visitor = summary.visitor_name or "a visitor"
+        draft = TicketDraft(
+            subject=derived_subject(first_words, f"Chat with {visitor}"),
+            body=transcript(messages, summary.visitor_name, conversation_id),
+            customer_key=summary.customer_key,
+            channel=Channel.CONVERSATION,
+            priority=priority,
+            conversation_id=conversation_id,
+            assignee_id=summary.record.assignee_id,
+        )
+        _check_draft(draft)
+        async with self._db.begin() as conn:
+            if not await self._tickets.lock_conversation(conn, conversation_id):
+                raise NotFound("no such conversation", code="conversation_not_found")
+            existing = await self._tickets.for_conversation(conn, conversation_id)
+            if existing is not None:
+                return existing, False
+            [ticket] = await self._insert(conn, [draft], actor, self._clock.now())
+        return ticket, True
+
+    async def from_offline_message(
+        self, offline_id: str, actor: Actor, *, priority: Priority = Priority.NORMAL
+    ) -> tuple[Ticket, bool]:
+        """The offline message's ticket, made now (True) or found from before (False);
+        the message records the ticket's id, so the console shows it handled."""
+        async with self._db.begin() as conn:
+            message = await self._tickets.lock_offline(conn, offline_id)
+            if message is None:
+                raise NotFound("no such offline message", code="offline_message_not_found")
+            if message.ticket_id is not None:
+                existing = await self._tickets.get(int(message.ticket_id), conn)
+                if existing is None:  # the row names a ticket that is gone: a bug, loudly
+                    raise Conflict("the linked ticket is missing", code="ticket_missing")
+                return existing, False
+            visitor = await self._repos.visitors.get(message.visitor_id)
+            trusted = visitor is not None and visitor.identity_verified
+            sender = " ".join(
+                p for p in (message.name, f"<{message.email}>" if message.email else None) if p
+            )
+            draft = TicketDraft(
+                subject=derived_subject(message.body, "Offline message"),
+                body=f"{message.body}\n\n— {sender or 'a visitor'}, left while no agent was online",
+                customer_key=visitor.external_id if trusted and visitor is not None else None,
+                channel=Channel.OFFLINE,
+                priority=priority,
+            )
+            _check_draft(draft)
+            [ticket] = await self._insert(conn, [draft], actor, self._clock.now())
+            if not await self._tickets.link_offline(conn, offline_id, ticket.id):
+                raise Conflict("the offline message changed meanwhile", code="conflict")
+        return ticket, True
+
+    # -- changes --------------------------------------------------------------------------
+    async def update(
+        self,
+        ticket_id: int,
+        patch: TicketPatch,
+        actor: Actor,
+        conn: AsyncConnection | None = None,
+    ) -> Ticket:
+        """Apply a PATCH: the status machine decides (``Conflict illegal_transition``),
+        solving stamps ``solved_at`` (reopening clears it), a new priority recomputes the
+        due dates from creation. Unchanged values are no change: no row, no event."""
+        if not patch.fields:
+            raise BadInput("nothing to change: give at least one field", code="empty_patch")
+        if patch.queue is not None:
+            _check_queue(patch.queue)
+        if patch.assignee_id is not None:
+            await self._require_agents({patch.assignee_id})
+        async with self._transaction(conn) as tx:
+            ticket = await self._tickets.lock(tx, ticket_id)
+            if ticket is None:
+                raise _not_found(ticket_id)
+            try:
+                changes = plan_update(ticket, patch)
+            except IllegalTransition as exc:
+                raise Conflict(str(exc), code="illegal_transition") from None
+            if not changes:
+                return ticket
+            now = self._clock.now()
+            derived = self._consequences(ticket, changes, now)
+            columns: dict[str, Any] = {name: _column(after) for name, (_, after) in changes.items()}
+            columns.update({name: after for name, (_, after) in derived.items()})
+            await self._tickets.update(tx, ticket_id, columns, now)
+            await self._tickets.add_history(
+                tx,
+                [
+                    HistoryRow(
+                        ticket_id,
+                        HISTORY_ACTION[name],
+                        actor.key,
+                        now,
+                        _history_detail(name, before, after, derived),
+                    )
+                    for name, (before, after) in changes.items()
+                ],
+            )
+            changed = await self._tickets.get(ticket_id, tx)
+            if changed is None:  # cannot happen: the row is locked by this transaction
+                raise _not_found(ticket_id)
+            await emit(tx, [events.updated(changed, changes | derived, actor.key, now)], now)
+            return changed
+
+    def _consequences(
+        self, ticket: Ticket, changes: dict[str, Change], now: datetime
+    ) -> dict[str, Change]:
+        """SLA columns a change moves along with it, as ``{column: (before, after)}``."""
+        derived: dict[str, Change] = {}
+        status = changes.get("status")
+        if status is not None:
+            if status[1] is TicketStatus.SOLVED:
+                derived["solved_at"] = (ticket.sla.solved_at, now)
+            elif status[0] is TicketStatus.SOLVED and status[1] is TicketStatus.OPEN:
+                derived["solved_at"] = (ticket.sla.solved_at, None)
+        priority = changes.get("priority")
+        if priority is not None and ticket.sla.policy in self.rules.policies:
+            targets = self.rules.targets(ticket.sla.policy, priority[1], ticket.created_at)
+            for name, before, after in (
+                (
+                    "first_response_due_at",
+                    ticket.sla.first_response_due_at,
+                    targets.first_response_due_at,
+                ),
+                ("resolution_due_at", ticket.sla.resolution_due_at, targets.resolution_due_at),
+            ):
+                if before != after:
+                    derived[name] = (before, after)
+        return derived
+
+    async def comment(
+        self,
+        ticket_id: int,
+        body: str,
+        actor: Actor,
+        *,
+        internal: bool = False,
+        conn: AsyncConnection | None = None,
+    ) -> TicketComment:
+        """Add a comment or (``internal``) an agents-only note. The first public comment
+        by an agent is the first response the SLA measures."""
+        _check_text("body", body, MAX_BODY_CHARS)
+        async with self._transaction(conn) as tx:
+            ticket = await self._tickets.lock(tx, ticket_id)
+            if ticket is None:
+                raise _not_found(ticket_id)
+            if ticket.status is TicketStatus.CLOSED:
+                raise Conflict("a closed ticket takes no comments", code="ticket_closed")
+            now = self._clock.now()
+            comment = await self._tickets.add_comment(
+                tx,
+                ticket_id,
+                author=actor.key,
+                author_name=actor.name,
+                body=body,
+                internal=internal,
+                now=now,
+            )
+            first_response = (
+                not internal and actor.is_agent and ticket.sla.first_responded_at is None
+            )
+            detail: dict[str, Any] = {"comment_id": str(comment.id), "internal": internal}
+            columns: dict[str, Any] = {}
+            if first_response:
+                columns["first_responded_at"] = now
+                detail["first_response"] = True
+            await self._tickets.update(tx, ticket_id, columns, now)
+            await self._tickets.add_history(
+                tx, [HistoryRow(ticket_id, "comment", actor.key, now, detail)]
+            )
+            sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
+            await emit(tx, [events.commented(replace(ticket, sla=sla), comment, now)], now)
+        return comment
+
+    # -- helpers --------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _transaction(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The caller's transaction when given, else a new one committed on success."""
+        if conn is not None:
+            yield conn
+            return
+        async with self._db.begin() as own:
+            yield own
+
+    async def _require_agents(self, agent_ids: set[str]) -> None:
+        for agent_id in sorted(agent_ids):
+            agent = await self._repos.agents.get(agent_id)
+            if agent is None or agent.disabled:
+                raise BadInput(f"no active agent {agent_id!r}", code="unknown_agent")
+
+
+def _not_found(ticket_id: int) -> NotFound:
+    return NotFound(f"no ticket {ticket_id}", code="ticket_not_found")
+
+
+def _column(value: Any) -> Any:
+    """Enums are stored as their values."""
+    return value.value if isinstance(value, TicketStatus | Priority) else value
+
+
+def _history_detail(
+    name: str, before: Any, after: Any, derived: dict[str, Change]
+) -> dict[str, Any]:
+    detail = events.plain_changes({name: (before, after)})[name]
+    if name == "priority":
+        moved = {k: v for k, v in derived.items() if k.endswith("_due_at")}
+        detail.update(events.plain_changes(moved))
+    return detail
+
+
+def _check_text(name: str, value: str, limit: int) -> None:
+    if not value.strip():
+        raise BadInput(f"{name} must not be empty", code="invalid_ticket")
+    if len(value) > limit:
+        raise BadInput(f"{name} exceeds {limit} characters", code="invalid_ticket")
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        raise BadInput(f"{name} must not contain NUL", code="invalid_ticket")
+
+
+def _check_queue(queue: str) -> None:
+    if not QUEUE.match(queue):
+        raise BadInput(
+            "queue is lowercase letters, digits, _ and -, a letter first, at most 40",
+            code="invalid_ticket",
+        )
+
+
+def _check_draft(draft: TicketDraft) -> None:
+    """The service's own input contract: the API checks the same, other callers (rules,
+    a future gRPC surface) get the same answers."""
+    _check_text("subject", draft.subject, MAX_SUBJECT_CHARS)
+    _check_text("body", draft.body, MAX_BODY_CHARS)
+    if draft.customer_key is not None:
+        _check_text("customer_key", draft.customer_key, MAX_CUSTOMER_KEY_CHARS)
+    if draft.queue is not None:
+        _check_queue(draft.queue)
+
+
+def derived_subject(text: str, fallback: str) -> str:
+    """A one-line subject from free text: whitespace collapsed, cut at a word."""
+    line = " ".join(text.split())
+    if not line:
+        return fallback
+    if len(line) <= DERIVED_SUBJECT_CHARS:
+        return line
+    cut = line[: DERIVED_SUBJECT_CHARS - 1]
+    if " " in cut[DERIVED_SUBJECT_CHARS // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut + "…"
+
+
+def transcript(messages: Sequence[Message], visitor_name: str | None, conversation_id: str) -> str:
+    """The chat as plain text, oldest first, bounded by TRANSCRIPT_MESSAGES/CHARS."""
+    lines: list[str] = []
+    size = 0
+    shown = 0
+    for message in messages[:TRANSCRIPT_MESSAGES]:
+        who = _speaker(message, visitor_name)
+        body = message.body
+        if message.attachments:
+            names = ", ".join(a.name for a in message.attachments)
+            body = f"{body} [attachments: {names}]".strip()
+        line = f"[{message.created_at:%Y-%m-%d %H:%M} UTC] {who}: {body}"
+        if size + len(line) > TRANSCRIPT_CHARS:
+            break
+        lines.append(line)
+        size += len(line) + 1
+        shown += 1
+    if shown < len(messages):
+        lines.append(f"… the rest is in conversation {conversation_id}")
+    return "\n".join(lines) if lines else f"(conversation {conversation_id} has no messages)"
+
+
+def _speaker(message: Message, visitor_name: str | None) -> str:
+    kind = message.sender.kind
+    if kind is SenderKind.VISITOR:
+        return visitor_name or "Visitor"
+    if kind is SenderKind.AGENT:
+        return message.sender.name or "Agent"
+    if kind is SenderKind.BOT:
+        return "Bot"
+    return "System"
