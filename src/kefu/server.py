@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler, Middleware
@@ -20,7 +21,7 @@ from kefu.api.app import create_api
 from kefu.chat.gateway import Gateway
 from kefu.node import Node
 from kefu.observability import metrics
-from kefu.web import downloads, static
+from kefu.web import customer360, downloads, static
 from kefu.web.cors import cors_headers, cors_middleware
 from kefu.web.headers import security_headers
 
@@ -53,6 +54,7 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/ws", gateway.handle)
     static.add_routes(app)  # before the catch-all API resource below
     downloads.add_routes(app, node)
+    customer360.add_routes(app, node)
     app.router.register_resource(ASGIResource(create_api(node), root_path="/"))
 
     async def close_sockets(_app: web.Application) -> None:
@@ -94,7 +96,7 @@ async def _contract_errors(
             return _error(411, "length_required", "send a Content-Length header")
     try:
         response: web.StreamResponse = await handler(request)
-        metrics.HTTP_REQUESTS.labels(request.method, str(response.status)).inc()
+        _count(request.method, response.status)
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -103,6 +105,17 @@ async def _contract_errors(
             exc.status, "bad_request"
         )
         return _error(exc.status, code, exc.reason)
+
+
+_COUNTERS: dict[tuple[str, int], Any] = {}
+
+
+def _count(method: str, status: int) -> None:
+    # ``labels()`` hashes and locks on every call; the children are few and reusable.
+    child = _COUNTERS.get((method, status))
+    if child is None:
+        child = _COUNTERS[(method, status)] = metrics.HTTP_REQUESTS.labels(method, str(status))
+    child.inc()
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

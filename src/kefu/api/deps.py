@@ -13,7 +13,8 @@ from kefu.errors import Forbidden
 from kefu.node import Node
 
 
-def node(request: Request) -> Node:
+async def node(request: Request) -> Node:
+    # async on purpose: FastAPI runs a sync dependency in a worker thread, a hop per request.
     value: Node = request.app.state.node
     return value
 
