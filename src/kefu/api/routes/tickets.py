@@ -2,12 +2,13 @@
 a conversation or an offline message.
 
 Who may call is decided in one place, ``ticket_caller``: agents of any role today. When
-machine clients (API tokens) arrive, admitting them is a change to that function alone;
-the routes already speak in ``Actor`` terms, not agent terms.
+machine clients (API tokens with ``tickets:read`` / ``tickets:write``) are admitted, it is
+a change to that function alone; the routes already speak in ``Actor`` terms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -58,18 +59,29 @@ class TicketCaller:
     channel: Channel  # what a ticket this caller creates records as its origin
 
 
-async def ticket_caller(caller: PrincipalDep) -> TicketCaller:
-    """Agents (any role) work tickets; visitors do not. The one place to admit API tokens."""
-    if not caller.is_agent:
-        raise Forbidden("agents only", code="agents_only")
-    return TicketCaller(_actor(caller), caller.id, Channel.CONSOLE)
+def ticket_caller(scope: str) -> Callable[[Principal], Awaitable[TicketCaller]]:
+    """Dependency: who may read (``tickets:read``) or change (``tickets:write``) tickets.
+
+    Agents of any role may do both; visitors neither. This is the one place to admit
+    machine clients: an API token holding ``scope`` becomes a ``TicketCaller`` with a
+    ``machine:…`` actor, no agent id and the ``api`` channel.
+    """
+
+    async def check(caller: PrincipalDep) -> TicketCaller:
+        if not caller.is_agent:
+            raise Forbidden("agents only", code="agents_only")
+        return TicketCaller(_actor(caller), caller.id, Channel.CONSOLE)
+
+    check.__name__ = f"ticket_caller_{scope.replace(':', '_')}"
+    return check
 
 
 def _actor(principal: Principal) -> Actor:
     return Actor(principal.key, principal.name, is_agent=principal.is_agent)
 
 
-CallerDep = Annotated[TicketCaller, Depends(ticket_caller)]
+ReaderDep = Annotated[TicketCaller, Depends(ticket_caller("tickets:read"))]
+WriterDep = Annotated[TicketCaller, Depends(ticket_caller("tickets:write"))]
 
 
 # ---- bodies ------------------------------------------------------------------------------
@@ -204,7 +216,7 @@ class HistoryPage(BaseModel):
 
 
 @router.post("/api/v1/tickets", status_code=201, response_model=TicketOut)
-async def create_ticket(body: TicketCreate, caller: CallerDep, kefu: NodeDep) -> TicketOut:
+async def create_ticket(body: TicketCreate, caller: WriterDep, kefu: NodeDep) -> TicketOut:
     draft = TicketDraft(
         subject=body.subject,
         body=body.body,
@@ -219,7 +231,7 @@ async def create_ticket(body: TicketCreate, caller: CallerDep, kefu: NodeDep) ->
 
 @router.get("/api/v1/tickets", response_model=TicketPage)
 async def list_tickets(
-    caller: CallerDep,
+    caller: ReaderDep,
     kefu: NodeDep,
     customer_key: Annotated[str | None, Query(max_length=200)] = None,
     status: TicketStatus | None = None,
@@ -239,13 +251,13 @@ async def list_tickets(
 
 
 @router.get("/api/v1/tickets/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: str, caller: CallerDep, kefu: NodeDep) -> TicketOut:
+async def get_ticket(ticket_id: str, caller: ReaderDep, kefu: NodeDep) -> TicketOut:
     return TicketOut.of(await kefu.tickets.get(_ticket_id(ticket_id)))
 
 
 @router.patch("/api/v1/tickets/{ticket_id}", response_model=TicketOut)
 async def update_ticket(
-    ticket_id: str, body: TicketPatchIn, caller: CallerDep, kefu: NodeDep
+    ticket_id: str, body: TicketPatchIn, caller: WriterDep, kefu: NodeDep
 ) -> TicketOut:
     """Only the fields given change; ``{}`` is ``400 empty_patch``; a status move the
     machine forbids is ``409 illegal_transition`` and changes nothing."""
@@ -263,7 +275,7 @@ async def update_ticket(
 @router.get("/api/v1/tickets/{ticket_id}/comments", response_model=CommentPage)
 async def list_comments(
     ticket_id: str,
-    caller: CallerDep,
+    caller: ReaderDep,
     kefu: NodeDep,
     after: Annotated[str | None, Query(max_length=MAX_ID_DIGITS + 2)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -277,7 +289,7 @@ async def list_comments(
 
 @router.post("/api/v1/tickets/{ticket_id}/comments", status_code=201, response_model=CommentOut)
 async def add_comment(
-    ticket_id: str, body: CommentIn, caller: CallerDep, kefu: NodeDep
+    ticket_id: str, body: CommentIn, caller: WriterDep, kefu: NodeDep
 ) -> CommentOut:
     comment = await kefu.tickets.comment(
         _ticket_id(ticket_id), body.body, caller.actor, internal=body.internal
@@ -288,7 +300,7 @@ async def add_comment(
 @router.get("/api/v1/tickets/{ticket_id}/history", response_model=HistoryPage)
 async def list_history(
     ticket_id: str,
-    caller: CallerDep,
+    caller: ReaderDep,
     kefu: NodeDep,
     after: Annotated[str | None, Query(max_length=MAX_ID_DIGITS + 2)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -302,7 +314,7 @@ async def list_history(
 @router.post("/api/v1/conversations/{conversation_id}/ticket", response_model=TicketOut)
 async def ticket_from_conversation(
     conversation_id: str,
-    caller: CallerDep,
+    caller: WriterDep,
     principal: PrincipalDep,
     kefu: NodeDep,
     response: Response,
@@ -322,7 +334,7 @@ async def ticket_from_conversation(
 @router.post("/api/v1/offline-messages/{offline_id}/ticket", response_model=TicketOut)
 async def ticket_from_offline_message(
     offline_id: str,
-    caller: CallerDep,
+    caller: WriterDep,
     kefu: NodeDep,
     response: Response,
     body: FromSourceIn | None = None,
