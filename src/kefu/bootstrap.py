@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from kefu.attachments.service import AttachmentService
 from kefu.attachments.storage import BlobStore
+from kefu.auth.api_tokens import ApiTokens
 from kefu.auth.origins import OriginPolicy
 from kefu.auth.secret import load_or_create_secret
 from kefu.auth.service import AuthService
@@ -26,7 +27,8 @@ from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.clock import SystemClock
 from kefu.config import Settings
-from kefu.errors import ConfigError
+from kefu.events.rules import compile_rules
+from kefu.events.runtime import running_events
 from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.looplag import LoopLagMonitor
@@ -35,6 +37,7 @@ from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import sqlite_committer
+from kefu.tickets.rule_effects import RuleTickets
 from kefu.tickets.service import TicketService
 from kefu.tickets.sla_watch import SlaWatcher
 from kefu.unify.build import build_customer360, describe
@@ -50,9 +53,10 @@ def make_cache(url: str) -> MemoryCache | RedisCache:
 
 
 def make_bus(url: str) -> MemoryBus:
-    if url.startswith("memory://"):
-        return MemoryBus()
-    raise ConfigError("bus", "nats:// arrives with the events capability; use memory:// for now")
+    """The live in-process bus. With ``bus: nats://`` events and their rules go through
+    JetStream (``kefu.events.runtime``); live chat frames still reach this node's sockets
+    only (docs/operations.md, several nodes)."""
+    return MemoryBus()
 
 
 @contextlib.asynccontextmanager
@@ -113,11 +117,27 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         await stack.enter_async_context(
             SlaWatcher(db, repos.tickets, tickets.rules, clock, settings.tickets.sla_check_seconds)
         )
-        customers = await build_customer360(settings.sources, settings.customer360, cache, clock)
+        customers = await build_customer360(
+            settings.sources, settings.customer360, cache, clock, db
+        )
         stack.push_async_callback(customers.close)
         if settings.sources:
             log.info("customer 360 sources: %s", describe(settings.sources))
         webhooks = await stack.enter_async_context(WebhookService(db, settings.webhooks, clock))
+        events = await stack.enter_async_context(
+            running_events(
+                db,
+                clock,
+                settings.events,
+                compile_rules(settings.rules, set(settings.webhooks)),
+                bus_url=settings.bus,
+                routing=repos.routing,
+                customers=customers,
+                hub=hub,
+                tickets=RuleTickets(tickets),
+                webhooks=webhooks,
+            )
+        )
         yield Node(
             settings=settings,
             clock=clock,
@@ -135,4 +155,6 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             origins=OriginPolicy(settings),
             customers=customers,
             webhooks=webhooks,
+            events=events,
+            api_tokens=ApiTokens(repos.api_tokens, clock),
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kefu.attachments.service import AttachmentService
+from kefu.auth.api_tokens import ApiTokens
 from kefu.auth.origins import OriginPolicy
 from kefu.auth.service import AuthService
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.config import Settings
+from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, EventBus
 from kefu.store.messages import MessageWriter
@@ -38,3 +40,5 @@ class Node:
     customers: Customer360
     tickets: TicketService
     webhooks: WebhookService
+    events: EventLog
+    api_tokens: ApiTokens

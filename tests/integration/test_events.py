@@ -4,17 +4,22 @@ live notifications, chained events, machine tokens."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 
 from kefu.auth.identity import sign_external_id
 from kefu.config import Settings, load_settings
+from kefu.demo_systems import serve_app
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError
-from kefu.store.tables import audit_log, customer_routing, outbox, processed_events
+from kefu.store.tables import audit_log, customer_routing, outbox, processed_events, tickets
+from kefu.webhooks.signing import verify
 from tests.conftest import Kefu
 
 SECRET = "identity-secret-" + "x" * 24
@@ -37,9 +42,62 @@ RULES: list[dict[str, Any]] = [
 ]
 
 
+COMPLAINT_RULE: dict[str, Any] = {
+    "name": "complaint-escalation",
+    "on": "customer.complaint",
+    "do": [
+        {
+            "create_ticket": {
+                "subject": "Complaint: {data.summary}",
+                "body": "{data.detail}",
+                "priority": "normal",
+                "role": "supervisor",
+            }
+        },
+        {"set_priority": {"priority": "high"}},
+        {"webhook": "crm_sync"},
+    ],
+}
+URGENT_RULE: dict[str, Any] = {
+    "name": "urgent-tickets",
+    "on": "ticket.created",
+    "when": ['data.ticket.priority == "high"'],
+    "do": [{"notify": {"role": "supervisor", "message": "high-priority ticket {data.ticket_id}"}}],
+}
+HOOK_SECRET = "hook-secret-0123456789"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.url = ""
+
+
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(rules=RULES, events={"batch": 50}, auth={"identity_secret": SECRET})
+async def receiver() -> Any:
+    found = Receiver()
+    app = web.Application()
+
+    async def hook(request: web.Request) -> web.Response:
+        found.requests.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    app.router.add_post("/hook", hook)
+    async with serve_app(app) as url:
+        found.url = url + "/hook"
+        yield found
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings], receiver: Receiver) -> Settings:
+    return settings_factory(
+        rules=[*RULES, COMPLAINT_RULE, URGENT_RULE],
+        webhooks={
+            "crm_sync": {"url": receiver.url, "secret": HOOK_SECRET, "backoff_seconds": 0.05}
+        },
+        events={"batch": 50, "max_attempts": 2, "jetstream": {"backoff_seconds": [0.05]}},
+        auth={"identity_secret": SECRET},
+    )
 
 
 async def post(kefu: Kefu, token: str, body: Any) -> tuple[int, Any]:
@@ -212,6 +270,81 @@ async def test_only_writers_may_post_and_bad_events_change_nothing(kefu: Kefu) -
     assert not await rows(
         kefu, sa.select(audit_log).where(audit_log.c.action == "event.dead_letter")
     )
+
+
+async def test_a_complaint_makes_one_ticket_for_a_supervisor_and_one_signed_call(
+    kefu: Kefu, receiver: Receiver
+) -> None:
+    await kefu.add_agent("Al")
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
+    boss_socket = await kefu.ws(boss["token"])
+    complaint = {
+        "type": "customer.complaint",
+        "id": "cc-1",
+        "customer_key": "C1001",
+        "data": {"summary": "parcel lost", "detail": "third time this month"},
+    }
+    for _ in range(3):  # a department retrying: one effect
+        status, _ = await post(kefu, boss["token"], complaint)
+        assert status == 202
+
+    async def one_ticket() -> list[Any]:
+        found = await rows(kefu, sa.select(tickets))
+        return found if found else []
+
+    (ticket,) = await eventually(one_ticket)
+    assert ticket.subject == "Complaint: parcel lost" and ticket.body == "third time this month"
+    assert (ticket.priority, ticket.channel, ticket.customer_key) == ("high", "rule", "C1001")
+    assert ticket.assignee_id == boss["id"] and ticket.created_by == "rule:complaint-escalation"
+    # The ticket's own event (ticket.created, from the outbox) fires the next rule.
+    note = await boss_socket.expect("notification", rule="urgent-tickets")
+    assert note["message"] == f"high-priority ticket {ticket.id}"
+
+    await eventually(lambda: asyncio.sleep(0, result=len(receiver.requests) >= 1))
+    await asyncio.sleep(0.3)
+    assert len(receiver.requests) == 1
+    headers, body = receiver.requests[0]
+    assert headers["Kefu-Event-Id"] == "cc-1"
+    verify(HOOK_SECRET, headers["Kefu-Signature"], body, now=int(time.time()))
+    assert json.loads(body)["data"]["summary"] == "parcel lost"
+    await boss_socket.close()
+
+
+async def test_a_poison_event_is_dead_lettered_and_the_rest_flows(kefu: Kefu) -> None:
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
+    status, _ = await post(
+        kefu,
+        boss["token"],
+        {
+            "events": [
+                {
+                    "type": "customer.complaint",
+                    "id": "poison",
+                    "customer_key": "C1",
+                    "data": {"summary": "x", "detail": "y" * 60_000},
+                },
+                {
+                    "type": "customer.upgrade",
+                    "id": "fine",
+                    "customer_key": "C2",
+                    "data": {"tier": "vip"},
+                },
+            ]
+        },
+    )
+    assert status == 202
+
+    async def dead() -> list[Any]:
+        return await rows(
+            kefu, sa.select(audit_log).where(audit_log.c.action == "event.dead_letter")
+        )
+
+    (letter,) = await eventually(dead)
+    assert letter.target == "poison" and "body" in letter.detail["reason"]
+    assert letter.detail["attempts"] == 2
+    assert await kefu.node.repos.routing.queue_of("C2") == "vip"
+    assert not await rows(kefu, sa.select(tickets))
+    assert not await rows(kefu, sa.select(outbox.c.id))
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,14 @@ from kefu.api import errors
 from kefu.api.asgi_bridge import PatientReceive
 from kefu.api.routes import (
     agents,
+    api_tokens,
     attachments,
     auth,
     availability,
     console,
     conversations,
     customers,
+    events,
     health,
     library,
     moderation,
@@ -51,6 +53,8 @@ def create_api(node: Node) -> FastAPI:
         console,
         customers,
         tickets,
+        events,
+        api_tokens,
         webhooks,
     ):
         app.include_router(module.router)
