@@ -17,7 +17,14 @@ from kefu import __version__
 from kefu.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from kefu.clock import SystemClock
 from kefu.config import Settings, load_settings
-from kefu.demo import DEMO_CUSTOMER, DEMO_LOGINS, seed_demo, serve_with_shop, shop_port_for
+from kefu.demo import (
+    DEMO_CUSTOMER,
+    DEMO_LOGINS,
+    demo_api_token,
+    seed_demo,
+    serve_with_shop,
+    shop_port_for,
+)
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError, KefuError
 from kefu.node import Node
@@ -89,6 +96,7 @@ def demo_command(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
             bar.add_task("seeding demo data (hashing passwords)…", total=None)
             await seed_demo(node)
+            events_token = await demo_api_token(node)
         table = Table(title=f"kefu demo on {url}")
         table.add_column("role")
         table.add_column("email")
@@ -103,6 +111,19 @@ def demo_command(
         )
         console.print(f"Console:   {url}/console   (an agent: log in as above)")
         console.print(f"API docs:  {url}/docs")
+        console.print(
+            "Events (the demo's rules: a VIP upgrade, a complaint escalated to a supervisor):"
+        )
+        for event in (
+            '{"type":"customer.upgrade","customer_key":"C1002","data":{"tier":"vip"}}',
+            '{"type":"customer.complaint","customer_key":"C1001",'
+            '"data":{"summary":"parcel lost","detail":"Third delivery attempt failed."}}',
+        ):
+            console.print(
+                f"  curl -X POST {url}/api/v1/events -H 'Authorization: Bearer {events_token}'"
+                f" -H 'Content-Type: application/json' -d '{event}'",
+                soft_wrap=True,
+            )
         console.print(f"WebSocket: {url.replace('http', 'ws', 1)}/ws?token=…")
         console.print("Press Ctrl+C to stop.")
 

@@ -71,6 +71,16 @@ async def seed_demo(node: Node) -> None:
     await node.chat.start()
 
 
+async def demo_api_token(node: Node) -> str:
+    """A fresh events:write token for this run (the previous run's is revoked): what the
+    printed curl examples use, as a department system would."""
+    for token in await node.api_tokens.list():
+        if token.name == DEMO_TOKEN_NAME and token.revoked_at is None:
+            await node.api_tokens.revoke(token.id)
+    _, secret = await node.api_tokens.create(DEMO_TOKEN_NAME, ["events:write"], "demo")
+    return secret
+
+
 def shop_port_for(port: int) -> int:
     """kefu's port + 2 (+1 is gRPC); a random port when kefu's is random too."""
     return 0 if port == 0 else port + 2
@@ -78,6 +88,46 @@ def shop_port_for(port: int) -> int:
 
 # The demo shop's signed-in customer: the richest one in the simulated systems.
 DEMO_CUSTOMER = "C1001"
+
+# The seed's two routing examples, working out of the box (docs/events.md explains them).
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "name": "vip-service",
+        "on": "customer.upgrade",
+        "when": ['data.tier == "vip"'],
+        "do": [
+            {"route_customer": {"queue": "vip"}},
+            {
+                "notify": {
+                    "role": "supervisor",
+                    "message": "{customer.name} ({customer_key}) is now VIP: their chats go first",
+                }
+            },
+        ],
+    },
+    {
+        "name": "complaint-escalation",
+        "on": "customer.complaint",
+        "do": [
+            {
+                "create_ticket": {
+                    "subject": "Complaint: {data.summary}",
+                    "body": "{data.detail}",
+                    "priority": "high",
+                    "role": "supervisor",
+                    "queue": "managers",
+                }
+            },
+            {
+                "notify": {
+                    "role": "supervisor",
+                    "message": "Complaint from {customer.name} ({customer_key}): {data.summary}",
+                }
+            },
+        ],
+    },
+]
+DEMO_TOKEN_NAME = "demo department systems"  # noqa: S105 - a label, not a secret
 
 
 @contextlib.asynccontextmanager
@@ -123,8 +173,9 @@ async def serve_with_shop(
             id=SITE_ID, name="Demo shop", origins=shop.origins, identity_secret=identity_secret
         )
         others = [s for s in settings.sites if s.id != SITE_ID]
+        rules = settings.rules or DEMO_RULES
         with_shop = Settings.model_validate(
-            settings.model_dump() | {"sites": [*others, site], "sources": sources}
+            settings.model_dump() | {"sites": [*others, site], "sources": sources, "rules": rules}
         )
 
         async def ready(node: Node, url: str) -> None:

@@ -80,6 +80,36 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
                 "tickets": "ok",
             }
             assert body["customer"]["name"] and body["orders"] and body["calls"]
+            # The printed event examples work: the complaint rule makes a high-priority ticket.
+            curl = re.search(r"Bearer (kefu_[A-Za-z0-9_\-]+)", output)
+            assert curl is not None, output
+            async with http.post(
+                url.group(1) + "/api/v1/events",
+                headers={"Authorization": f"Bearer {curl[1]}"},
+                json={
+                    "type": "customer.complaint",
+                    "customer_key": "C1001",
+                    "data": {"summary": "parcel lost"},
+                },
+            ) as resp:
+                assert resp.status == 202
+            async with http.post(
+                url.group(1) + "/api/v1/auth/login",
+                json={"email": "supervisor@kefu.demo", "password": "kefu-super"},
+            ) as resp:
+                boss = await resp.json()
+            for _ in range(100):
+                async with http.get(
+                    url.group(1) + "/api/v1/tickets?customer_key=C1001",
+                    headers={"Authorization": f"Bearer {boss['token']}"},
+                ) as resp:
+                    items = (await resp.json())["items"]
+                if items:
+                    break
+                await asyncio.sleep(0.1)
+            assert [(t["subject"], t["priority"], t["assignee_id"]) for t in items] == [
+                ("Complaint: parcel lost", "high", boss["agent"]["id"])
+            ]
             # /account is a signed-in customer: the widget tag carries the signed key.
             async with http.get(shop.group(1) + "/account") as resp:
                 page = await resp.text()
