@@ -46,6 +46,7 @@ from kefu.store.tables import processed_events
 log = logging.getLogger(__name__)
 
 CONSUMER = "rules"
+LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by some rule
 
 
 @dataclass(slots=True)
@@ -110,6 +111,17 @@ class _Plan:
     emits: list[Event] = field(default_factory=list)
     notices: list[tuple[Role, str, str]] = field(default_factory=list)  # role, text, rule
 
+    @property
+    def effective(self) -> bool:
+        return bool(
+            self.tickets
+            or self.changes
+            or self.routes
+            or self.webhooks
+            or self.emits
+            or self.notices
+        )
+
 
 class EventProcessor:
     def __init__(
@@ -136,13 +148,26 @@ class EventProcessor:
         self._notify = notify
         self._max_attempts = max_attempts
         self._wake = wake
+        self._listening: dict[str, bool] = {}
 
     async def handle(self, batch: Sequence[Received]) -> list[Result]:
         results: list[Result] = [DONE] * len(batch)
-        fresh = await self._not_yet_processed(batch)
+        # An event no rule listens to has no effect to apply once: done, no store trip.
+        relevant = [i for i, item in enumerate(batch) if self._listened(item.event.type)]
+        if not relevant:
+            return results
+        fresh = await self._not_yet_processed([batch[i] for i in relevant])
+        fresh = [relevant[i] for i in fresh]
         if not fresh:
             return results
-        plans = await self._plan([batch[i].event for i in fresh])
+        planned = await self._plan([batch[i].event for i in fresh])
+        # Only events with effects are recorded: a condition that did not hold changes
+        # nothing, so there is nothing a redelivery could apply twice.
+        kept = [(i, plan) for i, plan in zip(fresh, planned, strict=True) if plan.effective]
+        if not kept:
+            return results
+        fresh = [i for i, _ in kept]
+        plans = [plan for _, plan in kept]
         try:
             await self._store(plans)
         except Exception as exc:
@@ -153,6 +178,14 @@ class EventProcessor:
             return results
         self._after_commit(plans)
         return results
+
+    def _listened(self, event_type: str) -> bool:
+        known = self._listening.get(event_type)
+        if known is None:
+            known = any(_matches_type(rule, event_type) for rule in self._rules)
+            if len(self._listening) < LISTENING_CACHE:
+                self._listening[event_type] = known
+        return known
 
     async def _one_by_one(self, plan: _Plan, attempt: int) -> Result:
         try:
