@@ -27,7 +27,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from kefu.bus.jetstream import JetStreamEventLog
-from kefu.errors import Unavailable
+from kefu.errors import TooLarge, Unavailable
 from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.settings import EventSettings, JetStreamSettings
@@ -203,6 +203,31 @@ async def test_same_id_twice_in_the_window_is_stored_once(server: NatsServer, ad
         info = await admin.jetstream().stream_info("KEFU_EVENTS")
         assert info.config.duplicate_window == 120.0
         assert info.config.subjects == ["kefu.events.>"]
+
+
+async def test_too_large_event_stores_nothing(server: NatsServer, admin: NATS) -> None:
+    async with JetStreamEventLog(server.url, make_settings()) as log:
+        huge = Event(id="huge", type="test.thing", data={"blob": "x" * (1 << 20)})
+        with pytest.raises(TooLarge):
+            await log.append([*events(3), huge])
+        assert await stream_messages(admin, "KEFU_EVENTS") == 0
+
+
+async def test_streams_are_updated_and_operator_limits_kept(
+    server: NatsServer, admin: NATS
+) -> None:
+    js = admin.jetstream()
+    async with JetStreamEventLog(server.url, make_settings()):
+        pass
+    info = await js.stream_info("KEFU_EVENTS")
+    info.config.max_msgs = 1_000_000  # an operator's own limit
+    await js.update_stream(info.config)
+    async with JetStreamEventLog(server.url, make_settings(duplicate_window_seconds=30.0)) as log:
+        await log.ping()
+    info = await js.stream_info("KEFU_EVENTS")
+    assert (info.config.duplicate_window, info.config.max_msgs) == (30.0, 1_000_000)
+    dead = await js.stream_info("KEFU_DEADLETTER")
+    assert dead.config.subjects == ["kefu.deadletter.>"]
 
 
 async def test_consumer_killed_mid_batch_redelivers_and_effects_apply_once(
@@ -479,13 +504,21 @@ async def test_throughput_print(server: NatsServer) -> None:
             await log.append(chunked[index : index + 1000])
         chunked_seconds = time.perf_counter() - started
 
+        concurrent = events(total, "tk")
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:  # many API requests at once
+            for index in range(0, total, 1000):
+                group.create_task(log.append(concurrent[index : index + 1000]))
+        concurrent_seconds = time.perf_counter() - started
+
         started = time.perf_counter()
         async with consuming(log, "fast", handle):
-            await until(lambda: handled >= 2 * total, 120, "every event")
+            await until(lambda: handled >= 3 * total, 120, "every event")
         consume_seconds = time.perf_counter() - started
     print(
         f"\nJetStream {total:,} events: append (one call) {total / append_seconds:,.0f}/s, "
-        f"append (1000 per call) {total / chunked_seconds:,.0f}/s, "
-        f"consume (batch 500) {2 * total / consume_seconds:,.0f}/s"
+        f"append (1000 per call, one at a time) {total / chunked_seconds:,.0f}/s, "
+        f"append (1000 per call, 50 at once) {total / concurrent_seconds:,.0f}/s, "
+        f"consume (batch 500) {3 * total / consume_seconds:,.0f}/s"
     )
-    assert handled == 2 * total
+    assert handled == 3 * total
