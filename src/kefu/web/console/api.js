@@ -86,3 +86,38 @@ export const customerSources = () => get("/api/v1/customers/sources");
 export function linkCustomer(conversationId, key) {
   return put(`/api/v1/conversations/${encodeURIComponent(conversationId)}/customer`, { customer_key: key });
 }
+
+// Tickets (docs/rest.md "Tickets"): ids are strings, lists page with `next`.
+const ticketPath = (id) => `/api/v1/tickets/${encodeURIComponent(id)}`;
+
+/** `filters`: {status, priority, assignee: "me"|id, queue, customer_key}; empty ones are left out. */
+export function listTickets(filters = {}, cursor = null, limit = 50) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
+  if (cursor) query.set("cursor", cursor);
+  query.set("limit", String(limit));
+  return get(`/api/v1/tickets?${query}`);
+}
+
+export const getTicket = (id) => get(ticketPath(id));
+export const createTicket = (body) => post("/api/v1/tickets", body);
+export const updateTicket = (id, changes) => patch(ticketPath(id), changes);
+export const addTicketComment = (id, body, internal) => post(`${ticketPath(id)}/comments`, { body, internal });
+
+/** Every page of a ticket's comments or history (`kind`), oldest first. */
+export async function ticketLog(id, kind) {
+  const items = [];
+  let after = "";
+  for (let page = 0; page < 20; page++) {
+    const answer = await get(`${ticketPath(id)}/${kind}?limit=500${after ? `&after=${encodeURIComponent(after)}` : ""}`);
+    items.push(...answer.items);
+    if (!answer.next) break;
+    after = answer.next;
+  }
+  return items;
+}
+
+/** The conversation's ticket: a new one, or the one it already has. */
+export function ticketFromConversation(conversationId) {
+  return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, {});
+}

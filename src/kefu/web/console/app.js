@@ -10,8 +10,10 @@ import { showCustomer } from "./customer360.js";
 import { showVisitor } from "./details.js";
 import { $, $$ } from "./dom.js";
 import { initList, renderList, selectTab } from "./list.js";
-import { announce, askPermission, canNotify } from "./notify.js";
+import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
+import { announce } from "./notify.js";
 import { ChatSocket } from "./socket.js";
+import { initTickets, showCustomerTickets, showTickets, ticketsMayHaveChanged } from "./tickets.js";
 import { atLeast, changed, currentStamp, state, subscribe, touch, upsert, visitorName } from "./state.js";
 
 let socket = null;
@@ -20,6 +22,7 @@ function showLogin(message = "") {
   if (socket) socket.stop();
   socket = null;
   session.clear();
+  clearNotifications();
   $("#app-view").hidden = true;
   $("#login-view").hidden = false;
   $("#login-error").textContent = message;
@@ -177,6 +180,10 @@ async function onFrame(frame) {
     case "error":
       onSendError(frame);
       break;
+    case "notification": // a rule's `notify` action; its rule may have made a ticket too
+      onNotification(frame);
+      ticketsMayHaveChanged();
+      break;
     default:
       break;
   }
@@ -216,7 +223,8 @@ function showPage(page) {
     else button.removeAttribute("aria-current");
   }
   for (const section of $$(".page")) section.hidden = section.id !== `page-${page}`;
-  if (page !== "inbox") loadPage(page);
+  if (page === "tickets") showTickets();
+  else if (page !== "inbox") loadPage(page);
   else loadCannedList().catch(() => {});
 }
 
@@ -231,12 +239,8 @@ function boot() {
     }
     showLogin();
   });
-  const notifyButton = $("#notify-btn");
-  notifyButton.hidden = !canNotify() || Notification.permission !== "default";
-  notifyButton.addEventListener("click", async () => {
-    await askPermission();
-    notifyButton.hidden = true;
-  });
+  initNotifications({ showCustomerTickets }); // the bell: recent notifications, desktop alerts
+  initTickets({ showPage, openConversation: open });
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);
   initAdmin(loadShared);

@@ -2,7 +2,7 @@
 // optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
 // "/", attachments, take / transfer / close.
 
-import { api, get, post, session, upload } from "./api.js";
+import { api, get, post, session, ticketFromConversation, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials } from "./dom.js";
 import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
@@ -48,6 +48,7 @@ export function initChat(chatSocket) {
   $("#close-btn").addEventListener("click", closeConversation);
   $("#claim-btn").addEventListener("click", claim);
   $("#transfer-select").addEventListener("change", transfer);
+  $("#ticket-btn").addEventListener("click", createTicket);
   $("#back-btn").addEventListener("click", () => document.body.classList.remove("show-chat"));
   $("#details-btn").addEventListener("click", () => {
     const narrow = window.matchMedia("(max-width: 1100px)").matches;
@@ -166,6 +167,7 @@ function renderHead() {
   const open = item.status !== "closed";
   $("#claim-btn").hidden = !(item.status === "waiting");
   $("#close-btn").hidden = !(open && (mine || senior));
+  $("#ticket-btn").hidden = !(mine || senior); // the ticket carries the transcript: its readers only
   const select = $("#transfer-select");
   select.hidden = !(open && (mine || senior));
   clear(select);
@@ -425,5 +427,22 @@ async function transfer(event) {
   } catch (err) {
     note(`Could not transfer: ${err.message}`);
     event.target.value = "";
+  }
+}
+
+/** "Create ticket": the conversation's ticket (new, or the one it already has), then the
+ * Tickets page shows it (tickets.js listens for the event). */
+async function createTicket() {
+  if (!view) return;
+  const button = $("#ticket-btn");
+  button.disabled = true;
+  try {
+    const ticket = await ticketFromConversation(view.id);
+    note("");
+    document.dispatchEvent(new CustomEvent("kefu:open-ticket", { detail: { ticket } }));
+  } catch (err) {
+    note(`Could not create a ticket: ${err.message}`);
+  } finally {
+    button.disabled = false;
   }
 }
