@@ -510,22 +510,26 @@ class JetStreamEventLog:
                 continue
             received.append(Received(event, attempt))
             handled.append(msg)
-        if dead:  # first: they need no handler and should not wait on it
-            await self._dead_letter(dead)
-            dead = []
         if not received:
+            if dead:
+                await self._dead_letter(dead)
             return
 
+        # From here until the outcomes are known, the batch is "in progress" to JetStream.
         keep_alive = asyncio.create_task(self._keep_alive(handled))
         try:
-            results: list[Result] = list(await handle(received))
-        except Exception as exc:
-            log.exception(
-                "consumer %s: handler failed for a batch of %d; retrying it",
-                consumer,
-                len(received),
-            )
-            results = [Result(Outcome.RETRY, f"handler raised {exc!r}")] * len(received)
+            if dead:  # first: they need no handler and should not wait on it
+                await self._dead_letter(dead)
+                dead = []
+            try:
+                results: list[Result] = list(await handle(received))
+            except Exception as exc:
+                log.exception(
+                    "consumer %s: handler failed for a batch of %d; retrying it",
+                    consumer,
+                    len(received),
+                )
+                results = [Result(Outcome.RETRY, f"handler raised {exc!r}")] * len(received)
         finally:
             keep_alive.cancel()
         if len(results) != len(received):
