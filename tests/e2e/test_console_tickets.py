@@ -357,6 +357,28 @@ async def test_sla_colours_filters_and_paging_on_desktop_and_phone(
     await expect(row(phone, amber["id"])).to_be_visible()
 
 
+async def test_the_sla_countdown_ticks_from_green_to_amber_to_red(
+    kefu: Kefu, browser: Opener
+) -> None:
+    """No reload: the console's own 30 s tick moves the countdown on (time runs faster in
+    this browser: Playwright's clock)."""
+    ann = await kefu.add_agent("Ann Lee")
+    ticket = await new_ticket(kefu, ann["token"], subject="Where is my refund?")
+    page = await browser()
+    await page.clock.install()
+    await sign_in(page, kefu, ann["email"])
+    await open_tickets(page)
+    sla = row(page, ticket["id"]).locator(".sla")
+    await expect(sla).to_have_text(re.compile(r"^1st reply · 3 h 5\d min left$"))
+    await expect(sla).to_have_class(re.compile(r"\bsla-ok\b"))
+    await page.clock.fast_forward("03:05:00")
+    await expect(sla).to_have_text(re.compile(r"^1st reply · 5\d min left$"))
+    await expect(sla).to_have_class(re.compile(r"\bsla-warn\b"))
+    await page.clock.fast_forward("01:00:00")
+    await expect(sla).to_have_text(re.compile(r"^1st reply · breached \d min ago$"))
+    await expect(sla).to_have_class(re.compile(r"\bsla-breach\b"))
+
+
 async def test_an_agent_makes_a_ticket_of_a_conversation(kefu: Kefu, browser: Opener) -> None:
     ann = await kefu.add_agent("Ann Lee")
     page = await browser()
