@@ -127,6 +127,13 @@ DEMO_RULES: list[dict[str, Any]] = [
         ],
     },
 ]
+DEMO_RULES.append(
+    {
+        "name": "offline-to-ticket",
+        "on": "offline_message.created",
+        "do": [{"ticket_from_offline_message": {"priority": "normal"}}],
+    }
+)
 DEMO_TOKEN_NAME = "demo department systems"  # noqa: S105 - a label, not a secret
 
 

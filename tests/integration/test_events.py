@@ -18,7 +18,14 @@ from kefu.config import Settings, load_settings
 from kefu.demo_systems import serve_app
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError
-from kefu.store.tables import audit_log, customer_routing, outbox, processed_events, tickets
+from kefu.store.tables import (
+    audit_log,
+    customer_routing,
+    offline_messages,
+    outbox,
+    processed_events,
+    tickets,
+)
 from kefu.webhooks.signing import verify
 from tests.conftest import Kefu
 
@@ -64,6 +71,11 @@ URGENT_RULE: dict[str, Any] = {
     "when": ['data.ticket.priority == "high"'],
     "do": [{"notify": {"role": "supervisor", "message": "high-priority ticket {data.ticket_id}"}}],
 }
+OFFLINE_RULE: dict[str, Any] = {
+    "name": "offline-to-ticket",
+    "on": "offline_message.created",
+    "do": [{"ticket_from_offline_message": {"priority": "normal"}}],
+}
 HOOK_SECRET = "hook-secret-0123456789"
 
 
@@ -91,7 +103,7 @@ async def receiver() -> Any:
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings], receiver: Receiver) -> Settings:
     return settings_factory(
-        rules=[*RULES, COMPLAINT_RULE, URGENT_RULE],
+        rules=[*RULES, COMPLAINT_RULE, URGENT_RULE, OFFLINE_RULE],
         webhooks={
             "crm_sync": {"url": receiver.url, "secret": HOOK_SECRET, "backoff_seconds": 0.05}
         },
@@ -308,6 +320,28 @@ async def test_a_complaint_makes_one_ticket_for_a_supervisor_and_one_signed_call
     verify(HOOK_SECRET, headers["Kefu-Signature"], body, now=int(time.time()))
     assert json.loads(body)["data"]["summary"] == "parcel lost"
     await boss_socket.close()
+
+
+async def test_an_offline_message_becomes_one_linked_ticket(kefu: Kefu) -> None:
+    visitor = await kefu.visitor(name="Late Larry")
+    status, left = await kefu.post(
+        "/api/v1/offline-messages",
+        visitor["token"],
+        {"body": "Where is my refund?", "name": "Larry", "email": "larry@example.com"},
+    )
+    assert status == 201
+
+    async def linked() -> list[Any]:
+        found = await rows(
+            kefu, sa.select(offline_messages).where(offline_messages.c.ticket_id.is_not(None))
+        )
+        return found
+
+    (message,) = await eventually(linked)
+    (ticket,) = await rows(kefu, sa.select(tickets))
+    assert str(ticket.id) == str(message.ticket_id) and message.id == left["id"]
+    assert ticket.channel == "offline" and "Where is my refund?" in ticket.body
+    assert ticket.created_by == "rule:offline-to-ticket"
 
 
 async def test_a_poison_event_is_dead_lettered_and_the_rest_flows(kefu: Kefu) -> None:

@@ -34,6 +34,7 @@ from kefu.events.rules import (
     RouteCustomer,
     Rule,
     SetPriority,
+    TicketFromOfflineMessage,
     matches,
     render,
 )
@@ -86,6 +87,10 @@ class TicketEffects(Protocol):
         self, conn: AsyncConnection, changes: Sequence[TicketChange], now: datetime
     ) -> None: ...
 
+    async def from_offline_message(
+        self, conn: AsyncConnection, offline_id: str, priority: str, rule: str
+    ) -> None: ...
+
 
 class WebhookEffects(Protocol):
     async def enqueue(
@@ -106,6 +111,7 @@ class _Plan:
     event: Event
     tickets: list[TicketSpec] = field(default_factory=list)
     changes: list[TicketChange] = field(default_factory=list)
+    offline: list[tuple[str, str, str]] = field(default_factory=list)  # id, priority, rule
     routes: list[tuple[str, str, str]] = field(default_factory=list)  # key, queue, rule
     webhooks: list[str] = field(default_factory=list)
     emits: list[Event] = field(default_factory=list)
@@ -116,6 +122,7 @@ class _Plan:
         return bool(
             self.tickets
             or self.changes
+            or self.offline
             or self.routes
             or self.webhooks
             or self.emits
@@ -272,6 +279,10 @@ class EventProcessor:
                     event_id=event.id,
                 )
                 plan.tickets.append(made)
+            elif isinstance(action, TicketFromOfflineMessage):
+                offline_id = context.get("data", {}).get("offline_message_id")
+                if isinstance(offline_id, str) and offline_id:
+                    plan.offline.append((offline_id, action.priority, rule.name))
             elif isinstance(action, SetPriority | Assign):
                 self._ticket_action(plan, rule, action, made, context)
             elif isinstance(action, RouteCustomer):
@@ -336,12 +347,16 @@ class EventProcessor:
             )
             specs = [spec for plan in plans for spec in plan.tickets]
             changes = [change for plan in plans for change in plan.changes]
-            if (specs or changes) and self._tickets is None:
+            offline = [item for plan in plans for item in plan.offline]
+            if (specs or changes or offline) and self._tickets is None:
                 raise RuntimeError("a rule acts on tickets but no ticket service is wired")
             if specs and self._tickets is not None:
                 await self._tickets.create_for_rules(conn, specs, now)
             if changes and self._tickets is not None:
                 await self._tickets.change_for_rules(conn, changes, now)
+            for offline_id, priority, rule in offline:
+                if self._tickets is not None:
+                    await self._tickets.from_offline_message(conn, offline_id, priority, rule)
             for plan in plans:
                 for key, queue, rule in plan.routes:
                     await self._routing.set_queue(conn, key, queue, f"rule:{rule}", now)

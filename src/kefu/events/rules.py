@@ -188,6 +188,12 @@ class Assign(_Action):
         return self
 
 
+class TicketFromOfflineMessage(_Action):
+    """``offline_message.created`` -> the message's ticket (linked, made once)."""
+
+    priority: Priority = "normal"
+
+
 class RouteCustomer(_Action):
     """Chat routing for the event's customer: ``vip`` conversations are served first."""
 
@@ -216,6 +222,7 @@ ACTIONS: dict[str, type[_Action]] = {
     "set_priority": SetPriority,
     "assign": Assign,
     "route_customer": RouteCustomer,
+    "ticket_from_offline_message": TicketFromOfflineMessage,
     "notify": Notify,
     "emit": Emit,
 }
@@ -226,7 +233,16 @@ class CallWebhook:
     endpoint: str
 
 
-Action = CreateTicket | SetPriority | Assign | RouteCustomer | Notify | Emit | CallWebhook
+Action = (
+    CreateTicket
+    | TicketFromOfflineMessage
+    | SetPriority
+    | Assign
+    | RouteCustomer
+    | Notify
+    | Emit
+    | CallWebhook
+)
 
 
 class RuleSettings(BaseModel):

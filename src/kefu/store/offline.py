@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kefu.domain.ids import new_id
+from kefu.events.envelope import Event, new_event_id
+from kefu.events.outbox import emit
 from kefu.store.database import Database
 from kefu.store.tables import offline_messages
 
@@ -21,6 +23,9 @@ class OfflineMessage:
     ticket_id: str | None
 
 
+OFFLINE_MESSAGE_CREATED = "offline_message.created"
+
+
 class OfflineMessageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -29,7 +34,16 @@ class OfflineMessageRepository:
         self, visitor_id: str, body: str, now: datetime, *, name: str | None, email: str | None
     ) -> OfflineMessage:
         item = OfflineMessage(new_id("off"), visitor_id, name, email, body, now, None)
+        event = Event(
+            id=new_event_id(),
+            type=OFFLINE_MESSAGE_CREATED,
+            data={"offline_message_id": item.id, "name": name, "email": email, "body": body},
+            occurred_at=now.isoformat(),
+            source="kefu.chat",
+        )
         async with self._db.begin() as conn:
+            # The event commits with the message (outbox): rules may make it a ticket.
+            await emit(conn, [event], now)
             await conn.execute(
                 offline_messages.insert().values(
                     id=item.id,

@@ -74,10 +74,21 @@ class RuleTickets:
                 # The event names a ticket that is gone or closed: nothing to act on.
                 log.info("rule %s: ticket %s unchanged (%s)", change.rule, change.ticket_id, exc)
 
+    async def from_offline_message(
+        self, conn: AsyncConnection, offline_id: str, priority: str, rule: str
+    ) -> None:
+        try:
+            await self._service.from_offline_message(
+                offline_id, rule_actor(rule), priority=Priority(priority), conn=conn
+            )
+        except NotFound:
+            log.info("rule %s: offline message %s is gone", rule, offline_id)
+
     async def _assignee(
         self, conn: AsyncConnection, email: str | None, role: Role | None
     ) -> str | None:
-        """An agent by email, or the least busy active agent with at least ``role``."""
+        """An agent by email, or the least busy active agent with ``role`` (a higher role
+        only when nobody has that one)."""
         if email is not None:
             found = (
                 await conn.execute(
@@ -104,7 +115,13 @@ class RuleTickets:
                 sa.select(agents.c.id)
                 .where(agents.c.role.in_(roles))
                 .where(agents.c.disabled.is_(False))
-                .order_by(open_count, agents.c.created_at, agents.c.id)
+                # The role itself before higher ones: a supervisor, not the admin.
+                .order_by(
+                    sa.case((agents.c.role == role.value, 0), else_=1),
+                    open_count,
+                    agents.c.created_at,
+                    agents.c.id,
+                )
                 .limit(1)
             )
         ).first()

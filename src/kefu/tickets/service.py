@@ -199,11 +199,17 @@ class TicketService:
         return ticket, True
 
     async def from_offline_message(
-        self, offline_id: str, actor: Actor, *, priority: Priority = Priority.NORMAL
+        self,
+        offline_id: str,
+        actor: Actor,
+        *,
+        priority: Priority = Priority.NORMAL,
+        conn: AsyncConnection | None = None,
     ) -> tuple[Ticket, bool]:
         """The offline message's ticket, made now (True) or found from before (False);
-        the message records the ticket's id, so the console shows it handled."""
-        async with self._db.begin() as conn:
+        the message records the ticket's id, so the console shows it handled. With
+        ``conn`` (a rule's effect) it joins the caller's transaction."""
+        async with self._transaction(conn) as conn:
             message = await self._tickets.lock_offline(conn, offline_id)
             if message is None:
                 raise NotFound("no such offline message", code="offline_message_not_found")
