@@ -449,6 +449,9 @@ async def test_a_supervisor_is_told_live_when_a_rule_fires(kefu: Kefu, browser: 
     await expect(line.locator(".prio")).to_have_text("high")
     await expect(line.locator(".tk-assignee")).to_have_text("Sue Park (you)")
     await expect(line.locator(".tk-customer")).to_have_text("C1001")
+    await expect(
+        toast.get_by_role("button", name=re.compile(r"^Open ticket #\d+$"))
+    ).to_be_visible()
     await shot(boss, "notification")
 
     await expect(phone.locator("#toasts .toast")).to_contain_text("parcel lost")

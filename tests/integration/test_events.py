@@ -311,6 +311,7 @@ async def test_a_complaint_makes_one_ticket_for_a_supervisor_and_one_signed_call
     # The ticket's own event (ticket.created, from the outbox) fires the next rule.
     note = await boss_socket.expect("notification", rule="urgent-tickets")
     assert note["message"] == f"high-priority ticket {ticket.id}"
+    assert note["ticket_id"] is None  # that rule made no ticket itself
 
     await eventually(lambda: asyncio.sleep(0, result=len(receiver.requests) >= 1))
     await asyncio.sleep(0.3)

@@ -64,6 +64,7 @@ class TicketSpec:
     role: Role | None
     rule: str
     event_id: str
+    created_id: int | None = None  # filled once stored, for the rule's notifications
 
 
 @dataclass(slots=True)
@@ -100,7 +101,8 @@ class WebhookEffects(Protocol):
     def notify(self) -> None: ...
 
 
-Notifier = Callable[[Role, str, Event, str], None]
+Notifier = Callable[[Role, str, Event, str, int | None], None]
+"""(role, text, event, rule, the ticket the rule created if any)"""
 CustomerLoader = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
@@ -351,7 +353,9 @@ class EventProcessor:
             if (specs or changes or offline) and self._tickets is None:
                 raise RuntimeError("a rule acts on tickets but no ticket service is wired")
             if specs and self._tickets is not None:
-                await self._tickets.create_for_rules(conn, specs, now)
+                created = await self._tickets.create_for_rules(conn, specs, now)
+                for spec, ticket_id in zip(specs, created, strict=True):
+                    spec.created_id = ticket_id
             if changes and self._tickets is not None:
                 await self._tickets.change_for_rules(conn, changes, now)
             for offline_id, priority, rule in offline:
@@ -382,7 +386,8 @@ class EventProcessor:
             return
         for plan in plans:
             for role, text, rule in plan.notices:
-                self._notify(role, text, plan.event, rule)
+                ticket = next((t.created_id for t in plan.tickets if t.rule == rule), None)
+                self._notify(role, text, plan.event, rule, ticket)
 
 
 def _matches_type(rule: Rule, event_type: str) -> bool:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def live_notifier(hub: Hub) -> Any:
     """Rules' ``notify`` action: a ``notification`` frame to the online agents of a role."""
 
-    def notify(role: Role, text: str, event: Event, rule: str) -> None:
+    def notify(role: Role, text: str, event: Event, rule: str, ticket_id: int | None) -> None:
         keys = hub.agent_keys(supervisors_only=role is not Role.AGENT)
         if not keys:
             return
@@ -40,6 +40,7 @@ def live_notifier(hub: Hub) -> Any:
                 "type": "notification",
                 "message": text,
                 "rule": rule,
+                "ticket_id": str(ticket_id) if ticket_id is not None else None,
                 "event": {
                     "id": event.id,
                     "type": event.type,

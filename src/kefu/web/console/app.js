@@ -13,7 +13,7 @@ import { initList, renderList, selectTab } from "./list.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
 import { ChatSocket } from "./socket.js";
-import { initTickets, showCustomerTickets, showTickets, ticketsMayHaveChanged } from "./tickets.js";
+import { initTickets, openTicket, showCustomerTickets, showTickets, ticketsMayHaveChanged } from "./tickets.js";
 import { atLeast, changed, currentStamp, state, subscribe, touch, upsert, visitorName } from "./state.js";
 
 let socket = null;
@@ -239,7 +239,7 @@ function boot() {
     }
     showLogin();
   });
-  initNotifications({ showCustomerTickets }); // the bell: recent notifications, desktop alerts
+  initNotifications({ showCustomerTickets, openTicket }); // the bell: recent notifications, desktop alerts
   initTickets({ showPage, openConversation: open });
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);

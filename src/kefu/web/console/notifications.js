@@ -17,7 +17,7 @@ const TOASTS_SHOWN = 4;
 let kept = []; // newest first: {id, message, rule, event, at}
 let unread = 0;
 let counter = 0;
-let hooks = { showCustomerTickets: () => {} };
+let hooks = { showCustomerTickets: () => {}, openTicket: () => {} };
 
 export function initNotifications(options) {
   hooks = { ...hooks, ...options };
@@ -63,6 +63,7 @@ export function onNotification(frame) {
     id: ++counter,
     message: String(frame.message || "Notification"),
     rule: frame.rule || "",
+    ticketId: frame.ticket_id || null,
     event: frame.event || {},
     at: new Date().toISOString(),
   };
@@ -72,7 +73,8 @@ export function onNotification(frame) {
   render();
   toast(note);
   announce("kefu", note.message, () => {
-    if (note.event.customer_key) hooks.showCustomerTickets(note.event.customer_key);
+    if (note.ticketId) hooks.openTicket(note.ticketId);
+    else if (note.event.customer_key) hooks.showCustomerTickets(note.event.customer_key);
   });
 }
 
@@ -98,6 +100,17 @@ function toast(note) {
       { class: "toast-main" },
       el("p", { class: "toast-text", text: note.message }),
       el("p", { class: "toast-meta", text: meta(note) }),
+      note.ticketId
+        ? el("button", {
+            type: "button",
+            class: "link-btn",
+            text: `Open ticket #${note.ticketId}`,
+            onclick: () => {
+              remove();
+              hooks.openTicket(note.ticketId);
+            },
+          })
+        : null,
       note.event.customer_key
         ? el("button", {
             type: "button",
