@@ -16,19 +16,18 @@ Screenshots go to ``test-artifacts/console-tickets-*.png`` (gitignored).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from tests.conftest import Kefu
 from tests.e2e import test_console as console
 from tests.e2e import test_console_360 as c360
-from tests.e2e.test_console import ARGS, ARTIFACTS, CHROMIUM, Opener, sign_in
+from tests.e2e.test_console import ARTIFACTS, Opener, sign_in
 
 # The console tests' store (SQLite only) and the 360 tests' simulated department systems.
 store_url = console.store_url
@@ -68,47 +67,9 @@ TICKETS = {
 }
 
 
-@pytest.fixture
-def expected_errors() -> list[re.Pattern[str]]:
-    """Console errors a test provokes on purpose (a refused PATCH is a failed load)."""
-    return []
-
-
-@pytest.fixture
-async def browser(tmp_path: Path, expected_errors: list[re.Pattern[str]]) -> AsyncIterator[Opener]:
-    """test_console's ``browser`` (a fresh Chromium profile per call; no script error, no
-    CSP violation on any page), except for the errors the test said it expects."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-
-        async def open_page(width: int = 1440, height: int = 900) -> Page:
-            profile = tmp_path / f"profile-{len(contexts)}"
-            context = await playwright.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=str(CHROMIUM),
-                args=ARGS,
-                headless=True,
-                viewport={"width": width, "height": height},
-            )
-            contexts.append(context)
-            page = context.pages[0] if context.pages else await context.new_page()
-            page.set_default_timeout(10_000)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(f"console: {msg.text} {msg.location}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            return page
-
-        yield open_page
-        for context in contexts:
-            await context.close()
-    assert [e for e in errors if not any(p.search(e) for p in expected_errors)] == []
+# The console tests' fixtures: a fresh Chromium profile per page, errors a test expects.
+browser = console.browser
+expected_errors = console.expected_errors
 
 
 @pytest.fixture
