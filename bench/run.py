@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import customer360, pg
+from bench import customer360, events, pg
 from bench.kefu_proc import unavailable_reason
 from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
@@ -37,8 +37,18 @@ SCENARIOS: dict[str, Scenario] = {
     "kefu_relay": kefu_relay.run,
     customer360.FANOUT: customer360.run_fanout,
     customer360.CACHED: customer360.run_cached,
+    events.CELERY: events.run_celery,
+    events.KEFU: events.run_kefu,
+    events.JETSTREAM: events.run_jetstream,
 }
-NEEDS_KEFU = {"kefu_sockets", "kefu_relay", customer360.FANOUT, customer360.CACHED}
+NEEDS_KEFU = {
+    "kefu_sockets",
+    "kefu_relay",
+    customer360.FANOUT,
+    customer360.CACHED,
+    events.KEFU,
+    events.JETSTREAM,
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,0 +1,1041 @@
+"""Scenarios ``events_celery``, ``events_kefu`` and ``events_jetstream`` (issue "events").
+
+Events processed end to end: ingest -> durable -> rules -> effect stored. One rule for
+every subject: ``customer.complaint`` -> a high-priority ticket "Complaint: {data.summary}".
+A run sends N events (all different ids) as fast as the subject takes them and is timed
+from the first event sent until the N-th ticket row is committed (``SELECT count(*) FROM
+tickets`` every 100 ms); events/s = N / that time. Each run is preceded by a warm-up
+whose tickets are not counted, works on a fresh store, and is bounded in count and time
+(a run past its limit reports what it did by then and says so).
+
+- ``events_kefu``: a kefu node in-process (``running_node``, ``bus: memory://``: the
+  store's ``outbox`` is the durable log), events appended with ``node.events.append`` in
+  chunks of 1,000 (the REST batch limit; no HTTP), the rules consumer at
+  ``events.batch`` 500, 1,000 and 2,000; the best batch is the row, every batch in the
+  note. SQLite (embedded default) and PostgreSQL (a fresh database per run). Target
+  >= 100,000 events/s. Then one more run per store at the best batch, not measured: SQL
+  statements counted and timed per kind (SQLAlchemy cursor events) and py-spy sampling
+  the node, for where the time goes.
+- ``events_jetstream``: the same with ``bus: nats://`` on a nats-server of the bench's own
+  (``-js``, fresh store directory per run, on the load-generator core): append publishes
+  to JetStream, the rules consumer pulls. Target >= 50,000 events/s.
+- ``events_celery`` (the baseline): Celery on the machine's Redis (a database of its own,
+  purged per run) running the same rule (``bench.celery_baseline``): ``apply_async`` per
+  event from a producer process, the worker as a subprocess (``--pool=prefork
+  --concurrency=2`` and ``--pool=threads --concurrency=4``, the faster one is the row),
+  each task one transaction (processed_events + ticket). Same once-only guarantee.
+
+Processes: the kefu job (node + its ingest) runs alone on the server core. Celery's
+producer runs on the load-generator core and its worker on every core (a user gives a
+worker all the machine's cores), which favours the baseline. PostgreSQL and Redis are the
+machine's, shared; each run records the CPU of the measured processes, of those services
+(machine-wide: they serve the neighbours too), and of everything else (neighbours), so
+a slow run under a busy neighbour says so. CPU per event is the steadiest comparison.
+
+Latency: each sampled event's send time (before its append / ``apply_async``) to its
+ticket's ``created_at`` (the effect's transaction time, same machine clock). Measured under
+the saturating load above, so it is mostly queueing behind the backlog, not an idle
+system's latency.
+
+``python -m bench.events job`` is the child processes' entry point (JSON job on stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import pg
+from bench.customer360 import git_state, summarize
+from bench.procs import (
+    REPO_DIR,
+    core_times,
+    cpu_seconds,
+    free_port,
+    running,
+    start_server,
+)
+from bench.scenarios.common import Context, Outcome, Row, at_least
+
+MODULE = "bench.events"
+CELERY = "events_celery"
+KEFU = "events_kefu"
+JETSTREAM = "events_jetstream"
+RULE: dict[str, Any] = {
+    "name": "complaint",
+    "on": "customer.complaint",
+    "do": [{"create_ticket": {"subject": "Complaint: {data.summary}", "priority": "high"}}],
+}
+MEMORY_TARGET = 100_000.0
+JETSTREAM_TARGET = 50_000.0
+REDIS_URL = "redis://127.0.0.1:6379/5"  # a database of the bench's own, purged per run
+PG_DB = "kefu_bench_events"
+INGEST_CHUNK = 1_000  # events per append: the REST batch limit (events.max_batch_events)
+POLL_S = 0.1
+KEFU_WARMUP = 1_000
+CELERY_WARMUP = 40
+WARMUP_LIMIT_S = 90.0
+SERVICES = ("postgres", "redis-server", "nats-server")
+SUBJECT_INDEX = re.compile(r"#(\d+) ")
+SERVER_READY_S = 30.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    kefu_events: int
+    celery_events: int
+    batches: tuple[int, ...]
+    run_limit_s: float
+    celery_pools: tuple[tuple[str, int], ...]
+    latency_samples: int
+    pyspy_rate_hz: int
+
+
+SIZES = {
+    "quick": Sizes(
+        kefu_events=10_000,
+        celery_events=2_000,
+        batches=(500, 1_000, 2_000),
+        run_limit_s=60.0,
+        celery_pools=(("prefork", 2), ("threads", 4)),
+        latency_samples=1_000,
+        pyspy_rate_hz=200,
+    ),
+    "full": Sizes(
+        kefu_events=50_000,
+        celery_events=10_000,
+        batches=(500, 1_000, 2_000),
+        run_limit_s=150.0,
+        celery_pools=(("prefork", 2), ("threads", 4)),
+        latency_samples=2_000,
+        pyspy_rate_hz=200,
+    ),
+}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return [raw[raw.index("(") + 1 : raw.rindex(")")], *raw[raw.rindex(")") + 2 :].split()]
+
+
+def session_pids(session: int) -> list[int]:
+    """Every process of a session (a worker started with setsid and its children)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            # [comm, state, ppid, pgrp, session, ...]
+            if stat is not None and int(stat[4]) == session:
+                found.append(int(entry))
+    return found
+
+
+def service_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of the machine's PostgreSQL, Redis and NATS processes."""
+    out: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _proc_stat(int(entry))
+        if stat is None or stat[0] not in SERVICES:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            out[int(entry)] = (stat[0], cpu_seconds(int(entry)))
+    return out
+
+
+class Meter:
+    """CPU over a measured stretch, in % of one core: the measured processes, the store
+    and broker services (machine-wide), and everything else on the machine."""
+
+    def __init__(self, subject: Callable[[], list[int]]) -> None:
+        self._subject = subject
+        self._cores = frozenset(os.sched_getaffinity(0)) | frozenset(range(os.cpu_count() or 1))
+
+    def __enter__(self) -> Meter:
+        self._pids0 = {pid: cpu_seconds(pid) for pid in self._subject()}
+        self._svc0 = service_cpu()
+        self._all0 = core_times(self._cores)
+        self._t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self._t0
+        subject = 0.0
+        for pid in set(self._subject()) | set(self._pids0):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                subject += cpu_seconds(pid) - self._pids0.get(pid, 0.0)
+        services: Counter[str] = Counter()
+        for pid, (name, cpu) in service_cpu().items():
+            before = self._svc0.get(pid)
+            services[name] += cpu - (before[1] if before and before[0] == name else 0.0)
+        all_cores = core_times(self._cores) - self._all0
+        other = all_cores.task_s - subject - sum(services.values())
+        self.wall_s = wall
+        self.subject_cpu_s = subject
+        self.shares = {
+            "cores": len(self._cores),
+            "measured_cpu_pct": round(100 * subject / wall, 1),
+            "services_cpu_pct": {k: round(100 * v / wall, 1) for k, v in sorted(services.items())},
+            "services_note": "machine-wide: these servers also serve other users of the machine",
+            "other_cpu_pct": round(max(0.0, 100 * other / wall), 1),
+            "irq_pct": round(100 * all_cores.irq_s / wall, 1),
+            "steal_pct": round(100 * all_cores.steal_s / wall, 1),
+        }
+
+
+def latency_summary(
+    created: Sequence[tuple[str, datetime]], sent_at: dict[int, float], samples: int
+) -> dict[str, Any]:
+    """Send time -> ticket ``created_at`` for every k-th measured event (``#<index> `` in
+    the ticket subject)."""
+    by_index: dict[int, float] = {}
+    for subject, at in created:
+        match = SUBJECT_INDEX.search(subject)
+        if match:
+            by_index[int(match[1])] = at.timestamp()
+    step = max(1, len(sent_at) // max(1, samples))
+    values = [
+        by_index[i] - sent for i, sent in sorted(sent_at.items()) if i % step == 0 and i in by_index
+    ]
+    return summarize(values)
+
+
+def event_payload(run: str, index: int) -> dict[str, Any]:
+    return {
+        "id": f"{run}-{index}",
+        "type": "customer.complaint",
+        "customer_key": f"C{1000 + index % 1000}",
+        "data": {"summary": f"parcel #{index} lost", "severity": "high"},
+        "source": "bench",
+    }
+
+
+# --------------------------------------------------------------------------- kefu job
+
+
+class SqlCounter:
+    """Statements per kind (verb + table, executemany apart): calls and time in the driver
+    (the store round trip; through aiosqlite's thread on SQLite)."""
+
+    WORDS = re.compile(r"\b(INSERT INTO|DELETE FROM|UPDATE|FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "seconds": 0.0})
+
+    def attach(self, sync_engine: Any) -> None:
+        from sqlalchemy import event
+
+        event.listen(sync_engine, "before_cursor_execute", self._before)
+        event.listen(sync_engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, *_args: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(
+        self, conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+    ) -> None:
+        elapsed = time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
+        match = self.WORDS.search(statement)
+        kind = f"{verb} {match[2]}" if match else statement.strip()[:40]
+        if many:
+            kind += " (executemany)"
+        entry = self.kinds[kind]
+        entry["calls"] += 1
+        entry["seconds"] += elapsed
+
+    def report(self, events: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "statement": kind,
+                "calls": int(v["calls"]),
+                "ms_total": round(v["seconds"] * 1000, 1),
+                "us_per_event": round(v["seconds"] * 1e6 / events, 2),
+            }
+            for kind, v in sorted(self.kinds.items(), key=lambda kv: -kv[1]["seconds"])
+        ]
+
+
+async def kefu_job(job: dict[str, Any]) -> dict[str, Any]:
+    """A kefu node in this process: warm up, then N events appended, until N tickets."""
+    import sqlalchemy as sa
+
+    from kefu.bootstrap import running_node
+    from kefu.config import load_settings
+    from kefu.events.envelope import Event
+    from kefu.runner import tune_gc
+    from kefu.store.tables import outbox, tickets
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    data_dir = Path(job["data_dir"])
+    settings = load_settings(
+        None,
+        data_dir=data_dir,
+        store=job["store"],
+        bus=job["bus"],
+        rules=[RULE],
+        events={"batch": job["batch"]},
+    )
+    n, limit = int(job["events"]), float(job["limit_s"])
+    run = f"r{os.getpid()}"
+    warm = [Event(**event_payload(f"{run}w", i)) for i in range(KEFU_WARMUP)]
+    events = [Event(**event_payload(run, i)) for i in range(n)]
+    async with running_node(settings) as node:
+        db = node.repos.db
+
+        async def count() -> int:
+            async with db.connect() as conn:
+                found = await conn.execute(sa.select(sa.func.count()).select_from(tickets))
+                return int(found.scalar_one())
+
+        async def outbox_rows() -> int:
+            async with db.connect() as conn:
+                found = await conn.execute(sa.select(sa.func.count()).select_from(outbox))
+                return int(found.scalar_one())
+
+        async def wait_for(total: int, until: float) -> int:
+            while True:
+                done = await count()
+                if done >= total or time.monotonic() > until:
+                    return done
+                await asyncio.sleep(POLL_S)
+
+        for i in range(0, len(warm), INGEST_CHUNK):
+            await node.events.append(warm[i : i + INGEST_CHUNK])
+        warmed = await wait_for(KEFU_WARMUP, time.monotonic() + WARMUP_LIMIT_S)
+        if warmed < KEFU_WARMUP:
+            raise RuntimeError(f"warm-up: {warmed} of {KEFU_WARMUP} tickets")
+        tune_gc()
+        sql = SqlCounter() if job.get("count_sql") else None
+        if sql is not None:
+            sql.attach(db.engine.sync_engine)
+        pyspy = _start_pyspy(job.get("pyspy"))
+        sent_at: dict[int, float] = {}
+        meter = Meter(lambda: [os.getpid()])
+        with meter:
+            t0 = time.perf_counter()
+            deadline = time.monotonic() + limit
+            for i in range(0, n, INGEST_CHUNK):
+                stamp = time.time()
+                for j in range(i, min(n, i + INGEST_CHUNK)):
+                    sent_at[j] = stamp
+                await node.events.append(events[i : i + INGEST_CHUNK])
+                if time.monotonic() > deadline:
+                    break
+            ingest_s = time.perf_counter() - t0
+            ingested = len(sent_at)
+            done = await wait_for(KEFU_WARMUP + n, deadline) - KEFU_WARMUP
+            elapsed = time.perf_counter() - t0
+            # The tickets' own ticket.created events still go through the consumer: the
+            # time until the outbox is empty too (with JetStream, until the relay has
+            # published them). CPU per event counts up to here: all the work an event causes.
+            left_at_done = await outbox_rows()
+            while left_at_done and time.monotonic() < deadline and await outbox_rows():
+                await asyncio.sleep(POLL_S)
+            drained = time.perf_counter() - t0
+        profile = _stop_pyspy(pyspy)
+        async with db.connect() as conn:
+            rows = await conn.execute(
+                sa.select(tickets.c.subject, tickets.c.created_at).where(tickets.c.id > KEFU_WARMUP)
+            )
+            created = [(r.subject, r.created_at) for r in rows]
+            per_table = {
+                name: int(
+                    (await conn.execute(sa.text(f"SELECT count(*) FROM {name}"))).scalar_one()
+                )
+                for name in ("tickets", "ticket_history", "processed_events", "outbox")
+            }
+    return {
+        "events": n,
+        "ingested": ingested,
+        "tickets": done,
+        "complete": done >= n,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed, 1),
+        "ingest_events_per_s": round(ingested / ingest_s, 1),
+        "outbox_rows_left_at_last_ticket": left_at_done,
+        "seconds_until_outbox_empty": round(drained, 3),
+        "latency_ms": latency_summary(created, sent_at, int(job["latency_samples"])),
+        "cpu": meter.shares,
+        "cpu_us_per_event": round(meter.subject_cpu_s * 1e6 / max(1, done), 1),
+        "rows_after": per_table,
+        "sql": sql.report(max(1, done)) if sql is not None else None,
+        "pyspy": profile,
+    }
+
+
+def _start_pyspy(spec: dict[str, Any] | None) -> tuple[subprocess.Popen[bytes], Path] | None:
+    if not spec:
+        return None
+    out = Path(spec["out"])
+    argv = [spec["exe"], "record", "--pid", str(os.getpid()), "--rate", str(spec["rate"])]
+    argv += ["--format", "raw", "--output", str(out), "--nonblocking", "--threads"]
+    argv += ["--duration", str(int(spec["seconds"]))]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)  # attached before the measured events start
+    return proc, out
+
+
+def _stop_pyspy(started: tuple[subprocess.Popen[bytes], Path] | None) -> dict[str, Any] | None:
+    if started is None:
+        return None
+    proc, out = started
+    proc.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {"skipped": "py-spy did not stop"}
+    if not out.exists():
+        return {"skipped": f"py-spy exited {proc.returncode}: {err.decode()[-300:]}"}
+    return {"raw_file": str(out), **parse_pyspy(out.read_text())}
+
+
+# Inclusive shares: samples whose stack holds the frame, as share of all CPU samples.
+INCLUSIVE: tuple[tuple[str, str], ...] = (
+    (
+        "ingest: StoreEventLog.append (outbox insert of the sent events)",
+        "append (kefu/events/store_log.py",
+    ),
+    ("ingest: JetStream append (publish + PubAcks)", "append (kefu/bus/jetstream.py"),
+    ("consumer: read outbox rows (_due_rows)", "_due_rows (kefu/events/store_log.py"),
+    ("consumer: settle (DELETE outbox rows)", "_settle (kefu/events/store_log.py"),
+    ("consumer: JetStream fetch/ack (_process)", "_process (kefu/bus/jetstream.py"),
+    ("decode events (decode_trusted/decode)", "decode"),
+    ("rules: dedupe SELECT processed_events", "_not_yet_processed (kefu/events/processor.py"),
+    ("rules: plan (match + render)", "_plan (kefu/events/processor.py"),
+    ("rules: effects transaction (_store)", "_store (kefu/events/processor.py"),
+    ("  tickets: RuleTickets.create_for_rules", "create_for_rules (kefu/tickets/rule_effects.py"),
+    ("  tickets: _check_draft", "_check_draft (kefu/tickets/service.py"),
+    ("  tickets: _new_ticket (SLA targets)", "_new_ticket (kefu/tickets/service.py"),
+    ("  tickets: INSERT tickets RETURNING id", "create_many (kefu/store/tickets.py"),
+    ("  tickets: history rows (add_history)", "add_history (kefu/store/tickets.py"),
+    ("  tickets: ticket_record (row -> Ticket)", "ticket_record (kefu/store/tickets.py"),
+    ("  tickets: ticket.created events built", "created (kefu/tickets/events.py"),
+    ("  outbox emit (encode + INSERT outbox)", "emit (kefu/events/outbox.py"),
+    ("SQLAlchemy compile", "compile"),
+    ("SQLAlchemy execute (all statements)", "_execute_context (sqlalchemy/"),
+    ("JSON (msgspec/json encode)", "encode"),
+    ("asyncpg", "asyncpg/"),
+    ("aiosqlite", "aiosqlite/"),
+    ("sqlite3 (C, in the aiosqlite thread)", "sqlite3"),
+)
+
+
+# Exclusive parts: each sample goes to the innermost frame matching one of these (frames
+# of the standard library are passed over, so their time goes to their caller's part).
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("idle: aiosqlite thread waiting for work", ("aiosqlite/core.py:59)",)),
+    ("sqlite3 work (aiosqlite threads)", ("aiosqlite/",)),
+    ("asyncpg driver", ("asyncpg/",)),
+    ("nats-py client", ("nats/",)),
+    ("stdlib json (JSON columns)", ("json/",)),
+    ("SQLAlchemy type processors (dialects)", ("sqlalchemy/dialects/",)),
+    ("SQLAlchemy statement compile and params (sql/)", ("sqlalchemy/sql/",)),
+    ("SQLAlchemy execute and result rows (engine/, other)", ("sqlalchemy/",)),
+    ("kefu SLA due dates (domain/sla.py)", ("kefu/domain/sla.py",)),
+    ("kefu tickets (service, repository, events)", ("kefu/tickets/", "kefu/store/tickets.py")),
+    (
+        "kefu rules processor (processor.py, rules.py)",
+        ("kefu/events/processor.py", "kefu/events/rules.py"),
+    ),
+    (
+        "kefu event log (outbox, envelope, store log, JetStream)",
+        ("kefu/events/", "kefu/bus/"),
+    ),
+    ("kefu other", ("kefu/",)),
+    ("bench job (polls, py-spy start)", ("bench/",)),
+    ("event loop (uvloop C: callbacks, I/O, waiting)", ("Runner.run (asyncio/runners.py",)),
+)
+
+
+def _part(frames: Sequence[str]) -> str:
+    for frame in reversed(frames):
+        for name, markers in PARTS:
+            if any(marker in frame for marker in markers):
+                return name
+    return "other (stdlib only)"
+
+
+def parse_pyspy(text: str) -> dict[str, Any]:
+    """Exclusive parts, inclusive shares of the pipeline's steps and top leaf frames, from
+    ``py-spy record --format raw --threads``."""
+    total = 0
+    threads: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        part = _part(frames[1:])
+        parts[part] += count
+        if part != PARTS[0][0]:
+            threads[frames[0].split(" ", 2)[-1] if frames else "?"] += count
+        for label, marker in INCLUSIVE:
+            if any(marker in frame for frame in frames[1:]):
+                inclusive[label] += count
+        leaves[frames[-1]] += count
+    if not total:
+        return {"samples": 0}
+    idle = parts.get(PARTS[0][0], 0)
+    busy = max(1, total - idle)
+
+    def pct(n: int) -> float:
+        return round(100 * n / busy, 1)
+
+    return {
+        "samples": total,
+        "idle_samples": idle,
+        "what": "py-spy --threads, % of the node's busy samples (all threads, idle waits of "
+        "aiosqlite's threads left out). SQLAlchemy's async layer runs statements in a "
+        "greenlet whose stack py-spy shows without the caller's frames, so inclusive "
+        "shares of kefu functions leave out the SQL they issue; the exclusive parts and "
+        "the SQL statement timings in 'sql' are the fuller split",
+        "threads": {name: pct(n) for name, n in threads.most_common(6)},
+        "parts": {name: pct(n) for name, n in parts.most_common() if name != PARTS[0][0]},
+        "inclusive": {label: pct(inclusive[label]) for label, _ in INCLUSIVE},
+        "top_leaf_frames": [{"frame": f, "pct": pct(n)} for f, n in leaves.most_common(20)],
+    }
+
+
+# --------------------------------------------------------------------------- celery job
+
+
+def celery_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The producer: warm up, then N ``apply_async`` in a loop, until N tickets."""
+    import sqlalchemy as sa
+
+    from bench.celery_baseline import handle_event, sync_url
+
+    engine = sa.create_engine(sync_url(job["store"]))
+    n, limit = int(job["events"]), float(job["limit_s"])
+    run = f"r{os.getpid()}"
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM tickets")).scalar_one())
+
+    def wait_for(total: int, until: float) -> int:
+        while True:
+            done = count()
+            if done >= total or time.monotonic() > until:
+                return done
+            time.sleep(POLL_S)
+
+    for i in range(CELERY_WARMUP):
+        handle_event.apply_async((json.dumps(event_payload(f"{run}w", i)),))
+    warmed = wait_for(CELERY_WARMUP, time.monotonic() + WARMUP_LIMIT_S)
+    if warmed < CELERY_WARMUP:
+        raise RuntimeError(f"warm-up: {warmed} of {CELERY_WARMUP} tickets (is the worker up?)")
+    worker = int(job["worker_pid"])
+    payloads = [json.dumps(event_payload(run, i)) for i in range(n)]
+    sent_at: dict[int, float] = {}
+    meter = Meter(lambda: [os.getpid(), *session_pids(worker)])
+    with meter:
+        t0 = time.perf_counter()
+        deadline = time.monotonic() + limit
+        for i, payload in enumerate(payloads):
+            sent_at[i] = time.time()
+            handle_event.apply_async((payload,))
+            if i % 500 == 0 and time.monotonic() > deadline:
+                break
+        ingest_s = time.perf_counter() - t0
+        done = wait_for(CELERY_WARMUP + n, deadline) - CELERY_WARMUP
+        elapsed = time.perf_counter() - t0
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT subject, created_at FROM tickets WHERE id > :w"), {"w": CELERY_WARMUP}
+        )
+        created = [(r.subject, _as_utc(r.created_at)) for r in rows]
+    engine.dispose()
+    return {
+        "events": n,
+        "ingested": len(sent_at),
+        "tickets": done,
+        "complete": done >= n,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed, 1),
+        "ingest_events_per_s": round(len(sent_at) / ingest_s, 1),
+        "latency_ms": latency_summary(created, sent_at, int(job["latency_samples"])),
+        "cpu": meter.shares,
+        "cpu_us_per_event": round(meter.subject_cpu_s * 1e6 / max(1, done), 1),
+    }
+
+
+def _as_utc(value: Any) -> datetime:
+    from datetime import UTC
+
+    if isinstance(value, str):  # SQLite through a plain text() query
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+JOBS: dict[str, Callable[[dict[str, Any]], Any]] = {"kefu": kefu_job, "celery": celery_job}
+
+
+def _child_main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}")
+    parser.add_argument("command", choices=["job"])
+    parser.parse_args(argv)
+    job = json.loads(sys.stdin.read())
+    try:
+        work = JOBS[job["job"]](job)
+        if asyncio.iscoroutine(work):
+            import uvloop
+
+            work = uvloop.run(work)
+        print(json.dumps({"ok": True, "result": work}, default=str))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- parent
+
+
+class JobError(RuntimeError):
+    pass
+
+
+def run_job(
+    ctx: Context,
+    job: dict[str, Any],
+    cpus: frozenset[int],
+    timeout_s: float,
+    label: str,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``python -m bench.events job`` pinned to ``cpus``, its stderr to the run directory,
+    killed with its process group past ``timeout_s``."""
+    log_path = ctx.run_dir / f"{label}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", MODULE, "job"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+            start_new_session=True,
+            cwd=REPO_DIR,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        try:
+            out, _ = proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise JobError(f"{label} overran its {timeout_s:.0f}s budget") from None
+    lines = out.decode(errors="replace").strip().splitlines()
+    if not lines:
+        raise JobError(f"{label} exited {proc.returncode} with no result (see {log_path})")
+    answer = json.loads(lines[-1])
+    if not answer.get("ok"):
+        raise JobError(f"{label}: {answer.get('error')} (see {log_path})")
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+def store_kinds(ctx: Context) -> list[str]:
+    return ["sqlite", "postgresql"] if ctx.postgres else ["sqlite"]
+
+
+def fresh_store(ctx: Context, kind: str, label: str) -> str:
+    """A new SQLite file under the run directory, or PostgreSQL's bench database recreated."""
+    if kind == "postgresql":
+        return pg.fresh_database(ctx.pg_admin_dsn, PG_DB)
+    path = ctx.run_dir / label / "kefu.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def migrate(url: str) -> None:
+    from kefu.store.database import Database
+
+    async def apply() -> None:
+        async with Database(url) as db:
+            await db.migrate()
+
+    asyncio.run(asyncio.wait_for(apply(), 120))
+
+
+def _budget(sizes: Sizes) -> float:
+    return WARMUP_LIMIT_S + sizes.run_limit_s + 120.0
+
+
+def _neighbours(cpu: dict[str, Any]) -> str:
+    other = cpu.get("other_cpu_pct", 0.0)
+    return f"neighbours used {other}% of a core" if other >= 20 else ""
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _limit_note(result: dict[str, Any], limit: float) -> str:
+    if result["complete"]:
+        return ""
+    return f"time limit {limit:g}s hit: {result['tickets']} of {result['events']} tickets"
+
+
+# -- Celery ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def celery_worker(
+    ctx: Context, store: str, pool: str, concurrency: int, label: str
+) -> Iterator[int]:
+    import redis
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    celery = Path(sys.executable).with_name("celery")
+    argv = [str(celery), "-A", "bench.celery_baseline", "worker", f"--pool={pool}"]
+    argv += [f"--concurrency={concurrency}", "--loglevel=warning"]
+    argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    env = {"BENCH_CELERY_STORE": store, "BENCH_CELERY_BROKER": REDIS_URL}
+    cores = ctx.cpus.server | ctx.cpus.loadgen
+    server = start_server(label, argv, cpus=cores, log_dir=ctx.run_dir, env=env)
+    try:
+        with running(server):
+            yield server.pid
+    finally:
+        broker.flushdb()
+        broker.close()
+
+
+def run_celery(ctx: Context) -> Outcome:
+    sizes = SIZES[ctx.profile.name]
+    outcome = Outcome()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for kind in store_kinds(ctx):
+        for pool, concurrency in sizes.celery_pools:
+            label = f"events-celery-{kind}-{pool}{concurrency}"
+            ctx.log(
+                f"{CELERY}: {kind}, --pool={pool} --concurrency={concurrency}, "
+                f"{sizes.celery_events} events"
+            )
+            store = fresh_store(ctx, kind, label)
+            migrate(store)
+            with celery_worker(ctx, store, pool, concurrency, label + "-worker") as worker:
+                result = run_job(
+                    ctx,
+                    {
+                        "job": "celery",
+                        "store": store,
+                        "worker_pid": worker,
+                        "events": sizes.celery_events,
+                        "limit_s": sizes.run_limit_s,
+                        "latency_samples": sizes.latency_samples,
+                    },
+                    ctx.cpus.loadgen,
+                    _budget(sizes),
+                    label,
+                    env={"BENCH_CELERY_BROKER": REDIS_URL, "BENCH_CELERY_STORE": store},
+                )
+            result["pool"] = f"{pool}x{concurrency}"
+            runs.setdefault(kind, []).append(result)
+            rate = result["events_per_s"]
+            ctx.log(f"{CELERY}: {kind} {pool}x{concurrency}: {rate:,.0f} events/s")
+    for kind, tries in runs.items():
+        best = max(tries, key=lambda r: r["events_per_s"])
+        subject = f"celery-{kind}"
+        others = ", ".join(f"{r['pool']}: {r['events_per_s']:,.0f}/s" for r in tries)
+        outcome.rows += [
+            Row(
+                CELERY,
+                subject,
+                "events_per_s",
+                best["events_per_s"],
+                "events/s",
+                better="higher",
+                note=_join(
+                    f"best pool {best['pool']} ({others}); worker on all cores, acks_late, "
+                    "dedupe row + ticket in one transaction per event (same once-only "
+                    "guarantee); no SLA, history row or ticket.created event",
+                    _limit_note(best, sizes.run_limit_s),
+                    _neighbours(best["cpu"]),
+                ),
+            ),
+            Row(
+                CELERY,
+                subject,
+                "ingest_events_per_s",
+                best["ingest_events_per_s"],
+                "events/s",
+                better="higher",
+                note="apply_async in a loop, one producer process",
+            ),
+            Row(
+                CELERY,
+                subject,
+                "latency_p50_ms",
+                best["latency_ms"]["p50"],
+                "ms",
+                better="lower",
+                note="send -> ticket created_at, under the saturating load",
+            ),
+            Row(CELERY, subject, "latency_p99_ms", best["latency_ms"]["p99"], "ms", better="lower"),
+            Row(
+                CELERY,
+                subject,
+                "cpu_us_per_event",
+                best["cpu_us_per_event"],
+                "us",
+                better="lower",
+                note="producer + worker processes; Redis and the store not included",
+            ),
+        ]
+    outcome.details = {"runs": runs, "code": git_state(), "rule": RULE}
+    return outcome
+
+
+# -- kefu -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def nats_server(ctx: Context, label: str) -> Iterator[str]:
+    """A nats-server with JetStream of the bench's own, fresh store, load-generator core."""
+    exe = shutil.which("nats-server")
+    if exe is None:
+        raise RuntimeError("nats-server not installed")
+    port = free_port()
+    store_dir = Path(tempfile.mkdtemp(prefix="js-", dir=ctx.run_dir))
+    argv = [exe, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store_dir)]
+    server = start_server(label, argv, cpus=ctx.cpus.loadgen, log_dir=ctx.run_dir)
+    with running(server):
+        deadline = time.monotonic() + SERVER_READY_S
+        while True:
+            with contextlib.suppress(OSError):
+                import socket
+
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            if not server.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server did not start:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield f"nats://127.0.0.1:{port}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+
+
+def kefu_run(
+    ctx: Context, kind: str, bus: str, label: str, sizes: Sizes, batch: int, **extra: Any
+) -> dict[str, Any]:
+    store = fresh_store(ctx, kind, label)
+    data_dir = ctx.run_dir / label / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    def go(bus_url: str) -> dict[str, Any]:
+        return run_job(
+            ctx,
+            {
+                "job": "kefu",
+                "store": store,
+                "bus": bus_url,
+                "batch": batch,
+                "data_dir": str(data_dir),
+                "events": sizes.kefu_events,
+                "limit_s": sizes.run_limit_s,
+                "latency_samples": sizes.latency_samples,
+                **extra,
+            },
+            ctx.cpus.server,
+            _budget(sizes),
+            label,
+        )
+
+    if bus == "nats":
+        with nats_server(ctx, label + "-nats") as url:
+            result = go(url)
+    else:
+        result = go("memory://")
+    result["batch"] = batch
+    return result
+
+
+def _pyspy_exe() -> str | None:
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcome:
+    sizes = SIZES[ctx.profile.name]
+    outcome = Outcome()
+    runs: dict[str, list[dict[str, Any]]] = {}
+    diagnosis: dict[str, Any] = {}
+    for kind in store_kinds(ctx):
+        for batch in sizes.batches:
+            label = f"{scenario}-{kind}-b{batch}"
+            ctx.log(f"{scenario}: {kind}, events.batch={batch}, {sizes.kefu_events} events")
+            result = kefu_run(ctx, kind, bus, label, sizes, batch)
+            runs.setdefault(kind, []).append(result)
+            ctx.log(f"{scenario}: {kind} batch {batch}: {result['events_per_s']:,.0f} events/s")
+        best = max(runs[kind], key=lambda r: r["events_per_s"])
+        label = f"{scenario}-{kind}-diagnose"
+        ctx.log(f"{scenario}: {kind}, batch {best['batch']} again with SQL counters and py-spy")
+        exe = _pyspy_exe()
+        pyspy = None
+        if exe is not None:
+            seconds = max(2, min(60, int(best["seconds"] * 3 + 5)))
+            out = ctx.run_dir / f"{label}-pyspy.txt"
+            pyspy = {"exe": exe, "out": str(out), "rate": sizes.pyspy_rate_hz, "seconds": seconds}
+        try:
+            diagnosis[kind] = kefu_run(
+                ctx, kind, bus, label, sizes, best["batch"], count_sql=True, pyspy=pyspy
+            )
+        except JobError as exc:
+            diagnosis[kind] = {"error": str(exc)}
+    subject_bus = "memory" if bus == "memory" else "jetstream"
+    for kind, tries in runs.items():
+        best = max(tries, key=lambda r: r["events_per_s"])
+        subject = f"kefu-{subject_bus}-{kind}"
+        base = f"celery-{kind}"
+        per_batch = ", ".join(f"{r['batch']}: {r['events_per_s']:,.0f}/s" for r in tries)
+        text, met = at_least(best["events_per_s"], target)
+        outcome.rows += [
+            Row(
+                scenario,
+                subject,
+                "events_per_s",
+                best["events_per_s"],
+                "events/s",
+                better="higher",
+                target=text,
+                met=met,
+                baseline=(CELERY, base, "events_per_s"),
+                note=_join(
+                    f"events.batch={best['batch']} best (batch {per_batch}); node alone on one "
+                    "core, ingest in-process (append 1,000 per call, no HTTP)",
+                    _limit_note(best, sizes.run_limit_s),
+                    _neighbours(best["cpu"]),
+                ),
+            ),
+            Row(
+                scenario,
+                subject,
+                "ingest_events_per_s",
+                best["ingest_events_per_s"],
+                "events/s",
+                better="higher",
+                baseline=(CELERY, base, "ingest_events_per_s"),
+                note="node.events.append of 1,000 events, while the consumer runs",
+            ),
+            Row(
+                scenario,
+                subject,
+                "latency_p50_ms",
+                best["latency_ms"]["p50"],
+                "ms",
+                better="lower",
+                baseline=(CELERY, base, "latency_p50_ms"),
+                note="send -> ticket created_at, under the saturating load",
+            ),
+            Row(
+                scenario,
+                subject,
+                "latency_p99_ms",
+                best["latency_ms"]["p99"],
+                "ms",
+                better="lower",
+                baseline=(CELERY, base, "latency_p99_ms"),
+            ),
+            Row(
+                scenario,
+                subject,
+                "cpu_us_per_event",
+                best["cpu_us_per_event"],
+                "us",
+                better="lower",
+                baseline=(CELERY, base, "cpu_us_per_event"),
+                note="the node process (ingest + consumer); the store and broker not included",
+            ),
+        ]
+        outcome.rows += _diagnosis_rows(scenario, subject, diagnosis.get(kind, {}))
+    outcome.details = {
+        "runs": runs,
+        "diagnosis": diagnosis,
+        "code": git_state(),
+        "rule": RULE,
+        "sizes": sizes.__dict__,
+    }
+    return outcome
+
+
+# Rows from the diagnosis run: the steps' inclusive shares of the node's CPU samples.
+PROFILE_ROWS = (
+    "ingest: StoreEventLog.append (outbox insert of the sent events)",
+    "ingest: JetStream append (publish + PubAcks)",
+    "consumer: read outbox rows (_due_rows)",
+    "consumer: settle (DELETE outbox rows)",
+    "consumer: JetStream fetch/ack (_process)",
+    "rules: dedupe SELECT processed_events",
+    "rules: effects transaction (_store)",
+    "  tickets: INSERT tickets RETURNING id",
+    "  tickets: history rows (add_history)",
+    "  outbox emit (encode + INSERT outbox)",
+    "SQLAlchemy compile",
+)
+
+
+def _diagnosis_rows(scenario: str, subject: str, diag: dict[str, Any]) -> list[Row]:
+    spy = diag.get("pyspy") or {}
+    inclusive = spy.get("inclusive") or {}
+    rows = []
+    for label in PROFILE_ROWS:
+        value = inclusive.get(label)
+        if not value:
+            continue
+        rows.append(
+            Row(
+                scenario,
+                subject,
+                f"cpu_share: {label.strip()}",
+                value,
+                "%",
+                note="py-spy, inclusive, diagnosis run (not the measured one)",
+            )
+        )
+    return rows
+
+
+def run_kefu(ctx: Context) -> Outcome:
+    return run_kefu_bus(ctx, KEFU, "memory", MEMORY_TARGET)
+
+
+def run_jetstream(ctx: Context) -> Outcome:
+    return run_kefu_bus(ctx, JETSTREAM, "nats", JETSTREAM_TARGET)
+
+
+if __name__ == "__main__":
+    _child_main()
