@@ -246,6 +246,7 @@ class SqlCounter:
 
     def __init__(self) -> None:
         self.kinds: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "seconds": 0.0})
+        self.timeline: dict[str, list[float]] = defaultdict(list)
 
     def attach(self, sync_engine: Any) -> None:
         from sqlalchemy import event
@@ -268,6 +269,7 @@ class SqlCounter:
         entry = self.kinds[kind]
         entry["calls"] += 1
         entry["seconds"] += elapsed
+        self.timeline[kind].append(elapsed)
 
     def report(self, events: int) -> list[dict[str, Any]]:
         return [
@@ -276,9 +278,19 @@ class SqlCounter:
                 "calls": int(v["calls"]),
                 "ms_total": round(v["seconds"] * 1000, 1),
                 "us_per_event": round(v["seconds"] * 1e6 / events, 2),
+                # Mean ms per call over the first and the last quarter of the run's calls:
+                # a statement getting slower as tables grow shows here.
+                "ms_per_call_first_last_quarter": _quarters(self.timeline[kind]),
             }
             for kind, v in sorted(self.kinds.items(), key=lambda kv: -kv[1]["seconds"])
         ]
+
+
+def _quarters(values: Sequence[float]) -> list[float] | None:
+    if len(values) < 4:
+        return None
+    q = len(values) // 4
+    return [round(1000 * sum(part) / len(part), 2) for part in (values[:q], values[-q:])]
 
 
 async def kefu_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -330,6 +342,12 @@ async def kefu_job(job: dict[str, Any]) -> dict[str, Any]:
         warmed = await wait_for(KEFU_WARMUP, time.monotonic() + WARMUP_LIMIT_S)
         if warmed < KEFU_WARMUP:
             raise RuntimeError(f"warm-up: {warmed} of {KEFU_WARMUP} tickets")
+        if db.dialect == "postgresql":
+            # Table statistics, as autovacuum has them on any store up for a minute: on a
+            # never-analyzed processed_events the dedupe SELECT's plan scans the whole
+            # table per batch (README, "Events": 2 -> 354 ms per batch over 30k rows).
+            async with db.begin() as conn:
+                await conn.execute(sa.text("ANALYZE"))
         tune_gc()
         sql = SqlCounter() if job.get("count_sql") else None
         if sql is not None:
@@ -557,6 +575,9 @@ def celery_job(job: dict[str, Any]) -> dict[str, Any]:
     warmed = wait_for(CELERY_WARMUP, time.monotonic() + WARMUP_LIMIT_S)
     if warmed < CELERY_WARMUP:
         raise RuntimeError(f"warm-up: {warmed} of {CELERY_WARMUP} tickets (is the worker up?)")
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # as for kefu: statistics, as autovacuum has them
+            conn.execute(sa.text("ANALYZE"))
     worker = int(job["worker_pid"])
     payloads = [json.dumps(event_payload(run, i)) for i in range(n)]
     sent_at: dict[int, float] = {}
@@ -936,7 +957,9 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
                 baseline=(CELERY, base, "events_per_s"),
                 note=_join(
                     f"events.batch={best['batch']} best (batch {per_batch}); node alone on one "
-                    "core, ingest in-process (append 1,000 per call, no HTTP)",
+                    "core, ingest in-process (append 1,000 per call, no HTTP); its tickets' "
+                    f"ticket.created events consumed by {best['seconds_until_outbox_empty']:.1f}"
+                    f" s (last ticket at {best['seconds']:.1f} s)",
                     _limit_note(best, sizes.run_limit_s),
                     _neighbours(best["cpu"]),
                 ),
@@ -992,38 +1015,36 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
     return outcome
 
 
-# Rows from the diagnosis run: the steps' inclusive shares of the node's CPU samples.
-PROFILE_ROWS = (
-    "ingest: StoreEventLog.append (outbox insert of the sent events)",
-    "ingest: JetStream append (publish + PubAcks)",
-    "consumer: read outbox rows (_due_rows)",
-    "consumer: settle (DELETE outbox rows)",
-    "consumer: JetStream fetch/ack (_process)",
-    "rules: dedupe SELECT processed_events",
-    "rules: effects transaction (_store)",
-    "  tickets: INSERT tickets RETURNING id",
-    "  tickets: history rows (add_history)",
-    "  outbox emit (encode + INSERT outbox)",
-    "SQLAlchemy compile",
-)
+# Rows from the diagnosis run (SQL counters and py-spy: not the measured runs).
+DIAG_SQL_ROWS = 6
+DIAG_PART_ROWS = 8
 
 
 def _diagnosis_rows(scenario: str, subject: str, diag: dict[str, Any]) -> list[Row]:
-    spy = diag.get("pyspy") or {}
-    inclusive = spy.get("inclusive") or {}
     rows = []
-    for label in PROFILE_ROWS:
-        value = inclusive.get(label)
-        if not value:
-            continue
+    for entry in (diag.get("sql") or [])[:DIAG_SQL_ROWS]:
         rows.append(
             Row(
                 scenario,
                 subject,
-                f"cpu_share: {label.strip()}",
+                f"sql_us_per_event: {entry['statement']}",
+                entry["us_per_event"],
+                "us",
+                note=f"{entry['calls']:,} calls in {entry['ms_total']:,.0f} ms; wall time in "
+                "the driver (the store round trip), diagnosis run",
+            )
+        )
+    spy = diag.get("pyspy") or {}
+    for name, value in list((spy.get("parts") or {}).items())[:DIAG_PART_ROWS]:
+        rows.append(
+            Row(
+                scenario,
+                subject,
+                f"cpu_share: {name}",
                 value,
                 "%",
-                note="py-spy, inclusive, diagnosis run (not the measured one)",
+                note=f"py-spy, exclusive, of {spy.get('samples', 0) - spy.get('idle_samples', 0)}"
+                " busy samples of the node, diagnosis run",
             )
         )
     return rows
