@@ -345,6 +345,33 @@ async def test_an_offline_message_becomes_one_linked_ticket(kefu: Kefu) -> None:
     assert ticket.created_by == "rule:offline-to-ticket"
 
 
+async def test_the_consumer_survives_its_store_connections_being_killed(kefu: Kefu) -> None:
+    boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
+    db = kefu.node.repos.db
+    if db.dialect == "postgresql":  # the elected consumer's lock session dies with them
+        async with db.connect() as conn:
+            await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    status, _ = await post(
+        kefu,
+        boss["token"],
+        {"type": "customer.upgrade", "customer_key": "K9", "data": {"tier": "vip"}},
+    )
+    assert status in (202, 503)
+    if status == 503:  # the API's own pooled connection was among the killed: resend
+        status, _ = await post(
+            kefu,
+            boss["token"],
+            {"type": "customer.upgrade", "customer_key": "K9", "data": {"tier": "vip"}},
+        )
+        assert status == 202
+    await eventually(lambda: kefu.node.repos.routing.queue_of("K9"), timeout=20)
+
+
 async def test_a_poison_event_is_dead_lettered_and_the_rest_flows(kefu: Kefu) -> None:
     boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
     status, _ = await post(

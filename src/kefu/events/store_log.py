@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 CONSUMER_LOCK = 0x6B656675_0002  # "kefu" + 2: the outbox consumer's advisory lock
 POLL_SECONDS = 0.2
+LOCK_CHECK_SECONDS = 5.0  # how soon a node notices it lost the consumer lock
+RESUME_PAUSE_SECONDS = 1.0
 FAILED = Result(
     Outcome.RETRY, "handler failed"
 )  # rows written by other transactions are seen within this
@@ -62,18 +64,44 @@ class StoreEventLog:
         self.wake()
 
     async def consume(self, consumer: str, handle: BatchHandler) -> None:
-        if self._db.dialect == "postgresql":
-            async with self._db.engine.connect() as lock:
-                # Another node consuming holds it; this one takes over when that one stops.
-                await lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": CONSUMER_LOCK})
-                try:
+        """Consume until cancelled; a lost store connection costs a pause, not the loop."""
+        while True:
+            try:
+                if self._db.dialect == "postgresql":
+                    await self._consume_elected(handle)
+                else:
                     await self._consume(handle)
-                finally:
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("event consumer lost the store; resuming", exc_info=True)
+                await asyncio.sleep(RESUME_PAUSE_SECONDS)
+
+    async def _consume_elected(self, handle: BatchHandler) -> None:
+        """Consume while holding the advisory lock (one consumer among the nodes).
+
+        The lock lives with its session: the session is checked every few seconds, and
+        if it died (a PostgreSQL restart, a killed backend) consuming stops, so this node
+        never works on without the lock; the caller then takes the lock again.
+        """
+        async with self._db.engine.connect() as lock:
+            # Another node consuming holds it; this one takes over when that one stops.
+            await lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": CONSUMER_LOCK})
+            work = asyncio.create_task(self._consume(handle))
+            try:
+                while not work.done():
+                    await asyncio.wait({work}, timeout=LOCK_CHECK_SECONDS)
+                    if not work.done():
+                        await lock.execute(sa.text("SELECT 1"))
+                work.result()  # it only ends by raising
+            finally:
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+                with contextlib.suppress(Exception):  # a dead session released it anyway
                     await lock.execute(
                         sa.text("SELECT pg_advisory_unlock(:k)"), {"k": CONSUMER_LOCK}
                     )
-        else:
-            await self._consume(handle)
 
     async def _consume(self, handle: BatchHandler) -> None:
         while True:
