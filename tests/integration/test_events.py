@@ -409,6 +409,32 @@ async def test_a_poison_event_is_dead_lettered_and_the_rest_flows(kefu: Kefu) ->
     assert not await rows(kefu, sa.select(outbox.c.id))
 
 
+async def test_machine_clients_use_tickets_within_their_scopes(kefu: Kefu) -> None:
+    admin = await kefu.add_agent("Ada", Role.ADMIN)
+    tokens = {}
+    for name, scopes in (
+        ("writer", ["tickets:write", "tickets:read"]),
+        ("reader", ["tickets:read"]),
+        ("events", ["events:write"]),
+    ):
+        status, made = await kefu.post(
+            "/api/v1/api-tokens", admin["token"], {"name": name, "scopes": scopes}
+        )
+        assert status == 201
+        tokens[name] = made["token"]
+    ticket = {"customer_key": "C1", "subject": "From the ERP", "body": "Invoice mismatch"}
+    status, created = await kefu.post("/api/v1/tickets", tokens["writer"], ticket)
+    assert status == 201 and created["channel"] == "api"
+    status, read = await kefu.get(f"/api/v1/tickets/{created['id']}", tokens["reader"])
+    assert status == 200 and read["subject"] == "From the ERP"
+    status, body = await kefu.post("/api/v1/tickets", tokens["reader"], ticket)
+    assert status == 403 and body["error"]["code"] == "missing_scope"
+    status, body = await kefu.get(f"/api/v1/tickets/{created['id']}", tokens["events"])
+    assert status == 403
+    status, body = await kefu.get(f"/api/v1/tickets/{created['id']}", "kefu_not-a-token")
+    assert status == 401
+
+
 @pytest.mark.parametrize(
     ("rules", "key"),
     [

@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, StringConstraints, field_validator
 
-from kefu.api.deps import NodeDep, PrincipalDep
+from kefu.api.deps import NodeDep, PrincipalDep, bearer
 from kefu.api.schemas import Strict
+from kefu.auth.api_tokens import is_api_token
 from kefu.chat.principal import Principal
 from kefu.domain.tickets import (
     PATCHABLE,
@@ -30,6 +31,7 @@ from kefu.domain.tickets import (
     TicketStatus,
 )
 from kefu.errors import BadInput, Forbidden, NotFound
+from kefu.node import Node
 from kefu.store.tickets import TicketFilter
 from kefu.tickets.events import comment_payload, format_ticket_id, ticket_payload
 from kefu.tickets.service import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Actor
@@ -59,7 +61,7 @@ class TicketCaller:
     channel: Channel  # what a ticket this caller creates records as its origin
 
 
-def ticket_caller(scope: str) -> Callable[[Principal], Awaitable[TicketCaller]]:
+def ticket_caller(scope: str) -> Callable[[Request, Node], Awaitable[TicketCaller]]:
     """Dependency: who may read (``tickets:read``) or change (``tickets:write``) tickets.
 
     Agents of any role may do both; visitors neither. This is the one place to admit
@@ -67,7 +69,14 @@ def ticket_caller(scope: str) -> Callable[[Principal], Awaitable[TicketCaller]]:
     ``machine:…`` actor, no agent id and the ``api`` channel.
     """
 
-    async def check(caller: PrincipalDep) -> TicketCaller:
+    async def check(request: Request, kefu: NodeDep) -> TicketCaller:
+        token = bearer(request)
+        if is_api_token(token):
+            assert token is not None
+            machine = await kefu.api_tokens.authenticate(token)
+            machine.require(scope)
+            return TicketCaller(Actor(machine.key, machine.name), None, Channel.API)
+        caller = await kefu.auth.principal(token)
         if not caller.is_agent:
             raise Forbidden("agents only", code="agents_only")
         return TicketCaller(_actor(caller), caller.id, Channel.CONSOLE)
