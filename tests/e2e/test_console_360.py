@@ -39,6 +39,7 @@ from tests.e2e.test_console import ARTIFACTS, Opener, next_message, sign_in
 
 # The console tests' fixtures: one fresh Chromium profile per page, SQLite only.
 browser = console.browser
+expected_errors = console.expected_errors
 store_url = console.store_url
 
 IDENTITY_SECRET = "e2e-identity-secret-for-the-customer-360"
