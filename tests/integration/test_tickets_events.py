@@ -494,3 +494,14 @@ async def test_a_ticket_from_a_conversation_once_even_when_asked_twice_at_once(e
     assert [e.type for e in await env.events()] == ["ticket.created"]
     with pytest.raises(NotFound):
         await env.service.from_conversation("conv_nope", env.agent)
+
+
+async def test_bulk_created_tickets_get_their_own_ids(env: Env) -> None:
+    await env.service.create(draft(subject="before"), SYSTEM)
+    made = await env.service.create_many([draft(subject=f"bulk {n}") for n in range(25)], SYSTEM)
+    assert len({t.id for t in made}) == 25
+    for ticket in made:
+        stored = await env.service.get(ticket.id)
+        assert stored.subject == ticket.subject
+        history = await env.history(ticket.id)
+        assert [action for action, _, _ in history] == ["created"]
