@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "rules"
 LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by some rule
+CUSTOMER_FETCHES = 16  # customer 360s one batch may have in flight at once
 
 
 @dataclass(slots=True)
@@ -261,7 +262,15 @@ class EventProcessor:
     async def _customers(self, keys: set[str]) -> dict[str, Mapping[str, Any]]:
         if not keys:
             return {}
-        found = await asyncio.gather(*(self._customer(key) for key in keys))
+        # Bounded: a batch of complaints from a thousand customers must not become a
+        # thousand simultaneous 360s against the departments' systems.
+        gate = asyncio.Semaphore(CUSTOMER_FETCHES)
+
+        async def load(key: str) -> Mapping[str, Any] | None:
+            async with gate:
+                return await self._customer(key)
+
+        found = await asyncio.gather(*(load(key) for key in keys))
         return {key: view for key, view in zip(keys, found, strict=True) if view is not None}
 
     def _add(self, plan: _Plan, rule: Rule, context: Mapping[str, Any]) -> None:
