@@ -74,6 +74,7 @@ from bench.procs import (
     cpu_seconds,
     free_port,
     python_argv,
+    run_json_job,
     running,
     start_server,
     wait_http_ready,
@@ -989,43 +990,13 @@ def _child_main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-class JobError(RuntimeError):
-    pass
-
-
 def run_child_job(
     job: dict[str, Any], cpus: frozenset[int], plan: CpuPlan, timeout_s: float
 ) -> dict[str, Any]:
     """Run one job in ``python -m bench.customer360 job`` pinned to ``cpus``; killed with
     its process group past ``timeout_s``."""
     job = {**job, "server_cpus": sorted(plan.server), "loadgen_cpus": sorted(plan.loadgen)}
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cpus)
-
-    proc = subprocess.Popen(
-        python_argv(MODULE, "job"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        preexec_fn=pin,
-        start_new_session=True,
-        cwd=REPO_DIR,
-    )
-    try:
-        out, _ = proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise JobError(f"{job['job']} overran its {timeout_s:.0f}s budget") from None
-    lines = out.decode(errors="replace").strip().splitlines()
-    if not lines:
-        raise JobError(f"{job['job']} exited {proc.returncode} with no result")
-    answer = json.loads(lines[-1])
-    if not answer.get("ok"):
-        raise JobError(f"{job['job']}: {answer.get('error')}")
-    result: dict[str, Any] = answer["result"]
-    return result
+    return run_json_job(python_argv(MODULE, "job"), job, cpus, timeout_s, str(job["job"]))
 
 
 def _http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:

@@ -66,10 +66,11 @@ from typing import Any
 from bench import pg
 from bench.customer360 import git_state, summarize
 from bench.procs import (
-    REPO_DIR,
+    JobError,
     core_times,
     cpu_seconds,
     free_port,
+    run_json_job,
     running,
     start_server,
 )
@@ -659,10 +660,6 @@ def _child_main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-class JobError(RuntimeError):
-    pass
-
-
 def run_job(
     ctx: Context,
     job: dict[str, Any],
@@ -675,31 +672,16 @@ def run_job(
     killed with its process group past ``timeout_s``."""
     log_path = ctx.run_dir / f"{label}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
+        return run_json_job(
             [sys.executable, "-m", MODULE, "job"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            job,
+            cpus,
+            timeout_s,
+            label,
             stderr=log,
-            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-            start_new_session=True,
-            cwd=REPO_DIR,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={"PYTHONUNBUFFERED": "1", **(env or {})},
+            hint=f" (see {log_path})",
         )
-        try:
-            out, _ = proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise JobError(f"{label} overran its {timeout_s:.0f}s budget") from None
-    lines = out.decode(errors="replace").strip().splitlines()
-    if not lines:
-        raise JobError(f"{label} exited {proc.returncode} with no result (see {log_path})")
-    answer = json.loads(lines[-1])
-    if not answer.get("ok"):
-        raise JobError(f"{label}: {answer.get('error')} (see {log_path})")
-    result: dict[str, Any] = answer["result"]
-    return result
 
 
 def store_kinds(ctx: Context) -> list[str]:

@@ -9,6 +9,7 @@ killed, never waited on forever.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import resource
@@ -243,3 +244,48 @@ def running(server: Server) -> Iterator[Server]:
 def python_argv(module: str, *args: str) -> list[str]:
     """argv running ``module`` with this interpreter (the venv's), from the repo root."""
     return [sys.executable, "-m", module, *args]
+
+
+class JobError(RuntimeError):
+    """A child benchmark job failed, overran its budget or answered nothing."""
+
+
+def run_json_job(
+    argv: Sequence[str],
+    job: Mapping[str, object],
+    cpus: frozenset[int],
+    timeout_s: float,
+    label: str,
+    *,
+    stderr: object = None,
+    env: Mapping[str, str] | None = None,
+    hint: str = "",
+) -> dict[str, object]:
+    """Run a child job pinned to ``cpus``: the job as JSON on stdin, its answer as the last
+    stdout line ``{"ok", "result"|"error"}``; killed with its process group past
+    ``timeout_s``. ``hint`` (e.g. where its log is) is added to every error."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,  # type: ignore[arg-type]
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        start_new_session=True,
+        cwd=REPO_DIR,
+        env=None if env is None else {**os.environ, **env},
+    )
+    try:
+        out, _ = proc.communicate(json.dumps(job).encode(), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise JobError(f"{label} overran its {timeout_s:.0f}s budget{hint}") from None
+    lines = out.decode(errors="replace").strip().splitlines()
+    if not lines:
+        raise JobError(f"{label} exited {proc.returncode} with no result{hint}")
+    answer = json.loads(lines[-1])
+    if not answer.get("ok"):
+        raise JobError(f"{label}: {answer.get('error')}{hint}")
+    result: dict[str, object] = answer["result"]
+    return result
