@@ -13,21 +13,18 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.events.envelope import Event, encode
+from kefu.store.bulk import insert_rows
 from kefu.store.tables import outbox
+
+COLUMNS = ("subject", "event_id", "payload", "created_at")
 
 
 async def emit(conn: AsyncConnection, events: Sequence[Event], now: datetime) -> None:
     if not events:
         return
-    await conn.execute(
-        outbox.insert(),
-        [
-            {
-                "subject": event.subject,
-                "event_id": event.id,
-                "payload": encode(event),
-                "created_at": now,
-            }
-            for event in events
-        ],
+    await insert_rows(
+        conn,
+        outbox,
+        COLUMNS,
+        [(event.subject, event.id, encode(event), now) for event in events],
     )

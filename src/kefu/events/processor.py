@@ -40,6 +40,7 @@ from kefu.events.rules import (
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
+from kefu.store.bulk import insert_rows
 from kefu.store.database import Database
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.tables import processed_events
@@ -158,7 +159,7 @@ class EventProcessor:
         self._notify = notify
         self._max_attempts = max_attempts
         self._wake = wake
-        self._listening: dict[str, bool] = {}
+        self._matching: dict[str, list[Rule]] = {}
 
     async def handle(self, batch: Sequence[Received]) -> list[Result]:
         results: list[Result] = [DONE] * len(batch)
@@ -190,11 +191,15 @@ class EventProcessor:
         return results
 
     def _listened(self, event_type: str) -> bool:
-        known = self._listening.get(event_type)
+        return bool(self._rules_for(event_type))
+
+    def _rules_for(self, event_type: str) -> list[Rule]:
+        """The rules whose patterns match ``event_type`` (remembered per type)."""
+        known = self._matching.get(event_type)
         if known is None:
-            known = any(_matches_type(rule, event_type) for rule in self._rules)
-            if len(self._listening) < LISTENING_CACHE:
-                self._listening[event_type] = known
+            known = [rule for rule in self._rules if _matches_type(rule, event_type)]
+            if len(self._matching) < LISTENING_CACHE:
+                self._matching[event_type] = known
         return known
 
     async def _one_by_one(self, plan: _Plan, attempt: int) -> Result:
@@ -239,9 +244,7 @@ class EventProcessor:
     # ---- evaluation (no writes) ----------------------------------------------------------
 
     async def _plan(self, events: Sequence[Event]) -> list[_Plan]:
-        matching = [
-            [rule for rule in self._rules if _matches_type(rule, event.type)] for event in events
-        ]
+        matching = [self._rules_for(event.type) for event in events]
         wanted = {
             event.customer_key
             for event, rules in zip(events, matching, strict=True)
@@ -349,12 +352,11 @@ class EventProcessor:
         started = time.perf_counter()
         now = self._clock.now()
         async with self._db.begin() as conn:
-            await conn.execute(
-                processed_events.insert(),
-                [
-                    {"consumer": CONSUMER, "event_id": plan.event.id, "processed_at": now}
-                    for plan in plans
-                ],
+            await insert_rows(
+                conn,
+                processed_events,
+                ("consumer", "event_id", "processed_at"),
+                [(CONSUMER, plan.event.id, now) for plan in plans],
             )
             specs = [spec for plan in plans for spec in plan.tickets]
             changes = [change for plan in plans for change in plan.changes]

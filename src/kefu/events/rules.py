@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import (
@@ -271,12 +271,13 @@ class Rule:
     patterns: tuple[str, ...]
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
+    # Conditions or templates need the customer 360 (``customer.*``); worked out once,
+    # as the consumer asks it per event.
+    reads_customer: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def reads_customer(self) -> bool:
-        """Conditions or templates need the customer 360 (``customer.*``)."""
+    def __post_init__(self) -> None:
         texts = [c.path for c in self.conditions] + [repr(a) for a in self.actions]
-        return any("customer." in text for text in texts)
+        object.__setattr__(self, "reads_customer", any("customer." in t for t in texts))
 
     def applies(self, event_type: str, context: Mapping[str, Any]) -> bool:
         return any(matches(p, event_type) for p in self.patterns) and all(

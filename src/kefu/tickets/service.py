@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.models import Message, SenderKind
-from kefu.domain.sla import SlaRules
+from kefu.domain.sla import SlaRules, Targets
 from kefu.domain.tickets import (
     HISTORY_ACTION,
     Change,
@@ -137,14 +137,25 @@ class TicketService:
     async def _insert(
         self, conn: AsyncConnection, drafts: Sequence[TicketDraft], actor: Actor, now: datetime
     ) -> list[Ticket]:
-        news = [self._new_ticket(draft, actor, now) for draft in drafts]
+        # Due dates depend on (policy, priority) only, at one ``now``: worked out once each.
+        targets: dict[tuple[str | None, Priority], Targets] = {}
+        news = [self._new_ticket(draft, actor, now, targets) for draft in drafts]
         created = await self._tickets.create_many(conn, news)
         await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
         return created
 
-    def _new_ticket(self, draft: TicketDraft, actor: Actor, now: datetime) -> NewTicket:
+    def _new_ticket(
+        self,
+        draft: TicketDraft,
+        actor: Actor,
+        now: datetime,
+        memo: dict[tuple[str | None, Priority], Targets],
+    ) -> NewTicket:
         policy = self.rules.choose(draft.sla_policy)
-        targets = self.rules.targets(policy, draft.priority, now)
+        key = (policy, draft.priority)
+        targets = memo.get(key)
+        if targets is None:
+            targets = memo[key] = self.rules.targets(policy, draft.priority, now)
         return NewTicket(
             subject=draft.subject.strip(),
             body=draft.body,
