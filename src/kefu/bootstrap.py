@@ -73,13 +73,15 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)
+        lanes: list[BatchCommit] = []
         if db.dialect == "sqlite":
-            commit: BatchCommit = sqlite_committer(db)
+            lanes.append(sqlite_committer(db))
         else:
-            postgres = PostgresCommitter(db)
-            stack.push_async_callback(postgres.close)  # after the writer has drained
-            commit = postgres
-        writer = await stack.enter_async_context(MessageWriter(commit))
+            for _ in range(settings.store_write_lanes):
+                postgres = PostgresCommitter(db)
+                stack.push_async_callback(postgres.close)  # after the writer has drained
+                lanes.append(postgres)
+        writer = await stack.enter_async_context(MessageWriter(lanes))
         await stack.enter_async_context(LoopLagMonitor())
         secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)
         signer = TokenSigner(

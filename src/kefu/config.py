@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     grpc_port: int | None = Field(default=None, ge=0, le=65535)
     store: str | None = None
+    # PostgreSQL only: chat messages commit on this many connections side by side, each
+    # conversation always on the same one (SQLite has a single writer).
+    store_write_lanes: int = Field(default=4, ge=1, le=32)
     bus: str = "memory://"
     cache: str = "memory://"
     public_url: str | None = None

@@ -1,13 +1,19 @@
 """The engine owner: URL normalisation, SQLite pragmas, migrations at start.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a commit survives a process crash,
-and readers never block the single writer (the message group-commit task).
+and readers never block the single writer (the message group-commit task). Checkpoints
+(copying the WAL back into the database, with an fsync or two) run on a thread of their
+own rather than inside whichever commit crossed SQLite's 1,000-page mark: on a disk whose
+fsync takes ~10 ms that commit, and every chat message queued behind it, would wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -26,6 +32,12 @@ from kefu.store.migrate import upgrade_to_head
 
 # Arbitrary but fixed advisory-lock key ("kefu" in ASCII) shared by every node.
 MIGRATION_LOCK = 0x6B656675
+# How often the checkpointer copies the WAL back into the database file; between two
+# checkpoints the WAL grows by what was committed meanwhile (a few MB at full chat load).
+CHECKPOINT_SECONDS = 1.0
+# After a checkpoint has emptied it, the WAL file is cut back to this size.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -51,10 +63,16 @@ class Database:
         self.engine: AsyncEngine = _make_engine(self.url)
         self.dialect: str = self.engine.dialect.name
         self._writer: _SqliteWriterThread | None = None
+        self._checkpointer: _SqliteCheckpointer | None = None
         if self.dialect == "sqlite":
             self._writer = _SqliteWriterThread(self.url.replace("sqlite+aiosqlite", "sqlite", 1))
+            path = _sqlite_path(self.url)
+            if path is not None:
+                self._checkpointer = _SqliteCheckpointer(path)
 
     async def __aenter__(self) -> Database:
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         return self
 
     async def __aexit__(
@@ -66,6 +84,8 @@ class Database:
         if self._writer is not None:
             self._writer.close()
         await self.engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reads (autobegin; rolled back on exit)."""
@@ -104,10 +124,16 @@ class Database:
             return await conn.run_sync(upgrade_to_head)
 
 
+def _sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
 def _make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        if path and path != ":memory:":
+        path = _sqlite_path(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=8, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -154,6 +180,76 @@ class _SqliteWriterThread:
         self._engine.dispose()
 
 
+class _SqliteCheckpointer:
+    """Checkpoints the WAL every ``CHECKPOINT_SECONDS`` on a thread and connection of its
+    own, so no commit ever pays for one (every connection kefu opens has SQLite's automatic
+    checkpoint turned off, see ``_sqlite_pragmas``).
+
+    PASSIVE checkpoints never wait for, nor block, readers or the writer: what a reader
+    still needs stays in the WAL until the next round. The sqlite3 module releases the
+    GIL while SQLite works, so the event loop runs on during the fsync.
+    """
+
+    def __init__(self, path: str, every: float = CHECKPOINT_SECONDS) -> None:
+        self._path = path
+        self._every = every
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="kefu-sqlite-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join()
+        # Leave the database file whole and the WAL empty for whoever opens it next.
+        self._final()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stopping.wait(self._every):
+                if conn is None:
+                    conn = self._connect()
+                if conn is not None and not self._checkpoint(conn, "PASSIVE"):
+                    conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        try:
+            conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            return conn
+        except sqlite3.Error:
+            log.warning("SQLite checkpointer cannot open %s", self._path, exc_info=True)
+            return None
+
+    def _final(self) -> None:
+        conn = self._connect()
+        if conn is not None:
+            self._checkpoint(conn, "TRUNCATE")
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection, mode: str) -> bool:
+        try:
+            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            return True
+        except sqlite3.Error:
+            log.warning("SQLite checkpoint (%s) failed; trying again later", mode, exc_info=True)
+            return False
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -161,6 +257,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # A second writer (admin change during a message burst) waits instead of failing.
     cursor.execute("PRAGMA busy_timeout=5000")
+    # The checkpointer thread does this work (see _SqliteCheckpointer).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
