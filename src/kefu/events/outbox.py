@@ -3,28 +3,76 @@
 ``emit(conn, events)`` inserts into ``outbox`` on the caller's connection, so the event
 exists exactly when the change committed. The event log then delivers it: the store log
 reads the outbox directly; with JetStream a relay publishes and deletes the rows.
+
+A transaction's owner that can hand its events to the consumer itself once committed
+(the store log's ``append``, the rules consumer) wraps the transaction in
+``collecting()``: every ``emit`` inside it, however deep in a service, adds the stored
+rows' ids and events to the collector, which the owner passes on only after its commit
+(``StoreEventLog.handoff``): the consumer then need not read back and decode what this
+process has just written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.events.envelope import Event, encode
-from kefu.store.bulk import insert_rows
+from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.tables import outbox
 
 COLUMNS = ("subject", "event_id", "payload", "created_at")
+
+Emitted = list[tuple[int, Event]]
+"""(outbox row id, event) of what a transaction emitted."""
+
+# Task-local (a ContextVar): the collector of the transaction this task is running, if
+# its owner asked for one. Tasks never share it, so no other transaction adds to it.
+_collector: ContextVar[Emitted | None] = ContextVar("kefu_outbox_collector", default=None)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[Emitted]:
+    """Collect what ``emit`` writes in this task until the block ends; hand it on only
+    after the transaction committed (a rolled-back transaction's list means nothing)."""
+    found: Emitted = []
+    token = _collector.set(found)
+    try:
+        yield found
+    finally:
+        _collector.reset(token)
 
 
 async def emit(conn: AsyncConnection, events: Sequence[Event], now: datetime) -> None:
     if not events:
         return
-    await insert_rows(
-        conn,
-        outbox,
-        COLUMNS,
-        [(event.subject, event.id, encode(event), now) for event in events],
-    )
+    rows = [(event.subject, event.id, encode(event), now) for event in events]
+    sink = _collector.get()
+    if sink is None:
+        await insert_rows(conn, outbox, COLUMNS, rows)
+        return
+    ids = await insert_with_ids(conn, outbox, COLUMNS, rows)
+    sink.extend(zip(ids, events, strict=True))
+
+
+_DELETE = {
+    # One parameter however many rows: no statement compiled per list length.
+    "postgresql": sa.text("DELETE FROM outbox WHERE id = ANY(:ids)"),
+    "sqlite": sa.text("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(:ids))"),
+}
+
+
+async def delete_rows(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """Delete outbox rows by id (relayed or consumed)."""
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_DELETE["sqlite"], {"ids": json.dumps(list(ids))})
+    else:
+        await conn.execute(_DELETE["postgresql"], {"ids": list(ids)})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.roles import Role
 from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
-from kefu.events.outbox import emit
+from kefu.events.outbox import Emitted, collecting, emit
 from kefu.events.rules import (
     Assign,
     CallWebhook,
@@ -50,6 +51,13 @@ log = logging.getLogger(__name__)
 CONSUMER = "rules"
 LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by some rule
 CUSTOMER_FETCHES = 16  # customer 360s one batch may have in flight at once
+_PROCESSED_PG = sa.text(
+    "SELECT event_id FROM processed_events WHERE consumer = :consumer AND event_id = ANY(:ids)"
+)
+_PROCESSED_SQLITE = sa.text(
+    "SELECT event_id FROM processed_events WHERE consumer = :consumer"
+    " AND event_id IN (SELECT value FROM json_each(:ids))"
+)
 
 
 @dataclass(slots=True)
@@ -148,6 +156,7 @@ class EventProcessor:
         notify: Notifier | None = None,
         max_attempts: int = 5,
         wake: Callable[[], None] | None = None,
+        handoff: Callable[[Emitted], None] | None = None,
     ) -> None:
         self._db = db
         self._rules = list(rules)
@@ -159,6 +168,9 @@ class EventProcessor:
         self._notify = notify
         self._max_attempts = max_attempts
         self._wake = wake
+        # Given (the store log): what the effects emitted goes straight to the consumer
+        # after the commit instead of being read back from the outbox.
+        self._handoff = handoff
         self._matching: dict[str, list[Rule]] = {}
 
     async def handle(self, batch: Sequence[Received]) -> list[Result]:
@@ -216,12 +228,14 @@ class EventProcessor:
     async def _not_yet_processed(self, batch: Sequence[Received]) -> list[int]:
         ids = list({item.event.id for item in batch})
         async with self._db.connect() as conn:
-            rows = await conn.execute(
-                sa.select(processed_events.c.event_id)
-                .where(processed_events.c.consumer == CONSUMER)
-                .where(processed_events.c.event_id.in_(ids))
-            )
-            done = {row.event_id for row in rows}
+            # One array (or JSON) parameter, not a statement compiled per id count.
+            if conn.dialect.name == "sqlite":
+                rows = await conn.execute(
+                    _PROCESSED_SQLITE, {"consumer": CONSUMER, "ids": json.dumps(ids)}
+                )
+            else:
+                rows = await conn.execute(_PROCESSED_PG, {"consumer": CONSUMER, "ids": ids})
+            done = {row[0] for row in rows}
         seen: set[str] = set()
         fresh = []
         for index, item in enumerate(batch):
@@ -349,6 +363,14 @@ class EventProcessor:
     # ---- effects (one transaction) ------------------------------------------------------
 
     async def _store(self, plans: Sequence[_Plan]) -> None:
+        if self._handoff is None:
+            await self._transaction(plans)
+            return
+        with collecting() as emitted:
+            await self._transaction(plans)
+        self._handoff(emitted)  # committed: the consumer may take them now
+
+    async def _transaction(self, plans: Sequence[_Plan]) -> None:
         started = time.perf_counter()
         now = self._clock.now()
         async with self._db.begin() as conn:
@@ -391,7 +413,7 @@ class EventProcessor:
     def _after_commit(self, plans: Sequence[_Plan]) -> None:
         if any(plan.webhooks for plan in plans) and self._webhooks is not None:
             self._webhooks.notify()
-        if any(plan.emits for plan in plans) and self._wake is not None:
+        if any(plan.emits for plan in plans) and self._wake is not None and not self._handoff:
             self._wake()
         if self._notify is None:
             return

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from kefu.events.envelope import decode_trusted
 from kefu.events.log import EventLog
+from kefu.events.outbox import delete_rows
 from kefu.store.database import Database
 from kefu.store.tables import outbox
 
@@ -64,5 +65,5 @@ class OutboxRelay:
             return 0
         await self._target.append([decode_trusted(bytes(row.payload)) for row in rows])
         async with self._db.begin() as conn:
-            await conn.execute(outbox.delete().where(outbox.c.id.in_([row.id for row in rows])))
+            await delete_rows(conn, [int(row.id) for row in rows])
         return len(rows)

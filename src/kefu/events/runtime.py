@@ -100,7 +100,7 @@ async def running_events(
             jetstream = await stack.enter_async_context(JetStreamEventLog(bus_url, settings))
             relay = OutboxRelay(db, jetstream, batch=settings.batch)
             tasks.append(asyncio.create_task(relay.run()))
-            event_log, wake = jetstream, relay.wake
+            event_log, wake, handoff = jetstream, relay.wake, None
         else:
             store_log = StoreEventLog(
                 db,
@@ -110,9 +110,9 @@ async def running_events(
                 backoff_seconds=settings.jetstream.backoff_seconds,
             )
             stack.push_async_callback(store_log.close)
-            event_log, wake = store_log, store_log.wake
+            event_log, wake, handoff = store_log, store_log.wake, store_log.handoff
         processor = _processor(
-            db, clock, settings, rules, routing, customers, hub, tickets, webhooks, wake
+            db, clock, settings, rules, routing, customers, hub, tickets, webhooks, wake, handoff
         )
         tasks.append(asyncio.create_task(event_log.consume(CONSUMER, processor.handle)))
         try:
@@ -136,6 +136,7 @@ def _processor(
     tickets: TicketEffects | None,
     webhooks: WebhookEffects | None,
     wake: Any,
+    handoff: Any,
 ) -> EventProcessor:
     return EventProcessor(
         db,
@@ -148,4 +149,5 @@ def _processor(
         notify=live_notifier(hub),
         max_attempts=settings.max_attempts,
         wake=wake,
+        handoff=handoff,
     )

@@ -3,6 +3,14 @@
 Durable as the store is; one consumer at a time (SQLite has one process anyway; on
 PostgreSQL an advisory lock lets one node consume while the others wait as standbys).
 Several nodes sharing events use JetStream (``bus: nats://…``) instead.
+
+Events this process wrote itself (``append``, and what the rules consumer's effects
+emitted) are handed to the consumer in memory once their transaction committed
+(``handoff``): their rows are not read back and decoded. The store stays the log: a
+handed event is deleted only with its outcome settled, and everything else — other
+nodes' and other transactions' events, retries due, what did not fit the bounded
+hand-off queue, all of it after a restart — is read from the table (a sweep when the
+queue is empty, when a writer said so, and at least every ``SWEEP_SECONDS``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -18,7 +27,7 @@ import sqlalchemy as sa
 
 from kefu.events.envelope import Event, decode_trusted
 from kefu.events.log import BatchHandler, Outcome, Received, Result
-from kefu.events.outbox import emit
+from kefu.events.outbox import Emitted, collecting, delete_rows, emit
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.store.tables import audit_log, outbox
@@ -27,6 +36,12 @@ log = logging.getLogger(__name__)
 
 CONSUMER_LOCK = 0x6B656675_0002  # "kefu" + 2: the outbox consumer's advisory lock
 POLL_SECONDS = 0.2
+# While the hand-off queue keeps the consumer busy, the table is still swept this often:
+# other nodes' events and retries due wait at most this long behind local ones.
+SWEEP_SECONDS = 1.0
+# Hand-off queue bound (~1 KB of memory an event): past it, events wait in the store for
+# a sweep (no loss, bounded memory when ingest outruns the consumer).
+HANDOFF_EVENTS = 20_000
 LOCK_CHECK_SECONDS = 5.0  # how soon a node notices it lost the consumer lock
 RESUME_PAUSE_SECONDS = 1.0
 FAILED = Result(
@@ -43,6 +58,7 @@ class StoreEventLog:
         batch: int,
         max_attempts: int,
         backoff_seconds: Sequence[float] = (1.0, 5.0, 30.0, 120.0),
+        handoff_limit: int = HANDOFF_EVENTS,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -53,15 +69,46 @@ class StoreEventLog:
         # Per outbox row: deliveries so far and when it may come again (RETRY).
         self._attempts: dict[int, int] = {}
         self._not_before: dict[int, float] = {}
+        # Committed events handed over in memory, with their outbox row ids.
+        self._queue: deque[tuple[int, Event]] = deque()
+        self._queued: set[int] = set()
+        self._capacity = handoff_limit
+        self._consuming = False
+        self._stale = True  # the table may hold rows not in the queue: sweep it
+        self._swept = 0.0
+        self._sweep_after = 0  # where the next sweep reads on while the queue is busy
+        self.handed_off = 0  # counters, for tests and the bench
+        self.swept = 0
 
     def wake(self) -> None:
         """Something was just written to the outbox: look now rather than at the next poll."""
+        self._stale = True
+        self._wake.set()
+
+    def handoff(self, emitted: Emitted) -> None:
+        """Committed outbox rows of this process, as (row id, event): consumed from memory.
+
+        Only while this node consumes (a standby's rows are the elected node's to read),
+        and only up to the queue's bound: the rest is left to a sweep of the table.
+        """
+        if not emitted:
+            return
+        if not self._consuming:
+            return
+        room = self._capacity - len(self._queue)
+        if room < len(emitted):
+            self._stale = True
+            emitted = emitted[: max(0, room)]
+        self._queue.extend(emitted)
+        self._queued.update(row_id for row_id, _ in emitted)
         self._wake.set()
 
     async def append(self, events: Sequence[Event]) -> None:
-        async with self._db.begin() as conn:
-            await emit(conn, events, self._clock.now())
-        self.wake()
+        with collecting() as emitted:
+            async with self._db.begin() as conn:
+                await emit(conn, events, self._clock.now())
+        self.handoff(emitted)
+        self._wake.set()
 
     async def consume(self, consumer: str, handle: BatchHandler) -> None:
         """Consume until cancelled; a lost store connection costs a pause, not the loop."""
@@ -104,34 +151,81 @@ class StoreEventLog:
                     )
 
     async def _consume(self, handle: BatchHandler) -> None:
-        while True:
-            rows = await self._due_rows()
-            if not rows:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                continue
-            received = []
-            for row_id, payload in rows:
-                attempt = self._attempts.get(row_id, 0) + 1
-                self._attempts[row_id] = attempt
-                received.append(Received(decode_trusted(payload), attempt))
-            try:
-                results = list(await handle(received))
-            except Exception:
-                log.exception("event handler failed for a batch of %d; retrying", len(received))
-                results = []
-            await self._settle([row_id for row_id, _ in rows], received, results)
+        self._queue.clear()  # anything handed over before is in the table: swept again
+        self._queued.clear()
+        self._stale = True
+        self._consuming = True
+        try:
+            while True:
+                batch = self._next_handed()
+                if not batch:
+                    # A sweep that finds only queued rows leaves the queue to go on.
+                    batch = await self._sweep() or self._take()
+                if not batch:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    continue
+                received = []
+                for row_id, event in batch:
+                    attempt = self._attempts.get(row_id, 0) + 1
+                    self._attempts[row_id] = attempt
+                    received.append(Received(event, attempt))
+                try:
+                    results = list(await handle(received))
+                except Exception:
+                    log.exception("event handler failed for a batch of %d; retrying", len(batch))
+                    results = []
+                await self._settle([row_id for row_id, _ in batch], received, results)
+        finally:
+            self._consuming = False
+            self._queue.clear()
+            self._queued.clear()
 
-    async def _due_rows(self) -> list[tuple[int, bytes]]:
+    def _next_handed(self) -> list[tuple[int, Event]]:
+        """Up to a batch from the hand-off queue, unless the table is due a sweep."""
+        if not self._queue:
+            return []
+        if self._stale or time.monotonic() - self._swept >= SWEEP_SECONDS:
+            return []
+        return self._take()
+
+    def _take(self) -> list[tuple[int, Event]]:
+        taken = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+        self._queued.difference_update(row_id for row_id, _ in taken)
+        self.handed_off += len(taken)
+        return taken
+
+    async def _sweep(self) -> list[tuple[int, Event]]:
+        """Due rows from the table that are not in the queue, a page at a time.
+
+        With the queue empty every sweep starts at the oldest row. While it is not, the
+        queued rows fill the table's head, so a sweep reads the next page after the last
+        one instead of the same head again (rows behind the queue are reached within
+        a few sweeps; a row committed late below the cursor at the next start over).
+        """
         now = time.monotonic()
-        waiting = [row_id for row_id, at in self._not_before.items() if at > now]
-        query = sa.select(outbox.c.id, outbox.c.payload).order_by(outbox.c.id)
-        if waiting:
-            query = query.where(outbox.c.id.not_in(waiting))
+        self._swept = now
+        self._stale = False
+        after = self._sweep_after if self._queue else 0
+        waiting = {row_id for row_id, at in self._not_before.items() if at > now}
+        limit = self._batch + len(waiting)
+        query = (
+            sa.select(outbox.c.id, outbox.c.payload)
+            .where(outbox.c.id > after)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
         async with self._db.connect() as conn:
-            result = await conn.execute(query.limit(self._batch))
-            return [(int(row.id), bytes(row.payload)) for row in result]
+            rows = (await conn.execute(query)).all()
+        self._sweep_after = int(rows[-1][0]) if len(rows) == limit else 0
+        found = [
+            (int(row_id), decode_trusted(bytes(payload)))
+            for row_id, payload in rows
+            if row_id not in waiting and row_id not in self._queued
+        ]
+        self.swept += len(found)
+        return found
 
     async def _settle(
         self, row_ids: list[int], received: list[Received], results: Sequence[Result]
@@ -159,7 +253,7 @@ class StoreEventLog:
                 await conn.execute(
                     audit_log.insert(), [_dead_letter(r, why, now) for _, r, why in dead]
                 )
-            await conn.execute(outbox.delete().where(outbox.c.id.in_(finished)))
+            await delete_rows(conn, finished)
         for _, item, why in dead:
             log.error("event %s (%s) dead-lettered: %s", item.event.id, item.event.type, why)
         for row_id in finished:

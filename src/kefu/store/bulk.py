@@ -41,6 +41,7 @@ class _Plan:
 _NEXT_IDS = sa.text(
     "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
 )
+_LAST_ROWID = sa.text("SELECT last_insert_rowid()")
 _plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 
 
@@ -110,6 +111,28 @@ async def insert_rows(
         await driver.copy_records_to_table(table.name, records=values, columns=plan.columns)
     else:
         await conn.exec_driver_sql(plan.sql, values)
+
+
+async def insert_with_ids(
+    conn: AsyncConnection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """``insert_rows`` for a table with an ``id`` sequence; the new ids in input order.
+
+    SQLite: the transaction holds SQLite's single write lock from its first insert, so
+    the rowids one executemany gives are consecutive and end at ``last_insert_rowid()``.
+    PostgreSQL: COPY returns nothing, so the ids are taken from the sequence first.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name == "sqlite":
+        await insert_rows(conn, table, columns, rows)
+        last = int((await conn.execute(_LAST_ROWID)).scalar_one())
+        return list(range(last - len(rows) + 1, last + 1))
+    ids = await next_ids(conn, table, len(rows))
+    await insert_rows(
+        conn, table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)]
+    )
+    return ids
 
 
 async def next_ids(conn: AsyncConnection, table: sa.Table, count: int) -> list[int]:

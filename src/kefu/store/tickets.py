@@ -34,7 +34,7 @@ from kefu.domain.tickets import (
     TicketComment,
     TicketStatus,
 )
-from kefu.store.bulk import insert_rows, next_ids
+from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
 from kefu.store.offline import OfflineMessage
 from kefu.store.rows import ValuesRow
@@ -128,28 +128,30 @@ def history_record(row: Any) -> HistoryEntry:
     )
 
 
-def _columns(ticket: NewTicket) -> dict[str, Any]:
-    return {
-        "subject": ticket.subject,
-        "body": ticket.body,
-        "status": ticket.status.value,
-        "priority": ticket.priority.value,
-        "customer_key": ticket.customer_key,
-        "assignee_id": ticket.assignee_id,
-        "queue": ticket.queue,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel.value,
-        "created_by": ticket.created_by,
-        "created_at": ticket.created_at,
-        "updated_at": ticket.created_at,
-        "sla_policy": ticket.sla.policy,
-        "first_response_due_at": ticket.sla.first_response_due_at,
-        "resolution_due_at": ticket.sla.resolution_due_at,
-        "first_responded_at": ticket.sla.first_responded_at,
-        "solved_at": ticket.sla.solved_at,
-        "sla_warned_at": ticket.sla.warned_at,
-        "sla_breached_at": ticket.sla.breached_at,
-    }
+def _row(ticket: NewTicket) -> tuple[Any, ...]:
+    """The ``TICKET_COLUMNS`` of a new ticket, in order."""
+    sla = ticket.sla
+    return (
+        ticket.subject,
+        ticket.body,
+        ticket.status.value,
+        ticket.priority.value,
+        ticket.customer_key,
+        ticket.assignee_id,
+        ticket.queue,
+        ticket.conversation_id,
+        ticket.channel.value,
+        ticket.created_by,
+        ticket.created_at,
+        ticket.created_at,  # updated_at
+        sla.policy,
+        sla.first_response_due_at,
+        sla.resolution_due_at,
+        sla.first_responded_at,
+        sla.solved_at,
+        sla.warned_at,
+        sla.breached_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,24 +193,8 @@ class TicketRepository:
         COPY on PostgreSQL, one executemany on SQLite); ids come back in input order."""
         if not batch:
             return []
-        values = [_columns(ticket) for ticket in batch]
-        rows = [tuple(row[name] for name in TICKET_COLUMNS) for row in values]
-        if conn.dialect.name == "sqlite":
-            # The transaction holds SQLite's single write lock from its first insert, so
-            # the rowids given to one executemany are consecutive and end at
-            # last_insert_rowid().
-            await insert_rows(conn, tickets, TICKET_COLUMNS, rows)
-            last = int((await conn.execute(sa.text("SELECT last_insert_rowid()"))).scalar_one())
-            ids = list(range(last - len(values) + 1, last + 1))
-        else:
-            # COPY returns nothing: the ids are taken from the sequence first.
-            ids = await next_ids(conn, tickets, len(rows))
-            await insert_rows(
-                conn,
-                tickets,
-                ("id", *TICKET_COLUMNS),
-                [(ticket_id, *row) for ticket_id, row in zip(ids, rows, strict=True)],
-            )
+        rows = [_row(ticket) for ticket in batch]
+        ids = await insert_with_ids(conn, tickets, TICKET_COLUMNS, rows)
         details: dict[tuple[str, str, str], dict[str, str]] = {}
         history = []
         for ticket_id, ticket in zip(ids, batch, strict=True):
@@ -221,8 +207,23 @@ class TicketRepository:
             )
         await self.add_history(conn, history)
         return [
-            ticket_record(ValuesRow({"id": ticket_id, **row}))
-            for ticket_id, row in zip(ids, values, strict=True)
+            Ticket(
+                id=ticket_id,
+                subject=t.subject,
+                body=t.body,
+                status=t.status,
+                priority=t.priority,
+                customer_key=t.customer_key,
+                assignee_id=t.assignee_id,
+                queue=t.queue,
+                conversation_id=t.conversation_id,
+                channel=t.channel,
+                created_by=t.created_by,
+                created_at=t.created_at,
+                updated_at=t.created_at,
+                sla=t.sla,
+            )
+            for ticket_id, t in zip(ids, batch, strict=True)
         ]
 
     # -- reads ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ The envelope's ``customer_key`` is the ticket's, so rules can route on the custo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from kefu.chat.frames import iso
+from kefu.chat.frames import iso as _iso
 from kefu.domain.sla import Alarm
 from kefu.domain.tickets import SlaAlarm, Ticket, TicketComment
 from kefu.events.envelope import Event, new_event_id
@@ -36,6 +37,10 @@ COMMENTED = "ticket.commented"
 SLA_WARNING = "ticket.sla.warning"
 SLA_BREACHED = "ticket.sla.breached"
 SLA_EVENT = {SlaAlarm.WARNING: SLA_WARNING, SlaAlarm.BREACH: SLA_BREACHED}
+
+
+# A batch of rule tickets shares its created_at and due dates: each formatted once.
+iso = functools.lru_cache(maxsize=256)(_iso)
 
 
 def format_ticket_id(ticket_id: int) -> str:

@@ -31,8 +31,14 @@ class RuleTickets:
         self, conn: AsyncConnection, specs: Sequence[TicketSpec], now: datetime
     ) -> list[int]:
         by_rule: dict[str, list[tuple[int, TicketDraft]]] = defaultdict(list)
+        # One look-up per (email, role) a batch: its tickets are inserted after all of
+        # them are chosen, so asking again per ticket would give the same agent anyway.
+        assignees: dict[tuple[str | None, Role | None], str | None] = {(None, None): None}
         for index, spec in enumerate(specs):
-            assignee = await self._assignee(conn, spec.assignee_email, spec.role)
+            key = (spec.assignee_email, spec.role)
+            if key not in assignees:
+                assignees[key] = await self._assignee(conn, spec.assignee_email, spec.role)
+            assignee = assignees[key]
             draft = TicketDraft(
                 subject=spec.subject,
                 body=spec.body or spec.subject,
