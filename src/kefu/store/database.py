@@ -10,13 +10,13 @@ fsync takes ~10 ms that commit, and every chat message queued behind it, would w
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -142,42 +142,103 @@ def _make_engine(url: str) -> AsyncEngine:
 
 
 class _SqliteWriterThread:
-    """One thread owning one synchronous SQLite connection for write transactions."""
+    """One thread owning one synchronous SQLite connection for write transactions.
+
+    A thread and queue of its own rather than ``run_in_executor``: at one message per
+    commit (a quiet hour) the executor's futures and callbacks, and SQLAlchemy's
+    transaction bookkeeping, cost more than SQLite's commit itself (~350 vs ~80 us per
+    commit measured here); this path measured ~240. The transaction is the driver's
+    own ``BEGIN IMMEDIATE`` … ``COMMIT`` (the connection runs in autocommit mode), so the
+    write lock is taken up front and a busy store is waited for here, off the loop.
+    """
 
     def __init__(self, url: str) -> None:
-        self._engine = create_engine(url, poolclass=NullPool)
+        self._engine = create_engine(
+            url, poolclass=NullPool, connect_args={"isolation_level": None}
+        )
         event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-sqlite-writer")
-        self._conn: Connection | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     async def run(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
+        self._ensure_thread()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, functools.partial(self._transaction, work, *args, **kwargs)
-        )
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(loop, future, lambda conn: work(conn, *args, **kwargs)))
+        return await future
 
-    def _transaction(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._conn is None:
-            self._conn = self._engine.connect()
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="kefu-sqlite-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _serve(self) -> None:
+        conn: Connection | None = None
         try:
-            with self._conn.begin():
-                return work(self._conn, *args, **kwargs)
-        except Exception:
-            self._conn.close()  # a fresh connection next time, in a known state
-            self._conn = None
-            raise
+            while (job := self._jobs.get()) is not None:
+                if conn is None:
+                    conn = self._engine.connect()
+                try:
+                    result = _in_transaction(conn, job.work)
+                except BaseException as exc:  # handed to the awaiting task
+                    conn.close()  # a fresh connection next time, in a known state
+                    conn = None
+                    job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
+                else:
+                    job.loop.call_soon_threadsafe(_settle, job.future, result, None)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def close(self) -> None:
-        def shutdown() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        self._executor.submit(shutdown).result()
-        self._executor.shutdown(wait=True)
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
         self._engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    work: Callable[[Connection], Any]
+
+
+def _in_transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the SQLite writer lost its connection")
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+        if conn.in_transaction():  # work used SQLAlchemy: its commit() is the driver's
+            conn.commit()
+        if raw.in_transaction:
+            raw.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction():
+            conn.rollback()
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]
 
 
 class _SqliteCheckpointer:
