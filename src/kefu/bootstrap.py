@@ -27,6 +27,7 @@ from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.clock import SystemClock
 from kefu.config import Settings
+from kefu.events.outbox import audience
 from kefu.events.rules import compile_rules
 from kefu.events.runtime import running_events
 from kefu.forwarded import ClientAddress
@@ -115,7 +116,10 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         await chat.start()
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
-        tickets = TicketService(repos, db, clock, settings.tickets)
+        rules = compile_rules(settings.rules, set(settings.webhooks))
+        tickets = TicketService(
+            repos, db, clock, settings.tickets, audience=audience(settings.bus, rules)
+        )
         await stack.enter_async_context(
             SlaWatcher(db, repos.tickets, tickets.rules, clock, settings.tickets.sla_check_seconds)
         )
@@ -131,7 +135,7 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
                 db,
                 clock,
                 settings.events,
-                compile_rules(settings.rules, set(settings.webhooks)),
+                rules,
                 bus_url=settings.bus,
                 routing=repos.routing,
                 customers=customers,

@@ -16,13 +16,18 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from kefu.domain.tickets import Channel, TicketDraft
 from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
-from kefu.events.outbox import emit
+from kefu.events.outbox import audience, emit
+from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.store_log import StoreEventLog
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
+from kefu.store.repositories import Repositories
 from kefu.store.tables import outbox, ticket_history, tickets
+from kefu.tickets.service import SYSTEM, TicketService
+from kefu.tickets.settings import TicketSettings
 
 NOW = datetime(2031, 3, 3, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -198,3 +203,18 @@ async def test_bulk_rows_read_back_as_core_writes_them(db: Database) -> None:
         == (NOW, detail, None)
     )
     assert (empty.actor, empty.detail) == ("x", None)
+
+
+async def test_kefu_events_nobody_consumes_are_not_written(db: Database) -> None:
+    rule = RuleSettings.model_validate(
+        {"name": "c", "on": "customer.complaint", "do": [{"create_ticket": {"subject": "x"}}]}
+    )
+    rules = compile_rules([rule], set())
+    listened = audience("memory://", rules)
+    assert listened("customer.complaint") and not listened("ticket.created")
+    assert audience("nats://127.0.0.1:4222", rules)("ticket.created")  # the stream's readers
+    draft = TicketDraft(subject="s", body="b", customer_key="C-1", channel=Channel.API)
+    for who, written in ((listened, 0), (audience("memory://", []), 0), (None, 1)):
+        service = TicketService(Repositories.over(db), db, Clock(), TicketSettings(), audience=who)
+        await service.create(draft, SYSTEM)
+        assert len(await outbox_ids(db)) == written

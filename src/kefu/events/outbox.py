@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 
@@ -24,10 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.events.envelope import Event, encode
+from kefu.events.rules import Rule, matches
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.tables import outbox
 
 COLUMNS = ("subject", "event_id", "payload", "created_at")
+AUDIENCE_CACHE = 10_000  # event types remembered as listened to or not
+
+Audience = Callable[[str], bool]
+"""Whether anything consumes kefu's own events of a type (``ticket.created``, …)."""
 
 Emitted = list[tuple[int, Event]]
 """(outbox row id, event) of what a transaction emitted."""
@@ -59,6 +64,31 @@ async def emit(conn: AsyncConnection, events: Sequence[Event], now: datetime) ->
         return
     ids = await insert_with_ids(conn, outbox, COLUMNS, rows)
     sink.extend(zip(ids, events, strict=True))
+
+
+def audience(bus_url: str, rules: Sequence[Rule]) -> Audience:
+    """Who can consume kefu's own events: with JetStream, anyone (other systems subscribe
+    to the stream), so every type is written; with ``memory://`` the outbox's one reader
+    is the rules consumer, so a type no rule listens to has nobody to be delivered to and
+    is not written at all (it would be inserted, handed over, dropped and deleted)."""
+    if not bus_url.startswith("memory:"):
+        return _everyone
+    patterns = [pattern for rule in rules for pattern in rule.patterns]
+    known: dict[str, bool] = {}
+
+    def listened(event_type: str) -> bool:
+        found = known.get(event_type)
+        if found is None:
+            found = any(matches(pattern, event_type) for pattern in patterns)
+            if len(known) < AUDIENCE_CACHE:
+                known[event_type] = found
+        return found
+
+    return listened
+
+
+def _everyone(event_type: str) -> bool:
+    return True
 
 
 _DELETE = {

@@ -40,7 +40,7 @@ from kefu.domain.tickets import (
     plan_update,
 )
 from kefu.errors import BadInput, Conflict, NotFound
-from kefu.events.outbox import emit
+from kefu.events.outbox import Audience, emit
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
@@ -86,13 +86,25 @@ def rule_actor(rule: str) -> Actor:
 
 class TicketService:
     def __init__(
-        self, repos: Repositories, db: Database, clock: Clock, settings: TicketSettings
+        self,
+        repos: Repositories,
+        db: Database,
+        clock: Clock,
+        settings: TicketSettings,
+        *,
+        audience: Audience | None = None,
     ) -> None:
         self._repos = repos
+        # Which ticket.* types anyone consumes (kefu.events.outbox.audience); by default
+        # all are emitted.
+        self._audience = audience
         self._tickets = repos.tickets
         self._db = db
         self._clock = clock
         self.rules: SlaRules = sla_rules(settings)
+
+    def _emits(self, event_type: str) -> bool:
+        return self._audience is None or self._audience(event_type)
 
     # -- reads ----------------------------------------------------------------------------
     async def get(self, ticket_id: int) -> Ticket:
@@ -141,7 +153,8 @@ class TicketService:
         targets: dict[tuple[str | None, Priority], Targets] = {}
         news = [self._new_ticket(draft, actor, now, targets) for draft in drafts]
         created = await self._tickets.create_many(conn, news)
-        await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
+        if self._emits(events.CREATED):
+            await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
         return created
 
     def _new_ticket(
@@ -295,7 +308,8 @@ class TicketService:
             changed = await self._tickets.get(ticket_id, tx)
             if changed is None:  # cannot happen: the row is locked by this transaction
                 raise _not_found(ticket_id)
-            await emit(tx, [events.updated(changed, changes | derived, actor.key, now)], now)
+            if self._emits(events.UPDATED):
+                await emit(tx, [events.updated(changed, changes | derived, actor.key, now)], now)
             return changed
 
     def _consequences(
@@ -365,7 +379,8 @@ class TicketService:
                 tx, [HistoryRow(ticket_id, "comment", actor.key, now, detail)]
             )
             sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
-            await emit(tx, [events.commented(replace(ticket, sla=sla), comment, now)], now)
+            if self._emits(events.COMMENTED):
+                await emit(tx, [events.commented(replace(ticket, sla=sla), comment, now)], now)
         return comment
 
     # -- helpers --------------------------------------------------------------------------
