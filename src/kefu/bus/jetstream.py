@@ -361,8 +361,17 @@ class JetStreamEventLog:
         """
         if not events:
             return
+        await self.append_encoded([(event.subject, event.id, encode(event)) for event in events])
+
+    async def append_encoded(self, events: Sequence[tuple[str, str, bytes]]) -> None:
+        """``append`` of events already encoded, as (subject, event id, payload): the
+        outbox relay publishes the stored bytes without decoding and encoding them again."""
+        if not events:
+            return
         await self._ready()
-        messages = [(event.subject, encode(event), {HEADER_MSG_ID: event.id}) for event in events]
+        messages = [
+            (subject, payload, {HEADER_MSG_ID: event_id}) for subject, event_id, payload in events
+        ]
         errors = await self._publish_all(messages)
         failures = [error for error in errors if error is not None]
         if failures:

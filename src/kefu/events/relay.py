@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 import sqlalchemy as sa
 
-from kefu.events.envelope import decode_trusted
-from kefu.events.log import EventLog
 from kefu.events.outbox import delete_rows
 from kefu.store.database import Database
 from kefu.store.tables import outbox
@@ -26,8 +26,14 @@ POLL_SECONDS = 0.2
 ERROR_PAUSE_SECONDS = 1.0
 
 
+class EncodedLog(Protocol):
+    async def append_encoded(self, events: Sequence[tuple[str, str, bytes]]) -> None:
+        """Durably record (subject, event id, payload) triples, payloads as stored."""
+        ...
+
+
 class OutboxRelay:
-    def __init__(self, db: Database, target: EventLog, *, batch: int) -> None:
+    def __init__(self, db: Database, target: EncodedLog, *, batch: int) -> None:
         self._db = db
         self._target = target
         self._batch = batch
@@ -56,14 +62,17 @@ class OutboxRelay:
         async with self._db.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(outbox.c.id, outbox.c.payload)
+                    sa.select(outbox.c.id, outbox.c.subject, outbox.c.event_id, outbox.c.payload)
                     .order_by(outbox.c.id)
                     .limit(self._batch)
                 )
             ).all()
         if not rows:
             return 0
-        await self._target.append([decode_trusted(bytes(row.payload)) for row in rows])
+        # The stored bytes as they are: kefu encoded them, in this schema.
+        await self._target.append_encoded(
+            [(row.subject, row.event_id, bytes(row.payload)) for row in rows]
+        )
         async with self._db.begin() as conn:
             await delete_rows(conn, [int(row.id) for row in rows])
         return len(rows)
