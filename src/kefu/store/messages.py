@@ -40,6 +40,10 @@ MAX_BATCH = 500
 # Messages allowed to wait for the writer before senders get ``store_busy`` (back-pressure
 # instead of unbounded memory); at 15k msg/s this is ~1.3 s of backlog.
 QUEUE_LIMIT = 20_000
+# How long a busy lane waits for company before committing (like PostgreSQL's
+# commit_delay): at 1,500 msg/s on SQLite it cut the node's CPU per message by a quarter
+# (commits 5x fewer) for at most a millisecond or two of latency.
+LINGER_SECONDS = 0.001
 
 
 def message_from_row(row: Any) -> Message:
@@ -171,10 +175,18 @@ class _Lane:
                 await self._task
 
     async def _run(self) -> None:
+        busy = False
         while True:
             batch = [await self.queue.get()]
+            if busy:
+                # Under load (the last batch had company) wait a moment for more: a
+                # commit costs about the same thread hand-off and SQLite or PostgreSQL
+                # round trip for one message as for ten. Never when messages come one
+                # at a time, so a quiet conversation pays nothing.
+                await asyncio.sleep(LINGER_SECONDS)
             while len(batch) < self._max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            busy = len(batch) > 1
             try:
                 await self._commit_isolating(batch)
             finally:
