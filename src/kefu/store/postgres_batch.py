@@ -1,12 +1,18 @@
-"""The PostgreSQL group commit: a few array-parameter statements on asyncpg.
+"""The PostgreSQL group commit: one statement, one round trip, its own transaction.
 
-One ``INSERT … SELECT FROM unnest(…)`` stores the whole batch in one round trip with
-seven array parameters, instead of SQLAlchemy building a row of bound parameters per
-message in Python on the event loop. Before it, the conversations of the batch are
-locked in id order (no deadlock between nodes): a later commit in a conversation then
-always draws a larger id from the sequence, so ``resume`` after an id never misses a
-message committed late. Resends are skipped by ON CONFLICT on (sender_id,
-client_msg_id) and answered with the stored original.
+A single ``WITH`` statement locks the batch's conversations, inserts every message from
+array parameters (``unnest``) and moves each conversation's ``last_message_id``. Run on
+its own it is its own transaction: one round trip to the server instead of five
+(BEGIN, lock, insert, update, COMMIT). On a busy event loop every round trip also waits
+for the loop to come back to it, so this is what made a commit cost ~8 ms under chat load
+while the server answered in ~1 ms.
+
+The conversations are locked (in id order: no deadlock between nodes) before any id is
+drawn: the insert's rows are filtered by a sub-select over the locked rows, which
+PostgreSQL evaluates once, first. A later commit in a conversation then always draws a
+larger id from the sequence, so ``resume`` after an id never misses a message committed
+late. Resends are skipped by ON CONFLICT on (sender_id, client_msg_id) and answered with
+the stored original (read after the commit: another transaction stored it).
 
 Messages without a client id (bot, system) are stored with a server-made ``~``-prefixed
 one, so every returned row maps back to its message by key; clients never see it.
@@ -25,30 +31,37 @@ from kefu.domain.models import Message, NewMessage, Sender, SenderKind
 from kefu.store.batch import BatchResult, Key, assemble, plan_batch, stored
 from kefu.store.database import Database
 
-_LOCK = "SELECT id FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-_INSERT = """
-INSERT INTO messages (conversation_id, sender_kind, sender_id, sender_name, body,
-                      client_msg_id, created_at)
-SELECT c, k, s, n, b, m, t
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::timestamptz[]) WITH ORDINALITY AS batch(c, k, s, n, b, m, t, position)
-ORDER BY position
-ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-RETURNING id, sender_id, client_msg_id
+_STORE = """
+WITH locked AS MATERIALIZED (
+    SELECT id FROM conversations WHERE id = ANY($8::text[]) ORDER BY id FOR UPDATE
+), inserted AS (
+    INSERT INTO messages (conversation_id, sender_kind, sender_id, sender_name, body,
+                          client_msg_id, created_at)
+    SELECT c, k, s, n, b, m, t
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::timestamptz[]) WITH ORDINALITY AS batch(c, k, s, n, b, m, t, position)
+    WHERE (SELECT count(*) FROM locked) >= 0
+    ORDER BY position
+    ON CONFLICT (sender_id, client_msg_id) DO NOTHING
+    RETURNING id, conversation_id, sender_id, client_msg_id, created_at
+), touched AS (
+    UPDATE conversations SET last_message_id = latest.id, updated_at = latest.created_at
+    FROM (
+        SELECT DISTINCT ON (conversation_id) conversation_id, id, created_at
+        FROM inserted ORDER BY conversation_id, id DESC
+    ) AS latest
+    WHERE conversations.id = latest.conversation_id
+)
+SELECT id, sender_id, client_msg_id FROM inserted
 """
 _EXISTING = """
 SELECT m.* FROM messages m
 JOIN unnest($1::text[], $2::text[]) AS k(s, c) ON m.sender_id = k.s AND m.client_msg_id = k.c
 """
-_TOUCH = """
-UPDATE conversations SET last_message_id = u.mid, updated_at = u.at
-FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(cid, mid, at)
-WHERE conversations.id = u.cid
-"""
 
 
 class PostgresCommitter:
-    """Group commits on one connection kept for the writer.
+    """Group commits on one connection kept for the writer lane.
 
     Checking a pooled connection out per batch cost a pre-ping round trip and SQLAlchemy's
     transaction bookkeeping on every commit; at low rates (a batch per message) that was
@@ -68,8 +81,7 @@ class PostgresCommitter:
             self._conn = conn
             self._pg = (await conn.get_raw_connection()).driver_connection
         try:
-            async with self._pg.transaction():
-                return await write_batch_postgres(self._pg, batch)
+            return await write_batch_postgres(self._pg, batch)
         except BaseException:
             await self.close()
             raise
@@ -82,16 +94,14 @@ class PostgresCommitter:
 
 
 async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchResult:
-    """``pg`` is an asyncpg connection already inside the caller's transaction."""
+    """``pg`` is an asyncpg connection outside any transaction: the statement is one."""
     fresh, copies = plan_batch(batch)
     keys: list[Key] = []
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
     for index in fresh:
         new = batch[index]
-        keys.append((new.sender.id or "", new.client_msg_id or f"~{secrets.token_hex(8)}"))
-    await pg.fetch(_LOCK, sorted({batch[index].conversation_id for index in fresh}))
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
-    for index, (_, client_id) in zip(fresh, keys, strict=True):
-        new = batch[index]
+        client_id = new.client_msg_id or f"~{secrets.token_hex(8)}"
+        keys.append((new.sender.id or "", client_id))
         for column, value in zip(
             columns,
             (
@@ -106,31 +116,24 @@ async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchRes
             strict=True,
         ):
             column.append(value)
+    locks = sorted({batch[index].conversation_id for index in fresh})
     inserted = {
         (row["sender_id"] or "", row["client_msg_id"]): row["id"]
-        for row in await pg.fetch(_INSERT, *columns)
+        for row in await pg.fetch(_STORE, *columns, locks)
     }
 
     results: dict[int, tuple[Message, bool]] = {}
     skipped: dict[Key, int] = {}
-    last: dict[str, tuple[int, Any]] = {}
     for index, key in zip(fresh, keys, strict=True):
-        new = batch[index]
         message_id = inserted.get(key)
         if message_id is None:
             skipped[key] = index
             continue
-        results[index] = (stored(message_id, new), True)
-        if message_id > last.get(new.conversation_id, (0, None))[0]:
-            last[new.conversation_id] = (message_id, new.created_at)
+        results[index] = (stored(message_id, batch[index]), True)
     if skipped:
         senders, client_ids = zip(*skipped, strict=True)
         for row in await pg.fetch(_EXISTING, list(senders), list(client_ids)):
             results[skipped[(row["sender_id"] or "", row["client_msg_id"])]] = (_row(row), False)
-    if last:
-        await pg.execute(
-            _TOUCH, list(last), [mid for mid, _ in last.values()], [at for _, at in last.values()]
-        )
     return assemble(len(batch), results, copies)
 
 
