@@ -195,9 +195,14 @@ class EventProcessor:
             await self._store(plans)
         except Exception as exc:
             log.warning("event batch of %d failed (%s); isolating", len(plans), exc)
+            stored = []
             for index, plan in zip(fresh, plans, strict=True):
-                results[index] = await self._one_by_one(plan, batch[index].attempt)
-            self._after_commit([p for i, p in zip(fresh, plans, strict=True) if results[i] is DONE])
+                results[index], mine = await self._one_by_one(plan, batch[index].attempt)
+                if mine:
+                    stored.append(plan)
+            # Notifications only for effects this consumer stored: an event another batch
+            # or node stored first is DONE here but was announced there.
+            self._after_commit(stored)
             return results
         self._after_commit(plans)
         return results
@@ -214,16 +219,18 @@ class EventProcessor:
                 self._matching[event_type] = known
         return known
 
-    async def _one_by_one(self, plan: _Plan, attempt: int) -> Result:
+    async def _one_by_one(self, plan: _Plan, attempt: int) -> tuple[Result, bool]:
+        """The plan stored alone: its result, and whether this call stored it."""
         try:
             await self._store([plan])
-            return DONE
+            return DONE, True
         except Exception as exc:
             if await self._already(plan.event.id):
-                return DONE  # another consumer (a redelivery elsewhere) stored it first
+                # Stored first by another batch in flight or a redelivery elsewhere.
+                return DONE, False
             reason = f"{type(exc).__name__}: {exc}"[:500]
             outcome = Outcome.DEAD if attempt >= self._max_attempts else Outcome.RETRY
-            return Result(outcome, reason)
+            return Result(outcome, reason), False
 
     async def _not_yet_processed(self, batch: Sequence[Received]) -> list[int]:
         ids = list({item.event.id for item in batch})

@@ -42,6 +42,11 @@ SWEEP_SECONDS = 1.0
 # Hand-off queue bound (~1 KB of memory an event): past it, events wait in the store for
 # a sweep (no loss, bounded memory when ingest outruns the consumer).
 HANDOFF_EVENTS = 20_000
+# Batches handled at once. On PostgreSQL two overlap the store's work on one (COPY,
+# index and foreign-key upkeep, commit) with the Python work on the next; SQLite has one
+# writer, so a second transaction would only wait for the first.
+LANES = {"postgresql": 2, "sqlite": 1}
+FIRST = asyncio.FIRST_COMPLETED
 LOCK_CHECK_SECONDS = 5.0  # how soon a node notices it lost the consumer lock
 RESUME_PAUSE_SECONDS = 1.0
 FAILED = Result(
@@ -72,6 +77,14 @@ class StoreEventLog:
         # Committed events handed over in memory, with their outbox row ids.
         self._queue: deque[tuple[int, Event]] = deque()
         self._queued: set[int] = set()
+        self._busy: set[int] = set()  # rows of the batches being handled and settled
+        # Rows recently read by sweeps: a hand-off arriving after a sweep took them is
+        # not queued again. Bounded; past it a row may be processed twice, which the
+        # processor's dedupe makes harmless, and a hand-off skipped for a reused id
+        # (SQLite reuses the ids of deleted rows) leaves its row to the next sweep.
+        self._swept_ids: set[int] = set()
+        self._swept_order: deque[int] = deque()
+        self._lanes = LANES.get(db.dialect, 1)
         self._capacity = handoff_limit
         self._consuming = False
         self._stale = True  # the table may hold rows not in the queue: sweep it
@@ -99,6 +112,8 @@ class StoreEventLog:
         if room < len(emitted):
             self._stale = True
             emitted = emitted[: max(0, room)]
+        if self._swept_ids:  # a sweep took some first (their commit raced it)
+            emitted = [item for item in emitted if item[0] not in self._swept_ids]
         self._queue.extend(emitted)
         self._queued.update(row_id for row_id, _ in emitted)
         self._wake.set()
@@ -155,40 +170,75 @@ class StoreEventLog:
         self._queued.clear()
         self._stale = True
         self._consuming = True
+        running: set[asyncio.Task[None]] = set()
         try:
             while True:
                 batch = self._next_handed()
-                if not batch:
-                    # A sweep that finds only queued rows leaves the queue to go on.
+                if not batch and (not running or self._sweep_due()):
+                    # (While batches are in flight the table waits its turn, as behind
+                    # a busy queue.) A sweep that finds only queued rows leaves the
+                    # queue to go on.
                     batch = await self._sweep() or self._take()
                 if not batch:
                     self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    waiter = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait({waiter, *running}, timeout=POLL_SECONDS, return_when=FIRST)
+                    waiter.cancel()
+                    running = await self._reap(running, block=False)
                     continue
-                received = []
-                for row_id, event in batch:
-                    attempt = self._attempts.get(row_id, 0) + 1
-                    self._attempts[row_id] = attempt
-                    received.append(Received(event, attempt))
-                try:
-                    results = list(await handle(received))
-                except Exception:
-                    log.exception("event handler failed for a batch of %d; retrying", len(batch))
-                    results = []
-                await self._settle([row_id for row_id, _ in batch], received, results)
+                self._busy.update(row_id for row_id, _ in batch)
+                running.add(asyncio.create_task(self._run(batch, handle)))
+                running = await self._reap(running, block=len(running) >= self._lanes)
         finally:
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             self._consuming = False
             self._queue.clear()
             self._queued.clear()
+            self._busy.clear()
+
+    async def _reap(
+        self, running: set[asyncio.Task[None]], *, block: bool
+    ) -> set[asyncio.Task[None]]:
+        """Collect finished batches (waiting for one when every lane is busy); a batch
+        that raised (the store lost) ends the consumer, as the caller resumes it."""
+        if block:
+            await asyncio.wait(running, return_when=FIRST)
+        for task in [t for t in running if t.done()]:
+            running.discard(task)
+            task.result()
+        return running
+
+    async def _run(self, batch: list[tuple[int, Event]], handle: BatchHandler) -> None:
+        """One batch: the handler, then its outcomes settled."""
+        try:
+            received = []
+            for row_id, event in batch:
+                attempt = self._attempts.get(row_id, 0) + 1
+                self._attempts[row_id] = attempt
+                received.append(Received(event, attempt))
+            try:
+                results = list(await handle(received))
+            except Exception:
+                log.exception("event handler failed for a batch of %d; retrying", len(batch))
+                results = []
+            await self._settle([row_id for row_id, _ in batch], received, results)
+        finally:
+            self._busy.difference_update(row_id for row_id, _ in batch)
 
     def _next_handed(self) -> list[tuple[int, Event]]:
         """Up to a batch from the hand-off queue, unless the table is due a sweep."""
         if not self._queue:
             return []
-        if self._stale or time.monotonic() - self._swept >= SWEEP_SECONDS:
+        if self._sweep_due():
             return []
         return self._take()
+
+    def _sweep_due(self) -> bool:
+        return self._stale or time.monotonic() - self._swept >= SWEEP_SECONDS
 
     def _take(self) -> list[tuple[int, Event]]:
         taken = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
@@ -209,7 +259,10 @@ class StoreEventLog:
         self._stale = False
         after = self._sweep_after if self._queue else 0
         waiting = {row_id for row_id, at in self._not_before.items() if at > now}
-        limit = self._batch + len(waiting)
+        # Taken before the read: a batch settled while it runs deleted its rows after the
+        # read's snapshot, and must not come back from it.
+        waiting |= self._busy
+        limit = self._batch + len(waiting)  # room past the rows left out
         query = (
             sa.select(outbox.c.id, outbox.c.payload)
             .where(outbox.c.id > after)
@@ -222,9 +275,14 @@ class StoreEventLog:
         found = [
             (int(row_id), decode_trusted(bytes(payload)))
             for row_id, payload in rows
-            if row_id not in waiting and row_id not in self._queued
+            if row_id not in waiting and row_id not in self._queued and row_id not in self._busy
         ]
         self.swept += len(found)
+        for row_id, _ in found:
+            self._swept_ids.add(row_id)
+            self._swept_order.append(row_id)
+        while len(self._swept_order) > self._capacity:
+            self._swept_ids.discard(self._swept_order.popleft())
         return found
 
     async def _settle(
