@@ -784,6 +784,11 @@ class _Puller:
     ``no_wait`` request takes what is there; when nothing is, a lingering request for one
     message waits up to ``linger`` seconds, so a trickle is delivered at once and a burst in
     batches. A status message (404 none, 408 expired, 409 problems) ends a request.
+
+    A full batch handed out asks for the next one at once (``no_wait``, not awaited), so
+    it arrives while the handler works on this one instead of after it: one batch more
+    in flight, well inside ``max_ack_pending`` (4 batches) and ``ack_wait``; unhandled at
+    a stop, it is redelivered like the batch in progress.
     """
 
     def __init__(self, nc: NATS, stream: str, consumer: str) -> None:
@@ -795,6 +800,7 @@ class _Puller:
         self._want = 0
         self._wake = asyncio.Event()
         self._problem: str | None = None
+        self._prefetching = False  # a request for the next batch is out, not awaited
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
@@ -820,6 +826,11 @@ class _Puller:
 
     async def fetch(self, batch: int, linger: float) -> list[Msg]:
         """Up to ``batch`` messages; an empty list after ``linger`` seconds with none."""
+        if self._prefetching:
+            self._prefetching = False
+            with contextlib.suppress(TimeoutError):  # a lost request: asked again below
+                async with asyncio.timeout(linger):
+                    await self._wake.wait()
         if len(self._buffer) < batch:
             need = batch - len(self._buffer)
             await self._request({"batch": need, "no_wait": True}, batch, linger)
@@ -831,6 +842,12 @@ class _Puller:
         problem, self._problem = self._problem, None
         if not msgs and problem is not None:
             raise PullFailed(problem)
+        if len(msgs) == batch and not self._buffer:  # busy: the next batch is wanted too
+            self._want = batch
+            self._wake.clear()
+            self._prefetching = True
+            request = {"batch": batch, "no_wait": True}
+            await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
         return msgs
 
     async def _request(self, request: dict[str, object], want: int, wait: float) -> None:
