@@ -145,10 +145,14 @@ class JetStreamEventLog:
         publish_timeout: float = 10.0,
         fetch_timeout: float = 5.0,
         connect_timeout: float = 5.0,
+        lanes: int = 1,
     ) -> None:
         """``publish_timeout`` bounds one whole ``append`` (every PubAck, or it fails);
         ``fetch_timeout`` is how long an idle consumer's pull request lingers;
-        ``connect_timeout`` bounds the first connection (later ones are retried forever)."""
+        ``connect_timeout`` bounds the first connection (later ones are retried forever);
+        ``lanes`` is how many batches the consumer handles at once (2 overlap a
+        PostgreSQL store's work on one with the Python work on the next; a SQLite
+        store's one writer gains nothing from a second)."""
         self._url = url
         self._settings = settings
         self._js_settings = settings.jetstream
@@ -157,6 +161,7 @@ class JetStreamEventLog:
         self._publish_timeout = publish_timeout
         self._fetch_timeout = fetch_timeout
         self._connect_timeout = connect_timeout
+        self._lanes = max(1, lanes)
         self._backoff = list(settings.jetstream.backoff_seconds) or [1.0]
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
@@ -458,6 +463,7 @@ class JetStreamEventLog:
         if not CONSUMER_NAME.match(consumer):
             raise ValueError(f"consumer name {consumer!r} must be 1-64 letters, digits, _ or -")
         puller: _Puller | None = None
+        running: set[asyncio.Task[None]] = set()
         try:
             while not self._closed:
                 try:
@@ -475,14 +481,24 @@ class JetStreamEventLog:
                     continue
                 if not msgs:
                     continue  # idle (or NATS is reconnecting: the next fetch asks again)
-                try:
-                    await self._process(consumer, msgs, handle)
-                except Exception:  # a bug or an outage while settling: the batch comes again
-                    log.exception("consumer %s: settling a batch failed", consumer)
-                    await asyncio.sleep(self._reconnect_time_wait)
+                running.add(asyncio.create_task(self._process_guarded(consumer, msgs, handle)))
+                if len(running) >= self._lanes:
+                    _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if puller is not None:
                 await puller.stop()
+
+    async def _process_guarded(self, consumer: str, msgs: list[Msg], handle: BatchHandler) -> None:
+        try:
+            await self._process(consumer, msgs, handle)
+        except Exception:  # a bug or an outage while settling: the batch comes again
+            log.exception("consumer %s: settling a batch failed", consumer)
+            await asyncio.sleep(self._reconnect_time_wait)
 
     async def _subscribe(self, consumer: str) -> _Puller:
         js = await self._ready()

@@ -19,7 +19,7 @@ from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, Webho
 from kefu.events.relay import OutboxRelay
 from kefu.events.rules import Rule
 from kefu.events.settings import EventSettings
-from kefu.events.store_log import StoreEventLog
+from kefu.events.store_log import LANES, StoreEventLog
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.store.routing import CustomerRoutingRepository
@@ -97,7 +97,9 @@ async def running_events(
         if bus_url.startswith("nats://"):
             from kefu.bus.jetstream import JetStreamEventLog  # nats-py only when configured
 
-            jetstream = await stack.enter_async_context(JetStreamEventLog(bus_url, settings))
+            jetstream = await stack.enter_async_context(
+                JetStreamEventLog(bus_url, settings, lanes=LANES.get(db.dialect, 1))
+            )
             relay = OutboxRelay(db, jetstream, batch=settings.batch)
             tasks.append(asyncio.create_task(relay.run()))
             event_log, wake, handoff = jetstream, relay.wake, None
