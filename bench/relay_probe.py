@@ -34,7 +34,7 @@ from bench.scenarios.common import Context
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 CONVERSATIONS = 200
 AGENTS = 4
-METRICS = ("kefu_store_commit_seconds", "kefu_store_batch_size")
+METRICS = ("kefu_store_commit_seconds_", "kefu_store_batch_messages_")
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -65,7 +65,9 @@ def sample_threads(pid: int, after_s: float, for_s: float, out: list[str]) -> No
         user_pct = (user - before[tid][1]) / HZ / elapsed * 100
         sys_pct = (system - before[tid][2]) / HZ / elapsed * 100
         if user_pct + sys_pct >= 0.5:
-            out.append(f"thread {name:<24} user {user_pct:5.1f}%  sys {sys_pct:5.1f}%")
+            # Python does not name OS threads; the event loop is the main thread.
+            label = "event loop (main)" if tid == str(pid) else f"{name} thread {tid}"
+            out.append(f"{label:<26} user {user_pct:5.1f}%  sys {sys_pct:5.1f}%")
 
 
 def main() -> None:
@@ -124,7 +126,7 @@ def main() -> None:
         )
     print("\n".join(lines))
     for line in metrics.splitlines():
-        if line.startswith(METRICS) and not line.startswith("#"):
+        if line.startswith(METRICS) and "_created" not in line:
             print(line)
 
 
