@@ -278,7 +278,7 @@ class EventProcessor:
             if rules:
                 context = _context(event, customers.get(event.customer_key or ""))
                 for rule in rules:
-                    if rule.applies(event.type, context):
+                    if rule.holds(context):  # its pattern matched (_rules_for)
                         self._add(plan, rule, context)
             plans.append(plan)
         return plans

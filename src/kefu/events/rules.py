@@ -15,9 +15,10 @@ action stops the start naming its key (``rules.1.when.0: …``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,8 +69,12 @@ def matches(pattern: str, event_type: str) -> bool:
 
 
 def lookup(context: Mapping[str, Any], path: str) -> Any:
+    return _lookup(context, path.split("."))
+
+
+def _lookup(context: Mapping[str, Any], parts: Sequence[str]) -> Any:
     value: Any = context
-    for part in path.split("."):
+    for part in parts:
         if isinstance(value, Mapping):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -83,12 +88,31 @@ def lookup(context: Mapping[str, Any], path: str) -> Any:
 
 def render(template: str, context: Mapping[str, Any]) -> str:
     """``"Complaint: {data.summary}"`` with values from the context; missing -> empty."""
+    pieces = _template(template)
+    if len(pieces) == 1:
+        return template  # no field in it
+    out: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+        else:
+            found = _lookup(context, piece)
+            out.append("" if found is None else str(found))
+    return "".join(out)
 
-    def value(match: re.Match[str]) -> str:
-        found = lookup(context, match.group(1))
-        return "" if found is None else str(found)
 
-    return TEMPLATE_FIELD.sub(value, template)
+@functools.lru_cache(maxsize=1024)
+def _template(template: str) -> tuple[str | tuple[str, ...], ...]:
+    """Literal text and field paths (split), in order: a rule's templates are parsed
+    once, not per event."""
+    pieces: list[str | tuple[str, ...]] = []
+    at = 0
+    for match in TEMPLATE_FIELD.finditer(template):
+        pieces.append(template[at : match.start()])
+        pieces.append(tuple(match.group(1).split(".")))
+        at = match.end()
+    pieces.append(template[at:])
+    return tuple(pieces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +304,11 @@ class Rule:
         object.__setattr__(self, "reads_customer", any("customer." in t for t in texts))
 
     def applies(self, event_type: str, context: Mapping[str, Any]) -> bool:
-        return any(matches(p, event_type) for p in self.patterns) and all(
-            condition.holds(context) for condition in self.conditions
-        )
+        return any(matches(p, event_type) for p in self.patterns) and self.holds(context)
+
+    def holds(self, context: Mapping[str, Any]) -> bool:
+        """The conditions, for an event already known to match a pattern."""
+        return all(condition.holds(context) for condition in self.conditions)
 
 
 def compile_rules(rules: list[RuleSettings], webhooks: set[str]) -> list[Rule]:

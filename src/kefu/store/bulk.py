@@ -16,7 +16,6 @@ bind processors are applied here), so rows written either way read back the same
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,13 +25,28 @@ _Processor = Any  # a column type's bind processor for a dialect, or None
 
 
 class _Plan:
-    """One table + column list on one dialect: the SQL and the column processors."""
+    """One table + column list on one dialect: the SQL, and per column how its values
+    become driver values (decided once here, not per value)."""
 
     def __init__(self, table: sa.Table, columns: Sequence[str], dialect: sa.Dialect) -> None:
         self.columns = list(columns)
-        self.processors: list[_Processor] = [
-            table.c[name].type._cached_bind_processor(dialect) for name in columns
-        ]
+        # (index, processor, memo key): "value" for types whose values repeat in a batch
+        # and hash cheaply (timestamps), "id" for JSON (dicts a batch shares), None to
+        # convert every value (payload bytes, strings: rarely repeated, hashing would
+        # cost more than it saves).
+        self.converters: list[tuple[int, _Processor, str | None]] = []
+        for index, name in enumerate(self.columns):
+            column_type = table.c[name].type
+            processor = column_type._cached_bind_processor(dialect)
+            if processor is None:
+                continue
+            if isinstance(column_type, sa.JSON):
+                memo: str | None = "id"
+            elif isinstance(column_type, sa.DateTime | sa.TypeDecorator):
+                memo = "value"
+            else:
+                memo = None
+            self.converters.append((index, processor, memo))
         compiled = table.insert().compile(dialect=dialect, column_keys=self.columns)
         if compiled.positiontup is not None and list(compiled.positiontup) != self.columns:
             raise ValueError(f"{table.name}: parameters out of column order")
@@ -56,35 +70,31 @@ def _plan(table: sa.Table, columns: Sequence[str], dialect: sa.Dialect) -> _Plan
 
 
 def _driver_rows(plan: _Plan, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Rows with each column's bind processor applied, once per distinct value.
-
-    Distinct by value for datetimes and tuples, by identity for the rest (JSON dicts):
-    the rows keep those objects alive for the whole call, so an identity is never reused.
-    """
-    converting = [i for i, proc in enumerate(plan.processors) if proc is not None]
-    if not converting:
+    """Rows with each column's bind processor applied (once per distinct value where
+    values repeat: by value for timestamps, by identity for JSON dicts; the rows keep
+    those objects alive for the whole call, so an identity is never reused)."""
+    if not plan.converters:
         return [tuple(row) for row in rows]
-    memos: list[dict[Any, Any]] = [{} for _ in plan.processors]
+    columns: list[tuple[int, _Processor, str | None, dict[Any, Any]]] = [
+        (index, proc, memo, {}) for index, proc, memo in plan.converters
+    ]
     out = []
     for row in rows:
         values = list(row)
-        for i in converting:
-            value = values[i]
+        for index, proc, memo, seen in columns:
+            value = values[index]
             if value is None:
                 continue
-            if isinstance(value, str | bytes | int | float):
-                # Cheap to convert, rarely repeated (payloads, ids): hashing them for the
-                # memo would cost more than it saves.
-                values[i] = plan.processors[i](value)
+            if memo is None:
+                values[index] = proc(value)
                 continue
-            memo = memos[i]
-            key = value if isinstance(value, datetime | tuple) else id(value)
+            key = value if memo == "value" else id(value)
             try:
-                values[i] = memo[key]
+                values[index] = seen[key]
             except KeyError:
-                values[i] = memo[key] = plan.processors[i](value)
-            except TypeError:  # unhashable inside a tuple: convert it every time
-                values[i] = plan.processors[i](value)
+                values[index] = seen[key] = proc(value)
+            except TypeError:  # unhashable: converted every time
+                values[index] = proc(value)
         out.append(tuple(values))
     return out
 

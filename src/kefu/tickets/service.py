@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.models import Message, SenderKind
-from kefu.domain.sla import SlaRules, Targets
+from kefu.domain.sla import SlaRules
 from kefu.domain.tickets import (
     HISTORY_ACTION,
     Change,
@@ -149,8 +149,9 @@ class TicketService:
     async def _insert(
         self, conn: AsyncConnection, drafts: Sequence[TicketDraft], actor: Actor, now: datetime
     ) -> list[Ticket]:
-        # Due dates depend on (policy, priority) only, at one ``now``: worked out once each.
-        targets: dict[tuple[str | None, Priority], Targets] = {}
+        # Due dates depend on (policy, priority) only, at one ``now``: worked out once each
+        # (and the frozen SlaState shared by the batch's tickets with the same pair).
+        targets: dict[tuple[str | None, Priority], SlaState] = {}
         news = [self._new_ticket(draft, actor, now, targets) for draft in drafts]
         created = await self._tickets.create_many(conn, news)
         if self._emits(events.CREATED):
@@ -162,13 +163,18 @@ class TicketService:
         draft: TicketDraft,
         actor: Actor,
         now: datetime,
-        memo: dict[tuple[str | None, Priority], Targets],
+        memo: dict[tuple[str | None, Priority], SlaState],
     ) -> NewTicket:
         policy = self.rules.choose(draft.sla_policy)
         key = (policy, draft.priority)
-        targets = memo.get(key)
-        if targets is None:
-            targets = memo[key] = self.rules.targets(policy, draft.priority, now)
+        sla = memo.get(key)
+        if sla is None:
+            targets = self.rules.targets(policy, draft.priority, now)
+            sla = memo[key] = SlaState(
+                policy=policy,
+                first_response_due_at=targets.first_response_due_at,
+                resolution_due_at=targets.resolution_due_at,
+            )
         return NewTicket(
             subject=draft.subject.strip(),
             body=draft.body,
@@ -181,11 +187,7 @@ class TicketService:
             channel=draft.channel,
             created_by=actor.key,
             created_at=now,
-            sla=SlaState(
-                policy=policy,
-                first_response_due_at=targets.first_response_due_at,
-                resolution_due_at=targets.resolution_due_at,
-            ),
+            sla=sla,
         )
 
     async def from_conversation(
