@@ -98,6 +98,7 @@ CONSUMER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # included. Several nodes fetch ``batch`` each; when everything is failing, the consumer
 # stops taking new events at this bound instead of piling up redeliveries.
 MIN_MAX_ACK_PENDING = 10_000
+ACK_V1_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
 PING_TIMEOUT_SECONDS = 2.0
 # PubAcks awaited at once by one append: enough to keep the server busy, bounded memory.
 PUBLISH_WINDOW = 4096
@@ -516,7 +517,7 @@ class JetStreamEventLog:
         dead: list[_Dead] = []
         max_attempts = self._settings.max_attempts
         for msg in msgs:
-            attempt = msg.metadata.num_delivered
+            attempt = _deliveries(msg)
             try:
                 event = decode(msg.data, msg.subject)
             except EventInvalid as exc:
@@ -789,6 +790,17 @@ class _Window:
 
 class PullFailed(Exception):
     """The server ended a pull with a problem (the consumer was deleted, no JetStream)."""
+
+
+def _deliveries(msg: Msg) -> int:
+    """How many times JetStream has delivered ``msg``, from its ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.…``): nats-py's ``msg.metadata`` also
+    builds sequence pairs and a datetime per message, ~4% of the consumer's CPU here. Any
+    other subject form (with a domain) goes through ``metadata``."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == ACK_V1_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[4])
+    return int(msg.metadata.num_delivered)
 
 
 class _Puller:

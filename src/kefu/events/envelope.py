@@ -71,6 +71,16 @@ def decode(payload: bytes, subject: str | None = None) -> Event:
     A system publishing straight to NATS may leave out ``type`` (the subject says it) and
     ``id`` (then the payload's hash is the id, so a redelivery is still recognised).
     """
+    try:  # the common case, a complete event, decoded straight into its struct
+        event = _decoder.decode(payload)
+    except msgspec.DecodeError:
+        pass  # incomplete or invalid: the general path below fills in or says why
+    else:
+        expected = subject[len(SUBJECT_PREFIX) :] if subject is not None else event.type
+        if subject is None or (subject.startswith(SUBJECT_PREFIX) and event.type == expected):
+            check_type(event.type)
+            check_id(event.id)
+            return event
     try:
         raw = msgspec.json.decode(payload)
     except msgspec.DecodeError as exc:
