@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     grpc_port: int | None = Field(default=None, ge=0, le=65535)
     store: str | None = None
     # PostgreSQL only: chat messages commit on this many connections side by side, each
-    # conversation always on the same one (SQLite has a single writer).
-    store_write_lanes: int = Field(default=4, ge=1, le=32)
+    # conversation always on the same one (SQLite has a single writer). More than one
+    # pays off only when each commit waits for a slow disk flush (docs/configuration.md).
+    store_write_lanes: int = Field(default=1, ge=1, le=32)
     bus: str = "memory://"
     cache: str = "memory://"
     public_url: str | None = None
