@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from kefu.chat import frames
@@ -17,6 +18,7 @@ from kefu.events.envelope import Event
 from kefu.events.log import EventLog
 from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, WebhookEffects
 from kefu.events.relay import OutboxRelay
+from kefu.events.retention import run_pruner
 from kefu.events.rules import Rule
 from kefu.events.settings import EventSettings
 from kefu.events.store_log import LANES, StoreEventLog
@@ -117,6 +119,8 @@ async def running_events(
             db, clock, settings, rules, routing, customers, hub, tickets, webhooks, wake, handoff
         )
         tasks.append(asyncio.create_task(event_log.consume(CONSUMER, processor.handle)))
+        keep = timedelta(hours=settings.dedupe_retention_hours)
+        tasks.append(asyncio.create_task(run_pruner(db, clock, keep)))
         try:
             yield event_log
         finally:

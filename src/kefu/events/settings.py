@@ -29,3 +29,5 @@ class EventSettings(BaseModel):
     jetstream: JetStreamSettings = Field(default_factory=JetStreamSettings)
     # Largest POST /api/v1/events batch.
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    # How long a processed event's id is remembered, so a redelivery changes nothing.
+    dedupe_retention_hours: float = Field(default=168.0, ge=1.0, le=87_600.0)
