@@ -26,6 +26,7 @@ from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.clock import SystemClock
+from kefu.cluster.relay import LiveRelay, node_name
 from kefu.config import Settings
 from kefu.events.outbox import audience
 from kefu.events.rules import compile_rules
@@ -55,8 +56,8 @@ def make_cache(url: str) -> MemoryCache | RedisCache:
 
 def make_bus(url: str) -> MemoryBus:
     """The live in-process bus. With ``bus: nats://`` events and their rules go through
-    JetStream (``kefu.events.runtime``); live chat frames still reach this node's sockets
-    only (docs/operations.md, several nodes)."""
+    JetStream (``kefu.events.runtime``) and live chat frames cross nodes over core NATS
+    (``kefu.cluster``)."""
     return MemoryBus()
 
 
@@ -113,6 +114,11 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             settings.attachments,
         )
         chat = ChatService(repos, writer, hub, clock, settings.chat, attachments)
+        if settings.bus.startswith("nats://"):
+            relay = LiveRelay(settings.bus, settings.cluster, name=f"kefu-{node_name()}")
+            stack.push_async_callback(relay.close)
+            hub.attach(relay, chat.forget_cached)
+            await relay.start(hub.receive)
         await chat.start()
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()

@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from kefu.cluster.settings import ClusterSettings
 from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
@@ -165,6 +166,8 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: dict[str, WebhookEndpoint] = Field(default_factory=dict)
     rules: list[RuleSettings] = Field(default_factory=list)
+    # Several nodes: with ``bus: nats://`` live chat frames cross nodes (docs/scaling.md).
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def settings_customise_sources(

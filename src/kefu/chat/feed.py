@@ -15,12 +15,13 @@ with no query on the message path:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from kefu.chat import frames
 from kefu.chat.hub import Hub
 from kefu.chat.principal import agent_key
+from kefu.cluster.envelope import Audience
 from kefu.domain.conversation import Conversation, ConversationStatus
 from kefu.domain.models import Message
 from kefu.store.summaries import ConversationSummaries
@@ -33,11 +34,9 @@ class ConversationFeed:
 
     async def opened(self, conversation: Conversation) -> None:
         """Announce a new conversation (after its first message is stored)."""
-        waiting = conversation.status is ConversationStatus.WAITING
-        keys = set(self._hub.agent_keys(supervisors_only=not waiting))
-        if conversation.assignee_id is not None:
-            keys.add(agent_key(conversation.assignee_id))
-        if not keys:
+        audience = _audience(conversation.status is ConversationStatus.WAITING)
+        keys = [] if conversation.assignee_id is None else [agent_key(conversation.assignee_id)]
+        if not keys and not self._hub.may_reach(audience):
             return
         summary = await self._summaries.get(conversation.id)
         if summary is None:
@@ -45,7 +44,7 @@ class ConversationFeed:
         frame = frames.encode(
             {"type": "conversation.opened", "conversation": frames.summary_payload(summary)}
         )
-        self._hub.send(keys, frame, conversation.id)
+        self._hub.send(keys, frame, conversation.id, audience=audience)
 
     def changed(
         self, conversation: Conversation, *, was_waiting: bool = False, also: Iterable[str] = ()
@@ -53,32 +52,36 @@ class ConversationFeed:
         """Status or assignee changed; ``also`` names agents to tell besides the assignee
         (the previous one, on transfer)."""
         everyone = was_waiting or conversation.status is ConversationStatus.WAITING
-        keys = set(self._hub.agent_keys(supervisors_only=not everyone))
-        keys.update(agent_key(agent_id) for agent_id in also)
+        keys = {agent_key(agent_id) for agent_id in also}
         if conversation.assignee_id is not None:
             keys.add(agent_key(conversation.assignee_id))
-        self._send(keys, conversation, None)
+        self._send(keys, _audience(everyone), conversation, None)
 
     def customer_linked(
         self, conversation: Conversation, customer_key: str | None, linked: bool
     ) -> None:
         """The conversation's customer (the 360's key) changed: every console showing it
         reloads its panel."""
-        keys = set(self._hub.agent_keys(supervisors_only=True))
-        if conversation.assignee_id is not None:
-            keys.add(agent_key(conversation.assignee_id))
-        self._send(keys, conversation, None, customer_key=customer_key, customer_linked=linked)
+        keys = [] if conversation.assignee_id is None else [agent_key(conversation.assignee_id)]
+        self._send(
+            keys,
+            Audience.SUPERVISORS,
+            conversation,
+            None,
+            customer_key=customer_key,
+            customer_linked=linked,
+        )
 
     def message(self, conversation: Conversation, message: Message) -> None:
         """A new last message, for the consoles that do not get ``message.new``."""
-        waiting = conversation.status is ConversationStatus.WAITING
-        keys = self._hub.agent_keys(supervisors_only=not waiting)
-        if keys:
-            self._send(keys, conversation, message)
+        audience = _audience(conversation.status is ConversationStatus.WAITING)
+        if self._hub.may_reach(audience):
+            self._send((), audience, conversation, message)
 
     def _send(
         self,
-        keys: Iterable[str],
+        keys: Collection[str],
+        audience: Audience,
         conversation: Conversation,
         message: Message | None,
         **extra: Any,
@@ -92,4 +95,9 @@ class ConversationFeed:
         }
         if message is not None:
             frame["last_message"] = frames.message_payload(message)
-        self._hub.send(list(keys), frames.encode(frame), conversation.id)
+        self._hub.send(keys, frames.encode(frame), conversation.id, audience=audience)
+
+
+def _audience(everyone: bool) -> Audience:
+    """Waiting conversations are every agent's business (the queue); others supervisors'."""
+    return Audience.AGENTS if everyone else Audience.SUPERVISORS

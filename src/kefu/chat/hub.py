@@ -4,15 +4,23 @@ Besides the principals' own sockets, the hub knows which agents are online (and 
 them are supervisors), so list updates reach the consoles that show them without a query,
 and which sockets *watch* a conversation they are not a participant of (a supervisor's
 console following someone else's chat).
+
+With several nodes (``kefu.cluster``) the hub also hands what it sends to the relay, and
+the relay hands it what the other nodes sent. Console frames for "every supervisor" name
+an ``Audience`` rather than a list of keys, because only each node knows who is online
+there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import asyncio
+from collections.abc import Callable, Collection
 from collections.abc import Set as AbstractSet
+from typing import Protocol
 
 from kefu.chat import frames
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
+from kefu.cluster.envelope import Audience, ConversationChanged, Disconnect, Frame, Item
 from kefu.domain.roles import Role
 from kefu.errors import Conflict
 from kefu.observability import metrics
@@ -20,6 +28,12 @@ from kefu.observability import metrics
 # Conversations one socket may watch at once: a console watches the one on screen; the
 # bound keeps a misbehaving client from growing the watcher index without limit.
 MAX_WATCHES_PER_SOCKET = 20
+
+
+class Relay(Protocol):
+    """Where the hub sends what other nodes must see (``kefu.cluster.relay.LiveRelay``)."""
+
+    def post(self, item: Item) -> None: ...
 
 
 class Hub:
@@ -31,6 +45,19 @@ class Hub:
         self._supervisors: set[str] = set()
         self._watchers: dict[str, set[Connection]] = {}  # conversation id -> sockets
         self._watching: dict[Connection, set[str]] = {}  # socket -> conversation ids
+        self._relay: Relay | None = None
+        self._conversation_changed: Callable[[str], None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def attach(self, relay: Relay, conversation_changed: Callable[[str], None]) -> None:
+        """Join a cluster: send through ``relay`` too; ``conversation_changed`` drops a
+        node-local cached conversation when another node changed it."""
+        self._relay = relay
+        self._conversation_changed = conversation_changed
+
+    @property
+    def clustered(self) -> bool:
+        return self._relay is not None
 
     def add(self, connection: Connection) -> bool:
         """Register; True when this is the principal's first socket (it came online)."""
@@ -89,10 +116,20 @@ class Hub:
             if not watchers:
                 del self._watchers[conversation_id]
 
-    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]:
-        """Keys of the agents online on this node (all, or supervisors and admins only).
+    def may_reach(self, audience: Audience) -> bool:
+        """Could a frame for ``audience`` reach anyone? False only when no agent of it is
+        online on this node and there are no other nodes (lets a caller skip a query)."""
+        if self._relay is not None:
+            return True
+        if audience is Audience.AGENTS:
+            return bool(self._agents)
+        return audience is Audience.SUPERVISORS and bool(self._supervisors)
 
-        The live set, not a copy (this runs per message): read it, do not keep it."""
+    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]:
+        """Keys of the agents online on *this node* (all, or supervisors and admins only).
+
+        The live set, not a copy: read it, do not keep it. To address frames to online
+        agents use ``send(..., audience=...)``, which reaches the other nodes' too."""
         return self._supervisors if supervisors_only else self._agents
 
     def send(
@@ -102,15 +139,36 @@ class Hub:
         conversation_id: str | None = None,
         message_id: int | None = None,
         skip: str | None = None,
+        audience: Audience = Audience.NONE,
     ) -> None:
-        """The same encoded bytes to every socket of every principal in ``keys``.
+        """The same encoded bytes to every socket of every principal in ``keys`` and of
+        the online agents ``audience`` names, on this node and every other.
 
         ``conversation_id``/``message_id`` let a socket that is replaying that conversation
         hold the frame back until the replay is done (see ``Connection.hold``). Sockets
-        watching that conversation get the frame too, unless their principal is in
-        ``keys`` (already served) or is ``skip`` (the sender of a typing/read signal).
+        watching that conversation get the frame too, unless their principal was already
+        served or is ``skip`` (the sender of a typing/read signal).
         """
-        for key in keys:
+        self.deliver(keys, frame, conversation_id, message_id, skip, audience)
+        if self._relay is not None:
+            self._relay.post(Frame(list(keys), audience, frame, conversation_id, message_id, skip))
+
+    def deliver(
+        self,
+        keys: Collection[str],
+        frame: bytes,
+        conversation_id: str | None = None,
+        message_id: int | None = None,
+        skip: str | None = None,
+        audience: Audience = Audience.NONE,
+    ) -> None:
+        """``send`` to this node's sockets only."""
+        served = keys
+        if audience is not Audience.NONE:
+            group = self._agents if audience is Audience.AGENTS else self._supervisors
+            if group:
+                served = group.union(keys) if keys else group
+        for key in served:
             for connection in self._sockets.get(key, ()):
                 connection.send(frame, conversation_id, message_id)
         if conversation_id is None or not self._watchers:
@@ -119,11 +177,44 @@ class Hub:
         if watchers:
             for connection in watchers:
                 key = connection.principal.key
-                if key not in keys and key != skip:
+                if key not in served and key != skip:
                     connection.send(frame, conversation_id, message_id)
 
+    def conversation_changed(self, conversation_id: str) -> None:
+        """Tell the other nodes to forget their cached copy of the conversation."""
+        if self._relay is not None:
+            self._relay.post(ConversationChanged(conversation_id))
+
+    def receive(self, items: list[Item]) -> None:
+        """What other nodes sent (the relay's callback)."""
+        for item in items:
+            if isinstance(item, Frame):
+                self.deliver(
+                    item.keys,
+                    item.frame,
+                    item.conversation_id,
+                    item.message_id,
+                    item.skip,
+                    item.audience,
+                )
+            elif isinstance(item, ConversationChanged):
+                if self._conversation_changed is not None:
+                    self._conversation_changed(item.conversation_id)
+            else:
+                task = asyncio.get_running_loop().create_task(
+                    self._close_all(item.key, item.reason)
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
     async def disconnect(self, key: str, reason: str) -> None:
-        """Close every socket of ``key`` (revoked credentials) with 4401 and an error frame."""
+        """Close every socket of ``key`` (revoked credentials) with 4401 and an error
+        frame, here and on every other node."""
+        if self._relay is not None:
+            self._relay.post(Disconnect(key, reason))
+        await self._close_all(key, reason)
+
+    async def _close_all(self, key: str, reason: str) -> None:
         for connection in list(self._sockets.get(key, ())):
             if not connection.ws.prepared:
                 connection.state = SocketState.CLOSING  # its handshake will find it closed

@@ -329,6 +329,7 @@ class ChatService:
         await self._repos.conversations.save_state(
             conversation.id, conversation.status, agent_id, self._clock.now()
         )
+        self._hub.conversation_changed(conversation.id)
         await self._repos.audit.record(
             "conversation.transfer",
             actor=actor.key,
@@ -358,6 +359,7 @@ class ChatService:
         await self._repos.conversations.save_state(
             conversation.id, conversation.status, assignee, self._clock.now()
         )
+        self._hub.conversation_changed(conversation.id)
         await self._repos.audit.record(
             "conversation.close", actor=actor.key, target=conversation.id, now=self._clock.now()
         )
@@ -442,6 +444,7 @@ class ChatService:
             await self._repos.conversations.save_state(
                 conversation.id, conversation.status, assignment.agent_id, self._clock.now()
             )
+            self._hub.conversation_changed(conversation.id)
             self._hub.send(
                 self._participants(conversation),
                 _assigned_frame(conversation.id, assignment.agent_id),
@@ -495,6 +498,13 @@ class ChatService:
         conversation = await self._load(conversation_id)
         if conversation is None:
             raise NotFound("no such conversation", code="conversation_not_found")
+        if self._hub.clustered and not _may_see(principal, conversation):
+            # Another node may have just assigned or transferred it and our copy is older
+            # than its news: ask the store before refusing.
+            self.forget_cached(conversation_id)
+            conversation = await self._load(conversation_id)
+            if conversation is None:
+                raise NotFound("no such conversation", code="conversation_not_found")
         if principal.is_agent:
             if conversation.assignee_id == principal.id or principal.has_role(Role.SUPERVISOR):
                 return conversation
@@ -522,6 +532,12 @@ class ChatService:
         self._open[conversation.id] = conversation
         self._open_by_visitor[conversation.visitor_id] = conversation.id
 
+    def forget_cached(self, conversation_id: str) -> None:
+        """Another node changed the conversation: the next use reads it from the store."""
+        cached = self._open.get(conversation_id)
+        if cached is not None:
+            self._forget(cached)
+
     def _forget(self, conversation: Conversation) -> None:
         self._open.pop(conversation.id, None)
         if self._open_by_visitor.get(conversation.visitor_id) == conversation.id:
@@ -540,6 +556,12 @@ class ChatService:
     @staticmethod
     def _sender_payload(principal: Principal) -> dict[str, str | None]:
         return {"kind": principal.kind.value, "id": principal.id, "name": principal.name}
+
+
+def _may_see(principal: Principal, conversation: Conversation) -> bool:
+    if principal.is_agent:
+        return conversation.assignee_id == principal.id or principal.has_role(Role.SUPERVISOR)
+    return conversation.visitor_id == principal.id
 
 
 def _assigned_frame(conversation_id: str, agent_id: str) -> bytes:

@@ -13,6 +13,7 @@ from typing import Any
 
 from kefu.chat import frames
 from kefu.chat.hub import Hub
+from kefu.cluster.envelope import Audience
 from kefu.domain.roles import Role
 from kefu.events.envelope import Event
 from kefu.events.log import EventLog
@@ -34,8 +35,8 @@ def live_notifier(hub: Hub) -> Any:
     """Rules' ``notify`` action: a ``notification`` frame to the online agents of a role."""
 
     def notify(role: Role, text: str, event: Event, rule: str, ticket_id: int | None) -> None:
-        keys = hub.agent_keys(supervisors_only=role is not Role.AGENT)
-        if not keys:
+        audience = Audience.AGENTS if role is Role.AGENT else Audience.SUPERVISORS
+        if not hub.may_reach(audience):
             return
         frame = frames.encode(
             {
@@ -50,7 +51,7 @@ def live_notifier(hub: Hub) -> Any:
                 },
             }
         )
-        hub.send(list(keys), frame)
+        hub.send((), frame, audience=audience)
 
     return notify
 

@@ -118,3 +118,19 @@ class HotCounters(Collector):
 
 HOT = HotCounters()
 REGISTRY.register(HOT)
+
+# Several nodes (kefu.cluster): live frames and signals to and from the other nodes.
+CLUSTER_CONNECTED = Gauge(
+    "kefu_cluster_connected", "1 while this node's cluster link to NATS is up", registry=REGISTRY
+)
+CLUSTER_SENT = Counter(
+    "kefu_cluster_items_sent_total", "Live items published to the other nodes", registry=REGISTRY
+)
+CLUSTER_RECEIVED = Counter(
+    "kefu_cluster_items_received_total", "Live items received from other nodes", registry=REGISTRY
+)
+CLUSTER_DROPPED = Counter(
+    "kefu_cluster_items_dropped_total",
+    "Live items not sent to other nodes (NATS unreachable or its buffer full)",
+    registry=REGISTRY,
+)

@@ -1,0 +1,60 @@
+"""What crosses nodes: live frames and the signals that keep node-local caches true.
+
+One NATS message carries everything a node sent in one loop iteration (a list of items),
+so a burst of chat messages costs one publish, not one per frame. msgpack via msgspec,
+array-like structs: a frame crosses as the exact bytes the local sockets got.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+
+class Audience(enum.IntEnum):
+    """Agents a frame goes to besides the named principals, resolved on each node against
+    the agents online *there* (no node knows who is online elsewhere)."""
+
+    NONE = 0
+    SUPERVISORS = 1  # supervisors and admins
+    AGENTS = 2  # every online agent
+
+
+class Frame(msgspec.Struct, array_like=True, tag=0):
+    """``Hub.send`` on another node: the same arguments, the frame already encoded."""
+
+    keys: list[str]
+    audience: Audience
+    frame: bytes
+    conversation_id: str | None = None
+    message_id: int | None = None
+    skip: str | None = None
+
+
+class Disconnect(msgspec.Struct, array_like=True, tag=1):
+    """Close every socket of ``key`` (its credentials were revoked)."""
+
+    key: str
+    reason: str
+
+
+class ConversationChanged(msgspec.Struct, array_like=True, tag=2):
+    """The conversation's status or assignee changed: drop any cached copy."""
+
+    conversation_id: str
+
+
+Item = Frame | Disconnect | ConversationChanged
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[Item])
+
+
+def encode(items: list[Item]) -> bytes:
+    return _encoder.encode(items)
+
+
+def decode(payload: bytes) -> list[Item]:
+    """Raise ``msgspec.DecodeError`` on anything another kefu node would not have sent."""
+    return _decoder.decode(payload)

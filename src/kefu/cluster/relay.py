@@ -1,0 +1,186 @@
+"""The node's link to the others: publish what this node sends, deliver what they send.
+
+Each node holds its own NATS connection with ``no_echo``: NATS never hands a node its own
+publishes back, so nothing is delivered twice locally. Items posted during one loop
+iteration leave as one NATS message at the end of it (the same trick as a socket's
+outbound queue, ``kefu.chat.connection``).
+
+Failure policy: live frames are best-effort across nodes, as they are to a socket. While
+NATS is unreachable at start the node serves its own sockets and keeps connecting in the
+background; during a reconnect nats-py buffers publishes (bounded) and sends them after;
+anything beyond is dropped and counted (``kefu_cluster_items_dropped_total``). Nothing is
+lost from the store: clients that reconnect ``resume`` from their last id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from kefu.cluster import envelope
+from kefu.cluster.settings import ClusterSettings
+from kefu.observability import metrics
+
+log = logging.getLogger(__name__)
+
+# Between two attempts at the first connection while NATS is down at start.
+RETRY_SECONDS = 2.0
+
+Deliver = Callable[[list[envelope.Item]], None]
+
+
+class LiveRelay:
+    def __init__(self, url: str, settings: ClusterSettings, name: str) -> None:
+        self._url = url
+        self._subject = settings.subject
+        self._connect_timeout = settings.connect_timeout_seconds
+        self._name = name
+        self._nc: NATS | None = None
+        self._pending: list[envelope.Item] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._deliver: Deliver | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def start(self, deliver: Deliver) -> None:
+        """Connect and subscribe; if NATS is down, keep trying in the background."""
+        self._deliver = deliver
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._connect()
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            log.error(
+                "cluster: cannot reach NATS at %s (%r); serving this node's sockets only "
+                "and retrying every %.0f s",
+                self._url,
+                exc,
+                RETRY_SECONDS,
+            )
+            self._spawn(self._keep_connecting())
+
+    async def _connect(self) -> None:
+        nc = NATS()
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await nc.connect(
+                    self._url,
+                    name=self._name,
+                    no_echo=True,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                await nc.subscribe(self._subject, cb=self._on_message)
+                await nc.flush()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise
+        self._nc = nc
+        metrics.CLUSTER_CONNECTED.set(1)
+        log.info("cluster: live frames cross nodes on %s (%s)", self._subject, self._url)
+
+    async def _keep_connecting(self) -> None:
+        while self._nc is None and not self._closing:
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                await self._connect()
+            except (TimeoutError, OSError, nats.errors.Error) as exc:
+                log.debug("cluster: still cannot reach NATS: %r", exc)
+
+    def post(self, item: envelope.Item) -> None:
+        """Queue ``item`` for the other nodes; it leaves at the end of this loop iteration."""
+        if self._nc is None:
+            metrics.CLUSTER_DROPPED.inc()
+            return
+        self._pending.append(item)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        items, self._pending = self._pending, []
+        if items:
+            self._spawn(self._publish(items))
+
+    async def _publish(self, items: list[envelope.Item]) -> None:
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            metrics.CLUSTER_DROPPED.inc(len(items))
+            return
+        try:
+            await nc.publish(self._subject, envelope.encode(items))
+        except (nats.errors.Error, OSError) as exc:
+            # OutboundBufferLimitError while reconnecting with a full buffer, among others.
+            metrics.CLUSTER_DROPPED.inc(len(items))
+            log.warning("cluster: %d live items not sent to other nodes: %r", len(items), exc)
+        else:
+            metrics.CLUSTER_SENT.inc(len(items))
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            items = envelope.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            # Another program (or another kefu version) on our subject: say so, once each.
+            log.warning("cluster: ignored a message on %s that is not kefu's: %s", msg.subject, exc)
+            return
+        metrics.CLUSTER_RECEIVED.inc(len(items))
+        if self._deliver is not None:
+            self._deliver(items)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("cluster: NATS error: %r", exc)
+
+    async def _on_disconnected(self) -> None:
+        metrics.CLUSTER_CONNECTED.set(0)
+        if self._closing:
+            return
+        log.warning("cluster: disconnected from NATS; reconnecting")
+
+    async def _on_reconnected(self) -> None:
+        metrics.CLUSTER_CONNECTED.set(1)
+        log.info("cluster: reconnected to NATS")
+
+    async def close(self) -> None:
+        """Send what is queued, then close."""
+        self._closing = True
+        self._flush()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self._connect_timeout)
+        for task in list(self._tasks):
+            task.cancel()
+        nc, self._nc = self._nc, None
+        metrics.CLUSTER_CONNECTED.set(0)
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+
+def node_name() -> str:
+    """host:pid: names this process in NATS's connection list (``nats server report``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
