@@ -22,6 +22,15 @@ Why it is shaped this way:
 - **Dead letters** are the original payload on ``kefu.deadletter.<type>`` in their own
   stream, with the reason in headers; the message is terminated only once the dead
   letter is stored.
+- **Limits: full means "wait", not "forget".** Both streams have an age and a byte limit
+  (``events.jetstream.*_max_age_hours``, ``*_max_bytes``) and refuse new messages when
+  full (``DiscardPolicy.NEW``): the outbox relay keeps a refused event and retries, while
+  ``OLD`` would silently drop the oldest event, read or not. A stream that keeps every
+  event (limits retention) fills with history in steady state, so a refusal first purges
+  what every consumer has acknowledged; only unread events make a publish wait. Limits
+  that differ from the settings are updated in place at start, never by recreating the
+  stream, and a byte limit below what the stream holds unread is refused (the server
+  would delete the oldest events to fit).
 - **Both hot paths skip nats-py's per-message machinery.** Its ``publish_async`` makes a
   future and parses a PubAck per message, and its ``fetch`` waits for each message with
   a timer task; that caps a process near 25k and 20k messages/s. Here PubAcks come back
@@ -102,6 +111,16 @@ ACK_V1_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.
 PING_TIMEOUT_SECONDS = 2.0
 # PubAcks awaited at once by one append: enough to keep the server busy, bounded memory.
 PUBLISH_WINDOW = 4096
+# The err_code of JSStreamStoreFailedF, which a PubAck carries when a stream under
+# DiscardPolicy.NEW is full ("maximum bytes exceeded", or messages).
+STREAM_FULL = "10077 "
+# A full stream is checked for acknowledged history at most this often: every relay
+# retry (about once a second) asking for every consumer's state would only add load.
+MAKE_ROOM_INTERVAL_SECONDS = 5.0
+# Before nats-io/nats-server#4772 (merged November 2023, in 2.10.5), a stream under
+# DiscardPolicy.NEW checked a publish against max_bytes without the per-message overhead,
+# so the publish that crossed the limit was stored and the oldest message deleted.
+DISCARD_NEW_EXACT_SINCE = (2, 10, 5)
 NO_ACK = "no acknowledgement"  # placeholder until a message's reply comes
 
 
@@ -170,6 +189,7 @@ class JetStreamEventLog:
         self._closed = False
         self._failed: tuple[float, str] | None = None  # the last failed connect: when, why
         self._tasks: set[asyncio.Task[None]] = set()
+        self._room_checked = -math.inf  # monotonic time of the last full-stream purge
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -223,6 +243,7 @@ class JetStreamEventLog:
                     )
                 js = nc.jetstream(timeout=self._publish_timeout)
                 await self._ensure_streams(js, first=True)
+                _warn_if_discard_new_is_inexact(nc)
             except BaseException as exc:
                 await nc.close()
                 if isinstance(exc, TimeoutError | nats.errors.Error | OSError):
@@ -273,18 +294,28 @@ class JetStreamEventLog:
     # -- streams ---------------------------------------------------------------------------
 
     def _stream_configs(self) -> list[StreamConfig]:
+        settings = self._js_settings
         common: dict[str, Any] = {
             "storage": StorageType.FILE,
             "retention": RetentionPolicy.LIMITS,
-            "discard": DiscardPolicy.OLD,
-            "duplicate_window": self._js_settings.duplicate_window_seconds,
-            "num_replicas": self._js_settings.replicas,
+            # Full: refuse (the outbox keeps the event and retries), never drop the oldest.
+            "discard": DiscardPolicy.NEW,
+            "duplicate_window": settings.duplicate_window_seconds,
+            "num_replicas": settings.replicas,
         }
         return [
-            StreamConfig(name=self._js_settings.stream, subjects=[EVENTS_SUBJECTS], **common),
             StreamConfig(
-                name=self._js_settings.dead_letter_stream,
+                name=settings.stream,
+                subjects=[EVENTS_SUBJECTS],
+                max_age=settings.stream_max_age_hours * 3600,
+                max_bytes=settings.stream_max_bytes,
+                **common,
+            ),
+            StreamConfig(
+                name=settings.dead_letter_stream,
                 subjects=[DEAD_LETTER_SUBJECTS],
+                max_age=settings.deadletter_max_age_hours * 3600,
+                max_bytes=settings.deadletter_max_bytes,
                 **common,
             ),
         ]
@@ -331,19 +362,104 @@ class JetStreamEventLog:
             sorted(current.subjects or []) == sorted(wanted.subjects or [])
             and math.isclose(current.duplicate_window or 0.0, wanted.duplicate_window or 0.0)
             and (current.num_replicas or 1) == wanted.num_replicas
+            and math.isclose(current.max_age or 0.0, wanted.max_age or 0.0)
+            and current.max_bytes == wanted.max_bytes
+            and current.discard == wanted.discard
         ):
             return
+        assert wanted.max_bytes is not None
+        if info.state.bytes > wanted.max_bytes:
+            # The server would delete the oldest messages to fit, read or not: keep only
+            # the unread ones, and refuse a limit below them.
+            await self._purge_acknowledged(js, wanted.name)
+            held = (await js.stream_info(wanted.name)).state.bytes
+            if held > wanted.max_bytes:
+                raise ConfigError(
+                    self._limit_key(wanted, "max_bytes"),
+                    f"JetStream stream {wanted.name} holds {held} bytes of events not yet "
+                    f"acknowledged by every consumer; a limit of {wanted.max_bytes} would "
+                    "delete some. Raise it, or let the consumers catch up first",
+                )
         updated = dataclasses.replace(
             current,
             subjects=wanted.subjects,
             duplicate_window=wanted.duplicate_window,
             num_replicas=wanted.num_replicas,
+            max_age=wanted.max_age,
+            max_bytes=wanted.max_bytes,
+            discard=wanted.discard,
         )
         try:
             await js.update_stream(updated)
         except nats.js.errors.APIError as exc:
             raise self._stream_error(wanted, exc) from exc
-        log.info("updated JetStream stream %s", wanted.name)
+        log.info(
+            "updated JetStream stream %s (max age %gh, max bytes %d, discard %s)",
+            wanted.name,
+            (wanted.max_age or 0.0) / 3600,
+            wanted.max_bytes,
+            wanted.discard,
+        )
+
+    async def _purge_acknowledged(self, js: JetStreamContext, stream: str) -> int:
+        """Remove the messages every consumer of ``stream`` has acknowledged; return how
+        many went.
+
+        With limits retention, acknowledged events stay as history until a limit removes
+        them. The lowest acknowledgement floor among the consumers (kefu's and anyone
+        else's) is where unread events may begin, so everything before it can go. No
+        consumer means nobody has read anything: nothing goes.
+        """
+        consumers: list[Any] = []
+        while True:
+            page = await js.consumers_info(stream, offset=len(consumers))
+            consumers.extend(page)
+            if len(page) == 0 or len(consumers) >= 10_000:
+                break
+        if not consumers:
+            return 0
+        floor = min(int(c.ack_floor.stream_seq) if c.ack_floor else 0 for c in consumers)
+        before = (await js.stream_info(stream)).state
+        if floor < before.first_seq:
+            return 0
+        # ``seq`` keeps that sequence and everything after it.
+        await js.purge_stream(stream, seq=floor + 1)
+        after = (await js.stream_info(stream)).state
+        purged = before.messages - after.messages
+        log.info(
+            "JetStream stream %s: purged %d acknowledged events (%d bytes) to make room",
+            stream,
+            purged,
+            before.bytes - after.bytes,
+        )
+        return purged
+
+    async def _make_room(self, js: JetStreamContext) -> None:
+        """A publish found the events stream full: purge its acknowledged history, at most
+        once per ``MAKE_ROOM_INTERVAL_SECONDS``, and say so when nothing could go."""
+        now = time.monotonic()
+        if now - self._room_checked < MAKE_ROOM_INTERVAL_SECONDS:
+            return
+        self._room_checked = now
+        stream = self._js_settings.stream
+        try:
+            purged = await self._purge_acknowledged(js, stream)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("JetStream stream %s is full and could not be purged: %r", stream, exc)
+            return
+        if purged == 0:
+            log.error(
+                "JetStream stream %s is full of events no consumer has acknowledged "
+                "(events.jetstream.stream_max_bytes=%d); new events wait in the outbox "
+                "until the consumers catch up or the limit is raised",
+                stream,
+                self._js_settings.stream_max_bytes,
+            )
+
+    def _limit_key(self, wanted: StreamConfig, limit: str) -> str:
+        if wanted.name == self._js_settings.stream:
+            return f"events.jetstream.stream_{limit}"
+        return f"events.jetstream.deadletter_{limit}"
 
     def _stream_key(self, wanted: StreamConfig) -> str:
         if wanted.name == self._js_settings.stream:
@@ -380,6 +496,8 @@ class JetStreamEventLog:
         ]
         errors = await self._publish_all(messages)
         failures = [error for error in errors if error is not None]
+        if any(failure.startswith(STREAM_FULL) for failure in failures) and self._js:
+            await self._make_room(self._js)  # the caller's retry may then fit
         if failures:
             raise Unavailable(
                 f"JetStream stored {len(events) - len(failures)} of {len(events)} events; "
@@ -720,6 +838,22 @@ class JetStreamEventLog:
         return letters
 
 
+def _warn_if_discard_new_is_inexact(nc: NATS) -> None:
+    version = nc.connected_server_version
+    try:
+        found = (version.major, version.minor, version.patch)
+    except (TypeError, ValueError):
+        return  # not semver: a build of its own, nothing to say
+    if found < DISCARD_NEW_EXACT_SINCE:
+        log.warning(
+            "nats-server %s may delete the oldest event when a stream reaches its byte limit "
+            "(nats-io/nats-server#4772, fixed in %s); upgrade, or keep "
+            "events.jetstream.stream_max_bytes well above the backlog you expect",
+            ".".join(map(str, found)),
+            ".".join(map(str, DISCARD_NEW_EXACT_SINCE)),
+        )
+
+
 def _header(msg: Msg, name: str) -> str | None:
     return (msg.headers or {}).get(name)
 
@@ -749,7 +883,7 @@ def _pub_ack_error(msg: Msg) -> str | None:
         return None
     try:
         error = json.loads(msg.data)["error"]
-        return f"{error.get('code')} {error.get('description')}"
+        return f"{error.get('err_code')} {error.get('description')} (status {error.get('code')})"
     except (ValueError, KeyError, TypeError, AttributeError):
         return f"unreadable reply {msg.data[:200]!r}"
 
