@@ -124,10 +124,17 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         await blacklist.refresh()
         rules = compile_rules(settings.rules, set(settings.webhooks))
         tickets = TicketService(
-            repos, db, clock, settings.tickets, audience=audience(settings.bus, rules)
+            repos, db, clock, settings.tickets, audience=audience(settings.bus, rules), hub=hub
         )
         await stack.enter_async_context(
-            SlaWatcher(db, repos.tickets, tickets.rules, clock, settings.tickets.sla_check_seconds)
+            SlaWatcher(
+                db,
+                repos.tickets,
+                tickets.rules,
+                clock,
+                settings.tickets.sla_check_seconds,
+                feed=tickets.live,
+            )
         )
         customers = await build_customer360(
             settings.sources, settings.customer360, cache, clock, db

@@ -36,6 +36,7 @@ SLA_FIELDS = {
     "solved_at",
     "warned_at",
     "breached_at",
+    "paused_at",
 }
 
 

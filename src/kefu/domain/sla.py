@@ -17,13 +17,22 @@ ever written after that moment. One column per kind thus covers both targets (fi
 response and resolution), a target moved later by a priority change is announced again
 when its new time comes, and a target moved earlier is not announced twice.
 
+Pending pauses the resolution clock, as in Zendesk: "pending" waits on the customer, so
+the time it lasts is not the agents'. Going pending stamps ``paused_at``; leaving it (to
+open, or straight to solved) moves ``resolution_due_at`` out by the time paused, counted
+as the policy counts (business or wall minutes), and adds that to ``paused_minutes`` so a
+later priority change recomputes the target with the pauses still in it. Nothing about
+the resolution is announced while paused. A target already past due when the pause began
+stays where it was: a breach is not undone by waiting on the customer afterwards. The
+first-response target is not paused: the customer is owed a first answer regardless.
+
 Pure: no I/O, no framework.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -228,8 +237,20 @@ class SlaRules:
     def mode(self, policy: SlaPolicy) -> TimeMode:
         return self.hours if policy.business_hours else WALL
 
-    def targets(self, policy_name: str | None, priority: Priority, start: datetime) -> Targets:
-        """Due dates counted from ``start`` (the ticket's creation)."""
+    def mode_of(self, policy_name: str | None) -> TimeMode:
+        """The named policy's time mode; wall time for one no longer configured."""
+        policy = self.policies.get(policy_name) if policy_name is not None else None
+        return WALL if policy is None else self.mode(policy)
+
+    def targets(
+        self,
+        policy_name: str | None,
+        priority: Priority,
+        start: datetime,
+        paused_minutes: float = 0.0,
+    ) -> Targets:
+        """Due dates counted from ``start`` (the ticket's creation); the resolution's moved
+        out by ``paused_minutes`` of finished pauses."""
         policy = self.policies.get(policy_name) if policy_name is not None else None
         if policy is None:
             return NO_TARGETS
@@ -238,8 +259,62 @@ class SlaRules:
         resolution = policy.resolution_minutes.get(priority.value)
         return Targets(
             mode.add(start, first) if first is not None else None,
-            mode.add(start, resolution) if resolution is not None else None,
+            mode.add(start, resolution + paused_minutes) if resolution is not None else None,
         )
+
+    def pause(self, sla: SlaState, now: datetime) -> SlaState:
+        """The ticket went pending: the resolution clock stops at ``now``."""
+        return sla if sla.paused_at is not None else replace(sla, paused_at=_utc(now))
+
+    def resume(self, sla: SlaState, now: datetime) -> SlaState:
+        """The ticket left pending at ``now``: the resolution target moves out by the time
+        paused, in the policy's time mode; unless it was already past due when the pause
+        began (the breach stands)."""
+        if sla.paused_at is None:
+            return sla
+        due = sla.resolution_due_at
+        if due is None or _utc(sla.paused_at) >= _utc(due):
+            return replace(sla, paused_at=None)
+        paused = self.mode_of(sla.policy).between(sla.paused_at, now)
+        minutes = max(paused, ZERO).total_seconds() / 60
+        return replace(
+            sla,
+            paused_at=None,
+            resolution_due_at=self.mode_of(sla.policy).add(due, minutes),
+            paused_minutes=sla.paused_minutes + minutes,
+        )
+
+    def after_change(
+        self,
+        sla: SlaState,
+        created_at: datetime,
+        now: datetime,
+        *,
+        status: tuple[TicketStatus, TicketStatus] | None = None,
+        priority: Priority | None = None,
+    ) -> SlaState:
+        """The SLA columns after a change of status (before, after) and/or priority (the
+        new one): targets recomputed from creation on a priority change (pauses kept), the
+        resolution clock paused or resumed around ``pending``, ``solved_at`` stamped on
+        solving and cleared on reopening. Pure: the caller stores what differs."""
+        if priority is not None and sla.policy in self.policies:
+            targets = self.targets(sla.policy, priority, created_at, sla.paused_minutes)
+            sla = replace(
+                sla,
+                first_response_due_at=targets.first_response_due_at,
+                resolution_due_at=targets.resolution_due_at,
+            )
+        if status is not None:
+            before, after = status
+            if before is TicketStatus.PENDING:
+                sla = self.resume(sla, now)
+            if after is TicketStatus.PENDING:
+                sla = self.pause(sla, now)
+            if after is TicketStatus.SOLVED:
+                sla = replace(sla, solved_at=now)
+            elif before is TicketStatus.SOLVED and after.is_active:
+                sla = replace(sla, solved_at=None)
+        return sla
 
     def warning_at(self, policy_name: str | None, due: datetime) -> datetime:
         """``warn_before_minutes`` before ``due``, in the policy's time mode. A policy no
@@ -261,7 +336,8 @@ class SlaRules:
         """The announcements owed at ``now``, oldest first; empty once each was stamped.
 
         Only active tickets have running targets: solving stops the clock. The first
-        response target ends with the first public agent reply.
+        response target ends with the first public agent reply; the resolution's says
+        nothing while paused (pending).
         """
         if not status.is_active:
             return []
@@ -281,7 +357,7 @@ def active_targets(sla: SlaState) -> list[tuple[SlaTarget, datetime]]:
     found: list[tuple[SlaTarget, datetime]] = []
     if sla.first_response_due_at is not None and sla.first_responded_at is None:
         found.append((SlaTarget.FIRST_RESPONSE, sla.first_response_due_at))
-    if sla.resolution_due_at is not None:
+    if sla.resolution_due_at is not None and sla.paused_at is None:
         found.append((SlaTarget.RESOLUTION, sla.resolution_due_at))
     return found
 

@@ -109,6 +109,11 @@ class SlaState:
     solved_at: datetime | None = None
     warned_at: datetime | None = None
     breached_at: datetime | None = None
+    # The resolution clock, stopped while the ticket is pending (waiting on the customer):
+    # when it stopped (None while it runs), and the minutes, counted as the policy counts,
+    # that finished pauses have moved ``resolution_due_at`` out by (kefu.domain.sla).
+    paused_at: datetime | None = None
+    paused_minutes: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

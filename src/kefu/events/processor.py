@@ -41,6 +41,7 @@ from kefu.events.rules import (
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
+from kefu.store.after_commit import deferred
 from kefu.store.bulk import insert_rows
 from kefu.store.database import Database
 from kefu.store.routing import CustomerRoutingRepository
@@ -370,12 +371,14 @@ class EventProcessor:
     # ---- effects (one transaction) ------------------------------------------------------
 
     async def _store(self, plans: Sequence[_Plan]) -> None:
-        if self._handoff is None:
-            await self._transaction(plans)
-            return
-        with collecting() as emitted:
-            await self._transaction(plans)
-        self._handoff(emitted)  # committed: the consumer may take them now
+        # What the effects push live (a ticket's frames to consoles) waits for the commit.
+        with deferred():
+            if self._handoff is None:
+                await self._transaction(plans)
+                return
+            with collecting() as emitted:
+                await self._transaction(plans)
+            self._handoff(emitted)  # committed: the consumer may take them now
 
     async def _transaction(self, plans: Sequence[_Plan]) -> None:
         started = time.perf_counter()

@@ -228,6 +228,10 @@ tickets = sa.Table(
     # Set once when the warning / breach event is emitted, so each is emitted once.
     sa.Column("sla_warned_at", Timestamp, nullable=True),
     sa.Column("sla_breached_at", Timestamp, nullable=True),
+    # The resolution clock pauses while the ticket is pending (kefu.domain.sla): since
+    # when (null while it runs), and the minutes finished pauses moved the target out by.
+    sa.Column("sla_paused_at", Timestamp, nullable=True),
+    sa.Column("sla_paused_minutes", sa.Float, nullable=False, server_default=sa.text("0")),
     sa.Index(None, "status", "priority"),
     sa.Index(None, "assignee_id", "status"),
 )

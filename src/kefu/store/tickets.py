@@ -101,6 +101,8 @@ def ticket_record(row: Any) -> Ticket:
             solved_at=row.solved_at,
             warned_at=row.sla_warned_at,
             breached_at=row.sla_breached_at,
+            paused_at=row.sla_paused_at,
+            paused_minutes=float(row.sla_paused_minutes),
         ),
     )
 
@@ -318,7 +320,10 @@ class TicketRepository:
         first_open = sa.and_(
             tickets.c.first_response_due_at.is_not(None), tickets.c.first_responded_at.is_(None)
         )
-        resolution = tickets.c.resolution_due_at.is_not(None)
+        # A paused resolution clock (pending) owes nothing until it runs again.
+        resolution = sa.and_(
+            tickets.c.resolution_due_at.is_not(None), tickets.c.sla_paused_at.is_(None)
+        )
 
         def owed(stamp: sa.ColumnElement[Any], until: datetime) -> sa.ColumnElement[bool]:
             conditions = []
@@ -409,10 +414,11 @@ class TicketRepository:
         became-due) triples; True when this call won the right to emit the events.
 
         The WHERE re-checks, under the row lock the UPDATE takes, that the ticket is still
-        active, each target still has that due date (and the first response is still
-        awaited), and the stamp is older than the earliest moment: of several nodes
-        checking at once, exactly one matches, and a concurrent priority change or reply
-        makes the stale announcement match nothing.
+        active, each target still has that due date (the first response is still awaited,
+        the resolution clock is not paused), and the stamp is older than the earliest
+        moment: of several nodes checking at once, exactly one matches, and a concurrent
+        priority change, reply or move to pending makes the stale announcement match
+        nothing.
         """
         if not owed:
             return False
@@ -428,6 +434,8 @@ class TicketRepository:
             query = query.where(_DUE[target] == due)
             if target is SlaTarget.FIRST_RESPONSE:
                 query = query.where(tickets.c.first_responded_at.is_(None))
+            else:
+                query = query.where(tickets.c.sla_paused_at.is_(None))
         result = await conn.execute(query.values({stamp.key: now}))
         return bool(result.rowcount)
 

@@ -6,7 +6,8 @@ has a msgspec schema in ``EVENT_SCHEMAS``; tests check every emitted event again
 
 - ``ticket.created``: ``ticket_id``, ``ticket`` (the ticket JSON), ``actor``
 - ``ticket.updated``: ``ticket_id``, ``changes`` ``{field: {"before", "after"}}`` (the
-  fields changed and the SLA columns that moved with them), ``actor``
+  fields changed and the SLA fields that moved with them: due dates, ``solved_at``,
+  ``paused_at``), ``actor``
 - ``ticket.commented``: ``ticket_id``, ``comment_id``, ``internal``, ``author``,
   ``author_name``, ``body``
 - ``ticket.sla.warning`` and ``ticket.sla.breached``: ``ticket_id``, ``target``
@@ -76,6 +77,7 @@ def ticket_payload(ticket: Ticket) -> dict[str, Any]:
             "solved_at": _when(sla.solved_at),
             "warned_at": _when(sla.warned_at),
             "breached_at": _when(sla.breached_at),
+            "paused_at": _when(sla.paused_at),
         },
     }
 
@@ -167,6 +169,8 @@ class SlaJson(_Strict):
     solved_at: str | None
     warned_at: str | None
     breached_at: str | None
+    # Set while the resolution clock is paused (the ticket is pending).
+    paused_at: str | None
 
 
 class TicketJson(_Strict):
@@ -208,6 +212,7 @@ class UpdatedData(_Strict):
             "solved_at",
             "first_response_due_at",
             "resolution_due_at",
+            "paused_at",
         ],
         Change,
     ]

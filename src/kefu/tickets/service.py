@@ -8,13 +8,17 @@ it afterwards (rules, webhooks, other nodes).
 Every write method accepts a caller's ``conn``: the rules processor stores a batch of
 events' effects in one transaction and passes it here, so a ticket a rule creates
 commits with the processed-event row that prevents creating it twice.
+
+Given a hub, every committed change is also pushed live to the agent consoles concerned
+(``kefu.tickets.live``), after the commit: a caller passing its own ``conn`` wraps its
+transaction in ``kefu.store.after_commit.deferred()`` for that.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.errors import IllegalTransition
-from kefu.domain.models import Message, SenderKind
+from kefu.domain.models import SenderKind
 from kefu.domain.sla import SlaRules
 from kefu.domain.tickets import (
     HISTORY_ACTION,
@@ -42,10 +46,13 @@ from kefu.domain.tickets import (
 from kefu.errors import BadInput, Conflict, NotFound
 from kefu.events.outbox import Audience, emit
 from kefu.ports import Clock
+from kefu.store.after_commit import after_commit, deferred
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.tickets import HistoryRow, TicketFilter
 from kefu.tickets import events
+from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, derived_subject, transcript
+from kefu.tickets.live import LiveHub, TicketFeed
 from kefu.tickets.policies import sla_rules
 from kefu.tickets.settings import TicketSettings
 
@@ -56,12 +63,16 @@ MAX_BODY_CHARS = 50_000
 MAX_CUSTOMER_KEY_CHARS = 200  # the column's width
 # Team queues, as rules name them (kefu.events.rules): lowercase, a letter first.
 QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-# A subject taken from a chat line reads as a subject, not as a paragraph.
-DERIVED_SUBJECT_CHARS = 120
-# A chat transcript in a ticket body: enough to follow the story, bounded in size; the
-# conversation itself stays linked for the rest.
-TRANSCRIPT_MESSAGES = 200
-TRANSCRIPT_CHARS = 20_000
+# SLA fields a change may move, and their columns; ``paused_minutes`` is bookkeeping for
+# recomputing targets, stored but not reported in events and frames.
+SLA_COLUMNS = {
+    "first_response_due_at": "first_response_due_at",
+    "resolution_due_at": "resolution_due_at",
+    "solved_at": "solved_at",
+    "paused_at": "sla_paused_at",
+    "paused_minutes": "sla_paused_minutes",
+}
+UNREPORTED = frozenset({"paused_minutes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +104,11 @@ class TicketService:
         settings: TicketSettings,
         *,
         audience: Audience | None = None,
+        hub: LiveHub | None = None,
     ) -> None:
         self._repos = repos
+        # The live feed to agent consoles; None (tests, tools) pushes nothing.
+        self.live = TicketFeed(hub) if hub is not None else None
         # Which ticket.* types anyone consumes (kefu.events.outbox.audience); by default
         # all are emitted.
         self._audience = audience
@@ -105,6 +119,12 @@ class TicketService:
 
     def _emits(self, event_type: str) -> bool:
         return self._audience is None or self._audience(event_type)
+
+    def _push(self, send: Callable[[TicketFeed], None]) -> None:
+        """Push a live frame once the change committed (nothing without a hub)."""
+        live = self.live
+        if live is not None:
+            after_commit(lambda: send(live))
 
     # -- reads ----------------------------------------------------------------------------
     async def get(self, ticket_id: int) -> Ticket:
@@ -156,6 +176,7 @@ class TicketService:
         created = await self._tickets.create_many(conn, news)
         if self._emits(events.CREATED):
             await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
+        self._push(lambda live: live.created(created, actor.key))
         return created
 
     def _new_ticket(
@@ -215,7 +236,7 @@ class TicketService:
             assignee_id=summary.record.assignee_id,
         )
         _check_draft(draft)
-        async with self._db.begin() as conn:
+        async with self._transaction(None) as conn:
             if not await self._tickets.lock_conversation(conn, conversation_id):
                 raise NotFound("no such conversation", code="conversation_not_found")
             existing = await self._tickets.for_conversation(conn, conversation_id)
@@ -290,9 +311,9 @@ class TicketService:
             if not changes:
                 return ticket
             now = self._clock.now()
-            derived = self._consequences(ticket, changes, now)
+            derived, sla_columns = self._consequences(ticket, changes, now)
             columns: dict[str, Any] = {name: _column(after) for name, (_, after) in changes.items()}
-            columns.update({name: after for name, (_, after) in derived.items()})
+            columns.update(sla_columns)
             await self._tickets.update(tx, ticket_id, columns, now)
             await self._tickets.add_history(
                 tx,
@@ -312,33 +333,31 @@ class TicketService:
                 raise _not_found(ticket_id)
             if self._emits(events.UPDATED):
                 await emit(tx, [events.updated(changed, changes | derived, actor.key, now)], now)
+            self._push(lambda live: live.updated(changed, changes | derived, actor.key))
             return changed
 
     def _consequences(
         self, ticket: Ticket, changes: dict[str, Change], now: datetime
-    ) -> dict[str, Change]:
-        """SLA columns a change moves along with it, as ``{column: (before, after)}``."""
-        derived: dict[str, Change] = {}
-        status = changes.get("status")
-        if status is not None:
-            if status[1] is TicketStatus.SOLVED:
-                derived["solved_at"] = (ticket.sla.solved_at, now)
-            elif status[0] is TicketStatus.SOLVED and status[1] is TicketStatus.OPEN:
-                derived["solved_at"] = (ticket.sla.solved_at, None)
+    ) -> tuple[dict[str, Change], dict[str, Any]]:
+        """The SLA fields a change moves along with it (``SlaRules.after_change``): as
+        ``{field: (before, after)}`` for history and events, and as columns to store."""
         priority = changes.get("priority")
-        if priority is not None and ticket.sla.policy in self.rules.policies:
-            targets = self.rules.targets(ticket.sla.policy, priority[1], ticket.created_at)
-            for name, before, after in (
-                (
-                    "first_response_due_at",
-                    ticket.sla.first_response_due_at,
-                    targets.first_response_due_at,
-                ),
-                ("resolution_due_at", ticket.sla.resolution_due_at, targets.resolution_due_at),
-            ):
-                if before != after:
-                    derived[name] = (before, after)
-        return derived
+        after = self.rules.after_change(
+            ticket.sla,
+            ticket.created_at,
+            now,
+            status=changes.get("status"),
+            priority=priority[1] if priority is not None else None,
+        )
+        derived: dict[str, Change] = {}
+        columns: dict[str, Any] = {}
+        for name, column in SLA_COLUMNS.items():
+            before_value, after_value = getattr(ticket.sla, name), getattr(after, name)
+            if before_value != after_value:
+                columns[column] = after_value
+                if name not in UNREPORTED:
+                    derived[name] = (before_value, after_value)
+        return derived, columns
 
     async def comment(
         self,
@@ -381,8 +400,11 @@ class TicketService:
                 tx, [HistoryRow(ticket_id, "comment", actor.key, now, detail)]
             )
             sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
+            after = replace(ticket, sla=sla, updated_at=now)
             if self._emits(events.COMMENTED):
-                await emit(tx, [events.commented(replace(ticket, sla=sla), comment, now)], now)
+                await emit(tx, [events.commented(after, comment, now)], now)
+            moved: dict[str, Change] = {"first_responded_at": (None, now)} if first_response else {}
+            self._push(lambda live: live.updated(after, moved, actor.key, comment))
         return comment
 
     # -- helpers --------------------------------------------------------------------------
@@ -392,8 +414,9 @@ class TicketService:
         if conn is not None:
             yield conn
             return
-        async with self._db.begin() as own:
-            yield own
+        with deferred():  # live frames go out once this transaction committed
+            async with self._db.begin() as own:
+                yield own
 
     async def _require_agents(self, agent_ids: set[str]) -> None:
         for agent_id in sorted(agent_ids):
@@ -417,6 +440,10 @@ def _history_detail(
     detail = events.plain_changes({name: (before, after)})[name]
     if name == "priority":
         moved = {k: v for k, v in derived.items() if k.endswith("_due_at")}
+        detail.update(events.plain_changes(moved))
+    elif name == "status" and "paused_at" in derived:
+        # The resolution clock paused, or resumed with its target moved out.
+        moved = {k: v for k, v in derived.items() if k in ("paused_at", "resolution_due_at")}
         detail.update(events.plain_changes(moved))
     return detail
 
@@ -447,49 +474,3 @@ def _check_draft(draft: TicketDraft) -> None:
         _check_text("customer_key", draft.customer_key, MAX_CUSTOMER_KEY_CHARS)
     if draft.queue is not None:
         _check_queue(draft.queue)
-
-
-def derived_subject(text: str, fallback: str) -> str:
-    """A one-line subject from free text: whitespace collapsed, cut at a word."""
-    line = " ".join(text.split())
-    if not line:
-        return fallback
-    if len(line) <= DERIVED_SUBJECT_CHARS:
-        return line
-    cut = line[: DERIVED_SUBJECT_CHARS - 1]
-    if " " in cut[DERIVED_SUBJECT_CHARS // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut + "…"
-
-
-def transcript(messages: Sequence[Message], visitor_name: str | None, conversation_id: str) -> str:
-    """The chat as plain text, oldest first, bounded by TRANSCRIPT_MESSAGES/CHARS."""
-    lines: list[str] = []
-    size = 0
-    shown = 0
-    for message in messages[:TRANSCRIPT_MESSAGES]:
-        who = _speaker(message, visitor_name)
-        body = message.body
-        if message.attachments:
-            names = ", ".join(a.name for a in message.attachments)
-            body = f"{body} [attachments: {names}]".strip()
-        line = f"[{message.created_at:%Y-%m-%d %H:%M} UTC] {who}: {body}"
-        if size + len(line) > TRANSCRIPT_CHARS:
-            break
-        lines.append(line)
-        size += len(line) + 1
-        shown += 1
-    if shown < len(messages):
-        lines.append(f"… the rest is in conversation {conversation_id}")
-    return "\n".join(lines) if lines else f"(conversation {conversation_id} has no messages)"
-
-
-def _speaker(message: Message, visitor_name: str | None) -> str:
-    kind = message.sender.kind
-    if kind is SenderKind.VISITOR:
-        return visitor_name or "Visitor"
-    if kind is SenderKind.AGENT:
-        return message.sender.name or "Agent"
-    if kind is SenderKind.BOT:
-        return "Bot"
-    return "System"

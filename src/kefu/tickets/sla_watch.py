@@ -7,6 +7,9 @@ one stamps the ticket and writes its history row and its ``ticket.sla.warning`` 
 under the row lock, so when several nodes check at once exactly one of them emits.
 
 It checks once at start, so targets that passed while no node ran are announced at once.
+Given the ticket service's live feed, each announcement also updates the consoles showing
+the ticket (its SLA badge), after the commit. A pending ticket's resolution clock is
+paused: nothing about it is owed then (``kefu.domain.sla``).
 A failed check is logged and retried at the next tick: announcements are late, never lost.
 """
 
@@ -15,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.chat.frames import iso
 from kefu.domain.sla import Alarm, SlaRules
@@ -24,9 +30,11 @@ from kefu.domain.tickets import SlaAlarm, Ticket
 from kefu.events.envelope import Event
 from kefu.events.outbox import emit
 from kefu.ports import Clock
+from kefu.store.after_commit import after_commit, deferred
 from kefu.store.database import Database
 from kefu.store.tickets import HistoryRow, TicketRepository
 from kefu.tickets import events
+from kefu.tickets.live import TicketFeed
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 # after downtime still clears in a few round trips.
 PAGE = 200
 _ACTION = {SlaAlarm.WARNING: "sla.warning", SlaAlarm.BREACH: "sla.breach"}
+_STAMP_FIELD = {SlaAlarm.WARNING: "warned_at", SlaAlarm.BREACH: "breached_at"}
 
 
 class SlaWatcher:
@@ -46,12 +55,15 @@ class SlaWatcher:
         rules: SlaRules,
         clock: Clock,
         interval_seconds: float,
+        *,
+        feed: TicketFeed | None = None,
     ) -> None:
         self._db = db
         self._tickets = tickets
         self._rules = rules
         self._clock = clock
         self._interval = interval_seconds
+        self._feed = feed
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> SlaWatcher:
@@ -102,25 +114,50 @@ class SlaWatcher:
     async def _announce(self, owed: list[tuple[Ticket, list[Alarm]]], now: datetime) -> int:
         history: list[HistoryRow] = []
         out: list[Event] = []
-        async with self._db.begin() as conn:
-            for ticket, alarms in owed:
-                won: set[SlaAlarm] = set()
-                for kind in (SlaAlarm.WARNING, SlaAlarm.BREACH):
-                    mine = [(a.target, a.due_at, a.at) for a in alarms if a.kind is kind]
-                    if mine and await self._tickets.stamp_sla(conn, ticket.id, kind, mine, now):
-                        won.add(kind)
-                for alarm in alarms:
-                    if alarm.kind in won:
-                        history.append(
-                            HistoryRow(
-                                ticket.id,
-                                _ACTION[alarm.kind],
-                                None,
-                                now,
-                                {"target": alarm.target.value, "due_at": iso(alarm.due_at)},
-                            )
-                        )
-                        out.append(events.sla_alarm(ticket, alarm, now))
-            await self._tickets.add_history(conn, history)
-            await emit(conn, out, now)
+        with deferred():
+            async with self._db.begin() as conn:
+                await self._stamp(conn, owed, now, history, out)
         return len(out)
+
+    async def _stamp(
+        self,
+        conn: AsyncConnection,
+        owed: list[tuple[Ticket, list[Alarm]]],
+        now: datetime,
+        history: list[HistoryRow],
+        out: list[Event],
+    ) -> None:
+        for ticket, alarms in owed:
+            won: set[SlaAlarm] = set()
+            for kind in (SlaAlarm.WARNING, SlaAlarm.BREACH):
+                mine = [(a.target, a.due_at, a.at) for a in alarms if a.kind is kind]
+                if mine and await self._tickets.stamp_sla(conn, ticket.id, kind, mine, now):
+                    won.add(kind)
+            for alarm in alarms:
+                if alarm.kind in won:
+                    history.append(
+                        HistoryRow(
+                            ticket.id,
+                            _ACTION[alarm.kind],
+                            None,
+                            now,
+                            {"target": alarm.target.value, "due_at": iso(alarm.due_at)},
+                        )
+                    )
+                    out.append(events.sla_alarm(ticket, alarm, now))
+            if won and self._feed is not None:
+                self._push(self._feed, ticket, won, now)
+        await self._tickets.add_history(conn, history)
+        await emit(conn, out, now)
+
+    @staticmethod
+    def _push(feed: TicketFeed, ticket: Ticket, won: set[SlaAlarm], now: datetime) -> None:
+        """The ticket's SLA badge, warned or breached now, to the consoles showing it."""
+        sla = ticket.sla
+        changes = {_STAMP_FIELD[kind]: (getattr(sla, _STAMP_FIELD[kind]), now) for kind in won}
+        if SlaAlarm.WARNING in won:
+            sla = replace(sla, warned_at=now)
+        if SlaAlarm.BREACH in won:
+            sla = replace(sla, breached_at=now)
+        stamped = replace(ticket, sla=sla)
+        after_commit(lambda: feed.updated(stamped, changes, None))

@@ -150,6 +150,7 @@ class SlaOut(BaseModel):
     solved_at: str | None
     warned_at: str | None
     breached_at: str | None
+    paused_at: str | None = None  # the resolution clock's pause while pending
 
 
 class TicketOut(BaseModel):

@@ -1,0 +1,185 @@
+"""Keeps agent consoles' ticket lists and open ticket views live.
+
+Every change the ticket service commits (REST, console, rules, the SLA watcher) becomes
+one frame, encoded once and sent as the same bytes to the agents it concerns:
+
+- ``ticket.created``: ``ticket`` (the list item), ``actor``;
+- ``ticket.updated``: ``ticket`` (the list item after the change), ``changes``
+  ``{field: {"before", "after"}}``, ``actor``, and ``comment`` when a comment or an
+  internal note was added.
+
+The list item is the ticket JSON without ``body`` (the description never changes after
+creation, and can be an email's length): what a list row and a ticket view's header,
+fields and SLA badge show.
+
+Addressed from the hub's index of online agents, with no query: supervisors and admins,
+the assignee, the previous assignee on reassignment, the acting agent (their other tabs),
+and every online agent while the ticket is unassigned or just stopped being (the shared
+queue every console lists). Only agent keys, ever: an internal note never reaches a
+visitor's socket. Frames go out after the commit (``kefu.store.after_commit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from kefu.chat import frames
+from kefu.chat.principal import agent_key
+from kefu.domain.tickets import Ticket, TicketComment
+from kefu.tickets.events import (
+    Change,
+    SlaJson,
+    comment_payload,
+    plain_changes,
+    ticket_payload,
+)
+
+CREATED = "ticket.created"
+UPDATED = "ticket.updated"
+AGENT_PREFIX = "agent:"
+
+
+class LiveHub(Protocol):
+    """The part of ``kefu.chat.hub.Hub`` the feed uses."""
+
+    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]: ...
+
+    def send(
+        self,
+        keys: Collection[str],
+        frame: bytes,
+        conversation_id: str | None = None,
+        message_id: int | None = None,
+        skip: str | None = None,
+    ) -> None: ...
+
+
+def ticket_item(ticket: Ticket) -> dict[str, Any]:
+    """The ticket JSON without ``body``: a list row's worth."""
+    item = ticket_payload(ticket)
+    del item["body"]
+    return item
+
+
+class TicketFeed:
+    def __init__(self, hub: LiveHub) -> None:
+        self._hub = hub
+
+    def created(self, tickets: Iterable[Ticket], actor: str | None) -> None:
+        for ticket in tickets:
+            frame = {"type": CREATED, "ticket": ticket_item(ticket), "actor": actor}
+            self._send(ticket, frame, actor, was_unassigned=False)
+
+    def updated(
+        self,
+        ticket: Ticket,
+        changes: Mapping[str, tuple[Any, Any]],
+        actor: str | None,
+        comment: TicketComment | None = None,
+    ) -> None:
+        """``ticket`` as committed; ``changes`` ``{field: (before, after)}`` as the
+        ``ticket.updated`` event names them."""
+        frame: dict[str, Any] = {
+            "type": UPDATED,
+            "ticket": ticket_item(ticket),
+            "changes": plain_changes(changes),
+            "actor": actor,
+        }
+        if comment is not None:
+            frame["comment"] = comment_payload(comment)
+        assignee = changes.get("assignee_id")
+        previous = assignee[0] if assignee is not None else ticket.assignee_id
+        self._send(ticket, frame, actor, was_unassigned=previous is None, also=previous)
+
+    def _send(
+        self,
+        ticket: Ticket,
+        frame: dict[str, Any],
+        actor: str | None,
+        *,
+        was_unassigned: bool,
+        also: str | None = None,
+    ) -> None:
+        everyone = was_unassigned or ticket.assignee_id is None
+        keys = set(self._hub.agent_keys(supervisors_only=not everyone))
+        for agent_id in (ticket.assignee_id, also):
+            if agent_id is not None:
+                keys.add(agent_key(agent_id))
+        if actor is not None and actor.startswith(AGENT_PREFIX):
+            keys.add(actor)
+        if keys:
+            self._hub.send(keys, frames.encode(frame))
+
+
+# ---- schemas ----------------------------------------------------------------------------
+# The frames' one schema each; tests decode every frame they receive with these. Unknown
+# fields are refused here so a field added to a frame but not to its schema is caught.
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class TicketItemJson(_Strict):
+    id: str
+    subject: str
+    status: Literal["new", "open", "pending", "solved", "closed"]
+    priority: Literal["low", "normal", "high", "urgent"]
+    customer_key: str | None
+    assignee_id: str | None
+    queue: str | None
+    conversation_id: str | None
+    channel: Literal["console", "api", "conversation", "offline", "rule"]
+    created_at: str
+    updated_at: str
+    sla: SlaJson
+
+
+class CommentJson(_Strict):
+    id: str
+    ticket_id: str
+    author: str | None
+    author_name: str | None
+    body: str
+    internal: bool
+    created_at: str
+
+
+class CreatedFrame(_Strict, tag=CREATED, tag_field="type"):
+    ticket: TicketItemJson
+    actor: str | None
+
+
+ChangedField = Literal[
+    "status",
+    "priority",
+    "assignee_id",
+    "queue",
+    "solved_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_responded_at",
+    "paused_at",
+    "warned_at",
+    "breached_at",
+]
+
+
+class UpdatedFrame(_Strict, tag=UPDATED, tag_field="type"):
+    ticket: TicketItemJson
+    changes: dict[ChangedField, Change]
+    actor: str | None
+    comment: CommentJson | None = None
+
+
+TicketFrame = CreatedFrame | UpdatedFrame
+
+
+def check(raw: bytes | str) -> TicketFrame:
+    """Decode a ticket frame, raising ``msgspec.ValidationError`` unless it fits."""
+    frame: TicketFrame = msgspec.json.decode(raw, type=TicketFrame)
+    return frame
