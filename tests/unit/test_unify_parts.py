@@ -238,6 +238,7 @@ def test_json_rendering_equals_protobufs_own_json_mapping() -> None:
     status.state = pb.SourceStatus.State.STATE_CACHED
     status.latency_ms = 0.25
     status.fetched_at.FromSeconds(1_700_000_001)
+    status.truncated = True
     unified.sources["calls"].state = pb.SourceStatus.State.STATE_TIMEOUT
     unified.generated_at.FromSeconds(1_700_000_002)
 
@@ -246,8 +247,13 @@ def test_json_rendering_equals_protobufs_own_json_mapping() -> None:
     )
     body = as_dict(unified)
     assert body["sources"] == {
-        "crm": {"status": "cached", "latency_ms": 0.25, "fetched_at": "2023-11-14T22:13:21Z"},
-        "calls": {"status": "timeout", "latency_ms": 0.0, "fetched_at": None},
+        "crm": {
+            "status": "cached",
+            "latency_ms": 0.25,
+            "fetched_at": "2023-11-14T22:13:21Z",
+            "truncated": True,
+        },
+        "calls": {"status": "timeout", "latency_ms": 0.0, "fetched_at": None, "truncated": False},
     }
     del body["sources"], expected["sources"]
     assert body == expected

@@ -68,6 +68,12 @@ SOURCE_ANSWERS = Counter(
     ["source", "state"],
     registry=REGISTRY,
 )
+SOURCE_TRUNCATED = Counter(
+    "kefu_source_truncated_total",
+    "Fetches whose reply had more rows than the source's max_rows (cut to max_rows)",
+    ["source"],
+    registry=REGISTRY,
+)
 SOURCE_BREAKER_OPEN = Gauge(
     "kefu_source_breaker_open",
     "1 while a source's circuit breaker is open (or half-open)",

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from kefu.errors import ConfigError
 from kefu.ports import Cache, Clock
 from kefu.store.database import Database
-from kefu.unify.connector import SourceClient
+from kefu.unify.connector import QueryLimits, SourceClient
 from kefu.unify.connectors.kefu_tickets import DEFAULT_MAP, KefuTicketsClient
 from kefu.unify.connectors.registry import open_client
 from kefu.unify.mapping import Mapper, MappingError
@@ -53,7 +53,9 @@ async def build_source(
                     update={"map": SourceMap.model_validate(DEFAULT_MAP)}
                 )
         else:
-            client = open_client(settings.connector, settings.connection)
+            # The server stops a statement when the fetch it serves is over anyway.
+            limits = QueryLimits(settings.max_rows, settings.fetch_timeout(deadline_ms))
+            client = open_client(settings.connector, settings.connection, limits)
     except ValueError as exc:
         key = f"{at}.connector" if "unknown connector" in str(exc) else f"{at}.connection"
         raise _config_error(key, exc) from None

@@ -9,7 +9,8 @@ Requests return the source's reply in its own shape (rows, documents, an XML tre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -18,6 +19,35 @@ class SourceFailure(Exception):
 
     The message is for logs and metrics only: clients see the source's status, never this.
     """
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """What a query-running connector (``sql``, ``mysql``) enforces on every request.
+
+    ``max_rows``: rows read at most; one more is asked for, and its presence means the
+    reply was cut (``Rows.truncated``). ``statement_timeout``: seconds the database
+    server may spend on one statement before it stops it itself (None: no server-side
+    limit), so a query cut off by kefu's deadline does not run on without it.
+    """
+
+    max_rows: int
+    statement_timeout: float | None = None
+
+
+class Rows(list[dict[str, Any]]):
+    """The rows of a SQL reply, and whether the source had more than ``max_rows``.
+
+    A list, so mappings and selectors read it like any reply; ``truncated`` travels with
+    it to the source's status (``sources.<name>.truncated``) where an agent can see that
+    the 360 shows the first ``max_rows`` rows only.
+    """
+
+    __slots__ = ("truncated",)
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = (), *, truncated: bool = False) -> None:
+        super().__init__(rows)
+        self.truncated = truncated
 
 
 class PathLanguage(Protocol):

@@ -94,15 +94,18 @@ def render_message(message: Message) -> dict[str, Any]:
 
 
 def render_sources(
-    statuses: Iterable[tuple[str, int, float, datetime | None]],
+    statuses: Iterable[tuple[str, int, float, datetime | None, bool]],
 ) -> dict[str, dict[str, Any]]:
+    """``truncated`` is always there, so a client reads one shape: true when the source
+    had more rows than its ``max_rows`` and the answer holds the first ones."""
     return {
         name: {
             "status": STATE_NAMES.get(state, "error"),
             "latency_ms": latency_ms,
             "fetched_at": _iso(fetched_at) if fetched_at is not None else None,
+            "truncated": truncated,
         }
-        for name, state, latency_ms, fetched_at in statuses
+        for name, state, latency_ms, fetched_at, truncated in statuses
     }
 
 
@@ -131,6 +134,7 @@ def as_dict(unified: pb.UnifiedCustomer) -> dict[str, Any]:
             status.state,
             status.latency_ms,
             status.fetched_at.ToDatetime(tzinfo=UTC) if status.HasField("fetched_at") else None,
+            status.truncated,
         )
         for name, status in unified.sources.items()
     )

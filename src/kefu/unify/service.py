@@ -44,6 +44,7 @@ class _Memo:
     until: float  # monotonic
     content: pb.UnifiedCustomer  # merged, without per-request states; never mutated
     fetched: dict[str, datetime | None]
+    truncated: frozenset[str] = frozenset()  # sources whose part was cut at max_rows
     rendered: dict[str, Any] | None = None
 
     def rendered_content(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class View:
                 status.latency_ms = answer.latency_ms
                 if answer.fetched_at is not None:
                     status.fetched_at.FromDatetime(answer.fetched_at)
+                status.truncated = answer.truncated
             message.generated_at.FromDatetime(self.generated_at)
             self._message = message
         return self._message
@@ -79,7 +81,7 @@ class View:
     def json(self) -> bytes:
         body = dict(self.memo.rendered_content())
         body["sources"] = render_sources(
-            (name, answer.state, answer.latency_ms, answer.fetched_at)
+            (name, answer.state, answer.latency_ms, answer.fetched_at, answer.truncated)
             for name, answer in self.answers.items()
         )
         body["generated_at"] = _iso(self.generated_at)
@@ -137,7 +139,8 @@ class Customer360:
         latency = _ms(started)
         answers = {}
         for name, fetched_at in memo.fetched.items():
-            answers[name] = Answer(State.STATE_CACHED, latency, None, fetched_at)
+            truncated = name in memo.truncated
+            answers[name] = Answer(State.STATE_CACHED, latency, None, fetched_at, truncated)
             self._cached_counters[name].inc()
         return View(memo, answers, self._clock.now())
 
@@ -163,6 +166,7 @@ class Customer360:
             until=self._fresh_until(answers),
             content=self._merge(key, answers),
             fetched={name: answer.fetched_at for name, answer in answers.items()},
+            truncated=frozenset(name for name, answer in answers.items() if answer.truncated),
         )
         if memo.until > time.monotonic():
             if len(self._memo) >= MEMO_ENTRIES and key not in self._memo:

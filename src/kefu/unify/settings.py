@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 LookupKind = Literal["email", "phone", "order"]
 KEFU_TICKETS = "kefu_tickets"  # the built-in connector over kefu's own tickets
+# Connectors that run operator-written SQL: they take ``max_rows`` and stop a statement
+# on the server at the source's timeout (``kefu.unify.connector.QueryLimits``).
+SQL_CONNECTORS = frozenset({"sql", "mysql"})
 
 
 class TargetMap(BaseModel):
@@ -116,6 +119,10 @@ class SourceSettings(BaseModel):
     timeout_ms: float | None = Field(default=None, gt=0, le=600_000)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    # SQL sources: rows one request reads at most. A thousand is pages of orders for an
+    # agent and a bounded cost per request; a customer with more shows the first ones
+    # (the query's ORDER BY decides which) and the source says "truncated".
+    max_rows: int = Field(default=1000, ge=1, le=100_000)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -123,6 +130,19 @@ class SourceSettings(BaseModel):
         if self.map is None and self.connector != KEFU_TICKETS:
             raise ValueError("map is required: which reply fields become which schema fields")
         return self
+
+    @model_validator(mode="after")
+    def _rows_capped_where_rows_are(self) -> SourceSettings:
+        if "max_rows" in self.model_fields_set and self.connector not in SQL_CONNECTORS:
+            raise ValueError(
+                f"max_rows applies to {' and '.join(sorted(SQL_CONNECTORS))} sources, not "
+                f"to {self.connector} (a mongodb request has its own limit)"
+            )
+        return self
+
+    def fetch_timeout(self, deadline_ms: float) -> float:
+        """Seconds one fetch may take: ``timeout_ms``, or the 360's deadline."""
+        return (self.timeout_ms or deadline_ms) / 1000
 
 
 class Customer360Settings(BaseModel):

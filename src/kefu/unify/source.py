@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kefu.observability.metrics import SOURCE_ANSWERS, SOURCE_BREAKER_OPEN, SOURCE_FETCH
+from kefu.observability.metrics import (
+    SOURCE_ANSWERS,
+    SOURCE_BREAKER_OPEN,
+    SOURCE_FETCH,
+    SOURCE_TRUNCATED,
+)
 from kefu.ports import Cache, Clock
 from kefu.unify.breaker import BreakerState, CircuitBreaker
 from kefu.unify.budget import RetryBudget
-from kefu.unify.connector import PreparedRequest, SourceClient
+from kefu.unify.connector import PreparedRequest, Rows, SourceClient
 from kefu.unify.mapping import Mapper
 from kefu.unify.settings import KeySettings, SourceSettings
 from kefu.unify.singleflight import SingleFlight
@@ -39,6 +44,7 @@ class Answer:
     latency_ms: float
     fragment: pb.UnifiedCustomer | None = None
     fetched_at: datetime | None = None
+    truncated: bool = False  # the source had more rows than its max_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +82,7 @@ class Source:
         self._mapper = mapper
         self._cache = cache
         self._clock = clock
-        self._timeout = (settings.timeout_ms or default_timeout * 1000) / 1000
+        self._timeout = settings.fetch_timeout(default_timeout * 1000)
         self._breaker = CircuitBreaker(settings.breaker.failures, settings.breaker.open_seconds)
         self._budget = RetryBudget(settings.retry.budget_ratio)
         self._flights: SingleFlight[pb.UnifiedCustomer] = SingleFlight()
@@ -103,7 +109,8 @@ class Source:
             fragment, fetched_at, fresh = cached
             if not fresh:
                 self._refresh_behind(key)
-            return Answer(State.STATE_CACHED, _ms(started), fragment, fetched_at)
+            truncated = fragment.sources[self.name].truncated
+            return Answer(State.STATE_CACHED, _ms(started), fragment, fetched_at, truncated)
         flight = self._flights.running(key)
         if flight is None:
             if not self._breaker.allow():
@@ -115,7 +122,14 @@ class Source:
             return Answer(State.STATE_TIMEOUT, _ms(started))
         except Exception:  # the flight logged and counted it
             return Answer(State.STATE_ERROR, _ms(started))
-        return Answer(State.STATE_OK, _ms(started), fragment, _fetched_at(fragment, self.name))
+        status = fragment.sources[self.name]
+        return Answer(
+            State.STATE_OK,
+            _ms(started),
+            fragment,
+            _fetched_at(fragment, self.name),
+            status.truncated,
+        )
 
     async def _cached(self, key: str) -> tuple[pb.UnifiedCustomer, datetime, bool] | None:
         ttl = self.settings.ttl_seconds
@@ -178,6 +192,17 @@ class Source:
                 attempt += 1
         fragment = self._mapper.apply(reply)
         fragment.sources[self.name].fetched_at.FromDatetime(self._clock.now())
+        if isinstance(reply, Rows) and reply.truncated:
+            # Shown, not hidden: the agent sees the source say "truncated", the operator
+            # a metric and this line (a query that should ORDER BY and LIMIT itself).
+            fragment.sources[self.name].truncated = True
+            SOURCE_TRUNCATED.labels(self.name).inc()
+            log.warning(
+                "source %s: more than max_rows=%d rows for one customer; the first %d are shown",
+                self.name,
+                self.settings.max_rows,
+                len(reply),
+            )
         return fragment
 
     def _failed(self) -> None:

@@ -102,7 +102,7 @@ class Call(_message.Message):
     def __init__(self, id: _Optional[str] = ..., direction: _Optional[str] = ..., agent: _Optional[str] = ..., duration_seconds: _Optional[int] = ..., outcome: _Optional[str] = ..., notes: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
-    __slots__ = ("state", "latency_ms", "fetched_at")
+    __slots__ = ("state", "latency_ms", "fetched_at", "truncated")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[SourceStatus.State]
@@ -120,10 +120,12 @@ class SourceStatus(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     FETCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     state: SourceStatus.State
     latency_ms: float
     fetched_at: _timestamp_pb2.Timestamp
-    def __init__(self, state: _Optional[_Union[SourceStatus.State, str]] = ..., latency_ms: _Optional[float] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, state: _Optional[_Union[SourceStatus.State, str]] = ..., latency_ms: _Optional[float] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class UnifiedCustomer(_message.Message):
     __slots__ = ("customer", "orders", "tickets", "calls", "extensions", "sources", "generated_at")

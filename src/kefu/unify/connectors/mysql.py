@@ -14,6 +14,16 @@ The value is a string, and MySQL compares a string with a number column by conve
 it: ``'7x'`` equals 7 and ``' OR 1=1 --'`` equals 0. Keep customer keys in string
 columns, or compare ``CAST(id AS CHAR) = :value``.
 
+Limits (``QueryLimits``, from the source's ``max_rows`` and timeout): rows are read
+unbuffered, at most ``max_rows`` + 1, so a query matching a million rows never brings
+them all over; a reply that had more is cut (``Rows.truncated``), its connection closed
+and its query killed rather than read to the end. The server stops a statement itself at
+the source's timeout. Which setting does it depends on the server, found once per pool
+(a first connection reads the version): MariaDB runs each query as
+``SET STATEMENT max_statement_time=<s> FOR <query>`` (no round trip more), MySQL gets
+``max_execution_time`` in the session of every pooled connection (its per-query hint
+would have to be placed after the right SELECT of a template).
+
 Connection (the ``connection:`` mapping): either ``url`` (``mysql://user:pw@host:port/db``)
 or ``host``, ``port`` (default 3306), ``user``, ``password``, ``database``; and
 ``pool_size`` (default 10), ``connect_timeout_seconds`` (default 5).
@@ -30,12 +40,19 @@ from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import asyncmy
-from asyncmy.cursors import DictCursor
+from asyncmy.cursors import SSDictCursor
 from asyncmy.errors import MySQLError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from kefu.unify.connector import PathLanguage, SourceFailure
-from kefu.unify.connectors.sql import BIND, read_statement, require_text
+from kefu.unify.connector import PathLanguage, QueryLimits, Rows, SourceFailure
+from kefu.unify.connectors.sql import (
+    BIND,
+    DEFAULT_LIMITS,
+    read_statement,
+    require_text,
+    stopped_by_timeout,
+    timeout_ms,
+)
 from kefu.unify.paths import DOTTED
 
 log = logging.getLogger(__name__)
@@ -153,13 +170,18 @@ class MySqlRequest(BaseModel):
 class MySqlClient:
     """A ``SourceClient`` over one asyncmy pool, opened on the first query."""
 
-    def __init__(self, connection: Mapping[str, Any]) -> None:
+    def __init__(self, connection: Mapping[str, Any], *, limits: QueryLimits | None = None) -> None:
         self._options = MySqlConnection.model_validate(connection)
         self._target = self._options.target()
+        self.limits = limits or DEFAULT_LIMITS
         self._pool: asyncmy.Pool | None = None
         self._lock = asyncio.Lock()
         self._closed = False
         self._killers: set[asyncio.Task[None]] = set()
+        # Put before every query once the server is known to be MariaDB (see the module
+        # docstring); empty for MySQL, whose sessions carry the timeout instead.
+        self.statement_prefix = ""
+        self.mariadb: bool | None = None  # None until the first connection said
 
     @property
     def paths(self) -> PathLanguage:
@@ -178,6 +200,22 @@ class MySqlClient:
                 raise RuntimeError("this mysql source client is closed")
             if self._pool is None:
                 target = self._target
+                init_command = _READ_ONLY
+                seconds = self.limits.statement_timeout
+                if seconds is not None:
+                    self.mariadb = await self._is_mariadb()
+                    if self.mariadb:
+                        time_limit = f"{timeout_ms(seconds) / 1000:.3f}"
+                        self.statement_prefix = (
+                            f"SET STATEMENT max_statement_time={time_limit} FOR "
+                        )
+                    else:
+                        # One statement (init_command reads one result): read-only and
+                        # the time limit together; transaction_read_only is MySQL 5.7.20+.
+                        init_command = (
+                            "SET SESSION transaction_read_only = ON, "
+                            f"max_execution_time = {timeout_ms(seconds)}"
+                        )
                 self._pool = await asyncmy.create_pool(
                     # minsize 0: no connection until a request needs one.
                     minsize=0,
@@ -190,10 +228,30 @@ class MySqlClient:
                     database=target.database,
                     charset=_CHARSET,
                     autocommit=True,
-                    init_command=_READ_ONLY,
+                    init_command=init_command,
                     connect_timeout=self._options.connect_timeout_seconds,
                 )
             return self._pool
+
+    async def _connect_plain(self) -> asyncmy.Connection:
+        """A connection outside the pool (to read the version, to kill a query)."""
+        target = self._target
+        return await asyncmy.connect(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password,
+            charset=_CHARSET,
+            connect_timeout=self._options.connect_timeout_seconds,
+        )
+
+    async def _is_mariadb(self) -> bool:
+        """Whether the server is MariaDB (its version says so: ``5.5.5-10.11.6-MariaDB``)."""
+        conn = await self._connect_plain()
+        try:
+            return "mariadb" in str(conn.get_server_info()).lower()
+        finally:
+            conn.close()
 
     def kill_later(self, thread_id: int) -> None:
         """Stop, in the background, the query a cancelled request left running.
@@ -209,16 +267,8 @@ class MySqlClient:
         task.add_done_callback(self._killers.discard)
 
     async def _kill(self, thread_id: int) -> None:
-        target = self._target
         try:
-            conn = await asyncmy.connect(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password,
-                charset=_CHARSET,
-                connect_timeout=self._options.connect_timeout_seconds,
-            )
+            conn = await self._connect_plain()
         except (MySQLError, OSError) as error:
             log.info("mysql source: cannot connect to stop thread %d: %r", thread_id, error)
             return
@@ -253,34 +303,46 @@ class MySqlPrepared:
         self._client = client
         self._query = query
 
-    async def run(self, value: str) -> list[dict[str, Any]]:
-        """Fetch every row for ``value``.
+    async def run(self, value: str) -> Rows:
+        """Fetch the rows for ``value``, at most ``max_rows`` of them.
 
         A connection interrupted mid-query (the caller's deadline cancelling us, a lost
         socket) has a reply still on its way: it is closed rather than returned to the
         pool, where the next request would read this one's rows; when the interruption
-        was a cancellation, the server is also told to stop the query. A connection
-        whose query the server refused is in a clean state and goes back.
+        was a cancellation, the server is also told to stop the query. So is a reply
+        cut at ``max_rows``. A connection whose query the server refused (its statement
+        timeout included) is in a clean state and goes back.
         """
         args = {"value": require_text(value)}
-        pool = await self._client.pool()
+        client = self._client
+        max_rows = client.limits.max_rows
+        pool = await client.pool()
         conn = await pool.acquire()
         reusable = False
         try:
-            cursor = conn.cursor(DictCursor)
-            await cursor.execute(self._query, args)
-            rows = await cursor.fetchall()
+            cursor = conn.cursor(SSDictCursor)
+            await cursor.execute(client.statement_prefix + self._query, args)
+            fetched = await cursor.fetchmany(max_rows + 1)
+            if len(fetched) > max_rows:
+                client.kill_later(conn.thread_id())  # the rest is neither read nor sent
+                return Rows(fetched[:max_rows], truncated=True)
+            await cursor.close()  # the reply was read to its end: nothing is drained
             reusable = True
         except MySQLError as error:
             if not _server_refused(error):
                 raise
             reusable = True
+            if stopped_by_timeout(error):
+                raise SourceFailure(
+                    "mysql source: the server stopped the query at its statement timeout "
+                    f"({client.limits.statement_timeout:g} s): {error!r}"
+                ) from error
             raise SourceFailure(f"mysql source refused the query: {error!r}") from error
         except asyncio.CancelledError:
-            self._client.kill_later(conn.thread_id())
+            client.kill_later(conn.thread_id())
             raise
         finally:
             if not reusable:
                 conn.close()
             pool.release(conn)
-        return [dict(row) for row in rows]
+        return Rows(fetched)

@@ -13,16 +13,28 @@ Connection (the ``connection:`` mapping): ``url`` (an async SQLAlchemy URL such 
 overflows it, so a department server sees at most that many connections per node; an
 in-memory SQLite has no pool to size). Request: ``query``.
 
+Limits (``QueryLimits``, from the source's ``max_rows`` and timeout): rows are read
+through a server-side cursor, at most ``max_rows`` + 1 of them, so a query matching a
+million rows never brings a million over the wire; the extra row only says the reply was
+cut (``Rows.truncated``). PostgreSQL gives a cursor only inside a transaction, so there a
+fetch costs a BEGIN and a ROLLBACK more. The server also stops a statement itself at the
+source's timeout: ``statement_timeout`` as a startup parameter on PostgreSQL,
+``max_statement_time`` (MariaDB) or ``max_execution_time`` (MySQL) set on each new
+connection. SQLite, in-process, has no server to stop it; other backends get kefu's
+deadline only.
+
 The value is always bound as a string, and asyncpg refuses a string where PostgreSQL
 expects an integer (even in ``CAST(:value AS integer)``, whose parameter PostgreSQL then
 types as integer): write ``WHERE id = CAST(CAST(:value AS text) AS integer)`` (which
 fails, as a ``SourceFailure``, on a value that is not a number) or compare as text. A query
 cancelled by the deadline is stopped on PostgreSQL; on MySQL through this connector it
-runs to its end on the server, which the ``mysql`` connector does not let happen.
+runs on until the server's statement timeout stops it, where the ``mysql`` connector
+kills it at once.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, cast
@@ -32,12 +44,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.expression import text
 
-from kefu.unify.connector import PathLanguage, SourceFailure
+from kefu.unify.connector import PathLanguage, QueryLimits, Rows, SourceFailure
 from kefu.unify.paths import DOTTED
 
 BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
@@ -67,6 +79,55 @@ check only makes a wrong template fail loudly and early."""
 
 _READ_ONLY_SQLITE = "PRAGMA query_only = ON"
 _READ_ONLY_MYSQL = "SET SESSION TRANSACTION READ ONLY"
+DEFAULT_LIMITS = QueryLimits(max_rows=1000)
+"""A client built without limits (a test, a tool) still reads a bounded reply."""
+# The server's error when it stopped a statement at its timeout: PostgreSQL's SQLSTATE
+# query_canceled, MariaDB's ER_STATEMENT_TIMEOUT, MySQL's ER_QUERY_TIMEOUT.
+STATEMENT_TIMEOUT_CODES = frozenset({"57014", 1969, 3024})
+
+
+def timeout_ms(seconds: float) -> int:
+    """Whole milliseconds for a server setting, rounded up: never 0, which means "none"."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+def mysql_timeout_statement(mariadb: bool, seconds: float) -> str:
+    """The session setting that makes a MariaDB or MySQL server stop a long statement.
+
+    The names differ (and each server refuses the other's): MariaDB's
+    ``max_statement_time`` is in seconds and covers every statement; MySQL's
+    ``max_execution_time`` is in milliseconds and covers read-only SELECTs, which is all
+    a template may be.
+    """
+    if mariadb:
+        return f"SET SESSION max_statement_time = {timeout_ms(seconds) / 1000:.3f}"
+    return f"SET SESSION max_execution_time = {timeout_ms(seconds)}"
+
+
+def _mysql_errno(error: BaseException) -> int | None:
+    """A MySQL driver error's number (asyncmy, aiomysql: the first argument), else None."""
+    code = error.args[0] if error.args else None
+    return code if isinstance(code, int) else None
+
+
+def server_error(error: BaseException) -> bool:
+    """Whether a driver's error is the server refusing a statement (the connection is
+    sound): a MySQL server error number (1000 and up; the client's own, such as a lost
+    connection, are 2000-2999), or a PostgreSQL SQLSTATE."""
+    errno = _mysql_errno(error)
+    if errno is not None:
+        return errno >= 1000 and not 2000 <= errno < 3000
+    return bool(getattr(error, "sqlstate", None))
+
+
+def stopped_by_timeout(error: BaseException | None) -> bool:
+    """Whether a driver error is the server stopping a statement at its timeout."""
+    if error is None:
+        return False
+    # MySQL errors carry a SQLSTATE too (70100, shared with KILL QUERY): the number decides.
+    errno = _mysql_errno(error)
+    code = errno if errno is not None else getattr(error, "sqlstate", None)
+    return code in STATEMENT_TIMEOUT_CODES
 
 
 def read_statement(query: str) -> str:
@@ -148,12 +209,12 @@ class SqlRequest(BaseModel):
         return read_statement(query)
 
 
-def _engine_options(url: URL, pool_size: int) -> dict[str, Any]:
-    """Pool and read-only options the backend of ``url`` understands.
+def _engine_options(url: URL, pool_size: int, limits: QueryLimits) -> dict[str, Any]:
+    """Pool, read-only and statement-timeout options the backend of ``url`` understands.
 
-    ``AUTOCOMMIT`` spares each fetch a BEGIN and a ROLLBACK round trip: a single read
-    needs no transaction of its own. The read-only setting is made when a connection is
-    opened, not per query, for the same reason.
+    ``AUTOCOMMIT`` spares each fetch a BEGIN and a ROLLBACK round trip where a cursor
+    needs no transaction (all but PostgreSQL). The read-only setting and the statement
+    timeout are made when a connection is opened, not per query, for the same reason.
     """
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
     # SQLite in memory uses a pool without size options; a file uses a queue pool.
@@ -163,11 +224,15 @@ def _engine_options(url: URL, pool_size: int) -> dict[str, Any]:
         # Department servers are someone else's: never more than pool_size connections.
         options.update(pool_size=pool_size, max_overflow=0, pool_recycle=3600)
     backend, driver = url.get_backend_name(), url.get_driver_name()
+    pg_settings = {"default_transaction_read_only": "on"}
+    if limits.statement_timeout is not None:
+        pg_settings["statement_timeout"] = str(timeout_ms(limits.statement_timeout))
     if backend == "postgresql" and driver == "asyncpg":
-        # A startup parameter: no round trip, and not undone by a rollback.
-        options["connect_args"] = {"server_settings": {"default_transaction_read_only": "on"}}
+        # Startup parameters: no round trip, and not undone by a rollback.
+        options["connect_args"] = {"server_settings": pg_settings}
     elif backend == "postgresql" and driver == "psycopg":
-        options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+        flags = " ".join(f"-c {name}={value}" for name, value in pg_settings.items())
+        options["connect_args"] = {"options": flags}
     elif backend in ("mysql", "mariadb"):
         # asyncmy and aiomysql both run init_command right after the handshake.
         options["connect_args"] = {"init_command": _READ_ONLY_MYSQL}
@@ -183,13 +248,35 @@ def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _mysql_statement_timeout(dialect: Any, seconds: float) -> Any:
+    """A ``connect`` listener setting the statement timeout on each new MySQL/MariaDB
+    connection, by the flavour SQLAlchemy found on the first one (its own first-connect
+    check runs before this listener, so ``is_mariadb`` is known by then)."""
+
+    def set_timeout(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(mysql_timeout_statement(bool(dialect.is_mariadb), seconds))
+        finally:
+            cursor.close()
+
+    return set_timeout
+
+
 class SqlClient:
     """A ``SourceClient`` over one SQLAlchemy async engine (one pool per source)."""
 
-    def __init__(self, connection: Mapping[str, Any]) -> None:
+    def __init__(self, connection: Mapping[str, Any], *, limits: QueryLimits | None = None) -> None:
         self._options = SqlConnection.model_validate(connection)
+        self.limits = limits or DEFAULT_LIMITS
         self._engine: AsyncEngine | None = None
         self._closed = False
+        backend = make_url(self._options.url).get_backend_name()
+        # PostgreSQL opens a cursor only inside a transaction (see the module docstring).
+        self.cursor_needs_transaction = backend == "postgresql"
+        # MySQL reads the rest of an unbuffered result to close it: a cut reply drops
+        # the connection instead, and the server stops sending.
+        self.drop_after_cut = backend in ("mysql", "mariadb")
 
     @property
     def paths(self) -> PathLanguage:
@@ -208,9 +295,14 @@ class SqlClient:
             raise RuntimeError("this sql source client is closed")
         if self._engine is None:
             url = make_url(self._options.url)
-            engine = create_async_engine(url, **_engine_options(url, self._options.pool_size))
-            if url.get_backend_name() == "sqlite":
+            options = _engine_options(url, self._options.pool_size, self.limits)
+            engine = create_async_engine(url, **options)
+            backend = url.get_backend_name()
+            if backend == "sqlite":
                 event.listen(engine.sync_engine, "connect", _sqlite_read_only)
+            elif backend in ("mysql", "mariadb") and self.limits.statement_timeout is not None:
+                listener = _mysql_statement_timeout(engine.dialect, self.limits.statement_timeout)
+                event.listen(engine.sync_engine, "connect", listener)
             self._engine = engine
         return self._engine
 
@@ -228,19 +320,53 @@ class SqlPrepared:
         self._client = client
         self._statement = statement
 
-    async def run(self, value: str) -> list[dict[str, Any]]:
-        """Fetch every row for ``value``.
+    async def run(self, value: str) -> Rows:
+        """Fetch the rows for ``value``, at most ``max_rows`` of them.
 
         Cancellation mid-query (the caller's deadline) needs nothing here: SQLAlchemy
         invalidates a connection interrupted by a ``BaseException`` instead of returning
         it to the pool, so the next query gets a clean one.
         """
         params = {"value": require_text(value)}
+        client = self._client
         try:
-            async with self._client.engine().connect() as conn:
-                result = await conn.execute(self._statement, params)
-                return [dict(row) for row in result.mappings()]
+            async with client.engine().connect() as conn:
+                if client.cursor_needs_transaction:
+                    conn = await conn.execution_options(isolation_level="READ COMMITTED")
+                return await self._read(conn, params)
         except DBAPIError as error:
             if error.connection_invalidated:
                 raise  # the connection broke: the source did not answer
+            if stopped_by_timeout(error.orig):
+                seconds = client.limits.statement_timeout
+                raise SourceFailure(
+                    f"sql source: the server stopped the query at its statement timeout "
+                    f"({seconds:g} s): {error.orig!r}"
+                ) from error
             raise SourceFailure(f"sql source refused the query: {error.orig!r}") from error
+
+    async def _read(self, conn: AsyncConnection, params: dict[str, str]) -> Rows:
+        max_rows = self._client.limits.max_rows
+        try:
+            result = await conn.stream(self._statement, params)
+            fetched = await result.mappings().fetchmany(max_rows + 1)
+        except DBAPIError:
+            raise
+        except Exception as error:
+            # Errors raised by a server-side cursor (asyncpg's, opening or fetching) reach
+            # us as the driver raised them, untranslated: sort them the same way here.
+            if not server_error(error):
+                await conn.invalidate()  # the connection may be half-way through a reply
+                raise
+            if stopped_by_timeout(error):
+                raise SourceFailure(
+                    "sql source: the server stopped the query at its statement timeout "
+                    f"({self._client.limits.statement_timeout:g} s): {error!r}"
+                ) from error
+            raise SourceFailure(f"sql source refused the query: {error!r}") from error
+        rows = Rows((dict(row) for row in fetched[:max_rows]), truncated=len(fetched) > max_rows)
+        if rows.truncated and self._client.drop_after_cut:
+            await conn.invalidate()  # closing the result would read every remaining row
+        else:
+            await result.close()
+        return rows
