@@ -13,7 +13,9 @@ import { initList, renderList, selectTab } from "./list.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
 import { ChatSocket } from "./socket.js";
-import { initTickets, openTicket, showCustomerTickets, showTickets, ticketsMayHaveChanged } from "./tickets.js";
+import {
+  initTickets, onTicketFrame, openTicket, showCustomerTickets, showTickets, ticketsMayHaveChanged,
+} from "./tickets.js";
 import { atLeast, changed, currentStamp, state, subscribe, touch, upsert, visitorName } from "./state.js";
 
 let socket = null;
@@ -179,6 +181,10 @@ async function onFrame(frame) {
       break;
     case "error":
       onSendError(frame);
+      break;
+    case "ticket.created":
+    case "ticket.updated": // made or changed by anyone, anywhere: the Tickets pages follow
+      onTicketFrame(frame);
       break;
     case "notification": // a rule's `notify` action; its rule may have made a ticket too
       onNotification(frame);

@@ -1,6 +1,8 @@
 // The Tickets pages: a filtered list (newest first, "load more") with a live SLA countdown
 // per ticket, the ticket view (fields, customer, description, comments and internal notes,
 // history, SLA targets), and the "New ticket" form. Shapes: docs/rest.md "Tickets".
+// Both stay live: `ticket.created` / `ticket.updated` frames (docs/protocol.md) update the
+// list and the open ticket without a reload.
 //
 // Every ticket field, comment and customer detail is untrusted text: it goes in through
 // el()/textContent only.
@@ -9,6 +11,7 @@ import {
   addTicketComment, createTicket, customer360, getTicket, listTickets, ticketLog, updateTicket,
 } from "./api.js";
 import { $, $$, clear, el } from "./dom.js";
+import { announce } from "./notify.js";
 import { state } from "./state.js";
 
 const STATUSES = ["new", "open", "pending", "solved", "closed"];
@@ -76,6 +79,106 @@ export function ticketsMayHaveChanged() {
   clearTimeout(reloadTimer);
   reloadTimer = setTimeout(() => reloadList(), 300);
 }
+
+/** A `ticket.created` or `ticket.updated` frame: the list and the open ticket follow. */
+export function onTicketFrame(frame) {
+  const item = frame.ticket;
+  if (!item || !item.id) return;
+  const mine = item.assignee_id === state.me.id;
+  const byOther = frame.actor !== `agent:${state.me.id}`;
+  const assignee = frame.changes && frame.changes.assignee_id;
+  if (mine && byOther && (frame.type === "ticket.created" || assignee)) {
+    announce(`Ticket #${item.id} assigned to you`, item.subject, () => {
+      hooks.showPage("tickets");
+      openTicket(item.id);
+    });
+  }
+  applyToList(item);
+  if (view && view.id === item.id) applyToView(item, frame);
+}
+
+function newer(known, item) {
+  // Frames can cross a REST answer in flight: an older state never replaces a newer one.
+  return !known || !known.updated_at || Date.parse(item.updated_at) >= Date.parse(known.updated_at);
+}
+
+function applyToList(item) {
+  const index = list.items.findIndex((t) => t.id === item.id);
+  if (index >= 0) {
+    const known = list.items[index];
+    if (!newer(known, item)) return;
+    const merged = { ...known, ...item }; // the frame's item has every field but `body`
+    // A ticket that stops matching the filters leaves the list, unless it is on screen.
+    if (matches(merged) || (view && view.id === item.id)) list.items[index] = merged;
+    else list.items.splice(index, 1);
+  } else {
+    if (!matches(item)) return;
+    // Inside the loaded window only: older than the last row loaded, "load more" has it.
+    const last = list.items[list.items.length - 1];
+    if (list.next && last && Number(item.id) < Number(last.id)) return;
+    list.items.push(item);
+    list.items.sort((a, b) => Number(b.id) - Number(a.id));
+  }
+  renderList();
+  flashRow(item.id);
+}
+
+/** Does a ticket belong in the list under the current filters? */
+function matches(ticket) {
+  const assignee = filters.assignee === "me" ? state.me.id : filters.assignee;
+  return (
+    (!filters.status || ticket.status === filters.status) &&
+    (!filters.priority || ticket.priority === filters.priority) &&
+    (!assignee || ticket.assignee_id === assignee) &&
+    (!filters.queue || ticket.queue === filters.queue) &&
+    (!filters.customer_key || ticket.customer_key === filters.customer_key)
+  );
+}
+
+function flashRow(id) {
+  const node = $(`#tk-list .tk-row[data-id="${CSS.escape(id)}"]`);
+  if (!node) return;
+  node.classList.remove("tk-flash");
+  void node.offsetWidth; // restart the animation
+  node.classList.add("tk-flash");
+}
+
+async function applyToView(item, frame) {
+  const mine = viewSeq;
+  if (view.ticket && !newer(view.ticket, item)) return;
+  view.ticket = { ...(view.ticket || {}), ...item };
+  const comment = frame.comment;
+  if (comment && !view.comments.some((c) => c.id === comment.id)) view.comments.push(comment);
+  if (frame.actor !== `agent:${state.me.id}`) liveNote(frame);
+  renderView();
+  try {
+    const history = await ticketLog(item.id, "history"); // rows the frame does not carry
+    if (mine !== viewSeq) return;
+    view.history = history;
+    renderHistory();
+  } catch {
+    /* the next change or a reload brings it */
+  }
+}
+
+/** "Updated by Bob: status, priority", read out by screen readers (aria-live). */
+function liveNote(frame) {
+  const fields = Object.keys(frame.changes || {}).map((name) => FIELD_NAMES[name] || name.replace(/_/g, " "));
+  if (frame.comment) fields.unshift(frame.comment.internal ? "internal note" : "reply");
+  const what = fields.length ? `: ${fields.join(", ")}` : "";
+  view.live = `Updated just now by ${actorName(frame.actor)}${what}`;
+}
+
+const FIELD_NAMES = {
+  assignee_id: "assignee",
+  first_responded_at: "first response",
+  resolution_due_at: "resolution target",
+  first_response_due_at: "first-response target",
+  paused_at: "SLA clock",
+  warned_at: "SLA warning",
+  breached_at: "SLA breach",
+  solved_at: "solved",
+};
 
 /** The customer's tickets: the list filtered by their key. */
 export function showCustomerTickets(key) {
@@ -235,6 +338,14 @@ export function slaState(ticket, now = Date.now()) {
   const first = !s.first_responded_at && !!s.first_response_due_at;
   const dueAt = first ? s.first_response_due_at : s.resolution_due_at;
   if (!dueAt) return { kind: "none", text: "no SLA", title: "No SLA target applies to this ticket" };
+  if (!first && s.paused_at) {
+    // Pending: the resolution clock waits on the customer (the first response never does).
+    const since = `Resolution clock paused since ${dateTime(s.paused_at)}: waiting on the customer`;
+    if (Date.parse(s.paused_at) >= Date.parse(dueAt)) {
+      return { kind: "breach", text: "resolution · breached, paused", title: `${since} (already breached)` };
+    }
+    return { kind: "paused", text: "resolution · paused", title: since };
+  }
   const target = first ? "1st reply" : "resolution";
   const targetLong = first ? "First response" : "Resolution";
   const due = Date.parse(dueAt);
@@ -347,8 +458,16 @@ export async function openTicket(ticketOrId) {
   try {
     const [ticket, comments, history] = await Promise.all([getTicket(id), ticketLog(id, "comments"), ticketLog(id, "history")]);
     if (mine !== viewSeq) return;
-    Object.assign(view, { ticket, comments, history });
-    remember(ticket);
+    // A live frame may have come while these loaded: the newer state wins, and comments
+    // it brought stay.
+    const live = view.ticket && !newer(view.ticket, ticket) ? view.ticket : {};
+    const seen = new Set(comments.map((c) => c.id));
+    Object.assign(view, {
+      ticket: { ...ticket, ...live },
+      comments: [...comments, ...view.comments.filter((c) => !seen.has(c.id))],
+      history,
+    });
+    remember(view.ticket);
     renderView();
   } catch (err) {
     if (mine !== viewSeq) return;
@@ -471,6 +590,7 @@ function renderHead(ticket) {
       el("div", { class: "tk-badges" }, statusBadge(ticket.status), priorityBadge(ticket.priority), slaChip(ticket)),
       el("h2", { id: "tk-subject", text: ticket.subject }),
       el("p", { class: "sub", text: bits.join(" · ") }),
+      el("p", { class: "tk-live", id: "tk-live", role: "status", "aria-live": "polite", text: view.live || "" }),
     ),
   );
 }
@@ -576,8 +696,8 @@ async function change(name, value, control) {
     return;
   }
   if (mine !== viewSeq) return;
-  view.ticket = changed;
-  remember(changed);
+  if (newer(view.ticket, changed)) view.ticket = { ...view.ticket, ...changed };
+  remember(view.ticket);
   renderView();
   try {
     const history = await ticketLog(changed.id, "history");
@@ -589,10 +709,10 @@ async function change(name, value, control) {
   }
 }
 
-/** A ticket answer replaces what the list knew about it. */
+/** A ticket answer replaces what the list knew about it, unless a frame brought newer. */
 function remember(ticket) {
   const index = list.items.findIndex((t) => t.id === ticket.id);
-  if (index >= 0) list.items[index] = ticket;
+  if (index >= 0 && newer(list.items[index], ticket)) list.items[index] = { ...list.items[index], ...ticket };
   renderList();
 }
 
@@ -694,6 +814,7 @@ function renderSla(ticket) {
     ["Resolve by", s.resolution_due_at ? dateTime(s.resolution_due_at) : "—"],
     ["Solved", s.solved_at ? `${dateTime(s.solved_at)}${met(s.solved_at, s.resolution_due_at)}` : "not yet"],
   ];
+  if (s.paused_at) rows.push(["Paused", `since ${dateTime(s.paused_at)} (pending)`]);
   if (s.warned_at) rows.push(["Warned", dateTime(s.warned_at)]);
   if (s.breached_at) rows.push(["Breached", dateTime(s.breached_at)]);
   for (const [label, value] of rows) facts.append(el("dt", { text: label }), el("dd", { text: value }));
@@ -762,8 +883,9 @@ async function submitComment(event) {
       getTicket(view.id), ticketLog(view.id, "comments"), ticketLog(view.id, "history"),
     ]);
     if (mine !== viewSeq) return;
-    Object.assign(view, { ticket, comments, history });
-    remember(ticket);
+    const live = newer(view.ticket, ticket) ? {} : view.ticket;
+    Object.assign(view, { ticket: { ...ticket, ...live }, comments, history });
+    remember(view.ticket);
     renderView();
   } catch (err) {
     if (mine === viewSeq) error.textContent = err.code === "ticket_closed" ? "This ticket is closed: it takes no more comments." : err.message;
