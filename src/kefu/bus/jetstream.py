@@ -333,8 +333,9 @@ class JetStreamEventLog:
     async def _ensure_stream(
         self, js: JetStreamContext, wanted: StreamConfig, *, first: bool
     ) -> None:
-        """Create the stream, or update the settings kefu owns and keep the rest (limits an
-        operator set by hand survive a restart)."""
+        """Create the stream, or update the settings kefu owns (subjects, duplicate window,
+        replicas, age and byte limits, discard policy) in place and keep the rest (other
+        limits an operator set by hand, such as ``max_msgs``, survive a restart)."""
         assert wanted.name is not None
         try:
             info = await js.stream_info(wanted.name)
