@@ -71,8 +71,10 @@ class TicketFeed:
 
     def created(self, tickets: Iterable[Ticket], actor: str | None) -> None:
         for ticket in tickets:
-            frame = {"type": CREATED, "ticket": ticket_item(ticket), "actor": actor}
-            self._send(ticket, frame, actor, was_unassigned=False)
+            keys = self._keys(ticket, actor, was_unassigned=False)
+            if keys:  # a rule's bulk tickets with nobody online cost no payload
+                frame = {"type": CREATED, "ticket": ticket_item(ticket), "actor": actor}
+                self._hub.send(keys, frames.encode(frame))
 
     def updated(
         self,
@@ -83,6 +85,11 @@ class TicketFeed:
     ) -> None:
         """``ticket`` as committed; ``changes`` ``{field: (before, after)}`` as the
         ``ticket.updated`` event names them."""
+        assignee = changes.get("assignee_id")
+        previous = assignee[0] if assignee is not None else ticket.assignee_id
+        keys = self._keys(ticket, actor, was_unassigned=previous is None, also=previous)
+        if not keys:
+            return
         frame: dict[str, Any] = {
             "type": UPDATED,
             "ticket": ticket_item(ticket),
@@ -91,19 +98,16 @@ class TicketFeed:
         }
         if comment is not None:
             frame["comment"] = comment_payload(comment)
-        assignee = changes.get("assignee_id")
-        previous = assignee[0] if assignee is not None else ticket.assignee_id
-        self._send(ticket, frame, actor, was_unassigned=previous is None, also=previous)
+        self._hub.send(keys, frames.encode(frame))
 
-    def _send(
+    def _keys(
         self,
         ticket: Ticket,
-        frame: dict[str, Any],
         actor: str | None,
         *,
         was_unassigned: bool,
         also: str | None = None,
-    ) -> None:
+    ) -> set[str]:
         everyone = was_unassigned or ticket.assignee_id is None
         keys = set(self._hub.agent_keys(supervisors_only=not everyone))
         for agent_id in (ticket.assignee_id, also):
@@ -111,8 +115,7 @@ class TicketFeed:
                 keys.add(agent_key(agent_id))
         if actor is not None and actor.startswith(AGENT_PREFIX):
             keys.add(actor)
-        if keys:
-            self._hub.send(keys, frames.encode(frame))
+        return keys
 
 
 # ---- schemas ----------------------------------------------------------------------------
