@@ -6,7 +6,14 @@ stands."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import command
+
 from kefu.domain.tickets import SlaAlarm, SlaTarget, TicketStatus
+from kefu.store.database import Database
+from kefu.store.migrate import alembic_config
+from kefu.store.tables import Timestamp
+from kefu.store.tickets import TicketFilter, TicketRepository
 from kefu.tickets import events
 from tests.integration.test_tickets_events import Env, at, draft, env, patch
 
@@ -113,3 +120,38 @@ async def test_solving_a_pending_ticket_counts_the_pause(env: Env) -> None:
     assert solved.sla.solved_at == at(3, 12)
     assert solved.sla.resolution_due_at == at(3, 13, 45)  # 11:00 + 2 h 45 paused: met
     assert solved.sla.paused_at is None
+
+
+async def test_the_migration_pauses_tickets_already_pending(store_url: str) -> None:
+    """0007 on a store with tickets: pending ones pause from their last change."""
+    columns = [
+        sa.column(name)
+        for name in ("subject", "body", "status", "priority", "channel", "sla_policy")
+    ] + [sa.column(name, Timestamp) for name in ("created_at", "updated_at", "resolution_due_at")]
+    old_tickets = sa.table("tickets", *columns)
+    async with Database(store_url) as db:
+        async with db.begin() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0006"))
+            for status, changed in (("pending", at(3, 11)), ("open", at(3, 12))):
+                await conn.execute(
+                    old_tickets.insert().values(
+                        subject=status,
+                        body="b",
+                        status=status,
+                        priority="normal",
+                        channel="api",
+                        sla_policy="default",
+                        created_at=at(3, 9),
+                        updated_at=changed,
+                        resolution_due_at=at(5, 15),
+                    )
+                )
+        await db.migrate()
+        found = {
+            t.status: t.sla for t in await TicketRepository(db).search(TicketFilter(), limit=10)
+        }
+    assert found[TicketStatus.PENDING].paused_at == at(3, 11)
+    assert found[TicketStatus.OPEN].paused_at is None
+    assert (
+        found[TicketStatus.PENDING].paused_minutes == found[TicketStatus.OPEN].paused_minutes == 0
+    )
