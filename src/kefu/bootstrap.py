@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.clock import SystemClock
+from kefu.cluster.heartbeat import every
 from kefu.cluster.relay import LiveRelay, node_name
 from kefu.config import Settings
 from kefu.events.outbox import audience
@@ -38,6 +40,7 @@ from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.repositories import Repositories
+from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_batch import sqlite_committer
 from kefu.tickets.rule_effects import RuleTickets
 from kefu.tickets.service import TicketService
@@ -113,13 +116,27 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             clock,
             settings.attachments,
         )
-        chat = ChatService(repos, writer, hub, clock, settings.chat, attachments)
-        if settings.bus.startswith("nats://"):
+        clustered = settings.bus.startswith("nats://")
+        shared = None
+        if clustered and db.dialect == "postgresql":
+            shared = SharedAssignments(
+                db,
+                node_id=f"{node_name()}:{secrets.token_hex(4)}",
+                default_capacity=settings.chat.agent_capacity,
+                presence_ttl=timedelta(seconds=settings.cluster.presence_ttl_seconds),
+            )
+        chat = ChatService(repos, writer, hub, clock, settings.chat, attachments, shared)
+        if clustered:
             relay = LiveRelay(settings.bus, settings.cluster, name=f"kefu-{node_name()}")
             stack.push_async_callback(relay.close)
             hub.attach(relay, chat.forget_cached)
             await relay.start(hub.receive)
         await chat.start()
+        if shared is not None:
+            stack.push_async_callback(chat.depart)
+            await stack.enter_async_context(
+                every(settings.cluster.heartbeat_seconds, chat.heartbeat, "cluster heartbeat")
+            )
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
         rules = compile_rules(settings.rules, set(settings.webhooks))

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from nats.aio.client import Client as NATS
@@ -22,6 +23,7 @@ from kefu.bootstrap import running_node
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from kefu.server import create_app
+from kefu.store.tables import conversations
 from tests.conftest import Kefu, Socket, postgres_database
 from tests.integration.test_jetstream import NatsServer
 
@@ -82,14 +84,15 @@ async def test_chat_between_sockets_on_two_nodes(nodes: tuple[Kefu, Kefu]) -> No
 
     ack = await visitor_ws.send_message("hello from node A")
     conversation_id = ack["conversation_id"]
-    # The new conversation reaches the agent's console on the other node...
-    opened = await agent_ws.expect("conversation.opened")
-    assert opened["conversation"]["id"] == conversation_id
-
-    # ...which can take it; the visitor on node A hears so.
-    status, _ = await b.post(f"/api/v1/conversations/{conversation_id}/claim", agent["token"])
-    assert status == 200
+    # Node A gives the new conversation to the agent online on node B, who gets it live,
+    # first message included; the visitor is not told that nobody is online.
+    await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+    first = await message_new(agent_ws, ack["message_id"])
+    assert first["message"]["body"] == "hello from node A"
     await visitor_ws.expect("conversation.assigned", agent_id=agent["id"])
+    status, page = await a.get(f"/api/v1/conversations/{conversation_id}/messages", agent["token"])
+    assert status == 200
+    assert [m["sender"]["kind"] for m in page["items"]] == ["visitor", "bot"]  # welcome only
 
     reply = await agent_ws.send_message("hello from node B", conversation_id=conversation_id)
     got = await message_new(visitor_ws, reply["message_id"])
@@ -122,26 +125,21 @@ async def test_supervisor_on_other_node_sees_the_conversation_list_move(
     nodes: tuple[Kefu, Kefu],
 ) -> None:
     a, b = nodes
-    supervisor = await b.add_agent("Sue", role=Role.SUPERVISOR)
-    supervisor_ws = await b.ws(supervisor["token"])
     agent = await a.add_agent("Al")
     agent_ws = await a.ws(agent["token"])
     visitor = await a.visitor(name="Val")
     visitor_ws = await a.ws(visitor["token"])
-
     ack = await visitor_ws.send_message("is anyone there?")
     conversation_id = ack["conversation_id"]
     await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
-    opened = await supervisor_ws.expect("conversation.opened")
-    assert opened["conversation"]["id"] == conversation_id
-    update = await supervisor_ws.expect(
-        "conversation.updated", conversation_id=conversation_id, status="assigned"
-    )
-    assert update["assignee_id"] == agent["id"]
+
+    # A supervisor on node B (online after the assignment, so not its assignee) follows
+    # the list: "every supervisor" is resolved on each node.
+    supervisor = await b.add_agent("Sue", role=Role.SUPERVISOR)
+    supervisor_ws = await b.ws(supervisor["token"])
     await visitor_ws.send_message("second", conversation_id=conversation_id)
     moved = await supervisor_ws.expect("conversation.updated", conversation_id=conversation_id)
-    while moved.get("last_message", {}).get("body") != "second":
-        moved = await supervisor_ws.expect("conversation.updated", conversation_id=conversation_id)
+    assert moved["assignee_id"] == agent["id"]
     assert moved["last_message"]["body"] == "second"
     for ws in (supervisor_ws, agent_ws, visitor_ws):
         await ws.close()
@@ -204,10 +202,7 @@ async def test_frames_cross_again_after_nats_restarts(
         ack = await visitor_ws.send_message("after the restart", conversation_id=conversation_id)
         conversation_id = ack["conversation_id"]
         with contextlib.suppress(TimeoutError):
-            await agent_ws.expect("conversation.opened", timeout=0.5)
-            break
-        with contextlib.suppress(TimeoutError):
-            await agent_ws.expect("conversation.updated", timeout=0.5)
+            await agent_ws.expect("message.new", timeout=0.5)
             break
     await agent_ws.close()
     await visitor_ws.close()
@@ -218,3 +213,100 @@ async def message_new(ws: Socket, message_id: str) -> dict[str, Any]:
         frame = await ws.expect("message.new")
         if frame["message"]["id"] == message_id:
             return frame
+
+
+async def test_capacity_holds_across_nodes_and_the_queue_drains_on_close(
+    nodes: tuple[Kefu, Kefu],
+) -> None:
+    a, b = nodes
+    agent = await b.add_agent("Cap", capacity=1)
+    agent_ws = await b.ws(agent["token"])
+    first = await a.ws((await a.visitor(name="One"))["token"])
+    second = await a.ws((await a.visitor(name="Two"))["token"])
+    one = (await first.send_message("first"))["conversation_id"]
+    await agent_ws.expect("conversation.assigned", conversation_id=one)
+    two = (await second.send_message("second"))["conversation_id"]
+    # Waiting conversations are every agent's business: the queue frame crosses nodes.
+    opened = await agent_ws.expect("conversation.opened")
+    while opened["conversation"]["id"] != two:
+        opened = await agent_ws.expect("conversation.opened")
+    assert opened["conversation"]["status"] == "waiting"
+    assert await waiting_count(a) == 1  # capacity 1: the second waits, on either node
+
+    status, _ = await a.post(f"/api/v1/conversations/{one}/close", agent["token"])
+    assert status == 200
+    await agent_ws.expect("conversation.assigned", conversation_id=two)
+    await second.expect("conversation.assigned", conversation_id=two)
+    assert await waiting_count(a) == 0
+    for ws in (agent_ws, first, second):
+        await ws.close()
+
+
+async def test_many_visitors_on_both_nodes_never_exceed_capacity(
+    nodes: tuple[Kefu, Kefu],
+) -> None:
+    a, b = nodes
+    agents = [await a.add_agent("Ada", capacity=3), await b.add_agent("Bob", capacity=3)]
+    agent_sockets = [await a.ws(agents[0]["token"]), await b.ws(agents[1]["token"])]
+    visitors = []
+    for index in range(10):
+        node = (a, b)[index % 2]
+        visitors.append(await node.ws((await node.visitor(name=f"V{index}"))["token"]))
+    # All at once, from both nodes: decisions race for the cluster lock.
+    await asyncio.gather(*(ws.send_message(f"hi {i}") for i, ws in enumerate(visitors)))
+    loads = await assigned_loads(a)
+    assert loads == {agents[0]["id"]: 3, agents[1]["id"]: 3}
+    assert await waiting_count(a) == 4
+    for ws in agent_sockets + visitors:
+        await ws.close()
+
+
+async def test_an_agent_leaving_their_node_goes_offline_everywhere(
+    nodes: tuple[Kefu, Kefu],
+) -> None:
+    a, b = nodes
+    agent = await b.add_agent("Gone")
+    agent_ws = await b.ws(agent["token"])
+    await until_online(a, agent["id"], True)
+    await agent_ws.close()
+    await until_online(a, agent["id"], False)
+    visitor_ws = await a.ws((await a.visitor(name="Late"))["token"])
+    ack = await visitor_ws.send_message("anyone?")
+    # Not given to the agent who left; the visitor is told nobody is online.
+    assert await waiting_count(a) == 1
+    status, page = await a.get(
+        f"/api/v1/conversations/{ack['conversation_id']}/messages", agent["token"]
+    )
+    assert status == 200
+    assert [m["sender"]["kind"] for m in page["items"]] == ["visitor", "bot", "bot"]
+    await visitor_ws.close()
+
+
+async def waiting_count(kefu: Kefu) -> int:
+    async with kefu.node.repos.db.connect() as conn:
+        result = await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(conversations)
+            .where(conversations.c.status == "waiting")
+        )
+        return int(result.scalar_one())
+
+
+async def assigned_loads(kefu: Kefu) -> dict[str, int]:
+    async with kefu.node.repos.db.connect() as conn:
+        rows = await conn.execute(
+            sa.select(conversations.c.assignee_id, sa.func.count())
+            .where(conversations.c.status == "assigned")
+            .group_by(conversations.c.assignee_id)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+
+async def until_online(kefu: Kefu, agent_id: str, online: bool) -> None:
+    """Ask the store as any node would: is the agent online somewhere?"""
+    shared = kefu.node.chat._shared
+    assert shared is not None
+    deadline = asyncio.get_running_loop().time() + 10
+    while (agent_id in await shared.online(kefu.node.clock.now())) is not online:
+        assert asyncio.get_running_loop().time() < deadline, f"online never became {online}"
+        await asyncio.sleep(0.05)

@@ -116,6 +116,10 @@ class Hub:
             if not watchers:
                 del self._watchers[conversation_id]
 
+    def agent_ids(self) -> list[str]:
+        """Ids of the agents with a socket on this node."""
+        return [next(iter(self._sockets[key])).principal.id for key in self._agents]
+
     def may_reach(self, audience: Audience) -> bool:
         """Could a frame for ``audience`` reach anyone? False only when no agent of it is
         online on this node and there are no other nodes (lets a caller skip a query)."""

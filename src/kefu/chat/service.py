@@ -32,6 +32,7 @@ from kefu.ports import Clock
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
 from kefu.store.routing import VIP
+from kefu.store.shared_assignment import SharedAssignments
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,14 @@ class ChatService:
         clock: Clock,
         settings: ChatSettings,
         attachments: AttachmentService | None = None,
+        shared: SharedAssignments | None = None,
     ) -> None:
         self._attachments = attachments
+        # Several nodes: the store decides assignments (None: this node's board does).
+        self._shared = shared
+        self._online_anywhere: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._waiting_anywhere = 0
         self._repos = repos
         self._writer = writer
         self._hub = hub
@@ -87,6 +94,23 @@ class ChatService:
         await self.reload_auto_replies()
         await self.reload_texts()
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
+        if self._shared is not None:
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Several nodes: renew this node's agents' presence, learn who is online anywhere,
+        and hand out whatever waits (catches up on anything a failed attempt left)."""
+        assert self._shared is not None
+        now = self._clock.now()
+        await self._shared.heartbeat(now, self._hub.agent_ids())
+        await self._drain()
+
+    async def depart(self) -> None:
+        """This node stops: its agents no longer count as online here."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+        if self._shared is not None:
+            await self._shared.depart()
 
     async def reload_auto_replies(self) -> None:
         stored = [rule for _, rule in await self._repos.auto_replies.list()]
@@ -97,23 +121,55 @@ class ChatService:
 
     @property
     def queue_length(self) -> int:
-        return self._board.queue_length
+        return self._waiting_anywhere if self._shared is not None else self._board.queue_length
 
     # -- presence -------------------------------------------------------------------------
     async def agent_online(self, agent: Agent) -> None:
+        if self._shared is not None:
+            await self._shared.arrive(agent.id, self._clock.now())
+            self._online_anywhere.add(agent.id)
+            await self._drain()
+            return
         await self._apply(self._board.agent_online(agent.id, self._capacity(agent)))
 
     def agent_offline(self, agent_id: str) -> None:
+        if self._shared is not None:
+            # In a task of its own: the socket handler calling this is often being
+            # cancelled (the peer left), and the store must still hear of it.
+            task = asyncio.create_task(self._leave(agent_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
         self._board.agent_offline(agent_id)
+
+    async def _leave(self, agent_id: str) -> None:
+        assert self._shared is not None
+        try:
+            await self._shared.leave(agent_id)
+            self._online_anywhere = await self._shared.online(self._clock.now())
+        except Exception:
+            # Presence then lapses after cluster.presence_ttl_seconds, unless the agent
+            # has come back online meanwhile (then the row is right).
+            log.exception("could not record that agent %s went offline", agent_id)
 
     async def agent_changed(self, agent: Agent) -> None:
         """Capacity or status changed by an admin."""
+        if self._shared is not None:
+            await self._drain()  # the decision reads capacity and disabled from the store
+            return
         if agent.disabled:
             self._board.agent_offline(agent.id)
             return
         await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
 
+    def is_online(self, agent_id: str) -> bool:
+        """Has a socket on this node, or (several nodes) on another as of the last look."""
+        return self._hub.online(agent_key(agent_id)) or agent_id in self._online_anywhere
+
     def anyone_online(self) -> bool:
+        if self._shared is not None:
+            # Other nodes' agents as of the last heartbeat; this node's at once.
+            return bool(self._online_anywhere) or bool(self._hub.agent_keys())
         return self._board.anyone_online()
 
     # -- messages -------------------------------------------------------------------------
@@ -151,6 +207,8 @@ class ChatService:
             # Assign before storing the first message, so an agent who gets it at once
             # receives that message live; a queued one is fetched on assignment.
             await self._request_agent(conversation)
+            # With several nodes the assignment was read back from the store as a new copy.
+            conversation = await self._load(conversation.id) or conversation
         sender = Sender(
             SenderKind.AGENT if principal.is_agent else SenderKind.VISITOR,
             principal.id,
@@ -323,9 +381,10 @@ class ChatService:
             previous = conversation.transfer(agent_id)
         except IllegalTransition as exc:
             raise Conflict(str(exc), code="illegal_transition") from None
-        if was_waiting:
-            self._board.withdraw(conversation.id)
-        self._board.take(agent_id)
+        if self._shared is None:
+            if was_waiting:
+                self._board.withdraw(conversation.id)
+            self._board.take(agent_id)
         await self._repos.conversations.save_state(
             conversation.id, conversation.status, agent_id, self._clock.now()
         )
@@ -345,6 +404,9 @@ class ChatService:
         self._feed.changed(
             conversation, was_waiting=was_waiting, also=[previous] if previous else []
         )
+        if self._shared is not None:
+            await self._drain()
+            return conversation
         await self._apply(self._board.release(previous))
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
         return conversation
@@ -371,6 +433,9 @@ class ChatService:
         )
         self._feed.changed(conversation, was_waiting=was_waiting)
         self._forget(conversation)
+        if self._shared is not None:
+            await self._drain()
+            return conversation
         if was_waiting:
             self._board.withdraw(conversation.id)
         await self._apply(self._board.release(assignee if not was_waiting else None))
@@ -403,6 +468,9 @@ class ChatService:
         return conversation, opened
 
     async def _request_agent(self, conversation: Conversation) -> None:
+        if self._shared is not None:
+            await self._drain()  # it waits in the store already; VIPs are read there
+            return
         assignment = self._board.request(conversation.id)
         if assignment is not None:
             await self._apply([assignment])
@@ -422,7 +490,7 @@ class ChatService:
         # One small read per new conversation keeps every node on the admin's latest text.
         await self.reload_texts()
         texts = [self.welcome_message]
-        if not self._board.anyone_online():
+        if not self.anyone_online():
             texts.append(self.offline_message)
         now = self._clock.now()
         return [NewMessage(conversation.id, BOT, text, now) for text in texts if text]
@@ -433,6 +501,28 @@ class ChatService:
         answer = match_auto_reply(body, self._auto_replies)
         if answer is not None:
             await self._bot(conversation, answer)
+
+    async def _drain(self) -> None:
+        """Several nodes: let the store hand out waiting conversations, then tell the
+        participants of each assignment this node made (the others' sockets through the
+        cluster relay)."""
+        assert self._shared is not None
+        drained = await self._shared.drain(self._clock.now())
+        self._waiting_anywhere = drained.waiting
+        self._online_anywhere = drained.online
+        metrics.QUEUE_LENGTH.set(drained.waiting)
+        for assignment in drained.assignments:
+            self.forget_cached(assignment.conversation_id)
+            self._hub.conversation_changed(assignment.conversation_id)
+            conversation = await self._load(assignment.conversation_id)
+            if conversation is None or conversation.assignee_id != assignment.agent_id:
+                continue  # closed or moved again since
+            self._hub.send(
+                self._participants(conversation),
+                _assigned_frame(conversation.id, assignment.agent_id),
+                conversation.id,
+            )
+            self._feed.changed(conversation, was_waiting=True)
 
     async def _apply(self, assignments: list[Assignment]) -> None:
         for assignment in assignments:

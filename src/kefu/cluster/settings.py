@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ClusterSettings(BaseModel):
@@ -14,3 +14,16 @@ class ClusterSettings(BaseModel):
     # Give up on the first connection after this long; the node keeps serving its own
     # sockets and keeps trying in the background.
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # How often a node renews its agents' presence (and retries waiting conversations);
+    # an agent whose node stopped renewing counts as offline after presence_ttl_seconds.
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    presence_ttl_seconds: float = Field(default=20.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _ttl_outlives_heartbeats(self) -> ClusterSettings:
+        if self.presence_ttl_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "cluster.presence_ttl_seconds must be at least twice cluster.heartbeat_seconds "
+                "(one late heartbeat must not take a node's agents offline)"
+            )
+        return self

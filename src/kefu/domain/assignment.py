@@ -121,6 +121,15 @@ class AssignmentBoard:
     def queue_length(self) -> int:
         return len(self._waiting) + len(self._waiting_vip)
 
+    def free_slots(self) -> list[int]:
+        """Room left per online agent (how many waiting conversations could be served)."""
+        return [slot.free for slot in self._agents.values() if slot.online]
+
+    def drain(self) -> list[Assignment]:
+        """Hand waiting conversations to whoever has room (a board rebuilt from a shared
+        store decides this way: ``kefu.store.shared_assignment``)."""
+        return self._drain()
+
     def waiting(self) -> list[str]:
         """In the order they will be served."""
         return [*self._waiting_vip, *self._waiting]

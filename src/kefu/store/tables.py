@@ -336,3 +336,13 @@ customer_routing = sa.Table(
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+agent_presence = sa.Table(
+    "agent_presence",
+    metadata,
+    # Which node holds an agent's sockets, renewed by that node's heartbeat: with several
+    # nodes this is how node A knows that an agent connected to node B is online.
+    sa.Column("agent_id", sa.String(40), primary_key=True),
+    sa.Column("node_id", sa.String(120), primary_key=True, index=True),
+    sa.Column("seen_at", Timestamp, nullable=False),
+)

@@ -10,7 +10,6 @@ from pydantic import BaseModel, StringConstraints
 
 from kefu.api.deps import AdminDep, AgentDep, NodeDep
 from kefu.api.schemas import ConversationSummaryOut, Strict
-from kefu.chat.principal import agent_key
 from kefu.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
@@ -52,7 +51,7 @@ async def team(caller: AgentDep, kefu: NodeDep) -> list[TeamMember]:
     """Who a conversation can be transferred to: every active agent, for every agent (the
     full agent list, with emails and capacities, stays with supervisors)."""
     return [
-        TeamMember(id=a.id, name=a.name, role=a.role.value, online=kefu.hub.online(agent_key(a.id)))
+        TeamMember(id=a.id, name=a.name, role=a.role.value, online=kefu.chat.is_online(a.id))
         for a in await kefu.repos.agents.list()
         if not a.disabled
     ]
