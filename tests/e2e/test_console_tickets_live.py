@@ -131,3 +131,35 @@ async def test_another_agents_changes_show_without_a_reload(kefu: Kefu, browser:
 
     assert await page.evaluate("window.__kefuNoReload") == "still here"
     await shot(page, "reassigned")
+
+
+async def test_a_ticket_not_addressed_to_the_viewer_is_re_read_on_the_tick(
+    kefu: Kefu, browser: Opener
+) -> None:
+    """Carl (an agent) opens Bob's ticket: no frames are addressed to him, so his console
+    re-reads it on its 30 s SLA tick (Playwright's clock runs that tick here)."""
+    bob = await kefu.add_agent("Bob Stone")
+    carl = await kefu.add_agent("Carl Diaz")
+    status, ticket = await kefu.post(
+        "/api/v1/tickets",
+        bob["token"],
+        {"customer_key": "C1", "subject": "Bob's ticket", "body": "b", "assignee_id": bob["id"]},
+    )
+    assert status == 201
+    page = await browser()
+    await page.clock.install()
+    await sign_in(page, kefu, carl["email"])
+    await open_tickets(page)
+    await row(page, ticket["id"]).click()
+    view = page.locator("#tk-view")
+    await expect(view.locator("#tk-subject")).to_have_text("Bob's ticket")
+
+    path = f"/api/v1/tickets/{ticket['id']}/comments"
+    status, _ = await kefu.post(path, bob["token"], {"body": "Called the customer."})
+    assert status == 201
+    await patch(kefu, ticket["id"], bob["token"], {"status": "pending"})
+    await page.clock.fast_forward("00:31")
+    await expect(view.locator("#tk-comments .tk-comment")).to_have_count(1)
+    await expect(view.locator(".tk-badges .st")).to_have_text("pending")
+    await expect(view.locator(".tk-badges .sla")).to_have_text("resolution · paused")
+    await expect(row(page, ticket["id"]).locator(".st")).to_have_text("pending")

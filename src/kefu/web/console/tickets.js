@@ -12,7 +12,7 @@ import {
 } from "./api.js";
 import { $, $$, clear, el } from "./dom.js";
 import { announce } from "./notify.js";
-import { state } from "./state.js";
+import { atLeast, state } from "./state.js";
 
 const STATUSES = ["new", "open", "pending", "solved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
@@ -382,6 +382,29 @@ function tickSla() {
   for (const node of $$(".sla[data-ticket]")) {
     const ticket = byId.get(node.dataset.ticket);
     if (ticket) paintSla(node, ticket);
+  }
+  if (view && view.ticket && !toldOf(view.ticket) && !$("#page-tickets").hidden) refreshView();
+}
+
+/** Whether this console gets the ticket's live frames: its assignee's, a supervisor's, and
+ * everyone's while unassigned (docs/protocol.md). Anyone else viewing it re-reads it on
+ * the SLA tick instead. */
+function toldOf(ticket) {
+  return !ticket.assignee_id || ticket.assignee_id === state.me.id || atLeast("supervisor");
+}
+
+async function refreshView() {
+  const mine = viewSeq;
+  const id = view.id;
+  try {
+    const [ticket, comments, history] = await Promise.all([getTicket(id), ticketLog(id, "comments"), ticketLog(id, "history")]);
+    if (mine !== viewSeq || !newer(view.ticket, ticket)) return;
+    if (ticket.updated_at === view.ticket.updated_at && comments.length === view.comments.length) return;
+    Object.assign(view, { ticket: { ...view.ticket, ...ticket }, comments, history });
+    remember(view.ticket);
+    renderView();
+  } catch {
+    /* the next tick tries again */
   }
 }
 
