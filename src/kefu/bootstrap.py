@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from kefu.attachments.service import AttachmentService
 from kefu.attachments.storage import BlobStore
@@ -62,6 +63,23 @@ def make_bus(url: str) -> MemoryBus:
     JetStream (``kefu.events.runtime``) and live chat frames cross nodes over core NATS
     (``kefu.cluster``)."""
     return MemoryBus()
+
+
+def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Coroutine[Any, Any, None]]:
+    """What another node's ``Reload`` signal re-reads here."""
+
+    async def reload(what: str) -> None:
+        try:
+            if what == "blacklist":
+                await blacklist.refresh()
+            elif what == "auto_replies":
+                await chat.reload_auto_replies()
+            else:
+                log.warning("cluster: another node asked to reload unknown %r", what)
+        except Exception:
+            log.exception("cluster: reloading %s failed; it stays as it was", what)
+
+    return reload
 
 
 @contextlib.asynccontextmanager
@@ -116,6 +134,8 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             clock,
             settings.attachments,
         )
+        blacklist = Blacklist(repos.blacklist)
+        await blacklist.refresh()
         clustered = settings.bus.startswith("nats://")
         shared = None
         if clustered and db.dialect == "postgresql":
@@ -129,7 +149,11 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         if clustered:
             relay = LiveRelay(settings.bus, settings.cluster, name=f"kefu-{node_name()}")
             stack.push_async_callback(relay.close)
-            hub.attach(relay, chat.forget_cached)
+            hub.attach(
+                relay,
+                conversation_changed=chat.forget_cached,
+                reload=reloader(chat, blacklist),
+            )
             await relay.start(hub.receive)
         await chat.start()
         if shared is not None:
@@ -137,8 +161,6 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
             await stack.enter_async_context(
                 every(settings.cluster.heartbeat_seconds, chat.heartbeat, "cluster heartbeat")
             )
-        blacklist = Blacklist(repos.blacklist)
-        await blacklist.refresh()
         rules = compile_rules(settings.rules, set(settings.webhooks))
         tickets = TicketService(
             repos, db, clock, settings.tickets, audience=audience(settings.bus, rules), hub=hub

@@ -160,6 +160,66 @@ async def test_logout_on_one_node_closes_sockets_on_the_other(nodes: tuple[Kefu,
     assert socket_on_b.ws.close_code == 4401
 
 
+async def test_admin_edits_on_one_node_apply_on_the_other(nodes: tuple[Kefu, Kefu]) -> None:
+    a, b = nodes
+    admin = await a.add_agent("Root", role=Role.ADMIN)
+    visitor = await b.visitor(name="Kw")
+    status, _ = await a.post(
+        "/api/v1/auto-replies",
+        admin["token"],
+        {"keywords": ["refund"], "reply": "Refunds take 3-5 days."},
+    )
+    assert status == 201
+    visitor_ws = await b.ws(visitor["token"])
+    conversation_id = None
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # the reload reaches node B a moment after the REST answer on node A
+        ack = await visitor_ws.send_message("about my refund", conversation_id=conversation_id)
+        conversation_id = ack["conversation_id"]
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frame = await visitor_ws.expect("message.new", timeout=0.3)
+                if frame["message"]["body"] == "Refunds take 3-5 days.":
+                    break
+            break
+        assert asyncio.get_running_loop().time() < deadline, "node B never auto-replied"
+    await visitor_ws.close()
+
+    # Blocking this address on node A keeps it off node B's sockets too.
+    status, _ = await a.post(
+        "/api/v1/blacklist", admin["token"], {"network": "127.0.0.1/32", "reason": "test"}
+    )
+    assert status == 201
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        refused = await b.ws(visitor["token"])
+        with contextlib.suppress(TimeoutError):
+            error = await refused.expect("error", timeout=0.5)
+            assert error["code"] == "blocked"
+            break
+        await refused.close()
+        assert asyncio.get_running_loop().time() < deadline, "node B never applied the block"
+
+
+async def test_a_ticket_made_on_one_node_reaches_consoles_on_the_other(
+    nodes: tuple[Kefu, Kefu],
+) -> None:
+    a, b = nodes
+    supervisor = await b.add_agent("Sup", role=Role.SUPERVISOR)
+    supervisor_ws = await b.ws(supervisor["token"])
+    agent = await a.add_agent("Maker")
+    status, ticket = await a.post(
+        "/api/v1/tickets",
+        agent["token"],
+        {"customer_key": "C-9", "subject": "Printer on fire", "body": "Smoke", "priority": "high"},
+    )
+    assert status == 201
+    created = await supervisor_ws.expect("ticket.created")
+    assert created["ticket"]["id"] == ticket["id"]
+    assert created["ticket"]["subject"] == "Printer on fire"
+    await supervisor_ws.close()
+
+
 async def test_foreign_messages_on_the_subject_are_ignored(
     nodes: tuple[Kefu, Kefu], cluster_settings: list[Settings], nats: NatsServer
 ) -> None:

@@ -14,13 +14,20 @@ there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from collections.abc import Set as AbstractSet
-from typing import Protocol
+from typing import Any, Protocol
 
 from kefu.chat import frames
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
-from kefu.cluster.envelope import Audience, ConversationChanged, Disconnect, Frame, Item
+from kefu.cluster.envelope import (
+    Audience,
+    ConversationChanged,
+    Disconnect,
+    Frame,
+    Item,
+    Reload,
+)
 from kefu.domain.roles import Role
 from kefu.errors import Conflict
 from kefu.observability import metrics
@@ -47,13 +54,22 @@ class Hub:
         self._watching: dict[Connection, set[str]] = {}  # socket -> conversation ids
         self._relay: Relay | None = None
         self._conversation_changed: Callable[[str], None] | None = None
-        self._closing: set[asyncio.Task[None]] = set()
+        self._reload: Callable[[str], Coroutine[Any, Any, None]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, relay: Relay, conversation_changed: Callable[[str], None]) -> None:
-        """Join a cluster: send through ``relay`` too; ``conversation_changed`` drops a
-        node-local cached conversation when another node changed it."""
+    def attach(
+        self,
+        relay: Relay,
+        *,
+        conversation_changed: Callable[[str], None],
+        reload: Callable[[str], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Join a cluster: send through ``relay`` too. When another node changed something
+        this node keeps a copy of, ``conversation_changed`` drops a cached conversation and
+        ``reload`` reads admin-edited data again (``envelope.Reload``)."""
         self._relay = relay
         self._conversation_changed = conversation_changed
+        self._reload = reload
 
     @property
     def clustered(self) -> bool:
@@ -189,6 +205,11 @@ class Hub:
         if self._relay is not None:
             self._relay.post(ConversationChanged(conversation_id))
 
+    def announce_reload(self, what: str) -> None:
+        """This node changed admin-edited data (``envelope.Reload``): the others re-read it."""
+        if self._relay is not None:
+            self._relay.post(Reload(what))
+
     def receive(self, items: list[Item]) -> None:
         """What other nodes sent (the relay's callback)."""
         for item in items:
@@ -204,12 +225,16 @@ class Hub:
             elif isinstance(item, ConversationChanged):
                 if self._conversation_changed is not None:
                     self._conversation_changed(item.conversation_id)
+            elif isinstance(item, Reload):
+                if self._reload is not None:
+                    self._spawn(self._reload(item.what))
             else:
-                task = asyncio.get_running_loop().create_task(
-                    self._close_all(item.key, item.reason)
-                )
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                self._spawn(self._close_all(item.key, item.reason))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def disconnect(self, key: str, reason: str) -> None:
         """Close every socket of ``key`` (revoked credentials) with 4401 and an error

@@ -45,7 +45,14 @@ class ConversationChanged(msgspec.Struct, array_like=True, tag=2):
     conversation_id: str
 
 
-Item = Frame | Disconnect | ConversationChanged
+class Reload(msgspec.Struct, array_like=True, tag=3):
+    """Node-local copies of admin-edited data went stale: ``what`` is ``blacklist`` or
+    ``auto_replies``; read it again from the store."""
+
+    what: str
+
+
+Item = Frame | Disconnect | ConversationChanged | Reload
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[Item])

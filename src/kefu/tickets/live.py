@@ -22,13 +22,13 @@ visitor's socket. Frames go out after the commit (``kefu.store.after_commit``).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from typing import Any, Literal, Protocol
 
 import msgspec
 
 from kefu.chat import frames
 from kefu.chat.principal import agent_key
+from kefu.cluster.envelope import Audience
 from kefu.domain.tickets import Ticket, TicketComment
 from kefu.tickets.events import (
     Change,
@@ -46,7 +46,7 @@ AGENT_PREFIX = "agent:"
 class LiveHub(Protocol):
     """The part of ``kefu.chat.hub.Hub`` the feed uses."""
 
-    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]: ...
+    def may_reach(self, audience: Audience) -> bool: ...
 
     def send(
         self,
@@ -55,6 +55,7 @@ class LiveHub(Protocol):
         conversation_id: str | None = None,
         message_id: int | None = None,
         skip: str | None = None,
+        audience: Audience = Audience.NONE,
     ) -> None: ...
 
 
@@ -71,10 +72,11 @@ class TicketFeed:
 
     def created(self, tickets: Iterable[Ticket], actor: str | None) -> None:
         for ticket in tickets:
-            keys = self._keys(ticket, actor, was_unassigned=False)
-            if keys:  # a rule's bulk tickets with nobody online cost no payload
+            keys, audience = self._addressees(ticket, actor, was_unassigned=False)
+            # A rule's bulk tickets with nobody online cost no payload.
+            if keys or self._hub.may_reach(audience):
                 frame = {"type": CREATED, "ticket": ticket_item(ticket), "actor": actor}
-                self._hub.send(keys, frames.encode(frame))
+                self._hub.send(keys, frames.encode(frame), audience=audience)
 
     def updated(
         self,
@@ -87,8 +89,10 @@ class TicketFeed:
         ``ticket.updated`` event names them."""
         assignee = changes.get("assignee_id")
         previous = assignee[0] if assignee is not None else ticket.assignee_id
-        keys = self._keys(ticket, actor, was_unassigned=previous is None, also=previous)
-        if not keys:
+        keys, audience = self._addressees(
+            ticket, actor, was_unassigned=previous is None, also=previous
+        )
+        if not keys and not self._hub.may_reach(audience):
             return
         frame: dict[str, Any] = {
             "type": UPDATED,
@@ -98,24 +102,27 @@ class TicketFeed:
         }
         if comment is not None:
             frame["comment"] = comment_payload(comment)
-        self._hub.send(keys, frames.encode(frame))
+        self._hub.send(keys, frames.encode(frame), audience=audience)
 
-    def _keys(
+    def _addressees(
         self,
         ticket: Ticket,
         actor: str | None,
         *,
         was_unassigned: bool,
         also: str | None = None,
-    ) -> set[str]:
+    ) -> tuple[set[str], Audience]:
+        """The agents named (assignee, previous assignee, actor) and the online agents
+        addressed as a group, which each node resolves for itself (several nodes)."""
         everyone = was_unassigned or ticket.assignee_id is None
-        keys = set(self._hub.agent_keys(supervisors_only=not everyone))
+        audience = Audience.AGENTS if everyone else Audience.SUPERVISORS
+        keys: set[str] = set()
         for agent_id in (ticket.assignee_id, also):
             if agent_id is not None:
                 keys.add(agent_key(agent_id))
         if actor is not None and actor.startswith(AGENT_PREFIX):
             keys.add(actor)
-        return keys
+        return keys, audience
 
 
 # ---- schemas ----------------------------------------------------------------------------

@@ -56,6 +56,7 @@ async def list_auto_replies(caller: AdminDep, kefu: NodeDep) -> list[AutoReplyOu
 async def create_auto_reply(body: AutoReplyCreate, caller: AdminDep, kefu: NodeDep) -> AutoReplyOut:
     rule_id = await kefu.repos.auto_replies.create(body.keywords, body.reply, kefu.clock.now())
     await kefu.chat.reload_auto_replies()
+    kefu.hub.announce_reload("auto_replies")
     return AutoReplyOut(id=rule_id, keywords=body.keywords, reply=body.reply)
 
 
@@ -63,3 +64,4 @@ async def create_auto_reply(body: AutoReplyCreate, caller: AdminDep, kefu: NodeD
 async def delete_auto_reply(rule_id: str, caller: AdminDep, kefu: NodeDep) -> None:
     await kefu.repos.auto_replies.delete(rule_id)
     await kefu.chat.reload_auto_replies()
+    kefu.hub.announce_reload("auto_replies")

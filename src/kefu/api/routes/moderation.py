@@ -31,6 +31,7 @@ async def add_blacklist(
     network = str(parse_network(body.network))
     entry = await kefu.repos.blacklist.add(network, body.reason, kefu.clock.now())
     await kefu.blacklist.refresh()
+    kefu.hub.announce_reload("blacklist")
     await kefu.repos.audit.record(
         "blacklist.add", actor=caller.key, target=network, now=kefu.clock.now()
     )
@@ -43,6 +44,7 @@ async def add_blacklist(
 async def remove_blacklist(entry_id: str, caller: SupervisorDep, kefu: NodeDep) -> None:
     await kefu.repos.blacklist.remove(entry_id)
     await kefu.blacklist.refresh()
+    kefu.hub.announce_reload("blacklist")
     await kefu.repos.audit.record(
         "blacklist.remove", actor=caller.key, target=entry_id, now=kefu.clock.now()
     )
