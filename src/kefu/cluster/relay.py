@@ -47,10 +47,9 @@ class LiveRelay:
         self._name = name
         self._nc: NATS | None = None
         self._pending: list[envelope.Item] = []
-        self._flush_scheduled = False
+        self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver: Deliver | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
     @property
@@ -60,7 +59,7 @@ class LiveRelay:
     async def start(self, deliver: Deliver) -> None:
         """Connect and subscribe; if NATS is down, keep trying in the background."""
         self._deliver = deliver
-        self._loop = asyncio.get_running_loop()
+        self._spawn(self._publisher())
         try:
             await self._connect()
         except (TimeoutError, OSError, nats.errors.Error) as exc:
@@ -112,16 +111,19 @@ class LiveRelay:
             metrics.CLUSTER_DROPPED.inc()
             return
         self._pending.append(item)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._flush)
+        if not self._wake.is_set():
+            self._wake.set()
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        items, self._pending = self._pending, []
-        if items:
-            self._spawn(self._publish(items))
+    async def _publisher(self) -> None:
+        """One long-lived task sends what was posted: the event wakes it after the current
+        loop iteration, so everything posted in that iteration (and while it was busy
+        publishing) leaves as one NATS message, with no task or callback per batch."""
+        while not self._closing or self._pending:
+            await self._wake.wait()
+            self._wake.clear()
+            items, self._pending = self._pending, []
+            if items:
+                await self._publish(items)
 
     async def _publish(self, items: list[envelope.Item]) -> None:
         nc = self._nc
@@ -169,7 +171,7 @@ class LiveRelay:
     async def close(self) -> None:
         """Send what is queued, then close."""
         self._closing = True
-        self._flush()
+        self._wake.set()  # the publisher sends what is queued, then ends
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self._connect_timeout)
         for task in list(self._tasks):
