@@ -40,6 +40,8 @@ def test_env_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("store: mysql://x\n", "store"),
         ("chat:\n  agent_capacity: 0\n", "chat.agent_capacity"),
         ("colour: red\n", "colour"),
+        ("cluster:\n  subject: 'kefu.*'\n", "cluster.subject"),
+        ("cluster:\n  heartbeat_seconds: 10\n  presence_ttl_seconds: 5\n", "cluster"),
         ("- a list\n", "config"),
         ("port: [\n", "config"),
     ],
