@@ -220,6 +220,19 @@ async def test_a_ticket_made_on_one_node_reaches_consoles_on_the_other(
     await supervisor_ws.close()
 
 
+async def test_two_tabs_on_two_nodes_open_one_conversation(nodes: tuple[Kefu, Kefu]) -> None:
+    a, b = nodes
+    for round_ in range(5):
+        visitor = await a.visitor(name=f"Twin {round_}")
+        tab_a, tab_b = await a.ws(visitor["token"]), await b.ws(visitor["token"])
+        first, second = await asyncio.gather(
+            tab_a.send_message("from tab A"), tab_b.send_message("from tab B")
+        )
+        assert first["conversation_id"] == second["conversation_id"]
+        await tab_a.close()
+        await tab_b.close()
+
+
 async def test_foreign_messages_on_the_subject_are_ignored(
     nodes: tuple[Kefu, Kefu], cluster_settings: list[Settings], nats: NatsServer
 ) -> None:

@@ -456,10 +456,9 @@ class ChatService:
             known = self._open_by_visitor.get(visitor_id)
             if known is not None and known in self._open:
                 return self._open[known], False
-            record = await self._repos.conversations.open_for_visitor(visitor_id)
-            opened = record is None
-            if record is None:
-                record = await self._repos.conversations.create(visitor_id, self._clock.now())
+            record, opened = await self._repos.conversations.open_or_create(
+                visitor_id, self._clock.now()
+            )
             conversation = Conversation(
                 record.id, record.visitor_id, record.status, record.assignee_id
             )

@@ -15,6 +15,9 @@ from kefu.store.rows import ValuesRow
 from kefu.store.tables import conversations
 
 OPEN_STATUSES = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
+# pg_advisory_xact_lock(class, key) class for "one visitor opens one conversation":
+# "kefu" in ASCII (the key is hashtext(visitor id)).
+VISITOR_OPEN_LOCK = 0x6B656675
 
 
 def conversation_record(row: Any) -> ConversationRecord:
@@ -67,7 +70,14 @@ class ConversationRepository:
         self._db = db
 
     async def create(self, visitor_id: str, now: datetime) -> ConversationRecord:
-        values = {
+        values = self._new_values(visitor_id, now)
+        async with self._db.begin() as conn:
+            await conn.execute(conversations.insert().values(**values))
+        return conversation_record(ValuesRow(values))
+
+    @staticmethod
+    def _new_values(visitor_id: str, now: datetime) -> dict[str, Any]:
+        return {
             "id": new_id("conv"),
             "visitor_id": visitor_id,
             "status": ConversationStatus.WAITING.value,
@@ -79,9 +89,36 @@ class ConversationRepository:
             "visitor_read_id": None,
             "agent_read_id": None,
         }
+
+    async def open_or_create(
+        self, visitor_id: str, now: datetime
+    ) -> tuple[ConversationRecord, bool]:
+        """The visitor's open conversation, or a new one (True): one transaction, and on
+        PostgreSQL under a per-visitor lock, so two tabs on two nodes sending their first
+        message at once open one conversation, not two."""
         async with self._db.begin() as conn:
+            if self._db.dialect == "postgresql":
+                await conn.execute(
+                    sa.select(
+                        sa.func.pg_advisory_xact_lock(
+                            VISITOR_OPEN_LOCK, sa.func.hashtext(visitor_id)
+                        )
+                    )
+                )
+            row = (
+                await conn.execute(
+                    conversations.select()
+                    .where(conversations.c.visitor_id == visitor_id)
+                    .where(conversations.c.status.in_(OPEN_STATUSES))
+                    .order_by(conversations.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is not None:
+                return conversation_record(row), False
+            values = self._new_values(visitor_id, now)
             await conn.execute(conversations.insert().values(**values))
-        return conversation_record(ValuesRow(values))
+        return conversation_record(ValuesRow(values)), True
 
     async def get(self, conversation_id: str) -> ConversationRecord | None:
         query = conversations.select().where(conversations.c.id == conversation_id)
