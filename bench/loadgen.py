@@ -30,7 +30,7 @@ from bench.drivers.base import IdleDriver, RelayTarget, SocketGroup
 from bench.drivers.kefu import KefuChat, KefuIdle
 from bench.drivers.relay import RawIdle, RawPairs
 from bench.drivers.socketio import SioChat, SioIdle
-from bench.lagmetric import LagObserver
+from bench.lagmetric import LagObserver, ObserverGroup
 from bench.procs import CpuPlan, raise_nofile, rss_kb
 from bench.stepper import Stepper, StepPlan
 from bench.wsclient import Pool
@@ -39,6 +39,13 @@ Job = dict[str, Any]
 # Handshakes in flight at once: enough to open 15k sockets in seconds, few enough that a
 # server's accept backlog is never overrun (a dropped SYN costs a 1 s retransmit).
 DEFAULT_CONCURRENCY = 256
+# kefu's cluster-link counters, scraped around each step on a two-node run: items sent by
+# the visitors' node and received by the agents' node show the messages crossed over NATS.
+CLUSTER_COUNTERS = (
+    "kefu_cluster_items_sent_total",
+    "kefu_cluster_items_received_total",
+    "kefu_cluster_items_dropped_total",
+)
 
 
 def log(message: str) -> None:
@@ -122,14 +129,44 @@ def _relay_target(job: Job, pool: Pool) -> RelayTarget:
     protocol = job["protocol"]
     if protocol == "raw":
         return RawPairs(pool, base.replace("http://", "ws://", 1), int(job["pairs"]), concurrency)
+    # Optional: the agents' server, when it is not the visitors' (two-node runs).
+    agent_base = job.get("agent_http_base")
     if protocol == "kefu":
         agents = [(str(a[0]), str(a[1])) for a in job["agents"]]
         return KefuChat(
-            pool, base, int(job["conversations"]), agents, concurrency, job["open_timeout_s"]
+            pool,
+            base,
+            int(job["conversations"]),
+            agents,
+            concurrency,
+            job["open_timeout_s"],
+            agent_http_base=agent_base,
         )
     if protocol == "socketio":
-        return SioChat(pool, base, int(job["conversations"]), int(job["agent_count"]), concurrency)
+        return SioChat(
+            pool,
+            base,
+            int(job["conversations"]),
+            int(job["agent_count"]),
+            concurrency,
+            agent_http_base=agent_base,
+        )
     raise ValueError(f"unknown protocol {protocol!r}")
+
+
+def _kefu_observer(job: Job, target: KefuChat) -> LagObserver | ObserverGroup | None:
+    """Loop lag of the visitors' node (keys as on one node) and, on two nodes, of the
+    agents' node (keys prefixed ``agent_node_``) with both nodes' cluster counters."""
+    if not job.get("lag", True):
+        return None
+    if not job.get("agent_http_base"):
+        return LagObserver(target.api.metrics)
+    return ObserverGroup(
+        [
+            LagObserver(target.api.metrics, counters=CLUSTER_COUNTERS),
+            LagObserver(target.agent_api.metrics, "agent_node_", counters=CLUSTER_COUNTERS),
+        ]
+    )
 
 
 async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
@@ -143,12 +180,14 @@ async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
     # rescanning them, so a full collection does not add milliseconds to the latencies.
     gc.collect()
     gc.freeze()
-    observer = None
-    if job["protocol"] == "kefu" and job.get("lag", True) and isinstance(target, KefuChat):
-        observer = LagObserver(target.api.metrics)
+    observer = _kefu_observer(job, target) if isinstance(target, KefuChat) else None
+    # One server pid, or several (a cluster on the server cores) whose CPU is summed;
+    # services (a broker) are reported apart.
+    pids = [int(p) for p in job["server_pids"]] if "server_pids" in job else int(job["server_pid"])
+    services = {str(k): int(v) for k, v in job.get("service_pids", {}).items()}
     try:
         cores = CpuPlan(frozenset(job["server_cpus"]), frozenset(job["loadgen_cpus"]))
-        result = await Stepper(target, int(job["server_pid"]), cores, observer).run(plan)
+        result = await Stepper(target, pids, cores, observer, services).run(plan)
     finally:
         setup = target.describe()
         await target.aclose()

@@ -87,6 +87,18 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds_fine(pid: int) -> float:
+    """CPU seconds ``pid``'s live threads have run, in nanoseconds' resolution (the first
+    field of each /proc/PID/task/TID/schedstat). For a broker that takes a few ms a second,
+    :func:`cpu_seconds`'s 10 ms ticks would be most of the figure; threads that exited
+    between two readings are not counted, which long-running services barely have."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
 @dataclass(frozen=True)
 class CoreTimes:
     """CPU seconds of a set of cores since boot, by kind (from /proc/stat).

@@ -25,7 +25,14 @@ from bench.kefu_proc import unavailable_reason
 from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
 from bench.report import link_baselines, print_table, write_json
-from bench.scenarios import kefu_relay, kefu_sockets, socketio_baseline, ws_stacks
+from bench.scenarios import (
+    kefu_relay,
+    kefu_relay_cluster,
+    kefu_sockets,
+    socketio_baseline,
+    socketio_cluster_baseline,
+    ws_stacks,
+)
 from bench.scenarios.common import Context, Outcome, Row
 
 Scenario = Callable[[Context], Outcome]
@@ -35,6 +42,8 @@ SCENARIOS: dict[str, Scenario] = {
     "socketio_baseline": socketio_baseline.run,
     "kefu_sockets": kefu_sockets.run,
     "kefu_relay": kefu_relay.run,
+    socketio_cluster_baseline.NAME: socketio_cluster_baseline.run,
+    kefu_relay_cluster.NAME: kefu_relay_cluster.run,
     customer360.FANOUT: customer360.run_fanout,
     customer360.CACHED: customer360.run_cached,
     events.CELERY: events.run_celery,
@@ -44,6 +53,7 @@ SCENARIOS: dict[str, Scenario] = {
 NEEDS_KEFU = {
     "kefu_sockets",
     "kefu_relay",
+    kefu_relay_cluster.NAME,
     customer360.FANOUT,
     customer360.CACHED,
     events.KEFU,

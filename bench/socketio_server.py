@@ -7,8 +7,15 @@ per message: aiosqlite, or asyncpg with its implicit transaction), emits ``messa
 the conversation's room (visitor and agent: the same three frames per message as kefu,
 counting the ack) and acks through the emit callback.
 
+With ``--redis-url`` several such servers form one cluster the way python-socketio's
+documentation scales out: ``socketio.AsyncRedisManager`` publishes every emit on a Redis
+pub/sub channel (``--redis-channel``, one per deployment sharing a Redis) and each server
+delivers it to the members of the room it holds; the emitting server delivers to its own
+members first, then publishes.
+
 Run: ``python -m bench.socketio_server --port P --store sqlite:///path.db``
-or ``--store postgresql://postgres@127.0.0.1:5432/db``.
+or ``--store postgresql://postgres@127.0.0.1:5432/db``
+[``--redis-url redis://127.0.0.1:6379/0 --redis-channel NAME``].
 """
 
 from __future__ import annotations
@@ -113,9 +120,13 @@ def make_store(url: str) -> MessageStore:
     raise ValueError(f"unsupported store URL: {url}")
 
 
-def create_app(store: MessageStore) -> web.Application:
-    """Wire the socket.io handlers to ``store``; the store opens on app startup."""
-    sio = socketio.AsyncServer(async_mode="aiohttp")
+def create_app(
+    store: MessageStore, redis_url: str | None = None, redis_channel: str = "socketio"
+) -> web.Application:
+    """Wire the socket.io handlers to ``store``; the store opens on app startup. With
+    ``redis_url`` the server's rooms span every server on that Redis channel."""
+    manager = socketio.AsyncRedisManager(redis_url, channel=redis_channel) if redis_url else None
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
     app = web.Application()
     sio.attach(app)
 
@@ -168,10 +179,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", required=True, help="sqlite:///PATH or postgresql://DSN")
+    parser.add_argument(
+        "--redis-url", default=None, help="redis://HOST:PORT/DB: rooms shared through Redis"
+    )
+    parser.add_argument(
+        "--redis-channel", default="socketio", help="pub/sub channel of one deployment"
+    )
     args = parser.parse_args()
     uvloop.install()
     web.run_app(
-        create_app(make_store(args.store)),
+        create_app(make_store(args.store), args.redis_url, args.redis_channel),
         host=args.host,
         port=args.port,
         backlog=4096,

@@ -12,12 +12,13 @@ import asyncio
 import resource
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bench.drivers.base import RelayTarget
 from bench.latency import Probe, summarize
-from bench.procs import CpuPlan, core_times, cpu_seconds
+from bench.procs import CpuPlan, core_times, cpu_seconds, cpu_seconds_fine
 
 # Messages sent back to back before yielding to the receivers: bounds the client's own
 # added latency when it is behind schedule, while keeping per-tick overhead low.
@@ -60,21 +61,31 @@ class StepPlan:
 
 
 class Stepper:
-    """Runs a :class:`StepPlan` against a target; the server's pid gives its CPU share."""
+    """Runs a :class:`StepPlan` against a target; the server's pid gives its CPU share.
+
+    ``server_pid`` may be several pids (a cluster of servers sharing the server cores):
+    their CPU is summed into every ``server_*`` figure and also given per pid.
+    ``service_pids`` names processes outside the measured servers whose CPU is worth
+    reporting beside them (a message broker): they are not pinned and may serve other
+    users of the machine, so their figures are reported apart and never summed in.
+    """
 
     def __init__(
         self,
         target: RelayTarget,
-        server_pid: int,
+        server_pid: int | Sequence[int],
         cores: CpuPlan,
         observer: StepObserver | None,
+        service_pids: Mapping[str, int] | None = None,
     ) -> None:
         self._target = target
-        self._server_pid = server_pid
+        self._server_pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
         self._cores = cores
         self._observer = observer
+        self._services = dict(service_pids or {})
         self._next_seq = 0
         self._idle_cpu_share = 0.0
+        self._idle_service_share: dict[str, float | None] = {}
 
     async def run(self, plan: StepPlan) -> dict[str, object]:
         # Setup can leave work behind on the server (welcome messages, broadcasts): wait
@@ -83,7 +94,9 @@ class Stepper:
         deadline = time.monotonic() + QUIET_TIMEOUT_S
         while await self._server_cpu_share(1.0) > QUIET_SHARE and time.monotonic() < deadline:
             pass
+        services0, t0 = self._service_cpu(), time.monotonic()
         self._idle_cpu_share = await self._server_cpu_share(IDLE_SAMPLE_S)
+        self._idle_service_share = _shares(services0, self._service_cpu(), time.monotonic() - t0)
         # Unrecorded warm-up: fills the server's caches, pools and lazily built paths.
         await self._step(plan.warmup_rate, plan.warmup_s, plan)
         steps: list[dict[str, object]] = []
@@ -99,17 +112,38 @@ class Stepper:
             if not result["passed"]:
                 break
             best = rate
+        extra: dict[str, object] = {}
+        if self._services:
+            extra["service_idle_cpu_pct"] = {
+                name: None if share is None else round(100 * share, 1)
+                for name, share in self._idle_service_share.items()
+            }
         return {
             "server_idle_cpu_pct": round(100 * self._idle_cpu_share, 1),
+            **extra,
             "max_rate": best,
             "all_steps_passed": bool(plan.rates) and best == plan.rates[-1],
             "steps": steps,
         }
 
+    def _server_cpu(self) -> list[float]:
+        return [cpu_seconds(pid) for pid in self._server_pids]
+
+    def _service_cpu(self) -> dict[str, float | None]:
+        """CPU seconds of each service so far (at ns resolution: a broker's share is
+        small); None for one that is gone or unreadable."""
+        out: dict[str, float | None] = {}
+        for name, pid in self._services.items():
+            try:
+                out[name] = cpu_seconds_fine(pid)
+            except OSError:
+                out[name] = None
+        return out
+
     async def _server_cpu_share(self, seconds: float) -> float:
-        cpu0, t0 = cpu_seconds(self._server_pid), time.monotonic()
+        cpu0, t0 = sum(self._server_cpu()), time.monotonic()
         await asyncio.sleep(seconds)
-        return (cpu_seconds(self._server_pid) - cpu0) / (time.monotonic() - t0)
+        return (sum(self._server_cpu()) - cpu0) / (time.monotonic() - t0)
 
     async def _step(self, rate: float, duration: float, plan: StepPlan) -> dict[str, object]:
         count = max(1, int(rate * duration))
@@ -122,7 +156,8 @@ class Stepper:
         if self._observer is not None:
             await self._observer.before()
         errors_before = Counter(self._target.errors)
-        server_cpu0, own0, wall0 = cpu_seconds(self._server_pid), _own_cpu(), time.monotonic()
+        per_pid0, own0, wall0 = self._server_cpu(), _own_cpu(), time.monotonic()
+        services0 = self._service_cpu()
         server_cores, client_cores = self._cores.server, self._cores.loadgen
         server_core0, client_core0 = core_times(server_cores), core_times(client_cores)
         own_lag = _LoopLag()
@@ -148,7 +183,9 @@ class Stepper:
             await asyncio.sleep(0.01)
         own_lag.stop()
         wall = time.monotonic() - wall0
-        server_cpu = cpu_seconds(self._server_pid) - server_cpu0
+        per_pid = [b - a for a, b in zip(per_pid0, self._server_cpu(), strict=True)]
+        server_cpu = sum(per_pid)
+        services = _shares(services0, self._service_cpu(), wall)
         own_cpu = _own_cpu() - own0
         # Task time on each side's cores not spent by that side: a neighbour's load.
         on_server = core_times(server_cores) - server_core0
@@ -185,9 +222,28 @@ class Stepper:
             "errors": dict(Counter(self._target.errors) - errors_before),
             "passed": passed,
         }
+        if len(self._server_pids) > 1:
+            result["server_cpu_pct_by_pid"] = [round(100 * c / wall, 1) for c in per_pid]
+        if self._services:
+            result.update(self._service_figures(services, wall, count))
         if self._observer is not None:
             result.update(await self._observer.after())
         return result
+
+    def _service_figures(
+        self, shares: Mapping[str, float | None], wall: float, count: int
+    ) -> dict[str, object]:
+        """Each service's share of a core over the step and its CPU per message, net of
+        what it burnt while the servers sat idle (its other users' load is not)."""
+        pct: dict[str, float | None] = {}
+        per_msg: dict[str, float | None] = {}
+        for name, share in shares.items():
+            idle = self._idle_service_share.get(name) or 0.0
+            pct[name] = None if share is None else round(100 * share, 1)
+            per_msg[name] = (
+                None if share is None else round(max(0.0, 1e6 * (share - idle) * wall / count), 1)
+            )
+        return {"service_cpu_pct": pct, "service_cpu_us_per_msg": per_msg}
 
 
 class _LoopLag:
@@ -207,6 +263,17 @@ class _LoopLag:
 
     def stop(self) -> None:
         self._task.cancel()
+
+
+def _shares(
+    before: Mapping[str, float | None], after: Mapping[str, float | None], wall: float
+) -> dict[str, float | None]:
+    """Share of one core each named process used between two readings (None if unread)."""
+    out: dict[str, float | None] = {}
+    for name, cpu0 in before.items():
+        cpu1 = after.get(name)
+        out[name] = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / max(wall, 1e-9)
+    return out
 
 
 def _own_cpu() -> float:

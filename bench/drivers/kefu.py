@@ -119,7 +119,12 @@ def _frame_type(text: str) -> str:
 
 
 class KefuChat:
-    """Visitors, each with one open conversation, served by agents logged in over REST."""
+    """Visitors, each with one open conversation, served by agents logged in over REST.
+
+    With ``agent_http_base`` the agents log in and hold their sockets on that node while
+    the visitors are on ``http_base``: on a cluster every message is stored on the
+    visitors' node and reaches the agent through the other node.
+    """
 
     def __init__(
         self,
@@ -129,10 +134,13 @@ class KefuChat:
         agents: Sequence[tuple[str, str]],
         concurrency: int,
         open_timeout_s: float,
+        agent_http_base: str | None = None,
     ) -> None:
         self._pool = pool
         self._http_base = http_base
+        self._agent_http_base = agent_http_base or http_base
         self.api = KefuApi(pool, http_base)
+        self.agent_api = KefuApi(pool, self._agent_http_base)
         self._conversations = conversations
         self._agent_logins = list(agents)
         self._concurrency = concurrency
@@ -151,8 +159,8 @@ class KefuChat:
 
     async def open(self) -> None:
         started = time.monotonic()
-        tokens = [await self.api.login(e, p) for e, p in self._agent_logins]
-        await self._connect([ws_url(self._http_base, t) for t in tokens], self._on_agent)
+        tokens = [await self.agent_api.login(e, p) for e, p in self._agent_logins]
+        await self._connect([ws_url(self._agent_http_base, t) for t in tokens], self._on_agent)
         visitor_tokens = await self.api.create_visitors(self._conversations, self._concurrency)
         self._setup["visitors_created_s"] = round(time.monotonic() - started, 2)
         urls = [ws_url(self._http_base, t) for t in visitor_tokens]
@@ -256,7 +264,8 @@ class KefuChat:
             **self._setup,
             "agents": len(self._agent_logins),
             "deflate_negotiated": self._group.deflate_share(),
-            "throttled": dict(self.api.throttled),
+            "throttled": dict(self.api.throttled + self.agent_api.throttled),
+            "agents_on_other_node": self._agent_http_base != self._http_base,
             "frames_outside_hot_path": dict(self.frames),
             "close_codes": dict(self._group.close_codes),
         }

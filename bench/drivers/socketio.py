@@ -67,13 +67,25 @@ class SioIdle:
 
 
 class SioChat:
-    """``conversations`` visitors, each in its own room, served by ``agents`` agent sockets."""
+    """``conversations`` visitors, each in its own room, served by ``agents`` agent sockets.
+
+    With ``agent_http_base`` the agents connect to that server and the visitors to
+    ``http_base``: with a message queue (Redis) behind both, every ``message_new`` reaches
+    the agent through the queue.
+    """
 
     def __init__(
-        self, pool: Pool, http_base: str, conversations: int, agents: int, concurrency: int
+        self,
+        pool: Pool,
+        http_base: str,
+        conversations: int,
+        agents: int,
+        concurrency: int,
+        agent_http_base: str | None = None,
     ) -> None:
         self._pool = pool
         self._http_base = http_base
+        self._agent_http_base = agent_http_base or http_base
         self._conversations = conversations
         self._agents = agents
         self._concurrency = concurrency
@@ -90,15 +102,15 @@ class SioChat:
             {"role": "agent", "convs": list(range(j, self._conversations, self._agents))}
             for j in range(self._agents)
         ]
-        await self._connect_all(agent_auth, self._on_agent)
+        await self._connect_all(self._agent_http_base, agent_auth, self._on_agent)
         visitor_auth = [{"role": "visitor", "conv": i} for i in range(self._conversations)]
-        self._visitors = await self._connect_all(visitor_auth, self._on_visitor)
+        self._visitors = await self._connect_all(self._http_base, visitor_auth, self._on_visitor)
 
     async def _connect_all(
-        self, auths: Sequence[Mapping[str, object]], on_text: OnText
+        self, http_base: str, auths: Sequence[Mapping[str, object]], on_text: OnText
     ) -> list[aiohttp.ClientWebSocketResponse]:
         async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
-            return await sio_connect(self._pool, self._http_base, auths[i], i), on_text
+            return await sio_connect(self._pool, http_base, auths[i], i), on_text
 
         results = await self._group.open_many(
             [functools.partial(opener, i) for i in range(len(auths))], self._concurrency
@@ -138,5 +150,6 @@ class SioChat:
         return {
             "conversations": self._conversations,
             "agents": self._agents,
+            "agents_on_other_server": self._agent_http_base != self._http_base,
             "deflate_negotiated": self._group.deflate_share(),
         }
