@@ -83,8 +83,11 @@ def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Corouti
 
 
 @contextlib.asynccontextmanager
-async def running_node(settings: Settings) -> AsyncIterator[Node]:
-    """Migrate the store, start every part, yield the node; stop everything on exit."""
+async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Node]:
+    """Migrate the store, start every part, yield the node; stop everything on exit.
+
+    ``migrate=False``: someone already did (``kefu serve --workers``: the parent, once).
+    """
     bus = make_bus(settings.bus)
     cache = make_cache(settings.cache)
     clock = SystemClock()
@@ -92,7 +95,7 @@ async def running_node(settings: Settings) -> AsyncIterator[Node]:
         stack.push_async_callback(cache.close)
         stack.push_async_callback(bus.close)
         db = await stack.enter_async_context(Database(settings.store_url))
-        applied = await db.migrate()
+        applied = await db.migrate() if migrate else []
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)

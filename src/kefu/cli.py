@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -28,10 +27,11 @@ from kefu.demo import (
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError, KefuError
 from kefu.node import Node
-from kefu.runner import run, serve
+from kefu.runner import configure_logging, run, serve
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.web.shop import ShopServer
+from kefu.workers import serve_workers
 
 app = typer.Typer(help="kefu: customer-service platform", no_args_is_help=True)
 agents_app = typer.Typer(help="Manage agents (works before the server ever ran).")
@@ -48,12 +48,7 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         settings = load_settings(config, **overrides)
     except ConfigError as exc:
         _fail(exc.message)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic narrates every connection at INFO; kefu logs the revisions it applies itself.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     return settings
 
 
@@ -67,10 +62,17 @@ def _fail(message: str) -> NoReturn:
 def serve_command(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP and WebSocket port")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="processes sharing the port, one per core (needs PostgreSQL and NATS)"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run one node on the configured (or embedded default) components."""
-    settings = _settings(config, host=host, port=port)
+    settings = _settings(config, host=host, port=port, workers=workers)
+    if settings.workers > 1:
+        _serve_workers(settings)
+        return
 
     async def ready(node: Node, url: str) -> None:
         console.print(f"kefu {__version__} serving on [bold]{url}[/bold]  (store: {_store(node)})")
@@ -91,6 +93,8 @@ def demo_command(
     a sample shop page with the widget runs on a second port (another origin)."""
     settings = _settings(config, host=host, port=port)
     shop_at = shop_port if shop_port is not None else shop_port_for(settings.port)
+    if settings.workers > 1:
+        console.print(f"note: the demo runs one process; workers={settings.workers} is ignored")
 
     async def ready(node: Node, url: str, shop: ShopServer) -> None:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
@@ -238,6 +242,25 @@ def agents_disable(
             return found[0].id
 
     console.print(f"disabled agent {_run(main())}")
+
+
+def _serve_workers(settings: Settings) -> None:
+    async def ready(url: str) -> None:
+        console.print(
+            f"kefu {__version__} serving on [bold]{url}[/bold] with {settings.workers} workers"
+            "  (store: postgresql)",
+            soft_wrap=True,
+        )
+
+    try:
+        stopped = run(serve_workers(settings, ready))
+    except KefuError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"store unreachable: {exc}")
+    if stopped.problem is not None:
+        typer.echo(f"error: {stopped.problem}", err=True)
+    raise typer.Exit(stopped.code)
 
 
 def _run_server(settings: Settings, ready: Any) -> None:

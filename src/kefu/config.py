@@ -32,6 +32,10 @@ from kefu.unify.settings import Customer360Settings, SourceSettings, check_sourc
 from kefu.webhooks.settings import WebhookEndpoint, check_endpoints
 
 DEFAULT_PORT = 8080
+# More workers than cores only add contention; 64 covers the largest common machines,
+# and each worker keeps its own PostgreSQL pool (docs/operations.md), so a typo such as
+# 800 is refused instead of exhausting the database's max_connections.
+MAX_WORKERS = 64
 
 
 class AutoReply(BaseModel):
@@ -142,6 +146,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    # Serving processes sharing the ports (SO_REUSEPORT), each a full node (kefu.workers).
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
     store: str | None = None
     # PostgreSQL only: chat messages commit on this many connections side by side, each
     # conversation always on the same one (SQLite has a single writer). More than one
@@ -258,6 +264,31 @@ class Settings(BaseSettings):
             raise ConfigError(f"rules.{where}", problem) from None
         return self
 
+    @model_validator(mode="after")
+    def _workers_share_state(self) -> Settings:
+        """Several workers are several nodes on one machine: they need what nodes need."""
+        if self.workers == 1:
+            return self
+        many = f"{self.workers} workers"
+        if self.store_url.startswith("sqlite"):
+            raise ConfigError(
+                "workers",
+                f"{many} need store: postgresql://…; a SQLite file takes exactly one serving "
+                "process (docs/operations.md)",
+            )
+        if self.bus.startswith("memory://"):
+            raise ConfigError(
+                "workers",
+                f"{many} need bus: nats://…; with bus: memory:// live chat frames would not "
+                "cross processes",
+            )
+        if self.port == 0 or self.grpc_port == 0:
+            key = "port" if self.port == 0 else "grpc_port"
+            raise ConfigError(
+                key, f"must not be 0 with {many}: each worker would listen on a port of its own"
+            )
+        return self
+
     def site(self, site_id: str | None) -> SiteSettings | None:
         return next((s for s in self.sites if s.id == site_id), None)
 
@@ -297,6 +328,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     # environment switched off (a prefix no variable has), so env cannot win again.
     merged = settings.model_dump(exclude_unset=False) | explicit
     return _validated(merged, _env_prefix="KEFU_IGNORED_ENV_")
+
+
+def restore_settings(snapshot: dict[str, Any]) -> Settings:
+    """Settings another process validated, from ``settings.model_dump(mode="json")``.
+
+    The environment is not read again: a worker process runs exactly what its parent
+    checked at start, even if it is restarted after the file or environment changed.
+    """
+    return _validated(snapshot, _env_prefix="KEFU_IGNORED_ENV_")
 
 
 def _validated(data: dict[str, Any], **source_options: Any) -> Settings:

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -23,6 +25,10 @@ log = logging.getLogger(__name__)
 LISTEN_BACKLOG = 4096
 # Time given to in-flight requests on shutdown before they are cut.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# Names the worker process that answered (its pid), when several share the port.
+WORKER_HEADER = "X-Kefu-Worker"
+
+T = TypeVar("T")
 
 
 async def serve(
@@ -30,25 +36,40 @@ async def serve(
     *,
     on_ready: Callable[[Node, str], Awaitable[None]] | None = None,
     stop: asyncio.Event | None = None,
+    worker: bool = False,
 ) -> None:
+    """Serve until ``stop`` is set or SIGINT/SIGTERM arrives.
+
+    ``worker``: this process is one of several ``kefu serve --workers`` processes
+    (``kefu.workers``). They share the HTTP and gRPC ports (SO_REUSEPORT: the kernel
+    spreads connections), skip migrations (the parent ran them once), and name themselves
+    in every response's ``X-Kefu-Worker`` header so an operator can tell them apart.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with running_node(settings) as node:
+    async with running_node(settings, migrate=not worker) as node:
         app = create_app(node)
+        if worker:
+            app.on_response_prepare.append(_name_worker)
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )
         await runner.setup()
         site = web.TCPSite(
-            runner, settings.host, settings.port, backlog=LISTEN_BACKLOG, reuse_address=True
+            runner,
+            settings.host,
+            settings.port,
+            backlog=LISTEN_BACKLOG,
+            reuse_address=True,
+            reuse_port=True if worker else None,
         )
         await site.start()
         try:
             grpc_server, grpc_port = await start_grpc(
-                node, settings.host, settings.effective_grpc_port
+                node, settings.host, settings.effective_grpc_port, reuse_port=worker
             )
         except BaseException:
             await runner.cleanup()
@@ -63,6 +84,21 @@ async def serve(
         finally:
             await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
             await runner.cleanup()
+
+
+async def _name_worker(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[WORKER_HEADER] = str(os.getpid())
+
+
+def configure_logging(level: str, worker: int | None = None) -> None:
+    """Log lines on stderr; a worker's carry ``worker<N>[<pid>]`` so interleaved lines of
+    several workers can be told apart."""
+    who = f"worker{worker}[%(process)d] " if worker is not None else ""
+    logging.basicConfig(
+        level=level.upper(), format=f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s"
+    )
+    # Alembic narrates every connection at INFO; kefu logs the revisions it applies itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def tune_gc() -> None:
@@ -86,12 +122,11 @@ def _bound_port(runner: web.AppRunner, configured: int) -> int:
     return configured
 
 
-def run(main: Awaitable[None]) -> None:
+def run(main: Coroutine[Any, Any, T]) -> T:
     """Run on uvloop where available: ~2x the asyncio loop's socket throughput."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows
-        asyncio.run(main)  # type: ignore[arg-type]
-        return
+        return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)  # type: ignore[arg-type]
+        return runner.run(main)

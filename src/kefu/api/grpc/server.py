@@ -17,13 +17,20 @@ SERVICE = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
-async def start_grpc(node: Node, host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """Start serving; returns the server and the port it bound (``port`` 0 = any)."""
+async def start_grpc(
+    node: Node, host: str, port: int, *, reuse_port: bool = False
+) -> tuple[grpc.aio.Server, int]:
+    """Start serving; returns the server and the port it bound (``port`` 0 = any).
+
+    gRPC sets SO_REUSEPORT by default on Linux, which would let a second kefu share a
+    taken port silently; only worker processes of one ``kefu serve`` (``reuse_port``)
+    share it on purpose.
+    """
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(reuse_port)),
         ]
     )
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerService(node), server)  # type: ignore[no-untyped-call]
