@@ -184,7 +184,10 @@ async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
     # One server pid, or several (a cluster on the server cores) whose CPU is summed;
     # services (a broker) are reported apart.
     pids = [int(p) for p in job["server_pids"]] if "server_pids" in job else int(job["server_pid"])
-    services = {str(k): int(v) for k, v in job.get("service_pids", {}).items()}
+    # A service is a pid, or a process name standing for all processes of that name.
+    services: dict[str, int | str] = {
+        str(k): v if isinstance(v, str) else int(v) for k, v in job.get("service_pids", {}).items()
+    }
     try:
         cores = CpuPlan(frozenset(job["server_cpus"]), frozenset(job["loadgen_cpus"]))
         result = await Stepper(target, pids, cores, observer, services).run(plan)

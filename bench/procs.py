@@ -99,6 +99,17 @@ def cpu_seconds_fine(pid: int) -> float:
     return total / 1e9
 
 
+def pids_named(comm: str) -> list[int]:
+    """Pids of every process whose /proc/PID/comm is ``comm`` (e.g. ``postgres``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/comm").read_text().strip() == comm:
+                    found.append(int(entry))
+    return found
+
+
 @dataclass(frozen=True)
 class CoreTimes:
     """CPU seconds of a set of cores since boot, by kind (from /proc/stat).

@@ -9,6 +9,7 @@ failing step, so an overloaded server is never pushed for long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from typing import Protocol
 
 from bench.drivers.base import RelayTarget
 from bench.latency import Probe, summarize
-from bench.procs import CpuPlan, core_times, cpu_seconds, cpu_seconds_fine
+from bench.procs import CpuPlan, core_times, cpu_seconds, cpu_seconds_fine, pids_named
 
 # Messages sent back to back before yielding to the receivers: bounds the client's own
 # added latency when it is behind schedule, while keeping per-tick overhead low.
@@ -67,7 +68,9 @@ class Stepper:
     their CPU is summed into every ``server_*`` figure and also given per pid.
     ``service_pids`` names processes outside the measured servers whose CPU is worth
     reporting beside them (a message broker): they are not pinned and may serve other
-    users of the machine, so their figures are reported apart and never summed in.
+    users of the machine, so their figures are reported apart and never summed in. A
+    service is a pid, or a process name (``/proc/PID/comm``) for a server of many
+    processes such as PostgreSQL: every process of that name, as found at each reading.
     """
 
     def __init__(
@@ -76,7 +79,7 @@ class Stepper:
         server_pid: int | Sequence[int],
         cores: CpuPlan,
         observer: StepObserver | None,
-        service_pids: Mapping[str, int] | None = None,
+        service_pids: Mapping[str, int | str] | None = None,
     ) -> None:
         self._target = target
         self._server_pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
@@ -129,15 +132,17 @@ class Stepper:
     def _server_cpu(self) -> list[float]:
         return [cpu_seconds(pid) for pid in self._server_pids]
 
-    def _service_cpu(self) -> dict[str, float | None]:
-        """CPU seconds of each service so far (at ns resolution: a broker's share is
-        small); None for one that is gone or unreadable."""
-        out: dict[str, float | None] = {}
-        for name, pid in self._services.items():
-            try:
-                out[name] = cpu_seconds_fine(pid)
-            except OSError:
-                out[name] = None
+    def _service_cpu(self) -> dict[str, _Reading]:
+        """CPU seconds of each service's processes so far (at ns resolution: a broker's
+        share is small); None for a pid that is gone or unreadable."""
+        out: dict[str, _Reading] = {}
+        for name, which in self._services.items():
+            pids = [which] if isinstance(which, int) else pids_named(which)
+            reading: dict[int, float] = {}
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    reading[pid] = cpu_seconds_fine(pid)
+            out[name] = reading if reading or isinstance(which, str) else None
         return out
 
     async def _server_cpu_share(self, seconds: float) -> float:
@@ -265,14 +270,23 @@ class _LoopLag:
         self._task.cancel()
 
 
+# One service's reading: CPU seconds by pid, or None when its one pid could not be read.
+_Reading = dict[int, float] | None
+
+
 def _shares(
-    before: Mapping[str, float | None], after: Mapping[str, float | None], wall: float
+    before: Mapping[str, _Reading], after: Mapping[str, _Reading], wall: float
 ) -> dict[str, float | None]:
-    """Share of one core each named process used between two readings (None if unread)."""
+    """Share of one core each service used between two readings (None if unread). A
+    process that appeared in between counts from zero; one that exited is not counted."""
     out: dict[str, float | None] = {}
     for name, cpu0 in before.items():
         cpu1 = after.get(name)
-        out[name] = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / max(wall, 1e-9)
+        if cpu0 is None or cpu1 is None:
+            out[name] = None
+            continue
+        used = sum(cpu - cpu0.get(pid, 0.0) for pid, cpu in cpu1.items())
+        out[name] = max(0.0, used) / max(wall, 1e-9)
     return out
 
 

@@ -10,11 +10,12 @@ summed into the servers' figures.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import socket
 from pathlib import Path
 from typing import Any
 
+from bench.procs import pids_named
 from bench.scenarios.common import BaselineKey, Row
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -25,6 +26,7 @@ SIO_SUBJECT = "python-socketio (2 servers, Redis, postgresql)"
 SIO_SCENARIO = "socketio_cluster_baseline"
 BROKER_METRIC = "broker_cpu_us_per_msg"
 TOTAL_METRIC = "servers_and_broker_cpu_us_per_msg"
+POSTGRES = "postgresql"
 
 
 def require_tcp(host: str, port: int, what: str) -> None:
@@ -39,20 +41,30 @@ def service_pid(comm: str, port: int) -> int | None:
     """Pid of the running ``comm`` process (by /proc/PID/comm), preferring the one whose
     command line names ``port``; None when there is none (its CPU is then not reported)."""
     found: list[tuple[int, str]] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if Path(f"/proc/{entry}/comm").read_text().strip() != comm:
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        found.append((int(entry), cmdline))
+    for pid in pids_named(comm):
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found.append((pid, cmdline))
     for pid, cmdline in found:
         if str(port) in cmdline:
             return pid
     return found[0][0] if len(found) == 1 else None
+
+
+def services(broker: str, pid: int | None) -> dict[str, int | str]:
+    """What the steps measure beside the servers: the broker's pid, and every
+    ``postgres`` process (the shared store, machine-wide: other users' queries too)."""
+    out: dict[str, int | str] = {POSTGRES: "postgres"}
+    if pid is not None:
+        out[broker] = pid
+    return out
+
+
+def store_note(result: dict[str, Any]) -> str:
+    """PostgreSQL's CPU per message at the lowest step, for the notes."""
+    steps: list[dict[str, Any]] = result.get("steps", [])
+    value = steps[0].get("service_cpu_us_per_msg", {}).get(POSTGRES) if steps else None
+    return "" if value is None else f"PostgreSQL (machine-wide) {value:g} us/msg"
 
 
 def broker_rows(
@@ -91,7 +103,7 @@ def broker_rows(
             "us",
             better="lower",
             baseline=(baseline[0], baseline[1], TOTAL_METRIC) if baseline else None,
-            note=f"both servers + {broker}, {at}",
+            note="; ".join(n for n in (f"both servers + {broker}, {at}", store_note(result)) if n),
         ),
     ]
 

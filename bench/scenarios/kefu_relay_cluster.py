@@ -31,6 +31,7 @@ from bench.scenarios.cluster import (
     crossing_note,
     require_tcp,
     service_pid,
+    services,
 )
 from bench.scenarios.common import Context, Outcome, Row, at_most, best_step, relay_rows
 from bench.scenarios.kefu_relay import LAG_P99_TARGET_MS, OPEN_TIMEOUT_S
@@ -78,7 +79,7 @@ def run(ctx: Context) -> Outcome:
                 "http_base": base_a,
                 "agent_http_base": base_b,
                 "server_pids": [a.pid, b.pid],
-                "service_pids": {"nats": nats_pid} if nats_pid else {},
+                "service_pids": services("nats", nats_pid),
                 "conversations": profile.conversations,
                 "agents": agents,
                 "open_timeout_s": OPEN_TIMEOUT_S,

@@ -27,6 +27,7 @@ from bench.scenarios.cluster import (
     broker_rows,
     require_tcp,
     service_pid,
+    services,
 )
 from bench.scenarios.common import Context, Outcome, relay_rows
 
@@ -73,7 +74,7 @@ def run(ctx: Context) -> Outcome:
                 "http_base": base_a,
                 "agent_http_base": base_b,
                 "server_pids": [a.pid, b.pid],
-                "service_pids": {"redis": redis_pid} if redis_pid else {},
+                "service_pids": services("redis", redis_pid),
                 "conversations": profile.conversations,
                 "agent_count": profile.agents,
                 "plan": profile.plan(profile.chat_rates),
