@@ -202,7 +202,11 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         started_once = False
         while not self._finished.is_set():
-            child = await self._spawn(slot)
+            try:
+                child = await self._spawn(slot)
+            except OSError as exc:  # out of processes or descriptors: nothing to retry
+                self._finish(Stopped(1, f"cannot start worker {slot}: {exc}"))
+                return
             ready, error = await self._watch(slot, child, started_once)
             code = await child.wait()
             del self._children[slot]
@@ -235,6 +239,8 @@ class Supervisor:
             *self._command(slot), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         self._children[slot] = child
+        if self._finished.is_set():  # stopping began while it was being started
+            child.send_signal(signal.SIGTERM)
         pipe = _pipe(child.stdin)
         pipe.write(self._snapshot)
         # The pipe stays open: its end of file tells the child that the parent is gone.
