@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kefu.config import load_settings
 from kefu.workers import RestartBudget, Stopped, Supervisor
@@ -64,6 +66,7 @@ class Workers:
 
     process: asyncio.subprocess.Process
     base: str
+    grpc_port: int
     env: dict[str, str]
     log: Path
     http: aiohttp.ClientSession
@@ -129,13 +132,13 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 async def workers(tmp_path: Path, nats: NatsServer) -> AsyncIterator[Workers]:
     async with postgres_database() as store:
-        port = free_port()
+        port, grpc_port = free_port(), free_port()
         env = clean_env(
             KEFU_DATA_DIR=str(tmp_path / "data"),
             KEFU_STORE=store,
             KEFU_BUS=nats.url,
             KEFU_AUTH__SECRET_KEY=secrets.token_hex(32),
-            KEFU_GRPC_PORT=str(free_port()),
+            KEFU_GRPC_PORT=str(grpc_port),
         )
         log = tmp_path / "kefu.log"
         with log.open("wb") as stderr:  # a file, not a pipe: nobody has to drain it
@@ -159,7 +162,9 @@ async def workers(tmp_path: Path, nats: NatsServer) -> AsyncIterator[Workers]:
                 line + log.read_text()
             )
             async with aiohttp.ClientSession(trace_configs=[trace]) as http:
-                served = Workers(process, f"http://127.0.0.1:{port}", env, log, http, served_by)
+                served = Workers(
+                    process, f"http://127.0.0.1:{port}", grpc_port, env, log, http, served_by
+                )
                 assert await served.readyz() == 200
                 yield served
         finally:
@@ -209,6 +214,12 @@ async def test_two_workers_share_the_port_and_a_chat_crosses_them(workers: Worke
 
     await chat_both_ways(workers, agent_token, agent_pid, visitor_pid)
 
+    # Both workers bound the gRPC port too (or they would not have started); it serves.
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{workers.grpc_port}") as channel:
+        checked = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=15
+        )
+    assert checked.status == health_pb2.HealthCheckResponse.SERVING
     # The parent migrated once; the workers did not.
     migrated = [
         line for line in workers.log.read_text().splitlines() if "applied migrations" in line
