@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from kefu.attachments.service import AttachmentService
 from kefu.chat import frames
@@ -65,6 +66,7 @@ class ChatService:
         # Several nodes: the store decides assignments (None: this node's board does).
         self._shared = shared
         self._online_anywhere: set[str] = set()
+        self._online_checked: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._waiting_anywhere = 0
         self._repos = repos
@@ -161,6 +163,17 @@ class ChatService:
             self._board.agent_offline(agent.id)
             return
         await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
+
+    async def available(self) -> bool:
+        """Is any agent online anywhere, for a shop page about to show the widget? With
+        several nodes this asks the store (at most once a second: every page view asks)."""
+        if self._shared is None or self._hub.agent_keys():
+            return self.anyone_online()
+        now = self._clock.now()
+        if self._online_checked is None or (now - self._online_checked).total_seconds() >= 1:
+            self._online_anywhere = await self._shared.online(now)
+            self._online_checked = now
+        return bool(self._online_anywhere)
 
     def is_online(self, agent_id: str) -> bool:
         """Has a socket on this node, or (several nodes) on another as of the last look."""

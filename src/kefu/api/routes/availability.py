@@ -17,4 +17,4 @@ class Availability(BaseModel):
 @router.get("/availability", response_model=Availability)
 async def availability(kefu: NodeDep) -> Availability:
     """Public (no token): a shop page shows "we are online" before anyone chats."""
-    return Availability(agents_online=kefu.chat.anyone_online())
+    return Availability(agents_online=await kefu.chat.available())
