@@ -341,6 +341,13 @@ async def test_an_agent_leaving_their_node_goes_offline_everywhere(
     agent = await b.add_agent("Gone")
     agent_ws = await b.ws(agent["token"])
     await until_online(a, agent["id"], True)
+    # Node A's REST answers say so at once: the widget's availability and the team list.
+    async with a.http.get(a.url("/api/v1/availability")) as resp:
+        assert (await resp.json())["agents_online"] is True
+    colleague = await a.add_agent("Colleague")
+    status, team = await a.get("/api/v1/team", colleague["token"])
+    assert status == 200
+    assert {m["id"]: m["online"] for m in team}[agent["id"]] is True
     await agent_ws.close()
     await until_online(a, agent["id"], False)
     visitor_ws = await a.ws((await a.visitor(name="Late"))["token"])

@@ -165,15 +165,19 @@ class ChatService:
         await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
 
     async def available(self) -> bool:
-        """Is any agent online anywhere, for a shop page about to show the widget? With
-        several nodes this asks the store (at most once a second: every page view asks)."""
-        if self._shared is None or self._hub.agent_keys():
-            return self.anyone_online()
+        """Is any agent online anywhere, for a shop page about to show the widget?"""
+        await self.refresh_presence()
+        return self.anyone_online()
+
+    async def refresh_presence(self) -> None:
+        """Several nodes: learn who is online on the others now rather than as of the last
+        assignment decision (at most once a second: every widget page view asks)."""
+        if self._shared is None:
+            return
         now = self._clock.now()
         if self._online_checked is None or (now - self._online_checked).total_seconds() >= 1:
             self._online_anywhere = await self._shared.online(now)
             self._online_checked = now
-        return bool(self._online_anywhere)
 
     def is_online(self, agent_id: str) -> bool:
         """Has a socket on this node, or (several nodes) on another as of the last look."""

@@ -50,6 +50,7 @@ async def claim(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> Conver
 async def team(caller: AgentDep, kefu: NodeDep) -> list[TeamMember]:
     """Who a conversation can be transferred to: every active agent, for every agent (the
     full agent list, with emails and capacities, stays with supervisors)."""
+    await kefu.chat.refresh_presence()
     return [
         TeamMember(id=a.id, name=a.name, role=a.role.value, online=kefu.chat.is_online(a.id))
         for a in await kefu.repos.agents.list()
