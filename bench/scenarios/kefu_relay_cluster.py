@@ -28,6 +28,7 @@ from bench.scenarios.cluster import (
     SIO_SCENARIO,
     SIO_SUBJECT,
     broker_rows,
+    cpu_at_rate_row,
     crossing_note,
     require_tcp,
     service_pid,
@@ -99,8 +100,9 @@ def run(ctx: Context) -> Outcome:
     rows = relay_rows(NAME, KEFU_SUBJECT, result, (SIO_SCENARIO, SIO_SUBJECT, metric))
     rows[0].note = "; ".join(n for n in (rows[0].note, crossing_note(result)) if n)
     outcome.rows.extend(rows)
+    baseline = (SIO_SCENARIO, SIO_SUBJECT, metric)
+    outcome.rows.append(cpu_at_rate_row(NAME, KEFU_SUBJECT, result, baseline))
     if nats_pid:
-        baseline = (SIO_SCENARIO, SIO_SUBJECT, metric)
         outcome.rows.extend(broker_rows(NAME, KEFU_SUBJECT, "nats", result, baseline))
     at_best = best_step(result) or (result["steps"][0] if result.get("steps") else None)
     if at_best is None:

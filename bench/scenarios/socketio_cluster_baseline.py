@@ -25,6 +25,7 @@ from bench.scenarios.cluster import (
     SIO_SCENARIO,
     SIO_SUBJECT,
     broker_rows,
+    cpu_at_rate_row,
     require_tcp,
     service_pid,
     services,
@@ -92,6 +93,7 @@ def run(ctx: Context) -> Outcome:
         "code": git_state(),
     }
     outcome.rows.extend(relay_rows(NAME, SIO_SUBJECT, result, None))
+    outcome.rows.append(cpu_at_rate_row(NAME, SIO_SUBJECT, result, None))
     if redis_pid:
         outcome.rows.extend(broker_rows(NAME, SIO_SUBJECT, "redis", result, None))
     return outcome
