@@ -27,11 +27,11 @@ SIO_SCENARIO = "socketio_cluster_baseline"
 BROKER_METRIC = "broker_cpu_us_per_msg"
 TOTAL_METRIC = "servers_and_broker_cpu_us_per_msg"
 POSTGRES = "postgresql"
-# The second step of both profiles' chat rates. kefu batches per event-loop iteration
-# (store commits, NATS publishes), so its CPU per message falls as the rate rises, while
-# python-socketio's stays nearly flat: the ratio at the lowest step alone would flatter
-# the baseline. Its two servers pass this rate on a quiet machine and saturate their
-# shared core near 1,000 msg/s, so at 500 both are measured below saturation.
+# The second step of both profiles' chat rates. Both servers' CPU per message falls as
+# the rate rises (per-wake-up costs spread over more messages; kefu also batches commits
+# and NATS publishes per loop iteration), so one rate alone can mislead. python-socketio's
+# pair passes this rate on a quiet machine and fills its shared core near 1,000 msg/s:
+# at 500 both are measured at a rate both sustain.
 COMPARE_RATE = 500.0
 
 
