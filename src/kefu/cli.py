@@ -68,7 +68,8 @@ def serve_command(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run one node on the configured (or embedded default) components."""
+    """Run one node (or, with --workers N, N of them on one port) on the configured (or
+    embedded default) components."""
     settings = _settings(config, host=host, port=port, workers=workers)
     if settings.workers > 1:
         _serve_workers(settings)
