@@ -28,7 +28,7 @@ from bson import Decimal128
 from pymongo import AsyncMongoClient
 from pymongo.errors import ServerSelectionTimeoutError
 
-from kefu.unify.connector import SourceFailure
+from kefu.unify.connector import Rows, SourceFailure
 from kefu.unify.connectors.mongo import MongoClient
 from kefu.unify.connectors.mysql import MySqlClient
 from kefu.unify.connectors.registry import open_client
@@ -154,7 +154,19 @@ async def test_mongo_projection_sort_and_limit(mongo: MongoClient, mongo_collect
             "limit": 2,
         }
     )
-    assert await visits.run("c-1") == [{"visit": 3, "page": "/p/3"}, {"visit": 2, "page": "/p/2"}]
+    found = await visits.run("c-1")
+    assert found == [{"visit": 3, "page": "/p/3"}, {"visit": 2, "page": "/p/2"}]
+    assert isinstance(found, Rows) and found.truncated  # c-1 has three visits
+    every = mongo.prepare(
+        {
+            "collection": mongo_collection,
+            "filter": {"key": "{value}", "visit": {"$exists": True}},
+            "projection": {"_id": 0, "visit": 1},
+            "limit": 3,
+        }
+    )
+    exactly = await every.run("c-1")
+    assert len(exactly) == 3 and isinstance(exactly, Rows) and not exactly.truncated
 
 
 async def test_mongo_value_inside_strings_regex_and_expr(

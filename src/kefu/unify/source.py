@@ -198,9 +198,9 @@ class Source:
             fragment.sources[self.name].truncated = True
             SOURCE_TRUNCATED.labels(self.name).inc()
             log.warning(
-                "source %s: more than max_rows=%d rows for one customer; the first %d are shown",
+                "source %s: more rows than its cap (max_rows, or a mongodb request's limit) "
+                "for one customer; the first %d are shown",
                 self.name,
-                self.settings.max_rows,
                 len(reply),
             )
         return fragment

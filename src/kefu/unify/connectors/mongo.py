@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from kefu.unify.connector import PathLanguage, SourceFailure
+from kefu.unify.connector import PathLanguage, Rows, SourceFailure
 from kefu.unify.paths import DOTTED
 
 PLACEHOLDER = "{value}"
@@ -216,9 +216,10 @@ class MongoPrepared:
         self._sort = list(request.sort) or None
 
     async def run(self, value: str) -> list[dict[str, Any]]:
-        """Find the documents for ``value``, at most ``limit`` of them.
+        """Find the documents for ``value``, at most ``limit`` of them; one more is asked
+        for, so a reply that had more says so (``Rows.truncated``, the source's status).
 
-        The first batch is the whole answer (``batch_size=limit``) unless it passes 16 MB,
+        The first batch is the whole answer (``batch_size=limit + 1``) unless it passes 16 MB,
         so a request is one round trip and a cancelled one seldom leaves a cursor open on
         the server. pymongo closes a connection interrupted mid-reply instead of
         returning it to its pool.
@@ -231,11 +232,14 @@ class MongoPrepared:
             self._filter(value),
             request.projection,
             sort=self._sort,
-            limit=request.limit,
-            batch_size=request.limit,
+            limit=request.limit + 1,
+            batch_size=request.limit + 1,
         )
         try:
             documents = await cursor.to_list()
         except OperationFailure as error:
             raise SourceFailure(f"mongodb source refused the query: {error}") from error
-        return [_plain(document) for document in documents]
+        return Rows(
+            (_plain(document) for document in documents[: request.limit]),
+            truncated=len(documents) > request.limit,
+        )
