@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.server import create_app
+from tests.integration.test_jetstream import NatsServer
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct-horse-battery"
@@ -176,6 +177,19 @@ def _matches(frame: dict[str, Any], frame_type: str, match: dict[str, Any]) -> b
     return frame.get("type") == frame_type and all(frame.get(k) == v for k, v in match.items())
 
 
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Kefu]:
+    """A node built from ``settings``, served on a real port, with a client session."""
+    async with running_node(settings) as node:
+        server = TestServer(create_app(node), host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with ClientSession() as http:
+                yield Kefu(node, server, http)
+        finally:
+            await server.close()
+
+
 @pytest.fixture
 async def kefu(node: Node) -> AsyncIterator[Kefu]:
     server = TestServer(create_app(node), host="127.0.0.1")
@@ -183,3 +197,14 @@ async def kefu(node: Node) -> AsyncIterator[Kefu]:
     async with ClientSession() as http:
         yield Kefu(node, server, http)
     await server.close()
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own (JetStream on, store in tmp_path), restartable."""
+    server = NatsServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

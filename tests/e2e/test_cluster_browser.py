@@ -8,7 +8,7 @@ Screenshots go to ``test-artifacts/cluster-*.png``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +29,6 @@ from tests.e2e.test_widget import (
     visitor_says,
 )
 from tests.integration.test_jetstream import NatsServer
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

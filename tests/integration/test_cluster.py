@@ -8,34 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from nats.aio.client import Client as NATS
 
-from kefu.bootstrap import running_node
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
-from kefu.server import create_app
 from kefu.store.tables import conversations
-from tests.conftest import Kefu, Socket, postgres_database
+from tests.conftest import Kefu, Socket, postgres_database, serving
 from tests.integration.test_jetstream import NatsServer
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -57,21 +43,9 @@ async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[li
         ]
 
 
-@contextlib.asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[Kefu]:
-    async with running_node(settings) as node:
-        server = TestServer(create_app(node), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession() as http:
-                yield Kefu(node, server, http)
-        finally:
-            await server.close()
-
-
 @pytest.fixture
 async def nodes(cluster_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, Kefu]]:
-    async with served(cluster_settings[0]) as a, served(cluster_settings[1]) as b:
+    async with serving(cluster_settings[0]) as a, serving(cluster_settings[1]) as b:
         yield a, b
 
 

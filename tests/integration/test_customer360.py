@@ -14,14 +14,12 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.asyncio import Redis
 
 from kefu.api.grpc.server import start_grpc
 from kefu.auth.identity import sign_external_id
-from kefu.bootstrap import running_node
 from kefu.config import load_settings
 from kefu.demo_systems import BEHAVIOUR, serve_app, simulator_stats
 from kefu.demo_systems.callcenter import callcenter_app
@@ -30,13 +28,12 @@ from kefu.demo_systems.dataset import Dataset, build_dataset
 from kefu.demo_systems.orders import seed_orders
 from kefu.demo_systems.sources import demo_sources
 from kefu.errors import ConfigError
-from kefu.server import create_app
 from kefu.store.database import Database
 from kefu.store.tables import tickets
 from kefu.unify.render import as_dict
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
-from tests.conftest import Kefu
+from tests.conftest import Kefu, serving
 
 MONGO_URL = "mongodb://127.0.0.1:27117/?directConnection=true"
 MARIADB_ROOT = "mysql+asyncmy://root@127.0.0.1:3306"
@@ -93,14 +90,8 @@ async def served(tmp_path: Path, **overrides: Any) -> AsyncIterator[Kefu]:
         store=f"sqlite:///{tmp_path / 'kefu.db'}",
         **overrides,
     )
-    async with running_node(settings) as node:
-        server = TestServer(create_app(node), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession() as http:
-                yield Kefu(node, server, http)
-        finally:
-            await server.close()
+    async with serving(settings) as kefu:
+        yield kefu
 
 
 async def get_360(kefu: Kefu, token: str, key: str, **params: str) -> tuple[int, Any]:

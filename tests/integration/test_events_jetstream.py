@@ -5,7 +5,7 @@ Each complaint makes one ticket, also across a node restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +39,6 @@ RULES: list[dict[str, Any]] = [
         "do": [{"notify": {"role": "supervisor", "message": "ticket {data.ticket_id}"}}],
     },
 ]
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

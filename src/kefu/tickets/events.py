@@ -173,10 +173,11 @@ class SlaJson(_Strict):
     paused_at: str | None
 
 
-class TicketJson(_Strict):
+class TicketItemJson(_Strict):
+    """A ticket as a list row shows it (live frames carry this: no ``body``)."""
+
     id: str
     subject: str
-    body: str
     status: Literal["new", "open", "pending", "solved", "closed"]
     priority: Literal["low", "normal", "high", "urgent"]
     customer_key: str | None
@@ -187,6 +188,10 @@ class TicketJson(_Strict):
     created_at: str
     updated_at: str
     sla: SlaJson
+
+
+class TicketJson(TicketItemJson):
+    body: str
 
 
 class Change(_Strict):

@@ -32,7 +32,7 @@ from kefu.cluster.envelope import Audience
 from kefu.domain.tickets import Ticket, TicketComment
 from kefu.tickets.events import (
     Change,
-    SlaJson,
+    TicketItemJson,
     comment_payload,
     plain_changes,
     ticket_payload,
@@ -132,21 +132,6 @@ class TicketFeed:
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True):
     pass
-
-
-class TicketItemJson(_Strict):
-    id: str
-    subject: str
-    status: Literal["new", "open", "pending", "solved", "closed"]
-    priority: Literal["low", "normal", "high", "urgent"]
-    customer_key: str | None
-    assignee_id: str | None
-    queue: str | None
-    conversation_id: str | None
-    channel: Literal["console", "api", "conversation", "offline", "rule"]
-    created_at: str
-    updated_at: str
-    sla: SlaJson
 
 
 class CommentJson(_Strict):
