@@ -140,3 +140,10 @@ CLUSTER_DROPPED = Counter(
     "Live items not sent to other nodes (NATS unreachable or its buffer full)",
     registry=REGISTRY,
 )
+# Frames for "every supervisor" / "every agent" that no other node announced sockets for
+# (kefu.cluster.peers): kept off NATS. Counted where the hub decides, once per frame.
+CLUSTER_SKIPPED = Counter(
+    "kefu_cluster_items_skipped_total",
+    "Audience frames not published: no other node has sockets of that audience",
+    registry=REGISTRY,
+)
