@@ -51,7 +51,6 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -72,7 +71,8 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from kefu.errors import ConfigError, KefuError, TooLarge, Unavailable
+from kefu.errors import ConfigError, KefuError, NotFound, TooLarge, Unavailable
+from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.envelope import (
     DEAD_LETTER_PREFIX,
     SUBJECT_PREFIX,
@@ -122,21 +122,6 @@ MAKE_ROOM_INTERVAL_SECONDS = 5.0
 # so the publish that crossed the limit was stored and the oldest message deleted.
 DISCARD_NEW_EXACT_SINCE = (2, 10, 5)
 NO_ACK = "no acknowledgement"  # placeholder until a message's reply comes
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One message of the dead-letter stream, as an admin or a test reads it."""
-
-    sequence: int  # in the dead-letter stream: pass it as ``after`` for the next page
-    subject: str  # kefu.deadletter.<type>
-    original_subject: str
-    event_id: str | None  # None when the payload was too malformed to have one
-    reason: str
-    attempts: int
-    payload: bytes
-    at: datetime | None
-    truncated_from: int | None = None  # the original length, when it had to be cut
 
 
 @dataclass(slots=True)
@@ -820,23 +805,55 @@ class JetStreamEventLog:
             except nats.js.errors.NotFoundError:
                 break
             sequence = raw.seq or sequence + 1
-            headers = raw.headers or {}
-            letters.append(
-                DeadLetter(
-                    sequence=sequence,
-                    subject=raw.subject or "",
-                    original_subject=headers.get(HEADER_ORIGINAL_SUBJECT, ""),
-                    event_id=headers.get(HEADER_EVENT_ID),
-                    reason=headers.get(HEADER_REASON, ""),
-                    attempts=int(headers.get(HEADER_ATTEMPTS, "0")),
-                    payload=raw.data or b"",
-                    at=raw.time,
-                    truncated_from=(
-                        int(headers[HEADER_TRUNCATED]) if HEADER_TRUNCATED in headers else None
-                    ),
-                )
-            )
+            letters.append(_letter(sequence, raw))
         return letters
+
+    async def dead_letter(self, sequence: int) -> DeadLetter | None:
+        js = await self._ready()
+        try:
+            raw = await js.get_msg(self._js_settings.dead_letter_stream, seq=sequence)
+        except nats.js.errors.NotFoundError:
+            return None
+        if not (raw.subject or "").startswith(DEAD_LETTER_PREFIX):
+            return None  # another subject someone routed into the stream: not ours
+        return _letter(sequence, raw)
+
+    async def replay_dead_letter(self, sequence: int) -> DeadLetter:
+        """Publish the dead letter's payload again on its original subject, then delete
+        the letter.
+
+        The message id is new (``<event id>:replay:<sequence>``): the original's id may
+        still be inside the duplicate window, where JetStream would drop the replay as a
+        repeat. A crash between publish and delete leaves the letter to replay again: the
+        same message id inside the window, the consumer's dedupe by event id after it.
+        """
+        letter = await self._existing(sequence)
+        event = replayable(letter)
+        await self.append_encoded(
+            [(event.subject, f"{event.id}:replay:{sequence}", letter.payload)]
+        )
+        await self._delete_dead_letter(sequence)
+        return letter
+
+    async def discard_dead_letter(self, sequence: int) -> DeadLetter:
+        letter = await self._existing(sequence)
+        await self._delete_dead_letter(sequence)
+        return letter
+
+    async def _existing(self, sequence: int) -> DeadLetter:
+        letter = await self.dead_letter(sequence)
+        if letter is None:
+            raise NotFound(f"no dead letter {sequence}", code="dead_letter_not_found")
+        return letter
+
+    async def _delete_dead_letter(self, sequence: int) -> None:
+        js = await self._ready()
+        try:
+            await js.delete_msg(self._js_settings.dead_letter_stream, sequence)
+        except nats.js.errors.APIError as exc:
+            # Deleted meanwhile (another admin, another node): gone is what was wanted.
+            if await self.dead_letter(sequence) is not None:
+                raise Unavailable(f"cannot delete dead letter {sequence}: {exc!r}") from exc
 
 
 def _warn_if_discard_new_is_inexact(nc: NATS) -> None:
@@ -853,6 +870,22 @@ def _warn_if_discard_new_is_inexact(nc: NATS) -> None:
             ".".join(map(str, found)),
             ".".join(map(str, DISCARD_NEW_EXACT_SINCE)),
         )
+
+
+def _letter(sequence: int, raw: Any) -> DeadLetter:
+    """A dead letter from a stored message of the dead-letter stream (``js.get_msg``)."""
+    headers = raw.headers or {}
+    return DeadLetter(
+        sequence=sequence,
+        subject=raw.subject or "",
+        original_subject=headers.get(HEADER_ORIGINAL_SUBJECT, ""),
+        event_id=headers.get(HEADER_EVENT_ID),
+        reason=headers.get(HEADER_REASON, ""),
+        attempts=int(headers.get(HEADER_ATTEMPTS, "0")),
+        payload=raw.data or b"",
+        at=raw.time,
+        truncated_from=int(headers[HEADER_TRUNCATED]) if HEADER_TRUNCATED in headers else None,
+    )
 
 
 def _header(msg: Msg, name: str) -> str | None:

@@ -3,8 +3,9 @@
 Two adapters: the store's ``outbox`` table (embedded default, one process) and NATS
 JetStream (``bus: nats://…``). A consumer receives batches and says, per event, whether
 its effect is stored (``DONE``), it should come again later (``RETRY``), or it can never
-succeed (``DEAD``, dead-lettered with the reason). Acknowledging only after the effect
-is stored, and deduplicating by id in the same transaction, gives effectively-once.
+succeed (``DEAD``, dead-lettered with the reason; both logs keep dead letters whole, to
+replay or discard). Acknowledging only after the effect is stored, and deduplicating by
+id in the same transaction, gives effectively-once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from kefu.events.dead_letters import DeadLetters
 from kefu.events.envelope import Event
 
 
@@ -42,7 +44,7 @@ BatchHandler = Callable[[Sequence[Received]], Awaitable[Sequence[Result]]]
 """Handles a batch; returns one result per event, in order."""
 
 
-class EventLog(Protocol):
+class EventLog(DeadLetters, Protocol):
     async def append(self, events: Sequence[Event]) -> None:
         """Durably record ``events``; when this returns they will be delivered."""
         ...

@@ -22,15 +22,19 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.events.envelope import Event, decode_trusted
+from kefu.errors import NotFound
+from kefu.events.dead_letters import DeadLetter, replayable
+from kefu.events.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, decode_trusted, encode
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.outbox import Emitted, collecting, delete_rows, emit
 from kefu.ports import Clock
 from kefu.store.database import Database
-from kefu.store.tables import audit_log, outbox
+from kefu.store.tables import audit_log, dead_letters, outbox
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +313,10 @@ class StoreEventLog:
         async with self._db.begin() as conn:
             if dead:
                 await conn.execute(
-                    audit_log.insert(), [_dead_letter(r, why, now) for _, r, why in dead]
+                    audit_log.insert(), [_audit_entry(r, why, now) for _, r, why in dead]
+                )
+                await conn.execute(
+                    dead_letters.insert(), [_dead_letter(r, why, now) for _, r, why in dead]
                 )
             await delete_rows(conn, finished)
         for _, item, why in dead:
@@ -321,11 +328,87 @@ class StoreEventLog:
     async def ping(self) -> None:
         await self._db.ping()
 
+    # -- dead letters (kefu.events.dead_letters.DeadLetters) ------------------------------
+
+    async def dead_letters(self, limit: int = 100, after: int = 0) -> list[DeadLetter]:
+        query = (
+            sa.select(dead_letters)
+            .where(dead_letters.c.id > after)
+            .order_by(dead_letters.c.id)
+            .limit(limit)
+        )
+        async with self._db.connect() as conn:
+            return [_letter(row) for row in await conn.execute(query)]
+
+    async def dead_letter(self, sequence: int) -> DeadLetter | None:
+        async with self._db.connect() as conn:
+            row = (
+                await conn.execute(sa.select(dead_letters).where(dead_letters.c.id == sequence))
+            ).first()
+        return _letter(row) if row is not None else None
+
+    async def replay_dead_letter(self, sequence: int) -> DeadLetter:
+        """The letter's event back into the outbox and the letter gone, in one
+        transaction: replayed once, however many admins click at once."""
+        letter = await self.dead_letter(sequence)
+        if letter is None:
+            raise _no_letter(sequence)
+        event = replayable(letter)
+        with collecting() as emitted:
+            async with self._db.begin() as conn:
+                await self._remove(conn, sequence)
+                await emit(conn, [event], self._clock.now())
+        self.handoff(emitted)
+        self.wake()
+        return letter
+
+    async def discard_dead_letter(self, sequence: int) -> DeadLetter:
+        letter = await self.dead_letter(sequence)
+        if letter is None:
+            raise _no_letter(sequence)
+        async with self._db.begin() as conn:
+            await self._remove(conn, sequence)
+        return letter
+
+    async def _remove(self, conn: AsyncConnection, sequence: int) -> None:
+        gone = await conn.execute(dead_letters.delete().where(dead_letters.c.id == sequence))
+        if gone.rowcount != 1:  # replayed or discarded since it was read
+            raise _no_letter(sequence)
+
     async def close(self) -> None:
         return None
 
 
+def _no_letter(sequence: int) -> NotFound:
+    return NotFound(f"no dead letter {sequence}", code="dead_letter_not_found")
+
+
 def _dead_letter(item: Received, reason: str, now: datetime) -> dict[str, object]:
+    """The ``dead_letters`` row: the whole event, so it can be replayed."""
+    return {
+        "subject": item.event.subject,
+        "event_id": item.event.id,
+        "payload": encode(item.event),
+        "reason": reason[:2000],
+        "attempts": item.attempt,
+        "dead_at": now,
+    }
+
+
+def _letter(row: Any) -> DeadLetter:
+    return DeadLetter(
+        sequence=int(row.id),
+        subject=DEAD_LETTER_PREFIX + row.subject.removeprefix(SUBJECT_PREFIX),
+        original_subject=row.subject,
+        event_id=row.event_id,
+        reason=row.reason,
+        attempts=int(row.attempts),
+        payload=bytes(row.payload),
+        at=row.dead_at,
+    )
+
+
+def _audit_entry(item: Received, reason: str, now: datetime) -> dict[str, object]:
     return {
         "at": now,
         "actor": "events",

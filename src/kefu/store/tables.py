@@ -283,6 +283,23 @@ outbox = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    # Events the store log gave up on, kept whole so an admin can read why, fix the
+    # cause and replay them (or discard them); JetStream keeps its own in a stream.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(200), nullable=False),  # kefu.events.<type>
+    sa.Column("event_id", sa.String(100), nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("dead_at", Timestamp, nullable=False),
+    # Never reuse an id (SQLite reuses a deleted row's by default): an admin's "replay 7"
+    # must not reach a later letter that took the number of a discarded one.
+    sqlite_autoincrement=True,
+)
+
 api_tokens = sa.Table(
     "api_tokens",
     metadata,
