@@ -17,6 +17,7 @@ from kefu.api.grpc.server import start_grpc
 from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.node import Node
+from kefu.observability import multiprocess
 from kefu.server import create_app
 
 log = logging.getLogger(__name__)
@@ -36,23 +37,28 @@ async def serve(
     *,
     on_ready: Callable[[Node, str], Awaitable[None]] | None = None,
     stop: asyncio.Event | None = None,
-    worker: bool = False,
+    worker: int | None = None,
 ) -> None:
     """Serve until ``stop`` is set or SIGINT/SIGTERM arrives.
 
-    ``worker``: this process is one of several ``kefu serve --workers`` processes
-    (``kefu.workers``). They share the HTTP and gRPC ports (SO_REUSEPORT: the kernel
-    spreads connections), skip migrations (the parent ran them once), and name themselves
-    in every response's ``X-Kefu-Worker`` header so an operator can tell them apart.
+    ``worker``: this process is worker number ``worker`` of several ``kefu serve
+    --workers`` processes (``kefu.workers``). They share the HTTP and gRPC ports
+    (SO_REUSEPORT: the kernel spreads connections), skip migrations (the parent ran them
+    once), name themselves in every response's ``X-Kefu-Worker`` header so an operator
+    can tell them apart, and copy their process metrics into the files the parent gave
+    them (``kefu.observability.multiprocess``) so any one of them answers a scrape for all.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with running_node(settings, migrate=not worker) as node:
+    async with (
+        running_node(settings, migrate=worker is None) as node,
+        _shared_metrics(node, worker),
+    ):
         app = create_app(node)
-        if worker:
+        if worker is not None:
             app.on_response_prepare.append(_name_worker)
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
@@ -64,12 +70,12 @@ async def serve(
             settings.port,
             backlog=LISTEN_BACKLOG,
             reuse_address=True,
-            reuse_port=True if worker else None,
+            reuse_port=True if worker is not None else None,
         )
         await site.start()
         try:
             grpc_server, grpc_port = await start_grpc(
-                node, settings.host, settings.effective_grpc_port, reuse_port=worker
+                node, settings.host, settings.effective_grpc_port, reuse_port=worker is not None
             )
         except BaseException:
             await runner.cleanup()
@@ -84,6 +90,16 @@ async def serve(
         finally:
             await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
             await runner.cleanup()
+
+
+def _shared_metrics(
+    node: Node, worker: int | None
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """Under a supervisor's shared metrics directory, the sampler that puts this
+    process's share into it; nothing in a single process, whose registry answers alone."""
+    if multiprocess.shared_dir() is None:
+        return contextlib.nullcontext()
+    return multiprocess.WorkerSampler(worker, lambda: node.writer.backlog)
 
 
 async def _name_worker(_request: web.Request, response: web.StreamResponse) -> None:

@@ -2,7 +2,7 @@
 
 One Python process uses one core. Rather than N containers, the parent starts N children
 of the same interpreter (``python -m kefu.workers SLOT``), each a full node with its own
-node id (``runner.serve(worker=True)``), sharing the HTTP and gRPC ports through
+node id (``runner.serve(worker=SLOT)``), sharing the HTTP and gRPC ports through
 SO_REUSEPORT so the kernel spreads connections among them. They cooperate exactly as
 several nodes do, through PostgreSQL and NATS (docs/scaling.md), which is why the config
 refuses workers on SQLite or ``bus: memory://``.
@@ -18,6 +18,10 @@ Then it supervises:
   own backoff and alerting are built for this) see it.
 - SIGTERM or SIGINT goes to every child, which drains as a single node does; a second
   signal kills them at once. The parent exits 0 once every child has stopped cleanly.
+- Metrics: the parent owns a fresh directory (removed on exit) that it names to every
+  child in ``PROMETHEUS_MULTIPROC_DIR``, so ``/metrics`` on the shared port answers for
+  the node whichever worker the kernel picks (``kefu.observability.multiprocess``). When
+  it reaps a worker it drops that worker's live gauges; its counters stay counted.
 
 Parent and child talk over the child's standard streams: the child reads its settings
 (one JSON line, so every worker runs exactly what the parent validated) from stdin and
@@ -34,17 +38,21 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TypeVar
 
 from kefu.auth.secret import load_or_create_secret
 from kefu.config import Settings, restore_settings
 from kefu.errors import KefuError
 from kefu.node import Node
+from kefu.observability.multiprocess import MULTIPROC_ENV, forget_process
 from kefu.runner import configure_logging, run, serve
 from kefu.store.database import Database
 
@@ -146,11 +154,14 @@ class Supervisor:
         self._finished = asyncio.Event()
         self._outcome = Stopped(0)
         self._unclean: list[str] = []
+        self._metrics_dir: Path | None = None
 
     async def run(self, on_ready: Callable[[str], Awaitable[None]]) -> Stopped:
         """Start every worker, call ``on_ready(url)`` once all serve, supervise until a
         signal (or a failure) ends it, then stop them all."""
         loop = asyncio.get_running_loop()
+        # Fresh at every start: files of an earlier run would count its dead workers again.
+        self._metrics_dir = Path(tempfile.mkdtemp(prefix="kefu-metrics-"))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal)
         keepers = [asyncio.create_task(self._keep(slot)) for slot in self._slots()]
@@ -167,6 +178,7 @@ class Supervisor:
             await self._stop_all(keepers)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
         if self._outcome.code == 0 and self._unclean:
             return Stopped(1, "; ".join(self._unclean))
         return self._outcome
@@ -210,6 +222,7 @@ class Supervisor:
             ready, error = await self._watch(slot, child, started_once)
             code = await child.wait()
             del self._children[slot]
+            self._forget_gauges(child.pid)
             started_once = started_once or ready
             if self._finished.is_set():
                 if code not in CLEAN_STOPS:
@@ -234,9 +247,24 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._finished.wait(), delay)
 
+    def _forget_gauges(self, pid: int) -> None:
+        """Before a crashed worker's replacement starts, so its slot is never counted
+        twice (``process_*{worker=…}``, sockets open)."""
+        if self._metrics_dir is not None:
+            forget_process(self._metrics_dir, pid)
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self._metrics_dir is not None:  # replaces any the operator set: ours is fresh
+            env[MULTIPROC_ENV] = str(self._metrics_dir)
+        return env
+
     async def _spawn(self, slot: int) -> asyncio.subprocess.Process:
         child = await asyncio.create_subprocess_exec(
-            *self._command(slot), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            *self._command(slot),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=self._child_env(),
         )
         self._children[slot] = child
         if self._finished.is_set():  # stopping began while it was being started
@@ -372,7 +400,7 @@ async def _worker(slot: int, status: IO[str]) -> None:
 
     watch = asyncio.create_task(orphaned())
     try:
-        await serve(settings, on_ready=ready, stop=stop, worker=True)
+        await serve(settings, on_ready=ready, stop=stop, worker=slot)
     finally:
         watch.cancel()
         transport.close()

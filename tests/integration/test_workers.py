@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +39,15 @@ from tests.integration.test_cli import (
     run_kefu,
 )
 from tests.integration.test_jetstream import NatsServer
+from tests.unit.test_metrics_multiprocess import scraped, value
 
 WORKER = "X-Kefu-Worker"
 # Enough fresh connections that the kernel's spreading misses a worker by bad luck with
 # a probability of about 2^-100; the loop stops as soon as it has what it looks for.
 CONNECT_ATTEMPTS = 100
+# A path no route serves: its 404s are counted (kefu_http_requests_total) and nothing
+# else in these tests asks for it, so the node's count of them is known exactly.
+MISSING = "/api/v1/no-such-thing"
 
 
 def free_port() -> int:
@@ -82,6 +87,56 @@ class Workers:
         ):
             assert resp.status == 200
             return int(resp.headers[WORKER])
+
+    async def fresh_get(self, path: str, status: int) -> tuple[int, str]:
+        """``path`` over a fresh connection: which worker answered, and its body."""
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh,
+            fresh.get(self.url(path)) as resp,
+        ):
+            assert resp.status == status, await resp.text()
+            return int(resp.headers[WORKER]), await resp.text()
+
+    async def misses_on(self, pids: set[int], each: int) -> Counter[int]:
+        """Requests for ``MISSING`` until every one of ``pids`` answered ``each`` of
+        them: how many each worker answered."""
+        answered: Counter[int] = Counter()
+        for _ in range(CONNECT_ATTEMPTS):
+            pid, _ = await self.fresh_get(MISSING, 404)
+            answered[pid] += 1
+            if all(answered[pid] >= each for pid in pids):
+                return answered
+        raise AssertionError(f"answers for {MISSING}: {answered}, wanted {each} from {pids}")
+
+    async def scrapes(self, pids: set[int]) -> dict[int, str]:
+        """A scrape of ``/metrics`` answered by each of ``pids``."""
+        answers: dict[int, str] = {}
+        for _ in range(CONNECT_ATTEMPTS):
+            pid, text = await self.fresh_get("/metrics", 200)
+            answers[pid] = text
+            if pids <= answers.keys():
+                return answers
+        raise AssertionError(f"only workers {set(answers)} answered /metrics")
+
+    async def scrapes_once(self, pids: set[int], settled: Callable[[str], bool]) -> None:
+        """Scrapes until one from each of ``pids`` shows what ``settled`` looks for
+        (values copied once a second, such as frame counts, lag behind)."""
+        async with asyncio.timeout(30):
+            while True:
+                answers = await self.scrapes(pids)
+                if all(settled(text) for text in answers.values()):
+                    return
+                await asyncio.sleep(0.2)
+
+    async def replacement(self, killed: int, survivor: int) -> int:
+        """The pid of the worker started in ``killed``'s place, once it serves."""
+        async with asyncio.timeout(120):
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    pid = await self.pid_of_fresh_connection()
+                    if pid not in (killed, survivor):
+                        return pid
+                await asyncio.sleep(0.1)
 
     async def pids(self, count: int) -> set[int]:
         """Fresh connections until ``count`` different workers answered."""
@@ -221,13 +276,7 @@ async def test_a_killed_worker_is_restarted_and_service_continues(workers: Worke
     killed, survivor = sorted(await workers.pids(2))
     os.kill(killed, signal.SIGKILL)
 
-    async with asyncio.timeout(120):
-        while True:  # until a fresh connection reaches the worker started in its place
-            with contextlib.suppress(aiohttp.ClientError):
-                replacement = await workers.pid_of_fresh_connection()
-                if replacement not in (killed, survivor):
-                    break
-            await asyncio.sleep(0.1)
+    replacement = await workers.replacement(killed, survivor)
     assert workers.process.returncode is None
     assert "was killed by SIGKILL; restarting it" in workers.log.read_text()
     assert await workers.readyz() == 200
@@ -235,6 +284,82 @@ async def test_a_killed_worker_is_restarted_and_service_continues(workers: Worke
     email = f"bob-{secrets.token_hex(3)}@example.test"
     await add_agent(workers.env, email)
     await chat_both_ways(workers, await workers.login(email), replacement, survivor)
+
+
+def per_worker(text: str, name: str) -> dict[str, float]:
+    """The series of ``name`` by their ``worker`` label (each worker's own process_*)."""
+    return {
+        dict(labels)["worker"]: number
+        for (sample, labels), number in scraped(text).items()
+        if sample == name
+    }
+
+
+async def test_a_scrape_through_the_shared_port_answers_for_every_worker(
+    workers: Workers,
+) -> None:
+    pids = await workers.pids(2)
+    misses = await workers.misses_on(pids, each=3)
+    sockets = [  # a visitor on each worker, each sending one message
+        (await workers.ws_on(await workers.visitor_token(), lambda p, pid=pid: p == pid))[0]
+        for pid in sorted(pids)
+    ]
+    for sent in sockets:
+        await sent.send_message("counted once")
+
+    answers = await workers.scrapes(pids)
+    for text in answers.values():
+        assert value(text, "kefu_http_requests_total", method="GET", status="404") == sum(
+            misses.values()
+        ), misses
+        assert value(text, "kefu_sockets_open") == 2
+        # Each worker's process metrics under its own label, in either worker's answer.
+        assert set(per_worker(text, "process_start_time_seconds")) == {"1", "2"}
+        assert set(per_worker(text, "python_info")) == {"1", "2"}
+    # Frames and stored messages are plain ints each worker copies once a second.
+    await workers.scrapes_once(
+        pids,
+        lambda text: (
+            value(text, "kefu_frames_in_total") == 2
+            and value(text, "kefu_messages_stored_total") == 2
+        ),
+    )
+    for sent in sockets:
+        await sent.close()
+
+
+async def test_a_killed_workers_counts_stay_and_its_live_gauges_leave(workers: Workers) -> None:
+    killed, survivor = sorted(await workers.pids(2))
+    misses = await workers.misses_on({killed, survivor}, each=3)
+    on_killed, _ = await workers.ws_on(await workers.visitor_token(), lambda p: p == killed)
+    on_survivor, _ = await workers.ws_on(await workers.visitor_token(), lambda p: p == survivor)
+    before = await workers.scrapes({killed, survivor})
+    assert {value(text, "kefu_sockets_open") for text in before.values()} == {2}
+    started = per_worker(before[survivor], "process_start_time_seconds")
+
+    os.kill(killed, signal.SIGKILL)
+    replacement = await workers.replacement(killed, survivor)
+
+    def settled(text: str) -> bool:
+        # The replacement copies its process metrics as it starts; until then its slot
+        # may be missing from a scrape, but never counted twice.
+        return per_worker(text, "process_start_time_seconds").keys() == {"1", "2"}
+
+    await workers.scrapes_once({replacement, survivor}, settled)
+    for text in (await workers.scrapes({replacement, survivor})).values():
+        # The dead worker's requests are still counted; its socket is not.
+        assert value(text, "kefu_http_requests_total", method="GET", status="404") == sum(
+            misses.values()
+        )
+        assert value(text, "kefu_sockets_open") == 1
+        # One start time per slot: the survivor's as before, the replacement's newer
+        # (a lingering copy of the dead worker's would have doubled its slot's value).
+        now = per_worker(text, "process_start_time_seconds")
+        restarted = {slot for slot in now if now[slot] != started[slot]}
+        assert len(restarted) == 1, (started, now)
+        assert now[restarted.pop()] > max(started.values())
+    await on_killed.close()
+    await on_survivor.close()
 
 
 async def test_sigterm_stops_every_worker_and_exits_0(workers: Workers) -> None:

@@ -1,4 +1,11 @@
-"""Prometheus metrics. One registry per process; names follow ``kefu_<noun>_<unit>``."""
+"""Prometheus metrics. One registry per process; names follow ``kefu_<noun>_<unit>``.
+
+Under ``kefu serve --workers N`` every worker's values also go to files the workers share
+(prometheus_client's multiprocess mode, ``kefu.observability.multiprocess``) so that a
+scrape answered by any worker covers them all. That is why every gauge names its
+``multiprocess_mode``: how the workers' values add up to the node's (ignored by a single
+process). Only ``live*`` modes are used, so a dead worker's gauges leave with it.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +26,40 @@ from prometheus_client.registry import Collector
 REGISTRY = CollectorRegistry(auto_describe=True)
 # Open file descriptors, RSS and CPU: the first things to check with tens of thousands
 # of sockets per process.
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
+PROCESS = ProcessCollector(registry=REGISTRY)
+PLATFORM = PlatformCollector(registry=REGISTRY)
 REGISTRY.register(GC_COLLECTOR)
+# Collectors that read this process's live state at scrape time, which another process
+# cannot: under several workers, each worker copies them into the shared files itself.
+PER_PROCESS: tuple[Collector, ...] = (PROCESS, PLATFORM, GC_COLLECTOR)
 
-SOCKETS_OPEN = Gauge("kefu_sockets_open", "WebSockets currently open", registry=REGISTRY)
+# The node's sockets are every worker's sockets.
+SOCKETS_OPEN = Gauge(
+    "kefu_sockets_open",
+    "WebSockets currently open",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 FRAME_ERRORS = Counter(
     "kefu_frame_errors_total", "Client frames answered with an error", ["code"], registry=REGISTRY
 )
 SLOW_CONSUMERS = Counter(
     "kefu_slow_consumers_total", "Sockets closed for not reading fast enough", registry=REGISTRY
 )
+# Workers share one waiting queue (in the store): each reports the whole queue as of its
+# last look, so the latest report is the truest and a sum would count it N times.
 QUEUE_LENGTH = Gauge(
-    "kefu_conversations_waiting", "Conversations waiting for a free agent", registry=REGISTRY
+    "kefu_conversations_waiting",
+    "Conversations waiting for a free agent",
+    multiprocess_mode="livemostrecent",
+    registry=REGISTRY,
 )
+# Each worker has a writer of its own; the node's backlog is their sum.
 STORE_BACKLOG = Gauge(
-    "kefu_store_backlog_messages", "Messages waiting for the group-commit writer", registry=REGISTRY
+    "kefu_store_backlog_messages",
+    "Messages waiting for the group-commit writer",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
 # Buckets resolve the 1-20 ms range the latency targets live in.
 LOOP_LAG = Histogram(
@@ -74,10 +99,12 @@ SOURCE_TRUNCATED = Counter(
     ["source"],
     registry=REGISTRY,
 )
+# Each worker has its own breaker per source; open in any worker is what to look at.
 SOURCE_BREAKER_OPEN = Gauge(
     "kefu_source_breaker_open",
     "1 while a source's circuit breaker is open (or half-open)",
     ["source"],
+    multiprocess_mode="livemax",
     registry=REGISTRY,
 )
 CUSTOMER_360 = Histogram(
@@ -104,7 +131,8 @@ class HotCounters(Collector):
 
     ``prometheus_client.Counter.inc`` takes a lock and validates on each call; at tens of
     thousands of frames per second that is measurable, while an int add is not. The event
-    loop is the only writer, so no lock is needed.
+    loop is the only writer, so no lock is needed. Under several workers each copies its
+    ints into the shared files once a second (``multiprocess.WorkerSampler``).
     """
 
     def __init__(self) -> None:
@@ -126,8 +154,12 @@ HOT = HotCounters()
 REGISTRY.register(HOT)
 
 # Several nodes (kefu.cluster): live frames and signals to and from the other nodes.
+# Each worker has its own link; the node is connected only while every one of them is.
 CLUSTER_CONNECTED = Gauge(
-    "kefu_cluster_connected", "1 while this node's cluster link to NATS is up", registry=REGISTRY
+    "kefu_cluster_connected",
+    "1 while this node's cluster link to NATS is up",
+    multiprocess_mode="livemin",
+    registry=REGISTRY,
 )
 CLUSTER_SENT = Counter(
     "kefu_cluster_items_sent_total", "Live items published to the other nodes", registry=REGISTRY

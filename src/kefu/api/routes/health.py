@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kefu.api.deps import NodeDep
-from kefu.observability import metrics
+from kefu.observability import metrics, multiprocess
 
 router = APIRouter(tags=["health"])
 
@@ -50,5 +50,12 @@ async def readyz(kefu: NodeDep) -> JSONResponse:
 
 @router.get("/metrics")
 async def prometheus(kefu: NodeDep) -> Response:
+    """This process's registry; under ``kefu serve --workers``, every worker's metrics
+    (``kefu.observability.multiprocess``), whichever worker the kernel gave the scrape."""
     metrics.STORE_BACKLOG.set(kefu.writer.backlog)
-    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    shared = multiprocess.shared_dir()
+    if shared is None:
+        body = generate_latest(metrics.REGISTRY)
+    else:  # reads a few files per worker: off the event loop
+        body = await asyncio.to_thread(multiprocess.exposition, shared)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
