@@ -229,7 +229,7 @@ class EventProcessor:
             if await self._already(plan.event.id):
                 # Stored first by another batch in flight or a redelivery elsewhere.
                 return DONE, False
-            reason = f"{type(exc).__name__}: {exc}"[:500]
+            reason = _reason(exc)
             outcome = Outcome.DEAD if attempt >= self._max_attempts else Outcome.RETRY
             return Result(outcome, reason), False
 
@@ -431,6 +431,14 @@ class EventProcessor:
             for role, text, rule in plan.notices:
                 ticket = next((t.created_id for t in plan.tickets if t.rule == rule), None)
                 self._notify(role, text, plan.event, rule, ticket)
+
+
+def _reason(exc: Exception) -> str:
+    """Why an event failed, for the dead letter an admin reads: the driver's own message
+    for a store error (SQLAlchemy's wraps it in the statement and every parameter)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _matches_type(rule: Rule, event_type: str) -> bool:

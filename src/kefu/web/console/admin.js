@@ -1,4 +1,4 @@
-// Admin pages: agents, canned replies, auto-replies, welcome text, blacklist. The server
+// Admin pages: agents, canned replies, auto-replies, welcome text, blacklist, dead letters. The server
 // enforces every role; the console only hides what the signed-in role cannot use.
 
 import { del, get, patch, post, put } from "./api.js";
@@ -74,8 +74,8 @@ export function initAdmin(reloadShared) {
 }
 
 export async function loadPage(page) {
-  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist };
-  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist" };
+  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist, deadletters: loadDeadLetters };
+  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist", deadletters: "deadletters" };
   if (loaders[page]) await guarded(keys[page], loaders[page]);
 }
 
@@ -157,5 +157,31 @@ async function loadBlacklist() {
       el("td", { text: clock(entry.created_at) }),
       el("td", {}, el("button", { type: "button", class: "btn small", text: "Remove", "aria-label": `Unblock ${entry.network}`,
         onclick: () => guarded("blacklist", async () => { await del(`/api/v1/blacklist/${entry.id}`); await loadBlacklist(); }) }))));
+  }
+}
+
+const DEAD_LETTERS_SHOWN = 200; // the oldest first; replaying or discarding brings the next ones
+
+async function loadDeadLetters() {
+  const page = await get(`/api/v1/events/dead-letters?limit=${DEAD_LETTERS_SHOWN}`);
+  const rows = $("#deadletters-rows");
+  clear(rows);
+  $("#deadletters-empty").hidden = page.items.length > 0;
+  for (const letter of page.items) {
+    const act = (work) => guarded("deadletters", async () => { await work(); await loadDeadLetters(); });
+    const label = letter.event_id || `#${letter.id}`;
+    const payload = letter.event !== null ? JSON.stringify(letter.event, null, 2) : letter.raw || "";
+    const replay = el("button", { type: "button", class: "btn small", text: "Replay", "aria-label": `Replay ${label}`,
+      disabled: !letter.replayable, title: letter.replayable ? "" : "Not an event kefu can replay: discard it",
+      onclick: () => act(() => post(`/api/v1/events/dead-letters/${letter.id}/replay`)) });
+    const discard = el("button", { type: "button", class: "btn small danger", text: "Discard", "aria-label": `Discard ${label}`,
+      onclick: () => confirm(`Discard ${label} for good?`) && act(() => del(`/api/v1/events/dead-letters/${letter.id}`)) });
+    rows.append(el("tr", { "data-id": letter.id },
+      el("td", { text: letter.dead_at ? clock(letter.dead_at) : "" }),
+      el("td", {}, el("code", { text: letter.type || letter.subject })),
+      el("td", {}, el("details", {}, el("summary", { text: label }), el("pre", { class: "payload", text: payload }))),
+      el("td", { class: "wrap", text: letter.reason }),
+      el("td", { text: String(letter.attempts) }),
+      el("td", { class: "actions" }, replay, discard)));
   }
 }
