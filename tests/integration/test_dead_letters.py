@@ -114,6 +114,16 @@ def complaint(event_id: str, customer: str) -> dict[str, Any]:
     }
 
 
+async def dead_lettered(kefu: Kefu) -> float:
+    """``kefu_events_dead_lettered_total`` as /metrics shows it (process-wide: compare)."""
+    async with kefu.http.get(kefu.url("/metrics")) as resp:
+        text = await resp.text()
+    for line in text.splitlines():
+        if line.startswith("kefu_events_dead_lettered_total "):
+            return float(line.split()[1])
+    raise AssertionError("kefu_events_dead_lettered_total missing from /metrics")
+
+
 async def tickets_of(kefu: Kefu, customer: str) -> list[Any]:
     return await rows(kefu, sa.select(tickets.c.id).where(tickets.c.customer_key == customer))
 
@@ -124,6 +134,7 @@ async def test_a_dead_letter_is_read_fixed_replayed_once_or_discarded(kefu_on: K
     boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
     dialect = kefu.node.repos.db.dialect
     await run_sql(kefu, REFUSE[dialect])
+    counted = await dead_lettered(kefu)
     batch = {"events": [complaint("dl-1", BROKEN), complaint("ok-1", "C-fine")]}
     status, _ = await kefu.post("/api/v1/events", boss["token"], batch)
     assert status == 202
@@ -138,6 +149,7 @@ async def test_a_dead_letter_is_read_fixed_replayed_once_or_discarded(kefu_on: K
     assert letter["replayable"] is True and letter["raw"] is None and letter["dead_at"]
     status, one = await kefu.get(f"{LETTERS}/{letter['id']}", admin["token"])
     assert status == 200 and one == letter
+    assert await dead_lettered(kefu) == counted + 1
 
     # Admins only; bad ids and cursors answer clearly and change nothing.
     status, body = await kefu.get(LETTERS, boss["token"])

@@ -83,6 +83,7 @@ from kefu.events.envelope import (
 )
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.settings import EventSettings
+from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 
 log = logging.getLogger(__name__)
 
@@ -761,6 +762,7 @@ class JetStreamEventLog:
                     )
                     await item.msg.nak(delay=self._backoff_for(item.attempt))
                 else:
+                    EVENTS_DEAD_LETTERED.inc()
                     log.error(
                         "event %s on %s dead-lettered after %d attempts: %s",
                         item.event_id,

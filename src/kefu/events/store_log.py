@@ -32,6 +32,7 @@ from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, decode_trusted, encode
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.outbox import Emitted, collecting, delete_rows, emit
+from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.store.tables import audit_log, dead_letters, outbox
@@ -319,6 +320,7 @@ class StoreEventLog:
                     dead_letters.insert(), [_dead_letter(r, why, now) for _, r, why in dead]
                 )
             await delete_rows(conn, finished)
+        EVENTS_DEAD_LETTERED.inc(len(dead))
         for _, item, why in dead:
             log.error("event %s (%s) dead-lettered: %s", item.event.id, item.event.type, why)
         for row_id in finished:

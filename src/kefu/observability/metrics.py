@@ -121,6 +121,11 @@ EVENTS_PROCESSED = Counter(
 EVENTS_INGESTED = Counter(
     "kefu_events_ingested_total", "Events accepted by POST /api/v1/events", registry=REGISTRY
 )
+EVENTS_DEAD_LETTERED = Counter(
+    "kefu_events_dead_lettered_total",
+    "Events the rules consumer gave up on (kept as dead letters: alert on any increase)",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )
