@@ -1,14 +1,15 @@
 """Two nodes sharing PostgreSQL and NATS behave as one: a message accepted on node A
 reaches a socket on node B, console frames reach agents on every node, a change made on
 one node is seen by the other's cache, a revoked token closes sockets everywhere, and the
-link survives a NATS restart."""
+link survives a NATS restart. Frames for "every supervisor" cross only to nodes that
+announced a supervisor, and every doubt (a peer gone quiet) publishes them again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,27 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
+from kefu.cluster import envelope
+from kefu.cluster.envelope import Announce, Audience, Frame
+from kefu.cluster.relay import LiveRelay
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
+from kefu.observability import metrics
 from kefu.store.tables import conversations
 from tests.conftest import Kefu, Socket, postgres_database, serving
 from tests.integration.test_jetstream import NatsServer
 
+# Announcements every half second (the default is 5 s): the nodes know each other's
+# audiences within a second, long enough that a busy test machine does not make them stale.
+QUICK_HEARTBEAT = {"heartbeat_seconds": 0.5, "presence_ttl_seconds": 2.0}
 
-@pytest.fixture
-async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list[Settings]]:
+
+@contextlib.asynccontextmanager
+async def two_nodes_settings(
+    tmp_path: Path, nats: NatsServer, **cluster: Any
+) -> AsyncIterator[list[Settings]]:
     """Two nodes' settings: one store, one NATS, one token secret; own data dirs."""
     secret = secrets.token_hex(32)
     subject = f"kefu.live.t{secrets.token_hex(4)}"
@@ -36,11 +48,29 @@ async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[li
                 data_dir=tmp_path / name,
                 store=store,
                 bus=nats.url,
-                cluster={"subject": subject},
+                cluster={"subject": subject, **cluster},
                 auth={"secret_key": secret},
             )
             for name in ("a", "b")
         ]
+
+
+@pytest.fixture
+async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list[Settings]]:
+    async with two_nodes_settings(tmp_path, nats) as settings:
+        yield settings
+
+
+@pytest.fixture
+async def quick_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list[Settings]]:
+    async with two_nodes_settings(tmp_path, nats, **QUICK_HEARTBEAT) as settings:
+        yield settings
+
+
+@pytest.fixture
+async def quick_nodes(quick_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, Kefu]]:
+    async with serving(quick_settings[0]) as a, serving(quick_settings[1]) as b:
+        yield a, b
 
 
 @pytest.fixture
@@ -364,3 +394,182 @@ async def until_online(kefu: Kefu, agent_id: str, online: bool) -> None:
     while (agent_id in await shared.online(kefu.node.clock.now())) is not online:
         assert asyncio.get_running_loop().time() < deadline, f"online never became {online}"
         await asyncio.sleep(0.05)
+
+
+# -- audiences: frames for "every supervisor" cross only where a supervisor is -------------
+
+
+def relay_of(kefu: Kefu) -> LiveRelay:
+    relay = kefu.node.hub._relay
+    assert isinstance(relay, LiveRelay)
+    return relay
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.02)
+
+
+class Eavesdropper:
+    """A plain NATS client on the nodes' subject, decoding what they publish."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.items: list[envelope.Item] = []
+        self.nc = NATS()
+
+    async def start(self, subject: str) -> None:
+        await self.nc.connect(self.url)
+
+        async def heard(msg: Msg) -> None:
+            self.items.extend(envelope.decode(msg.data))
+
+        await self.nc.subscribe(subject, cb=heard)
+        await self.nc.flush()
+
+    def audience_frames(self, audience: Audience) -> list[Frame]:
+        """Frames naming nobody but ``audience``: the ones routing may keep home."""
+        return [
+            item
+            for item in self.items
+            if isinstance(item, Frame) and not item.keys and item.audience is audience
+        ]
+
+    async def settle(self) -> None:
+        """Let what the nodes published so far arrive."""
+        await asyncio.sleep(0.2)
+        await self.nc.flush()
+
+
+@pytest.fixture
+async def eavesdropper(
+    quick_settings: list[Settings], nats: NatsServer
+) -> AsyncIterator[Eavesdropper]:
+    listener = Eavesdropper(nats.url)
+    await listener.start(quick_settings[0].cluster.subject)
+    yield listener
+    await listener.nc.close()
+
+
+async def test_list_frames_stay_home_without_a_supervisor_elsewhere_and_follow_one_who_comes(
+    quick_nodes: tuple[Kefu, Kefu], eavesdropper: Eavesdropper
+) -> None:
+    a, b = quick_nodes
+    relay_a = relay_of(a)
+    # Node A: an agent, a supervisor (online after the assignment, so not its assignee)
+    # and a visitor; node B: nobody yet.
+    agent = await a.add_agent("Al")
+    agent_ws = await a.ws(agent["token"])
+    visitor_ws = await a.ws((await a.visitor(name="Vera"))["token"])
+    ack = await visitor_ws.send_message("is anyone there?")
+    conversation_id = ack["conversation_id"]
+    await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+    local_supervisor = await a.add_agent("Sam", role=Role.SUPERVISOR)
+    local_ws = await a.ws(local_supervisor["token"])
+    # Past A's listening after start, having heard B hold nothing.
+    await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A knows B has no supervisor")
+    assert list(relay_a.peers().values()) == [frozenset()]
+
+    skipped = skipped_count()
+    eavesdropper.items.clear()
+    second = await visitor_ws.send_message("hello?", conversation_id=conversation_id)
+    # A's own supervisor follows the list as ever...
+    while True:
+        updated = await local_ws.expect("conversation.updated", conversation_id=conversation_id)
+        if updated.get("last_message", {}).get("id") == second["message_id"]:
+            break
+    await eavesdropper.settle()
+    # ...and none of it went to NATS, while the frames naming someone still did.
+    assert eavesdropper.audience_frames(Audience.SUPERVISORS) == []
+    assert any(isinstance(item, Frame) and item.keys for item in eavesdropper.items)
+    assert skipped_count() > skipped
+
+    # A supervisor opens a console on B. B announces at once; the console's first step
+    # once its socket is open (loading its list) is a round trip, as this ping is.
+    supervisor = await b.add_agent("Sue", role=Role.SUPERVISOR)
+    started = asyncio.get_running_loop().time()
+    supervisor_ws = await b.ws(supervisor["token"])
+    await supervisor_ws.send({"type": "ping"})
+    await supervisor_ws.expect("pong")
+    third = await visitor_ws.send_message("third", conversation_id=conversation_id)
+    moved = await supervisor_ws.expect("conversation.updated", conversation_id=conversation_id)
+    assert moved["last_message"]["id"] == third["message_id"]  # the very first one after
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert frozenset({Audience.SUPERVISORS, Audience.AGENTS}) in relay_a.peers().values()
+
+    # The supervisor leaves: B says so with its next heartbeat, and the frames stay home.
+    await supervisor_ws.close()
+    await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A learns B's left")
+    eavesdropper.items.clear()
+    fourth = await visitor_ws.send_message("fourth", conversation_id=conversation_id)
+    while True:
+        updated = await local_ws.expect("conversation.updated", conversation_id=conversation_id)
+        if updated.get("last_message", {}).get("id") == fourth["message_id"]:
+            break
+    await eavesdropper.settle()
+    assert eavesdropper.audience_frames(Audience.SUPERVISORS) == []
+    for ws in (agent_ws, local_ws, visitor_ws):
+        await ws.close()
+
+
+async def test_a_peer_gone_quiet_gets_every_frame_until_forgotten(
+    quick_nodes: tuple[Kefu, Kefu],
+    quick_settings: list[Settings],
+    eavesdropper: Eavesdropper,
+) -> None:
+    a, _ = quick_nodes
+    relay_a = relay_of(a)
+    supervisor = await a.add_agent("Sid", role=Role.SUPERVISOR)
+    supervisor_ws = await a.ws(supervisor["token"])
+    visitor_ws = await a.ws((await a.visitor(name="Quinn"))["token"])
+    conversation_id = (await visitor_ws.send_message("first"))["conversation_id"]
+    await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A knows B has no supervisor")
+
+    # A third node announces once, holding nothing, and then falls silent (it hangs).
+    ghost = NATS()
+    await ghost.connect(eavesdropper.url)
+    ttl = 1.5
+    await ghost.publish(
+        f"{quick_settings[0].cluster.subject}.nodes",
+        envelope.encode_announce(Announce("ghost", [], ttl)),
+    )
+    await ghost.flush()
+    await until(lambda: "ghost" in relay_a.peers(), "A hears the ghost")
+    assert not relay_a.wanted(Audience.SUPERVISORS)
+
+    # Once its announcement is older than its ttl, A cannot tell what it holds: publish.
+    await until(lambda: relay_a.wanted(Audience.SUPERVISORS), "the ghost goes stale", ttl + 5)
+    eavesdropper.items.clear()
+    sent = await visitor_ws.send_message("while unsure", conversation_id=conversation_id)
+    await eavesdropper.settle()
+    published = eavesdropper.audience_frames(Audience.SUPERVISORS)
+    assert any(sent["message_id"].encode() in frame.frame for frame in published), (
+        "A kept a list frame home while a peer's needs were unknown"
+    )
+
+    # After a second ttl of silence the ghost is forgotten, and A is back to B's needs.
+    await until(lambda: "ghost" not in relay_a.peers(), "A forgets the ghost", ttl + 5)
+    assert not relay_a.wanted(Audience.SUPERVISORS)
+    await ghost.close()
+    await supervisor_ws.close()
+    await visitor_ws.close()
+
+
+async def test_a_node_that_stops_is_forgotten_at_once(quick_settings: list[Settings]) -> None:
+    async with serving(quick_settings[0]) as a:
+        relay_a = relay_of(a)
+        await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A done listening")
+        async with serving(quick_settings[1]):
+            await until(lambda: len(relay_a.peers()) == 1, "A hears B")
+        # B said it leaves: A forgets it at once, rather than taking it for a node gone
+        # quiet (publishing everything for two of its ttls, 3 s here).
+        await until(lambda: relay_a.peers() == {}, "A forgets B", timeout=1.0)
+        assert not relay_a.wanted(Audience.SUPERVISORS)
+
+
+def skipped_count() -> float:
+    """The counter as a scrape reads it (both test nodes share this process's registry)."""
+    value = metrics.REGISTRY.get_sample_value("kefu_cluster_items_skipped_total")
+    return value or 0.0

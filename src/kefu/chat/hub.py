@@ -8,7 +8,9 @@ console following someone else's chat).
 With several nodes (``kefu.cluster``) the hub also hands what it sends to the relay, and
 the relay hands it what the other nodes sent. Console frames for "every supervisor" name
 an ``Audience`` rather than a list of keys, because only each node knows who is online
-there.
+there. Such a frame leaves for the others only while some other node has announced
+sockets of that audience (``kefu.cluster.peers``): the hub tells the relay what it holds
+whenever that changes.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ class Relay(Protocol):
 
     def post(self, item: Item) -> None: ...
 
+    def wanted(self, audience: Audience) -> bool:
+        """Might another node have sockets for ``audience``?"""
+        ...
+
+    def hold(self, audiences: frozenset[Audience]) -> None:
+        """This node now has sockets for ``audiences``."""
+        ...
+
 
 class Hub:
     def __init__(self) -> None:
@@ -53,6 +63,7 @@ class Hub:
         self._watchers: dict[str, set[Connection]] = {}  # conversation id -> sockets
         self._watching: dict[Connection, set[str]] = {}  # socket -> conversation ids
         self._relay: Relay | None = None
+        self._held: frozenset[Audience] = frozenset()  # as last told to the relay
         self._conversation_changed: Callable[[str], None] | None = None
         self._reload: Callable[[str], Coroutine[Any, Any, None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -70,6 +81,8 @@ class Hub:
         self._relay = relay
         self._conversation_changed = conversation_changed
         self._reload = reload
+        self._held = self._holding()
+        relay.hold(self._held)
 
     @property
     def clustered(self) -> bool:
@@ -84,6 +97,7 @@ class Hub:
             self._agents.add(principal.key)
             if principal.has_role(Role.SUPERVISOR):
                 self._supervisors.add(principal.key)
+            self._tell_relay()
         metrics.SOCKETS_OPEN.inc()
         return len(sockets) == 1
 
@@ -100,9 +114,30 @@ class Hub:
         if sockets:
             return False
         del self._sockets[key]
-        self._agents.discard(key)
-        self._supervisors.discard(key)
+        if connection.principal.is_agent:
+            self._agents.discard(key)
+            self._supervisors.discard(key)
+            self._tell_relay()
         return True
+
+    def _holding(self) -> frozenset[Audience]:
+        held: set[Audience] = set()
+        if self._agents:
+            held.add(Audience.AGENTS)
+        if self._supervisors:
+            held.add(Audience.SUPERVISORS)
+        return frozenset(held)
+
+    def _tell_relay(self) -> None:
+        """The other nodes publish audience frames only to nodes that hold the audience:
+        tell the relay when this node's first supervisor or agent arrives or the last
+        leaves (cheap to check, rare to change)."""
+        if self._relay is None:
+            return
+        held = self._holding()
+        if held != self._held:
+            self._held = held
+            self._relay.hold(held)
 
     def watch(self, connection: Connection, conversation_id: str) -> None:
         """Also send ``conversation_id``'s live frames to this socket (access checked by
@@ -137,13 +172,20 @@ class Hub:
         return [next(iter(self._sockets[key])).principal.id for key in self._agents]
 
     def may_reach(self, audience: Audience) -> bool:
-        """Could a frame for ``audience`` reach anyone? False only when no agent of it is
-        online on this node and there are no other nodes (lets a caller skip a query)."""
-        if self._relay is not None:
+        """Could a frame for ``audience`` (and no named principal) reach anyone? False when
+        no agent of it is online on this node and no other node wants it: the caller then
+        skips the frame, and its query and encoding, altogether (counted as skipped when it
+        is the other nodes' announcements that spare it)."""
+        if audience is Audience.NONE:
+            return False
+        if self._agents if audience is Audience.AGENTS else self._supervisors:
             return True
-        if audience is Audience.AGENTS:
-            return bool(self._agents)
-        return audience is Audience.SUPERVISORS and bool(self._supervisors)
+        if self._relay is None:
+            return False
+        if self._relay.wanted(audience):
+            return True
+        metrics.CLUSTER_SKIPPED.inc()
+        return False
 
     def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]:
         """Keys of the agents online on *this node* (all, or supervisors and admins only).
@@ -170,8 +212,15 @@ class Hub:
         served or is ``skip`` (the sender of a typing/read signal).
         """
         self.deliver(keys, frame, conversation_id, message_id, skip, audience)
-        if self._relay is not None:
-            self._relay.post(Frame(list(keys), audience, frame, conversation_id, message_id, skip))
+        relay = self._relay
+        if relay is None:
+            return
+        # Named principals may be anywhere; an audience only where a node announced it
+        # (watchers are supervisors, so a node with watchers holds SUPERVISORS).
+        if keys or audience is Audience.NONE or relay.wanted(audience):
+            relay.post(Frame(list(keys), audience, frame, conversation_id, message_id, skip))
+        else:
+            metrics.CLUSTER_SKIPPED.inc()
 
     def deliver(
         self,

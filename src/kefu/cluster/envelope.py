@@ -3,6 +3,11 @@
 One NATS message carries everything a node sent in one loop iteration (a list of items),
 so a burst of chat messages costs one publish, not one per frame. msgpack via msgspec,
 array-like structs: a frame crosses as the exact bytes the local sockets got.
+
+Besides, each node announces which audiences it has sockets for (``Announce``), on a
+subject of its own (``<cluster.subject>.nodes``) rather than as a new ``Item``: a node of
+an older version, which knows only the items below, never sees an announcement, and a
+batch of frames stays readable by every version.
 """
 
 from __future__ import annotations
@@ -65,3 +70,28 @@ def encode(items: list[Item]) -> bytes:
 def decode(payload: bytes) -> list[Item]:
     """Raise ``msgspec.DecodeError`` on anything another kefu node would not have sent."""
     return _decoder.decode(payload)
+
+
+class Announce(msgspec.Struct, array_like=True):
+    """``node`` has sockets for ``audiences`` and says so again within ``ttl_seconds``
+    (``kefu.cluster.peers``); ``leaving``: it is stopping, forget it now.
+
+    Fields are only ever appended, with defaults: an older node reads a newer
+    announcement (msgspec ignores trailing fields of an array-like struct)."""
+
+    node: str
+    audiences: list[Audience]
+    ttl_seconds: float
+    leaving: bool = False
+
+
+_announce_decoder = msgspec.msgpack.Decoder(Announce)
+
+
+def encode_announce(announce: Announce) -> bytes:
+    return _encoder.encode(announce)
+
+
+def decode_announce(payload: bytes) -> Announce:
+    """Raise ``msgspec.DecodeError`` on anything that is not a node's announcement."""
+    return _announce_decoder.decode(payload)

@@ -10,6 +10,15 @@ NATS is unreachable at start the node serves its own sockets and keeps connectin
 background; during a reconnect nats-py buffers publishes (bounded) and sends them after;
 anything beyond is dropped and counted (``kefu_cluster_items_dropped_total``). Nothing is
 lost from the store: clients that reconnect ``resume`` from their last id.
+
+Audiences: the relay also announces which audiences this node has sockets for (every
+heartbeat, and at once when it gains one) and keeps what the others announce
+(``kefu.cluster.peers``), so the hub can leave a frame for "every supervisor" off NATS
+when no other node has one. Losing an audience is announced with the next heartbeat
+rather than at once: a console that reconnects (gone and back within a heartbeat) then
+never makes the others stop and start sending again. Gaining one is announced at once,
+which leaves a window of one NATS hop in which another node may still keep a list frame
+home (docs/scaling.md, "Who needs what": the new console loads its list after that).
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
+import secrets
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -28,6 +40,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from kefu.cluster import envelope
+from kefu.cluster.envelope import Audience
+from kefu.cluster.peers import Peers
 from kefu.cluster.settings import ClusterSettings
 from kefu.observability import metrics
 
@@ -35,6 +49,16 @@ log = logging.getLogger(__name__)
 
 # Between two attempts at the first connection while NATS is down at start.
 RETRY_SECONDS = 2.0
+# A peer's announcement counts for this many of its heartbeats: two late or lost ones in a
+# row change nothing.
+ANNOUNCE_TTL_HEARTBEATS = 3.0
+# After (re)connecting, want every audience for this many heartbeats: every live peer
+# announces at least once a heartbeat, so by then each has been heard, with half a
+# heartbeat to spare for a busy peer.
+LISTEN_HEARTBEATS = 1.5
+# Announcements leave every heartbeat times a random factor in this range: nodes that
+# reconnected together do not announce in lockstep, and the gap never exceeds a heartbeat.
+ANNOUNCE_JITTER = (0.8, 1.0)
 
 Deliver = Callable[[list[envelope.Item]], None]
 
@@ -51,6 +75,18 @@ class LiveRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver: Deliver | None = None
         self._closing = False
+        # Audiences: what this node holds, what the others do.
+        self._node = f"{name}:{secrets.token_hex(4)}"  # a restarted process is a new node
+        self._nodes_subject = f"{settings.subject}.nodes"
+        self._heartbeat = settings.heartbeat_seconds
+        self._ttl = ANNOUNCE_TTL_HEARTBEATS * settings.heartbeat_seconds
+        self._listen_for = LISTEN_HEARTBEATS * settings.heartbeat_seconds
+        self._routing = settings.audience_routing
+        self._peers = Peers(time.monotonic, self._listen_for)
+        self._holding: frozenset[Audience] = frozenset()
+        self._announced: frozenset[Audience] = frozenset()
+        self._announce_due = False
+        self._announcer: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -60,6 +96,7 @@ class LiveRelay:
         """Connect and subscribe; if NATS is down, keep trying in the background."""
         self._deliver = deliver
         self._spawn(self._publisher())
+        self._announcer = asyncio.create_task(self._announce_every_heartbeat())
         try:
             await self._connect()
         except (TimeoutError, OSError, nats.errors.Error) as exc:
@@ -88,6 +125,7 @@ class LiveRelay:
                     reconnected_cb=self._on_reconnected,
                 )
                 await nc.subscribe(self._subject, cb=self._on_message)
+                await nc.subscribe(self._nodes_subject, cb=self._on_announce)
                 await nc.flush()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -95,6 +133,8 @@ class LiveRelay:
             raise
         self._nc = nc
         metrics.CLUSTER_CONNECTED.set(1)
+        self._peers.restart(self._listen_for)
+        self._request_announce()
         log.info("cluster: live frames cross nodes on %s (%s)", self._subject, self._url)
 
     async def _keep_connecting(self) -> None:
@@ -104,6 +144,64 @@ class LiveRelay:
                 await self._connect()
             except (TimeoutError, OSError, nats.errors.Error) as exc:
                 log.debug("cluster: still cannot reach NATS: %r", exc)
+
+    def wanted(self, audience: Audience) -> bool:
+        """Does any other node (as far as this one knows) have sockets for ``audience``?
+        True while unsure: see ``kefu.cluster.peers``."""
+        return not self._routing or self._peers.wanted(audience)
+
+    def hold(self, audiences: frozenset[Audience]) -> None:
+        """This node's sockets now cover ``audiences`` (the hub calls this when that
+        changes). A gain is announced at once, so the others start sending before the new
+        console has loaded its list; a loss waits for the next heartbeat."""
+        self._holding = audiences
+        if not audiences <= self._announced:
+            self._request_announce()
+
+    def peers(self) -> dict[str, frozenset[Audience]]:
+        """The other nodes and their audiences as last announced (for tests and logs)."""
+        return self._peers.known()
+
+    def _request_announce(self) -> None:
+        self._announce_due = True
+        self._wake.set()
+
+    async def _announce_every_heartbeat(self) -> None:
+        while True:
+            jitter = random.uniform(*ANNOUNCE_JITTER)  # noqa: S311 (spreading, not secrecy)
+            await asyncio.sleep(self._heartbeat * jitter)
+            self._request_announce()
+
+    async def _announce(self) -> None:
+        """Say what this node holds (or that it leaves, when closing). Not counted as an
+        item: announcements are the relay's own bookkeeping, not frames."""
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            return  # connecting announces
+        # Recorded before the await: a gain that ``hold`` sees meanwhile compares against
+        # what is on its way, and asks for another announcement if it is not in it.
+        self._announced = holding = self._holding
+        announce = envelope.Announce(self._node, sorted(holding), self._ttl, self._closing)
+        try:
+            await nc.publish(self._nodes_subject, envelope.encode_announce(announce))
+        except (nats.errors.Error, OSError) as exc:
+            self._announced = frozenset()  # any gain announces at once again
+            log.warning("cluster: announcement not sent (the next heartbeat retries): %r", exc)
+
+    async def _on_announce(self, msg: Msg) -> None:
+        try:
+            announce = envelope.decode_announce(msg.data)
+        except msgspec.DecodeError as exc:
+            # A node whose needs this one cannot read: publish everything for a while.
+            log.warning("cluster: unreadable announcement on %s: %s", msg.subject, exc)
+            self._peers.unsure(self._ttl)
+            return
+        if announce.node == self._node:
+            return
+        if announce.leaving:
+            self._peers.left(announce.node)
+        else:
+            self._peers.heard(announce.node, announce.audiences, announce.ttl_seconds)
 
     def post(self, item: envelope.Item) -> None:
         """Queue ``item`` for the other nodes; it leaves at the end of this loop iteration."""
@@ -118,9 +216,12 @@ class LiveRelay:
         """One long-lived task sends what was posted: the event wakes it after the current
         loop iteration, so everything posted in that iteration (and while it was busy
         publishing) leaves as one NATS message, with no task or callback per batch."""
-        while not self._closing or self._pending:
+        while not self._closing or self._pending or self._announce_due:
             await self._wake.wait()
             self._wake.clear()
+            if self._announce_due:
+                self._announce_due = False
+                await self._announce()
             items, self._pending = self._pending, []
             if items:
                 await self._publish(items)
@@ -167,11 +268,18 @@ class LiveRelay:
     async def _on_reconnected(self) -> None:
         metrics.CLUSTER_CONNECTED.set(1)
         log.info("cluster: reconnected to NATS")
+        # Announcements were missed while away, and peers may have forgotten this node.
+        self._peers.restart(self._listen_for)
+        self._request_announce()
 
     async def close(self) -> None:
-        """Send what is queued, then close."""
+        """Send what is queued and that this node leaves, then close."""
         self._closing = True
-        self._wake.set()  # the publisher sends what is queued, then ends
+        if self._announcer is not None:
+            self._announcer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._announcer
+        self._request_announce()  # leaving; the publisher sends what is queued, then ends
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self._connect_timeout)
         for task in list(self._tasks):

@@ -18,6 +18,10 @@ class ClusterSettings(BaseModel):
     # an agent whose node stopped renewing counts as offline after presence_ttl_seconds.
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
     presence_ttl_seconds: float = Field(default=20.0, gt=0, le=3600)
+    # Publish a frame for "every supervisor" / "every agent" only while another node
+    # announces sockets of that audience (docs/scaling.md). Off: publish every such frame,
+    # as versions without announcements do; the first step of a rolling upgrade from one.
+    audience_routing: bool = True
 
     @model_validator(mode="after")
     def _ttl_outlives_heartbeats(self) -> ClusterSettings:
