@@ -230,6 +230,7 @@ class MessageOut(BaseModel):
     body: str
     created_at: str
     attachments: list[AttachmentOut] = Field(default_factory=list)
+    internal: bool = False  # a private note (only agents ever read one)
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:

@@ -32,6 +32,8 @@ class MessageSend(msgspec.Struct, tag="message.send", tag_field="type"):
     attachment_ids: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=10)
     ] = []
+    # A private note: agents only; the visitor never receives or reads it.
+    internal: bool = False
 
 
 class Typing(msgspec.Struct, tag="typing", tag_field="type"):
@@ -150,6 +152,8 @@ def message_payload(message: Message) -> dict[str, Any]:
     if message.attachments:
         # Optional field (CONTRACT.md): only messages that carry files have it.
         payload["attachments"] = [attachment_payload(a) for a in message.attachments]
+    if message.internal:
+        payload["internal"] = True  # a private note (only agents ever receive one)
     return payload
 
 

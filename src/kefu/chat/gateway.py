@@ -191,6 +191,7 @@ class Gateway:
             frame.conversation_id,
             connection.send,
             frame.attachment_ids,
+            frame.internal,
         )
 
     async def _on_typing(self, connection: Connection, frame: frames.Typing) -> None:

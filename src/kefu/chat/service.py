@@ -198,8 +198,18 @@ class ChatService:
         conversation_id: str | None,
         reply: Callable[[bytes], None],
         attachment_ids: Sequence[str] = (),
+        internal: bool = False,
     ) -> SendResult:
-        """Store a message, ack it through ``reply``, then fan it out to every participant."""
+        """Store a message, ack it through ``reply``, then fan it out to every participant.
+
+        ``internal``: a private note, for the agents on the conversation (its assignee and
+        the supervisors watching it), never for the visitor.
+        """
+        if internal:
+            if not principal.is_agent:
+                raise Forbidden("only agents write private notes", code="agents_only")
+            if attachment_ids:
+                raise BadInput("a private note carries text only", code="note_attachments")
         carried: list[Attachment] = []
         if attachment_ids and self._attachments is not None:
             carried = await self._attachments.for_sending(principal, attachment_ids)
@@ -231,7 +241,9 @@ class ChatService:
             principal.id,
             principal.name,
         )
-        new = NewMessage(conversation.id, sender, body, self._clock.now(), client_msg_id)
+        new = NewMessage(
+            conversation.id, sender, body, self._clock.now(), client_msg_id, internal=internal
+        )
         greetings: list[tuple[Message, bool]] = []
         if opened:
             # The greeting is stored right behind the first message, in the same batch:
@@ -251,7 +263,16 @@ class ChatService:
                 ),
             )
         reply(frames.message_ack(client_msg_id, message))
-        if created:
+        if created and message.internal:
+            # The assignee's sockets and the supervisors watching: not the visitor, and
+            # not the list (a note is not the conversation's last message).
+            self._hub.send(
+                self._agent_side(conversation),
+                frames.message_new(message),
+                conversation.id,
+                message.id,
+            )
+        elif created:
             metrics.HOT.messages_stored += 1
             self._hub.send(
                 self._participants(conversation),
@@ -318,7 +339,9 @@ class ChatService:
             raise BadInput("after_message_id is not a message id", code="invalid_message_id")
         last: str | None = None
         while True:
-            page = await self._repos.messages.after(conversation.id, after_seq, RESUME_PAGE)
+            page = await self._repos.messages.after(
+                conversation.id, after_seq, RESUME_PAGE, notes=principal.is_agent
+            )
             if before is not None:
                 page = [message for message in page if message.id < before]
             for message in page:
@@ -353,11 +376,15 @@ class ChatService:
             before_seq = parse_message_id(before) if before else LATEST
             if before_seq is None:
                 raise BadInput("`before` is not a message id", code="invalid_message_id")
-            return await self._repos.messages.before(conversation.id, before_seq, limit)
+            return await self._repos.messages.before(
+                conversation.id, before_seq, limit, notes=principal.is_agent
+            )
         after_seq = parse_message_id(after) if after else 0
         if after_seq is None:
             raise BadInput("`after` is not a message id", code="invalid_message_id")
-        return await self._repos.messages.after(conversation.id, after_seq, limit)
+        return await self._repos.messages.after(
+            conversation.id, after_seq, limit, notes=principal.is_agent
+        )
 
     async def claim(self, actor: Principal, conversation_id: str) -> Conversation:
         """Any agent takes a waiting conversation for itself (the console's queue tab)."""
@@ -655,6 +682,10 @@ class ChatService:
         if conversation.assignee_id is not None:
             keys.append(agent_key(conversation.assignee_id))
         return keys
+
+    @staticmethod
+    def _agent_side(conversation: Conversation) -> list[str]:
+        return [agent_key(conversation.assignee_id)] if conversation.assignee_id else []
 
     def _others(self, conversation: Conversation, principal: Principal) -> list[str]:
         return [key for key in self._participants(conversation) if key != principal.key]

@@ -99,6 +99,9 @@ class Message:
     created_at: datetime
     client_msg_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # A private note: agents' sockets and reads only, never a visitor's (nor the
+    # conversation's last message, which the visitor's side sees).
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class NewMessage:
     body: str
     created_at: datetime
     client_msg_id: str | None = None
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

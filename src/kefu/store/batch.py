@@ -39,6 +39,7 @@ def stored(message_id: int, new: NewMessage) -> Message:
         body=new.body,
         created_at=new.created_at,
         client_msg_id=new.client_msg_id,
+        internal=new.internal,
     )
 
 

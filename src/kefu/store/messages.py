@@ -54,6 +54,7 @@ def message_from_row(row: Any) -> Message:
         body=row.body,
         created_at=row.created_at,
         client_msg_id=row.client_msg_id,
+        internal=bool(row.internal),
     )
 
 
@@ -234,8 +235,11 @@ class MessageReader:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def after(self, conversation_id: str, after_id: int, limit: int) -> list[Message]:
-        """Oldest first, strictly after ``after_id``."""
+    async def after(
+        self, conversation_id: str, after_id: int, limit: int, *, notes: bool = True
+    ) -> list[Message]:
+        """Oldest first, strictly after ``after_id``; ``notes=False`` for a visitor's
+        eyes (private notes left out)."""
         query = (
             messages.select()
             .where(messages.c.conversation_id == conversation_id)
@@ -243,6 +247,8 @@ class MessageReader:
             .order_by(messages.c.id)
             .limit(limit)
         )
+        if not notes:
+            query = query.where(messages.c.internal.is_(False))
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
             found = [message_from_row(row) for row in rows]
@@ -255,7 +261,9 @@ class MessageReader:
                 return None
             return (await _with_attachments(conn, [message_from_row(row)]))[0]
 
-    async def before(self, conversation_id: str, before_id: int, limit: int) -> list[Message]:
+    async def before(
+        self, conversation_id: str, before_id: int, limit: int, *, notes: bool = True
+    ) -> list[Message]:
         """The ``limit`` messages just below ``before_id``, oldest first: a console opens
         on the latest page and loads older ones as the agent scrolls up."""
         query = (
@@ -265,6 +273,8 @@ class MessageReader:
             .order_by(messages.c.id.desc())
             .limit(limit)
         )
+        if not notes:
+            query = query.where(messages.c.internal.is_(False))
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
             found = [message_from_row(row) for row in reversed(rows)]

@@ -33,22 +33,24 @@ from kefu.store.database import Database
 
 _STORE = """
 WITH locked AS MATERIALIZED (
-    SELECT id FROM conversations WHERE id = ANY($8::text[]) ORDER BY id FOR UPDATE
+    SELECT id FROM conversations WHERE id = ANY($9::text[]) ORDER BY id FOR UPDATE
 ), inserted AS (
     INSERT INTO messages (conversation_id, sender_kind, sender_id, sender_name, body,
-                          client_msg_id, created_at)
-    SELECT c, k, s, n, b, m, t
+                          client_msg_id, created_at, internal)
+    SELECT c, k, s, n, b, m, t, i
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::timestamptz[]) WITH ORDINALITY AS batch(c, k, s, n, b, m, t, position)
+                $7::timestamptz[], $8::boolean[])
+         WITH ORDINALITY AS batch(c, k, s, n, b, m, t, i, position)
     WHERE (SELECT count(*) FROM locked) >= 0
     ORDER BY position
     ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-    RETURNING id, conversation_id, sender_id, client_msg_id, created_at
+    RETURNING id, conversation_id, sender_id, client_msg_id, created_at, internal
 ), touched AS (
     UPDATE conversations SET last_message_id = latest.id, updated_at = latest.created_at
     FROM (
+        -- A private note is not the conversation's last word (the visitor sees that id).
         SELECT DISTINCT ON (conversation_id) conversation_id, id, created_at
-        FROM inserted ORDER BY conversation_id, id DESC
+        FROM inserted WHERE NOT internal ORDER BY conversation_id, id DESC
     ) AS latest
     WHERE conversations.id = latest.conversation_id
 )
@@ -97,7 +99,7 @@ async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchRes
     """``pg`` is an asyncpg connection outside any transaction: the statement is one."""
     fresh, copies = plan_batch(batch)
     keys: list[Key] = []
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    columns: list[list[Any]] = [[], [], [], [], [], [], [], []]
     for index in fresh:
         new = batch[index]
         client_id = new.client_msg_id or f"~{secrets.token_hex(8)}"
@@ -112,6 +114,7 @@ async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchRes
                 new.body,
                 client_id,
                 new.created_at,
+                new.internal,
             ),
             strict=True,
         ):
@@ -145,4 +148,5 @@ def _row(row: Any) -> Message:
         body=row["body"],
         created_at=row["created_at"],
         client_msg_id=row["client_msg_id"],
+        internal=row["internal"],
     )

@@ -26,7 +26,7 @@ SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime stor
 
 _INSERT = (
     "INSERT OR IGNORE INTO messages (id, conversation_id, sender_kind, sender_id, sender_name,"
-    " body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " body, client_msg_id, created_at, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _TOUCH = "UPDATE conversations SET last_message_id = ?, updated_at = ? WHERE id = ?"
 _EXISTING = "SELECT * FROM messages WHERE sender_id = ? AND client_msg_id = ?"
@@ -61,7 +61,8 @@ def write_batch_sqlite(conn: Connection, batch: Sequence[NewMessage]) -> BatchRe
             new = batch[index]
             if row[0] in inserted:
                 results[index] = (stored(row[0], new), True)
-                last[new.conversation_id] = (row[0], row[7])
+                if not new.internal:  # a note is not the conversation's last word
+                    last[new.conversation_id] = (row[0], row[7])
             else:
                 skipped[key_of(new)] = index
         for key, index in skipped.items():
@@ -85,6 +86,7 @@ def _row(message_id: int, new: NewMessage) -> tuple[Any, ...]:
         new.body,
         new.client_msg_id,
         new.created_at.astimezone(UTC).strftime(SQLITE_TIME_FORMAT),
+        new.internal,
     )
 
 

@@ -110,6 +110,8 @@ messages = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("client_msg_id", sa.String(100), nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
+    # A private note between agents: never sent or shown to the visitor.
+    sa.Column("internal", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "conversation_id", "id"),
     # Idempotency: one sender's client_msg_id is stored once, whichever node sees it.
     sa.UniqueConstraint("sender_id", "client_msg_id"),

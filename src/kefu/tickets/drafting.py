@@ -53,6 +53,8 @@ def transcript(messages: Sequence[Message], visitor_name: str | None, conversati
 
 
 def _speaker(message: Message, visitor_name: str | None) -> str:
+    if message.internal:
+        return f"{message.sender.name or 'Agent'} (internal note)"
     kind = message.sender.kind
     if kind is SenderKind.VISITOR:
         return visitor_name or "Visitor"
