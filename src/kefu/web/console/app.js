@@ -196,6 +196,8 @@ async function onFrame(frame) {
 }
 
 function noteLast(item, message, shown = currentId() === item.id && !document.hidden) {
+  // A private note is not the conversation's last message (the server's list agrees).
+  if (message.internal) return;
   if (item.last_message && item.last_message.id >= message.id) return;
   touch(item);
   item.last_message = message;

@@ -32,10 +32,12 @@ export function initChat(chatSocket) {
       send();
     }
   });
+  for (const radio of document.querySelectorAll('input[name="composer-mode"]')) radio.addEventListener("change", renderMode);
   input.addEventListener("input", () => {
     autosize(input);
     cannedInput(input);
-    if (view && Date.now() - lastTypingSent > TYPING_EVERY_MS && input.value.trim()) {
+    // A private note is not typing the visitor should see.
+    if (view && !noteMode() && Date.now() - lastTypingSent > TYPING_EVERY_MS && input.value.trim()) {
       lastTypingSent = Date.now();
       socket.send({ type: "typing", conversation_id: view.id });
     }
@@ -183,7 +185,7 @@ function renderHead() {
   $("#composer-input").placeholder = !open
     ? "This conversation is closed."
     : canWrite
-      ? "Reply… ( / for canned replies )"
+      ? noteMode() ? "Private note: only agents see it" : "Reply… ( / for canned replies )"
       : "Take the conversation to reply.";
 }
 
@@ -195,7 +197,7 @@ function bubble(message, pending = false) {
   const kind = message.sender.kind;
   const own = kind === "agent";
   const row = el("div", {
-    class: `msg ${kind}${own ? " out" : ""}${pending ? " pending" : ""}`,
+    class: `msg ${kind}${own ? " out" : ""}${message.internal ? " note" : ""}${pending ? " pending" : ""}`,
     dataset: { id: message.id || "", client: message.client_msg_id || "" },
   });
   if (kind === "system" || kind === "bot") {
@@ -208,7 +210,11 @@ function bubble(message, pending = false) {
   for (const file of message.attachments || []) body.append(attachmentView(file));
   row.append(body);
   const who = own ? (message.sender.id === state.me.id ? "You" : message.sender.name || "Agent") : message.sender.name || "Visitor";
-  row.append(el("div", { class: "msg-meta" }, el("span", { text: `${who} · ${pending ? "sending…" : clock(message.created_at)}` }), el("span", { class: "seen" })));
+  const meta = el("div", { class: "msg-meta" });
+  if (message.internal) meta.append(el("span", { class: "note-tag", text: "Private note · " }));
+  meta.append(el("span", { class: "when", text: `${who} · ${pending ? "sending…" : clock(message.created_at)}` }));
+  if (!message.internal) meta.append(el("span", { class: "seen" })); // a visitor never reads a note
+  row.append(meta);
   return row;
 }
 
@@ -269,7 +275,7 @@ export function onAck(frame) {
   pending.node.classList.remove("pending");
   pending.node.dataset.id = frame.message_id;
   view.byId.set(frame.message_id, pending.node);
-  const meta = pending.node.querySelector(".msg-meta span");
+  const meta = pending.node.querySelector(".msg-meta .when");
   if (meta) meta.textContent = `You · ${clock(new Date().toISOString())}`;
   view.pending.delete(frame.client_msg_id);
 }
@@ -279,7 +285,7 @@ export function onSendError(frame) {
   const pending = view.pending.get(frame.client_msg_id);
   if (!pending) return false;
   pending.node.classList.add("failed");
-  const meta = pending.node.querySelector(".msg-meta span");
+  const meta = pending.node.querySelector(".msg-meta .when");
   if (meta) meta.textContent = `Not sent: ${frame.message}`;
   return true;
 }
@@ -304,7 +310,7 @@ function showSeen() {
   const item = state.conversations.get(view.id);
   const read = item && item.visitor_read_id;
   let last = null;
-  for (const node of $("#messages").querySelectorAll(".msg.agent[data-id]")) {
+  for (const node of $("#messages").querySelectorAll(".msg.agent:not(.note)[data-id]")) {
     node.querySelector(".seen").textContent = "";
     if (read && node.dataset.id && node.dataset.id <= read) last = node;
   }
@@ -335,10 +341,16 @@ function send() {
   if (!view || (!body && !files.length) || input.disabled) return;
   const clientMsgId = crypto.randomUUID();
   const attachments = files;
+  const internal = noteMode();
+  if (internal && (!body || attachments.length)) {
+    note(attachments.length ? "A private note carries text only: remove the files or send a reply." : "");
+    return;
+  }
   const frame = { type: "message.send", client_msg_id: clientMsgId, body, conversation_id: view.id };
   if (attachments.length) frame.attachment_ids = attachments.map((f) => f.id);
+  if (internal) frame.internal = true;
   const node = bubble(
-    { id: "", client_msg_id: clientMsgId, body, attachments, created_at: new Date().toISOString(), sender: { kind: "agent", id: state.me.id, name: state.me.name } },
+    { id: "", client_msg_id: clientMsgId, body, attachments, internal, created_at: new Date().toISOString(), sender: { kind: "agent", id: state.me.id, name: state.me.name } },
     true,
   );
   $("#messages").append(node);
@@ -387,6 +399,19 @@ function renderFiles() {
 
 function note(text) {
   $("#composer-note").textContent = text;
+}
+
+function noteMode() {
+  const checked = document.querySelector('input[name="composer-mode"]:checked');
+  return Boolean(checked && checked.value === "note");
+}
+
+function renderMode() {
+  const on = noteMode();
+  $("#composer").classList.toggle("note-mode", on);
+  const input = $("#composer-input");
+  if (!input.disabled) input.placeholder = on ? "Private note: only agents see it" : "Reply… ( / for canned replies )";
+  input.focus();
 }
 
 async function closeConversation() {
