@@ -569,6 +569,30 @@ async def test_a_node_that_stops_is_forgotten_at_once(quick_settings: list[Setti
         assert not relay_a.wanted(Audience.SUPERVISORS)
 
 
+async def test_after_a_nats_restart_a_node_publishes_until_it_has_listened_again(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    # Heartbeats of 2 s: A listens for 3 s after (re)connecting, B's word lasts 6 s.
+    async with (
+        two_nodes_settings(
+            tmp_path, nats, heartbeat_seconds=2.0, presence_ttl_seconds=4.0
+        ) as settings,
+        serving(settings[0]) as a,
+        serving(settings[1]),
+    ):
+        relay_a = relay_of(a)
+        await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A knows B has none")
+        nats.stop()
+        await asyncio.sleep(0.3)
+        nats.start()
+        # Reconnected, A may have missed announcements: it publishes everything, well
+        # before B's last word would have gone stale...
+        await until(lambda: relay_a.wanted(Audience.SUPERVISORS), "A unsure again", 4.0)
+        # ...and goes back to B's needs once it has listened for 1.5 heartbeats.
+        await until(lambda: not relay_a.wanted(Audience.SUPERVISORS), "A relearns B", 10.0)
+        assert list(relay_a.peers().values()) == [frozenset()]
+
+
 def skipped_count() -> float:
     """The counter as a scrape reads it (both test nodes share this process's registry)."""
     value = metrics.REGISTRY.get_sample_value("kefu_cluster_items_skipped_total")
