@@ -25,6 +25,26 @@ whose tickets are not counted, works on a fresh store, and is bounded in count a
   --concurrency=2`` and ``--pool=threads --concurrency=4``, the faster one is the row),
   each task one transaction (processed_events + ticket). Same once-only guarantee.
 
+Floors, measured in the same run beside kefu (``python -m bench.events job`` too, pinned to
+the server core like kefu's job), so a target below what the pieces cost shows as such:
+
+- ``floor-store-<store>`` (both scenarios): the rows kefu writes per event and nothing
+  else, in kefu's transactions at kefu's best batch, on a fresh store migrated by kefu:
+  stdlib ``sqlite3`` executemany with kefu's pragmas and checkpoint thread, or asyncpg
+  ``copy_records_to_table`` with kefu's two lanes. Rows are built before the clock with
+  kefu's own values and bind processors. With ``memory://``: the event's outbox row
+  (1,000 a transaction) and its delete, processed_events, ticket and ticket_history; with
+  ``nats://``: the same with the ticket.created outbox row in place of the event's.
+- ``floor-nats-client`` (``events_jetstream``): kefu's own ``JetStreamEventLog`` (append,
+  consume, ``append_encoded`` as the outbox relay) with a handler that only returns DONE,
+  on a nats-server of its own: per event two messages published with PubAcks and two
+  pulled and acked, no store, no rules.
+
+The kefu rows ``*_vs_store_floor`` / ``*_vs_nats_client_floor`` / ``*_vs_both_floors``
+carry kefu's figure with the floor as baseline (ratio kefu / floor), and the events/s
+note says where the target needs less CPU per event than a floor (or more events/s
+than the floor made).
+
 Processes: the kefu job (node + its ingest) runs alone on the server core. Celery's
 producer runs on the load-generator core and its worker on every core (a user gives a
 worker all the machine's cores), which favours the baseline. PostgreSQL and Redis are the
@@ -59,7 +79,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +103,7 @@ MODULE = "bench.events"
 CELERY = "events_celery"
 KEFU = "events_kefu"
 JETSTREAM = "events_jetstream"
+FLOOR_NATS = "floor-nats-client"
 RULE: dict[str, Any] = {
     "name": "complaint",
     "on": "customer.complaint",
@@ -115,6 +136,8 @@ class Sizes:
     tries: int
     latency_samples: int
     pyspy_rate_hz: int
+    # Runs of each floor (a second or less each: one neighbour's burst moves one run).
+    floor_tries: int
 
 
 SIZES = {
@@ -127,6 +150,7 @@ SIZES = {
         tries=1,
         latency_samples=1_000,
         pyspy_rate_hz=200,
+        floor_tries=3,
     ),
     "full": Sizes(
         kefu_events=50_000,
@@ -137,6 +161,7 @@ SIZES = {
         tries=2,
         latency_samples=2_000,
         pyspy_rate_hz=200,
+        floor_tries=3,
     ),
 }
 
@@ -564,6 +589,484 @@ def parse_pyspy(text: str) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- floor jobs
+#
+# What kefu's events path cannot go below, measured in the same run as kefu:
+# ``floor_store`` writes the rows kefu writes per event with the thinnest client there is
+# (stdlib sqlite3 executemany; asyncpg COPY), ``floor_nats`` moves the messages kefu's
+# JetStream path moves per event through kefu's own JetStream client with a handler that
+# only says DONE. Both run pinned to the server core, as the kefu job does.
+
+FLOOR_ACTOR = "rule:complaint"  # kefu's rule_actor("complaint").key: created_by, history actor
+_SQLITE_LAST_ID = "SELECT last_insert_rowid()"
+_SQLITE_DELETE = "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))"
+_PG_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+
+
+@dataclass
+class FloorRows:
+    """Per event, the rows kefu writes, as the driver values kefu's bulk inserts hand the
+    driver (``kefu.store.bulk``: each column's bind processor applied), built before the
+    clock starts. ``history`` lacks the ticket id, known only once the tickets are in."""
+
+    outbox: list[tuple[Any, ...]]  # the event itself (memory://: the store is the log)
+    processed: list[tuple[Any, ...]]
+    tickets: list[tuple[Any, ...]]
+    history: list[tuple[Any, ...]]
+    created: list[tuple[Any, ...]]  # its ticket's ticket.created (nats://: relayed)
+    sql: dict[str, str]  # SQLite INSERTs, as kefu compiles them
+    columns: dict[str, tuple[str, ...]]
+
+
+def floor_rows(dialect: Any, run: str, count: int, first_ticket_id: int) -> FloorRows:
+    """The rows kefu's rule consumer and outbox write for ``count`` complaint events: the
+    same columns and values (subject and body rendered by kefu's ``render`` from the rule,
+    priority high, channel rule, the default SLA policy's due dates, the history detail,
+    the ``ticket.created`` payload), one ``now`` for the whole run."""
+    from datetime import UTC
+
+    from kefu.config import load_settings
+    from kefu.domain.tickets import Channel, NewTicket, Priority, SlaState, Ticket, TicketStatus
+    from kefu.events.envelope import Event, encode
+    from kefu.events.outbox import COLUMNS as OUTBOX_COLUMNS
+    from kefu.events.processor import CONSUMER, _context
+    from kefu.events.rules import CreateTicket, render
+    from kefu.store import bulk
+    from kefu.store.tables import outbox, processed_events, ticket_history, tickets
+    from kefu.store.tickets import HISTORY_COLUMNS, TICKET_COLUMNS
+    from kefu.store.tickets import _row as ticket_row
+    from kefu.tickets import events as ticket_events
+    from kefu.tickets.policies import sla_rules
+
+    rules = sla_rules(load_settings(None, rules=[RULE]).tickets)
+    now = datetime.now(UTC)
+    policy = rules.choose(None)
+    due = rules.targets(policy, Priority.HIGH, now)
+    sla = SlaState(
+        policy=policy,
+        first_response_due_at=due.first_response_due_at,
+        resolution_due_at=due.resolution_due_at,
+    )
+    detail = {"channel": "rule", "status": "new", "priority": "high"}  # one dict, as kefu
+    action = CreateTicket(**RULE["do"][0]["create_ticket"])  # as kefu's rule has it
+    raw: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for i in range(count):
+        event = Event(**event_payload(run, i))
+        raw["outbox"].append((event.subject, event.id, encode(event), now))
+        raw["processed"].append((CONSUMER, event.id, now))
+        context = _context(event, None)
+        subject = render(action.subject, context)[:300] or RULE["name"]
+        new = NewTicket(
+            subject=subject.strip(),
+            body=render(action.body, context) or subject,
+            status=TicketStatus.NEW,
+            priority=Priority.HIGH,
+            customer_key=event.customer_key,
+            assignee_id=None,
+            queue=None,
+            conversation_id=None,
+            channel=Channel.RULE,
+            created_by=FLOOR_ACTOR,
+            created_at=now,
+            sla=sla,
+        )
+        raw["tickets"].append(ticket_row(new))
+        raw["history"].append((0, now, FLOOR_ACTOR, "created", detail))
+        ticket = Ticket(
+            id=first_ticket_id + i,
+            **{f: getattr(new, f) for f in NewTicket.__dataclass_fields__},
+            updated_at=now,
+        )
+        made = ticket_events.created(ticket, FLOOR_ACTOR, now)
+        raw["created"].append((made.subject, made.id, encode(made), now))
+    tables = {
+        "outbox": (outbox, OUTBOX_COLUMNS),
+        "processed": (processed_events, ("consumer", "event_id", "processed_at")),
+        "tickets": (tickets, TICKET_COLUMNS),
+        "history": (ticket_history, HISTORY_COLUMNS),
+        "created": (outbox, OUTBOX_COLUMNS),
+    }
+    values: dict[str, list[tuple[Any, ...]]] = {}
+    sql: dict[str, str] = {}
+    columns: dict[str, tuple[str, ...]] = {}
+    for name, (table, cols) in tables.items():
+        plan = bulk._plan(table, cols, dialect)
+        values[name] = bulk._driver_rows(plan, raw[name])
+        sql[name] = plan.sql
+        columns[name] = tuple(cols)
+    values["history"] = [row[1:] for row in values["history"]]
+    return FloorRows(sql=sql, columns=columns, **values)
+
+
+@contextlib.contextmanager
+def _sqlite_tx(conn: Any) -> Iterator[None]:
+    """The driver's own transaction, as kefu's SQLite writer runs it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _sqlite_floor(conn: Any, rows: FloorRows, batch: int, mode: str, deadline: float) -> int:
+    """The rows of ``rows`` as kefu's transactions write them; returns the events done.
+
+    memory://: the events' outbox rows in transactions of ``INGEST_CHUNK`` (the append),
+    then per batch one transaction with processed_events, tickets and history, and one
+    deleting the batch's outbox rows (the settle). nats://: per batch one transaction with
+    processed_events, tickets, history and the ticket.created outbox rows, and one deleting
+    those (the relay).
+    """
+
+    def insert_ids(sql: str, values: list[tuple[Any, ...]]) -> list[int]:
+        conn.executemany(sql, values)
+        last = int(conn.execute(_SQLITE_LAST_ID).fetchone()[0])
+        return list(range(last - len(values) + 1, last + 1))
+
+    def process(a: int, b: int, outbox_ids: list[int]) -> None:
+        with _sqlite_tx(conn):
+            conn.executemany(rows.sql["processed"], rows.processed[a:b])
+            ids = insert_ids(rows.sql["tickets"], rows.tickets[a:b])
+            history = [(t, *h) for t, h in zip(ids, rows.history[a:b], strict=True)]
+            conn.executemany(rows.sql["history"], history)
+            if mode == "nats":
+                outbox_ids = insert_ids(rows.sql["created"], rows.created[a:b])
+        with _sqlite_tx(conn):
+            conn.execute(_SQLITE_DELETE, (json.dumps(outbox_ids),))
+
+    n = len(rows.processed)
+    done = 0
+    if mode == "nats":
+        for a in range(0, n, batch):
+            process(a, min(n, a + batch), [])
+            done = min(n, a + batch)
+            if time.monotonic() > deadline:
+                break
+        return done
+    pending: list[int] = []
+    for i in range(0, n, INGEST_CHUNK):
+        with _sqlite_tx(conn):
+            pending += insert_ids(rows.sql["outbox"], rows.outbox[i : i + INGEST_CHUNK])
+        last = i + INGEST_CHUNK >= n
+        while len(pending) >= batch or (last and pending):
+            taken, pending = pending[:batch], pending[batch:]
+            process(done, done + len(taken), taken)
+            done += len(taken)
+        if time.monotonic() > deadline:
+            break
+    return done
+
+
+async def _pg_floor(
+    conns: Sequence[Any], rows: FloorRows, batch: int, mode: str, deadline: float
+) -> int:
+    """``_sqlite_floor``'s transactions on PostgreSQL with asyncpg: ids from the sequences
+    (as kefu takes them: COPY returns none), rows by ``copy_records_to_table``, one batch
+    in flight per connection but the first (kefu's consumer lanes), the ingest of
+    memory:// on the first, concurrently. The connections are open before (as kefu's pool
+    is), so the Meter sees their PostgreSQL backends."""
+    nextval = {}
+    for table in ("outbox", "tickets"):
+        seq = await conns[0].fetchval("SELECT pg_get_serial_sequence($1, 'id')", table)
+        nextval[table] = f"SELECT nextval('{seq}') FROM generate_series(1, $1)"
+
+    async def ids(conn: Any, table: str, count: int) -> list[int]:
+        return sorted(int(r[0]) for r in await conn.fetch(nextval[table], count))
+
+    async def copy(conn: Any, name: str, table: str, records: list[tuple[Any, ...]]) -> None:
+        await conn.copy_records_to_table(table, records=records, columns=rows.columns[name])
+
+    async def copy_with_ids(conn: Any, name: str, table: str, values: Any) -> list[int]:
+        new = await ids(conn, table, len(values))
+        records = [(i, *row) for i, row in zip(new, values, strict=True)]
+        cols = ("id", *rows.columns[name])
+        await conn.copy_records_to_table(table, records=records, columns=cols)
+        return new
+
+    n = len(rows.processed)
+    pending: deque[int] = deque()
+    state = {"taken": 0, "done": 0, "ingested": mode == "nats"}
+    wake = asyncio.Event()
+
+    async def ingest(conn: Any) -> None:
+        for i in range(0, n, INGEST_CHUNK):
+            async with conn.transaction():
+                chunk = rows.outbox[i : i + INGEST_CHUNK]
+                pending.extend(await copy_with_ids(conn, "outbox", "outbox", chunk))
+            wake.set()
+            if time.monotonic() > deadline:
+                break
+        state["ingested"] = True
+        wake.set()
+
+    def take() -> tuple[int, int, list[int]] | None:
+        a = state["taken"]
+        if mode == "nats":
+            if a >= n or time.monotonic() > deadline:
+                return (a, a, [])
+            state["taken"] = b = min(n, a + batch)
+            return (a, b, [])
+        if len(pending) >= batch or (state["ingested"] and pending):
+            outbox_ids = [pending.popleft() for _ in range(min(batch, len(pending)))]
+            state["taken"] = a + len(outbox_ids)
+            return (a, a + len(outbox_ids), outbox_ids)
+        return (a, a, []) if state["ingested"] else None
+
+    async def lane(conn: Any) -> None:
+        while True:
+            work = take()
+            if work is None:
+                wake.clear()
+                await wake.wait()
+                continue
+            a, b, outbox_ids = work
+            if a == b:
+                return
+            async with conn.transaction():
+                await copy(conn, "processed", "processed_events", rows.processed[a:b])
+                new = await copy_with_ids(conn, "tickets", "tickets", rows.tickets[a:b])
+                history = [(t, *h) for t, h in zip(new, rows.history[a:b], strict=True)]
+                await copy(conn, "history", "ticket_history", history)
+                if mode == "nats":
+                    created = rows.created[a:b]
+                    outbox_ids = await copy_with_ids(conn, "created", "outbox", created)
+            async with conn.transaction():
+                await conn.execute(_PG_DELETE, outbox_ids)
+            state["done"] += b - a
+
+    tasks = [lane(conn) for conn in conns[1:]]
+    if mode == "memory":
+        tasks.append(ingest(conns[0]))
+    await asyncio.gather(*tasks)
+    return state["done"]
+
+
+async def floor_store_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The store floor: kefu's rows per event, the thinnest client, on a fresh store
+    migrated by kefu (warm-up of ``KEFU_WARMUP`` events first, then ANALYZE on
+    PostgreSQL, as for kefu)."""
+    import sqlalchemy as sa
+
+    from kefu.events.store_log import LANES
+    from kefu.runner import tune_gc
+    from kefu.store.database import Database, _sqlite_path, _sqlite_pragmas, _SqliteCheckpointer
+
+    url, mode, batch = job["store"], job["mode"], int(job["batch"])
+    n, limit = int(job["events"]), float(job["limit_s"])
+    run = f"f{os.getpid()}"
+    async with Database(url) as db:  # kefu's engine: its dialect converts the values
+        async with db.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        dialect, kind = db.engine.dialect, db.dialect
+        warm = floor_rows(dialect, f"{run}w", KEFU_WARMUP, 1)
+        rows = floor_rows(dialect, run, n, KEFU_WARMUP + 1)
+    lanes = LANES.get(kind, 1)
+    checkpointer = None
+    conns: list[Any] = []
+    if kind == "sqlite":
+        import sqlite3
+
+        path = _sqlite_path(db.url)
+        assert path is not None
+        sqlite = sqlite3.connect(path, isolation_level=None)
+        _sqlite_pragmas(sqlite, None)  # kefu's: WAL, synchronous=NORMAL, no autocheckpoint
+        checkpointer = _SqliteCheckpointer(path)  # kefu's checkpoint thread, every second
+        checkpointer.start()
+
+        async def write(what: FloorRows, until: float) -> int:
+            return _sqlite_floor(sqlite, what, batch, mode, until)
+    else:
+        import asyncpg
+
+        conns = [await asyncpg.connect(url) for _ in range(lanes + 1)]
+
+        async def write(what: FloorRows, until: float) -> int:
+            return await _pg_floor(conns, what, batch, mode, until)
+
+    async def counts() -> dict[str, int]:
+        async with Database(url) as check, check.connect() as conn:
+            return {
+                name: int(
+                    (await conn.execute(sa.text(f"SELECT count(*) FROM {name}"))).scalar_one()
+                )
+                for name in ("tickets", "ticket_history", "processed_events", "outbox")
+            }
+
+    try:
+        warmed = await write(warm, time.monotonic() + WARMUP_LIMIT_S)
+        if warmed < KEFU_WARMUP:
+            raise RuntimeError(f"warm-up: {warmed} of {KEFU_WARMUP} events")
+        if kind == "postgresql":
+            async with Database(url) as admin, admin.begin() as conn:
+                await conn.execute(sa.text("ANALYZE"))
+        tune_gc()
+        meter = Meter(lambda: [os.getpid()])
+        with meter:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            done = await write(rows, time.monotonic() + limit)
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        if checkpointer is not None:
+            sqlite.close()
+            checkpointer.stop()
+        for conn in conns:
+            await conn.close()
+    tables = await counts()
+    if tables["tickets"] != KEFU_WARMUP + done or tables["outbox"] != 0:
+        raise RuntimeError(f"floor wrote {tables} for {KEFU_WARMUP} + {done} events")
+    store_s = sum(
+        share * meter.wall_s / 100
+        for name, share in meter.shares["services_cpu_pct"].items()
+        if name == "postgres"
+    )
+    return {
+        "events": n,
+        "tickets": done,
+        "complete": done >= n,
+        "batch": batch,
+        "lanes": lanes if kind == "postgresql" else 1,
+        "mode": mode,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed, 1),
+        "cpu": meter.shares,
+        "cpu_us_per_event": round(meter.subject_cpu_s * 1e6 / max(1, done), 1),
+        # The same CPU from process_time(), finer than /proc's 10 ms ticks: a cross-check.
+        "cpu_us_per_event_process_time": round(cpu * 1e6 / max(1, done), 2),
+        "store_cpu_us_per_event": round(store_s * 1e6 / max(1, done), 1)
+        if kind == "postgresql"
+        else None,
+        "rows_after": tables,
+    }
+
+
+async def floor_nats_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The NATS client floor: kefu's ``JetStreamEventLog`` against the bench's nats-server,
+    its ``append`` (1,000 events a call, PubAcks on one inbox) and ``consume`` (the raw pull
+    protocol, decode, ack) with a handler that only returns DONE, after handing each
+    complaint's ``ticket.created`` (encoded as kefu's relay reads it from the outbox) to a
+    relay task that publishes up to a batch at a time with ``append_encoded``, as kefu's
+    outbox relay does. No store, no rules."""
+    from kefu.bus.jetstream import JetStreamEventLog
+    from kefu.events.envelope import Event
+    from kefu.events.log import DONE, Received, Result
+    from kefu.events.processor import CONSUMER
+    from kefu.events.settings import EventSettings
+    from kefu.runner import tune_gc
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    batch, n, limit = int(job["batch"]), int(job["events"]), float(job["limit_s"])
+    run = f"n{os.getpid()}"
+    # The ticket.created payloads, as the outbox holds them (built with SQLite's dialect:
+    # the payload is bytes either way).
+    import sqlalchemy as sa
+
+    dialect = sa.create_engine("sqlite://").dialect
+    warm_rows = floor_rows(dialect, f"{run}w", KEFU_WARMUP, 1)
+    rows = floor_rows(dialect, run, n, KEFU_WARMUP + 1)
+    relayed: dict[str, tuple[str, str, bytes]] = {}
+    for what, prefix, count in ((warm_rows, f"{run}w", KEFU_WARMUP), (rows, run, n)):
+        for i in range(count):
+            subject, event_id, payload, _ = what.created[i]
+            relayed[f"{prefix}-{i}"] = (subject, event_id, bytes(payload))
+    warm = [Event(**event_payload(f"{run}w", i)) for i in range(KEFU_WARMUP)]
+    events = [Event(**event_payload(run, i)) for i in range(n)]
+    settings = EventSettings(batch=batch)
+    outbox: deque[tuple[str, str, bytes]] = deque()
+    relay_wake = asyncio.Event()
+    seen = {"handled": 0, "goal": 0}
+    reached = asyncio.Event()
+
+    async def handle(items: Sequence[Received]) -> list[Result]:
+        for item in items:
+            made = relayed.get(item.event.id)
+            if made is not None:
+                outbox.append(made)
+        if outbox:
+            relay_wake.set()
+        seen["handled"] += len(items)
+        if seen["handled"] >= seen["goal"]:
+            reached.set()
+        return [DONE] * len(items)
+
+    async with JetStreamEventLog(job["url"], settings) as log:
+
+        async def relay() -> None:
+            while True:
+                if not outbox:
+                    relay_wake.clear()
+                    await relay_wake.wait()
+                    continue
+                chunk = [outbox.popleft() for _ in range(min(batch, len(outbox)))]
+                await log.append_encoded(chunk)
+
+        async def drained(until: float) -> bool:
+            """Every message acknowledged on the server (the acks are fire-and-forget)."""
+            js = log._js
+            assert js is not None
+            while time.monotonic() < until:
+                info = await js.consumer_info(settings.jetstream.stream, CONSUMER)
+                if not info.num_ack_pending and not info.num_pending:
+                    return True
+                await asyncio.sleep(0.02)
+            return False
+
+        async def send(what: list[Event], goal: int, until: float) -> tuple[float, int]:
+            seen["goal"] = goal
+            reached.clear()
+            t0 = time.perf_counter()
+            for i in range(0, len(what), INGEST_CHUNK):
+                await log.append(what[i : i + INGEST_CHUNK])
+                if time.monotonic() > until:
+                    break
+            ingest_s = time.perf_counter() - t0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reached.wait(), max(0.1, until - time.monotonic()))
+            return ingest_s, seen["handled"]
+
+        tasks = [
+            asyncio.create_task(log.consume(CONSUMER, handle)),
+            asyncio.create_task(relay()),
+        ]
+        try:
+            until = time.monotonic() + WARMUP_LIMIT_S
+            _, handled = await send(warm, 2 * KEFU_WARMUP, until)
+            if handled < 2 * KEFU_WARMUP or not await drained(until):
+                raise RuntimeError(f"warm-up: {handled} of {2 * KEFU_WARMUP} messages handled")
+            tune_gc()
+            meter = Meter(lambda: [os.getpid()])
+            with meter:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+                deadline = time.monotonic() + limit
+                ingest_s, handled = await send(events, 2 * (KEFU_WARMUP + n), deadline)
+                complete = await drained(deadline)
+                elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    messages = handled - 2 * KEFU_WARMUP
+    done = messages // 2
+    nats_s = meter.shares["services_cpu_pct"].get("nats-server", 0.0) * meter.wall_s / 100
+    return {
+        "events": n,
+        "messages_handled": messages,
+        "complete": complete and messages >= 2 * n,
+        "tickets": done,  # events whose two messages were handled (for _limit_note)
+        "batch": batch,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed, 1),
+        "ingest_events_per_s": round(n / ingest_s, 1),
+        "cpu": meter.shares,
+        "cpu_us_per_event": round(meter.subject_cpu_s * 1e6 / max(1, done), 1),
+        "cpu_us_per_event_process_time": round(cpu * 1e6 / max(1, done), 2),
+        "nats_server_cpu_us_per_event": round(nats_s * 1e6 / max(1, done), 1),
+    }
+
+
 # --------------------------------------------------------------------------- celery job
 
 
@@ -641,7 +1144,12 @@ def _as_utc(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-JOBS: dict[str, Callable[[dict[str, Any]], Any]] = {"kefu": kefu_job, "celery": celery_job}
+JOBS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "kefu": kefu_job,
+    "celery": celery_job,
+    "floor_store": floor_store_job,
+    "floor_nats": floor_nats_job,
+}
 
 
 def _child_main(argv: list[str] | None = None) -> None:
@@ -944,6 +1452,50 @@ def kefu_run(
     return result
 
 
+def floor_store_run(
+    ctx: Context, kind: str, mode: str, label: str, sizes: Sizes, batch: int
+) -> dict[str, Any]:
+    """The store floor on a fresh store migrated by kefu, pinned to the server core."""
+    store = fresh_store(ctx, kind, label)
+    migrate(store)
+    job = {"job": "floor_store", "store": store, "mode": mode, "batch": batch}
+    job |= {"events": sizes.kefu_events, "limit_s": sizes.run_limit_s}
+    return run_job(ctx, job, ctx.cpus.server, _budget(sizes), label)
+
+
+def floor_nats_run(ctx: Context, label: str, sizes: Sizes, batch: int) -> dict[str, Any]:
+    """The NATS client floor against a nats-server of its own, pinned to the server core."""
+    with nats_server(ctx, label + "-nats") as url:
+        job = {"job": "floor_nats", "url": url, "batch": batch}
+        job |= {"events": sizes.kefu_events, "limit_s": sizes.run_limit_s}
+        return run_job(ctx, job, ctx.cpus.server, _budget(sizes), label)
+
+
+def _floor_runs(
+    ctx: Context, label: str, sizes: Sizes, run: Callable[[str], dict[str, Any]]
+) -> dict[str, Any]:
+    """``sizes.floor_tries`` runs of a floor; the best (events/s) with every run, or the
+    error."""
+    tries: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for attempt in range(sizes.floor_tries):
+        try:
+            result = run(f"{label}-{attempt + 1}")
+        except JobError as exc:
+            errors.append(str(exc))
+            continue
+        result["try"] = attempt + 1
+        tries.append(result)
+        ctx.log(
+            f"{label}: {result['events_per_s']:,.0f} events/s, "
+            f"{result['cpu_us_per_event']:g} us CPU per event"
+        )
+    if not tries:
+        return {"error": "; ".join(errors) or "not run"}
+    best = max(tries, key=lambda r: r["events_per_s"])
+    return {**best, "runs": tries, "errors": errors}
+
+
 def _pyspy_exe() -> str | None:
     local = Path(sys.executable).with_name("py-spy")
     return str(local) if local.exists() else shutil.which("py-spy")
@@ -954,6 +1506,7 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
     outcome = Outcome()
     runs: dict[str, list[dict[str, Any]]] = {}
     diagnosis: dict[str, Any] = {}
+    floors: dict[str, dict[str, Any]] = {}
     for kind in store_kinds(ctx):
         for attempt, batch in [(a, b) for a in range(sizes.tries) for b in sizes.batches]:
             label = f"{scenario}-{kind}-b{batch}-{attempt + 1}"
@@ -977,6 +1530,26 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
             )
         except JobError as exc:
             diagnosis[kind] = {"error": str(exc)}
+        label = f"{scenario}-{kind}-floor"
+        ctx.log(f"{scenario}: {kind}, store floor at batch {best['batch']}")
+        floors[f"floor-store-{kind}"] = _floor_runs(
+            ctx,
+            label,
+            sizes,
+            lambda name, kind=kind, batch=best["batch"]: floor_store_run(
+                ctx, kind, bus, name, sizes, batch
+            ),
+        )
+    if bus == "nats":
+        # One client floor for the scenario, at the batch of its fastest kefu run.
+        fastest = max((r for tries in runs.values() for r in tries), key=_rate)
+        ctx.log(f"{scenario}: NATS client floor at batch {fastest['batch']}")
+        floors[FLOOR_NATS] = _floor_runs(
+            ctx,
+            f"{scenario}-floor-nats",
+            sizes,
+            lambda name: floor_nats_run(ctx, name, sizes, fastest["batch"]),
+        )
     subject_bus = "memory" if bus == "memory" else "jetstream"
     for kind, tries in runs.items():
         best = max(tries, key=lambda r: r["events_per_s"])
@@ -1001,6 +1574,7 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
                     f"at {best['seconds_until_outbox_empty']:.1f} s (last ticket at "
                     f"{best['seconds']:.1f} s)",
                     _bound_note(best, target),
+                    _floor_note(target, _floors_of(kind, floors)),
                     _limit_note(best, sizes.run_limit_s),
                     _neighbours(best["cpu"]),
                 ),
@@ -1045,15 +1619,257 @@ def run_kefu_bus(ctx: Context, scenario: str, bus: str, target: float) -> Outcom
                 note="the node process (ingest + consumer); the store and broker not included",
             ),
         ]
+        outcome.rows += _store_floor_rows(scenario, subject, kind, bus, best, floors, sizes)
         outcome.rows += _diagnosis_rows(scenario, subject, diagnosis.get(kind, {}))
+    outcome.rows += _nats_floor_rows(scenario, floors, sizes)
     outcome.details = {
         "runs": runs,
         "diagnosis": diagnosis,
+        "floors": floors,
         "code": git_state(),
         "rule": RULE,
         "sizes": sizes.__dict__,
     }
     return outcome
+
+
+def _rate(run: dict[str, Any]) -> float:
+    return float(run["events_per_s"])
+
+
+def _floors_of(kind: str, floors: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The floors measured for a store (its store floor, the NATS client floor if any)."""
+    found = [(name, floors.get(name)) for name in (f"floor-store-{kind}", FLOOR_NATS)]
+    return [(name, f) for name, f in found if f and "error" not in f]
+
+
+def _floor_note(target: float, floors: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """Where it holds, that the target needs less CPU per event (on one core) than a floor
+    measured beside kefu, or more events/s than the floor made."""
+    budget = 1e6 / target
+    costly = [
+        f"{name} {f['cpu_us_per_event']:g} us"
+        for name, f in floors
+        if f["cpu_us_per_event"] > budget
+    ]
+    if len(floors) == 2:  # jetstream: the node's core does both the store's and NATS's work
+        total = sum(f["cpu_us_per_event"] for _, f in floors)
+        if total > budget:
+            costly.append(f"both together {total:g} us")
+    slow = [
+        f"{name} {f['events_per_s']:,.0f}/s" for name, f in floors if f["events_per_s"] < target
+    ]
+    parts = []
+    if costly:
+        parts.append(
+            f"the target needs less CPU per event (<= {budget:g} us on one core) than the "
+            f"floor: {', '.join(costly)}"
+        )
+    if slow:
+        parts.append(f"the floor itself made less than the target: {', '.join(slow)}")
+    return "; ".join(parts)
+
+
+def _floor_extras(floor: dict[str, Any], sizes: Sizes) -> str:
+    every = ", ".join(
+        f"{r['events_per_s']:,.0f}/s {r['cpu_us_per_event']:g} us" for r in floor.get("runs", [])
+    )
+    return _join(
+        f"best of {len(floor.get('runs', []))} runs ({every})" if floor.get("runs") else "",
+        _limit_note(floor, sizes.run_limit_s),
+        _neighbours(floor["cpu"]),
+    )
+
+
+def _store_floor_rows(
+    scenario: str,
+    subject: str,
+    kind: str,
+    bus: str,
+    best: dict[str, Any],
+    floors: dict[str, dict[str, Any]],
+    sizes: Sizes,
+) -> list[Row]:
+    """The store floor's rows and kefu's figures against them (ratio kefu / floor)."""
+    name = f"floor-store-{kind}"
+    floor = floors.get(name) or {"error": "not run"}
+    if "error" in floor:
+        return [Row(scenario, name, "events_per_s", None, "events/s", note=floor["error"])]
+    client = (
+        "stdlib sqlite3 executemany (kefu's pragmas: WAL, synchronous=NORMAL, "
+        "wal_autocheckpoint=0, and kefu's checkpoint thread every second), SQLite in this "
+        "process"
+        if kind == "sqlite"
+        else "asyncpg copy_records_to_table, ids from the sequences (nextval, as kefu), "
+        f"{floor['lanes']} batches in flight on connections of their own (kefu's lanes)"
+    )
+    if bus == "memory":
+        writes = (
+            "the event's outbox row (1,000 a transaction, as append), then per batch one "
+            "transaction with processed_events + ticket (3 secondary indexes) + "
+            "ticket_history and one deleting the batch's outbox rows (the settle)"
+        )
+        left_out = "the dedupe SELECT, any outbox read"
+    else:
+        writes = (
+            "per batch one transaction with processed_events + ticket (3 secondary "
+            "indexes) + ticket_history + the ticket.created outbox row, then one deleting "
+            "those outbox rows (the relay's delete)"
+        )
+        left_out = "any JetStream (floor-nats-client), the dedupe SELECT, the relay's outbox read"
+    note = (
+        f"the rows kefu writes per event and nothing else, at batch {floor['batch']} (kefu's "
+        f"best), fresh store migrated by kefu, {KEFU_WARMUP:,}-event warm-up: {writes}; "
+        f"{client}; rows built before the clock with kefu's values (rendered subject and "
+        f"body, SLA due dates, payloads) and its bind processors. Not included: {left_out}, "
+        "encoding, rules, SLA, SQLAlchemy, polling"
+    )
+    pg_cpu = floor.get("store_cpu_us_per_event")
+    rows = [
+        Row(
+            scenario,
+            name,
+            "events_per_s",
+            floor["events_per_s"],
+            "events/s",
+            better="higher",
+            note=_join(note, _floor_extras(floor, sizes)),
+        ),
+        Row(
+            scenario,
+            name,
+            "cpu_us_per_event",
+            floor["cpu_us_per_event"],
+            "us",
+            better="lower",
+            note="the floor job's process, on the server core"
+            + (" (SQLite works in it)" if kind == "sqlite" else "; PostgreSQL apart")
+            + f"; process_time() says {floor['cpu_us_per_event_process_time']:g}",
+        ),
+    ]
+    if pg_cpu is not None:
+        rows.append(
+            Row(
+                scenario,
+                name,
+                "store_cpu_us_per_event",
+                pg_cpu,
+                "us",
+                better="lower",
+                note="PostgreSQL's processes over the floor run (machine-wide: other users' "
+                f"queries too; {floor['cpu']['services_cpu_pct'].get('postgres', 0)}% of a "
+                "core)",
+            )
+        )
+    rows += [
+        Row(
+            scenario,
+            subject,
+            "events_per_s_vs_store_floor",
+            best["events_per_s"],
+            "events/s",
+            better="higher",
+            baseline=(scenario, name, "events_per_s"),
+            note="kefu's best run; ratio = kefu / store floor",
+        ),
+        Row(
+            scenario,
+            subject,
+            "cpu_us_per_event_vs_store_floor",
+            best["cpu_us_per_event"],
+            "us",
+            better="lower",
+            baseline=(scenario, name, "cpu_us_per_event"),
+            note="kefu's node process / the floor job's process",
+        ),
+    ]
+    nats = floors.get(FLOOR_NATS)
+    if nats and "error" not in nats:
+        both = f"floor-store+nats-client-{kind}"
+        total = round(floor["cpu_us_per_event"] + nats["cpu_us_per_event"], 1)
+        rows += [
+            Row(
+                scenario,
+                subject,
+                "cpu_us_per_event_vs_nats_client_floor",
+                best["cpu_us_per_event"],
+                "us",
+                better="lower",
+                baseline=(scenario, FLOOR_NATS, "cpu_us_per_event"),
+                note="kefu's node process / the NATS client floor's process",
+            ),
+            Row(
+                scenario,
+                both,
+                "cpu_us_per_event",
+                total,
+                "us",
+                better="lower",
+                note=f"{name} + {FLOOR_NATS}, measured apart: the CPU one node needs per event "
+                "at least for its store client and its NATS client",
+            ),
+            Row(
+                scenario,
+                subject,
+                "cpu_us_per_event_vs_both_floors",
+                best["cpu_us_per_event"],
+                "us",
+                better="lower",
+                baseline=(scenario, both, "cpu_us_per_event"),
+                note="kefu's node process / the sum of the two floors",
+            ),
+        ]
+    return rows
+
+
+def _nats_floor_rows(scenario: str, floors: dict[str, dict[str, Any]], sizes: Sizes) -> list[Row]:
+    floor = floors.get(FLOOR_NATS)
+    if floor is None:
+        return []
+    if "error" in floor:
+        return [Row(scenario, FLOOR_NATS, "events_per_s", None, "events/s", note=floor["error"])]
+    note = (
+        f"kefu's own JetStreamEventLog (its client code minus store and rules) against a "
+        f"nats-server of the bench's own, at batch {floor['batch']}, {KEFU_WARMUP:,}-event "
+        "warm-up: append of 1,000 events a call (encode, publish, PubAck on one wildcard "
+        "inbox), consume with the raw pull protocol (decode, ack) and a handler that only "
+        "hands each complaint's ticket.created (encoded before the clock) to a relay task and "
+        "returns DONE; the relay publishes up to a batch with append_encoded, as kefu's "
+        "outbox relay; the ticket.created is pulled and acked too: 2 published messages with "
+        "PubAcks and 2 pulled and acked per event; timed until nats-server has every ack. "
+        "Not included: the store, rules, the relay's outbox read and delete"
+    )
+    return [
+        Row(
+            scenario,
+            FLOOR_NATS,
+            "events_per_s",
+            floor["events_per_s"],
+            "events/s",
+            better="higher",
+            note=_join(note, _floor_extras(floor, sizes)),
+        ),
+        Row(
+            scenario,
+            FLOOR_NATS,
+            "cpu_us_per_event",
+            floor["cpu_us_per_event"],
+            "us",
+            better="lower",
+            note="the floor job's process, on the server core; process_time() says "
+            f"{floor['cpu_us_per_event_process_time']:g}",
+        ),
+        Row(
+            scenario,
+            FLOOR_NATS,
+            "nats_server_cpu_us_per_event",
+            floor["nats_server_cpu_us_per_event"],
+            "us",
+            better="lower",
+            note="every nats-server process (machine-wide: the machine's own too), "
+            f"{floor['cpu']['services_cpu_pct'].get('nats-server', 0)}% of a core",
+        ),
+    ]
 
 
 # Rows from the diagnosis run (SQL counters and py-spy: not the measured runs).
