@@ -66,7 +66,7 @@ async def test_presence_lapses_when_a_node_stops_renewing(repos: Repositories) -
     conversation = await waiting(repos, later)
     drained = await a.drain(later)
     assert [(x.conversation_id, x.agent_id) for x in drained.assignments] == [(conversation, alive)]
-    assert drained.online == {alive}
+    assert drained.available == {alive}
 
     # Long dead rows are deleted, not just ignored.
     await a.heartbeat(later + 2 * TTL, [alive])
@@ -107,7 +107,22 @@ async def test_disabled_agents_get_nothing(repos: Repositories) -> None:
     drained = await a.drain(NOW)
     assert drained.assignments == []
     assert drained.waiting == 1
-    assert drained.online == set()
+    assert drained.available == set()
+
+
+async def test_away_agents_are_present_but_get_nothing_until_back(repos: Repositories) -> None:
+    a = node(repos, "a")
+    ann = await agent(repos, "ann")
+    await a.arrive(ann, NOW)
+    await repos.agents.update(ann, away=True)
+    await waiting(repos, NOW)
+    drained = await a.drain(NOW)
+    assert drained.assignments == [] and drained.waiting == 1
+    presence = await a.presence(NOW)
+    assert presence.present == {ann} and presence.available == set()
+    await repos.agents.update(ann, away=False)
+    drained = await a.drain(NOW)
+    assert [x.agent_id for x in drained.assignments] == [ann] and drained.available == {ann}
 
 
 async def test_racing_nodes_never_exceed_capacity(repos: Repositories) -> None:

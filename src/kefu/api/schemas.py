@@ -56,6 +56,7 @@ class AgentOut(BaseModel):
     role: Role
     capacity: int | None = None
     disabled: bool = False
+    away: bool = False
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:
@@ -66,6 +67,7 @@ class AgentOut(BaseModel):
             role=agent.role,
             capacity=agent.capacity,
             disabled=agent.disabled,
+            away=agent.away,
         )
 
 
@@ -259,7 +261,14 @@ class AgentPatch(Strict):
     role: Role | None = None
     capacity: Annotated[int, Field(ge=1, le=10_000)] | None = None
     disabled: bool | None = None
+    away: bool | None = None
     password: Annotated[str, StringConstraints(min_length=8, max_length=1000)] | None = None
+
+
+class MePatch(Strict):
+    """What agents change about themselves: away (no new conversations) or back."""
+
+    away: bool
 
 
 class CannedCreate(Strict):

@@ -65,7 +65,10 @@ class ChatService:
         self._attachments = attachments
         # Several nodes: the store decides assignments (None: this node's board does).
         self._shared = shared
+        # Several nodes, as of the last look: agents with a socket anywhere, and those of
+        # them who take conversations (not away, not disabled).
         self._online_anywhere: set[str] = set()
+        self._available_anywhere: set[str] = set()
         self._online_checked: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._waiting_anywhere = 0
@@ -130,8 +133,12 @@ class ChatService:
         if self._shared is not None:
             await self._shared.arrive(agent.id, self._clock.now())
             self._online_anywhere.add(agent.id)
+            if not agent.away:
+                self._available_anywhere.add(agent.id)
             await self._drain()
             return
+        if agent.away:
+            return  # signed in, but takes nothing new until back
         await self._apply(self._board.agent_online(agent.id, self._capacity(agent)))
 
     def agent_offline(self, agent_id: str) -> None:
@@ -148,19 +155,24 @@ class ChatService:
         assert self._shared is not None
         try:
             await self._shared.leave(agent_id)
-            self._online_anywhere = await self._shared.online(self._clock.now())
+            await self._look(self._clock.now())
         except Exception:
             # Presence then lapses after cluster.presence_ttl_seconds, unless the agent
             # has come back online meanwhile (then the row is right).
             log.exception("could not record that agent %s went offline", agent_id)
 
     async def agent_changed(self, agent: Agent) -> None:
-        """Capacity or status changed by an admin."""
+        """Capacity, status or away changed (by an admin, or the agent)."""
         if self._shared is not None:
-            await self._drain()  # the decision reads capacity and disabled from the store
+            # The decision reads capacity, disabled and away from the store.
+            await self._drain()
+            await self._look(self._clock.now())
             return
-        if agent.disabled:
+        if agent.disabled or agent.away:
             self._board.agent_offline(agent.id)
+            return
+        if self._hub.online(agent_key(agent.id)):  # back from away, or changed while online
+            await self._apply(self._board.agent_online(agent.id, self._capacity(agent)))
             return
         await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
 
@@ -176,17 +188,23 @@ class ChatService:
             return
         now = self._clock.now()
         if self._online_checked is None or (now - self._online_checked).total_seconds() >= 1:
-            self._online_anywhere = await self._shared.online(now)
-            self._online_checked = now
+            await self._look(now)
+
+    async def _look(self, now: datetime) -> None:
+        assert self._shared is not None
+        presence = await self._shared.presence(now)
+        self._online_anywhere, self._available_anywhere = presence.present, presence.available
+        self._online_checked = now
 
     def is_online(self, agent_id: str) -> bool:
         """Has a socket on this node, or (several nodes) on another as of the last look."""
         return self._hub.online(agent_key(agent_id)) or agent_id in self._online_anywhere
 
     def anyone_online(self) -> bool:
+        """Is anyone taking conversations (online and not away)?"""
         if self._shared is not None:
-            # Other nodes' agents as of the last heartbeat; this node's at once.
-            return bool(self._online_anywhere) or bool(self._hub.agent_keys())
+            # As of the last look at the store; an agent arriving here is added at once.
+            return bool(self._available_anywhere)
         return self._board.anyone_online()
 
     # -- messages -------------------------------------------------------------------------
@@ -552,7 +570,7 @@ class ChatService:
         assert self._shared is not None
         drained = await self._shared.drain(self._clock.now())
         self._waiting_anywhere = drained.waiting
-        self._online_anywhere = drained.online
+        self._available_anywhere = drained.available
         metrics.QUEUE_LENGTH.set(drained.waiting)
         for assignment in drained.assignments:
             self.forget_cached(assignment.conversation_id)

@@ -27,6 +27,8 @@ class Agent:
     disabled: bool
     token_version: int
     created_at: datetime
+    # Signed in and keeping their conversations, but given no new ones (a break).
+    away: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ def _agent(row: Any) -> Agent:
         disabled=row.disabled,
         token_version=row.token_version,
         created_at=row.created_at,
+        away=bool(row.away),
     )
 
 
@@ -53,6 +54,7 @@ class AgentRepository:
             "disabled": False,
             "token_version": 1,
             "created_at": now,
+            "away": False,
         }
         try:
             async with self._db.begin() as conn:
@@ -85,7 +87,8 @@ class AgentRepository:
         return [_agent(row) for row in rows]
 
     async def update(self, agent_id: str, **changes: Any) -> Agent:
-        """Apply ``name``, ``role``, ``capacity``, ``disabled``, ``password_hash`` changes.
+        """Apply ``name``, ``role``, ``capacity``, ``disabled``, ``away``, ``password_hash``
+        changes.
 
         Disabling, a role change and a new password revoke the agent's tokens.
         """

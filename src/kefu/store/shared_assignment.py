@@ -37,7 +37,13 @@ ASSIGNMENT_LOCK = 0x6B656675_61737367
 class Drained:
     assignments: list[Assignment]
     waiting: int  # conversations still waiting afterwards
-    online: set[str]  # agents online on any node (enabled ones)
+    available: set[str]  # agents online on any node who take conversations (enabled, not away)
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    present: set[str]  # agents with a socket on any live node
+    available: set[str]  # of those, the ones taking conversations (enabled, not away)
 
 
 class SharedAssignments:
@@ -112,13 +118,22 @@ class SharedAssignments:
 
     async def online(self, now: datetime) -> set[str]:
         """Agents with a socket on any live node."""
+        return (await self.presence(now)).present
+
+    async def presence(self, now: datetime) -> Presence:
+        """Who has a socket on any live node, and which of them take conversations."""
         query = (
-            sa.select(agent_presence.c.agent_id)
+            sa.select(agent_presence.c.agent_id, agents.c.disabled, agents.c.away)
+            .join(agents, agents.c.id == agent_presence.c.agent_id)
             .where(agent_presence.c.seen_at >= now - self._ttl)
             .distinct()
         )
         async with self._db.connect() as conn:
-            return set((await conn.execute(query)).scalars())
+            rows = (await conn.execute(query)).all()
+        return Presence(
+            {row.agent_id for row in rows},
+            {row.agent_id for row in rows if not row.disabled and not row.away},
+        )
 
     # -- decisions ------------------------------------------------------------------------
     async def drain(self, now: datetime) -> Drained:
@@ -136,6 +151,7 @@ class SharedAssignments:
                         )
                     )
                     .where(agents.c.disabled.is_(False))
+                    .where(agents.c.away.is_(False))
                 )
             ).all()
             board = AssignmentBoard()

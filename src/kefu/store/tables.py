@@ -53,6 +53,8 @@ agents = sa.Table(
     # Bumped on disable, password change and logout: tokens carrying an older value die.
     sa.Column("token_version", sa.Integer, nullable=False, default=1),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Away: signed in, keeps their conversations, gets no new ones (set by the agent).
+    sa.Column("away", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 visitors = sa.Table(

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from kefu.api.deps import AgentDep, NodeDep, client_ip
-from kefu.api.schemas import AgentOut, LoginRequest, LoginResponse, VisitorRequest, VisitorResponse
+from kefu.api.schemas import (
+    AgentOut,
+    LoginRequest,
+    LoginResponse,
+    MePatch,
+    VisitorRequest,
+    VisitorResponse,
+)
 from kefu.errors import BadInput, Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -27,6 +34,24 @@ async def logout(caller: AgentDep, kefu: NodeDep) -> None:
 @router.get("/auth/me", response_model=AgentOut)
 async def me(caller: AgentDep, kefu: NodeDep) -> AgentOut:
     return AgentOut.of(await kefu.repos.agents.require(caller.id))
+
+
+@router.patch("/auth/me", response_model=AgentOut)
+async def set_away(body: MePatch, caller: AgentDep, kefu: NodeDep) -> AgentOut:
+    """Away: keep your conversations, get no new ones; back: the queue comes to you."""
+    current = await kefu.repos.agents.require(caller.id)
+    if current.away == body.away:
+        return AgentOut.of(current)  # idempotent
+    agent = await kefu.repos.agents.update(caller.id, away=body.away)
+    kefu.auth.forget(caller.id)
+    await kefu.chat.agent_changed(agent)
+    await kefu.repos.audit.record(
+        "agent.away" if body.away else "agent.back",
+        actor=caller.key,
+        target=caller.id,
+        now=kefu.clock.now(),
+    )
+    return AgentOut.of(agent)
 
 
 @router.post("/visitors", status_code=201, response_model=VisitorResponse)

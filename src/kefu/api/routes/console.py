@@ -23,6 +23,7 @@ class TeamMember(BaseModel):
     name: str
     role: str
     online: bool
+    away: bool = False  # online but taking no new conversations
 
 
 class ChatTexts(BaseModel):
@@ -52,7 +53,9 @@ async def team(caller: AgentDep, kefu: NodeDep) -> list[TeamMember]:
     full agent list, with emails and capacities, stays with supervisors)."""
     await kefu.chat.refresh_presence()
     return [
-        TeamMember(id=a.id, name=a.name, role=a.role.value, online=kefu.chat.is_online(a.id))
+        TeamMember(
+            id=a.id, name=a.name, role=a.role.value, online=kefu.chat.is_online(a.id), away=a.away
+        )
         for a in await kefu.repos.agents.list()
         if not a.disabled
     ]
