@@ -2,7 +2,7 @@
 // views. Plain ES modules, no build step; no inline script anywhere (strict CSP).
 
 import { loadCannedList, initAdmin, loadPage } from "./admin.js";
-import { get, login, post, session, whenUnauthorized } from "./api.js";
+import { get, login, patch, post, session, whenUnauthorized } from "./api.js";
 import {
   currentId, initChat, onAck, onConversationChanged, onMessage, onRead, onSendError, onTyping, openConversation, refresh,
 } from "./chat.js";
@@ -56,9 +56,8 @@ async function start() {
   socket = new ChatSocket(session.token, {
     onFrame,
     onState: (s) => {
-      const badge = $("#conn-state");
-      badge.textContent = s === "online" ? "online" : s === "connecting" ? "connecting…" : "reconnecting…";
-      badge.className = `conn ${s}`;
+      connection = s;
+      renderPresence();
       if (s === "online") {
         loadConversations();
         refresh();
@@ -66,10 +65,49 @@ async function start() {
     },
     onRevoked: () => showLogin("Your session ended. Sign in again."),
   });
+  $("#away-btn").onclick = toggleAway;
+  renderPresence();
+  // Away may have been set from another device (or by an admin) since this sign-in.
+  get("/api/v1/auth/me")
+    .then((me) => {
+      state.me = { ...state.me, away: me.away };
+      session.save(session.token, state.me);
+      renderPresence();
+    })
+    .catch(() => {});
   initChat(socket);
   socket.connect();
   await Promise.all([loadShared(), loadCannedList().catch(() => {})]);
   showPage("inbox");
+}
+
+let connection = "connecting";
+
+/** The badge says how this console is connected and whether its agent is away. */
+function renderPresence() {
+  const badge = $("#conn-state");
+  const away = Boolean(state.me && state.me.away);
+  badge.textContent = connection === "online" ? (away ? "away" : "online") : connection === "connecting" ? "connecting…" : "reconnecting…";
+  badge.className = `conn ${connection}${away ? " away" : ""}`;
+  const button = $("#away-btn");
+  button.textContent = away ? "I'm back" : "Set away";
+  button.setAttribute("aria-pressed", String(away));
+}
+
+async function toggleAway() {
+  const button = $("#away-btn");
+  button.disabled = true;
+  try {
+    const me = await patch("/api/v1/auth/me", { away: !state.me.away });
+    state.me = { ...state.me, away: me.away };
+    session.save(session.token, state.me);
+    renderPresence();
+    button.title = "Away: keep your chats, get no new ones";
+  } catch (err) {
+    button.title = `Could not change it: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function loadShared() {

@@ -176,7 +176,7 @@ function renderHead() {
   select.append(el("option", { value: "", text: "Transfer to…" }));
   for (const agent of state.agents.values()) {
     if (agent.disabled || agent.id === item.assignee_id) continue;
-    const label = agent.id === state.me.id ? `${agent.name} (you)` : `${agent.name}${agent.online ? " · online" : ""}`;
+    const label = agent.id === state.me.id ? `${agent.name} (you)` : `${agent.name}${agent.online ? (agent.away ? " · away" : " · online") : ""}`;
     select.append(el("option", { value: agent.id, text: label }));
   }
   const canWrite = open && (mine || senior);
