@@ -37,6 +37,8 @@ from kefu.events.runtime import running_events
 from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.looplag import LoopLagMonitor
+from kefu.privacy.erasure import Eraser
+from kefu.privacy.retention import Retention
 from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
@@ -80,6 +82,13 @@ def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Corouti
             log.exception("cluster: reloading %s failed; it stays as it was", what)
 
     return reload
+
+
+def _ran(retention: Retention) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def run() -> None:
+        await retention.run_once()
+
+    return run
 
 
 @contextlib.asynccontextmanager
@@ -131,12 +140,14 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
             site_secrets={site.id: site.identity_secret for site in settings.sites},
         )
         hub = Hub()
-        attachments = AttachmentService(
-            repos.attachments,
-            BlobStore(settings.data_dir / "attachments"),
-            clock,
-            settings.attachments,
-        )
+        blobs = BlobStore(settings.data_dir / "attachments")
+        attachments = AttachmentService(repos.attachments, blobs, clock, settings.attachments)
+        eraser = Eraser(db, blobs)
+        if settings.privacy.retention_days is not None:
+            retention = Retention(eraser, clock, repos.audit, settings.privacy.retention_days)
+            await stack.enter_async_context(
+                every(settings.privacy.retention_check_seconds, _ran(retention), "retention")
+            )
         blacklist = Blacklist(repos.blacklist)
         await blacklist.refresh()
         clustered = settings.bus.startswith("nats://")
@@ -218,4 +229,5 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
             webhooks=webhooks,
             events=events,
             api_tokens=ApiTokens(repos.api_tokens, clock),
+            eraser=eraser,
         )

@@ -27,6 +27,7 @@ from kefu.cluster.settings import ClusterSettings
 from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
+from kefu.privacy.settings import PrivacySettings
 from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
 from kefu.webhooks.settings import WebhookEndpoint, check_endpoints
@@ -174,6 +175,7 @@ class Settings(BaseSettings):
     rules: list[RuleSettings] = Field(default_factory=list)
     # Several nodes: with ``bus: nats://`` live chat frames cross nodes (docs/scaling.md).
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,7 @@ from kefu.config import Settings
 from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, EventBus
+from kefu.privacy.erasure import Eraser
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
 from kefu.tickets.service import TicketService
@@ -42,3 +43,4 @@ class Node:
     webhooks: WebhookService
     events: EventLog
     api_tokens: ApiTokens
+    eraser: Eraser

@@ -20,7 +20,9 @@ from kefu.api.routes import (
     health,
     library,
     moderation,
+    privacy,
     ratings,
+    reports,
     tickets,
     visitors,
     webhooks,
@@ -53,9 +55,11 @@ def create_api(node: Node) -> FastAPI:
         console,
         customers,
         tickets,
+        reports,
         events,
         api_tokens,
         webhooks,
+        privacy,
     ):
         app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ uploader only, once. Everyone else gets 404, so ids leak nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class AttachmentService:
             allowed = ", ".join(self._settings.allowed_types)
             raise UnsupportedType(f"this kind of file is not accepted (allowed: {allowed})")
         digest = await self._blobs.put(data)
-        return await self._repo.create(
+        attachment = await self._repo.create(
             sha256=digest,
             name=clean_name(name, content_type),
             content_type=content_type,
@@ -67,6 +68,11 @@ class AttachmentService:
             uploader=uploader.key,
             now=self._clock.now(),
         )
+        # An erasure may have removed the same content's file between the put (which found
+        # it there) and the row: now that the row exists no erasure removes it, so put again.
+        if not await asyncio.to_thread(self._blobs.path(digest).exists):
+            await self._blobs.put(data)
+        return attachment
 
     async def for_sending(self, sender: Principal, ids: Sequence[str]) -> list[Attachment]:
         """The sender's own, not yet sent attachments named by ``ids``, in that order."""

@@ -1,0 +1,1 @@
+"""What kefu keeps about visitors, and for how long: erasure on request, retention by age."""
