@@ -3,7 +3,8 @@
 Hierarchy::
 
     DomainError
-    └── IllegalTransition   a state machine was asked for a move it does not allow
+    ├── IllegalTransition   a state machine was asked for a move it does not allow
+    └── InvalidPeriod       a report's period is no date, reversed or too long
 """
 
 from __future__ import annotations
@@ -23,3 +24,13 @@ class IllegalTransition(DomainError):
         self.machine = machine
         self.state = state
         self.action = action
+
+
+class InvalidPeriod(DomainError):
+    """Carries the snake_case ``code`` the REST answer uses (``invalid_date``,
+    ``invalid_period``, ``period_too_long``) and the human ``message``."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

@@ -15,6 +15,7 @@ from kefu.store.conversations import ConversationRepository
 from kefu.store.database import Database
 from kefu.store.messages import MessageReader
 from kefu.store.offline import OfflineMessageRepository
+from kefu.store.reports import ReportRepository
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.settings import SettingsRepository
 from kefu.store.summaries import ConversationSummaries
@@ -40,6 +41,7 @@ class Repositories:
     routing: CustomerRoutingRepository
     api_tokens: ApiTokenRepository
     tickets: TicketRepository
+    reports: ReportRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -60,4 +62,5 @@ class Repositories:
             routing=CustomerRoutingRepository(db),
             api_tokens=ApiTokenRepository(db),
             tickets=TicketRepository(db),
+            reports=ReportRepository(db),
         )

@@ -3,6 +3,7 @@
 
 import { del, get, patch, post, put } from "./api.js";
 import { $, clear, clock, el } from "./dom.js";
+import { loadReports } from "./reports.js";
 import { atLeast, state } from "./state.js";
 
 function showError(key, err) {
@@ -74,8 +75,8 @@ export function initAdmin(reloadShared) {
 }
 
 export async function loadPage(page) {
-  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist, deadletters: loadDeadLetters };
-  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist", deadletters: "deadletters" };
+  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist, deadletters: loadDeadLetters, reports: loadReports };
+  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist", deadletters: "deadletters", reports: "reports" };
   if (loaders[page]) await guarded(keys[page], loaders[page]);
 }
 
