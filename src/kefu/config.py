@@ -28,6 +28,7 @@ from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
 from kefu.privacy.settings import PrivacySettings
+from kefu.tickets.settings import BusinessHours as OfficeHours
 from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
 from kefu.webhooks.settings import WebhookEndpoint, check_endpoints
@@ -59,6 +60,9 @@ class ChatSettings(BaseModel):
     auto_replies: list[AutoReply] = Field(default_factory=list)
     # A chat message is prose; 10k characters is several pages and bounds storage per row.
     max_body_chars: int = Field(default=10_000, ge=1, le=1_000_000)
+    # When live chat is open (unset: always). Outside them the widget offers the offline
+    # form and says when it opens, as if nobody were online; agents online still chat.
+    office_hours: OfficeHours | None = None
 
 
 class WebSocketSettings(BaseModel):

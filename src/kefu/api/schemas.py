@@ -208,6 +208,7 @@ class ConversationSummaryOut(ConversationOut):
     last_message: MessageOut | None
     customer_key: str | None = None
     customer_linked: bool = False
+    labels: list[str] = Field(default_factory=list)
 
     @classmethod
     def of_summary(cls, summary: ConversationSummary) -> ConversationSummaryOut:

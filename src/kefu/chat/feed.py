@@ -72,6 +72,12 @@ class ConversationFeed:
             customer_linked=linked,
         )
 
+    def labelled(self, conversation: Conversation, labels: list[str]) -> None:
+        """The conversation's labels changed: every console listing it shows the new set."""
+        everyone = conversation.status is ConversationStatus.WAITING
+        keys = [] if conversation.assignee_id is None else [agent_key(conversation.assignee_id)]
+        self._send(keys, _audience(everyone), conversation, None, labels=labels)
+
     def message(self, conversation: Conversation, message: Message) -> None:
         """A new last message, for the consoles that do not get ``message.new``."""
         audience = _audience(conversation.status is ConversationStatus.WAITING)

@@ -206,6 +206,7 @@ def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
         "last_message": message_payload(summary.last_message) if summary.last_message else None,
         "customer_key": summary.customer_key,
         "customer_linked": summary.customer_linked,
+        "labels": list(summary.labels),
     }
 
 

@@ -25,8 +25,11 @@ from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
 from kefu.domain.conversation import Conversation, ConversationStatus
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.ids import MESSAGE_ID_WIDTH, format_message_id, parse_message_id
+from kefu.domain.labels import normalise
 from kefu.domain.models import Agent, Attachment, Message, NewMessage, Sender, SenderKind
+from kefu.domain.office_hours import is_open, next_opening
 from kefu.domain.roles import Role
+from kefu.domain.sla import BusinessHours
 from kefu.errors import BadInput, Conflict, Forbidden, NotFound
 from kefu.observability import metrics
 from kefu.ports import Clock
@@ -83,6 +86,12 @@ class ChatService:
         self._visitor_locks: dict[str, asyncio.Lock] = {}
         self._auto_replies: list[AutoReplyRule] = []
         self._feed = ConversationFeed(hub, repos.summaries)
+        hours = settings.office_hours
+        self._office_hours = (
+            BusinessHours.of(hours.timezone, hours.days, hours.start, hours.end, hours.holidays)
+            if hours is not None
+            else None
+        )
         # Admins edit these from the console (stored settings); the config gives defaults.
         self.welcome_message = settings.welcome_message
         self.offline_message = settings.offline_message
@@ -177,9 +186,22 @@ class ChatService:
         await self._apply(self._board.set_capacity(agent.id, self._capacity(agent)))
 
     async def available(self) -> bool:
-        """Is any agent online anywhere, for a shop page about to show the widget?"""
+        """Is chat open and any agent online anywhere, for a shop page about to show the
+        widget?"""
+        if not self.open_now():
+            return False
         await self.refresh_presence()
         return self.anyone_online()
+
+    def open_now(self) -> bool:
+        """Inside the office hours (always, when none are configured)."""
+        return self._office_hours is None or is_open(self._office_hours, self._clock.now())
+
+    def opens_at(self) -> datetime | None:
+        """When chat opens next (now, if open; None: no office hours or no opening ahead)."""
+        if self._office_hours is None:
+            return None
+        return next_opening(self._office_hours, self._clock.now())
 
     async def refresh_presence(self) -> None:
         """Several nodes: learn who is online on the others now rather than as of the last
@@ -551,7 +573,7 @@ class ChatService:
         # One small read per new conversation keeps every node on the admin's latest text.
         await self.reload_texts()
         texts = [self.welcome_message]
-        if not self.anyone_online():
+        if not self.open_now() or not self.anyone_online():
             texts.append(self.offline_message)
         now = self._clock.now()
         return [NewMessage(conversation.id, BOT, text, now) for text in texts if text]
@@ -643,6 +665,23 @@ class ChatService:
         summary = await self._repos.summaries.get(conversation.id)
         if summary is not None:
             self._feed.customer_linked(conversation, summary.customer_key, summary.customer_linked)
+
+    async def label(
+        self, actor: Principal, conversation_id: str, labels: Sequence[str]
+    ) -> list[str]:
+        """Replace the conversation's labels (whoever may read it may sort it)."""
+        conversation = await self.accessible(actor, conversation_id)
+        wanted = normalise(labels)
+        stored = await self._repos.labels.replace(conversation.id, wanted)
+        await self._repos.audit.record(
+            "conversation.labels",
+            actor=actor.key,
+            target=conversation.id,
+            now=self._clock.now(),
+            detail={"labels": stored},
+        )
+        self._feed.labelled(conversation, stored)
+        return stored
 
     async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
         """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""

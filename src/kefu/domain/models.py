@@ -132,3 +132,4 @@ class ConversationSummary:
     last_message: Message | None
     customer_key: str | None = None  # the customer 360's key, when one is known
     customer_linked: bool = False  # set by an agent (rather than the visitor's identity)
+    labels: tuple[str, ...] = ()  # how the team sorted it ("refund", "billing")

@@ -32,6 +32,7 @@ from kefu.domain.conversation import ConversationStatus
 from kefu.store.database import Database
 from kefu.store.tables import (
     attachments,
+    conversation_labels,
     conversations,
     messages,
     offline_messages,
@@ -213,6 +214,9 @@ class Eraser:
                 .where(tickets.c.conversation_id.in_(ids))
                 .values(conversation_id=None)
             )
+        )
+        await conn.execute(
+            conversation_labels.delete().where(conversation_labels.c.conversation_id.in_(ids))
         )
         gone.conversations = _count(
             await conn.execute(conversations.delete().where(conversations.c.id.in_(ids)))

@@ -13,6 +13,7 @@ from kefu.store.blacklist import BlacklistRepository
 from kefu.store.canned import CannedReplyRepository
 from kefu.store.conversations import ConversationRepository
 from kefu.store.database import Database
+from kefu.store.labels import LabelRepository
 from kefu.store.messages import MessageReader
 from kefu.store.offline import OfflineMessageRepository
 from kefu.store.reports import ReportRepository
@@ -37,6 +38,7 @@ class Repositories:
     audit: AuditLog
     settings: SettingsRepository
     summaries: ConversationSummaries
+    labels: LabelRepository
     attachments: AttachmentRepository
     routing: CustomerRoutingRepository
     api_tokens: ApiTokenRepository
@@ -58,6 +60,7 @@ class Repositories:
             audit=AuditLog(db),
             settings=SettingsRepository(db),
             summaries=ConversationSummaries(db),
+            labels=LabelRepository(db),
             attachments=AttachmentRepository(db),
             routing=CustomerRoutingRepository(db),
             api_tokens=ApiTokenRepository(db),

@@ -8,6 +8,7 @@ by the agent side's read marker.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ import sqlalchemy as sa
 from kefu.domain.models import ConversationSummary, Message, Sender, SenderKind
 from kefu.store.conversations import conversation_record, filtered
 from kefu.store.database import Database
-from kefu.store.tables import conversations, messages, visitors
+from kefu.store.labels import LabelRepository
+from kefu.store.tables import conversation_labels, conversations, messages, visitors
 
 _last = messages.alias("last_message")
 _unread = messages.alias("unread_message")
@@ -84,12 +86,15 @@ def customer_key(linked: str | None, external_id: str | None, verified: bool) ->
 class ConversationSummaries:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._labels = LabelRepository(db)
 
     async def get(self, conversation_id: str) -> ConversationSummary | None:
         query = _SELECT.where(conversations.c.id == conversation_id)
         async with self._db.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _summary(row) if row else None
+        if row is None:
+            return None
+        return (await self._labelled([_summary(row)]))[0]
 
     async def search(
         self,
@@ -98,9 +103,27 @@ class ConversationSummaries:
         assignee_id: str | None,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
+        label: str | None = None,
     ) -> list[ConversationSummary]:
-        """Newest activity first; ``before`` is the (updated_at, id) of the last item seen."""
+        """Newest activity first; ``before`` is the (updated_at, id) of the last item seen;
+        ``label`` keeps the conversations carrying it."""
         query = filtered(_SELECT, status, assignee_id, before)
+        if label is not None:
+            query = query.where(
+                sa.exists()
+                .where(conversation_labels.c.conversation_id == conversations.c.id)
+                .where(conversation_labels.c.label == label)
+            )
         async with self._db.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
-        return [_summary(row) for row in rows]
+        return await self._labelled([_summary(row) for row in rows])
+
+    async def _labelled(self, found: list[ConversationSummary]) -> list[ConversationSummary]:
+        """The page's labels in one more query (a join would repeat every row per label)."""
+        labels = await self._labels.of([summary.record.id for summary in found])
+        return [
+            dataclasses.replace(summary, labels=labels[summary.record.id])
+            if summary.record.id in labels
+            else summary
+            for summary in found
+        ]

@@ -135,6 +135,16 @@ messages = sa.Table(
     sa.UniqueConstraint("sender_id", "client_msg_id"),
 )
 
+conversation_labels = sa.Table(
+    "conversation_labels",
+    metadata,
+    # How a team sorts its chats ("refund", "billing"): set by agents, filtered and counted.
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("label", sa.String(50), nullable=False),
+    sa.PrimaryKeyConstraint("conversation_id", "label"),
+    sa.Index(None, "label", "conversation_id"),
+)
+
 attachments = sa.Table(
     "attachments",
     metadata,

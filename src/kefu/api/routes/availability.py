@@ -1,4 +1,5 @@
-"""Whether any agent is online, so the widget can offer the offline form up front."""
+"""Whether chat is open and any agent online, so the widget can offer the offline form
+up front (and say when chat opens)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,24 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from kefu.api.deps import NodeDep
+from kefu.chat.frames import iso
 
 router = APIRouter(prefix="/api/v1", tags=["visitors"])
 
 
 class Availability(BaseModel):
-    agents_online: bool
+    agents_online: bool  # someone can answer now (false outside the office hours too)
+    open: bool = True  # inside chat.office_hours (always true without them)
+    opens_at: str | None = None  # the next opening, when closed and one is known
 
 
 @router.get("/availability", response_model=Availability)
 async def availability(kefu: NodeDep) -> Availability:
     """Public (no token): a shop page shows "we are online" before anyone chats."""
-    return Availability(agents_online=await kefu.chat.available())
+    is_open = kefu.chat.open_now()
+    opens = None if is_open else kefu.chat.opens_at()
+    return Availability(
+        agents_online=await kefu.chat.available(),
+        open=is_open,
+        opens_at=iso(opens) if opens is not None else None,
+    )

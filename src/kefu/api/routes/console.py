@@ -26,6 +26,15 @@ class TeamMember(BaseModel):
     away: bool = False  # online but taking no new conversations
 
 
+class LabelUse(BaseModel):
+    label: str
+    conversations: int
+
+
+class LabelList(BaseModel):
+    items: list[LabelUse]
+
+
 class ChatTexts(BaseModel):
     welcome_message: str
     offline_message: str
@@ -45,6 +54,13 @@ async def claim(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> Conver
     if summary is None:
         raise NotFound("no such conversation", code="conversation_not_found")
     return ConversationSummaryOut.of_summary(summary)
+
+
+@router.get("/labels", response_model=LabelList)
+async def labels(caller: AgentDep, kefu: NodeDep) -> LabelList:
+    """The labels in use, most used first: what the console suggests while typing one."""
+    used = await kefu.repos.labels.in_use()
+    return LabelList(items=[LabelUse(label=label, conversations=n) for label, n in used])
 
 
 @router.get("/team", response_model=list[TeamMember])

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, StringConstraints
 
 from kefu.api.deps import AgentDep, NodeDep, PrincipalDep
 from kefu.api.schemas import (
@@ -16,6 +17,7 @@ from kefu.api.schemas import (
     ConversationSummaryOut,
     MessageOut,
     MessagePage,
+    Strict,
     TransferRequest,
 )
 from kefu.domain.ids import format_message_id
@@ -33,6 +35,7 @@ async def list_conversations(
     assignee: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    label: Annotated[str | None, Query(max_length=50)] = None,
 ) -> ConversationPage:
     """Agents see their own and the waiting queue; supervisors and admins may list anyone's
     or all. Each item carries the visitor's name, the unread count and the last message."""
@@ -45,7 +48,11 @@ async def list_conversations(
         if not (status == "waiting" and assignee_id is None):
             assignee_id = caller.id
     items = await kefu.repos.summaries.search(
-        status=status, assignee_id=assignee_id, before=_decode_cursor(cursor), limit=limit
+        status=status,
+        assignee_id=assignee_id,
+        before=_decode_cursor(cursor),
+        limit=limit,
+        label=label.strip().lower() if label else None,
     )
     next_cursor = (
         _encode_cursor(items[-1].record.updated_at, items[-1].record.id)
@@ -90,6 +97,24 @@ async def transfer(
 ) -> ConversationOut:
     await kefu.chat.transfer(caller, conversation_id, body.agent_id)
     return await _out(kefu, conversation_id)
+
+
+class LabelsIn(Strict):
+    labels: Annotated[
+        list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=100)
+    ]
+
+
+class LabelsOut(BaseModel):
+    labels: list[str]
+
+
+@router.put("/{conversation_id}/labels", response_model=LabelsOut)
+async def set_labels(
+    conversation_id: str, body: LabelsIn, caller: AgentDep, kefu: NodeDep
+) -> LabelsOut:
+    """The conversation's labels become exactly these (trimmed, lower-cased, sorted)."""
+    return LabelsOut(labels=await kefu.chat.label(caller, conversation_id, body.labels))
 
 
 @router.post("/{conversation_id}/close", response_model=ConversationOut)

@@ -161,6 +161,7 @@ async function onFrame(frame) {
       item.assignee_id = frame.assignee_id;
       touch(item);
       if (frame.last_message) noteLast(item, frame.last_message);
+      if ("labels" in frame) item.labels = frame.labels;
       if ("customer_key" in frame) {
         // Linked or unlinked by an agent: the 360 panel follows, here as on their screen.
         item.customer_key = frame.customer_key;

@@ -5,6 +5,7 @@
 import { api, get, post, session, ticketFromConversation, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials } from "./dom.js";
+import { renderLabels } from "./labels.js";
 import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
 
 const PAGE = 30;
@@ -170,6 +171,7 @@ function renderHead() {
   $("#claim-btn").hidden = !(item.status === "waiting");
   $("#close-btn").hidden = !(open && (mine || senior));
   $("#ticket-btn").hidden = !(mine || senior); // the ticket carries the transcript: its readers only
+  renderLabels(item, Boolean(item.id) && (mine || senior));
   const select = $("#transfer-select");
   select.hidden = !(open && (mine || senior));
   clear(select);

@@ -2,6 +2,7 @@
 // that tick, keyboard navigation (arrows + Enter).
 
 import { $, $$, clear, clock, el, hue, initials, shortDuration } from "./dom.js";
+import { listChips } from "./labels.js";
 import { atLeast, sorted, state, visitorName } from "./state.js";
 
 let onOpen = () => {};
@@ -77,6 +78,7 @@ export function renderList() {
           "div",
           { class: "conv-top" },
           el("span", { class: "conv-name", text: name }),
+          listChips(item),
           item.status === "waiting"
             ? el("span", { class: "wait", dataset: { since: item.created_at }, text: waitingLabel(item) })
             : el("time", { class: "conv-time", datetime: item.updated_at, text: clock(item.updated_at) }),

@@ -661,6 +661,7 @@
 
   // ---- offline and rating cards ---------------------------------------------------
   var agentsOnline = null;
+  var opensAt = null; // outside the office hours: when chat opens next (ISO, UTC)
   var offlineCard = null;
 
   function checkAvailability() {
@@ -670,6 +671,7 @@
       })
       .then(function (body) {
         agentsOnline = !!body.agents_online;
+        opensAt = body.open === false && body.opens_at ? body.opens_at : null;
         if (!agentsOnline) showOfflineNotice();
         else if (state.ws) setStatus("Online");
       })
@@ -681,7 +683,7 @@
     if (offlineCard) return;
     var open = el("button", { class: "link", type: "button", text: "Leave a message" });
     var notice = el("div", { class: "notice" }, [
-      document.createTextNode("Nobody is online right now. "),
+      document.createTextNode(opensAt ? closedText(opensAt) : "Nobody is online right now. "),
       open,
     ]);
     offlineCard = notice;
@@ -689,6 +691,15 @@
     open.addEventListener("click", function () {
       notice.replaceWith(offlineForm());
     });
+  }
+
+  // "We're closed. We open Mon 09:00." in the visitor's own time zone and language.
+  function closedText(iso) {
+    var when = new Date(iso);
+    var sameDay = when.toDateString() === new Date().toDateString();
+    var day = sameDay ? "" : when.toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" }) + " ";
+    var time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return "We're closed. We open " + (sameDay ? "today at " : "") + day + time + ". ";
   }
 
   function offlineForm() {

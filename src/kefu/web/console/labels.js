@@ -1,0 +1,93 @@
+// Conversation labels in the chat header: chips (× removes one), a field that adds one
+// (suggesting the labels in use), saved with PUT …/labels. Other consoles get the new set
+// in a conversation.updated frame; the list shows the first few beside the name.
+
+import { get, put } from "./api.js";
+import { $, clear, el } from "./dom.js";
+import { changed, state } from "./state.js";
+
+const LIST_CHIPS = 2; // labels shown in a list row; the chat header shows them all
+
+let suggestionsLoaded = 0;
+
+/** The chips of ``item`` under the chat title; ``editable`` for those who may change them. */
+export function renderLabels(item, editable) {
+  const box = $("#chat-labels");
+  // A live update re-renders while the agent may be typing: keep what they typed.
+  const typing = box.querySelector(".label-input");
+  const typed = typing && box.dataset.id === item.id ? typing.value : "";
+  const focused = typing !== null && document.activeElement === typing;
+  clear(box);
+  box.dataset.id = item.id || "";
+  const labels = item.labels || [];
+  for (const label of labels) {
+    const chip = el("span", { class: "label-chip" }, el("span", { text: label }));
+    if (editable) {
+      chip.append(el("button", { type: "button", class: "chip-x", "aria-label": `Remove label ${label}`, text: "×",
+        onclick: () => change(item, (current) => current.filter((l) => l !== label)) }));
+    }
+    box.append(chip);
+  }
+  if (!editable) return;
+  const input = el("input", { type: "text", class: "label-input", placeholder: "+ label", maxlength: "50",
+    list: "label-suggestions", "aria-label": "Add a label" });
+  input.value = typed;
+  input.addEventListener("focus", loadSuggestions);
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    const label = input.value.trim().toLowerCase();
+    if (!label) return;
+    change(item, (current) => (current.includes(label) ? current : [...current, label]), label);
+  });
+  box.append(input);
+  box.append(el("span", { class: "label-error", role: "alert" }));
+  if (focused) input.focus();
+}
+
+/** A few chips for a list row. */
+export function listChips(item) {
+  const labels = item.labels || [];
+  if (!labels.length) return null;
+  const shown = labels.slice(0, LIST_CHIPS).map((label) => el("span", { class: "label-chip small", text: label }));
+  if (labels.length > LIST_CHIPS) shown.push(el("span", { class: "label-more", text: `+${labels.length - LIST_CHIPS}` }));
+  return el("span", { class: "conv-labels" }, shown);
+}
+
+// One save at a time, each computed from the set the previous one left: an agent adding
+// two labels quickly must not have the second request overwrite the first.
+let queue = Promise.resolve();
+
+function change(item, edit, submitted = null) {
+  queue = queue.then(() => save(item, edit(item.labels || []), submitted));
+}
+
+async function save(item, labels, submitted) {
+  try {
+    const body = await put(`/api/v1/conversations/${encodeURIComponent(item.id)}/labels`, { labels });
+    item.labels = body.labels;
+    const input = $("#chat-labels .label-input");
+    // Clear what was submitted, not what the agent has typed since.
+    if (input && submitted !== null && input.value.trim().toLowerCase() === submitted) input.value = "";
+    changed();
+    renderLabels(item, true);
+    $("#chat-labels .label-input")?.focus();
+    suggestionsLoaded = 0; // counts changed
+  } catch (err) {
+    const box = $("#chat-labels .label-error");
+    if (box) box.textContent = err.message;
+  }
+}
+
+async function loadSuggestions() {
+  if (Date.now() - suggestionsLoaded < 30_000) return;
+  suggestionsLoaded = Date.now();
+  try {
+    const used = await get("/api/v1/labels");
+    const list = $("#label-suggestions");
+    clear(list);
+    for (const item of used.items) list.append(el("option", { value: item.label }));
+  } catch {
+    suggestionsLoaded = 0;
+  }
+}
