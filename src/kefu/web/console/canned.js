@@ -1,5 +1,7 @@
 // Canned replies on "/": typing "/" at the start of the reply opens a popup filtered by
-// what follows; arrows move, Enter or Tab inserts, Escape closes.
+// what follows; arrows move, Enter or Tab inserts, Escape closes. Placeholders in a reply
+// ({visitor.name}, {visitor.first_name}, {agent.name}, {agent.first_name}) are filled in
+// as it is inserted, so the agent sees and can edit exactly what will be sent.
 
 import { $, clear, el } from "./dom.js";
 import { state } from "./state.js";
@@ -70,10 +72,23 @@ function hide() {
   }
 }
 
+const PLACEHOLDER = /\{(visitor|agent)\.(name|first_name)\}/g;
+
+/** The reply's text with its placeholders filled: an unnamed visitor is "there". */
+export function fill(body, visitorName, agentName) {
+  return body.replace(PLACEHOLDER, (_, who, part) => {
+    const name = ((who === "visitor" ? visitorName : agentName) || "").trim();
+    if (!name) return who === "visitor" ? "there" : "";
+    return part === "first_name" ? name.split(/\s+/)[0] : name;
+  });
+}
+
 function insert(index) {
   const reply = matches[index];
   if (!reply) return;
-  input.value = reply.body;
+  const item = state.conversations.get(state.currentId);
+  const visitorName = item && item.visitor ? item.visitor.name : null;
+  input.value = fill(reply.body, visitorName, state.me && state.me.name);
   input.dispatchEvent(new Event("input"));
   hide();
   input.focus();
