@@ -674,7 +674,7 @@ def floor_rows(dialect: Any, run: str, count: int, first_ticket_id: int) -> Floo
         raw["history"].append((0, now, FLOOR_ACTOR, "created", detail))
         ticket = Ticket(
             id=first_ticket_id + i,
-            **{f: getattr(new, f) for f in NewTicket.__dataclass_fields__},
+            **{f: getattr(new, f) for f in NewTicket.__struct_fields__},
             updated_at=now,
         )
         made = ticket_events.created(ticket, FLOOR_ACTOR, now)

@@ -4,11 +4,11 @@ announced while paused; a breach before the pause stands."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from kefu.domain.sla import BusinessHours, SlaPolicy, SlaRules
 from kefu.domain.tickets import Priority, SlaAlarm, SlaState, SlaTarget, TicketStatus

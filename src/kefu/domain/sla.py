@@ -32,10 +32,12 @@ Pure: no I/O, no framework.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from msgspec.structs import replace
 
 from kefu.domain.tickets import Priority, SlaAlarm, SlaState, SlaTarget, TicketStatus
 

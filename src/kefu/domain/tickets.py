@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from kefu.domain.errors import IllegalTransition
 
 
@@ -98,8 +100,7 @@ class SlaAlarm(StrEnum):
     BREACH = "breach"
 
 
-@dataclass(frozen=True, slots=True)
-class SlaState:
+class SlaState(msgspec.Struct, frozen=True):
     """The SLA columns of a ticket: targets, what met them, and what was announced."""
 
     policy: str | None = None
@@ -116,8 +117,7 @@ class SlaState:
     paused_minutes: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class TicketDraft:
+class TicketDraft(msgspec.Struct, frozen=True):
     """What a caller asks for; the service adds status, SLA targets and timestamps."""
 
     subject: str
@@ -132,8 +132,7 @@ class TicketDraft:
     sla_policy: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NewTicket:
+class NewTicket(msgspec.Struct, frozen=True):
     """A ticket on its way to the store: every column but the id the store assigns."""
 
     subject: str
@@ -150,8 +149,7 @@ class NewTicket:
     sla: SlaState
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(msgspec.Struct, frozen=True):
     id: int
     subject: str
     body: str

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from kefu.events.dead_letters import DeadLetters
 from kefu.events.envelope import Event
 
@@ -34,8 +36,7 @@ class Result:
 DONE = Result(Outcome.DONE)
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(msgspec.Struct, frozen=True):
     event: Event
     attempt: int  # 1 on first delivery
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -156,8 +157,7 @@ def _row(ticket: NewTicket) -> tuple[Any, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
+class HistoryRow(msgspec.Struct, frozen=True):
     """A history row to write: one per change, with who made it."""
 
     ticket_id: int
