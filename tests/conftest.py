@@ -129,8 +129,23 @@ class Kefu:
             return resp.status, await resp.json()
 
     async def post(self, path: str, token: str | None, json: Any = None) -> tuple[int, Any]:
+        return await self.request("POST", path, token, json)
+
+    async def put(self, path: str, token: str | None, json: Any = None) -> tuple[int, Any]:
+        return await self.request("PUT", path, token, json)
+
+    async def patch(self, path: str, token: str | None, json: Any = None) -> tuple[int, Any]:
+        return await self.request("PATCH", path, token, json)
+
+    async def delete(self, path: str, token: str | None) -> tuple[int, Any]:
+        return await self.request("DELETE", path, token)
+
+    async def request(
+        self, method: str, path: str, token: str | None, json: Any = None
+    ) -> tuple[int, Any]:
+        """Status and JSON body (None when the answer has none, e.g. 204)."""
         headers = _auth(token) if token else {}
-        async with self.http.post(self.url(path), headers=headers, json=json) as resp:
+        async with self.http.request(method, self.url(path), headers=headers, json=json) as resp:
             body = await resp.json() if resp.content_type == "application/json" else None
             return resp.status, body
 

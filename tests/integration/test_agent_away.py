@@ -15,15 +15,8 @@ from tests.integration.test_cluster import (
 )
 
 
-async def patch(kefu: Kefu, path: str, token: str, body: Any) -> tuple[int, Any]:
-    async with kefu.http.patch(
-        kefu.url(path), json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        return resp.status, await resp.json()
-
-
 async def away(kefu: Kefu, token: str, value: bool = True) -> dict[str, Any]:
-    status, body = await patch(kefu, "/api/v1/auth/me", token, {"away": value})
+    status, body = await kefu.patch("/api/v1/auth/me", token, {"away": value})
     assert status == 200, body
     assert body["away"] is value
     return body
@@ -96,15 +89,15 @@ async def test_away_agents_keep_their_chats_and_get_no_new_ones(kefu: Kefu) -> N
 async def test_admins_set_away_and_bad_input_changes_nothing(kefu: Kefu) -> None:
     root = await kefu.add_agent("Root", Role.ADMIN)
     ann = await kefu.add_agent("Ann")
-    status, body = await patch(kefu, f"/api/v1/agents/{ann['id']}", root["token"], {"away": True})
+    status, body = await kefu.patch(f"/api/v1/agents/{ann['id']}", root["token"], {"away": True})
     assert status == 200 and body["away"] is True
     status, listed = await kefu.get("/api/v1/agents", root["token"])
     assert {a["id"]: a["away"] for a in listed}[ann["id"]] is True
     for bad in ({"away": "maybe"}, {}, {"away": True, "role": "admin"}, {"away": None}):
-        status, body = await patch(kefu, "/api/v1/auth/me", ann["token"], bad)
+        status, body = await kefu.patch("/api/v1/auth/me", ann["token"], bad)
         assert status in (400, 422) and "error" in body, bad
     visitor = await kefu.visitor(name="V")
-    status, body = await patch(kefu, "/api/v1/auth/me", visitor["token"], {"away": True})
+    status, body = await kefu.patch("/api/v1/auth/me", visitor["token"], {"away": True})
     assert status == 403, body
     status, me = await kefu.get("/api/v1/auth/me", ann["token"])
     assert me["away"] is True and me["role"] == "agent"

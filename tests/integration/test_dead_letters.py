@@ -97,14 +97,6 @@ async def letters(kefu: Kefu, token: str) -> list[dict[str, Any]]:
     return items
 
 
-async def delete(kefu: Kefu, path: str, token: str) -> tuple[int, Any]:
-    async with kefu.http.delete(
-        kefu.url(path), headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        body = await resp.json() if resp.content_type == "application/json" else None
-        return resp.status, body
-
-
 def complaint(event_id: str, customer: str) -> dict[str, Any]:
     return {
         "type": "customer.complaint",
@@ -161,7 +153,7 @@ async def test_a_dead_letter_is_read_fixed_replayed_once_or_discarded(kefu_on: K
     for bad in ("999999", "abc", "0", "1" * 30):
         status, body = await kefu.post(f"{LETTERS}/{bad}/replay", admin["token"])
         assert status == 404 and body["error"]["code"] == "dead_letter_not_found", bad
-        status, body = await delete(kefu, f"{LETTERS}/{bad}", admin["token"])
+        status, body = await kefu.delete(f"{LETTERS}/{bad}", admin["token"])
         assert status == 404, bad
     assert [x["id"] for x in await letters(kefu, admin["token"])] == [letter["id"]]
 
@@ -196,9 +188,9 @@ async def test_a_dead_letter_is_read_fixed_replayed_once_or_discarded(kefu_on: K
     status, _ = await kefu.post("/api/v1/events", boss["token"], complaint("dl-2", BROKEN))
     (second,) = await eventually(lambda: letters(kefu, admin["token"]))
     assert second["event_id"] == "dl-2"
-    status, _ = await delete(kefu, f"{LETTERS}/{second['id']}", admin["token"])
+    status, _ = await kefu.delete(f"{LETTERS}/{second['id']}", admin["token"])
     assert status == 204
-    status, _ = await delete(kefu, f"{LETTERS}/{second['id']}", admin["token"])
+    status, _ = await kefu.delete(f"{LETTERS}/{second['id']}", admin["token"])
     assert status == 404
     assert await letters(kefu, admin["token"]) == []
     assert len(await tickets_of(kefu, BROKEN)) == 1
@@ -263,6 +255,6 @@ async def test_a_payload_that_is_no_event_can_only_be_discarded(
         status, body = await kefu.post(f"{LETTERS}/{letter['id']}/replay", admin["token"])
         assert status == 409 and body["error"]["code"] == "dead_letter_not_replayable"
         assert [x["id"] for x in await letters(kefu, admin["token"])] == [letter["id"]]
-        status, _ = await delete(kefu, f"{LETTERS}/{letter['id']}", admin["token"])
+        status, _ = await kefu.delete(f"{LETTERS}/{letter['id']}", admin["token"])
         assert status == 204
         assert await letters(kefu, admin["token"]) == []

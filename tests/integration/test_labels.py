@@ -4,17 +4,8 @@ suggestions, refused clearly when malformed, and gone with an erased visitor."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kefu.domain.roles import Role
 from tests.conftest import Kefu, Socket
-
-
-async def put(kefu: Kefu, path: str, token: str, body: Any) -> tuple[int, Any]:
-    async with kefu.http.put(
-        kefu.url(path), json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        return resp.status, await resp.json()
 
 
 async def chat(kefu: Kefu, agent_ws: Socket, text: str) -> str:
@@ -33,8 +24,7 @@ async def test_labels_are_set_listed_filtered_and_pushed(kefu: Kefu) -> None:
     boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
     boss_ws = await kefu.ws(boss["token"])
 
-    status, body = await put(
-        kefu,
+    status, body = await kefu.put(
         f"/api/v1/conversations/{refund}/labels",
         ann["token"],
         {"labels": [" Refund", "billing", "refund"]},
@@ -42,8 +32,8 @@ async def test_labels_are_set_listed_filtered_and_pushed(kefu: Kefu) -> None:
     assert status == 200 and body == {"labels": ["billing", "refund"]}
     pushed = await boss_ws.expect("conversation.updated", conversation_id=refund)
     assert pushed["labels"] == ["billing", "refund"]
-    status, body = await put(
-        kefu, f"/api/v1/conversations/{other}/labels", ann["token"], {"labels": ["billing"]}
+    status, body = await kefu.put(
+        f"/api/v1/conversations/{other}/labels", ann["token"], {"labels": ["billing"]}
     )
     assert status == 200
 
@@ -66,8 +56,8 @@ async def test_labels_are_set_listed_filtered_and_pushed(kefu: Kefu) -> None:
     ]
 
     # Cleared with an empty set.
-    status, body = await put(
-        kefu, f"/api/v1/conversations/{other}/labels", ann["token"], {"labels": []}
+    status, body = await kefu.put(
+        f"/api/v1/conversations/{other}/labels", ann["token"], {"labels": []}
     )
     assert status == 200 and body == {"labels": []}
     status, used = await kefu.get("/api/v1/labels", ann["token"])
@@ -84,7 +74,7 @@ async def test_bad_labels_change_nothing(kefu: Kefu) -> None:
     ann_ws = await kefu.ws(ann["token"])
     conversation = await chat(kefu, ann_ws, "hello")
     path = f"/api/v1/conversations/{conversation}/labels"
-    status, _ = await put(kefu, path, ann["token"], {"labels": ["kept"]})
+    status, _ = await kefu.put(path, ann["token"], {"labels": ["kept"]})
     assert status == 200
     for bad, code in (
         ({"labels": ["ok", "not ok"]}, "invalid_label"),
@@ -94,16 +84,16 @@ async def test_bad_labels_change_nothing(kefu: Kefu) -> None:
         ({"labels": ["x"], "colour": "red"}, "validation_error"),
         ({}, "validation_error"),
     ):
-        status, body = await put(kefu, path, ann["token"], bad)
+        status, body = await kefu.put(path, ann["token"], bad)
         assert status in (400, 422) and body["error"]["code"] == code, (bad, body)
     bob = await kefu.add_agent("Bob")
-    status, body = await put(kefu, path, bob["token"], {"labels": ["mine"]})
+    status, body = await kefu.put(path, bob["token"], {"labels": ["mine"]})
     assert status == 403 and body["error"]["code"] == "not_your_conversation"
     visitor = await kefu.visitor(name="V")
-    status, body = await put(kefu, path, visitor["token"], {"labels": ["mine"]})
+    status, body = await kefu.put(path, visitor["token"], {"labels": ["mine"]})
     assert status == 403
-    status, body = await put(
-        kefu, "/api/v1/conversations/conv_nope/labels", ann["token"], {"labels": []}
+    status, body = await kefu.put(
+        "/api/v1/conversations/conv_nope/labels", ann["token"], {"labels": []}
     )
     assert status == 404
     status, one = await kefu.get(f"/api/v1/conversations/{conversation}", ann["token"])
@@ -119,7 +109,7 @@ async def test_an_erased_visitors_labels_go_with_the_chat(kefu: Kefu) -> None:
     ack = await socket.send_message("hi")
     await root_ws.expect("conversation.assigned", conversation_id=ack["conversation_id"])
     path = f"/api/v1/conversations/{ack['conversation_id']}/labels"
-    status, _ = await put(kefu, path, root["token"], {"labels": ["gdpr"]})
+    status, _ = await kefu.put(path, root["token"], {"labels": ["gdpr"]})
     assert status == 200
     status, report = await kefu.post(
         "/api/v1/privacy/erasures", root["token"], {"visitor_id": visitor["visitor_id"]}
