@@ -63,28 +63,23 @@ class Erased:
     hashes: set[str] = field(default_factory=set)  # attachment contents to check for files
 
     def add(self, other: Erased) -> None:
-        for name in (
-            "visitors",
-            "conversations",
-            "messages",
-            "attachments",
-            "files",
-            "offline_messages",
-            "tickets_unlinked",
-        ):
+        for name in COUNTED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.hashes |= other.hashes
 
     def counts(self) -> dict[str, int]:
-        return {
-            "visitors": self.visitors,
-            "conversations": self.conversations,
-            "messages": self.messages,
-            "attachments": self.attachments,
-            "files": self.files,
-            "offline_messages": self.offline_messages,
-            "tickets_unlinked": self.tickets_unlinked,
-        }
+        return {name: getattr(self, name) for name in COUNTED}
+
+
+COUNTED = (
+    "visitors",
+    "conversations",
+    "messages",
+    "attachments",
+    "files",
+    "offline_messages",
+    "tickets_unlinked",
+)
 
 
 class Eraser:
