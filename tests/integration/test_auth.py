@@ -384,3 +384,43 @@ async def test_agent_cannot_edit_the_blacklist(kefu: Kefu) -> None:
 
     assert status == 403
     assert body["error"]["code"] == "insufficient_role"
+
+
+@with_auth(login_failures_per_account=3)
+async def test_account_lock_counts_every_spelling_of_the_email(kefu: Kefu) -> None:
+    """Spaces, tabs and case around the email reach the same account, so they count
+    against the same lock: an attacker cannot reset the counter by re-spelling it."""
+    email = await create_agent(kefu)
+    spellings = [f" {email}", f"{email}\t", f"\t{email.upper()} "]
+    for spelling in spellings:
+        status, body, _ = await login(kefu, spelling, "guess-again")
+        assert status == 401, body
+
+    for spelling in [email, f" {email} ", f"{email.title()}\t"]:
+        status, body, _ = await login(kefu, spelling)
+        assert status == 429, (spelling, body)
+        assert body["error"]["code"] == "account_locked"
+
+
+async def test_login_accepts_the_email_with_surrounding_whitespace(kefu: Kefu) -> None:
+    email = await create_agent(kefu)
+
+    status, body, _ = await login(kefu, f"\t {email.upper()} ")
+
+    assert status == 200, body
+    assert body["agent"]["email"] == email
+
+
+async def test_admin_created_agent_email_is_stored_normalized(kefu: Kefu) -> None:
+    admin = await kefu.add_agent("Root", Role.ADMIN)
+
+    status, created = await kefu.post(
+        "/api/v1/agents",
+        admin["token"],
+        json={"email": " New.Hire@Example.com ", "password": "long-enough-1", "name": "New"},
+    )
+
+    assert status == 201, created
+    assert created["email"] == "new.hire@example.com"
+    status, body, _ = await login(kefu, "new.hire@example.com", "long-enough-1")
+    assert status == 200, body

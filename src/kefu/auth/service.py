@@ -10,6 +10,7 @@ from kefu.auth.passwords import verify_password_async
 from kefu.auth.throttle import LoginThrottle
 from kefu.auth.tokens import PrincipalKind, TokenSigner
 from kefu.chat.principal import Principal
+from kefu.domain.accounts import account_email
 from kefu.domain.models import Agent, Visitor
 from kefu.errors import Forbidden, RateLimited, Unauthenticated
 from kefu.ports import Clock
@@ -48,6 +49,8 @@ class AuthService:
         self._agents: dict[str, tuple[float, Agent]] = {}
 
     async def login(self, email: str, password: str, ip: str) -> tuple[str, Agent]:
+        # One spelling for the lockout and the lookup (see kefu.domain.accounts).
+        email = account_email(email)
         await self._throttle.check(ip, email)
         found = await self._repos.agents.by_email(email)
         agent, password_hash = found if found else (None, None)

@@ -7,6 +7,7 @@ account from many addresses. Counters live in the cache so all nodes share them 
 
 from __future__ import annotations
 
+from kefu.domain.accounts import account_email
 from kefu.errors import RateLimited
 from kefu.ports import Cache
 
@@ -31,7 +32,7 @@ class LoginThrottle:
                 retry_after=WINDOW_SECONDS,
                 code="too_many_attempts",
             )
-        failures = await self._cache.get(f"login:fail:{email.lower()}")
+        failures = await self._cache.get(_failures_key(email))
         if failures is not None and int(failures) >= self._failures:
             raise RateLimited(
                 "this account is temporarily locked after failed logins",
@@ -44,11 +45,16 @@ class LoginThrottle:
         return await self._cache.incr(f"visitors:ip:{ip}", WINDOW_SECONDS)
 
     async def failed(self, email: str) -> None:
-        key = f"login:fail:{email.lower()}"
+        key = _failures_key(email)
         count = await self._cache.incr(key + ":n", float(self._lockout))
         await self._cache.set(key, str(count).encode(), float(self._lockout))
 
     async def succeeded(self, email: str) -> None:
-        key = f"login:fail:{email.lower()}"
+        key = _failures_key(email)
         await self._cache.delete(key)
         await self._cache.delete(key + ":n")
+
+
+def _failures_key(email: str) -> str:
+    """The account's failure counter: keyed by the same spelling the login looks up."""
+    return f"login:fail:{account_email(email)}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from kefu.domain.accounts import account_email
 from kefu.domain.ids import new_id
 from kefu.domain.models import Agent
 from kefu.domain.roles import Role
@@ -46,7 +47,7 @@ class AgentRepository:
     ) -> Agent:
         values = {
             "id": new_id("agt"),
-            "email": email.strip().lower(),
+            "email": account_email(email),
             "name": name,
             "role": role.value,
             "password_hash": password_hash,
@@ -76,7 +77,7 @@ class AgentRepository:
 
     async def by_email(self, email: str) -> tuple[Agent, str] | None:
         """The agent and its password hash, for login only."""
-        query = agents.select().where(agents.c.email == email.strip().lower())
+        query = agents.select().where(agents.c.email == account_email(email))
         async with self._db.connect() as conn:
             row = (await conn.execute(query)).first()
         return (_agent(row), row.password_hash) if row else None
