@@ -35,7 +35,6 @@ from kefu.observability import metrics
 from kefu.ports import Clock
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
-from kefu.store.routing import VIP
 from kefu.store.shared_assignment import SharedAssignments
 
 log = logging.getLogger(__name__)
@@ -562,10 +561,7 @@ class ChatService:
         metrics.QUEUE_LENGTH.set(self._board.queue_length)
 
     async def _is_vip(self, conversation_id: str) -> bool:
-        summary = await self._repos.summaries.get(conversation_id)
-        if summary is None or summary.customer_key is None:
-            return False
-        return await self._repos.routing.queue_of(summary.customer_key) == VIP
+        return await self._repos.routing.in_vip_lane(conversation_id)
 
     async def _greetings(self, conversation: Conversation) -> list[NewMessage]:
         """Bot messages for a new conversation: welcome, and the offline notice if nobody

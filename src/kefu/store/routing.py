@@ -1,4 +1,10 @@
-"""Customer routing decisions (``customer_routing``): which customers' chats go first."""
+"""Customer routing decisions (``customer_routing``): which customers' chats go first.
+
+``VIP_LANE`` and ``IN_VIP_LANE`` say, in SQL, whether a conversation's customer
+(``customer_of``) is routed to the VIP queue. One node's board asks it of one conversation
+(``in_vip_lane``) and the store-decided assignment of several nodes orders the whole
+waiting queue by it (``shared_assignment``): the same join, so the two paths cannot drift.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,22 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
-from kefu.store.tables import customer_routing
+from kefu.store.tables import conversations, customer_routing
 
 VIP = "vip"
+
+# Conversations with their visitor and, when their customer is routed to VIP, that route
+# (the routing table's key is the customer, so the join adds at most one row).
+VIP_LANE = WITH_VISITOR.outerjoin(
+    customer_routing,
+    sa.and_(
+        customer_routing.c.customer_key == CONVERSATION_CUSTOMER,
+        customer_routing.c.queue == VIP,
+    ),
+)
+IN_VIP_LANE = customer_routing.c.customer_key.is_not(None)
 
 
 class CustomerRoutingRepository:
@@ -28,6 +46,16 @@ class CustomerRoutingRepository:
                     )
                 )
             ).scalar_one_or_none()
+
+    async def in_vip_lane(self, conversation_id: str) -> bool:
+        """Whether the conversation's customer is routed to the VIP queue."""
+        async with self._db.connect() as conn:
+            found = await conn.execute(
+                sa.select(IN_VIP_LANE)
+                .select_from(VIP_LANE)
+                .where(conversations.c.id == conversation_id)
+            )
+            return bool(found.scalar_one_or_none())
 
     async def vip_among(self, customer_keys: Iterable[str]) -> set[str]:
         keys = list(set(customer_keys))

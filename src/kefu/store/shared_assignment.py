@@ -4,9 +4,10 @@ One node's in-memory ``AssignmentBoard`` cannot see agents connected to another 
 with several nodes every assignment decision is taken inside one PostgreSQL transaction
 that holds a cluster-wide advisory lock: read who is online (``agent_presence``, renewed by
 each node's heartbeat), their capacity and load, and the waiting conversations (VIP lane
-first, oldest first); let the pure ``AssignmentBoard`` decide; write the decisions. Two
-nodes deciding at once queue on the lock, so an agent is never given more than their
-capacity and a conversation never goes to two agents.
+first, its customer read as one node reads it: ``routing.VIP_LANE``; then oldest first);
+let the pure ``AssignmentBoard`` decide; write the decisions. Two nodes deciding at once
+queue on the lock, so an agent is never given more than their capacity and a
+conversation never goes to two agents.
 
 A decision costs a handful of indexed queries and runs only when something can change the
 answer: a conversation opens, closes or moves, an agent comes online or their capacity
@@ -26,8 +27,8 @@ from sqlalchemy.dialects import postgresql
 from kefu.domain.assignment import Assignment, AssignmentBoard
 from kefu.domain.conversation import ConversationStatus
 from kefu.store.database import Database
-from kefu.store.routing import VIP
-from kefu.store.tables import agent_presence, agents, conversations, customer_routing
+from kefu.store.routing import IN_VIP_LANE, VIP_LANE
+from kefu.store.tables import agent_presence, agents, conversations
 
 # pg_advisory_xact_lock key: "kefu" + "assign" in ASCII, so it is easy to spot in pg_locks.
 ASSIGNMENT_LOCK = 0x6B656675_61737367
@@ -168,15 +169,11 @@ class SharedAssignments:
                     board.restore_load(row.id, capacity, int(loads.get(row.id, 0)))
                     board.agent_online(row.id, capacity)
             room = sum(max(0, slot_free) for slot_free in board.free_slots())
-            vip = customer_routing.c.queue == VIP
             waiting_query = (
-                sa.select(conversations.c.id, sa.func.coalesce(vip, False).label("vip"))
-                .outerjoin(
-                    customer_routing,
-                    customer_routing.c.customer_key == conversations.c.customer_key,
-                )
+                sa.select(conversations.c.id, IN_VIP_LANE.label("vip"))
+                .select_from(VIP_LANE)
                 .where(conversations.c.status == ConversationStatus.WAITING.value)
-                .order_by(sa.func.coalesce(vip, False).desc(), conversations.c.created_at)
+                .order_by(IN_VIP_LANE.desc(), conversations.c.created_at)
                 .limit(room)
             )
             waiting = (await conn.execute(waiting_query)).all() if room else []

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from kefu.domain.models import ConversationSummary, Message, Sender, SenderKind
 from kefu.store.conversations import conversation_record, filtered
+from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
 from kefu.store.labels import LabelRepository
 from kefu.store.tables import conversation_labels, conversations, messages, visitors
@@ -36,19 +37,14 @@ _SELECT = sa.select(
     conversations,
     visitors.c.name.label("visitor_name"),
     visitors.c.email.label("visitor_email"),
-    visitors.c.external_id.label("visitor_external_id"),
-    visitors.c.identity_verified.label("visitor_verified"),
+    CONVERSATION_CUSTOMER.label("customer"),
     _UNREAD.label("unread"),
     _last.c.sender_kind.label("last_sender_kind"),
     _last.c.sender_id.label("last_sender_id"),
     _last.c.sender_name.label("last_sender_name"),
     _last.c.body.label("last_body"),
     _last.c.created_at.label("last_created_at"),
-).select_from(
-    conversations.join(visitors, visitors.c.id == conversations.c.visitor_id).outerjoin(
-        _last, _last.c.id == conversations.c.last_message_id
-    )
-)
+).select_from(WITH_VISITOR.outerjoin(_last, _last.c.id == conversations.c.last_message_id))
 
 
 def _summary(row: Any) -> ConversationSummary:
@@ -70,17 +66,9 @@ def _summary(row: Any) -> ConversationSummary:
         visitor_email=row.visitor_email,
         unread=int(row.unread or 0),
         last_message=last,
-        customer_key=customer_key(row.customer_key, row.visitor_external_id, row.visitor_verified),
+        customer_key=row.customer,
         customer_linked=row.customer_key is not None,
     )
-
-
-def customer_key(linked: str | None, external_id: str | None, verified: bool) -> str | None:
-    """Whose 360 a conversation shows: the agent's link, else the visitor's *verified*
-    external_id. An unverified one is whatever the browser claimed, so it shows nothing."""
-    if linked is not None:
-        return linked
-    return external_id if verified else None
 
 
 class ConversationSummaries:
