@@ -98,6 +98,36 @@ async def test_vip_conversations_are_served_first_then_oldest(repos: Repositorie
     assert newer not in {x.conversation_id for x in drained.assignments}
 
 
+async def test_the_vip_lane_reads_the_customer_as_one_node_does(repos: Repositories) -> None:
+    """A conversation's customer is the agent's link, else the visitor's *verified*
+    external_id: the store's decision and one node's check agree on every case."""
+    a = node(repos, "a")
+    async with repos.db.begin() as conn:
+        await repos.routing.set_queue(conn, "gold", "vip", "upgrade", NOW)
+
+    async def conversation(at: int, external_id: str, verified: bool, link: str | None) -> str:
+        when = NOW + timedelta(seconds=at)
+        visitor = await repos.visitors.create(
+            now=when, external_id=external_id, identity_verified=verified
+        )
+        created = await repos.conversations.create(visitor.id, when)
+        if link is not None:
+            await repos.conversations.link_customer(created.id, link, when)
+        return created.id
+
+    claimed = await conversation(0, "gold", verified=False, link=None)
+    relinked = await conversation(1, "gold", verified=True, link="plain")
+    verified = await conversation(2, "gold", verified=True, link=None)
+    linked = await conversation(3, "nobody", verified=False, link="gold")
+    vip = {verified, linked}
+    for conversation_id in (claimed, relinked, verified, linked):
+        assert await repos.routing.in_vip_lane(conversation_id) == (conversation_id in vip)
+    solo = await agent(repos, "solo", capacity=3)
+    await a.arrive(solo, NOW)
+    drained = await a.drain(NOW + timedelta(seconds=4))
+    assert [x.conversation_id for x in drained.assignments] == [verified, linked, claimed]
+
+
 async def test_disabled_agents_get_nothing(repos: Repositories) -> None:
     a = node(repos, "a")
     off = await agent(repos, "off")
