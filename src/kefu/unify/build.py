@@ -66,7 +66,7 @@ async def build_source(
             raise _config_error(f"{at}.request", exc) from None
         try:
             assert settings.map is not None  # required by SourceSettings for other connectors
-            mapper = Mapper(name, settings.map, client.paths)
+            mapper = Mapper(name, settings.map, client.paths, settings.timezone)
         except MappingError as exc:
             raise ConfigError(f"{at}.{exc.where}", exc.problem) from None
         lookups = _lookups(at, settings, client)

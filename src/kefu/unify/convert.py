@@ -1,11 +1,16 @@
 """Source values into schema values: what a CRM's string, a MySQL DECIMAL or a Mongo date
-become in ``kefu.v1``. Money stays decimal (a string), never a float."""
+become in ``kefu.v1``. Money stays decimal (a string), never a float.
+
+A value that cannot become its field raises ``Unconvertible``, whose message says what
+kind of value it was and never the value itself: the message goes to the logs, and the
+value is a customer's data.
+"""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,7 +19,20 @@ INT32 = (-(2**31), 2**31 - 1)
 SAFE_INTEGER = 2**53
 
 
+class Unconvertible(ValueError):
+    """A source value that cannot become the schema field it is mapped to.
+
+    The message names the kind of value (``a dict is not text``), never the value.
+    """
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
 def to_text(value: Any) -> str:
+    """Text of a scalar. An object or a list is refused, not printed as Python's repr:
+    a mapping that points a text field at a sub-document is wrong, and says so in the log."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -23,11 +41,15 @@ def to_text(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f")
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, datetime):
         return to_datetime(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    return str(value)
+    raise Unconvertible(f"a {_kind(value)} is not text (map one of its fields instead)")
 
 
 def to_int32(value: Any) -> int:
@@ -36,37 +58,52 @@ def to_int32(value: Any) -> int:
     elif isinstance(value, int):
         number = value
     elif isinstance(value, float | Decimal):
-        number = int(value)
-    else:
         try:
-            number = int(Decimal(str(value).strip()))
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a number") from None
+            number = int(value)
+        except (ValueError, OverflowError):
+            raise Unconvertible("not a finite number") from None
+    elif isinstance(value, str | bytes):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        try:
+            number = int(Decimal(text.strip()))
+        except (InvalidOperation, ValueError, OverflowError):
+            raise Unconvertible("text that is not a number") from None
+    else:
+        raise Unconvertible(f"a {_kind(value)} is not a number")
     if not INT32[0] <= number <= INT32[1]:
-        raise ValueError(f"{number} does not fit a 32-bit integer")
+        raise Unconvertible("a number that does not fit a 32-bit integer")
     return number
 
 
-def to_datetime(value: Any) -> datetime:
-    """Aware UTC datetime from a datetime (naive = UTC), a date, ISO-8601 text or epoch."""
+def to_datetime(value: Any, zone: tzinfo = UTC) -> datetime:
+    """Aware UTC datetime from a datetime, a date, ISO-8601 text or epoch.
+
+    A naive date-time (MySQL ``DATETIME``, ISO text without an offset) and a date are
+    wall-clock times of ``zone``: the source's ``timezone``, UTC unless configured.
+    Epoch numbers are instants and need no zone.
+    """
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        aware: datetime = value.replace(tzinfo=zone) if value.tzinfo is None else value
+        return aware.astimezone(UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=UTC)
+        return datetime.combine(value, time(), tzinfo=zone).astimezone(UTC)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         seconds = float(value)
         # Epoch milliseconds are common in JSON APIs; seconds this large are 5000 years out.
         if abs(seconds) > 1e11:
             seconds /= 1000
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise Unconvertible("a number out of range for a date-time") from None
     if isinstance(value, str):
         text = value.strip()
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO-8601 date-time") from None
-        return to_datetime(parsed)
-    raise ValueError(f"{value!r} is not a date-time")
+            raise Unconvertible("text that is not an ISO-8601 date-time") from None
+        return to_datetime(parsed, zone)
+    raise Unconvertible(f"a {_kind(value)} is not a date-time")
 
 
 def to_text_list(value: Any) -> list[str]:
@@ -78,8 +115,13 @@ def to_text_list(value: Any) -> list[str]:
     return [to_text(value)]
 
 
-def to_json_value(value: Any) -> Any:
-    """Something ``google.protobuf.Struct`` (and JSON) can hold, losing nothing silently."""
+def to_json_value(value: Any, zone: tzinfo = UTC) -> Any:
+    """Something ``google.protobuf.Struct`` (and JSON) can hold, losing nothing silently.
+
+    Integers stay integers up to 2**53 (a Struct number is a double, exact that far; the
+    JSON rendering prints an integral one without ".0"); larger ones travel as text.
+    Naive date-times are read in ``zone``, like mapped ones.
+    """
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -87,9 +129,14 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, Mapping):
-        return {str(k): to_json_value(v) for k, v in value.items()}
+        return {str(k): to_json_value(v, zone) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_json_value(item) for item in value]
+        return [to_json_value(item, zone) for item in value]
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
-    return to_text(value)
+    if isinstance(value, datetime):
+        return to_text(to_datetime(value, zone))
+    try:
+        return to_text(value)
+    except Unconvertible:
+        return None  # an exotic driver type: left out rather than shown as a repr

@@ -4,8 +4,8 @@ Rendered by plans compiled once per message type from the descriptors (schema-dr
 a field added to the .proto appears without touching this file): a cached 360 is served
 thousands of times a second, and ``json_format.MessageToDict`` alone cost ~200 µs of it.
 The output equals ``MessageToDict(preserving_proto_field_name=True,
-always_print_fields_with_no_presence=True)`` except for the source states (a test holds
-the two together).
+always_print_fields_with_no_presence=True)`` except for the source states and integral
+numbers in ``extensions``, printed as integers (a test holds the two together).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kefu.unify.convert import SAFE_INTEGER
 from kefu.unify.source import State
 from kefu.v1 import unified_pb2 as pb
 
@@ -31,6 +32,8 @@ _PLANS: dict[str, list[tuple[str, Render, bool]]] = {}
 
 def _value(value: Any) -> Any:
     kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        return _number(value.number_value)
     if kind == "struct_value":
         return _struct(value.struct_value)
     if kind == "list_value":
@@ -38,6 +41,19 @@ def _value(value: Any) -> Any:
     if kind == "null_value" or kind is None:
         return None
     return getattr(value, kind)
+
+
+def _number(number: float) -> int | float:
+    """An integral Struct number as a JSON integer (12850, not 12850.0).
+
+    ``extensions`` is a ``google.protobuf.Struct``, whose numbers are doubles: a source's
+    integer arrives here as 12850.0. Printed as an integer, as protobuf's canonical JSON
+    does in C++, Go and Java (Python's ``MessageToDict`` alone prints 12850.0). Exact up to
+    2**53, where ``to_json_value`` already turned larger integers into text.
+    """
+    if number.is_integer() and abs(number) <= SAFE_INTEGER:
+        return int(number)
+    return number
 
 
 def _struct(struct: Any) -> dict[str, Any]:

@@ -8,9 +8,12 @@ Both failures name the key: ``sources.orders.map.orders.fields.totl: …``.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kefu.unify.transforms import MAX_PLACES, check_template_syntax, enum_key, load_zone
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 LookupKind = Literal["email", "phone", "order"]
@@ -20,19 +23,144 @@ KEFU_TICKETS = "kefu_tickets"  # the built-in connector over kefu's own tickets
 SQL_CONNECTORS = frozenset({"sql", "mysql"})
 
 
+FIELD_OPTIONS = frozenset(
+    {"path", "join", "separator", "template", "scale", "places", "enum", "default", "timezone"}
+)
+"""The keys of a field spec; a dict with none of them (nor ``from``/``fields``) is the
+short form of a list mapping (``lines: {sku: sku}``)."""
+Scalar = str | bool | int | float
+
+
+def _positive(number: Decimal | None) -> Decimal | None:
+    if number is not None and (not number.is_finite() or number <= 0):
+        raise ValueError("must be a positive number")
+    return number
+
+
+class FieldMap(BaseModel):
+    """How one schema field is read from a record: a path, or a spec with transforms.
+
+    ``name: full_name`` is ``name: {path: full_name}``. A spec reads the value with one of
+    ``path``, ``join`` (paths joined by ``separator``) or ``template`` (``"{last}{first}"``),
+    then applies ``enum`` (code -> word) or ``scale`` (* factor, rounded half up to
+    ``places``); ``default`` is the field's value when the source has none (and for a code
+    ``enum`` does not list); alone it is a constant. ``timezone`` reads this field's naive
+    date-times in that zone (else the source's ``timezone``). A list field (``lines``)
+    takes ``{from, fields}`` instead. Every default is None, so a dump validates again.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: str | None = Field(default=None, min_length=1)
+    join: list[str] | None = None
+    separator: str | None = None  # joins with one space when unset
+    template: str | None = None
+    scale: Decimal | None = None
+    places: int | None = None  # the factor's own places when unset (0.01 -> 2)
+    enum: dict[str, Scalar] | None = None
+    default: Scalar | None = None
+    timezone: str | None = None
+    # A list of sub-records (``lines``): where they are, and their fields.
+    from_: str | None = Field(default=None, alias="from")
+    fields: dict[str, FieldMap] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"path": data}
+        if isinstance(data, dict) and not (FIELD_OPTIONS | {"from", "fields"}) & data.keys():
+            return {"fields": data}
+        return data
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, factor: Decimal | None) -> Decimal | None:
+        return _positive(factor)
+
+    @field_validator("places")
+    @classmethod
+    def _places(cls, places: int | None) -> int | None:
+        if places is not None and not 0 <= places <= MAX_PLACES:
+            raise ValueError(f"must be a whole number from 0 to {MAX_PLACES}")
+        return places
+
+    @field_validator("join")
+    @classmethod
+    def _join(cls, paths: list[str] | None) -> list[str] | None:
+        if paths is not None and (len(paths) < 2 or not all(paths)):
+            raise ValueError("must list at least two paths")
+        return paths
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, template: str | None) -> str | None:
+        if template is not None:
+            check_template_syntax(template)
+        return template
+
+    @field_validator("enum", mode="before")
+    @classmethod
+    def _codes(cls, table: Any) -> Any:
+        if isinstance(table, dict):
+            if not table:
+                raise ValueError("must map at least one code")
+            if any(isinstance(word, dict | list) for word in table.values()):
+                raise ValueError("maps codes to words or numbers, not to lists or objects")
+            return {enum_key(code): word for code, word in table.items()}
+        return table
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            load_zone(name)
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldMap:
+        readers = [n for n in ("path", "join", "template") if getattr(self, n) is not None]
+        options = [n for n in sorted(FIELD_OPTIONS) if getattr(self, n) is not None]
+        if self.fields is not None or self.from_ is not None:
+            if options:
+                raise ValueError(
+                    f"a list mapping (from, fields) takes no {', '.join(options)}; "
+                    "give them to its fields"
+                )
+            if self.fields is None:
+                raise ValueError("a list mapping needs fields")
+            return self
+        if len(readers) > 1:
+            raise ValueError(f"give one of path, join, template, not {' and '.join(readers)}")
+        if not readers and self.default is None:
+            raise ValueError("give a path, join or template (or a default for a constant)")
+        if self.separator is not None and self.join is None:
+            raise ValueError("separator goes with join")
+        if self.places is not None and self.scale is None:
+            raise ValueError("places goes with scale")
+        if self.scale is not None and self.enum is not None:
+            raise ValueError("give scale or enum, not both")
+        return self
+
+    @property
+    def is_list(self) -> bool:
+        return self.fields is not None
+
+
 class TargetMap(BaseModel):
     """How records of one reply become one kind of schema message.
 
     ``from`` selects the records (a path in the connector's language; the whole reply when
-    absent); ``fields`` maps schema field -> path inside a record. A nested repeated message
-    (``Order.lines``) maps with another ``{from, fields}``. The short form
-    ``customer: {name: full_name}`` means ``{fields: {name: full_name}}``.
+    absent); ``fields`` maps schema field -> path, or field spec (``FieldMap``), inside a
+    record. A nested repeated message (``Order.lines``) maps with another
+    ``{from, fields}``. The short form ``customer: {name: full_name}`` means
+    ``{fields: {name: full_name}}``.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str | None = Field(default=None, alias="from")
-    fields: dict[str, str | TargetMap] = Field(min_length=1)
+    fields: dict[str, FieldMap] = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -123,7 +251,17 @@ class SourceSettings(BaseModel):
     # agent and a bounded cost per request; a customer with more shows the first ones
     # (the query's ORDER BY decides which) and the source says "truncated".
     max_rows: int = Field(default=1000, ge=1, le=100_000)
+    # The zone of the source's naive date-times (a MySQL DATETIME, ISO text without an
+    # offset): an IANA name such as Asia/Shanghai. Unset: UTC.
+    timezone: str | None = None
     enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            load_zone(name)
+        return name
 
     @model_validator(mode="after")
     def _mapped(self) -> SourceSettings:
