@@ -71,6 +71,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from kefu.bus.nats_close import close_quietly
 from kefu.errors import ConfigError, KefuError, NotFound, TooLarge, Unavailable
 from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.envelope import (
@@ -231,7 +232,7 @@ class JetStreamEventLog:
                 await self._ensure_streams(js, first=True)
                 _warn_if_discard_new_is_inexact(nc)
             except BaseException as exc:
-                await nc.close()
+                await close_quietly(nc, what="event log", drain_timeout=None)
                 if isinstance(exc, TimeoutError | nats.errors.Error | OSError):
                     message = f"cannot reach JetStream at {self._url}: {exc!r}"
                     self._failed = (time.monotonic(), message)
@@ -241,20 +242,17 @@ class JetStreamEventLog:
             return js
 
     async def close(self) -> None:
-        """Drain: pending acks and publishes are flushed before the connection closes."""
+        """Drain: pending acks and publishes are flushed before the connection closes
+        (when connected; with NATS down what was buffered is dropped, see
+        :mod:`kefu.bus.nats_close`)."""
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         nc, self._nc, self._js = self._nc, None, None
-        if nc is None or nc.is_closed:
-            return
-        try:
-            async with asyncio.timeout(self._publish_timeout):
-                await nc.drain()
-        except Exception as exc:  # down or slow: closing is what matters now
-            log.warning("NATS drain failed (%r); closing", exc)
-            await nc.close()
+        if nc is not None:
+            # Up, down or reconnecting: a stop never raises (kefu.bus.nats_close).
+            await close_quietly(nc, what="event log", drain_timeout=self._publish_timeout)
 
     # -- connection callbacks (logged, so an outage is visible) ---------------------------
 

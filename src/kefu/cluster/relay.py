@@ -39,6 +39,7 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from kefu.bus.nats_close import close_quietly
 from kefu.cluster import envelope
 from kefu.cluster.envelope import Audience
 from kefu.cluster.peers import Peers
@@ -128,8 +129,7 @@ class LiveRelay:
                 await nc.subscribe(self._nodes_subject, cb=self._on_announce)
                 await nc.flush()
         except BaseException:
-            with contextlib.suppress(Exception):
-                await nc.close()
+            await close_quietly(nc, what="cluster", drain_timeout=None)
             raise
         self._nc = nc
         metrics.CLUSTER_CONNECTED.set(1)
@@ -286,9 +286,9 @@ class LiveRelay:
             task.cancel()
         nc, self._nc = self._nc, None
         metrics.CLUSTER_CONNECTED.set(0)
-        if nc is not None and not nc.is_closed:
-            with contextlib.suppress(Exception):
-                await nc.drain()
+        if nc is not None:
+            # Drained when up; closed (never left reconnecting) when NATS is down.
+            await close_quietly(nc, what="cluster", drain_timeout=self._connect_timeout)
 
 
 def node_name() -> str:
