@@ -283,3 +283,92 @@ async def test_the_docs_example_loads_as_written(tmp_path: Path) -> None:
             settings.sources, settings.customer360, MemoryCache(), SystemClock(), db
         )
         await service.close()
+
+
+@contextlib.asynccontextmanager
+async def rest_crm() -> AsyncIterator[str]:
+    """A JSON CRM: nested names, money in fen, status codes, naive local times."""
+
+    async def customer(request: web.Request) -> web.Response:
+        if request.match_info["key"] != "C-9":
+            return web.json_response({"error": "not found"}, status=404)
+        return web.json_response(
+            {
+                "id": "C-9",
+                "name": {"first": "芳", "last": "王"},
+                "vip": 2,
+                "orders": [{"no": "W-1", "fen": 199, "st": "1", "at": "2026-03-01 12:00:00"}],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/customers/{key}", customer)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def test_the_same_vocabulary_through_the_rest_and_sql_connectors(tmp_path: Path) -> None:
+    orders_map = {
+        "id": "ORDER_NO",
+        "status": {"path": "STATUS", "enum": {1: "paid", 2: "shipped"}, "default": "unknown"},
+        "total": {"path": "AMOUNT_FEN", "scale": 0.01},
+        "currency": {"default": "CNY"},
+        "created_at": "CREATED_AT",
+    }
+    async with orders_table() as table, rest_crm() as crm_url:
+        sources = {
+            "web": {
+                "connector": "rest",
+                "connection": {"base_url": crm_url},
+                "request": {"path": "/customers/{value}"},
+                "timezone": "Asia/Shanghai",
+                "map": {
+                    "customer": {
+                        "name": {"join": ["name.last", "name.first"], "separator": ""},
+                        "tier": {"path": "vip", "enum": {1: "gold", 2: "vip"}},
+                    },
+                    "orders": {
+                        "from": "orders",
+                        "fields": {
+                            "id": "no",
+                            "status": {"path": "st", "enum": {1: "paid"}},
+                            "total": {"path": "fen", "scale": 0.01},
+                            "created_at": "at",
+                        },
+                    },
+                },
+                "ttl_seconds": 0,
+            },
+            "shop": {
+                "connector": "sql",
+                "connection": {"url": "mysql+asyncmy://root@127.0.0.1:3306/test"},
+                "timezone": "Asia/Shanghai",
+                "request": {
+                    "query": f"SELECT ORDER_NO, STATUS, AMOUNT_FEN, CREATED_AT FROM {table} "
+                    "WHERE CUST_ID = :value"
+                },
+                "map": {"orders": orders_map},
+                "ttl_seconds": 0,
+            },
+        }
+        async with served(tmp_path, sources) as kefu:
+            agent = await kefu.add_agent("Ann")
+            body = await get_360(kefu, agent["token"], "C-9")
+            assert {name: s["status"] for name, s in body["sources"].items()} == {
+                "web": "ok",
+                "shop": "ok",
+            }
+            assert (body["customer"]["name"], body["customer"]["tier"]) == ("王芳", "vip")
+            got = {
+                (o["source"], o["id"]): (o["status"], o["total"], o["created_at"])
+                for o in body["orders"]
+            }
+            assert got == {
+                ("web", "W-1"): ("paid", "1.99", "2026-03-01T04:00:00Z"),
+                ("shop", "SO-1"): ("paid", "128.50", "2026-03-01T04:00:00Z"),
+                ("shop", "SO-2"): ("unknown", "0.05", "2026-02-01T00:30:00Z"),
+            }

@@ -145,6 +145,22 @@ def test_conversion_errors_never_carry_the_value() -> None:
         assert "13800138000" not in str(caught.value)
 
 
+def test_a_date_and_a_time_column_make_one_date_time_through_a_template() -> None:
+    from datetime import time, timedelta
+
+    m = mapper({"orders": {"id": "NO", "created_at": {"template": "{D} {T}"}}}, "Asia/Shanghai")
+    rows = [
+        {"NO": "a", "D": date(2026, 3, 1), "T": timedelta(hours=9, minutes=5)},  # MySQL TIME
+        {"NO": "b", "D": "2026-03-01", "T": time(23, 59, 59)},
+    ]
+    body = as_dict(m.apply(rows))
+    assert [o["created_at"] for o in body["orders"]] == [
+        "2026-03-01T01:05:00Z",
+        "2026-03-01T15:59:59Z",
+    ]
+    assert to_text(timedelta(hours=-1, microseconds=5)) == "-00:59:59.999995"
+
+
 def test_naive_times_are_read_in_the_given_zone() -> None:
     from zoneinfo import ZoneInfo
 

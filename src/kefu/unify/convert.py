@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,11 +45,25 @@ def to_text(value: Any) -> str:
         return str(value)
     if isinstance(value, datetime):
         return to_datetime(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return _duration_text(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     raise Unconvertible(f"a {_kind(value)} is not text (map one of its fields instead)")
+
+
+def _duration_text(span: timedelta) -> str:
+    """A MySQL ``TIME`` (asyncmy returns a timedelta) as ``HH:MM:SS[.ffffff]``, so a
+    template can join a DATE and a TIME column into one ISO date-time."""
+    micros = span // timedelta(microseconds=1)
+    sign, micros = ("-", -micros) if micros < 0 else ("", micros)
+    seconds, fraction = divmod(micros, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = f"{sign}{hours:02d}:{minute:02d}:{second:02d}"
+    return f"{text}.{fraction:06d}" if fraction else text
 
 
 def to_int32(value: Any) -> int:
