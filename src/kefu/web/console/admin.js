@@ -2,6 +2,7 @@
 // enforces every role; the console only hides what the signed-in role cannot use.
 
 import { del, get, patch, post, put } from "./api.js";
+import { cannedLoaded } from "./canned.js";
 import { $, clear, clock, el } from "./dom.js";
 import { loadReports } from "./reports.js";
 import { atLeast, state } from "./state.js";
@@ -111,6 +112,7 @@ async function loadAgents() {
 
 export async function loadCannedList() {
   state.canned = await get("/api/v1/canned-replies");
+  cannedLoaded();
 }
 
 async function loadCanned() {

@@ -10,9 +10,18 @@ let input = null;
 let matches = [];
 let active = 0;
 
+// Leaving the reply box closes the popup a moment later, not at once, so a click on an
+// option still lands; by then the agent may be back in the box typing "/" again (they
+// clicked a conversation, then the reply box): the popup they see then must stay.
+const HIDE_AFTER_BLUR_MS = 150;
+
 export function initCanned(textarea) {
   input = textarea;
-  input.addEventListener("blur", () => setTimeout(hide, 150));
+  input.addEventListener("blur", () =>
+    setTimeout(() => {
+      if (document.activeElement !== input) hide();
+    }, HIDE_AFTER_BLUR_MS),
+  );
 }
 
 function query() {
@@ -31,6 +40,12 @@ export function cannedInput() {
   );
   active = 0;
   render();
+}
+
+/** The list arrived or changed: an open popup shows the fresh matches (an agent who typed
+ * "/" right after signing in saw the list before it loaded). */
+export function cannedLoaded() {
+  if (input && !$("#canned-popup").hidden) cannedInput();
 }
 
 function render() {
