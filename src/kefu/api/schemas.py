@@ -215,6 +215,24 @@ class ConversationSummaryOut(ConversationOut):
         return cls.model_validate(summary_payload(summary))
 
 
+class VisitorConversationOut(ConversationOut):
+    """A conversation as its own visitor reads it: an allow-list of visitor-facing fields.
+
+    Labels, the linked customer key (a key into the company's systems) and the console's
+    unread count are the team's: only fields declared here leave, whatever the summary
+    holds, so a field added to the console's view later stays agent-only by default.
+    """
+
+    visitor: VisitorSummaryOut
+    visitor_read_id: str | None
+    agent_read_id: str | None
+    last_message: MessageOut | None
+
+    @classmethod
+    def of_summary(cls, summary: ConversationSummary) -> VisitorConversationOut:
+        return cls.model_validate(summary_payload(summary))  # undeclared fields dropped
+
+
 class ConversationPage(BaseModel):
     items: list[ConversationSummaryOut]
     next: str | None

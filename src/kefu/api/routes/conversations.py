@@ -19,6 +19,7 @@ from kefu.api.schemas import (
     MessagePage,
     Strict,
     TransferRequest,
+    VisitorConversationOut,
 )
 from kefu.domain.ids import format_message_id
 from kefu.domain.roles import Role
@@ -64,14 +65,18 @@ async def list_conversations(
     )
 
 
-@router.get("/{conversation_id}", response_model=ConversationSummaryOut)
+@router.get("/{conversation_id}", response_model=ConversationSummaryOut | VisitorConversationOut)
 async def get_conversation(
     conversation_id: str, caller: PrincipalDep, kefu: NodeDep
-) -> ConversationSummaryOut:
+) -> ConversationSummaryOut | VisitorConversationOut:
+    """Agents get the console's view; the conversation's visitor only visitor-facing
+    fields (no labels, linked customer key or unread count)."""
     await kefu.chat.accessible(caller, conversation_id)
     summary = await kefu.repos.summaries.get(conversation_id)
     if summary is None:
         raise NotFound("no such conversation", code="conversation_not_found")
+    if not caller.is_agent:
+        return VisitorConversationOut.of_summary(summary)
     return ConversationSummaryOut.of_summary(summary)
 
 
