@@ -19,8 +19,10 @@ from aiohttp_asgi import ASGIResource
 
 from kefu.api.app import create_api
 from kefu.chat.gateway import Gateway
+from kefu.domain.customer_keys import CUSTOMER_KEY_RULE
 from kefu.node import Node
 from kefu.observability import metrics
+from kefu.observability.failures import report_unexpected
 from kefu.web import customer360, downloads, static
 from kefu.web.cors import cors_headers, cors_middleware
 from kefu.web.headers import security_headers
@@ -31,6 +33,15 @@ log = logging.getLogger(__name__)
 # (``UPLOAD_PATH``) get ``attachments.max_bytes`` instead.
 MAX_REQUEST_BYTES = 1024 * 1024
 UPLOAD_PATH = "/api/v1/attachments"
+# The longest request target (path and query) and header line kefu reads: 8 KiB, what
+# common proxies accept (nginx's large_client_header_buffers); longer ones are refused
+# with JSON 414 / 431 (CONTRACT.md) by the middleware below.
+MAX_URL_BYTES = 8192
+MAX_HEADER_BYTES = 8192
+# aiohttp's own parser limits, set above kefu's so that the middleware, not the parser,
+# refuses what is over 8 KiB: the parser answers a text page quoting the start of the
+# line. Beyond these (a client sending 64 KiB lines on purpose) the parser still does.
+PARSER_LINE_BYTES = 64 * 1024
 
 
 def create_app(node: Node) -> web.Application:
@@ -38,6 +49,7 @@ def create_app(node: Node) -> web.Application:
     app = web.Application(
         client_max_size=max(MAX_REQUEST_BYTES, upload_limit),
         middlewares=[cors_middleware(node.origins), _json_errors(upload_limit)],
+        handler_args={"max_line_size": PARSER_LINE_BYTES, "max_field_size": PARSER_LINE_BYTES},
     )
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(cors_headers(node.origins))
@@ -82,22 +94,24 @@ def _json_errors(upload_limit: int) -> Middleware:
 async def _contract_errors(
     request: web.Request, handler: Handler, upload_limit: int
 ) -> web.StreamResponse:
-    """aiohttp's own refusals (oversized body, bad method on /ws) in the contract's shape."""
-    raw_target = (request.rel_url.raw_path + "?" + request.rel_url.raw_query_string).lower()
-    if "%00" in raw_target or "\x00" in request.path:
-        # PostgreSQL text cannot hold U+0000: an id or filter carrying it is bad input.
-        return _error(400, "bad_request", "the URL must not contain the NUL character")
-    if request.path != "/ws":
-        limit = upload_limit if request.path == UPLOAD_PATH else MAX_REQUEST_BYTES
-        if request.content_length is not None and request.content_length > limit:
-            return _error(413, "too_large", f"request bodies are limited to {limit} bytes")
-        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-            # Bodies must declare their length so the limit above can hold.
-            return _error(411, "length_required", "send a Content-Length header")
+    """Every answer in the contract's shape, counted in ``kefu_http_requests_total``:
+    aiohttp's own refusals (oversized URL, header or body, bad method on /ws) and any
+    unexpected exception of a native route (FastAPI's are answered by its ``CatchAll``)."""
     try:
-        response: web.StreamResponse = await handler(request)
-        _count(request.method, response.status)
-        return response
+        response = await _answer(request, handler, upload_limit)
+    except web.HTTPException as exc:  # a redirect: aiohttp sends it
+        _count(request.method, exc.status)
+        raise
+    _count(request.method, response.status)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler, upload_limit: int) -> web.StreamResponse:
+    refusal = _refusal(request, upload_limit)
+    if refusal is not None:
+        return refusal
+    try:
+        return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -105,6 +119,44 @@ async def _contract_errors(
             exc.status, "bad_request"
         )
         return _error(exc.status, code, exc.reason)
+    except Exception as exc:
+        resource = request.match_info.route.resource
+        template = resource.canonical if resource is not None else "(no route)"
+        report_unexpected(f"{request.method} {template}", exc)
+        if request.writer.output_size > 0:
+            raise  # the answer was under way: aiohttp can only drop the connection
+        return _error(500, "internal_error", "the server failed")
+
+
+def _refusal(request: web.Request, upload_limit: int) -> web.Response | None:
+    """Why the request is refused before any handler sees it, if it is."""
+    if len(request.raw_path) > MAX_URL_BYTES:
+        return _error(414, "uri_too_long", f"URLs are limited to {MAX_URL_BYTES} bytes")
+    for name, value in request.raw_headers:
+        if len(name) + len(value) > MAX_HEADER_BYTES:
+            return _error(
+                431, "headers_too_large", f"a header is limited to {MAX_HEADER_BYTES} bytes"
+            )
+    raw_target = (request.rel_url.raw_path + "?" + request.rel_url.raw_query_string).lower()
+    if "%00" in raw_target or "\x00" in request.path:
+        # PostgreSQL text cannot hold U+0000: an id or filter carrying it is bad input.
+        if ("\x00" in request.path and customer360.PATH.fullmatch(request.path)) or any(
+            "\x00" in key for key in request.query.getall("customer_key", ())
+        ):
+            return _error(400, "bad_customer_key", CUSTOMER_KEY_RULE)
+        return _error(400, "bad_request", "the URL must not contain the NUL character")
+    if request.path != "/ws":
+        limit = upload_limit if request.path == UPLOAD_PATH else MAX_REQUEST_BYTES
+        if request.content_length is not None and request.content_length > limit:
+            return _error(413, "too_large", f"request bodies are limited to {limit} bytes")
+        if (
+            request.path != UPLOAD_PATH
+            and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        ):
+            # Bodies must declare their length so the limit above can hold. Uploads are
+            # streamed to disk with the limit enforced as they arrive, so they may be chunked.
+            return _error(411, "length_required", "send a Content-Length header")
+    return None
 
 
 _COUNTERS: dict[tuple[str, int], Any] = {}

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from kefu import __version__
 from kefu.api import errors
 from kefu.api.asgi_bridge import PatientReceive
+from kefu.api.json_bodies import StrictJsonText
 from kefu.api.routes import (
     agents,
     api_tokens,
@@ -40,6 +41,7 @@ def create_api(node: Node) -> FastAPI:
     )
     app.state.node = node
     errors.install(app)
+    app.add_middleware(StrictJsonText)  # no lone surrogates into the stores (json_bodies)
     app.add_middleware(PatientReceive)  # see asgi_bridge: streaming responses would spin
     for module in (
         health,

@@ -1,21 +1,25 @@
 """Every non-2xx answer in CONTRACT.md's shape: ``{"error": {"code", "message"}}``.
 
-No stack trace reaches a client: unexpected exceptions are logged with the request path
-and answered ``internal_error``.
+No stack trace reaches a client: unexpected exceptions are logged with the route (never
+the path, which may hold a customer key) and answered ``internal_error``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import Tag
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kefu.api.customer_keys import BAD_CUSTOMER_KEY
 from kefu.errors import KefuError, RateLimited
+from kefu.observability.failures import report_unexpected
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,29 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def branch(name: str) -> Tag:
+    """The tag of one branch of a body that is one of several models (``Discriminator``).
+
+    pydantic puts the tag in an error's location; ``field_path`` leaves it out, so the
+    client reads the path of its own document (``events[2].type``), not the model's.
+    """
+    return Tag(f"<{name}>")
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """An error location as the client wrote the field: ``events[2].type``,
+    ``query.limit``; the body itself and union branches are not part of it."""
+    path = ""
+    for index, part in enumerate(loc):
+        if index == 0 and part == "body":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not (part.startswith("<") and part.endswith(">")):
+            path += f".{part}" if path else part
+    return path
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KefuError)
     async def _kefu(request: Request, exc: KefuError) -> JSONResponse:
@@ -48,12 +75,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        errors = exc.errors()
+        # A bad customer key has a code of its own (docs/rest.md); it wins over the rest.
+        first = next(
+            (e for e in errors if e.get("type") == BAD_CUSTOMER_KEY), errors[0] if errors else {}
+        )
+        kind = first.get("type")
+        if kind == "json_invalid":
+            return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
+        where = field_path(first.get("loc", ()))
         message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
-        status = 400 if first.get("type") == "json_invalid" else 422
-        code = "invalid_json" if status == 400 else "validation_error"
-        return JSONResponse(error_body(code, message), status)
+        if kind == BAD_CUSTOMER_KEY:
+            return JSONResponse(error_body(BAD_CUSTOMER_KEY, message), 400)
+        return JSONResponse(error_body("validation_error", message), 422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -88,8 +122,11 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
+            # The route's template, not the path: a path may hold a customer key.
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(no route)"
+            report_unexpected(f"{scope.get('method')} {template}", exc)
             if not started:
                 response = JSONResponse(error_body("internal_error", "the server failed"), 500)
                 await response(scope, receive, send)

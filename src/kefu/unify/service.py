@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from kefu.domain.customer_keys import key_problem
 from kefu.errors import BadInput
 from kefu.observability.metrics import CUSTOMER_360, SOURCE_ANSWERS
 from kefu.ports import Clock
@@ -117,11 +118,9 @@ class Customer360:
         return list(self._sources)
 
     def check_key(self, key: str) -> str:
-        if not key or len(key) > self._max_key or not key.isprintable():
-            raise BadInput(
-                f"a customer key is 1 to {self._max_key} printable characters",
-                code="bad_customer_key",
-            )
+        problem = key_problem(key, self._max_key)
+        if problem is not None:
+            raise BadInput(problem, code="bad_customer_key")
         return key
 
     async def unified(self, key: str, *, refresh: bool = False) -> View:
@@ -152,10 +151,14 @@ class Customer360:
             tasks[source.name] = asyncio.create_task(
                 self._answer(source, key, until, refresh, tasks)
             )
-        # Each answer is bounded by ``until`` on its own; the wait is the backstop.
-        done, pending = await asyncio.wait(tasks.values(), timeout=until - loop.time() + 0.005)
-        for task in pending:
-            task.cancel()
+        # Each answer is bounded by ``until`` on its own; the wait is the backstop. With no
+        # sources configured there is nothing to wait for (``asyncio.wait`` refuses an empty
+        # set): the 360 is the key alone, every part empty.
+        done: set[asyncio.Task[Answer]] = set()
+        if tasks:
+            done, pending = await asyncio.wait(tasks.values(), timeout=until - loop.time() + 0.005)
+            for task in pending:
+                task.cancel()
         answers: dict[str, Answer] = {}
         for name, task in tasks.items():
             if task in done and not task.cancelled() and task.exception() is None:

@@ -6,6 +6,7 @@ import grpc
 
 from kefu.errors import BadInput, Forbidden, KefuError, Unauthenticated
 from kefu.node import Node
+from kefu.observability.failures import report_unexpected
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
 
@@ -47,3 +48,9 @@ class CustomerService(pb_grpc.CustomerServiceServicer):
             )
             await context.abort(code, f"{exc.code}: {exc.message}")
             raise  # abort raises; this line only tells type checkers so
+        except Exception as exc:
+            # Like REST's internal_error: logged here, no exception text to the caller
+            # (grpc.aio would send it as UNKNOWN with the exception's text).
+            report_unexpected("gRPC kefu.v1.CustomerService/GetUnified", exc)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            raise

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
+from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import AgentDep, NodeDep
 from kefu.api.schemas import ConversationSummaryOut, Strict
 from kefu.errors import NotFound
@@ -28,7 +29,7 @@ class CandidatesOut(BaseModel):
 
 class CustomerLink(Strict):
     # null unlinks: the conversation falls back to the visitor's verified identity.
-    customer_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None
+    customer_key: CustomerKey | None
 
 
 class SourceOut(BaseModel):

@@ -13,9 +13,11 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Discriminator, Field, StringConstraints, field_validator
 
+from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import AdminDep, NodeDep, bearer
+from kefu.api.errors import branch
 from kefu.api.schemas import Strict
 from kefu.auth.api_tokens import is_api_token
 from kefu.chat.frames import iso
@@ -42,7 +44,7 @@ RAW_PAYLOAD_CHARS = 10_000  # of a payload that is not JSON, shown as text
 class EventIn(Strict):
     type: str
     id: str | None = None
-    customer_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    customer_key: CustomerKey | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime | None = None
     source: Annotated[str, StringConstraints(max_length=100)] | None = None
@@ -80,6 +82,19 @@ class EventBatchIn(Strict):
     events: list[EventIn] = Field(min_length=1)
 
 
+def _shape(body: Any) -> str:
+    """Which model a body is: a batch has ``events``; anything else is one event."""
+    return "batch" if isinstance(body, dict) and "events" in body else "event"
+
+
+# One event or a batch, told apart by ``events`` before validating, so that an error names
+# the field of the body as sent (``events[2].type``), not a branch the body never was.
+EventsIn = Annotated[
+    Annotated[EventIn, branch("event")] | Annotated[EventBatchIn, branch("batch")],
+    Discriminator(lambda body: branch(_shape(body)).tag),
+]
+
+
 class Accepted(BaseModel):
     event_id: str
 
@@ -115,9 +130,7 @@ WriterDep = Annotated[str, Depends(event_writer)]
     response_model=Accepted | AcceptedBatch,
     summary='Publish one event, or a batch {"events": [...]}; the same id is processed once',
 )
-async def post_events(
-    body: EventIn | EventBatchIn, writer: WriterDep, kefu: NodeDep
-) -> Accepted | AcceptedBatch:
+async def post_events(body: EventsIn, writer: WriterDep, kefu: NodeDep) -> Accepted | AcceptedBatch:
     if isinstance(body, EventBatchIn):
         limit = kefu.settings.events.max_batch_events
         if len(body.events) > limit:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, StringConstraints, field_validator
 
+from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import NodeDep, PrincipalDep, bearer
 from kefu.api.schemas import Strict
 from kefu.auth.api_tokens import is_api_token
@@ -42,7 +43,6 @@ router = APIRouter(tags=["tickets"])
 # the column type in a query).
 MAX_ID_DIGITS = 18
 
-CustomerKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Subject = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_CHARS)
 ]
@@ -243,7 +243,7 @@ async def create_ticket(body: TicketCreate, caller: WriterDep, kefu: NodeDep) ->
 async def list_tickets(
     caller: ReaderDep,
     kefu: NodeDep,
-    customer_key: Annotated[str | None, Query(max_length=200)] = None,
+    customer_key: Annotated[CustomerKey | None, Query()] = None,
     status: TicketStatus | None = None,
     assignee: Annotated[str | None, Query(max_length=40)] = None,
     queue: Annotated[str | None, Query(max_length=40)] = None,
