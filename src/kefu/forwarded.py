@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -27,6 +31,11 @@ class ClientAddress:
             if not self._is_trusted(hop):
                 break
         return address
+
+    def of(self, request: web.BaseRequest) -> str:
+        """The client of an aiohttp request (the WebSocket and the native routes)."""
+        forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
+        return self.resolve(request.remote, forwarded)
 
     def _is_trusted(self, address: str) -> bool:
         try:

@@ -29,7 +29,10 @@ def bearer(request: Request) -> str | None:
 
 
 async def principal(request: Request, kefu: NodeDep) -> Principal:
-    return await kefu.auth.principal(bearer(request))
+    """The caller; a visitor from a blocked address is refused on every request."""
+    caller = await kefu.auth.principal(bearer(request))
+    kefu.blacklist.check(caller, client_ip(request))
+    return caller
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -1,10 +1,16 @@
-"""IP blacklist check, held in memory and refreshed whenever an admin edits the list."""
+"""IP blacklist check, held in memory and refreshed whenever an admin edits the list.
+
+Every request a visitor token makes is checked (REST routes, the attachment download, the
+WebSocket at open and on each frame), not only the creation of a visitor: a token minted
+before its address was blocked must stop working as soon as the block is in place.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 
-from kefu.errors import BadInput
+from kefu.chat.principal import Principal
+from kefu.errors import BadInput, Forbidden
 from kefu.store.blacklist import BlacklistRepository
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -35,3 +41,13 @@ class Blacklist:
         except ValueError:
             return False
         return any(address in network for network in self._networks)
+
+    def check(self, principal: Principal, ip: str | None) -> None:
+        """Refuse a visitor whose address is blocked (403 ``blocked``).
+
+        Agents are never blocked by address: they authenticated with a password, and a
+        supervisor blocking a visitor's network (an office NAT, say) must not lock the
+        company's own staff out along with it.
+        """
+        if not principal.is_agent and self.blocks(ip):
+            raise Forbidden("this address is blocked", code="blocked")

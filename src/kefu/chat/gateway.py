@@ -83,13 +83,11 @@ class Gateway:
             principal = await self._auth.principal(request.query.get("token"))
         except KefuError as exc:
             return await self._refuse(ws, request, exc.code, exc.message, CLOSE_UNAUTHORIZED)
-        ip = self._client_address.resolve(
-            request.remote, ",".join(request.headers.getall("X-Forwarded-For", []))
-        )
-        if not principal.is_agent and self._blacklist.blocks(ip):
-            return await self._refuse(
-                ws, request, "blocked", "this address is blocked", CLOSE_FORBIDDEN
-            )
+        ip = self._client_address.of(request)
+        try:
+            self._blacklist.check(principal, ip)
+        except KefuError as exc:
+            return await self._refuse(ws, request, exc.code, exc.message, CLOSE_FORBIDDEN)
         if self._origins is not None and not self._origins.socket_allows(
             principal, request.headers.get("Origin"), request.host
         ):
@@ -114,7 +112,7 @@ class Gateway:
                 await ws.close(code=CLOSE_UNAUTHORIZED, message=b"token_revoked")
                 return ws
             connection.start()
-            await self._read_loop(connection)
+            await self._read_loop(connection, ip)
         finally:
             last = self._hub.remove(connection)
             await connection.close()
@@ -138,14 +136,19 @@ class Gateway:
         if agent is not None and not agent.disabled:
             await self._chat.agent_online(agent)
 
-    async def _read_loop(self, connection: Connection) -> None:
+    async def _read_loop(self, connection: Connection, ip: str) -> None:
         loop = asyncio.get_running_loop()
         bucket = TokenBucket(
             self._settings.frames_per_second, self._settings.frame_burst, loop.time()
         )
+        visitor = not connection.principal.is_agent
         async for msg in connection.ws:
             if msg.type is WSMsgType.TEXT:
                 metrics.HOT.frames_in += 1
+                if visitor and self._blacklist.blocks(ip):
+                    # Blocked after this socket opened: it acts no more.
+                    await self._close_blocked(connection)
+                    break
                 if bucket.take(loop.time()):
                     await self._dispatch(connection, msg.data)
                 else:
@@ -162,6 +165,11 @@ class Gateway:
                 metrics.FRAME_ERRORS.labels("protocol").inc()
                 log.info("socket error from %s: %s", connection.principal.key, msg.data)
                 break
+
+    async def _close_blocked(self, connection: Connection) -> None:
+        self._error(connection, "blocked", "this address is blocked")
+        connection.flush_now()  # the error frame goes out before the close frame
+        await connection.ws.close(code=CLOSE_FORBIDDEN, message=b"blocked")
 
     async def _dispatch(self, connection: Connection, data: str) -> None:
         client_msg_id: str | None = None
