@@ -483,11 +483,23 @@
     if (kind !== "visitor") {
       if (state.open && document.visibilityState !== "hidden") {
         sendRead(message.id);
-      } else if (kind !== "system" && (!state.readUpTo || idGreater(message.id, state.readUpTo))) {
+      } else if (countsAsUnread(message)) {
         state.unread += 1;
         updateBadge();
       }
     }
+  }
+
+  // The badge counts what a person wrote to the visitor that the visitor has not seen: an
+  // agent's message, newer than the last one seen with the panel open (so a replay after
+  // a reconnect or a reload counts nothing twice). kefu's bot (welcome, offline notice,
+  // auto-replies) and system lines never count: the bot only ever answers, at once, a
+  // message the visitor just sent from the open panel, so whether its answer counted
+  // would depend on whether it arrived before or after the visitor closed the panel.
+  // (Chatwoot's widget likewise counts replies, not its greeting templates.)
+  function countsAsUnread(message) {
+    if (!message.sender || message.sender.kind !== "agent") return false;
+    return !state.readUpTo || idGreater(message.id, state.readUpTo);
   }
 
   function render(message) {
@@ -903,8 +915,11 @@
   });
 
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible" && state.open && state.lastId) {
-      sendRead(state.lastId);
+    if (document.visibilityState === "visible" && state.open) {
+      // What arrived while the page was hidden is on screen now: read, and no longer counted.
+      state.unread = 0;
+      updateBadge();
+      if (state.lastId) sendRead(state.lastId);
     }
   });
 
