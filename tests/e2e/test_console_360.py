@@ -14,6 +14,7 @@ README's ``docs/console.png``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -299,12 +300,20 @@ async def test_a_late_360_never_lands_on_the_next_conversation(kefu: Kefu, brows
     quick = (await newcomer.send_message("Hello"))["conversation_id"]
 
     panel = page.locator(PANEL)
+    slow_answer = asyncio.ensure_future(
+        page.wait_for_event(
+            "requestfinished", lambda request: "/customers/C1001/360" in request.url
+        )
+    )
     await page.locator(f'#conv-list li[data-id="{slow}"]').click()
     await expect(panel).to_have_attribute("aria-busy", "true")
     await expect(panel.locator(".src-badge.pending")).to_have_text("fetching…")
     await page.locator(f'#conv-list li[data-id="{quick}"]').click()
     await expect(panel.locator(".c360-profile")).to_have_text("No profile found for C9999.")
-    await page.wait_for_timeout(1500)  # well past the deadline: C1001's answer came back
+    # C1001's late answer has fully reached the page; a request the page makes after it
+    # comes back after the page handled that answer.
+    await slow_answer
+    assert await page.evaluate("fetch('/healthz').then((r) => r.json())")
     await expect(panel.locator(".c360-profile")).to_have_text("No profile found for C9999.")
     await expect(panel.locator(".c360-name")).to_have_count(0)
     await expect(panel.locator("[data-section=orders]")).to_contain_text("No orders.")
