@@ -62,7 +62,7 @@ class FieldMap(BaseModel):
     timezone: str | None = None
     # A list of sub-records (``lines``): where they are, and their fields.
     from_: str | None = Field(default=None, alias="from")
-    fields: dict[str, FieldMap] | None = None
+    fields: dict[str, FieldMap] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
