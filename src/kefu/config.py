@@ -82,6 +82,13 @@ class WebSocketSettings(BaseModel):
     # Per-socket frame budget (token bucket): far above human typing, far below a flood.
     frames_per_second: float = Field(default=30.0, gt=0)
     frame_burst: int = Field(default=60, ge=1)
+    # Open sockets per visitor token or agent, per node: a browser tab holds one, and 32 is
+    # more tabs than a shopper or an agent keeps open; a script with hundreds is refused.
+    max_sockets_per_principal: int = Field(default=32, ge=1)
+    # Visitor sockets per client address, per node: an office or a mobile carrier's NAT
+    # puts many people behind one address, so this is generous; it stops one machine from
+    # holding a node's memory (~14 KB a socket). Agents are not counted here.
+    max_visitor_sockets_per_ip: int = Field(default=500, ge=1)
 
 
 class AuthSettings(BaseModel):

@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 from kefu.auth.origins import OriginPolicy
 from kefu.auth.service import AuthService
 from kefu.chat import frames
+from kefu.chat.admission import SocketLimits
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
 from kefu.chat.hub import Hub
@@ -32,6 +33,8 @@ from kefu.store.agents import AgentRepository
 log = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
+# Over a socket cap (kefu.chat.admission): 4000 + HTTP's 429 Too Many Requests.
+CLOSE_TOO_MANY_SOCKETS = 4429
 PONG = frames.encode({"type": "pong"})
 
 Handler = Callable[[Connection, frames.ClientFrame], Awaitable[None]]
@@ -57,6 +60,9 @@ class Gateway:
         self._agents = agents
         self._blacklist = blacklist
         self._settings = settings
+        self._limits = SocketLimits(
+            settings.max_sockets_per_principal, settings.max_visitor_sockets_per_ip
+        )
         self._handlers: dict[type[frames.ClientFrame], Handler] = {
             frames.MessageSend: self._on_send,  # type: ignore[dict-item]
             frames.Typing: self._on_typing,  # type: ignore[dict-item]
@@ -101,6 +107,12 @@ class Gateway:
         transport = request.transport
         if transport is None:
             return ws  # the peer left before the handshake
+        refusal = self._limits.admit(principal, ip)  # counted from here: released below
+        if refusal is not None:
+            metrics.FRAME_ERRORS.labels("too_many_sockets").inc()
+            return await self._refuse(
+                ws, request, "too_many_sockets", refusal, CLOSE_TOO_MANY_SOCKETS
+            )
 
         connection = Connection(ws, transport, principal, self._settings.send_buffer_bytes)
         first = self._hub.add(connection)
@@ -114,6 +126,7 @@ class Gateway:
             connection.start()
             await self._read_loop(connection, ip)
         finally:
+            self._limits.release(principal, ip)
             last = self._hub.remove(connection)
             await connection.close()
             if last and principal.is_agent:
