@@ -100,9 +100,9 @@ async def http_500s(kefu: Kefu) -> float:
     async with kefu.http.get(kefu.url("/metrics")) as resp:
         text = await resp.text()
     for line in text.splitlines():
-        if line.startswith("kefu_http_requests_total{") and 'status="500"' in line:
-            if 'method="GET"' in line:
-                return float(line.rsplit(" ", 1)[1])
+        counter = line.startswith("kefu_http_requests_total{")
+        if counter and 'status="500"' in line and 'method="GET"' in line:
+            return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 

@@ -84,7 +84,11 @@ def install(app: FastAPI) -> None:
         if kind == "json_invalid":
             return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
         where = field_path(first.get("loc", ()))
-        message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        message = (
+            f"{where}: {first.get('msg', 'invalid')}"
+            if where
+            else first.get("msg") or "invalid request"
+        )
         if kind == BAD_CUSTOMER_KEY:
             return JSONResponse(error_body(BAD_CUSTOMER_KEY, message), 400)
         return JSONResponse(error_body("validation_error", message), 422)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
@@ -24,12 +24,18 @@ Url = Annotated[str, StringConstraints(max_length=2000)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # Fields that refuse U+0000 themselves with an error of their own (a ``CustomerKey``:
+    # bad_customer_key; a list of Strict models: each item): the body-wide check skips them.
+    NUL_CHECKED_BY_FIELD: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         """PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the store."""
-        if _has_nul(data):
+        checked = data
+        if isinstance(data, dict) and cls.NUL_CHECKED_BY_FIELD:
+            checked = {k: v for k, v in data.items() if k not in cls.NUL_CHECKED_BY_FIELD}
+        if _has_nul(checked):
             raise ValueError("text must not contain the NUL character (U+0000)")
         return data
 

@@ -28,6 +28,7 @@ class CandidatesOut(BaseModel):
 
 
 class CustomerLink(Strict):
+    NUL_CHECKED_BY_FIELD = frozenset({"customer_key"})
     # null unlinks: the conversation falls back to the visitor's verified identity.
     customer_key: CustomerKey | None
 

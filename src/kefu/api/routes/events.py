@@ -42,6 +42,7 @@ RAW_PAYLOAD_CHARS = 10_000  # of a payload that is not JSON, shown as text
 
 
 class EventIn(Strict):
+    NUL_CHECKED_BY_FIELD = frozenset({"customer_key"})
     type: str
     id: str | None = None
     customer_key: CustomerKey | None = None
@@ -79,6 +80,7 @@ class EventIn(Strict):
 
 
 class EventBatchIn(Strict):
+    NUL_CHECKED_BY_FIELD = frozenset({"events"})
     events: list[EventIn] = Field(min_length=1)
 
 

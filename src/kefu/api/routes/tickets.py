@@ -103,6 +103,7 @@ def _not_blank(value: str) -> str:
 
 
 class TicketCreate(Strict):
+    NUL_CHECKED_BY_FIELD = frozenset({"customer_key"})
     customer_key: CustomerKey
     subject: Subject
     body: Body
