@@ -76,9 +76,11 @@ CALLS_GBK = """<?xml version="1.0" encoding="GBK"?>
 
 
 @contextlib.asynccontextmanager
-async def callcenter() -> AsyncIterator[tuple[str, list[str]]]:
-    """A legacy call center: GET /calls?phone=… answers GBK-encoded XML."""
+async def callcenter(declared: bool = True) -> AsyncIterator[tuple[str, list[str]]]:
+    """A legacy call center: GET /calls?phone=… answers GBK-encoded XML, with an XML
+    declaration naming GBK, or (``declared=False``) with only the HTTP header's charset."""
     asked: list[str] = []
+    document = CALLS_GBK if declared else CALLS_GBK.split(b"?>", 1)[1]
 
     async def calls(request: web.Request) -> web.Response:
         asked.append(request.query.get("phone", ""))
@@ -88,7 +90,7 @@ async def callcenter() -> AsyncIterator[tuple[str, list[str]]]:
                 content_type="application/xml",
                 charset="gbk",
             )
-        return web.Response(body=CALLS_GBK, content_type="application/xml", charset="gbk")
+        return web.Response(body=document, content_type="application/xml", charset="GBK")
 
     app = web.Application()
     app.router.add_get("/calls", calls)
@@ -372,3 +374,24 @@ async def test_the_same_vocabulary_through_the_rest_and_sql_connectors(tmp_path:
                 ("shop", "SO-1"): ("paid", "128.50", "2026-03-01T04:00:00Z"),
                 ("shop", "SO-2"): ("unknown", "0.05", "2026-02-01T00:30:00Z"),
             }
+
+
+async def test_a_gbk_reply_without_a_declaration_is_read_in_the_headers_charset(
+    tmp_path: Path,
+) -> None:
+    """``Content-Type: application/xml; charset=GBK`` and no ``<?xml … encoding?>``."""
+    async with callcenter(declared=False) as (url, _asked):
+        sources = {
+            "callcenter": {
+                "connector": "xml",
+                "connection": {"base_url": url},
+                "request": {"method": "GET", "path": "/calls", "params": {"phone": "{value}"}},
+                "map": {"calls": {"from": "Call", "fields": {"id": "@id", "notes": "Notes"}}},
+                "ttl_seconds": 0,
+            }
+        }
+        async with served(tmp_path, sources) as kefu:
+            agent = await kefu.add_agent("Ann")
+            body = await get_360(kefu, agent["token"], PHONE)
+            assert body["sources"]["callcenter"]["status"] == "ok", body["sources"]
+            assert body["calls"][0]["notes"] == "询问退款进度"

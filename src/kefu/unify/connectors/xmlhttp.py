@@ -14,6 +14,10 @@ such as ``Calls/Call``, ``Agent`` or ``@id`` just work. With ``ignore_namespaces
 every namespaced name needs a prefix from the ``namespaces`` option, e.g.
 ``namespaces: {c: "urn:kefu-demo:callcenter"}`` and paths ``c:Calls/c:Call``.
 
+Encodings: a document is read in the encoding its XML declaration names (GBK, GB18030,
+UTF-16 …); one without a declaration or byte-order mark is read in the HTTP
+``Content-Type``'s ``charset``, else as UTF-8.
+
 Connection options: ``base_url``, ``headers``, ``max_response_bytes``, ``verify_tls``,
 ``max_connections``, ``ignore_namespaces``, ``namespaces``. Request options: ``method``
 (GET|POST), ``path``, ``params``, ``headers``, ``body``, ``soap``, ``soap_action``.
@@ -22,6 +26,7 @@ Connection options: ``base_url``, ``headers``, ``max_response_bytes``, ``verify_
 from __future__ import annotations
 
 import asyncio
+import codecs
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -61,7 +66,12 @@ _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _PARSE_ERRORS = (etree.XMLSyntaxError, ValueError)
 
 
-def _parser() -> etree.XMLParser:
+_DECLARES_ENCODING = re.compile(rb"^<\?xml\b[^>]*?\bencoding\s*=")
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:\-]+)", re.IGNORECASE)
+
+
+def _parser(encoding: str | None = None) -> etree.XMLParser:
     # A fresh parser per document: cheap, and safe to use from a worker thread.
     return etree.XMLParser(
         resolve_entities=False,
@@ -70,7 +80,34 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        encoding=encoding,
     )
+
+
+def header_charset(content_type: str) -> str | None:
+    """The ``charset`` of a Content-Type header when it is a known one other than UTF-8
+    (XML's own default), else None."""
+    match = _CHARSET.search(content_type)
+    if match is None:
+        return None
+    try:
+        name = codecs.lookup(match.group(1)).name
+    except LookupError:
+        return None
+    return None if name == "utf-8" else match.group(1)
+
+
+def _undeclared_encoding(charset: str | None, body: bytes) -> str | None:
+    """The encoding to parse ``body`` with when the document does not say its own.
+
+    Legacy servers (a GBK call center) often send ``Content-Type: text/xml; charset=GBK``
+    and no ``<?xml … encoding="GBK"?>``; XML then defaults to UTF-8 and the reply fails.
+    A document that declares its encoding (or starts with a byte-order mark) is believed
+    over the header: such servers get the declaration right more often than the header.
+    """
+    if charset is None or body.startswith(_BOMS) or _DECLARES_ENCODING.match(body):
+        return None
+    return charset
 
 
 def _local(element: etree._Element) -> str:
@@ -91,17 +128,24 @@ def _strip_namespaces(root: etree._Element) -> None:
     etree.cleanup_namespaces(root)
 
 
-def parse_document(body: bytes, *, strip_namespaces: bool) -> etree._Element:
+def parse_document(
+    body: bytes, *, strip_namespaces: bool, charset: str | None = None
+) -> etree._Element:
     """Parse a reply into its root element, refusing anything with a DOCTYPE.
 
     The byte check stops ASCII-compatible documents before the parser sees them; the
     docinfo check catches the same declaration in encodings the byte check cannot read
-    (UTF-16). Error messages never quote the document.
+    (UTF-16). Error messages never quote the document. ``charset`` (the HTTP header's)
+    applies to a document that declares no encoding of its own.
     """
     if _DOCTYPE.search(body):
         raise SourceFailure("document type declarations are refused")
     try:
-        root = etree.fromstring(body, _parser())
+        parser = _parser(_undeclared_encoding(charset, body))
+    except LookupError:  # a charset Python knows and libxml2 does not
+        parser = _parser()
+    try:
+        root = etree.fromstring(body, parser)
     except _PARSE_ERRORS:
         raise SourceFailure("reply is not well-formed XML") from None
     docinfo = root.getroottree().docinfo
@@ -333,23 +377,26 @@ class XmlPreparedRequest:
             # SOAP 1.1 reports a fault with HTTP 500: read it for the fault's reason.
             want_body=lambda status: 200 <= status < 300 or (soap and status >= 400),
         )
+        charset = header_charset(reply.content_type)
         if 200 <= reply.status < 300:
-            root = await self._parse(reply.body)
+            root = await self._parse(reply.body, charset)
             return _soap_body(root) if soap else root
         if soap:
             try:
-                _soap_body(await self._parse(reply.body))
+                _soap_body(await self._parse(reply.body, charset))
             except SoapFault:
                 raise
             except SourceFailure:
                 pass
         raise SourceFailure(f"HTTP {reply.status}")
 
-    async def _parse(self, body: bytes) -> etree._Element:
+    async def _parse(self, body: bytes, charset: str | None) -> etree._Element:
         strip = self._client.options.ignore_namespaces
         if len(body) > THREAD_PARSE_BYTES:
-            return await asyncio.to_thread(parse_document, body, strip_namespaces=strip)
-        return parse_document(body, strip_namespaces=strip)
+            return await asyncio.to_thread(
+                parse_document, body, strip_namespaces=strip, charset=charset
+            )
+        return parse_document(body, strip_namespaces=strip, charset=charset)
 
 
 class SoapFault(SourceFailure):
