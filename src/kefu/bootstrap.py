@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from kefu.attachments.links import DownloadLinks
 from kefu.attachments.service import AttachmentService
 from kefu.attachments.storage import BlobStore
+from kefu.attachments.sweep import UnsentSweep
 from kefu.auth.api_tokens import ApiTokens
 from kefu.auth.origins import OriginPolicy
 from kefu.auth.secret import load_or_create_secret
@@ -91,6 +93,13 @@ def _ran(retention: Retention) -> Callable[[], Coroutine[Any, Any, None]]:
     return run
 
 
+def _swept(sweep: UnsentSweep) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def run() -> None:
+        await sweep.run_once()
+
+    return run
+
+
 @contextlib.asynccontextmanager
 async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Node]:
     """Migrate the store, start every part, yield the node; stop everything on exit.
@@ -141,7 +150,19 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
         )
         hub = Hub()
         blobs = BlobStore(settings.data_dir / "attachments")
-        attachments = AttachmentService(repos.attachments, blobs, clock, settings.attachments)
+        links = DownloadLinks(secret, clock, settings.attachments.download_url_seconds)
+        attachments = AttachmentService(
+            repos.attachments, blobs, clock, settings.attachments, links
+        )
+        sweep = UnsentSweep(
+            repos.attachments,
+            blobs,
+            clock,
+            timedelta(hours=settings.attachments.unsent_max_age_hours),
+        )
+        await stack.enter_async_context(
+            every(settings.attachments.sweep_seconds, _swept(sweep), "unsent upload sweep")
+        )
         eraser = Eraser(db, blobs)
         if settings.privacy.retention_days is not None:
             retention = Retention(eraser, clock, repos.audit, settings.privacy.retention_days)

@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from kefu.attachments.settings import AttachmentSettings
 from kefu.cluster.settings import ClusterSettings
 from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
@@ -129,22 +130,6 @@ class SiteSettings(BaseModel):
                 )
             cleaned.append(origin.lower())
         return cleaned
-
-
-class AttachmentSettings(BaseModel):
-    # 10 MiB holds a phone photo or a scanned invoice; bigger files belong in a ticket tool.
-    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
-    # Types decided from the content's magic bytes, never from the name or Content-Type.
-    allowed_types: list[str] = Field(
-        default_factory=lambda: [
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "application/pdf",
-            "text/plain",
-        ]
-    )
 
 
 class Settings(BaseSettings):

@@ -95,15 +95,15 @@ async def test_attachment_travels_with_the_message_and_its_history(kefu: Kefu) -
     )
     ack = await visitor_ws.expect("message.ack", client_msg_id="m1")
     new = await agent_ws.expect("message.new")
-    assert new["message"]["attachments"] == [
-        {
-            "id": sent["id"],
-            "name": "photo.png",
-            "content_type": "image/png",
-            "size": sent["size"],
-            "url": f"/api/v1/attachments/{sent['id']}",
-        }
-    ]
+    (carried,) = new["message"]["attachments"]
+    assert carried.pop("download_url").startswith(f"/api/v1/attachments/{sent['id']}?exp=")
+    assert carried == {
+        "id": sent["id"],
+        "name": "photo.png",
+        "content_type": "image/png",
+        "size": sent["size"],
+        "url": f"/api/v1/attachments/{sent['id']}",
+    }
     status, page = await kefu.get(
         f"/api/v1/conversations/{ack['conversation_id']}/messages", agent["token"]
     )
@@ -166,7 +166,9 @@ async def test_download_headers_and_access(kefu: Kefu) -> None:
         assert resp.headers["Content-Disposition"].startswith("inline")
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
     # Text (here: HTML pretending) is a download, typed as plain text, sandboxed.
-    async with kefu.http.get(kefu.url(text["url"] + f"?token={agent['token']}")) as resp:
+    async with kefu.http.get(
+        kefu.url(text["url"]), headers={"Authorization": f"Bearer {agent['token']}"}
+    ) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain")
         assert resp.headers["Content-Disposition"] == "attachment; filename*=UTF-8''page.html"

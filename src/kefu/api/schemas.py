@@ -6,7 +6,13 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from kefu.chat.frames import attachment_payload, iso, message_payload, summary_payload
+from kefu.chat.frames import (
+    LinkSigner,
+    attachment_payload,
+    iso,
+    message_payload,
+    summary_payload,
+)
 from kefu.domain.ids import format_message_id
 from kefu.domain.models import (
     Agent,
@@ -151,10 +157,16 @@ class AttachmentOut(BaseModel):
     content_type: str
     size: int
     url: str
+    # A short-lived link signed for this one file (no token in it): what browsers open.
+    download_url: str | None = None
 
     @classmethod
-    def of(cls, attachment: Attachment) -> AttachmentOut:
-        return cls.model_validate(attachment_payload(attachment))
+    def of(cls, attachment: Attachment, links: LinkSigner | None = None) -> AttachmentOut:
+        return cls.model_validate(attachment_payload(attachment, links))
+
+
+class AttachmentLinkOut(BaseModel):
+    download_url: str
 
 
 class VisitorResponse(BaseModel):
@@ -260,8 +272,8 @@ class MessageOut(BaseModel):
     internal: bool = False  # a private note (only agents ever read one)
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        return cls.model_validate(message_payload(message))
+    def of(cls, message: Message, links: LinkSigner | None = None) -> MessageOut:
+        return cls.model_validate(message_payload(message, links))
 
 
 class MessagePage(BaseModel):

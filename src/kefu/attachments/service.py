@@ -2,19 +2,21 @@
 
 Who may read one: its uploader (to preview before sending), and once a message carries
 it, whoever may read that conversation (``ChatService.accessible``). Who may send one: its
-uploader only, once. Everyone else gets 404, so ids leak nothing.
+uploader only, once. Everyone else gets 404, so ids leak nothing. Browsers read them
+through signed links (``kefu.attachments.links``) handed out in those same payloads.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
 
+from kefu.attachments.links import DownloadLinks
+from kefu.attachments.quota import Quota
+from kefu.attachments.settings import AttachmentSettings
 from kefu.attachments.sniff import clean_name, sniff
-from kefu.attachments.storage import BlobStore
+from kefu.attachments.storage import BlobStore, Incoming, TooBig
 from kefu.chat.principal import Principal
-from kefu.config import AttachmentSettings
 from kefu.domain.models import Attachment
 from kefu.errors import BadInput, KefuError, NotFound, TooLarge
 from kefu.ports import Clock
@@ -37,42 +39,103 @@ class AttachmentService:
         blobs: BlobStore,
         clock: Clock,
         settings: AttachmentSettings,
+        links: DownloadLinks,
     ) -> None:
         self._repo = repo
         self._blobs = blobs
         self._clock = clock
         self._settings = settings
+        self._links = links
 
     @property
     def max_bytes(self) -> int:
         return self._settings.max_bytes
 
-    async def upload(self, uploader: Principal, name: str | None, data: bytes) -> Attachment:
-        if not data:
-            raise BadInput("the file is empty", code="empty_file")
-        if len(data) > self._settings.max_bytes:
+    def download_url(self, attachment: Attachment) -> str:
+        """A signed link that opens this one attachment for a short while."""
+        return self._links.url(attachment.id)
+
+    def verify_link(self, attachment_id: str, exp: str, sig: str) -> None:
+        self._links.verify(attachment_id, exp, sig)
+
+    async def upload(
+        self,
+        uploader: Principal,
+        name: str | None,
+        body: AsyncIterable[bytes],
+        *,
+        ip: str | None = None,
+        declared_size: int | None = None,
+    ) -> Attachment:
+        """Stream ``body`` to disk and record it; refused uploads leave nothing behind.
+
+        Visitors' uploads count against their quota and their address's (``ip``); a
+        visitor already over it is refused before the body is read.
+        """
+        quotas = self._quotas(uploader, ip)
+        await self._repo.check_quotas(quotas, declared_size or 0, self._clock.now())
+        try:
+            incoming = await self._blobs.receive(body, self._settings.max_bytes)
+        except TooBig:
             raise TooLarge(
                 f"attachments are limited to {self._settings.max_bytes} bytes",
                 code="attachment_too_large",
-            )
-        content_type = sniff(data)
+            ) from None
+        try:
+            attachment = await self._record(uploader, name, incoming, ip, quotas)
+        except BaseException:
+            await self._blobs.discard(incoming)
+            raise
+        try:
+            await self._blobs.place(incoming)
+        except BaseException:
+            await self._repo.delete(attachment.id)
+            await self._blobs.discard(incoming)
+            raise
+        return attachment
+
+    async def _record(
+        self,
+        uploader: Principal,
+        name: str | None,
+        incoming: Incoming,
+        ip: str | None,
+        quotas: Sequence[Quota],
+    ) -> Attachment:
+        if not incoming.size:
+            raise BadInput("the file is empty", code="empty_file")
+        content_type = sniff(incoming.head)
         if content_type is None or content_type not in self._settings.allowed_types:
             allowed = ", ".join(self._settings.allowed_types)
             raise UnsupportedType(f"this kind of file is not accepted (allowed: {allowed})")
-        digest = await self._blobs.put(data)
-        attachment = await self._repo.create(
-            sha256=digest,
+        return await self._repo.create(
+            sha256=incoming.sha256,
             name=clean_name(name, content_type),
             content_type=content_type,
-            size=len(data),
+            size=incoming.size,
             uploader=uploader.key,
+            uploader_ip=None if uploader.is_agent else ip,
             now=self._clock.now(),
+            quotas=quotas,
         )
-        # An erasure may have removed the same content's file between the put (which found
-        # it there) and the row: now that the row exists no erasure removes it, so put again.
-        if not await asyncio.to_thread(self._blobs.path(digest).exists):
-            await self._blobs.put(data)
-        return attachment
+
+    def _quotas(self, uploader: Principal, ip: str | None) -> list[Quota]:
+        if uploader.is_agent:
+            return []
+        settings = self._settings
+        quotas = [
+            Quota(
+                "visitor",
+                uploader.key,
+                settings.visitor_files_per_hour,
+                settings.visitor_bytes_per_hour,
+            )
+        ]
+        if ip is not None:
+            quotas.append(
+                Quota("address", ip, settings.ip_files_per_hour, settings.ip_bytes_per_hour)
+            )
+        return quotas
 
     async def for_sending(self, sender: Principal, ids: Sequence[str]) -> list[Attachment]:
         """The sender's own, not yet sent attachments named by ``ids``, in that order."""
@@ -95,6 +158,10 @@ class AttachmentService:
                     f"attachment {attachment_id!r} was already sent", code="attachment_already_sent"
                 )
             result.append(attachment)
+        # Claimed before the message is stored: from now on the unsent-upload sweep spares
+        # them. One swept meanwhile fails the send here, before anything is stored.
+        if result and await self._repo.claim(unique, sender.key, self._clock.now()) < len(unique):
+            raise NotFound("an attachment of this message is gone", code="attachment_not_found")
         return result
 
     async def link(

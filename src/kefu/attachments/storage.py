@@ -1,9 +1,15 @@
 """Content-addressed blobs under ``$KEFU_DATA_DIR/attachments/``.
 
 A file is stored at ``<sha256[:2]>/<sha256>``: the same photo sent twice is stored once,
-a path can never be chosen by a client, and a written blob never changes. Writes go to a
-temporary file first and are renamed into place, so a reader never sees half a file.
-Disk work runs in a thread: hashing and writing 10 MiB would stall the event loop.
+a path can never be chosen by a client, and a written blob never changes.
+
+An upload is streamed, never held whole in memory: its chunks are hashed while they are
+written to a temporary file in ``.incoming/`` (the same file system, so the final rename
+is atomic), and the size limit is enforced as the bytes arrive. Only once its row is
+committed is the file renamed into place (:meth:`BlobStore.place`); that order is what
+lets :meth:`BlobStore.remove_unreferenced` delete a shared content safely while another
+upload of the same bytes races it. Disk work runs in a thread: hashing and writing 10 MiB
+would stall the event loop.
 """
 
 from __future__ import annotations
@@ -11,8 +17,41 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import tempfile
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+# Bytes gathered before one thread hop writes and hashes them: a hop per network chunk
+# (often a few KiB) would cost more than the work; 256 KiB bounds the memory per upload.
+WRITE_BATCH_BYTES = 256 * 1024
+# Bytes of the start kept in memory for sniffing the type (kefu.attachments.sniff reads
+# up to 8 KiB, plus one to tell a cut multi-byte character from the file's end).
+HEAD_BYTES = 8192 + 1
+INCOMING = ".incoming"
+
+
+class TooBig(Exception):
+    """The stream passed ``limit`` bytes; what was written of it is already deleted."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An upload on disk under a temporary name, hashed, not yet in its place."""
+
+    path: Path
+    sha256: str
+    size: int
+    head: bytes
+
+
+Referenced = Callable[[set[str]], Awaitable[set[str]]]
 
 
 class BlobStore:
@@ -24,24 +63,129 @@ class BlobStore:
             raise ValueError("not a sha256 hex digest")
         return self._root / sha256[:2] / sha256
 
-    async def put(self, data: bytes) -> str:
-        """Store ``data``; returns its sha256 hex digest."""
-        return await asyncio.to_thread(self._put, data)
+    @property
+    def incoming_dir(self) -> Path:
+        return self._root / INCOMING
 
-    def _put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.exists():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> Incoming:
+        """Write ``chunks`` to a temporary file, hashing them; :class:`TooBig` past
+        ``limit`` bytes (read no further). The file is deleted on any failure."""
+        fd, name = await asyncio.to_thread(self._open_temp)
+        tmp = Path(name)
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        pending: list[bytes] = []
+        pending_bytes = 0
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooBig(limit)
+                    if len(head) < HEAD_BYTES:
+                        head += chunk[: HEAD_BYTES - len(head)]
+                    pending.append(chunk)
+                    pending_bytes += len(chunk)
+                    if pending_bytes >= WRITE_BATCH_BYTES:
+                        await asyncio.to_thread(_write, out, digest.update, pending)
+                        pending, pending_bytes = [], 0
+                await asyncio.to_thread(_write, out, digest.update, pending, True)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            await asyncio.to_thread(tmp.unlink, True)
             raise
-        return digest
+        return Incoming(path=tmp, sha256=digest.hexdigest(), size=size, head=head)
+
+    async def place(self, incoming: Incoming) -> None:
+        """Move a received file to its content address (replacing identical bytes)."""
+        target = self.path(incoming.sha256)
+        await asyncio.to_thread(_move, incoming.path, target)
+
+    async def discard(self, incoming: Incoming) -> None:
+        await asyncio.to_thread(incoming.path.unlink, True)
+
+    async def remove_unreferenced(self, digests: set[str], referenced: Referenced) -> int:
+        """Delete the files of ``digests`` that no attachment row points at.
+
+        ``referenced`` answers which of some digests rows still point at. A file is first
+        renamed aside, then the rows are asked again, then it is deleted or put back: an
+        upload of the same bytes commits its row before placing its file, so it either
+        shows in that second answer (and the file comes back) or places its own file after
+        this one moved away. A plain check-then-delete could delete the file under a row
+        committed between the two.
+        """
+        candidates = {d for d in digests if _is_digest(d)} - await referenced(digests)
+        if not candidates:
+            return 0
+        aside = await asyncio.to_thread(self._set_aside, candidates)
+        if not aside:
+            return 0
+        back = await referenced(set(aside))
+        return await asyncio.to_thread(self._settle, aside, back)
+
+    async def prune_incoming(self, before: float) -> int:
+        """Delete temporary files last written before ``before`` (Unix seconds): what a
+        crash mid-upload left behind. A live upload writes far more often than that."""
+        return await asyncio.to_thread(self._prune_incoming, before)
+
+    def _prune_incoming(self, before: float) -> int:
+        removed = 0
+        try:
+            entries = list(os.scandir(self.incoming_dir))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.is_file() and entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def _open_temp(self) -> tuple[int, str]:
+        self.incoming_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return tempfile.mkstemp(dir=self.incoming_dir, prefix="upload-")
+
+    def _set_aside(self, digests: set[str]) -> dict[str, Path]:
+        token = secrets.token_hex(4)
+        aside = {}
+        for digest in sorted(digests):
+            target = self.path(digest)
+            gone = target.with_name(f".gone-{token}-{digest}")
+            try:
+                os.rename(target, gone)
+            except FileNotFoundError:
+                continue
+            aside[digest] = gone
+        return aside
+
+    def _settle(self, aside: dict[str, Path], back: set[str]) -> int:
+        removed = 0
+        for digest, gone in aside.items():
+            if digest in back:
+                os.replace(gone, self.path(digest))
+            else:
+                gone.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _write(
+    out: IO[bytes], hash_update: Callable[[bytes], None], chunks: list[bytes], final: bool = False
+) -> None:
+    for chunk in chunks:
+        hash_update(chunk)
+        out.write(chunk)
+    if final:
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.replace(source, target)
+
+
+def _is_digest(value: str) -> bool:
+    return len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)

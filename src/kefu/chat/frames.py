@@ -9,6 +9,7 @@ against the schemas in ``SERVER_FRAME_FIELDS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -137,7 +138,13 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+# Signs a short-lived download link for one attachment (``AttachmentService.download_url``).
+# Payloads that go to people who may read the message get one per attachment; payloads
+# built without it (list previews) carry no ``download_url``.
+LinkSigner = Callable[[Attachment], str]
+
+
+def message_payload(message: Message, links: LinkSigner | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": format_message_id(message.id),
         "conversation_id": message.conversation_id,
@@ -151,21 +158,26 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
     if message.attachments:
         # Optional field (CONTRACT.md): only messages that carry files have it.
-        payload["attachments"] = [attachment_payload(a) for a in message.attachments]
+        payload["attachments"] = [attachment_payload(a, links) for a in message.attachments]
     if message.internal:
         payload["internal"] = True  # a private note (only agents ever receive one)
     return payload
 
 
-def attachment_payload(attachment: Attachment) -> dict[str, Any]:
-    return {
+def attachment_payload(attachment: Attachment, links: LinkSigner | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
         "id": attachment.id,
         "name": attachment.name,
         "content_type": attachment.content_type,
         "size": attachment.size,
         # Relative to kefu's origin: the widget, on another origin, prefixes its base URL.
+        # Opens with an Authorization header (API clients, the widget's fetch).
         "url": f"/api/v1/attachments/{attachment.id}",
     }
+    if links is not None:
+        # Opens by itself for a few minutes: what a browser puts in <img src> or a link.
+        payload["download_url"] = links(attachment)
+    return payload
 
 
 def conversation_payload(record: ConversationRecord) -> dict[str, Any]:
@@ -210,8 +222,8 @@ def summary_payload(summary: ConversationSummary) -> dict[str, Any]:
     }
 
 
-def message_new(message: Message) -> bytes:
-    return encode({"type": "message.new", "message": message_payload(message)})
+def message_new(message: Message, links: LinkSigner | None = None) -> bytes:
+    return encode({"type": "message.new", "message": message_payload(message, links)})
 
 
 def message_ack(client_msg_id: str, message: Message) -> bytes:

@@ -65,6 +65,8 @@ class ChatService:
         shared: SharedAssignments | None = None,
     ) -> None:
         self._attachments = attachments
+        # Every message.new signs its attachments' download links (none without files).
+        self._links = attachments.download_url if attachments is not None else None
         # Several nodes: the store decides assignments (None: this node's board does).
         self._shared = shared
         # Several nodes, as of the last look: agents with a socket anywhere, and those of
@@ -307,7 +309,7 @@ class ChatService:
             # not the list (a note is not the conversation's last message).
             self._hub.send(
                 self._agent_side(conversation),
-                frames.message_new(message),
+                frames.message_new(message, self._links),
                 conversation.id,
                 message.id,
             )
@@ -315,7 +317,7 @@ class ChatService:
             metrics.HOT.messages_stored += 1
             self._hub.send(
                 self._participants(conversation),
-                frames.message_new(message),
+                frames.message_new(message, self._links),
                 conversation.id,
                 message.id,
             )
@@ -384,7 +386,7 @@ class ChatService:
             if before is not None:
                 page = [message for message in page if message.id < before]
             for message in page:
-                await send(frames.message_new(message))
+                await send(frames.message_new(message, self._links))
             if page:
                 after_seq = page[-1].id
                 last = format_message_id(after_seq)
@@ -638,7 +640,7 @@ class ChatService:
     def _broadcast(self, conversation: Conversation, message: Message) -> None:
         self._hub.send(
             self._participants(conversation),
-            frames.message_new(message),
+            frames.message_new(message, self._links),
             conversation.id,
             message.id,
         )

@@ -16,12 +16,10 @@ retention at once: on PostgreSQL they queue on an advisory lock.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -219,36 +217,20 @@ class Eraser:
         return gone
 
     async def _remove_unreferenced(self, hashes: set[str]) -> int:
-        """Delete the files of contents no attachment row points at any more."""
+        """Delete the files of contents no attachment row points at any more (safe
+        against an upload of the same bytes racing it: ``BlobStore.remove_unreferenced``)."""
+        return await self._blobs.remove_unreferenced(hashes, self._referenced)
+
+    async def _referenced(self, hashes: set[str]) -> set[str]:
         if not hashes:
-            return 0
+            return set()
+        query = (
+            sa.select(attachments.c.sha256)
+            .where(attachments.c.sha256.in_(sorted(hashes)))
+            .distinct()
+        )
         async with self._db.connect() as conn:
-            still = set(
-                (
-                    await conn.execute(
-                        sa.select(attachments.c.sha256)
-                        .where(attachments.c.sha256.in_(list(hashes)))
-                        .distinct()
-                    )
-                ).scalars()
-            )
-        removed = 0
-        for digest in sorted(hashes - still):
-            try:
-                path = self._blobs.path(digest)
-            except ValueError:
-                continue
-            if await asyncio.to_thread(_unlink, path):
-                removed += 1
-        return removed
-
-
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+            return set((await conn.execute(query)).scalars())
 
 
 def _count(result: Any) -> int:

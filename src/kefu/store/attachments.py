@@ -4,13 +4,23 @@ this table says who uploaded what, under which name, and which message carries i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kefu.attachments.quota import WINDOW, Quota, Usage, check
 from kefu.domain.ids import new_id
 from kefu.domain.models import Attachment
 from kefu.store.database import Database
 from kefu.store.tables import attachments
+
+# pg_advisory_xact_lock(int4, int4) class: "up" (uploads) + "qt" (quota); the second key
+# is the hash of the quota's scope and key.
+QUOTA_LOCK = 0x75707174
+# pg_try_advisory_xact_lock key: "kefu" + "swep", one node sweeps unsent uploads at a time.
+SWEEP_LOCK = 0x6B656675_73776570
 
 
 def attachment_from_row(row: Any) -> Attachment:
@@ -40,7 +50,16 @@ class AttachmentRepository:
         size: int,
         uploader: str,
         now: datetime,
+        uploader_ip: str | None = None,
+        quotas: Sequence[Quota] = (),
     ) -> Attachment:
+        """Insert the row, if ``quotas`` allow one more file of ``size`` bytes
+        (:class:`QuotaExceeded` otherwise, and nothing is inserted).
+
+        The count and the insert share one transaction, taken one at a time per quota key
+        (SQLite: its write lock; PostgreSQL: an advisory lock per key), so parallel
+        uploads cannot all pass on the same count.
+        """
         attachment = Attachment(
             id=new_id("att"),
             sha256=sha256,
@@ -50,8 +69,14 @@ class AttachmentRepository:
             uploader=uploader,
             created_at=now,
         )
-        async with self._db.begin() as conn:
-            await conn.execute(
+
+        def insert(conn: Connection) -> None:
+            for quota in quotas:
+                if conn.dialect.name == "postgresql":
+                    key = sa.func.hashtext(f"{quota.scope}:{quota.key}")
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(QUOTA_LOCK, key)))
+                check(quota, _usage(conn, quota, now), size, now)
+            conn.execute(
                 attachments.insert().values(
                     id=attachment.id,
                     sha256=sha256,
@@ -59,10 +84,24 @@ class AttachmentRepository:
                     content_type=content_type,
                     size=size,
                     uploader=uploader,
+                    uploader_ip=uploader_ip,
                     created_at=now,
                 )
             )
+
+        await self._db.run_in_transaction(insert)
         return attachment
+
+    async def check_quotas(self, quotas: Sequence[Quota], size: int, now: datetime) -> None:
+        """The same check as :meth:`create`, without a lock: refuse early, before a body
+        is read, what would be refused at the end anyway."""
+        if quotas:
+            async with self._db.connect() as conn:
+                await conn.run_sync(_check_all, quotas, size, now)
+
+    async def delete(self, attachment_id: str) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(attachments.delete().where(attachments.c.id == attachment_id))
 
     async def get(self, attachment_id: str) -> Attachment | None:
         query = attachments.select().where(attachments.c.id == attachment_id)
@@ -78,6 +117,20 @@ class AttachmentRepository:
             rows = (await conn.execute(query)).all()
         return [attachment_from_row(row) for row in rows]
 
+    async def claim(self, ids: Sequence[str], uploader: str, now: datetime) -> int:
+        """Mark unsent attachments of ``uploader`` as named by a message being sent, so
+        the unsent-upload sweep spares them; how many were still there to mark."""
+        query = (
+            attachments.update()
+            .where(attachments.c.id.in_(list(ids)))
+            .where(attachments.c.uploader == uploader)
+            .where(attachments.c.message_id.is_(None))
+            .values(claimed_at=now)
+        )
+        async with self._db.begin() as conn:
+            result = await conn.execute(query)
+        return int(result.rowcount or 0)
+
     async def link(
         self, ids: Sequence[str], uploader: str, conversation_id: str, message_id: int
     ) -> None:
@@ -91,3 +144,77 @@ class AttachmentRepository:
         )
         async with self._db.begin() as conn:
             await conn.execute(query)
+
+    async def delete_unsent(self, cutoff: datetime, limit: int) -> tuple[int, set[str]] | None:
+        """Delete up to ``limit`` attachments uploaded before ``cutoff`` that no message
+        carries and none claimed since ``cutoff``; their count and contents.
+
+        None when another node is sweeping right now (PostgreSQL: a try-lock, so nodes
+        take turns instead of queueing). The claim and the link re-check the same
+        conditions under the row's lock, so a send racing this either claims first (and
+        the row stays) or finds the row gone (and the send is refused, nothing stored).
+        """
+        unsent = (
+            attachments.c.message_id.is_(None)
+            & attachments.c.conversation_id.is_(None)
+            & (attachments.c.created_at < cutoff)
+            & (attachments.c.claimed_at.is_(None) | (attachments.c.claimed_at < cutoff))
+        )
+        async with self._db.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                locked = await conn.execute(
+                    sa.select(sa.func.pg_try_advisory_xact_lock(SWEEP_LOCK))
+                )
+                if not locked.scalar():
+                    return None
+            found = await conn.execute(
+                sa.select(attachments.c.id, attachments.c.sha256)
+                .where(unsent)
+                .order_by(attachments.c.created_at)
+                .limit(limit)
+            )
+            rows = found.all()
+            if not rows:
+                return 0, set()
+            result = await conn.execute(
+                attachments.delete()
+                .where(attachments.c.id.in_([row.id for row in rows]))
+                .where(unsent)
+            )
+        return int(result.rowcount or 0), {row.sha256 for row in rows}
+
+    async def referenced(self, hashes: set[str]) -> set[str]:
+        """Which of these contents some attachment row still points at."""
+        if not hashes:
+            return set()
+        query = (
+            sa.select(attachments.c.sha256)
+            .where(attachments.c.sha256.in_(sorted(hashes)))
+            .distinct()
+        )
+        async with self._db.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+
+def _usage(conn: Connection, quota: Quota, now: datetime) -> Usage:
+    who = attachments.c.uploader if quota.scope == "visitor" else attachments.c.uploader_ip
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(attachments.c.size), 0),
+            sa.func.min(attachments.c.created_at),
+        )
+        .where(who == quota.key)
+        .where(attachments.c.created_at > now - WINDOW)
+    ).one()
+    oldest = row[2]
+    if isinstance(oldest, str):  # SQLite returns an aggregate's timestamp as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return Usage(files=int(row[0]), bytes=int(row[1]), oldest=oldest)
+
+
+def _check_all(conn: Connection, quotas: Sequence[Quota], size: int, now: datetime) -> None:
+    for quota in quotas:
+        check(quota, _usage(conn, quota, now), size, now)

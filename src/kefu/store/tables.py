@@ -161,7 +161,15 @@ attachments = sa.Table(
     # may read it.
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=True),
     sa.Column("message_id", BigId, nullable=True),
+    # A visitor's address at upload (agents' uploads: NULL): the per-IP upload quota.
+    sa.Column("uploader_ip", sa.String(64), nullable=True),
+    # When a message about to carry it named it: the unsent-upload sweep spares it from
+    # then on, so a send racing the sweep never loses its file (kefu.attachments.sweep).
+    sa.Column("claimed_at", Timestamp, nullable=True),
     sa.Index(None, "message_id"),
+    # The upload quotas count the last hour per uploader and per address.
+    sa.Index(None, "uploader", "created_at"),
+    sa.Index(None, "uploader_ip", "created_at"),
 )
 
 canned_replies = sa.Table(

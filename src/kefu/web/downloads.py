@@ -6,8 +6,12 @@ ASGI ``http.disconnect`` that the aiohttp-asgi bridge never sends, and aiohttp's
 
 Safety: ``Content-Disposition: attachment`` for everything but png/jpeg/gif/webp,
 ``nosniff`` (added for every response) and a sandboxing CSP, so no upload can ever run
-as a page on kefu's origin. ``<img src>`` cannot send a bearer header, so ``?token=`` is
-accepted as well as ``Authorization``.
+as a page on kefu's origin.
+
+Two ways in: ``Authorization: Bearer`` (API clients, the widget's fetch), or a signed
+link ``?exp=…&sig=…`` (``kefu.attachments.links``) for what a browser opens by URL, since
+``<img src>`` cannot send a header. A token in the URL (``?token=``) is not accepted: it
+would land in history, proxy logs and Referer headers.
 """
 
 from __future__ import annotations
@@ -17,13 +21,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from kefu.attachments.access import check_access
 from kefu.attachments.sniff import is_safe_inline
-from kefu.chat.principal import Principal
-from kefu.domain.models import Attachment
-from kefu.errors import KefuError, NotFound
+from kefu.errors import KefuError
 from kefu.node import Node
 
-# Private: only the token holder may see it; immutable: a content-addressed blob and its
+# Private: only the token or link holder may see it; immutable: a content-addressed blob and its
 # metadata never change, so a browser may keep it for a day without asking again.
 CACHE_CONTROL = "private, max-age=86400, immutable"
 DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -43,12 +46,20 @@ def add_routes(app: web.Application, node: Node) -> None:
 
 
 async def _download(node: Node, request: web.Request) -> web.StreamResponse:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    bearer = token.strip() if scheme.lower() == "bearer" and token else None
-    caller = await node.auth.principal(bearer or request.query.get("token"))
-    attachment = await node.attachments.get(request.match_info["attachment_id"])
-    await _check_access(node, caller, attachment)
+    attachment_id = request.match_info["attachment_id"]
+    exp, sig = request.query.get("exp"), request.query.get("sig")
+    if exp is not None or sig is not None:
+        # The link is the permission: checked before the id is even looked up, so a bad
+        # link answers the same 403 whether the attachment exists or not.
+        node.attachments.verify_link(attachment_id, exp or "", sig or "")
+        attachment = await node.attachments.get(attachment_id)
+    else:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" and token else None
+        caller = await node.auth.principal(bearer)
+        attachment = await node.attachments.get(attachment_id)
+        await check_access(node.chat.accessible, caller, attachment)
     media_type = attachment.content_type
     if media_type == "text/plain":
         media_type = "text/plain; charset=utf-8"
@@ -62,17 +73,7 @@ async def _download(node: Node, request: web.Request) -> web.StreamResponse:
             "Content-Security-Policy": DOWNLOAD_CSP,
             # Shown by the widget on shops of other origins (fetched, then a blob URL).
             "Cross-Origin-Resource-Policy": "cross-origin",
+            # A link followed from the file (a PDF's) must not carry the signed URL along.
+            "Referrer-Policy": "no-referrer",
         },
     )
-
-
-async def _check_access(node: Node, caller: Principal, attachment: Attachment) -> None:
-    if attachment.uploader == caller.key:
-        return
-    if attachment.conversation_id is None:
-        raise NotFound("no such attachment", code="attachment_not_found")
-    try:
-        await node.chat.accessible(caller, attachment.conversation_id)
-    except KefuError:
-        # The same answer as a missing one: ids of others' files reveal nothing.
-        raise NotFound("no such attachment", code="attachment_not_found") from None

@@ -1,8 +1,10 @@
 """Attachments: upload. (Download is served by aiohttp itself: ``kefu.web.downloads``.)
 
 Upload is a raw body (``Content-Type`` is ignored) with the file name in ``?name=`` or
-``X-Filename``: no multipart parser is needed and the size limit is the body limit. The
-type is sniffed from the bytes (``kefu.attachments.sniff``).
+``X-Filename``: no multipart parser is needed. The body is streamed to disk as it arrives
+(``Content-Length`` or chunked), the size limit enforced while it streams; visitors'
+uploads count against the hourly quotas (``kefu.attachments.quota``). The type is sniffed
+from the bytes (``kefu.attachments.sniff``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from kefu.api.deps import NodeDep, bearer
-from kefu.api.schemas import AttachmentOut
+from kefu.api.deps import NodeDep, PrincipalDep, client_ip
+from kefu.api.schemas import AttachmentLinkOut, AttachmentOut
+from kefu.attachments.access import check_access
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
@@ -32,12 +35,26 @@ router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 )
 async def upload(
     request: Request,
+    caller: PrincipalDep,
     kefu: NodeDep,
     name: Annotated[str | None, Query(max_length=255)] = None,
 ) -> AttachmentOut:
     """Store a file sent as the raw request body; visitors and agents alike."""
-    caller = await kefu.auth.principal(bearer(request))
-    data = await request.body()
     filename = name or request.headers.get("x-filename")
-    attachment = await kefu.attachments.upload(caller, filename, data)
-    return AttachmentOut.of(attachment)
+    length = request.headers.get("content-length", "")
+    attachment = await kefu.attachments.upload(
+        caller,
+        filename,
+        request.stream(),
+        ip=client_ip(request),
+        declared_size=int(length) if length.isdigit() else None,
+    )
+    return AttachmentOut.of(attachment, kefu.attachments.download_url)
+
+
+@router.get("/{attachment_id}/link", response_model=AttachmentLinkOut)
+async def link(attachment_id: str, caller: PrincipalDep, kefu: NodeDep) -> AttachmentLinkOut:
+    """A fresh signed link, for a page kept open longer than the links it was given."""
+    attachment = await kefu.attachments.get(attachment_id)
+    await check_access(kefu.chat.accessible, caller, attachment)
+    return AttachmentLinkOut(download_url=kefu.attachments.download_url(attachment))

@@ -93,7 +93,8 @@ async def list_messages(
     then stays the id of the last item, for symmetry, and is only set on a full page."""
     items = await kefu.chat.history(caller, conversation_id, after, limit, before=before)
     next_id = format_message_id(items[-1].id) if len(items) == limit else None
-    return MessagePage(items=[MessageOut.of(m) for m in items], next=next_id)
+    links = kefu.attachments.download_url
+    return MessagePage(items=[MessageOut.of(m, links) for m in items], next=next_id)
 
 
 @router.post("/{conversation_id}/transfer", response_model=ConversationOut)

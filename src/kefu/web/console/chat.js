@@ -2,7 +2,7 @@
 // optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
 // "/", attachments, take / transfer / close.
 
-import { api, get, post, session, ticketFromConversation, upload } from "./api.js";
+import { api, get, post, ticketFromConversation, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials } from "./dom.js";
 import { renderLabels } from "./labels.js";
@@ -220,12 +220,47 @@ function bubble(message, pending = false) {
   return row;
 }
 
+// Attachments open through short-lived links signed for one file (download_url), never
+// with the agent's token in the URL, where it would land in history and proxy logs.
 function attachmentView(file) {
-  const url = `${file.url}?token=${encodeURIComponent(session.token)}`;
+  const url = file.download_url;
+  let link;
   if (/^image\/(png|jpeg|gif|webp)$/.test(file.content_type)) {
-    return el("a", { class: "attachment image", href: url, target: "_blank", rel: "noopener" }, el("img", { src: url, alt: file.name, loading: "lazy" }));
+    const img = el("img", { src: url, alt: file.name, loading: "lazy" });
+    // A conversation kept open past the link's life: fetch a fresh one, once.
+    img.addEventListener(
+      "error",
+      () =>
+        freshLink(file)
+          .then((fresh) => fresh !== url && (img.src = fresh))
+          .catch(() => {}), // gone (erased): the broken image says so
+      { once: true },
+    );
+    link = el("a", { class: "attachment image", href: url, target: "_blank", rel: "noopener noreferrer" }, img);
+  } else {
+    link = el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener noreferrer" }, el("span", { text: file.name }), el("small", { text: ` ${Math.ceil(file.size / 1024)} KB` }));
   }
-  return el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener" }, el("span", { text: file.name }), el("small", { text: ` ${Math.ceil(file.size / 1024)} KB` }));
+  link.addEventListener("click", (event) => {
+    if (!linkExpired(link.href)) return;
+    event.preventDefault();
+    freshLink(file)
+      .then((fresh) => {
+        link.href = fresh;
+        link.click();
+      })
+      .catch(() => {});
+  });
+  return link;
+}
+
+function linkExpired(href) {
+  const exp = Number(new URL(href, location.href).searchParams.get("exp"));
+  return !exp || exp * 1000 < Date.now() + 5000;
+}
+
+async function freshLink(file) {
+  file.download_url = (await get(`/api/v1/attachments/${encodeURIComponent(file.id)}/link`)).download_url;
+  return file.download_url;
 }
 
 /** Insert a stored message in id order (dedupe by id). */
