@@ -395,3 +395,46 @@ async def test_a_gbk_reply_without_a_declaration_is_read_in_the_headers_charset(
             body = await get_360(kefu, agent["token"], PHONE)
             assert body["sources"]["callcenter"]["status"] == "ok", body["sources"]
             assert body["calls"][0]["notes"] == "询问退款进度"
+
+
+async def test_mysql_timestamps_are_instants_and_datetimes_take_the_sources_zone(
+    tmp_path: Path,
+) -> None:
+    """One moment, 2026-03-01 04:00 UTC, written by a Beijing application into a DATETIME
+    (as wall-clock text) and a TIMESTAMP (from a +08:00 session, so MariaDB stores the
+    instant): both must come out as that instant, whatever the server's own zone."""
+    table = f"T_TIMES_{secrets.token_hex(4).upper()}"
+    conn = await asyncmy.connect(**MYSQL, autocommit=True)
+    try:
+        async with conn.cursor() as cursor:
+            await cursor.execute("SET time_zone = '+08:00'")
+            await cursor.execute(
+                f"CREATE TABLE {table} (ORDER_NO VARCHAR(20), CUST_ID VARCHAR(20),"
+                " CREATED_AT DATETIME, PAID_AT TIMESTAMP NULL)"
+            )
+            await cursor.execute(
+                f"INSERT INTO {table} VALUES "
+                "('SO-1', 'C-9', '2026-03-01 12:00:00', '2026-03-01 12:00:00')"
+            )
+        sources = {
+            "orders": {
+                "connector": "mysql",
+                "connection": {"url": "mysql://root@127.0.0.1:3306/test"},
+                "timezone": "Asia/Shanghai",
+                "request": {"query": f"SELECT * FROM {table} WHERE CUST_ID = :value"},
+                "map": {"orders": {"id": "ORDER_NO", "created_at": "CREATED_AT"}},
+                "ttl_seconds": 0,
+            }
+        }
+        async with served(tmp_path, sources) as kefu:
+            agent = await kefu.add_agent("Ann")
+            body = await get_360(kefu, agent["token"], "C-9")
+            [order] = body["orders"]
+            assert order["created_at"] == "2026-03-01T04:00:00Z"
+            assert body["extensions"]["orders"]["orders"] == [
+                {"CUST_ID": "C-9", "PAID_AT": "2026-03-01T04:00:00Z"}
+            ]
+    finally:
+        async with conn.cursor() as cursor:
+            await cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()

@@ -20,9 +20,13 @@ them all over; a reply that had more is cut (``Rows.truncated``), its connection
 and its query killed rather than read to the end. The server stops a statement itself at
 the source's timeout. Which setting does it depends on the server, found once per pool
 (a first connection reads the version): MariaDB runs each query as
-``SET STATEMENT max_statement_time=<s> FOR <query>`` (no round trip more), MySQL gets
-``max_execution_time`` in the session of every pooled connection (its per-query hint
-would have to be placed after the right SELECT of a template).
+``SET STATEMENT max_statement_time=<s>, time_zone='+00:00' FOR <query>`` (no round trip
+more), MySQL gets ``max_execution_time`` in the session of every pooled connection (its
+per-query hint would have to be placed after the right SELECT of a template).
+
+Time zones: sessions run in UTC, and ``TIMESTAMP`` values (instants) come back marked as
+UTC; a ``DATETIME`` has no zone and comes back naive, for the mapping to read in the
+source's ``timezone``.
 
 Connection (the ``connection:`` mapping): either ``url`` (``mysql://user:pw@host:port/db``)
 or ``host``, ``port`` (default 3306), ``user``, ``password``, ``database``; and
@@ -36,10 +40,12 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import asyncmy
+from asyncmy.constants import FIELD_TYPE
 from asyncmy.cursors import SSDictCursor
 from asyncmy.errors import MySQLError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -58,6 +64,11 @@ from kefu.unify.paths import DOTTED
 log = logging.getLogger(__name__)
 
 _READ_ONLY = "SET SESSION TRANSACTION READ ONLY"
+_UTC = "'+00:00'"
+"""The session time zone: a ``TIMESTAMP`` is an instant, and MySQL hands it out in the
+session's zone (the server's ``SYSTEM`` by default). Read in UTC it is marked as UTC
+(``_mark_instants``), so only ``DATETIME``s, which have no zone, take the source's
+``timezone``."""
 _CHARSET = "utf8mb4"
 _POOL_RECYCLE_SECONDS = 3600
 """Reconnect an idle connection after an hour: well inside MySQL's default
@@ -149,6 +160,38 @@ def _parse_url(url: str) -> _Target:
     return _Target(parts.hostname, port, unquote(parts.username), password, database)
 
 
+def session_settings(mariadb: bool, statement_timeout: float | None) -> tuple[str, str]:
+    """(prefix of every query, ``init_command`` of every pooled connection).
+
+    MariaDB runs each query as ``SET STATEMENT … FOR <query>`` (the statement timeout and
+    the UTC time zone, no round trip more) in read-only sessions. MySQL sets both in the
+    session: one statement, since ``init_command`` reads one result
+    (``transaction_read_only`` is MySQL 5.7.20+).
+    """
+    if mariadb:
+        settings = [f"time_zone={_UTC}"]
+        if statement_timeout is not None:
+            settings.insert(0, f"max_statement_time={timeout_ms(statement_timeout) / 1000:.3f}")
+        return f"SET STATEMENT {', '.join(settings)} FOR ", _READ_ONLY
+    command = f"SET SESSION transaction_read_only = ON, time_zone = {_UTC}"
+    if statement_timeout is not None:
+        command += f", max_execution_time = {timeout_ms(statement_timeout)}"
+    return "", command
+
+
+def _mark_instants(cursor: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``TIMESTAMP`` values (read in UTC, see ``_UTC``) as aware UTC datetimes, so the
+    mapping does not read them in the source's ``timezone`` as it does ``DATETIME``s."""
+    names = [column[0] for column in cursor.description or () if column[1] == FIELD_TYPE.TIMESTAMP]
+    if names:
+        for row in rows:
+            for name in names:
+                value = row.get(name)
+                if isinstance(value, datetime) and value.tzinfo is None:
+                    row[name] = value.replace(tzinfo=UTC)
+    return rows
+
+
 def to_pyformat(query: str) -> str:
     """Turn a ``:value`` template into asyncmy's pyformat: ``%`` doubled, binds named."""
     return BIND.sub(lambda m: f"%({m.group(1)})s", query.replace("%", "%%"))
@@ -200,22 +243,10 @@ class MySqlClient:
                 raise RuntimeError("this mysql source client is closed")
             if self._pool is None:
                 target = self._target
-                init_command = _READ_ONLY
-                seconds = self.limits.statement_timeout
-                if seconds is not None:
-                    self.mariadb = await self._is_mariadb()
-                    if self.mariadb:
-                        time_limit = f"{timeout_ms(seconds) / 1000:.3f}"
-                        self.statement_prefix = (
-                            f"SET STATEMENT max_statement_time={time_limit} FOR "
-                        )
-                    else:
-                        # One statement (init_command reads one result): read-only and
-                        # the time limit together; transaction_read_only is MySQL 5.7.20+.
-                        init_command = (
-                            "SET SESSION transaction_read_only = ON, "
-                            f"max_execution_time = {timeout_ms(seconds)}"
-                        )
+                self.mariadb = await self._is_mariadb()
+                self.statement_prefix, init_command = session_settings(
+                    self.mariadb, self.limits.statement_timeout
+                )
                 self._pool = await asyncmy.create_pool(
                     # minsize 0: no connection until a request needs one.
                     minsize=0,
@@ -322,7 +353,7 @@ class MySqlPrepared:
         try:
             cursor = conn.cursor(SSDictCursor)
             await cursor.execute(client.statement_prefix + self._query, args)
-            fetched = await cursor.fetchmany(max_rows + 1)
+            fetched = _mark_instants(cursor, list(await cursor.fetchmany(max_rows + 1)))
             if len(fetched) > max_rows:
                 client.kill_later(conn.thread_id())  # the rest is neither read nor sent
                 return Rows(fetched[:max_rows], truncated=True)
