@@ -175,7 +175,7 @@ async def test_ten_thousand_events_each_delivered_once(server: NatsServer, admin
         assert set(seen.values()) == {1}
         info = await admin.jetstream().consumer_info("KEFU_EVENTS", "all")
         assert info.num_redelivered == 0
-        assert info.config.ack_wait == 30.0
+        assert info.config.ack_wait == 5.0
         assert info.config.max_deliver == -1
         assert not info.config.backoff
 

@@ -11,7 +11,10 @@ Why it is shaped this way:
   it is ready for them, so a slow handler is back-pressure, never an overflowing buffer.
   A message is acknowledged only after the handler says its effect is stored (``DONE``);
   a lost ack or a crash mid-batch means a redelivery after ``ack_wait``, which the
-  handler's dedupe by event id absorbs: effectively-once.
+  handler's dedupe by event id absorbs: effectively-once. ``ack_wait`` is short (5 s by
+  default), so a crashed node's events go to another node within seconds, and a live
+  consumer sends in-progress acks (``+WPI``) for everything it holds, so a slow batch is
+  never handed out twice (``kefu.bus.in_progress``).
 - **Retries are counted here, not by the server.** JetStream's ``max_deliver`` drops a
   message silently once reached (only an advisory says so), and the consumer ``backoff``
   list overrides ``ack_wait`` with its first delay (a 1 s backoff would redeliver every
@@ -71,6 +74,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from kefu.bus.in_progress import InProgress
 from kefu.bus.nats_close import close_quietly
 from kefu.errors import ConfigError, KefuError, NotFound, TooLarge, Unavailable
 from kefu.events.dead_letters import DeadLetter, replayable
@@ -84,7 +88,7 @@ from kefu.events.envelope import (
 )
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.settings import EventSettings
-from kefu.observability.metrics import EVENTS_DEAD_LETTERED
+from kefu.observability.metrics import EVENTS_DEAD_LETTERED, EVENTS_REDELIVERED
 
 log = logging.getLogger(__name__)
 
@@ -568,12 +572,14 @@ class JetStreamEventLog:
             raise ValueError(f"consumer name {consumer!r} must be 1-64 letters, digits, _ or -")
         puller: _Puller | None = None
         running: set[asyncio.Task[None]] = set()
+        held = InProgress(self._js_settings.ack_wait_seconds)
+        keep_alive = asyncio.create_task(held.run(lambda: puller.buffered() if puller else None))
         try:
             while not self._closed:
                 try:
                     if puller is None:
                         puller = await self._subscribe(consumer)
-                    msgs = await puller.fetch(self._settings.batch, self._fetch_timeout)
+                    msgs, arrived = await puller.fetch(self._settings.batch, self._fetch_timeout)
                 except Exception as exc:
                     if self._closed:
                         break
@@ -585,24 +591,34 @@ class JetStreamEventLog:
                     continue
                 if not msgs:
                     continue  # idle (or NATS is reconnecting: the next fetch asks again)
-                running.add(asyncio.create_task(self._process_guarded(consumer, msgs, handle)))
+                token = held.hold(msgs, arrived)
+                running.add(
+                    asyncio.create_task(self._process_guarded(consumer, msgs, handle, held, token))
+                )
                 if len(running) >= self._lanes:
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            keep_alive.cancel()  # first: what this consumer held comes again after ack_wait
             for task in running:
                 task.cancel()
-            for task in running:
+            for task in (*running, keep_alive):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if puller is not None:
                 await puller.stop()
 
-    async def _process_guarded(self, consumer: str, msgs: list[Msg], handle: BatchHandler) -> None:
+    async def _process_guarded(
+        self, consumer: str, msgs: list[Msg], handle: BatchHandler, held: InProgress, token: int
+    ) -> None:
+        """Handle and settle one batch, kept alive (``+WPI``) by ``held`` meanwhile."""
         try:
             await self._process(consumer, msgs, handle)
         except Exception:  # a bug or an outage while settling: the batch comes again
+            held.release(token)  # after ack_wait, not while this one pauses
             log.exception("consumer %s: settling a batch failed", consumer)
             await asyncio.sleep(self._reconnect_time_wait)
+        finally:
+            held.release(token)
 
     async def _subscribe(self, consumer: str) -> _Puller:
         js = await self._ready()
@@ -621,6 +637,8 @@ class JetStreamEventLog:
         max_attempts = self._settings.max_attempts
         for msg in msgs:
             attempt = _deliveries(msg)
+            if attempt > 1:
+                EVENTS_REDELIVERED.inc()
             try:
                 event = decode(msg.data, msg.subject)
             except EventInvalid as exc:
@@ -644,23 +662,20 @@ class JetStreamEventLog:
                 await self._dead_letter(dead)
             return
 
-        # From here until the outcomes are known, the batch is "in progress" to JetStream.
-        keep_alive = asyncio.create_task(self._keep_alive(handled))
+        # Until the outcomes are settled the batch is "in progress" to JetStream: the
+        # consume loop's InProgress extends its ack_wait while it is held.
+        if dead:  # first: they need no handler and should not wait on it
+            await self._dead_letter(dead)
+            dead = []
         try:
-            if dead:  # first: they need no handler and should not wait on it
-                await self._dead_letter(dead)
-                dead = []
-            try:
-                results: list[Result] = list(await handle(received))
-            except Exception as exc:
-                log.exception(
-                    "consumer %s: handler failed for a batch of %d; retrying it",
-                    consumer,
-                    len(received),
-                )
-                results = [Result(Outcome.RETRY, f"handler raised {exc!r}")] * len(received)
-        finally:
-            keep_alive.cancel()
+            results: list[Result] = list(await handle(received))
+        except Exception as exc:
+            log.exception(
+                "consumer %s: handler failed for a batch of %d; retrying it",
+                consumer,
+                len(received),
+            )
+            results = [Result(Outcome.RETRY, f"handler raised {exc!r}")] * len(received)
         if len(results) != len(received):
             log.error(
                 "consumer %s: handler returned %d results for %d events; retrying the rest",
@@ -705,19 +720,6 @@ class JetStreamEventLog:
     def _backoff_for(self, attempt: int) -> float:
         """The delay after failed attempt ``attempt`` (1-based); the last one repeats."""
         return self._backoff[min(attempt - 1, len(self._backoff) - 1)]
-
-    async def _keep_alive(self, msgs: list[Msg]) -> None:
-        """While the handler works, tell JetStream so (``+WPI``) every half ``ack_wait``:
-        a slow batch is not redelivered under it. Stops when the handler returns or the
-        consumer is cancelled, so a crashed consumer's batch does come again."""
-        interval = self._js_settings.ack_wait_seconds / 2
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                for msg in msgs:
-                    await msg.in_progress()
-            except Exception as exc:
-                log.warning("could not extend ack_wait for a batch in progress: %r", exc)
 
     async def _dead_letter(self, items: list[_Dead]) -> None:
         """Store each dead letter, then terminate the original. One that could not be stored
@@ -983,8 +985,8 @@ class _Puller:
 
     A full batch handed out asks for the next one at once (``no_wait``, not awaited), so
     it arrives while the handler works on this one instead of after it: one batch more
-    in flight, well inside ``max_ack_pending`` (4 batches) and ``ack_wait``; unhandled at
-    a stop, it is redelivered like the batch in progress.
+    in flight, well inside ``max_ack_pending`` (4 batches), and kept alive while it waits
+    (:meth:`buffered`); unhandled at a stop, it is redelivered like the batch in progress.
     """
 
     def __init__(self, nc: NATS, stream: str, consumer: str) -> None:
@@ -997,6 +999,7 @@ class _Puller:
         self._wake = asyncio.Event()
         self._problem: str | None = None
         self._prefetching = False  # a request for the next batch is out, not awaited
+        self._arrived = 0.0  # monotonic time the oldest buffered message came
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
@@ -1011,6 +1014,8 @@ class _Puller:
     async def _on_msg(self, msg: Msg) -> None:
         status = msg.headers.get(HEADER_STATUS) if msg.headers else None
         if status is None:
+            if not self._buffer:
+                self._arrived = time.monotonic()
             self._buffer.append(msg)
             if len(self._buffer) >= self._want:
                 self._wake.set()
@@ -1020,8 +1025,14 @@ class _Puller:
                 self._problem = f"{status} {description}".strip()
             self._wake.set()
 
-    async def fetch(self, batch: int, linger: float) -> list[Msg]:
-        """Up to ``batch`` messages; an empty list after ``linger`` seconds with none."""
+    def buffered(self) -> tuple[float, list[Msg]] | None:
+        """Messages delivered and not handed out yet, and since when: the consumer keeps
+        them alive (``kefu.bus.in_progress``) like the batches it handles."""
+        return (self._arrived, list(self._buffer)) if self._buffer else None
+
+    async def fetch(self, batch: int, linger: float) -> tuple[list[Msg], float]:
+        """Up to ``batch`` messages and the monotonic time the oldest arrived; an empty
+        list after ``linger`` seconds with none."""
         if self._prefetching:
             self._prefetching = False
             with contextlib.suppress(TimeoutError):  # a lost request: asked again below
@@ -1034,6 +1045,7 @@ class _Puller:
             expires = int(linger * 1e9)
             # The client waits a little longer than the server, so the 408 ends it.
             await self._request({"batch": 1, "expires": expires}, 1, linger + 1.0)
+        arrived = self._arrived  # the rest, if any, came later: counted from then too
         msgs, self._buffer = self._buffer[:batch], self._buffer[batch:]
         problem, self._problem = self._problem, None
         if not msgs and problem is not None:
@@ -1044,7 +1056,7 @@ class _Puller:
             self._prefetching = True
             request = {"batch": batch, "no_wait": True}
             await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
-        return msgs
+        return msgs, arrived
 
     async def _request(self, request: dict[str, object], want: int, wait: float) -> None:
         self._want = want

@@ -29,8 +29,10 @@ class JetStreamSettings(BaseModel):
     dead_letter_stream: str = Field(default="KEFU_DEADLETTER", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     # Redeliveries of an event whose effect failed, waiting these delays in turn.
     backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
-    # Unacknowledged this long (a consumer died mid-batch): delivered again.
-    ack_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Unacknowledged this long (a consumer died mid-batch): delivered again. Short, so a
+    # crashed node's events reach another within seconds; a live consumer's slow batches
+    # are kept by in-progress acks (kefu.bus.in_progress), never redelivered under it.
+    ack_wait_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Publishes with the same event id inside this window are stored once.
     duplicate_window_seconds: float = Field(default=120.0, gt=0, le=86_400)
     replicas: int = Field(default=1, ge=1, le=5)

@@ -126,6 +126,12 @@ EVENTS_DEAD_LETTERED = Counter(
     "Events the rules consumer gave up on (kept as dead letters: alert on any increase)",
     registry=REGISTRY,
 )
+EVENTS_REDELIVERED = Counter(
+    "kefu_events_redelivered_total",
+    "JetStream deliveries of an event after its first: retries after a failure, and events "
+    "a stopped or crashed consumer held (a rise with no failures: crashes, or ack_wait too short)",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "kefu_http_requests_total", "REST requests", ["method", "status"], registry=REGISTRY
 )
