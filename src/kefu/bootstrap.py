@@ -38,6 +38,7 @@ from kefu.events.rules import compile_rules
 from kefu.events.runtime import running_events
 from kefu.forwarded import ClientAddress
 from kefu.node import Node
+from kefu.observability.logs import keep_urls_out_of_logs
 from kefu.observability.looplag import LoopLagMonitor
 from kefu.privacy.erasure import Eraser
 from kefu.privacy.retention import Retention
@@ -106,6 +107,7 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
 
     ``migrate=False``: someone already did (``kefu serve --workers``: the parent, once).
     """
+    keep_urls_out_of_logs()  # they may hold customer data (kefu.observability.logs)
     bus = make_bus(settings.bus)
     cache = make_cache(settings.cache)
     clock = SystemClock()

@@ -10,8 +10,14 @@ Requests return the source's reply in its own shape (rows, documents, an XML tre
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+# The configured name of the source a request is made for, set by whoever runs it (the
+# 360's ``Source``, a lookup): connectors name it in their log lines (``source crm: HTTP
+# 200``) instead of the URL, which may hold the customer's key, phone or email.
+SOURCE_NAME: ContextVar[str] = ContextVar("kefu_source_name", default="(unnamed)")
 
 
 class SourceFailure(Exception):

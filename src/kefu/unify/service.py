@@ -21,6 +21,7 @@ from kefu.domain.customer_keys import key_problem
 from kefu.errors import BadInput
 from kefu.observability.metrics import CUSTOMER_360, SOURCE_ANSWERS
 from kefu.ports import Clock
+from kefu.unify.connector import SOURCE_NAME
 from kefu.unify.render import render_message, render_sources
 from kefu.unify.source import Answer, Source, State
 from kefu.v1 import unified_pb2 as pb
@@ -259,6 +260,7 @@ class Customer360:
 
     async def _lookup_one(self, source: Source, kind: str, value: str) -> list[Candidate]:
         lookup = source.lookups[kind]
+        SOURCE_NAME.set(source.name)  # this task's own context: for the connector's logs
         try:
             reply = await lookup.request.run(value)
         except Exception as exc:

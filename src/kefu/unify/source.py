@@ -24,7 +24,7 @@ from kefu.observability.metrics import (
 from kefu.ports import Cache, Clock
 from kefu.unify.breaker import BreakerState, CircuitBreaker
 from kefu.unify.budget import RetryBudget
-from kefu.unify.connector import PreparedRequest, Rows, SourceClient
+from kefu.unify.connector import SOURCE_NAME, PreparedRequest, Rows, SourceClient
 from kefu.unify.mapping import Mapper
 from kefu.unify.settings import KeySettings, SourceSettings
 from kefu.unify.singleflight import SingleFlight
@@ -182,7 +182,7 @@ class Source:
         attempt = 1
         while True:
             try:
-                reply = await self._fetch.run(key)
+                reply = await self._run(key)
                 break
             except Exception as exc:
                 if attempt >= retry.attempts or not self._budget.try_retry():
@@ -204,6 +204,13 @@ class Source:
                 len(reply),
             )
         return fragment
+
+    async def _run(self, key: str) -> Any:
+        named = SOURCE_NAME.set(self.name)
+        try:
+            return await self._fetch.run(key)
+        finally:
+            SOURCE_NAME.reset(named)
 
     def _failed(self) -> None:
         self._breaker.record_failure()

@@ -9,6 +9,7 @@ so ``../``, ``/``, ``?`` and ``#`` in a key can never reach another resource.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kefu.unify.connector import SourceFailure
+from kefu.unify.connector import SOURCE_NAME, SourceFailure
+
+log = logging.getLogger(__name__)
 
 PLACEHOLDER = "{value}"
 """The one placeholder of every template: replaced by the customer value, encoded safely."""
@@ -224,6 +227,8 @@ async def fetch(
     async with client.stream(
         method, path, params=params, headers=headers, content=content
     ) as response:
+        # The source and the status, never the URL (kefu.observability.logs).
+        log.info("source %s: HTTP %d", SOURCE_NAME.get(), response.status_code)
         content_type = response.headers.get("content-type", "")
         if not want_body(response.status_code):
             return HttpReply(response.status_code, content_type, b"")
