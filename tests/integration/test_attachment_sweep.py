@@ -7,6 +7,7 @@ a send that lost the race to the sweep is refused and stores nothing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from kefu.attachments.sweep import UnsentSweep
 from kefu.chat.principal import visitor_key
 from kefu.config import Settings
 from kefu.store.tables import attachments, messages
-from tests.conftest import Kefu
+from tests.conftest import Kefu, serving
 
 MAX_AGE = timedelta(hours=24)
 
@@ -166,3 +167,17 @@ async def test_debris_of_a_crashed_upload_goes_at_the_same_age(kefu: Kefu) -> No
         os.utime(path, (written.timestamp(), written.timestamp()))
     assert (await sweep_at(kefu, now).run_once()).files == 1
     assert not stale.exists() and fresh.exists()
+
+
+async def test_every_node_runs_the_sweep(settings_factory: Callable[..., Settings]) -> None:
+    """The node's own periodic sweep (here every 0.2 s) removes an upload a day old."""
+    async with serving(settings_factory(attachments={"sweep_seconds": 0.2})) as kefu:
+        visitor = await kefu.visitor()
+        old, young = await upload(kefu, visitor["token"]), await upload(kefu, visitor["token"])
+        created = (await row(kefu, old["id"])).created_at
+        await age(kefu, old["id"], created - MAX_AGE - timedelta(hours=1))
+        deadline = asyncio.get_running_loop().time() + 15
+        while await row(kefu, old["id"]) is not None:
+            assert asyncio.get_running_loop().time() < deadline, "the sweep did not run"
+            await asyncio.sleep(0.05)
+        assert await row(kefu, young["id"]) is not None
