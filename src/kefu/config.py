@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -33,12 +34,15 @@ from kefu.tickets.settings import BusinessHours as OfficeHours
 from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
 from kefu.webhooks.settings import WebhookEndpoint, check_endpoints
+from kefu.yaml12 import load as load_yaml
 
 DEFAULT_PORT = 8080
 # More workers than cores only add contention; 64 covers the largest common machines,
 # and each worker keeps its own PostgreSQL pool (docs/operations.md), so a typo such as
 # 800 is refused instead of exhausting the database's max_connections.
 MAX_WORKERS = 64
+# An environment prefix no variable has: validating with it reads no environment.
+NO_ENVIRONMENT = "KEFU_IGNORED_ENV_"
 
 
 class AutoReply(BaseModel):
@@ -307,7 +311,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     path = config_file or _env_config_file()
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            # YAML 1.2: a rule's ``on:`` is the text "on", not the boolean YAML 1.1 makes it.
+            loaded = load_yaml(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
@@ -322,10 +327,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     settings = _validated(data)
     if not explicit:
         return settings
-    # Command-line flags beat the environment: re-validate the merged values with the
-    # environment switched off (a prefix no variable has), so env cannot win again.
-    merged = settings.model_dump(exclude_unset=False) | explicit
-    return _validated(merged, _env_prefix="KEFU_IGNORED_ENV_")
+    # Command-line flags beat the environment: merge what was written (file, then
+    # environment, then flags) and validate that once more with the environment switched
+    # off, so env cannot win again. The merge is of inputs, never of a dump of ``settings``:
+    # a dump writes every default out as if the operator had, and checks that look at what
+    # was written (``max_rows`` only on SQL sources) would refuse a valid file.
+    merged = _merge(_merge(data, _environment()), explicit)
+    return _validated(merged, _env_prefix=NO_ENVIRONMENT)
 
 
 def restore_settings(snapshot: dict[str, Any]) -> Settings:
@@ -334,7 +342,34 @@ def restore_settings(snapshot: dict[str, Any]) -> Settings:
     The environment is not read again: a worker process runs exactly what its parent
     checked at start, even if it is restarted after the file or environment changed.
     """
-    return _validated(snapshot, _env_prefix="KEFU_IGNORED_ENV_")
+    return _validated(snapshot, _env_prefix=NO_ENVIRONMENT)
+
+
+def snapshot_settings(settings: Settings) -> dict[str, Any]:
+    """What ``restore_settings`` takes: the values that were written, as JSON.
+
+    Only keys set by the file, the environment or a flag: defaults are filled in again on
+    restore, and a default written out would count as written (see ``load_settings``).
+    """
+    return settings.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+
+def _environment() -> dict[str, Any]:
+    """The ``KEFU_*`` variables as the nested mapping ``Settings`` reads from them."""
+    return EnvSettingsSource(Settings)()
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, mapping by mapping, as pydantic-settings layers its sources:
+    a nested key replaces only itself; anything else (lists included) replaces whole."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = _merge(below, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _validated(data: dict[str, Any], **source_options: Any) -> Settings:

@@ -11,7 +11,7 @@ from typing import Any
 
 from kefu.auth.identity import sign_external_id
 from kefu.auth.passwords import hash_password_async
-from kefu.config import Settings, SiteSettings
+from kefu.config import Settings, SiteSettings, restore_settings, snapshot_settings
 from kefu.demo_systems.callcenter import running_callcenter
 from kefu.demo_systems.crm import running_crm
 from kefu.demo_systems.dataset import build_dataset
@@ -181,8 +181,12 @@ async def serve_with_shop(
         )
         others = [s for s in settings.sites if s.id != SITE_ID]
         rules = settings.rules or DEMO_RULES
-        with_shop = Settings.model_validate(
-            settings.model_dump() | {"sites": [*others, site], "sources": sources, "rules": rules}
+        # From what was written, with the environment off: validating a full dump would
+        # read KEFU_* again (beating the command line's --port) and count every default
+        # as written.
+        with_shop = restore_settings(
+            snapshot_settings(settings)
+            | {"sites": [*others, site], "sources": sources, "rules": rules}
         )
 
         async def ready(node: Node, url: str) -> None:

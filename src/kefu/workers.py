@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from kefu.auth.secret import load_or_create_secret
-from kefu.config import Settings, restore_settings
+from kefu.config import Settings, restore_settings, snapshot_settings
 from kefu.errors import KefuError
 from kefu.node import Node
 from kefu.observability.multiprocess import MULTIPROC_ENV, forget_process
@@ -142,7 +142,7 @@ class Supervisor:
         budget: RestartBudget | None = None,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
     ) -> None:
-        self._snapshot = (json.dumps(settings.model_dump(mode="json")) + "\n").encode()
+        self._snapshot = (json.dumps(snapshot_settings(settings)) + "\n").encode()
         self._count = settings.workers
         self._command = command
         self._budget = budget or RestartBudget()
