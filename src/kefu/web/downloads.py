@@ -58,6 +58,7 @@ async def _download(node: Node, request: web.Request) -> web.StreamResponse:
         scheme, _, token = header.partition(" ")
         bearer = token.strip() if scheme.lower() == "bearer" and token else None
         caller = await node.auth.principal(bearer)
+        node.blacklist.check(caller, node.client_address.of(request))  # blocked visitors
         attachment = await node.attachments.get(attachment_id)
         await check_access(node.chat.accessible, caller, attachment)
     media_type = attachment.content_type
