@@ -16,6 +16,7 @@ from aiohttp import web
 from kefu.api.grpc.server import start_grpc
 from kefu.bootstrap import running_node
 from kefu.config import Settings
+from kefu.errors import KefuError
 from kefu.node import Node
 from kefu.observability import multiprocess
 from kefu.server import create_app
@@ -53,43 +54,63 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with (
-        running_node(settings, migrate=worker is None) as node,
-        _shared_metrics(node, worker),
-    ):
-        app = create_app(node)
-        if worker is not None:
-            app.on_response_prepare.append(_name_worker)
-        runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
-        )
-        await runner.setup()
-        site = web.TCPSite(
-            runner,
-            settings.host,
-            settings.port,
-            backlog=LISTEN_BACKLOG,
-            reuse_address=True,
-            reuse_port=True if worker is not None else None,
-        )
-        await site.start()
-        try:
-            grpc_server, grpc_port = await start_grpc(
-                node, settings.host, settings.effective_grpc_port, reuse_port=worker is not None
-            )
-        except BaseException:
-            await runner.cleanup()
+    started = False
+    try:
+        async with (
+            running_node(settings, migrate=worker is None) as node,
+            _shared_metrics(node, worker),
+        ):
+            started = True
+            await _serve_node(node, settings, on_ready, stop, worker)
+    except (KefuError, OSError) as exc:
+        if started or not stop.is_set():
             raise
-        tune_gc()
-        url = f"http://{settings.host}:{_bound_port(runner, settings.port)}"
-        log.info("kefu listening on %s (gRPC on port %d)", url, grpc_port)
-        try:
-            if on_ready is not None:
-                await on_ready(node, url)
-            await stop.wait()
-        finally:
-            await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
-            await runner.cleanup()
+        # Stopped while starting, and the start then failed (NATS or the store out of
+        # reach, say): the process stops as it was asked to, not with a start-up error.
+        log.warning("stopped before the node was up (%s)", getattr(exc, "message", exc))
+
+
+async def _serve_node(
+    node: Node,
+    settings: Settings,
+    on_ready: Callable[[Node, str], Awaitable[None]] | None,
+    stop: asyncio.Event,
+    worker: int | None,
+) -> None:
+    """Serve HTTP and gRPC on a started node until ``stop``; both closed on the way out."""
+    app = create_app(node)
+    if worker is not None:
+        app.on_response_prepare.append(_name_worker)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+    )
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        backlog=LISTEN_BACKLOG,
+        reuse_address=True,
+        reuse_port=True if worker is not None else None,
+    )
+    await site.start()
+    try:
+        grpc_server, grpc_port = await start_grpc(
+            node, settings.host, settings.effective_grpc_port, reuse_port=worker is not None
+        )
+    except BaseException:
+        await runner.cleanup()
+        raise
+    tune_gc()
+    url = f"http://{settings.host}:{_bound_port(runner, settings.port)}"
+    log.info("kefu listening on %s (gRPC on port %d)", url, grpc_port)
+    try:
+        if on_ready is not None:
+            await on_ready(node, url)
+        await stop.wait()
+    finally:
+        await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
+        await runner.cleanup()
 
 
 def _shared_metrics(

@@ -1,6 +1,6 @@
 """``kefu serve`` on NATS stops cleanly whatever state the broker is in: SIGTERM exits 0
-with no traceback while NATS is up, and while it is down with publishes buffered for it
-(the node reconnecting). Run as operators run it: the console script in a subprocess, on
+with no traceback while NATS is up, while it is down with publishes buffered for it (the
+node reconnecting), and while a node starting up has never reached it. Run as operators run it: the console script in a subprocess, on
 a nats-server the test owns (so it can stop it)."""
 
 from __future__ import annotations
@@ -121,3 +121,30 @@ async def test_sigterm_while_nats_is_down_exits_0_without_traceback(
 
     assert code == 0, stderr
     assert "Traceback" not in stderr, stderr
+
+
+async def test_sigterm_while_nats_was_never_reached_exits_0_without_traceback(
+    tmp_path: Path,
+) -> None:
+    nowhere = NatsServer(tmp_path)  # a free port that nothing listens on: never started
+    env = clean_env(KEFU_DATA_DIR=str(tmp_path / "data"), KEFU_BUS=nowhere.url)
+    stderr = tmp_path / "kefu.stderr"
+    with stderr.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            str(KEFU), "serve", "--port", "0", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=out,
+        )  # fmt: skip
+    try:
+        async with asyncio.timeout(START_GUARD_SECONDS):
+            while "NATS error" not in stderr.read_text():  # it is trying to connect
+                await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(STOP_GUARD_SECONDS):
+            code = await process.wait()
+        text = stderr.read_text()
+        assert code == 0, text
+        assert "Traceback" not in text, text
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
