@@ -6,6 +6,7 @@ dependency order, and torn down in reverse on exit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -45,6 +46,7 @@ from kefu.privacy.retention import Retention
 from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
+from kefu.store.private_files import secure_data_dir
 from kefu.store.repositories import Repositories
 from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_batch import sqlite_committer
@@ -107,6 +109,8 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
 
     ``migrate=False``: someone already did (``kefu serve --workers``: the parent, once).
     """
+    # Before anything writes there: data dir 0700, kefu's files in it 0600.
+    await asyncio.to_thread(secure_data_dir, settings.data_dir)
     keep_urls_out_of_logs()  # they may hold customer data (kefu.observability.logs)
     bus = make_bus(settings.bus)
     cache = make_cache(settings.cache)

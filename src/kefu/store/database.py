@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from kefu.errors import ConfigError
 from kefu.store.migrate import upgrade_to_head
+from kefu.store.private_files import private_sqlite_file
 
 # Arbitrary but fixed advisory-lock key ("kefu" in ASCII) shared by every node.
 MIGRATION_LOCK = 0x6B656675
@@ -134,7 +135,7 @@ def _make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(path))  # 0600, and so its -wal and -shm
         engine = create_async_engine(url, pool_size=8, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
