@@ -17,6 +17,7 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from kefu.config import Settings
 from kefu.domain.roles import Role
+from kefu.observability import metrics
 from tests.conftest import Kefu, Socket
 
 CLOSE_TOO_MANY_SOCKETS = 4429
@@ -42,7 +43,15 @@ async def open_socket(kefu: Kefu, token: str) -> Socket:
     return socket
 
 
+def refusals() -> float:
+    sample = metrics.REGISTRY.get_sample_value(
+        "kefu_sockets_refused_total", {"code": "too_many_sockets"}
+    )
+    return sample or 0.0
+
+
 async def assert_refused(kefu: Kefu, token: str) -> None:
+    before = refusals()
     ws: ClientWebSocketResponse = await kefu.http.ws_connect(kefu.url(f"/ws?token={token}"))
     error = await ws.receive_json(timeout=5)
     closing = await ws.receive(timeout=5)
@@ -53,6 +62,7 @@ async def assert_refused(kefu: Kefu, token: str) -> None:
     }
     assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     assert ws.close_code == CLOSE_TOO_MANY_SOCKETS
+    assert refusals() == before + 1  # counted for operators (docs/operations.md#metrics)
     await ws.close()
 
 

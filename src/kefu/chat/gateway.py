@@ -109,7 +109,6 @@ class Gateway:
             return ws  # the peer left before the handshake
         refusal = self._limits.admit(principal, ip)  # counted from here: released below
         if refusal is not None:
-            metrics.FRAME_ERRORS.labels("too_many_sockets").inc()
             return await self._refuse(
                 ws, request, "too_many_sockets", refusal, CLOSE_TOO_MANY_SOCKETS
             )
@@ -139,6 +138,7 @@ class Gateway:
     ) -> web.WebSocketResponse:
         """Complete the handshake only to say why, then close: browsers cannot read the
         body of a refused upgrade, but they do see an error frame and the close code."""
+        metrics.SOCKETS_REFUSED.labels(code).inc()
         await ws.prepare(request)
         await ws.send_frame(frames.error(code, message), WSMsgType.TEXT)
         await ws.close(code=close, message=code.encode())

@@ -46,6 +46,12 @@ FRAME_ERRORS = Counter(
 SLOW_CONSUMERS = Counter(
     "kefu_slow_consumers_total", "Sockets closed for not reading fast enough", registry=REGISTRY
 )
+SOCKETS_REFUSED = Counter(
+    "kefu_sockets_refused_total",
+    "WebSocket handshakes refused, by error code",
+    ["code"],
+    registry=REGISTRY,
+)
 # Workers share one waiting queue (in the store): each reports the whole queue as of its
 # last look, so the latest report is the truest and a sum would count it N times.
 QUEUE_LENGTH = Gauge(
