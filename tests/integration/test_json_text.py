@@ -123,3 +123,18 @@ async def test_a_validation_error_names_the_item_and_field_as_sent(
 
     assert status == 422
     assert answer["error"] == {"code": "validation_error", "message": message}
+
+
+async def test_a_frame_with_a_lone_surrogate_is_invalid_json_and_the_socket_lives(
+    kefu: Kefu,
+) -> None:
+    visitor = await kefu.visitor(name="Vera")
+    socket = await kefu.ws(visitor["token"])
+
+    await socket.ws.send_str('{"type": "message.send", "client_msg_id": "s1", "body": "\\ud800"}')
+    error = await socket.expect("error")
+    ack = await socket.send_message("still here")
+
+    assert error["code"] == "invalid_json"
+    assert ack["message_id"]
+    await socket.close()
