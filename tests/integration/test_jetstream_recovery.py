@@ -327,6 +327,7 @@ async def test_a_batch_slower_than_ack_wait_is_not_delivered_twice(
         assert await node.process.wait() == 0
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # NATS state only
 async def test_a_consumer_made_with_a_longer_ack_wait_is_updated_at_start(
     deploy: Callable[..., Awaitable[Deployment]],
 ) -> None:
