@@ -1,7 +1,7 @@
 """A customer key with a control character is refused with 400 ``bad_customer_key`` on
 every route that takes one (docs/rest.md): the 360 over REST and gRPC, the tickets
-filter and body, a conversation's link and an event. Nothing is stored; plain spaces
-around a key are still trimmed."""
+filter and body, a conversation's link, an event and a visitor's ``external_id``.
+Nothing is stored; plain spaces around a key are still trimmed."""
 
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ async def answers_for(kefu: Kefu, key: str) -> dict[str, tuple[int, Any]]:
             {"events": [{"type": "a.b"}, {"type": "customer.upgrade", "customer_key": key}]},
         ),
     }
+    async with kefu.http.post(kefu.url("/api/v1/visitors"), json={"external_id": key}) as resp:
+        answers["POST visitors external_id"] = (resp.status, await resp.json())
     async with grpc_stub(kefu) as stub:
         try:
             await stub.GetUnified(
@@ -117,3 +119,4 @@ async def test_spaces_around_a_key_are_trimmed_and_a_plain_key_is_taken(kefu: Ke
     assert answers["PUT conversation customer"][1]["customer_key"] == "C1001"
     assert answers["GET tickets?customer_key="][0] == 200
     assert answers["POST events"][0] == 202
+    assert answers["POST visitors external_id"][0] == 201

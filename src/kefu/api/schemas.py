@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from kefu.api.customer_keys import CustomerKey
 from kefu.chat.frames import (
     LinkSigner,
     attachment_payload,
@@ -89,9 +90,10 @@ class LoginResponse(BaseModel):
 
 
 class VisitorRequest(Strict):
+    NUL_CHECKED_BY_FIELD = frozenset({"external_id"})
     name: ShortText | None = None
     email: EmailStr | None = None
-    external_id: ShortText | None = None
+    external_id: CustomerKey | None = None  # the customer's key in the company's systems
     page_url: Url | None = None
     referrer: Url | None = None
     signature: Annotated[str, StringConstraints(max_length=128)] | None = None
