@@ -244,7 +244,10 @@ def error(code: str, message: str, client_msg_id: str | None = None) -> bytes:
     return encode(frame)
 
 
-# Field sets of every server frame: the protocol test checks each emitted frame against it.
+# Field sets of every frame the server sends, whichever capability builds it (chat here,
+# tickets.live, events.runtime's notifications): the one registry. Tests check emitted
+# frames against it, that every frame literal in the code is in it
+# (tests/unit/test_protocol_docs.py), and that docs/protocol.md documents each.
 SERVER_FRAME_FIELDS: dict[str, frozenset[str]] = {
     "message.ack": frozenset({"type", "client_msg_id", "message_id", "conversation_id"}),
     "message.new": frozenset({"type", "message"}),
@@ -255,8 +258,22 @@ SERVER_FRAME_FIELDS: dict[str, frozenset[str]] = {
     "resume.done": frozenset({"type", "conversation_id", "last_message_id"}),
     "conversation.opened": frozenset({"type", "conversation"}),
     "conversation.updated": frozenset(
-        {"type", "conversation_id", "status", "assignee_id", "last_message"}
+        {
+            "type",
+            "conversation_id",
+            "status",
+            "assignee_id",
+            "last_message",
+            "labels",  # ChatFeed.labelled
+            "customer_key",  # ChatFeed.customer_linked
+            "customer_linked",
+        }
     ),
     "pong": frozenset({"type"}),
     "error": frozenset({"type", "code", "message", "client_msg_id"}),
+    # kefu.tickets.live (schemas there: CreatedFrame, UpdatedFrame)
+    "ticket.created": frozenset({"type", "ticket", "actor"}),
+    "ticket.updated": frozenset({"type", "ticket", "changes", "actor", "comment"}),
+    # kefu.events.runtime: a rule's ``notify`` action
+    "notification": frozenset({"type", "message", "rule", "ticket_id", "event"}),
 }
