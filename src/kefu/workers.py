@@ -55,6 +55,7 @@ from kefu.node import Node
 from kefu.observability.multiprocess import MULTIPROC_ENV, forget_process
 from kefu.runner import configure_logging, run, serve
 from kefu.store.database import Database
+from kefu.store.private_files import secure_data_dir
 
 # By name: run as ``python -m kefu.workers`` this module is ``__main__``.
 log = logging.getLogger("kefu.workers")
@@ -344,6 +345,8 @@ async def prepare(settings: Settings) -> list[str]:
     """What the parent does once before any child starts; returns migrations applied."""
     check_port_free(settings.host, settings.port, "")
     check_port_free(settings.host, settings.effective_grpc_port, " for gRPC")
+    # Once here, so the children find nothing left to tighten (and log nothing).
+    await asyncio.to_thread(secure_data_dir, settings.data_dir)
     load_or_create_secret(settings.data_dir, settings.auth.secret_key)
     async with Database(settings.store_url) as db:
         return await db.migrate()

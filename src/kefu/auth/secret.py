@@ -19,7 +19,7 @@ def load_or_create_secret(data_dir: Path, configured: str | None) -> str:
     path = data_dir / SECRET_FILE
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # see kefu.store.private_files
     secret = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once cannot both write; the loser reads the winner's.
     try:
