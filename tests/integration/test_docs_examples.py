@@ -36,9 +36,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # A fenced block, also inside a list item (indented fence); its body ends at the fence
 # with the same indentation.
 FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```yaml[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
+    r"^(?P<indent>[ \t]*)```(?:yaml|yml)[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
 )
-OPENING = re.compile(r"^[ \t]*```yaml[ \t]*$", re.M)
+OPENING = re.compile(r"^[ \t]*```(?:yaml|yml)[ \t]*$", re.M)
 REDIS = "redis://127.0.0.1:6379/0"
 
 
