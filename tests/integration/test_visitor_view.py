@@ -85,6 +85,15 @@ async def test_visitor_reads_its_conversation_without_labels_or_customer_key(
 
 async def test_visitor_message_list_and_frames_carry_no_agent_only_fields(kefu: Kefu) -> None:
     supervisor, token, conversation_id, ws = await labelled_linked_conversation(kefu)
+    # A visitor cannot follow its conversation as a console does (watchers get
+    # conversation.updated, labels and customer key included).
+    await ws.send({"type": "watch", "conversation_id": conversation_id})
+    refused = await ws.expect("error")
+    assert refused["code"] == "agents_only"
+    status, body = await kefu.put(
+        f"/api/v1/conversations/{conversation_id}/labels", supervisor["token"], {"labels": ["vip"]}
+    )
+    assert status == 200, body
     await kefu.post(f"/api/v1/conversations/{conversation_id}/close", supervisor["token"])
     await ws.expect("conversation.closed", conversation_id=conversation_id)
 
