@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kefu.chat import frames
+from kefu.tickets import live
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "src" / "kefu"
@@ -127,3 +128,11 @@ def test_every_registered_frame_is_documented_with_its_fields() -> None:
     stale = documented.keys() - frames.SERVER_FRAME_FIELDS.keys()
     problems += [f"{t}: documented, but the server sends no such frame" for t in sorted(stale)]
     assert not problems, "docs/protocol.md:\n" + "\n".join(problems)
+
+
+def test_ticket_frame_schemas_and_the_registry_agree() -> None:
+    """tickets.live keeps strict schemas of its frames; the registry must say the same."""
+    for schema in (live.CreatedFrame, live.UpdatedFrame):
+        tag = schema.__struct_config__.tag
+        assert isinstance(tag, str)
+        assert {"type", *schema.__struct_fields__} == frames.SERVER_FRAME_FIELDS[tag]
