@@ -1,7 +1,8 @@
 """``kefu serve`` on NATS stops cleanly whatever state the broker is in: SIGTERM exits 0
 with no traceback while NATS is up, while it is down with publishes buffered for it (the
-node reconnecting), and while a node starting up has never reached it. Run as operators run it: the console script in a subprocess, on
-a nats-server the test owns (so it can stop it)."""
+node reconnecting), and while a node starting up has never reached it. Run as operators
+run it: the console script in a subprocess, on a nats-server the test owns (so it can
+stop it)."""
 
 from __future__ import annotations
 
