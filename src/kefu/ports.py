@@ -6,9 +6,13 @@ Adapters satisfy these structurally; none inherits from them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # types only: the port names them, it does not use them
+    from kefu.events.envelope import Event
 
 
 class Clock(Protocol):
@@ -33,6 +37,44 @@ class Cache(Protocol):
     async def ping(self) -> None:
         """Raise when the cache cannot be reached (readiness)."""
         ...
+
+
+class PasswordHasher(Protocol):
+    """Agents' password hashes. Production's is argon2id, slow on purpose; tests wire a
+    cheap one through ``kefu.bootstrap.running_node(password_hasher=...)``."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; ``None`` (no such account) is False after the
+        same work as a real check, so timing does not tell which accounts exist."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction on kefu's store: changes made through it, the events they cause
+    (``emit``, into the outbox, so an event exists exactly when its change committed)
+    and what must wait for the commit (``after_commit``: live frames, wake-ups).
+
+    Entered through a ``UnitOfWorkFactory``; committed on a clean exit, rolled back
+    (callbacks dropped) on an exception. The store's implementation is
+    ``kefu.store.unit_of_work.StoreUnitOfWork``, which also carries the repositories
+    bound to the transaction.
+    """
+
+    async def emit(self, events: Sequence[Event], now: datetime) -> None:
+        """Write ``events`` to the outbox in this transaction (no round trip when empty)."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit committed. Registering on a unit that has
+        already ended raises ``RuntimeError``: it would otherwise never run, or run for
+        a change that rolled back."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+"""Opens a new unit of work (``async with units() as uow: ...``)."""
 
 
 EventHandler = Callable[[str, bytes], Awaitable[None]]

@@ -15,20 +15,17 @@ process has just written.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.events.envelope import Event, encode
 from kefu.events.rules import Rule, matches
-from kefu.store.bulk import insert_rows, insert_with_ids
-from kefu.store.tables import outbox
+from kefu.store.outbox import COLUMNS, delete_rows, insert, insert_returning_ids
 
-COLUMNS = ("subject", "event_id", "payload", "created_at")
+__all__ = ["COLUMNS", "Audience", "Emitted", "audience", "collecting", "delete_rows", "emit"]
 AUDIENCE_CACHE = 10_000  # event types remembered as listened to or not
 
 Audience = Callable[[str], bool]
@@ -60,9 +57,9 @@ async def emit(conn: AsyncConnection, events: Sequence[Event], now: datetime) ->
     rows = [(event.subject, event.id, encode(event), now) for event in events]
     sink = _collector.get()
     if sink is None:
-        await insert_rows(conn, outbox, COLUMNS, rows)
+        await insert(conn, rows)
         return
-    ids = await insert_with_ids(conn, outbox, COLUMNS, rows)
+    ids = await insert_returning_ids(conn, rows)
     sink.extend(zip(ids, events, strict=True))
 
 
@@ -89,20 +86,3 @@ def audience(bus_url: str, rules: Sequence[Rule]) -> Audience:
 
 def _everyone(event_type: str) -> bool:
     return True
-
-
-_DELETE = {
-    # One parameter however many rows: no statement compiled per list length.
-    "postgresql": sa.text("DELETE FROM outbox WHERE id = ANY(:ids)"),
-    "sqlite": sa.text("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(:ids))"),
-}
-
-
-async def delete_rows(conn: AsyncConnection, ids: Sequence[int]) -> None:
-    """Delete outbox rows by id (relayed or consumed)."""
-    if not ids:
-        return
-    if conn.dialect.name == "sqlite":
-        await conn.execute(_DELETE["sqlite"], {"ids": json.dumps(list(ids))})
-    else:
-        await conn.execute(_DELETE["postgresql"], {"ids": list(ids)})

@@ -1,0 +1,45 @@
+"""The outbox table's SQL: events written in their change's transaction, deleted once
+relayed or consumed (``kefu.events.outbox`` says why; this module only stores)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kefu.store.bulk import insert_rows, insert_with_ids
+from kefu.store.tables import outbox
+
+COLUMNS = ("subject", "event_id", "payload", "created_at")
+
+OutboxRow = tuple[str, str, bytes, datetime]
+"""(subject, event id, encoded event, created at)."""
+
+
+async def insert(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+    await insert_rows(conn, outbox, COLUMNS, rows)
+
+
+async def insert_returning_ids(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> list[int]:
+    """Insert and return the rows' ids, in order (for a consumer handed them directly)."""
+    return await insert_with_ids(conn, outbox, COLUMNS, rows)
+
+
+_DELETE = {
+    # One parameter however many rows: no statement compiled per list length.
+    "postgresql": sa.text("DELETE FROM outbox WHERE id = ANY(:ids)"),
+    "sqlite": sa.text("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(:ids))"),
+}
+
+
+async def delete_rows(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """Delete outbox rows by id (relayed or consumed)."""
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_DELETE["sqlite"], {"ids": json.dumps(list(ids))})
+    else:
+        await conn.execute(_DELETE["postgresql"], {"ids": list(ids)})
