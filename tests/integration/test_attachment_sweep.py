@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from kefu.attachments.storage import BlobStore
 from kefu.attachments.sweep import UnsentSweep
-from kefu.chat.principal import visitor_key
+from kefu.auth.principal import visitor_key
 from kefu.config import Settings
 from kefu.store.tables import attachments, messages
 from tests.conftest import Kefu, serving

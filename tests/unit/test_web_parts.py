@@ -6,8 +6,8 @@ import pytest
 
 from kefu.attachments.sniff import clean_name, is_safe_inline, sniff
 from kefu.auth.origins import OriginPolicy, origin_of
+from kefu.auth.principal import Principal
 from kefu.auth.tokens import PrincipalKind
-from kefu.chat.principal import Principal
 from kefu.config import load_settings
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.domain.roles import Role
 from kefu.errors import Forbidden
 from kefu.node import Node

@@ -10,7 +10,6 @@ from kefu.api.customer_keys import CustomerKey
 from kefu.chat.frames import (
     LinkSigner,
     attachment_payload,
-    iso,
     message_payload,
     summary_payload,
 )
@@ -24,6 +23,7 @@ from kefu.domain.models import (
     Visitor,
 )
 from kefu.domain.roles import Role
+from kefu.timefmt import iso
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Url = Annotated[str, StringConstraints(max_length=2000)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.domain.models import Attachment
 from kefu.errors import KefuError, NotFound
 

@@ -16,7 +16,7 @@ from kefu.attachments.quota import Quota
 from kefu.attachments.settings import AttachmentSettings
 from kefu.attachments.sniff import clean_name, sniff
 from kefu.attachments.storage import BlobStore, Incoming, TooBig
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.domain.models import Attachment
 from kefu.errors import BadInput, KefuError, NotFound, TooLarge
 from kefu.ports import Clock

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.config import Settings
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from kefu.auth.identity import verify_external_id
 from kefu.auth.passwords import verify_password_async
+from kefu.auth.principal import Principal
 from kefu.auth.throttle import LoginThrottle
 from kefu.auth.tokens import PrincipalKind, TokenSigner
-from kefu.chat.principal import Principal
 from kefu.domain.accounts import account_email
 from kefu.domain.models import Agent, Visitor
 from kefu.errors import Forbidden, RateLimited, Unauthenticated

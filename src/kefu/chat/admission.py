@@ -11,7 +11,7 @@ registration, so two handshakes racing on one event loop cannot both take the la
 
 from __future__ import annotations
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 
 
 class SocketLimits:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.errors import BadInput, Forbidden
 from kefu.store.blacklist import BlacklistRepository
 

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.chat.wsframe import text_frames
 from kefu.observability import metrics
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from kefu.auth.principal import agent_key
 from kefu.chat import frames
 from kefu.chat.hub import Hub
-from kefu.chat.principal import agent_key
 from kefu.cluster.envelope import Audience
 from kefu.domain.conversation import Conversation, ConversationStatus
 from kefu.domain.models import Message

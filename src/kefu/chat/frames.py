@@ -10,13 +10,13 @@ against the schemas in ``SERVER_FRAME_FIELDS``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 
 from kefu.domain.ids import format_message_id
 from kefu.domain.models import Attachment, ConversationRecord, ConversationSummary, Message
+from kefu.timefmt import iso
 
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ConversationId = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
@@ -132,10 +132,6 @@ def client_msg_id_of(data: str | bytes) -> str | None:
 
 def encode(frame: dict[str, Any]) -> bytes:
     return _encoder.encode(frame)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 # Signs a short-lived download link for one attachment (``AttachmentService.download_url``).

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSMsgType, web
 
 from kefu.auth.origins import OriginPolicy
+from kefu.auth.principal import Principal
 from kefu.auth.service import AuthService
 from kefu.chat import frames
 from kefu.chat.admission import SocketLimits
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
 from kefu.chat.hub import Hub
-from kefu.chat.principal import Principal
 from kefu.chat.service import ChatService
 from kefu.config import WebSocketSettings
 from kefu.domain.ids import parse_message_id

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kefu.attachments.service import AttachmentService
+from kefu.auth.principal import Principal, agent_key, visitor_key
 from kefu.chat import frames
 from kefu.chat.feed import ConversationFeed
 from kefu.chat.hub import Hub
-from kefu.chat.principal import Principal, agent_key, visitor_key
 from kefu.config import ChatSettings
 from kefu.domain.assignment import Assignment, AssignmentBoard
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply

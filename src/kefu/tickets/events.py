@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from kefu.chat.frames import iso as _iso
 from kefu.domain.sla import Alarm
 from kefu.domain.tickets import SlaAlarm, Ticket, TicketComment
 from kefu.events.envelope import Event, new_event_id
+from kefu.timefmt import iso as _iso
 
 SOURCE = "kefu.tickets"
 CREATED = "ticket.created"

@@ -26,8 +26,8 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from kefu.auth.principal import agent_key
 from kefu.chat import frames
-from kefu.chat.principal import agent_key
 from kefu.cluster.envelope import Audience
 from kefu.domain.tickets import Ticket, TicketComment
 from kefu.tickets.events import (

@@ -24,7 +24,6 @@ from types import TracebackType
 from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.chat.frames import iso
 from kefu.domain.sla import Alarm, SlaRules
 from kefu.domain.tickets import SlaAlarm, Ticket
 from kefu.events.envelope import Event
@@ -35,6 +34,7 @@ from kefu.store.database import Database
 from kefu.store.tickets import HistoryRow, TicketRepository
 from kefu.tickets import events
 from kefu.tickets.live import TicketFeed
+from kefu.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from kefu.api.deps import AdminDep, NodeDep, SupervisorDep
 from kefu.api.schemas import AgentCreate, AgentOut, AgentPatch
 from kefu.auth.passwords import hash_password_async
-from kefu.chat.principal import agent_key
+from kefu.auth.principal import agent_key
 from kefu.errors import BadInput
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from kefu.api.deps import NodeDep
-from kefu.chat.frames import iso
+from kefu.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["visitors"])
 

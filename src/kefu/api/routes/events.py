@@ -20,7 +20,6 @@ from kefu.api.deps import AdminDep, NodeDep, bearer
 from kefu.api.errors import branch
 from kefu.api.schemas import Strict
 from kefu.auth.api_tokens import is_api_token
-from kefu.chat.frames import iso
 from kefu.domain.roles import Role
 from kefu.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge
 from kefu.events.dead_letters import DeadLetter, replayable
@@ -34,6 +33,7 @@ from kefu.events.envelope import (
 )
 from kefu.node import Node
 from kefu.observability.metrics import EVENTS_INGESTED
+from kefu.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 # Dead-letter ids are row ids or stream sequences: decimal, 18 digits fit a BIGINT.

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from kefu.api.deps import AdminDep, NodeDep, PrincipalDep, SupervisorDep
 from kefu.api.schemas import BlacklistCreate, BlacklistOut, OfflineMessageCreate, OfflineMessageOut
 from kefu.chat.blacklist import parse_network
-from kefu.chat.frames import iso
 from kefu.errors import Forbidden
 from kefu.store.offline import OfflineMessage
+from kefu.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["moderation"])
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 
 from kefu.api.deps import AdminDep, NodeDep
 from kefu.api.schemas import Strict
-from kefu.chat.principal import visitor_key
+from kefu.auth.principal import visitor_key
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from kefu.api.deps import NodeDep, SupervisorDep
-from kefu.chat.frames import iso
 from kefu.domain.errors import InvalidPeriod
 from kefu.domain.reports import Report, build_report, parse_period
 from kefu.errors import BadInput
+from kefu.timefmt import iso
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

@@ -19,7 +19,7 @@ from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import NodeDep, PrincipalDep, bearer
 from kefu.api.schemas import Strict
 from kefu.auth.api_tokens import is_api_token
-from kefu.chat.principal import Principal
+from kefu.auth.principal import Principal
 from kefu.domain.tickets import (
     PATCHABLE,
     Channel,

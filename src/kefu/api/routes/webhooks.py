@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from kefu.api.deps import AdminDep, NodeDep
-from kefu.chat.frames import iso
 from kefu.errors import BadInput, NotFound
+from kefu.timefmt import iso
 from kefu.webhooks.models import Delivery, DeliveryStatus
 from kefu.webhooks.service import EndpointView
 
