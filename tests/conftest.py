@@ -1,7 +1,8 @@
 """Shared fixtures: a real node on a real store, served on a real port.
 
 ``store_url`` is parametrised: every test that uses it runs on SQLite (a file in a temp
-dir) and on the machine's PostgreSQL (a fresh database per test, dropped afterwards).
+dir) and on the machine's PostgreSQL (one migrated database per test process, emptied
+before each test: ``tests.support.postgres``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse
 from aiohttp.test_utils import TestServer
@@ -24,38 +24,29 @@ from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.server import create_app
 from tests.integration.test_jetstream import NatsServer
+from tests.support.postgres import Reusable, reusable_database
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct-horse-battery"
 # Hashing is the slow part of creating agents; one hash serves every test agent.
 PASSWORD_HASH = hash_password(PASSWORD)
 
 
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"kefu_t_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+@pytest.fixture(scope="session")
+def postgres_reusable() -> Iterator[Reusable]:
+    """This process's (xdist worker's) migrated PostgreSQL database, made on first use."""
+    with reusable_database() as database:
+        yield database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """SQLite: a file of the test's own. PostgreSQL: the worker's migrated database with
+    kefu's tables emptied, which is what a fresh migrated one holds."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kefu.db'}"
     else:
-        async with postgres_database() as url:
-            yield url
+        reusable: Reusable = request.getfixturevalue("postgres_reusable")
+        yield await reusable.emptied()
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import postgres_database
 from tests.integration.test_cli import KEFU, PASSWORD, add_agent, clean_env, kefu_cli
 from tests.integration.test_jetstream import NatsServer
 from tests.integration.test_workers import free_port
+from tests.support.postgres import postgres_database
 
 SOURCES = {
     "crm": "mongodb",

@@ -26,8 +26,9 @@ from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from kefu.observability import metrics
 from kefu.store.tables import conversations
-from tests.conftest import Kefu, Socket, postgres_database, serving
+from tests.conftest import Kefu, Socket, serving
 from tests.integration.test_jetstream import NatsServer
+from tests.support.postgres import postgres_database
 
 # Announcements every half second (the default is 5 s): the nodes know each other's
 # audiences within a second, long enough that a busy test machine does not make them stale.

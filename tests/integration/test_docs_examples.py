@@ -29,7 +29,8 @@ import pytest
 
 from kefu import yaml12
 from kefu.config import Settings, load_settings
-from tests.conftest import postgres_database, serving
+from tests.conftest import serving
+from tests.support.postgres import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -29,7 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kefu.config import load_settings
 from kefu.workers import RestartBudget, Stopped, Supervisor
-from tests.conftest import Socket, postgres_database
+from tests.conftest import Socket
 from tests.integration.test_cli import (
     KEFU,
     PASSWORD,
@@ -39,6 +39,7 @@ from tests.integration.test_cli import (
     run_kefu,
 )
 from tests.integration.test_jetstream import NatsServer
+from tests.support.postgres import postgres_database
 from tests.unit.test_metrics_multiprocess import scraped, value
 
 WORKER = "X-Kefu-Worker"

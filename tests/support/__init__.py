@@ -1,0 +1,1 @@
+"""Helpers the tests share (imported by conftest and test modules; not tests)."""
