@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright, expect
 from kefu.config import load_settings
 from kefu.domain.roles import Role
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.conftest import PASSWORD, PASSWORD_HASH, postgres_database
+from tests.conftest import PASSWORD, PASSWORD_HASH
 from tests.e2e.test_widget import (
     ARTIFACTS,
     CHROMIUM,
@@ -29,6 +29,7 @@ from tests.e2e.test_widget import (
     visitor_says,
 )
 from tests.integration.test_jetstream import NatsServer
+from tests.support.postgres import postgres_database
 
 
 @pytest.fixture

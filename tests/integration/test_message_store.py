@@ -13,7 +13,7 @@ from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.domain.models import NewMessage, Sender, SenderKind
 from kefu.node import Node
-from tests.conftest import PG_ADMIN_DSN
+from tests.support.postgres import PG_ADMIN_DSN
 
 
 async def _conversations(node: Node, count: int) -> list[str]:

@@ -23,8 +23,9 @@ import pytest
 from kefu.auth.identity import sign_external_id
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket, postgres_database, serving
+from tests.conftest import Kefu, Socket, serving
 from tests.integration.test_jetstream import NatsServer
+from tests.support.postgres import postgres_database
 
 SECRET = "identity-secret-" + "v" * 24
 VIP_KEY = "VIP-7"
