@@ -12,12 +12,12 @@ from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
 
 from kefu.attachments.links import DownloadLinks
-from kefu.attachments.quota import Quota
 from kefu.attachments.settings import AttachmentSettings
 from kefu.attachments.sniff import clean_name, sniff
 from kefu.attachments.storage import BlobStore, Incoming, TooBig
 from kefu.auth.principal import Principal
 from kefu.domain.models import Attachment
+from kefu.domain.upload_quota import Quota
 from kefu.errors import BadInput, KefuError, NotFound, TooLarge
 from kefu.ports import Clock
 from kefu.store.attachments import AttachmentRepository

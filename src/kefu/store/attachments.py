@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kefu.attachments.quota import WINDOW, Quota, Usage, check
 from kefu.domain.ids import new_id
 from kefu.domain.models import Attachment
+from kefu.domain.upload_quota import WINDOW, Quota, Usage, check
 from kefu.store.database import Database
 from kefu.store.tables import attachments
 

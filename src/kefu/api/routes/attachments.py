@@ -3,7 +3,7 @@
 Upload is a raw body (``Content-Type`` is ignored) with the file name in ``?name=`` or
 ``X-Filename``: no multipart parser is needed. The body is streamed to disk as it arrives
 (``Content-Length`` or chunked), the size limit enforced while it streams; visitors'
-uploads count against the hourly quotas (``kefu.attachments.quota``). The type is sniffed
+uploads count against the hourly quotas (``kefu.domain.upload_quota``). The type is sniffed
 from the bytes (``kefu.attachments.sniff``).
 """
 

@@ -5,6 +5,11 @@ the transaction that inserts the upload, so all nodes share one count.
 Why both: a visitor token is free to mint, so a per-visitor quota alone is dodged by
 minting more (that costs one request each, itself limited per address); a per-address
 quota alone would let one visitor use a whole office's share.
+
+It lives in ``domain`` rather than ``attachments`` because both the attachments service
+(which quotas apply) and the store (which counts usage in the upload's transaction) need
+it, and the store must not import a capability that imports the store. ``QuotaExceeded``
+is a ``kefu.errors.RateLimited`` so the REST layer answers 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
