@@ -7,7 +7,7 @@ may hold a batch before it is handed out a second time. kefu takes a short ``ack
 (5 s by default: a crash costs at most that) and lets a live consumer say "still working"
 (``+WPI``, which restarts the message's ``ack_wait``) for everything it holds while it
 holds it: the batches in the handler, and those fetched ahead and still waiting their
-turn (``kefu.bus.jetstream._Puller`` asks for the next batch while one is handled). A
+turn (``kefu.bus.jetstream.pull.Puller`` asks for the next batch while one is handled). A
 killed process sends nothing more, so its messages come again within ``ack_wait``.
 
 Only messages held a while are extended: a batch settled within a quarter of ``ack_wait``
