@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +20,11 @@ from kefu.attachments.storage import BlobStore
 from kefu.attachments.sweep import UnsentSweep
 from kefu.auth.api_tokens import ApiTokens
 from kefu.auth.origins import OriginPolicy
+from kefu.auth.passwords import Argon2Hasher
 from kefu.auth.secret import load_or_create_secret
 from kefu.auth.service import AuthService
 from kefu.auth.throttle import LoginThrottle
 from kefu.auth.tokens import TokenSigner
-from kefu.bus.memory import MemoryBus
 from kefu.cache.memory import MemoryCache
 from kefu.cache.redis import RedisCache
 from kefu.chat.blacklist import Blacklist
@@ -34,13 +34,20 @@ from kefu.clock import SystemClock
 from kefu.cluster.heartbeat import every
 from kefu.cluster.relay import LiveRelay, node_name
 from kefu.config import Settings
+from kefu.events.log import EventLog
 from kefu.events.outbox import audience
-from kefu.events.rules import compile_rules
-from kefu.events.runtime import running_events
+from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, WebhookEffects
+from kefu.events.relay import OutboxRelay
+from kefu.events.retention import run_pruner
+from kefu.events.rules import Rule, compile_rules
+from kefu.events.runtime import customer_loader, live_notifier
+from kefu.events.settings import EventSettings
+from kefu.events.store_log import LANES, StoreEventLog
 from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.logs import keep_urls_out_of_logs
 from kefu.observability.looplag import LoopLagMonitor
+from kefu.ports import Cache, Clock, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.privacy.retention import Retention
 from kefu.store.database import Database
@@ -48,12 +55,14 @@ from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.private_files import secure_data_dir
 from kefu.store.repositories import Repositories
+from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_batch import sqlite_committer
 from kefu.tickets.rule_effects import RuleTickets
 from kefu.tickets.service import TicketService
 from kefu.tickets.sla_watch import SlaWatcher
 from kefu.unify.build import build_customer360, describe
+from kefu.unify.service import Customer360
 from kefu.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
@@ -63,13 +72,6 @@ def make_cache(url: str) -> MemoryCache | RedisCache:
     if url.startswith("memory://"):
         return MemoryCache()
     return RedisCache(url)
-
-
-def make_bus(url: str) -> MemoryBus:
-    """The live in-process bus. With ``bus: nats://`` events and their rules go through
-    JetStream (``kefu.events.runtime``) and live chat frames cross nodes over core NATS
-    (``kefu.cluster``)."""
-    return MemoryBus()
 
 
 def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Coroutine[Any, Any, None]]:
@@ -104,20 +106,96 @@ def _swept(sweep: UnsentSweep) -> Callable[[], Coroutine[Any, Any, None]]:
 
 
 @contextlib.asynccontextmanager
-async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Node]:
+async def running_events(
+    db: Database,
+    clock: Clock,
+    settings: EventSettings,
+    rules: Sequence[Rule],
+    *,
+    bus_url: str,
+    routing: CustomerRoutingRepository,
+    customers: Customer360,
+    hub: Hub,
+    tickets: TicketEffects | None,
+    webhooks: WebhookEffects | None,
+) -> AsyncIterator[EventLog]:
+    """The node's events machinery, started and stopped as one unit: yield the event log
+    (JetStream with ``bus: nats://``, else the store's outbox) while the rules consumer,
+    the processed-ids pruner and, with JetStream, the outbox relay run behind it."""
+    async with contextlib.AsyncExitStack() as stack:
+        tasks: list[asyncio.Task[None]] = []
+        event_log: EventLog
+        if bus_url.startswith("nats://"):
+            from kefu.bus.jetstream import JetStreamEventLog  # nats-py only when configured
+
+            jetstream = await stack.enter_async_context(
+                JetStreamEventLog(bus_url, settings, lanes=LANES.get(db.dialect, 1))
+            )
+            relay = OutboxRelay(db, jetstream, batch=settings.batch)
+            tasks.append(asyncio.create_task(relay.run()))
+            event_log, wake, handoff = jetstream, relay.wake, None
+        else:
+            store_log = StoreEventLog(
+                db,
+                clock,
+                batch=settings.batch,
+                max_attempts=settings.max_attempts,
+                backoff_seconds=settings.jetstream.backoff_seconds,
+            )
+            stack.push_async_callback(store_log.close)
+            event_log, wake, handoff = store_log, store_log.wake, store_log.handoff
+        processor = EventProcessor(
+            db,
+            rules,
+            clock,
+            routing=routing,
+            customer=customer_loader(customers),
+            tickets=tickets,
+            webhooks=webhooks,
+            notify=live_notifier(hub),
+            max_attempts=settings.max_attempts,
+            wake=wake,
+            handoff=handoff,
+        )
+        tasks.append(asyncio.create_task(event_log.consume(CONSUMER, processor.handle)))
+        keep = timedelta(hours=settings.dedupe_retention_hours)
+        tasks.append(asyncio.create_task(run_pruner(db, clock, keep)))
+        try:
+            yield event_log
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+@contextlib.asynccontextmanager
+async def running_node(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Clock | None = None,
+    cache: Cache | None = None,
+    password_hasher: PasswordHasher | None = None,
+) -> AsyncIterator[Node]:
     """Migrate the store, start every part, yield the node; stop everything on exit.
 
     ``migrate=False``: someone already did (``kefu serve --workers``: the parent, once).
+    ``clock``, ``cache`` and ``password_hasher`` replace what ``settings`` would choose
+    (tests wire fakes here instead of rebuilding services); a cache passed in stays its
+    caller's to close.
     """
     # Before anything writes there: data dir 0700, kefu's files in it 0600.
     await asyncio.to_thread(secure_data_dir, settings.data_dir)
     keep_urls_out_of_logs()  # they may hold customer data (kefu.observability.logs)
-    bus = make_bus(settings.bus)
-    cache = make_cache(settings.cache)
-    clock = SystemClock()
+    passwords = password_hasher or Argon2Hasher()
+    clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(cache.close)
-        stack.push_async_callback(bus.close)
+        if cache is None:
+            made = make_cache(settings.cache)
+            stack.push_async_callback(made.close)
+            cache = made
         db = await stack.enter_async_context(Database(settings.store_url))
         applied = await db.migrate() if migrate else []
         if applied:
@@ -153,6 +231,7 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
             settings.auth.identity_secret,
             visitors_per_minute=settings.auth.visitors_per_ip_per_minute,
             site_secrets={site.id: site.identity_secret for site in settings.sites},
+            passwords=passwords,
         )
         hub = Hub()
         blobs = BlobStore(settings.data_dir / "attachments")
@@ -243,7 +322,6 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
             repos=repos,
             writer=writer,
             cache=cache,
-            bus=bus,
             hub=hub,
             auth=auth,
             chat=chat,
@@ -257,4 +335,5 @@ async def running_node(settings: Settings, *, migrate: bool = True) -> AsyncIter
             events=events,
             api_tokens=ApiTokens(repos.api_tokens, clock),
             eraser=eraser,
+            passwords=passwords,
         )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.auth.identity import sign_external_id
-from kefu.auth.passwords import hash_password_async
 from kefu.config import Settings, SiteSettings, restore_settings, snapshot_settings
 from kefu.demo_systems.callcenter import running_callcenter
 from kefu.demo_systems.crm import running_crm
@@ -55,7 +54,7 @@ async def seed_demo(node: Node) -> None:
                 email=login.email,
                 name=login.name,
                 role=login.role,
-                password_hash=await hash_password_async(login.password),
+                password_hash=await node.passwords.hash(login.password),
                 now=now,
             )
     existing = {c.shortcut for c in await repos.canned.list()}

@@ -14,7 +14,7 @@ from kefu.chat.service import ChatService
 from kefu.config import Settings
 from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
-from kefu.ports import Cache, Clock, EventBus
+from kefu.ports import Cache, Clock, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
@@ -30,7 +30,6 @@ class Node:
     repos: Repositories
     writer: MessageWriter
     cache: Cache
-    bus: EventBus
     hub: Hub
     auth: AuthService
     chat: ChatService
@@ -44,3 +43,4 @@ class Node:
     events: EventLog
     api_tokens: ApiTokens
     eraser: Eraser
+    passwords: PasswordHasher

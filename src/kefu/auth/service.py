@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 
 from kefu.auth.identity import verify_external_id
-from kefu.auth.passwords import verify_password_async
+from kefu.auth.passwords import Argon2Hasher
 from kefu.auth.principal import Principal
 from kefu.auth.throttle import LoginThrottle
 from kefu.auth.tokens import PrincipalKind, TokenSigner
 from kefu.domain.accounts import account_email
 from kefu.domain.models import Agent, Visitor
 from kefu.errors import Forbidden, RateLimited, Unauthenticated
-from kefu.ports import Clock
+from kefu.ports import Clock, PasswordHasher
 from kefu.store.repositories import Repositories
 
 # How long a resolved agent stays cached: a revoked token dies within this many seconds
@@ -37,7 +37,9 @@ class AuthService:
         identity_secret: str | None,
         visitors_per_minute: int,
         site_secrets: dict[str, str | None] | None = None,
+        passwords: PasswordHasher | None = None,
     ) -> None:
+        self._passwords = passwords or Argon2Hasher()
         # Per-site identity secrets; a site without one uses ``identity_secret``.
         self._site_secrets = site_secrets or {}
         self._visitors_per_minute = visitors_per_minute
@@ -54,7 +56,7 @@ class AuthService:
         await self._throttle.check(ip, email)
         found = await self._repos.agents.by_email(email)
         agent, password_hash = found if found else (None, None)
-        ok = await verify_password_async(password_hash, password)
+        ok = await self._passwords.verify(password_hash, password)
         if agent is None or not ok or agent.disabled:
             await self._throttle.failed(email)
             raise Unauthenticated("wrong email or password", code="invalid_credentials")

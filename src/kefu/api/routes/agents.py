@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from kefu.api.deps import AdminDep, NodeDep, SupervisorDep
 from kefu.api.schemas import AgentCreate, AgentOut, AgentPatch
-from kefu.auth.passwords import hash_password_async
 from kefu.auth.principal import agent_key
 from kefu.errors import BadInput
 
@@ -24,7 +23,7 @@ async def create_agent(body: AgentCreate, caller: AdminDep, kefu: NodeDep) -> Ag
         email=body.email,
         name=body.name,
         role=body.role,
-        password_hash=await hash_password_async(body.password),
+        password_hash=await kefu.passwords.hash(body.password),
         capacity=body.capacity,
         now=kefu.clock.now(),
     )
@@ -53,7 +52,7 @@ async def update_agent(
             raise BadInput("nothing to change", code="empty_patch")
         return AgentOut.of(current)  # idempotent: the values asked for are already set
     if body.password is not None:
-        changes["password_hash"] = await hash_password_async(body.password)
+        changes["password_hash"] = await kefu.passwords.hash(body.password)
     agent = await kefu.repos.agents.update(agent_id, **changes)
     kefu.auth.forget(agent_id)
     if {"disabled", "role", "password_hash"} & changes.keys():
