@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from tests.conftest import Kefu, Socket
@@ -22,7 +22,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 def _checked(frame: dict[str, Any]) -> dict[str, Any]:
-    assert set(frame) <= frames.SERVER_FRAME_FIELDS[frame["type"]], frame
+    assert set(frame) <= server_frames.SERVER_FRAME_FIELDS[frame["type"]], frame
     return frame
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from kefu.auth.identity import sign_external_id
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.config import Settings, load_settings
 from kefu.demo_systems import serve_app
 from kefu.domain.roles import Role
@@ -151,7 +151,7 @@ async def test_an_upgrade_routes_the_customer_notifies_and_chains_once(kefu: Kef
 
     note = await boss_socket.expect("notification", rule="vip-service")
     assert note["message"] == "C7 is now VIP" and note["event"]["id"] == "crm-42"
-    assert set(note) == frames.SERVER_FRAME_FIELDS["notification"], note  # as documented
+    assert set(note) == server_frames.SERVER_FRAME_FIELDS["notification"], note  # as documented
     chained = await agent_socket.expect("notification", rule="welcomed")
     assert chained["message"] == "welcome C7 (vip)"
 

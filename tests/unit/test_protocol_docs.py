@@ -1,11 +1,14 @@
-"""Every frame the server can send is in one registry and documented in docs/protocol.md.
+"""Every frame the server can send is one msgspec Struct, and docs/protocol.md documents it.
 
-The frames are found in the code, not listed by hand: every dict literal with a constant
-``"type"`` in a module that encodes frames (one that uses ``kefu.chat.frames``) is a
-server frame, wherever it lives (chat, tickets, events' notifications, …). Each must be
-in ``frames.SERVER_FRAME_FIELDS`` with the keys it is built with, and each registered
-frame must have a ``### `type` `` heading under "Server → client frames" in
-docs/protocol.md whose text names every field.
+``kefu.chat.server_frames`` holds the frames as a tagged union; ``SERVER_FRAME_FIELDS`` is
+derived from it. What is checked here, by reading the code rather than a list by hand:
+
+- no module builds a frame as a dict any more (a dict literal whose ``"type"`` names a
+  server frame): a frame is its Struct, so its schema is what is sent;
+- every frame Struct is in the union, and every one is built somewhere (chat, tickets,
+  events' notifications, …), so the registry has no stale entry;
+- each registered frame has a ``### `type` `` heading under "Server → client frames" in
+  docs/protocol.md whose text names every field.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.tickets import live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,21 +27,11 @@ PROTOCOL = ROOT / "docs" / "protocol.md"
 
 
 @dataclass(frozen=True)
-class Built:
-    """A frame literal in the code: its type, the keys written in it, and where."""
+class Found:
+    """A frame in the code: its type and where it is."""
 
     type: str
-    keys: frozenset[str]
     where: str
-
-
-def _encodes_frames(tree: ast.Module, path: Path) -> bool:
-    if path == SOURCE / "chat" / "frames.py":
-        return True
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module in ("kefu.chat", "kefu.chat.frames"):
-            return True
-    return False
 
 
 def _constants(tree: ast.Module) -> dict[str, str]:
@@ -52,12 +45,16 @@ def _constants(tree: ast.Module) -> dict[str, str]:
     return found
 
 
-def built_frames() -> list[Built]:
-    built = []
-    for path in sorted(SOURCE.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        if not _encodes_frames(tree, path):
-            continue
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [
+        (path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted(SOURCE.rglob("*.py"))
+    ]
+
+
+def dict_frames() -> list[Found]:
+    """Dict literals whose ``"type"`` (a constant or a named one) is a server frame's."""
+    found = []
+    for path, tree in _modules():
         names = _constants(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Dict):
@@ -74,9 +71,24 @@ def built_frames() -> list[Built]:
                 frame_type = names[value.id]
             else:
                 continue
-            where = f"{path.relative_to(ROOT)}:{node.lineno}"
-            built.append(Built(frame_type, frozenset(map(str, keys)), where))
-    return built
+            if frame_type in server_frames.SERVER_FRAME_FIELDS:
+                found.append(Found(frame_type, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
+def built_frames() -> list[Found]:
+    """Calls of a frame Struct (``ErrorFrame(...)``, ``server_frames.MessageNew(...)``)."""
+    tags = {t.__name__: str(t.__struct_config__.tag) for t in server_frames.FRAME_TYPES}
+    found = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in tags:
+                found.append(Found(tags[name], f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
 
 
 def documented_sections() -> dict[str, str]:
@@ -91,33 +103,45 @@ def documented_sections() -> dict[str, str]:
     return documented
 
 
+def test_no_frame_is_built_as_a_dict() -> None:
+    problems = [f"{f.where}: {f.type!r} built as a dict" for f in dict_frames()]
+    assert not problems, "build it as its kefu.chat.server_frames Struct:\n" + "\n".join(problems)
+
+
+def test_every_frame_struct_is_in_the_union_once() -> None:
+    def subclasses(cls: type) -> set[type]:
+        found: set[type] = set()
+        direct: list[type] = cls.__subclasses__()
+        for sub in direct:
+            found |= {sub, *subclasses(sub)}
+        return found
+
+    defined = subclasses(server_frames._Frame)
+    assert defined == set(server_frames.FRAME_TYPES)
+    tags = [t.__struct_config__.tag for t in server_frames.FRAME_TYPES]
+    assert len(tags) == len(set(tags)) == len(server_frames.SERVER_FRAME_FIELDS)
+
+
 def test_the_scan_finds_frames_in_every_capability() -> None:
     """A scan that found nothing would pass everything below."""
-    where = {b.type: b.where for b in built_frames()}
+    where: dict[str, list[str]] = {}
+    for found in built_frames():
+        where.setdefault(found.type, []).append(found.where)
 
-    assert where["message.new"].startswith("src/kefu/chat/frames.py")
-    assert where["notification"].startswith("src/kefu/events/")
-    assert where["ticket.updated"].startswith("src/kefu/tickets/")
+    assert any(w.startswith("src/kefu/chat/") for w in where["message.new"])
+    assert any(w.startswith("src/kefu/events/") for w in where["notification"])
+    assert any(w.startswith("src/kefu/tickets/") for w in where["ticket.updated"])
 
 
-def test_every_frame_the_code_builds_is_registered_with_its_keys() -> None:
-    problems = []
-    for built in built_frames():
-        registered = frames.SERVER_FRAME_FIELDS.get(built.type)
-        if registered is None:
-            problems.append(f"{built.where}: {built.type!r} is not in SERVER_FRAME_FIELDS")
-        elif not built.keys <= registered:
-            extra = sorted(built.keys - registered)
-            problems.append(f"{built.where}: {built.type!r} has {extra}, not in its registry entry")
-    stale = frames.SERVER_FRAME_FIELDS.keys() - {b.type for b in built_frames()}
-    problems += [f"SERVER_FRAME_FIELDS[{t!r}]: no code builds it" for t in sorted(stale)]
-    assert not problems, "chat/frames.py SERVER_FRAME_FIELDS:\n" + "\n".join(problems)
+def test_every_registered_frame_is_built_somewhere() -> None:
+    stale = server_frames.SERVER_FRAME_FIELDS.keys() - {f.type for f in built_frames()}
+    assert not stale, f"frame Structs no code builds: {sorted(stale)}"
 
 
 def test_every_registered_frame_is_documented_with_its_fields() -> None:
     documented = documented_sections()
     problems = []
-    for frame_type, fields in sorted(frames.SERVER_FRAME_FIELDS.items()):
+    for frame_type, fields in sorted(server_frames.SERVER_FRAME_FIELDS.items()):
         body = documented.get(frame_type)
         if body is None:
             problems.append(f"{frame_type}: no '### `{frame_type}`' under Server → client frames")
@@ -125,7 +149,7 @@ def test_every_registered_frame_is_documented_with_its_fields() -> None:
         for field in sorted(fields - {"type"}):
             if f"`{field}`" not in body and f'"{field}"' not in body:
                 problems.append(f"{frame_type}: the field `{field}` is not described")
-    stale = documented.keys() - frames.SERVER_FRAME_FIELDS.keys()
+    stale = documented.keys() - server_frames.SERVER_FRAME_FIELDS.keys()
     problems += [f"{t}: documented, but the server sends no such frame" for t in sorted(stale)]
     assert not problems, "docs/protocol.md:\n" + "\n".join(problems)
 
@@ -135,4 +159,4 @@ def test_ticket_frame_schemas_and_the_registry_agree() -> None:
     for schema in (live.CreatedFrame, live.UpdatedFrame):
         tag = schema.__struct_config__.tag
         assert isinstance(tag, str)
-        assert {"type", *schema.__struct_fields__} == frames.SERVER_FRAME_FIELDS[tag]
+        assert {"type", *schema.__struct_fields__} == server_frames.SERVER_FRAME_FIELDS[tag]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from kefu.api.customer_keys import CustomerKey
-from kefu.chat.frames import (
+from kefu.chat.server_frames import (
     LinkSigner,
     attachment_payload,
     message_payload,

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from msgspec import UNSET
+
 from kefu.auth.principal import agent_key
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.chat.hub import Hub
 from kefu.cluster.envelope import Audience
 from kefu.domain.conversation import Conversation, ConversationStatus
@@ -41,8 +43,8 @@ class ConversationFeed:
         summary = await self._summaries.get(conversation.id)
         if summary is None:
             return
-        frame = frames.encode(
-            {"type": "conversation.opened", "conversation": frames.summary_payload(summary)}
+        frame = server_frames.encode(
+            server_frames.ConversationOpened(server_frames.summary_json(summary))
         )
         self._hub.send(keys, frame, conversation.id, audience=audience)
 
@@ -92,16 +94,14 @@ class ConversationFeed:
         message: Message | None,
         **extra: Any,
     ) -> None:
-        frame: dict[str, Any] = {
-            "type": "conversation.updated",
-            "conversation_id": conversation.id,
-            "status": conversation.status.value,
-            "assignee_id": conversation.assignee_id,
+        frame = server_frames.ConversationUpdated(
+            conversation.id,
+            conversation.status.value,
+            conversation.assignee_id,
+            server_frames.message_json(message) if message is not None else UNSET,
             **extra,
-        }
-        if message is not None:
-            frame["last_message"] = frames.message_payload(message)
-        self._hub.send(keys, frames.encode(frame), conversation.id, audience=audience)
+        )
+        self._hub.send(keys, server_frames.encode(frame), conversation.id, audience=audience)
 
 
 def _audience(everyone: bool) -> Audience:

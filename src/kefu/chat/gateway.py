@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from kefu.auth.origins import OriginPolicy
 from kefu.auth.principal import Principal
 from kefu.auth.service import AuthService
-from kefu.chat import frames
+from kefu.chat import frames, server_frames
 from kefu.chat.admission import SocketLimits
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 # Over a socket cap (kefu.chat.admission): 4000 + HTTP's 429 Too Many Requests.
 CLOSE_TOO_MANY_SOCKETS = 4429
-PONG = frames.encode({"type": "pong"})
+PONG = server_frames.encode(server_frames.Pong())
 
 Handler = Callable[[Connection, frames.ClientFrame], Awaitable[None]]
 
@@ -140,7 +140,7 @@ class Gateway:
         body of a refused upgrade, but they do see an error frame and the close code."""
         metrics.SOCKETS_REFUSED.labels(code).inc()
         await ws.prepare(request)
-        await ws.send_frame(frames.error(code, message), WSMsgType.TEXT)
+        await ws.send_frame(server_frames.error(code, message), WSMsgType.TEXT)
         await ws.close(code=close, message=code.encode())
         return ws
 
@@ -202,7 +202,7 @@ class Gateway:
         self, connection: Connection, code: str, message: str, client_msg_id: str | None = None
     ) -> None:
         metrics.FRAME_ERRORS.labels(code).inc()
-        connection.send(frames.error(code, message, client_msg_id))
+        connection.send(server_frames.error(code, message, client_msg_id))
 
     async def _on_send(self, connection: Connection, frame: frames.MessageSend) -> None:
         await self._chat.send(
@@ -234,15 +234,7 @@ class Gateway:
             )
         finally:
             connection.release(frame.conversation_id, parse_message_id(last or "") or 0)
-        connection.send(
-            frames.encode(
-                {
-                    "type": "resume.done",
-                    "conversation_id": frame.conversation_id,
-                    "last_message_id": last,
-                }
-            )
-        )
+        connection.send(server_frames.encode(server_frames.ResumeDone(frame.conversation_id, last)))
 
     async def _on_watch(self, connection: Connection, frame: frames.Watch) -> None:
         if await self._chat.may_watch(connection.principal, frame.conversation_id):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Coroutine
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.chat.connection import CLOSE_UNAUTHORIZED, Connection, SocketState
 from kefu.cluster.envelope import (
     Audience,
@@ -297,7 +297,7 @@ class Hub:
             if not connection.ws.prepared:
                 connection.state = SocketState.CLOSING  # its handshake will find it closed
                 continue
-            connection.send(frames.error(reason, "credentials revoked; sign in again"))
+            connection.send(server_frames.error(reason, "credentials revoked; sign in again"))
             connection.flush_now()  # the error frame goes out before the close frame
             await connection.ws.close(code=CLOSE_UNAUTHORIZED, message=reason.encode())
 

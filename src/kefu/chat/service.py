@@ -16,7 +16,7 @@ from datetime import datetime
 
 from kefu.attachments.service import AttachmentService
 from kefu.auth.principal import Principal, agent_key, visitor_key
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.chat.feed import ConversationFeed
 from kefu.chat.hub import Hub
 from kefu.config import ChatSettings
@@ -115,7 +115,8 @@ class ChatService:
     async def heartbeat(self) -> None:
         """Several nodes: renew this node's agents' presence, learn who is online anywhere,
         and hand out whatever waits (catches up on anything a failed attempt left)."""
-        assert self._shared is not None
+        if self._shared is None:
+            raise RuntimeError("heartbeat needs shared assignment (several nodes); got none")
         now = self._clock.now()
         await self._shared.heartbeat(now, self._hub.agent_ids())
         await self._drain()
@@ -162,7 +163,8 @@ class ChatService:
         self._board.agent_offline(agent_id)
 
     async def _leave(self, agent_id: str) -> None:
-        assert self._shared is not None
+        if self._shared is None:
+            raise RuntimeError("_leave needs shared assignment (several nodes); got none")
         try:
             await self._shared.leave(agent_id)
             await self._look(self._clock.now())
@@ -214,7 +216,8 @@ class ChatService:
             await self._look(now)
 
     async def _look(self, now: datetime) -> None:
-        assert self._shared is not None
+        if self._shared is None:
+            raise RuntimeError("_look needs shared assignment (several nodes); got none")
         presence = await self._shared.presence(now)
         self._online_anywhere, self._available_anywhere = presence.present, presence.available
         self._online_checked = now
@@ -303,13 +306,13 @@ class ChatService:
                     for a in carried
                 ),
             )
-        reply(frames.message_ack(client_msg_id, message))
+        reply(server_frames.message_ack(client_msg_id, message))
         if created and message.internal:
             # The assignee's sockets and the supervisors watching: not the visitor, and
             # not the list (a note is not the conversation's last message).
             self._hub.send(
                 self._agent_side(conversation),
-                frames.message_new(message, self._links),
+                server_frames.message_new(message, self._links),
                 conversation.id,
                 message.id,
             )
@@ -317,7 +320,7 @@ class ChatService:
             metrics.HOT.messages_stored += 1
             self._hub.send(
                 self._participants(conversation),
-                frames.message_new(message, self._links),
+                server_frames.message_new(message, self._links),
                 conversation.id,
                 message.id,
             )
@@ -333,12 +336,8 @@ class ChatService:
 
     async def typing(self, principal: Principal, conversation_id: str) -> None:
         conversation = await self.accessible(principal, conversation_id)
-        frame = frames.encode(
-            {
-                "type": "typing",
-                "conversation_id": conversation.id,
-                "sender": self._sender_payload(principal),
-            }
+        frame = server_frames.encode(
+            server_frames.TypingFrame(conversation.id, self._sender_payload(principal))
         )
         self._hub.send(
             self._others(conversation, principal), frame, conversation.id, skip=principal.key
@@ -352,13 +351,10 @@ class ChatService:
         await self._repos.conversations.mark_read(
             conversation.id, by_visitor=not principal.is_agent, message_id=seq
         )
-        frame = frames.encode(
-            {
-                "type": "read",
-                "conversation_id": conversation.id,
-                "message_id": format_message_id(seq),
-                "sender": self._sender_payload(principal),
-            }
+        frame = server_frames.encode(
+            server_frames.ReadFrame(
+                conversation.id, format_message_id(seq), self._sender_payload(principal)
+            )
         )
         self._hub.send(
             self._others(conversation, principal), frame, conversation.id, skip=principal.key
@@ -386,7 +382,7 @@ class ChatService:
             if before is not None:
                 page = [message for message in page if message.id < before]
             for message in page:
-                await send(frames.message_new(message, self._links))
+                await send(server_frames.message_new(message, self._links))
             if page:
                 after_seq = page[-1].id
                 last = format_message_id(after_seq)
@@ -513,7 +509,7 @@ class ChatService:
         await self._system(conversation, "Conversation closed.")
         self._hub.send(
             self._participants(conversation),
-            frames.encode({"type": "conversation.closed", "conversation_id": conversation.id}),
+            server_frames.encode(server_frames.ConversationClosed(conversation.id)),
             conversation.id,
         )
         self._feed.changed(conversation, was_waiting=was_waiting)
@@ -587,7 +583,8 @@ class ChatService:
         """Several nodes: let the store hand out waiting conversations, then tell the
         participants of each assignment this node made (the others' sockets through the
         cluster relay)."""
-        assert self._shared is not None
+        if self._shared is None:
+            raise RuntimeError("_drain needs shared assignment (several nodes); got none")
         drained = await self._shared.drain(self._clock.now())
         self._waiting_anywhere = drained.waiting
         self._available_anywhere = drained.available
@@ -640,7 +637,7 @@ class ChatService:
     def _broadcast(self, conversation: Conversation, message: Message) -> None:
         self._hub.send(
             self._participants(conversation),
-            frames.message_new(message, self._links),
+            server_frames.message_new(message, self._links),
             conversation.id,
             message.id,
         )
@@ -746,8 +743,8 @@ class ChatService:
         return [key for key in self._participants(conversation) if key != principal.key]
 
     @staticmethod
-    def _sender_payload(principal: Principal) -> dict[str, str | None]:
-        return {"kind": principal.kind.value, "id": principal.id, "name": principal.name}
+    def _sender_payload(principal: Principal) -> server_frames.SenderJson:
+        return server_frames.SenderJson(principal.kind.value, principal.id, principal.name)
 
 
 def _may_see(principal: Principal, conversation: Conversation) -> bool:
@@ -757,6 +754,4 @@ def _may_see(principal: Principal, conversation: Conversation) -> bool:
 
 
 def _assigned_frame(conversation_id: str, agent_id: str) -> bytes:
-    return frames.encode(
-        {"type": "conversation.assigned", "conversation_id": conversation_id, "agent_id": agent_id}
-    )
+    return server_frames.assigned(conversation_id, agent_id)

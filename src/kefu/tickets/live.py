@@ -25,9 +25,10 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal, Protocol
 
 import msgspec
+from msgspec import UNSET
 
 from kefu.auth.principal import agent_key
-from kefu.chat import frames
+from kefu.chat import server_frames
 from kefu.cluster.envelope import Audience
 from kefu.domain.tickets import Ticket, TicketComment
 from kefu.tickets.events import (
@@ -75,8 +76,8 @@ class TicketFeed:
             keys, audience = self._addressees(ticket, actor, was_unassigned=False)
             # A rule's bulk tickets with nobody online cost no payload.
             if keys or self._hub.may_reach(audience):
-                frame = {"type": CREATED, "ticket": ticket_item(ticket), "actor": actor}
-                self._hub.send(keys, frames.encode(frame), audience=audience)
+                frame = server_frames.TicketCreated(ticket_item(ticket), actor)
+                self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
     def updated(
         self,
@@ -94,15 +95,13 @@ class TicketFeed:
         )
         if not keys and not self._hub.may_reach(audience):
             return
-        frame: dict[str, Any] = {
-            "type": UPDATED,
-            "ticket": ticket_item(ticket),
-            "changes": plain_changes(changes),
-            "actor": actor,
-        }
-        if comment is not None:
-            frame["comment"] = comment_payload(comment)
-        self._hub.send(keys, frames.encode(frame), audience=audience)
+        frame = server_frames.TicketUpdated(
+            ticket_item(ticket),
+            plain_changes(changes),
+            actor,
+            comment_payload(comment) if comment is not None else UNSET,
+        )
+        self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
     def _addressees(
         self,
