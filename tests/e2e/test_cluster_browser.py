@@ -24,11 +24,11 @@ from tests.e2e.test_widget import (
     CHROMIUM_ARGS,
     LiveKefu,
     bubble,
-    free_port,
     open_widget,
     visitor_says,
 )
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
+from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
 
 

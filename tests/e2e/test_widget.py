@@ -8,7 +8,6 @@ Screenshots go to ``test-artifacts/`` (gitignored) for a person to look at.
 from __future__ import annotations
 
 import contextlib
-import socket
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from kefu.node import Node
 from kefu.server import create_app
 from kefu.web.shop import SITE_ID, ShopServer
 from tests.conftest import PASSWORD, PASSWORD_HASH, Socket
+from tests.support.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -42,12 +42,6 @@ CHROMIUM_ARGS = [
 
 if not Path(CHROMIUM).exists():  # fail loudly: a skipped browser test would hide a gap
     raise RuntimeError("Debian's chromium is missing: run `make test`, which installs it")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class LiveKefu:

@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 
 from tests.integration.test_cli import KEFU, PASSWORD, add_agent, clean_env, kefu_cli
-from tests.integration.test_jetstream import NatsServer
-from tests.integration.test_workers import free_port
+from tests.support.nats import NatsServer
+from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
 
 SOURCES = {

@@ -27,7 +27,7 @@ from kefu.domain.roles import Role
 from kefu.observability import metrics
 from kefu.store.tables import conversations
 from tests.conftest import Kefu, Socket, serving
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 from tests.support.postgres import postgres_database
 
 # Announcements every half second (the default is 5 s): the nodes know each other's

@@ -20,7 +20,7 @@ from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import audit_log, tickets
 from tests.conftest import Kefu, serving
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 
 LETTERS = "/api/v1/events/dead-letters"
 BROKEN = "C-broken"

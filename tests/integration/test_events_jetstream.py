@@ -16,7 +16,7 @@ from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import outbox, tickets
 from tests.conftest import Kefu
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 
 RULES: list[dict[str, Any]] = [
     {

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import os
-import signal
-import socket
-import subprocess
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -27,71 +22,11 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from kefu.bus.jetstream import JetStreamEventLog
+from kefu.domain.envelope import Event
 from kefu.errors import TooLarge, Unavailable
-from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.settings import EventSettings, JetStreamSettings
-
-NATS_SERVER = os.environ.get("KEFU_TEST_NATS_SERVER", "/usr/sbin/nats-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """A pytest run that is killed takes its nats-servers with it (Linux PR_SET_PDEATHSIG)."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-
-
-class NatsServer:
-    """A nats-server process of our own, restartable on the same port and store."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.store = directory / "store"
-        self.log_path = directory / "nats-server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    NATS_SERVER,
-                    "-a",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-js",
-                    "-sd",
-                    str(self.store),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited: {self.log_path.read_text()[-2000:]}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"nats-server did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
+from tests.support.nats import NatsServer
 
 
 @pytest.fixture

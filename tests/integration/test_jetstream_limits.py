@@ -24,20 +24,20 @@ from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
 from kefu.bus.jetstream import JetStreamEventLog
 from kefu.config import load_settings
+from kefu.domain.envelope import Event
 from kefu.errors import ConfigError, Unavailable
-from kefu.events.envelope import Event
 from kefu.events.log import DONE, Received, Result
 from kefu.events.outbox import emit
 from kefu.events.relay import OutboxRelay
 from kefu.store.database import Database
 from kefu.store.tables import outbox
 from tests.integration.test_jetstream import (
-    NatsServer,
     consuming,
     make_settings,
     server,  # noqa: F401 (a fixture)
     until_async,
 )
+from tests.support.nats import NatsServer
 
 MIB = 1 << 20
 BLOB = "x" * 50_000  # ~50 KB events: a 1 MiB stream is full after about twenty

@@ -38,7 +38,7 @@ from nats.aio.msg import Msg
 
 from kefu.events.settings import JetStreamSettings
 from tests.integration.test_cli import KEFU, clean_env, run_kefu
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 
 
 @pytest.fixture

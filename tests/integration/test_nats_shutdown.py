@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from tests.integration.test_cli import KEFU, clean_env, run_kefu
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 
 PASSWORD = "a-long-enough-password"
 # Hang guards only: nothing here asserts how long anything took.

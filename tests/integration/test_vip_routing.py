@@ -24,7 +24,7 @@ from kefu.auth.identity import sign_external_id
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from tests.conftest import Kefu, Socket, serving
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
 from tests.support.postgres import postgres_database
 
 SECRET = "identity-secret-" + "v" * 24

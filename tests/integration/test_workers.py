@@ -38,7 +38,8 @@ from tests.integration.test_cli import (
     clean_env,
     run_kefu,
 )
-from tests.integration.test_jetstream import NatsServer
+from tests.support.nats import NatsServer
+from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
 from tests.unit.test_metrics_multiprocess import scraped, value
 
@@ -49,12 +50,6 @@ CONNECT_ATTEMPTS = 100
 # A path no route serves: its 404s are counted (kefu_http_requests_total) and nothing
 # else in these tests asks for it, so the node's count of them is known exactly.
 MISSING = "/api/v1/no-such-thing"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def gone(pid: int) -> bool:
