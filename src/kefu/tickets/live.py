@@ -9,8 +9,9 @@ one frame, encoded once and sent as the same bytes to the agents it concerns:
   internal note was added.
 
 The list item is the ticket JSON without ``body`` (the description never changes after
-creation, and can be an email's length): what a list row and a ticket view's header,
-fields and SLA badge show.
+creation, and can be an email's length), with ``sla_status`` judged at the commit
+(``kefu.tickets.sla_json``): what a list row and a ticket view's header, fields and SLA
+badge show.
 
 Addressed from the hub's index of online agents, with no query: supervisors and admins,
 the assignee, the previous assignee on reassignment, the acting agent (their other tabs),
@@ -21,7 +22,7 @@ visitor's socket. Frames go out after the commit (``kefu.store.after_commit``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -30,6 +31,7 @@ from msgspec import UNSET
 from kefu.auth.principal import agent_key
 from kefu.chat import server_frames
 from kefu.cluster.envelope import Audience
+from kefu.domain.sla_status import SlaStatus
 from kefu.domain.tickets import Ticket, TicketComment
 from kefu.tickets.events import (
     Change,
@@ -38,6 +40,7 @@ from kefu.tickets.events import (
     plain_changes,
     ticket_payload,
 )
+from kefu.tickets.sla_json import SlaStatusJson, sla_status_payload
 
 CREATED = "ticket.created"
 UPDATED = "ticket.updated"
@@ -60,23 +63,27 @@ class LiveHub(Protocol):
     ) -> None: ...
 
 
-def ticket_item(ticket: Ticket) -> dict[str, Any]:
-    """The ticket JSON without ``body``: a list row's worth."""
+def ticket_item(ticket: Ticket, status: SlaStatus) -> dict[str, Any]:
+    """The ticket JSON without ``body``, with its SLA verdict: a list row's worth."""
     item = ticket_payload(ticket)
     del item["body"]
+    item["sla_status"] = sla_status_payload(status)
     return item
 
 
 class TicketFeed:
-    def __init__(self, hub: LiveHub) -> None:
+    def __init__(self, hub: LiveHub, judge: Callable[[Ticket], SlaStatus]) -> None:
         self._hub = hub
+        # The ticket service's SLA verdict at the moment the frame is built.
+        self._judge = judge
 
     def created(self, tickets: Iterable[Ticket], actor: str | None) -> None:
         for ticket in tickets:
             keys, audience = self._addressees(ticket, actor, was_unassigned=False)
             # A rule's bulk tickets with nobody online cost no payload.
             if keys or self._hub.may_reach(audience):
-                frame = server_frames.TicketCreated(ticket_item(ticket), actor)
+                item = ticket_item(ticket, self._judge(ticket))
+                frame = server_frames.TicketCreated(item, actor)
                 self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
     def updated(
@@ -96,7 +103,7 @@ class TicketFeed:
         if not keys and not self._hub.may_reach(audience):
             return
         frame = server_frames.TicketUpdated(
-            ticket_item(ticket),
+            ticket_item(ticket, self._judge(ticket)),
             plain_changes(changes),
             actor,
             comment_payload(comment) if comment is not None else UNSET,
@@ -143,8 +150,12 @@ class CommentJson(_Strict):
     created_at: str
 
 
+class LiveTicketJson(TicketItemJson):
+    sla_status: SlaStatusJson
+
+
 class CreatedFrame(_Strict, tag=CREATED, tag_field="type"):
-    ticket: TicketItemJson
+    ticket: LiveTicketJson
     actor: str | None
 
 
@@ -164,7 +175,7 @@ ChangedField = Literal[
 
 
 class UpdatedFrame(_Strict, tag=UPDATED, tag_field="type"):
-    ticket: TicketItemJson
+    ticket: LiveTicketJson
     changes: dict[ChangedField, Change]
     actor: str | None
     comment: CommentJson | None = None

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.models import SenderKind
 from kefu.domain.sla import SlaRules
+from kefu.domain.sla_status import SlaStatus, sla_status
 from kefu.domain.tickets import (
     HISTORY_ACTION,
     Change,
@@ -109,7 +110,7 @@ class TicketService:
     ) -> None:
         self._repos = repos
         # The live feed to agent consoles; None (tests, tools) pushes nothing.
-        self.live = TicketFeed(hub) if hub is not None else None
+        self.live = TicketFeed(hub, self.sla_status) if hub is not None else None
         # Which ticket.* types anyone consumes (kefu.events.outbox.audience); by default
         # all are emitted.
         self._audience = audience
@@ -128,6 +129,10 @@ class TicketService:
             after_commit(lambda: send(live))
 
     # -- reads ----------------------------------------------------------------------------
+    def sla_status(self, ticket: Ticket) -> SlaStatus:
+        """The ticket's SLA verdict now, as the rules judge it (what a console shows)."""
+        return sla_status(ticket.status, ticket.sla, self.rules, self._clock.now())
+
     async def get(self, ticket_id: int) -> Ticket:
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:

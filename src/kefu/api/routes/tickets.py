@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, StringConstraints, field_validator
@@ -36,6 +36,7 @@ from kefu.node import Node
 from kefu.store.tickets import TicketFilter
 from kefu.tickets.events import comment_payload, format_ticket_id, ticket_payload
 from kefu.tickets.service import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Actor
+from kefu.tickets.sla_json import sla_status_payload
 
 router = APIRouter(tags=["tickets"])
 
@@ -154,6 +155,18 @@ class SlaOut(BaseModel):
     paused_at: str | None = None  # the resolution clock's pause while pending
 
 
+class SlaStatusOut(BaseModel):
+    """The SLA verdict judged when the server answered (kefu.domain.sla_status)."""
+
+    state: Literal["none", "ok", "warning", "breached", "paused", "met", "missed"]
+    target: Literal["first_response", "resolution"] | None
+    due_at: str | None
+    warning_at: str | None
+    remaining_minutes: float | None
+    paused: bool
+    as_of: str
+
+
 class TicketOut(BaseModel):
     id: str
     subject: str
@@ -168,10 +181,13 @@ class TicketOut(BaseModel):
     created_at: str
     updated_at: str
     sla: SlaOut
+    sla_status: SlaStatusOut
 
     @classmethod
-    def of(cls, ticket: Ticket) -> TicketOut:
-        return cls.model_validate(ticket_payload(ticket))
+    def of(cls, ticket: Ticket, kefu: Node) -> TicketOut:
+        """The ticket JSON with its SLA verdict judged now."""
+        verdict = sla_status_payload(kefu.tickets.sla_status(ticket))
+        return cls.model_validate(ticket_payload(ticket) | {"sla_status": verdict})
 
 
 class TicketPage(BaseModel):
@@ -237,7 +253,7 @@ async def create_ticket(body: TicketCreate, caller: WriterDep, kefu: NodeDep) ->
         queue=body.queue,
         assignee_id=body.assignee_id,
     )
-    return TicketOut.of(await kefu.tickets.create(draft, caller.actor))
+    return TicketOut.of(await kefu.tickets.create(draft, caller.actor), kefu)
 
 
 @router.get("/api/v1/tickets", response_model=TicketPage)
@@ -258,12 +274,12 @@ async def list_tickets(
     before = _parse_id(cursor, BadInput("cursor is not one we issued", code="invalid_cursor"))
     items = await kefu.tickets.search(where, before=before, limit=limit)
     next_cursor = format_ticket_id(items[-1].id) if len(items) == limit else None
-    return TicketPage(items=[TicketOut.of(t) for t in items], next=next_cursor)
+    return TicketPage(items=[TicketOut.of(t, kefu) for t in items], next=next_cursor)
 
 
 @router.get("/api/v1/tickets/{ticket_id}", response_model=TicketOut)
 async def get_ticket(ticket_id: str, caller: ReaderDep, kefu: NodeDep) -> TicketOut:
-    return TicketOut.of(await kefu.tickets.get(_ticket_id(ticket_id)))
+    return TicketOut.of(await kefu.tickets.get(_ticket_id(ticket_id)), kefu)
 
 
 @router.patch("/api/v1/tickets/{ticket_id}", response_model=TicketOut)
@@ -280,7 +296,7 @@ async def update_ticket(
         assignee_id=body.assignee_id,
         queue=body.queue,
     )
-    return TicketOut.of(await kefu.tickets.update(_ticket_id(ticket_id), patch, caller.actor))
+    return TicketOut.of(await kefu.tickets.update(_ticket_id(ticket_id), patch, caller.actor), kefu)
 
 
 @router.get("/api/v1/tickets/{ticket_id}/comments", response_model=CommentPage)
@@ -339,7 +355,7 @@ async def ticket_from_conversation(
         conversation_id, caller.actor, priority=priority
     )
     response.status_code = 201 if created else 200
-    return TicketOut.of(ticket)
+    return TicketOut.of(ticket, kefu)
 
 
 @router.post("/api/v1/offline-messages/{offline_id}/ticket", response_model=TicketOut)
@@ -356,7 +372,7 @@ async def ticket_from_offline_message(
         offline_id, caller.actor, priority=priority
     )
     response.status_code = 201 if created else 200
-    return TicketOut.of(ticket)
+    return TicketOut.of(ticket, kefu)
 
 
 def _parse_id(raw: str | None, error: BadInput) -> int | None:
