@@ -1,0 +1,164 @@
+// The Tickets list: filters, newest first with "load more", one row per ticket with its
+// SLA badge. Live frames and REST answers merge into it (applyToList, remember) without
+// a reload. Shapes: docs/rest.md "Tickets".
+
+import { listTickets } from "./api.js";
+import { $, clear, el } from "./dom.js";
+import { state } from "./state.js";
+import {
+  FILTER_KEYS, assigneeName, matches, newer, priorityBadge, statusBadge, teamMembers, tk,
+} from "./ticket_common.js";
+import { slaChip } from "./ticket_sla.js";
+
+const PAGE = 50;
+
+export function readFilters() {
+  const form = $("#tk-filters");
+  for (const name of FILTER_KEYS) tk.filters[name] = (form.elements[name].value || "").trim();
+}
+
+export function writeFilters() {
+  const form = $("#tk-filters");
+  for (const name of FILTER_KEYS) form.elements[name].value = tk.filters[name];
+}
+
+export function fillAssigneeFilter() {
+  const select = $("#tk-filters").elements.assignee;
+  const chosen = tk.filters.assignee;
+  clear(select);
+  select.append(el("option", { value: "", text: "Anyone" }), el("option", { value: "me", text: "Me" }));
+  for (const agent of teamMembers()) {
+    if (agent.id === state.me.id) continue;
+    select.append(el("option", { value: agent.id, text: agent.name }));
+  }
+  select.value = chosen;
+  if (select.value !== chosen) tk.filters.assignee = select.value;
+}
+
+export async function reloadList() {
+  const list = tk.list;
+  const mine = ++list.seq;
+  list.loading = true;
+  listError("");
+  $("#tk-list-pane").setAttribute("aria-busy", "true");
+  try {
+    const page = await listTickets(tk.filters, null, PAGE);
+    if (mine !== list.seq) return;
+    list.items = page.items;
+    list.next = page.next;
+  } catch (err) {
+    if (mine !== list.seq) return;
+    listError(`Could not load tickets: ${err.message}`);
+  } finally {
+    if (mine === list.seq) {
+      list.loading = false;
+      $("#tk-list-pane").setAttribute("aria-busy", "false");
+    }
+  }
+  renderList();
+}
+
+export async function loadMore() {
+  const list = tk.list;
+  if (!list.next || list.loading) return;
+  const mine = list.seq;
+  const button = $("#tk-more");
+  button.disabled = true;
+  listError("");
+  try {
+    const page = await listTickets(tk.filters, list.next, PAGE);
+    if (mine !== list.seq) return;
+    const seen = new Set(list.items.map((t) => t.id));
+    list.items.push(...page.items.filter((t) => !seen.has(t.id)));
+    list.next = page.next;
+    renderList();
+  } catch (err) {
+    listError(`Could not load more: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function listError(text) {
+  $("#tk-list-error").textContent = text;
+}
+
+export function renderList() {
+  const box = $("#tk-list");
+  clear(box);
+  for (const ticket of tk.list.items) box.append(el("li", {}, row(ticket)));
+  const filtered = FILTER_KEYS.some((key) => tk.filters[key]);
+  $("#tk-empty").hidden = tk.list.items.length > 0 || tk.list.loading;
+  $("#tk-empty").textContent = filtered ? "No tickets match these filters." : "No tickets yet.";
+  $("#tk-more").hidden = !tk.list.next;
+}
+
+function row(ticket) {
+  const selected = tk.view && tk.view.id === ticket.id;
+  return el(
+    "button",
+    {
+      type: "button",
+      class: `tk-row${selected ? " selected" : ""}`,
+      "aria-current": selected ? "true" : null,
+      dataset: { id: ticket.id },
+      onclick: () => tk.actions.openTicket(ticket),
+    },
+    el(
+      "span",
+      { class: "tk-row-top" },
+      el("span", { class: "tk-id", text: `#${ticket.id}` }),
+      el("span", { class: "tk-subject", text: ticket.subject }),
+    ),
+    slaChip(ticket),
+    el(
+      "span",
+      { class: "tk-row-bottom" },
+      statusBadge(ticket.status),
+      priorityBadge(ticket.priority),
+      el("span", { class: `tk-assignee${ticket.assignee_id ? "" : " none"}`, text: assigneeName(ticket.assignee_id) }),
+      ticket.customer_key ? el("span", { class: "tk-customer", title: "Customer", text: ticket.customer_key }) : null,
+      ticket.queue ? el("span", { class: "tk-queue", title: "Queue", text: ticket.queue }) : null,
+    ),
+  );
+}
+
+/** A frame's ticket: updated in place, added when it matches the filters, or dropped. */
+export function applyToList(item) {
+  const list = tk.list;
+  const view = tk.view;
+  const index = list.items.findIndex((t) => t.id === item.id);
+  if (index >= 0) {
+    const known = list.items[index];
+    if (!newer(known, item)) return;
+    const merged = { ...known, ...item }; // the frame's item has every field but `body`
+    // A ticket that stops matching the filters leaves the list, unless it is on screen.
+    if (matches(merged) || (view && view.id === item.id)) list.items[index] = merged;
+    else list.items.splice(index, 1);
+  } else {
+    if (!matches(item)) return;
+    // Inside the loaded window only: older than the last row loaded, "load more" has it.
+    const last = list.items[list.items.length - 1];
+    if (list.next && last && Number(item.id) < Number(last.id)) return;
+    list.items.push(item);
+    list.items.sort((a, b) => Number(b.id) - Number(a.id));
+  }
+  renderList();
+  flashRow(item.id);
+}
+
+function flashRow(id) {
+  const node = $(`#tk-list .tk-row[data-id="${CSS.escape(id)}"]`);
+  if (!node) return;
+  node.classList.remove("tk-flash");
+  void node.offsetWidth; // restart the animation
+  node.classList.add("tk-flash");
+}
+
+/** A ticket answer replaces what the list knew about it, unless a frame brought newer. */
+export function remember(ticket) {
+  const list = tk.list;
+  const index = list.items.findIndex((t) => t.id === ticket.id);
+  if (index >= 0 && newer(list.items[index], ticket)) list.items[index] = { ...list.items[index], ...ticket };
+  renderList();
+}

@@ -1,0 +1,141 @@
+// The open ticket's comments (public replies and internal notes, visibly different) and
+// its history, newest first, each entry saying who did what in words.
+//
+// Comment bodies are untrusted text: they go in through el()/textContent only.
+
+import { addTicketComment, getTicket, ticketLog } from "./api.js";
+import { $, clear, el } from "./dom.js";
+import { state } from "./state.js";
+import { actorName, assigneeName, dateTime, newer, svgIcon, tk } from "./ticket_common.js";
+import { remember } from "./ticket_list.js";
+
+export function renderComments() {
+  const view = tk.view;
+  const box = $("#tk-comments");
+  clear(box);
+  if (!view.comments.length) {
+    box.append(el("li", { class: "tk-none", text: "No comments yet." }));
+    return;
+  }
+  for (const comment of view.comments) {
+    const kind = comment.internal ? "internal" : "public";
+    box.append(
+      el(
+        "li",
+        { class: `tk-comment ${kind}`, dataset: { id: comment.id, kind } },
+        el(
+          "div",
+          { class: "tk-comment-head" },
+          el("strong", { text: authorName(comment) }),
+          el(
+            "span",
+            { class: `tk-comment-kind ${kind}` },
+            comment.internal ? svgIcon("M7 11V7a5 5 0 0 1 10 0v4M5 11h14v10H5z") : null,
+            comment.internal ? "Internal note" : "Public reply",
+          ),
+          el("time", { datetime: comment.created_at, text: dateTime(comment.created_at) }),
+        ),
+        el("p", { class: "tk-comment-body", text: comment.body }),
+      ),
+    );
+  }
+}
+
+function authorName(comment) {
+  if (comment.author && comment.author === `agent:${state.me.id}`) return `${comment.author_name || state.me.name} (you)`;
+  return comment.author_name || actorName(comment.author);
+}
+
+export async function submitComment(event) {
+  event.preventDefault();
+  const view = tk.view;
+  if (!view || !view.ticket) return;
+  const form = event.target;
+  const body = form.elements.body.value;
+  const error = form.querySelector("[data-error=comment]");
+  error.textContent = "";
+  if (!body.trim()) {
+    error.textContent = "Write something first.";
+    return;
+  }
+  const internal = form.elements.kind.value === "internal";
+  const button = form.querySelector("button[type=submit]");
+  const mine = tk.viewSeq;
+  button.disabled = true;
+  try {
+    await addTicketComment(view.ticket.id, body, internal);
+    if (mine !== tk.viewSeq) return;
+    form.elements.body.value = "";
+    // The first public reply stamps the SLA's first response: fetch the ticket again too.
+    const [ticket, comments, history] = await Promise.all([
+      getTicket(view.id), ticketLog(view.id, "comments"), ticketLog(view.id, "history"),
+    ]);
+    if (mine !== tk.viewSeq) return;
+    const live = newer(view.ticket, ticket) ? {} : view.ticket;
+    Object.assign(view, { ticket: { ...ticket, ...live }, comments, history });
+    remember(view.ticket);
+    tk.actions.renderView();
+  } catch (err) {
+    if (mine === tk.viewSeq) error.textContent = err.code === "ticket_closed" ? "This ticket is closed: it takes no more comments." : err.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function renderHistory() {
+  const view = tk.view;
+  const box = $("#tk-history");
+  clear(box);
+  for (const entry of [...view.history].reverse()) {
+    box.append(
+      el(
+        "li",
+        { class: `tk-hist tk-hist-${entry.action.replace(/\./g, "-")}`, dataset: { action: entry.action } },
+        el("span", { class: "tk-hist-what" }, el("strong", { text: actorName(entry.actor) }), " ", describe(entry)),
+        el("time", { datetime: entry.at, text: dateTime(entry.at) }),
+      ),
+    );
+  }
+  if (!view.history.length) box.append(el("li", { class: "tk-none", text: "Nothing yet." }));
+}
+
+/** Read the history again after a change: a frame or a ticket answer does not carry it. */
+export async function reloadHistory(id, mine, onError) {
+  try {
+    const history = await ticketLog(id, "history"); // rows a frame or answer does not carry
+    if (mine !== tk.viewSeq) return;
+    tk.view.history = history;
+    renderHistory();
+  } catch (err) {
+    if (mine === tk.viewSeq && onError) onError(err);
+  }
+}
+
+function describe(entry) {
+  const d = entry.detail || {};
+  const change = (what, show = (v) => v ?? "none") => `changed ${what}: ${show(d.before)} → ${show(d.after)}`;
+  switch (entry.action) {
+    case "created":
+      return "created the ticket";
+    case "status":
+      return change("the status");
+    case "priority":
+      return `${change("the priority")}${d.resolution_due_at || d.first_response_due_at ? " (SLA targets moved)" : ""}`;
+    case "assignee":
+      return change("the assignee", (id) => (id ? assigneeName(id) : "nobody"));
+    case "queue":
+      return change("the queue");
+    case "comment":
+      return d.internal ? "added an internal note" : `replied publicly${d.first_response ? " (first response)" : ""}`;
+    case "sla.warning":
+      return `warned: the ${targetName(d.target)} is due ${d.due_at ? dateTime(d.due_at) : "soon"}`;
+    case "sla.breach":
+      return `announced a breach: the ${targetName(d.target)} was due ${d.due_at ? dateTime(d.due_at) : ""}`;
+    default:
+      return entry.action;
+  }
+}
+
+function targetName(target) {
+  return target === "first_response" ? "first response" : target || "target";
+}
