@@ -23,7 +23,7 @@ from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.server import create_app
 from tests.support.nats import NatsServer
-from tests.support.passwords import cheap_hash
+from tests.support.passwords import CheapHasher, cheap_hash
 from tests.support.postgres import Reusable, reusable_database
 
 PASSWORD = "correct-horse-battery"
@@ -65,7 +65,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def node(settings: Settings) -> AsyncIterator[Node]:
-    async with running_node(settings) as running:
+    async with running_node(settings, password_hasher=CheapHasher()) as running:
         yield running
 
 
@@ -187,7 +187,7 @@ def _matches(frame: dict[str, Any], frame_type: str, match: dict[str, Any]) -> b
 @contextlib.asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Kefu]:
     """A node built from ``settings``, served on a real port, with a client session."""
-    async with running_node(settings) as node:
+    async with running_node(settings, password_hasher=CheapHasher()) as node:
         server = TestServer(create_app(node), host="127.0.0.1")
         await server.start_server()
         try:
