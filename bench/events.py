@@ -334,7 +334,7 @@ async def kefu_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from kefu.bootstrap import running_node
     from kefu.config import load_settings
-    from kefu.events.envelope import Event
+    from kefu.domain.envelope import Event
     from kefu.runner import tune_gc
     from kefu.store.tables import outbox, tickets
 
@@ -626,8 +626,8 @@ def floor_rows(dialect: Any, run: str, count: int, first_ticket_id: int) -> Floo
     from datetime import UTC
 
     from kefu.config import load_settings
+    from kefu.domain.envelope import Event, encode
     from kefu.domain.tickets import Channel, NewTicket, Priority, SlaState, Ticket, TicketStatus
-    from kefu.events.envelope import Event, encode
     from kefu.events.outbox import COLUMNS as OUTBOX_COLUMNS
     from kefu.events.processor import CONSUMER, _context
     from kefu.events.rules import CreateTicket, render
@@ -949,7 +949,7 @@ async def floor_nats_job(job: dict[str, Any]) -> dict[str, Any]:
     relay task that publishes up to a batch at a time with ``append_encoded``, as kefu's
     outbox relay does. No store, no rules."""
     from kefu.bus.jetstream import JetStreamEventLog
-    from kefu.events.envelope import Event
+    from kefu.domain.envelope import Event
     from kefu.events.log import DONE, Received, Result
     from kefu.events.processor import CONSUMER
     from kefu.events.settings import EventSettings

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # types only: the port names them, it does not use them
-    from kefu.events.envelope import Event
+    from kefu.domain.envelope import Event
 
 
 class Clock(Protocol):

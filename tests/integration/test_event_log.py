@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from kefu.domain.envelope import Event
 from kefu.domain.tickets import Channel, TicketDraft
-from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.outbox import audience, emit
 from kefu.events.rules import RuleSettings, compile_rules

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from kefu.domain.envelope import Event, decode_trusted
 from kefu.domain.models import SenderKind
 from kefu.domain.roles import Role
 from kefu.domain.tickets import (
@@ -27,7 +28,6 @@ from kefu.domain.tickets import (
     TicketStatus,
 )
 from kefu.errors import BadInput, Conflict, NotFound
-from kefu.events.envelope import Event, decode_trusted
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.tables import conversations, messages, outbox, tickets

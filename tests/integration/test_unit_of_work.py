@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from kefu.events.envelope import Event, decode
+from kefu.domain.envelope import Event, decode
 from kefu.store.database import Database
 from kefu.store.tables import outbox
 from kefu.store.unit_of_work import StoreUnitOfWork, unit_of_work, unit_of_work_factory

@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestServer
 from kefu.bootstrap import running_node
 from kefu.clock import SystemClock
 from kefu.config import Settings
+from kefu.domain.envelope import Event, encode
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError
-from kefu.events.envelope import Event, encode
 from kefu.server import create_app
 from kefu.store.database import Database
 from kefu.webhooks.models import Delivery, DeliveryStatus, backoff_seconds

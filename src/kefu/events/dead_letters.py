@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from kefu.domain.envelope import Event, EventInvalid, decode
 from kefu.errors import Conflict
-from kefu.events.envelope import Event, EventInvalid, decode
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import msgspec
 
+from kefu.domain.envelope import Event
 from kefu.events.dead_letters import DeadLetters
-from kefu.events.envelope import Event
 
 
 class Outcome(enum.Enum):

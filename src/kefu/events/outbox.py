@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.events.envelope import Event, encode
+from kefu.domain.envelope import Event, encode
 from kefu.events.rules import Rule, matches
 from kefu.store.outbox import COLUMNS, delete_rows, insert, insert_returning_ids
 

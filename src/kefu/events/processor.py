@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
-from kefu.events.envelope import Event
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.outbox import Emitted, collecting, emit
 from kefu.events.rules import (

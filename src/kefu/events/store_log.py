@@ -27,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, decode_trusted, encode
 from kefu.errors import NotFound
 from kefu.events.dead_letters import DeadLetter, replayable
-from kefu.events.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, decode_trusted, encode
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.outbox import Emitted, collecting, delete_rows, emit
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED

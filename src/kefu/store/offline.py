@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.ids import new_id
-from kefu.events.envelope import Event, new_event_id
 from kefu.events.outbox import emit
 from kefu.store.database import Database
 from kefu.store.tables import offline_messages

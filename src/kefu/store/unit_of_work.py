@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.events.envelope import Event, encode
+from kefu.domain.envelope import Event, encode
 from kefu.store import outbox
 from kefu.store.database import Database
 

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.sla import Alarm
 from kefu.domain.tickets import SlaAlarm, Ticket, TicketComment
-from kefu.events.envelope import Event, new_event_id
 from kefu.timefmt import iso as _iso
 
 SOURCE = "kefu.tickets"

@@ -24,9 +24,9 @@ from types import TracebackType
 from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import Event
 from kefu.domain.sla import Alarm, SlaRules
 from kefu.domain.tickets import SlaAlarm, Ticket
-from kefu.events.envelope import Event
 from kefu.events.outbox import emit
 from kefu.ports import Clock
 from kefu.store.after_commit import after_commit, deferred

@@ -16,8 +16,8 @@ from types import TracebackType
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import Event
 from kefu.errors import ConfigError, Conflict, NotFound
-from kefu.events.envelope import Event
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.webhooks import store

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.events.envelope import Event, encode
+from kefu.domain.envelope import Event, encode
 from kefu.store.database import Database
 from kefu.store.tables import webhook_deliveries as deliveries
 from kefu.store.tables import webhook_endpoints as endpoints

@@ -20,10 +20,7 @@ from kefu.api.deps import AdminDep, NodeDep, bearer
 from kefu.api.errors import branch
 from kefu.api.schemas import Strict
 from kefu.auth.api_tokens import is_api_token
-from kefu.domain.roles import Role
-from kefu.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge
-from kefu.events.dead_letters import DeadLetter, replayable
-from kefu.events.envelope import (
+from kefu.domain.envelope import (
     SUBJECT_PREFIX,
     Event,
     EventInvalid,
@@ -31,6 +28,9 @@ from kefu.events.envelope import (
     check_type,
     new_event_id,
 )
+from kefu.domain.roles import Role
+from kefu.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge
+from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.node import Node
 from kefu.observability.metrics import EVENTS_INGESTED
 from kefu.timefmt import iso

@@ -30,7 +30,7 @@ from kefu.bus.in_progress import InProgress
 from kefu.bus.jetstream.dead_letters import Dead
 from kefu.bus.jetstream.protocol import EVENTS_SUBJECTS, HEADER_MSG_ID, deliveries, header
 from kefu.bus.jetstream.pull import Puller
-from kefu.events.envelope import EventInvalid, decode
+from kefu.domain.envelope import EventInvalid, decode
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.settings import EventSettings
 from kefu.observability.metrics import EVENTS_REDELIVERED

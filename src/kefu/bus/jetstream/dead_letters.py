@@ -31,7 +31,7 @@ from kefu.bus.jetstream.protocol import (
     one_line,
 )
 from kefu.bus.jetstream.publish import Message
-from kefu.events.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX
+from kefu.domain.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX
 from kefu.events.dead_letters import DeadLetter
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 

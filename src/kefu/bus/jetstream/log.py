@@ -23,7 +23,7 @@ from kefu.bus.jetstream.publish import Message, publish_all
 from kefu.bus.jetstream.pull import Puller
 from kefu.bus.jetstream.streams import Streams, warn_if_discard_new_is_inexact
 from kefu.bus.nats_close import close_quietly
-from kefu.events.envelope import Event, encode
+from kefu.domain.envelope import Event, encode
 from kefu.errors import KefuError, NotFound, Unavailable
 from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.log import BatchHandler

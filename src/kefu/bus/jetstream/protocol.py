@@ -7,7 +7,7 @@ import json
 
 from nats.aio.msg import Msg
 
-from kefu.events.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX
+from kefu.domain.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX
 
 EVENTS_SUBJECTS = SUBJECT_PREFIX + ">"
 DEAD_LETTER_SUBJECTS = DEAD_LETTER_PREFIX + ">"
