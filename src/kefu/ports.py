@@ -6,7 +6,7 @@ Adapters satisfy these structurally; none inherits from them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -75,18 +75,3 @@ class UnitOfWork(Protocol):
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 """Opens a new unit of work (``async with units() as uow: ...``)."""
-
-
-EventHandler = Callable[[str, bytes], Awaitable[None]]
-
-
-class EventBus(Protocol):
-    """Subject-addressed publish/subscribe (NATS semantics: ``*`` one token, ``>`` the rest)."""
-
-    async def publish(self, subject: str, payload: bytes) -> None: ...
-
-    async def subscribe(self, pattern: str, handler: EventHandler) -> None: ...
-
-    async def ping(self) -> None:
-        """Raise when the bus cannot be reached (readiness)."""
-        ...

@@ -10,7 +10,6 @@ import pytest
 from kefu.auth.identity import sign_external_id, verify_external_id
 from kefu.auth.secret import load_or_create_secret
 from kefu.auth.tokens import PrincipalKind, TokenSigner
-from kefu.bus.subjects import subject_matches, valid_pattern
 from kefu.config import load_settings
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
 from kefu.errors import ConfigError, Unauthenticated
@@ -53,27 +52,6 @@ def test_bad_config_names_the_key(tmp_path: Path, yaml_text: str, key: str) -> N
         load_settings(config)
     assert raised.value.key == key
     assert "\n" not in raised.value.message
-
-
-@pytest.mark.parametrize(
-    ("pattern", "subject", "expected"),
-    [
-        ("customer.*", "customer.upgrade", True),
-        ("customer.*", "customer.upgrade.vip", False),
-        ("ticket.>", "ticket.created", True),
-        ("ticket.>", "ticket", False),
-        ("a.*.c", "a.b.c", True),
-        ("a.b", "a.b", True),
-        ("a.b", "a.c", False),
-    ],
-)
-def test_subject_matching(pattern: str, subject: str, expected: bool) -> None:
-    assert subject_matches(pattern, subject) is expected
-
-
-@pytest.mark.parametrize("pattern", ["a..b", "a.>.b", "", "a.b>"])
-def test_invalid_patterns(pattern: str) -> None:
-    assert not valid_pattern(pattern)
 
 
 def test_auto_reply_first_match_wins_case_insensitively() -> None:

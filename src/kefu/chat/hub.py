@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Coroutine
-from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from kefu.chat import server_frames
@@ -186,13 +185,6 @@ class Hub:
             return True
         metrics.CLUSTER_SKIPPED.inc()
         return False
-
-    def agent_keys(self, *, supervisors_only: bool = False) -> AbstractSet[str]:
-        """Keys of the agents online on *this node* (all, or supervisors and admins only).
-
-        The live set, not a copy: read it, do not keep it. To address frames to online
-        agents use ``send(..., audience=...)``, which reaches the other nodes' too."""
-        return self._supervisors if supervisors_only else self._agents
 
     def send(
         self,

@@ -303,9 +303,6 @@ class Rule:
         texts = [c.path for c in self.conditions] + [repr(a) for a in self.actions]
         object.__setattr__(self, "reads_customer", any("customer." in t for t in texts))
 
-    def applies(self, event_type: str, context: Mapping[str, Any]) -> bool:
-        return any(matches(p, event_type) for p in self.patterns) and self.holds(context)
-
     def holds(self, context: Mapping[str, Any]) -> bool:
         """The conditions, for an event already known to match a pattern."""
         return all(condition.holds(context) for condition in self.conditions)

@@ -126,18 +126,6 @@ class ConversationRepository:
             row = (await conn.execute(query)).first()
         return conversation_record(row) if row else None
 
-    async def open_for_visitor(self, visitor_id: str) -> ConversationRecord | None:
-        query = (
-            conversations.select()
-            .where(conversations.c.visitor_id == visitor_id)
-            .where(conversations.c.status.in_(OPEN_STATUSES))
-            .order_by(conversations.c.created_at.desc())
-            .limit(1)
-        )
-        async with self._db.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return conversation_record(row) if row else None
-
     async def save_state(
         self,
         conversation_id: str,

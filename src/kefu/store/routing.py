@@ -8,7 +8,6 @@ waiting queue by it (``shared_assignment``): the same join, so the two paths can
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -56,18 +55,6 @@ class CustomerRoutingRepository:
                 .where(conversations.c.id == conversation_id)
             )
             return bool(found.scalar_one_or_none())
-
-    async def vip_among(self, customer_keys: Iterable[str]) -> set[str]:
-        keys = list(set(customer_keys))
-        if not keys:
-            return set()
-        async with self._db.connect() as conn:
-            rows = await conn.execute(
-                sa.select(customer_routing.c.customer_key)
-                .where(customer_routing.c.customer_key.in_(keys))
-                .where(customer_routing.c.queue == VIP)
-            )
-            return {row.customer_key for row in rows}
 
     async def set_queue(
         self, conn: AsyncConnection, customer_key: str, queue: str, reason: str, now: datetime

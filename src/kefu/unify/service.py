@@ -104,7 +104,6 @@ class Customer360:
         self, sources: Sequence[Source], clock: Clock, deadline_ms: float, max_key_chars: int
     ) -> None:
         self._sources = list(sources)
-        self._by_name = {source.name: source for source in sources}
         self._clock = clock
         self._deadline = deadline_ms / 1000
         self._max_key = max_key_chars
