@@ -64,8 +64,9 @@ async def build_source(
             fetch = client.prepare(settings.request)
         except ValueError as exc:
             raise _config_error(f"{at}.request", exc) from None
+        if settings.map is None:  # SourceSettings requires it for every other connector
+            raise ConfigError(f"{at}.map", f"a {settings.connector} source needs a map, got none")
         try:
-            assert settings.map is not None  # required by SourceSettings for other connectors
             mapper = Mapper(name, settings.map, client.paths, settings.timezone)
         except MappingError as exc:
             raise ConfigError(f"{at}.{exc.where}", exc.problem) from None

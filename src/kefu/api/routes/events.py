@@ -110,7 +110,6 @@ async def event_writer(request: Request) -> str:
     kefu: Node = request.app.state.node
     token = bearer(request)
     if is_api_token(token):
-        assert token is not None
         machine = await kefu.api_tokens.authenticate(token)
         machine.require("events:write")
         return f"token:{machine.name}"

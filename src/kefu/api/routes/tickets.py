@@ -73,7 +73,6 @@ def ticket_caller(scope: str) -> Callable[[Request, Node], Awaitable[TicketCalle
     async def check(request: Request, kefu: NodeDep) -> TicketCaller:
         token = bearer(request)
         if is_api_token(token):
-            assert token is not None
             machine = await kefu.api_tokens.authenticate(token)
             machine.require(scope)
             return TicketCaller(Actor(machine.key, machine.name), None, Channel.API)
