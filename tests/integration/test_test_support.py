@@ -59,3 +59,29 @@ async def test_the_reused_database_is_emptied_as_freshly_migrated(
         assert await conn.fetchval("SELECT count(*) FROM alembic_version") == 1  # still migrated
     finally:
         await conn.close()
+
+
+@pytest.mark.postgres
+async def test_a_database_whose_schema_a_test_changed_is_rebuilt(
+    postgres_reusable: Reusable,
+) -> None:
+    """Tests stand faults in with DDL (a trigger refusing tickets, a dropped table); the
+    next test must not inherit them."""
+    url = await postgres_reusable.emptied()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END $$"
+            " LANGUAGE plpgsql;"
+            " CREATE TRIGGER refuse BEFORE INSERT ON tickets EXECUTE FUNCTION refuse();"
+            " DROP TABLE visitors CASCADE"
+        )
+    finally:
+        await conn.close()
+    assert await postgres_reusable.emptied() == url
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'refuse'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM visitors") == 0  # back, and empty
+    finally:
+        await conn.close()

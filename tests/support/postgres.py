@@ -64,26 +64,85 @@ async def postgres_database() -> AsyncIterator[str]:
         await _drop(name)
 
 
-class Reusable:
-    """One migrated database, emptied before each test instead of recreated."""
+# What a test may change besides rows: kefu's tables and columns, functions, triggers,
+# indexes, constraints, sequences, views, types, and the migration stamp. When any of it
+# differs from the freshly migrated database, emptying is not enough: it is rebuilt.
+SCHEMA_FINGERPRINT = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
+  SELECT 'c:' || table_name || '.' || column_name || ':' || data_type || ':' || is_nullable
+         || ':' || coalesce(column_default, '') AS item
+    FROM information_schema.columns WHERE table_schema = 'public'
+  UNION ALL SELECT 'f:' || p.proname
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+  UNION ALL SELECT 't:' || tgname || ':' || tgrelid::regclass::text
+    FROM pg_trigger WHERE NOT tgisinternal
+  UNION ALL SELECT 'i:' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+  UNION ALL SELECT 'k:' || conname || ':' || conrelid::regclass::text
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+   WHERE n.nspname = 'public'
+  UNION ALL SELECT 's:' || sequencename FROM pg_sequences WHERE schemaname = 'public'
+  UNION ALL SELECT 'v:' || viewname FROM pg_views WHERE schemaname = 'public'
+  UNION ALL SELECT 'y:' || t.typname
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+   WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')
+  UNION ALL SELECT 'a:' || version_num FROM alembic_version
+) AS schema_items
+"""
+# CREATE DATABASE … TEMPLATE fails while a just-closed connection's backend is still
+# exiting; this many tries, a tenth of a second apart, outlast that.
+TEMPLATE_BUSY_TRIES = 100
 
-    def __init__(self, url: str, empty_sql: str) -> None:
-        self.url = url
+
+class Reusable:
+    """One migrated database, emptied before each test instead of recreated.
+
+    A test that changed more than rows (a trigger standing in for a fault, a dropped
+    table) gets it rebuilt from this process's migrated template instead.
+    """
+
+    def __init__(self, name: str, template: str, empty_sql: str, fingerprint: str) -> None:
+        self.name = name
+        self.url = PG_URL.format(name=name)
+        self._template = template
         self._empty_sql = empty_sql
+        self._fingerprint = fingerprint
 
     async def emptied(self) -> str:
         """Every kefu table truncated and every sequence restarted, as freshly migrated."""
         conn = await asyncpg.connect(self.url)
         try:
-            await conn.execute(f"SET lock_timeout = '{EMPTY_LOCK_TIMEOUT}'")
-            await conn.execute(self._empty_sql)
+            try:
+                same = await conn.fetchval(SCHEMA_FINGERPRINT) == self._fingerprint
+            except asyncpg.PostgresError:  # e.g. alembic_version dropped
+                same = False
+            if same:
+                await conn.execute(f"SET lock_timeout = '{EMPTY_LOCK_TIMEOUT}'")
+                await conn.execute(self._empty_sql)
         finally:
             await conn.close()
+        if not same:
+            await _drop(self.name)
+            await _create_from(self.name, self._template)
         return self.url
 
 
-async def _migrated(url: str) -> str:
-    """Migrate ``url``; the SQL that empties what the migrations made."""
+async def _create_from(name: str, template: str) -> None:
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        for _ in range(TEMPLATE_BUSY_TRIES - 1):
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                return
+            except asyncpg.ObjectInUseError:
+                await asyncio.sleep(0.1)
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await admin.close()
+
+
+async def _migrated(url: str) -> tuple[str, str]:
+    """Migrate ``url``; the SQL that empties what the migrations made, and their schema's
+    fingerprint."""
     async with Database(url) as db:
         await db.migrate()
     conn = await asyncpg.connect(url)
@@ -101,6 +160,7 @@ async def _migrated(url: str) -> str:
                 "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
             )
         ]
+        fingerprint: str = await conn.fetchval(SCHEMA_FINGERPRINT)
     finally:
         await conn.close()
     statements = []
@@ -108,7 +168,7 @@ async def _migrated(url: str) -> str:
         listed = ", ".join(f'"{table}"' for table in tables)
         statements.append(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
     statements += [f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in sequences]
-    return ";\n".join(statements)
+    return ";\n".join(statements), fingerprint
 
 
 def _in_own_loop(work: Callable[[], Awaitable[T]]) -> T:
@@ -124,11 +184,16 @@ def _in_own_loop(work: Callable[[], Awaitable[T]]) -> T:
 
 @contextlib.contextmanager
 def reusable_database() -> Iterator[Reusable]:
-    """This process's migrated database for the session; dropped at its end."""
-    name = _name("w")
-    url = PG_URL.format(name=name)
-    _in_own_loop(lambda: _create(name))
+    """This process's migrated database for the session (made from a migrated template
+    nobody connects to); both dropped at its end."""
+    template, name = _name("tpl"), _name("w")
+    _in_own_loop(lambda: _create(template))
     try:
-        yield Reusable(url, _in_own_loop(lambda: _migrated(url)))
+        empty_sql, fingerprint = _in_own_loop(lambda: _migrated(PG_URL.format(name=template)))
+        _in_own_loop(lambda: _create_from(name, template))
+        try:
+            yield Reusable(name, template, empty_sql, fingerprint)
+        finally:
+            _in_own_loop(lambda: _drop(name))
     finally:
-        _in_own_loop(lambda: _drop(name))
+        _in_own_loop(lambda: _drop(template))
