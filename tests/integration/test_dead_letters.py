@@ -180,7 +180,11 @@ async def test_a_dead_letter_is_read_fixed_replayed_once_or_discarded(kefu_on: K
     # The same event sent again by its department: applied once already, nothing new.
     status, _ = await kefu.post("/api/v1/events", boss["token"], complaint("dl-1", BROKEN))
     assert status == 202
-    await asyncio.sleep(0.5)
+    # Barrier: another customer's complaint sent after it; once that one's ticket is there
+    # the copy before it has been consumed.
+    status, _ = await kefu.post("/api/v1/events", boss["token"], complaint("dl-m", "C-marker"))
+    assert status == 202
+    await eventually(lambda: tickets_of(kefu, "C-marker"))
     assert len(await tickets_of(kefu, BROKEN)) == 1
 
     # Discarded: gone for good, no effect, recorded.

@@ -62,6 +62,28 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def behind_a_marker(kefu: Kefu, token: str, event_id: str) -> None:
+    """Send one complaint of a customer of its own and wait for its ticket: the events
+    sent before it have been consumed by then (one consumer, in stream order), so what
+    they did not create they will not create."""
+    marker = {
+        "type": "customer.complaint",
+        "id": event_id,
+        "customer_key": event_id,
+        "data": {"summary": "the marker"},
+    }
+    status, body = await kefu.post("/api/v1/events", token, {"events": [marker]})
+    assert status == 202, body
+
+    async def arrived() -> bool:
+        query = sa.select(sa.func.count()).select_from(tickets)
+        async with kefu.node.repos.db.connect() as conn:
+            found = await conn.execute(query.where(tickets.c.customer_key == event_id))
+            return bool(found.scalar())
+
+    await eventually(arrived)
+
+
 async def test_complaints_through_jetstream_make_one_ticket_each(kefu: Kefu) -> None:
     boss = await kefu.add_agent("Sue", Role.SUPERVISOR)
     socket = await kefu.ws(boss["token"])
@@ -92,8 +114,10 @@ async def test_complaints_through_jetstream_make_one_ticket_each(kefu: Kefu) -> 
         return await count(kefu, outbox) == 0
 
     await eventually(relayed)
-    await asyncio.sleep(0.5)
-    assert await count(kefu, tickets) == 30
+    # Barrier: one more complaint, sent after both copies; once its ticket is there, every
+    # copy before it has been through the consumer too.
+    await behind_a_marker(kefu, boss["token"], "cc-marker")
+    assert await count(kefu, tickets) == 30 + 1
     status, ready = await kefu.get("/readyz", boss["token"])
     assert status == 200, ready
     await socket.close()
@@ -147,7 +171,7 @@ async def test_a_node_restart_applies_nothing_twice(
             return await count(kefu, tickets) >= 200
 
         await eventually(all_there, timeout=30)
-        await asyncio.sleep(1.0)
-        assert await count(kefu, tickets) == 200
+        await behind_a_marker(kefu, boss["token"], "r-marker")  # see the test above
+        assert await count(kefu, tickets) == 200 + 1
     finally:
         await second.aclose()
