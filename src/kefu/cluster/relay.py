@@ -8,8 +8,11 @@ outbound queue, ``kefu.chat.connection``).
 Failure policy: live frames are best-effort across nodes, as they are to a socket. While
 NATS is unreachable at start the node serves its own sockets and keeps connecting in the
 background; during a reconnect nats-py buffers publishes (bounded) and sends them after;
-anything beyond is dropped and counted (``kefu_cluster_items_dropped_total``). Nothing is
-lost from the store: clients that reconnect ``resume`` from their last id.
+anything beyond is dropped and counted (``kefu_cluster_items_dropped_total``). Items wait
+for the publisher in a bounded list (``MAX_PENDING_ITEMS``): while it is stuck on a slow
+NATS, an item posted to a full list is dropped and counted the same way, so a stalled link
+costs bounded memory. Nothing is lost from the store: clients that reconnect ``resume``
+from their last id.
 
 Audiences: the relay also announces which audiences this node has sockets for (every
 heartbeat, and at once when it gains one) and keeps what the others announce
@@ -60,18 +63,35 @@ LISTEN_HEARTBEATS = 1.5
 # Announcements leave every heartbeat times a random factor in this range: nodes that
 # reconnected together do not announce in lockstep, and the gap never exceeds a heartbeat.
 ANNOUNCE_JITTER = (0.8, 1.0)
+# Items posted and not yet taken by the publisher. They leave as one NATS message, and at
+# a few hundred bytes per frame 10,000 already exceed NATS' default 1 MiB max_payload: a
+# list that long only builds up while the publisher waits on a stalled server, and then
+# dropping the newest (counted) is the stated policy rather than growing without limit.
+MAX_PENDING_ITEMS = 10_000
 
 Deliver = Callable[[list[envelope.Item]], None]
 
 
 class LiveRelay:
-    def __init__(self, url: str, settings: ClusterSettings, name: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: ClusterSettings,
+        name: str,
+        *,
+        max_pending: int = MAX_PENDING_ITEMS,
+    ) -> None:
+        """``max_pending`` bounds the items waiting for the publisher (module docstring)."""
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
         self._url = url
         self._subject = settings.subject
         self._connect_timeout = settings.connect_timeout_seconds
         self._name = name
         self._nc: NATS | None = None
         self._pending: list[envelope.Item] = []
+        self._max_pending = max_pending
+        self._overflowing = False  # said once per episode of a full list, not per item
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliver: Deliver | None = None
@@ -88,10 +108,6 @@ class LiveRelay:
         self._announced: frozenset[Audience] = frozenset()
         self._announce_due = False
         self._announcer: asyncio.Task[None] | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._nc is not None and self._nc.is_connected
 
     async def start(self, deliver: Deliver) -> None:
         """Connect and subscribe; if NATS is down, keep trying in the background."""
@@ -208,6 +224,15 @@ class LiveRelay:
         if self._nc is None:
             metrics.CLUSTER_DROPPED.inc()
             return
+        if len(self._pending) >= self._max_pending:
+            metrics.CLUSTER_DROPPED.inc()
+            if not self._overflowing:
+                self._overflowing = True
+                log.warning(
+                    "cluster: %d live items wait for NATS; dropping new ones until they leave",
+                    len(self._pending),
+                )
+            return
         self._pending.append(item)
         if not self._wake.is_set():
             self._wake.set()
@@ -223,6 +248,7 @@ class LiveRelay:
                 self._announce_due = False
                 await self._announce()
             items, self._pending = self._pending, []
+            self._overflowing = False
             if items:
                 await self._publish(items)
 

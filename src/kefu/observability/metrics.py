@@ -186,7 +186,7 @@ CLUSTER_RECEIVED = Counter(
 )
 CLUSTER_DROPPED = Counter(
     "kefu_cluster_items_dropped_total",
-    "Live items not sent to other nodes (NATS unreachable or its buffer full)",
+    "Live items not sent to other nodes (NATS unreachable, its buffer or the wait list full)",
     registry=REGISTRY,
 )
 # Frames for "every supervisor" / "every agent" that no other node announced sockets for
