@@ -24,7 +24,7 @@ from kefu.node import Node
 from kefu.server import create_app
 from tests.support.nats import NatsServer
 from tests.support.passwords import CheapHasher, cheap_hash
-from tests.support.postgres import Reusable, reusable_database
+from tests.support.postgres import Reusable, postgres_database, reusable_database
 
 PASSWORD = "correct-horse-battery"
 # One hash serves every test agent; made at argon2's lowest cost, so the production
@@ -48,6 +48,16 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     else:
         reusable: Reusable = request.getfixturevalue("postgres_reusable")
         yield await reusable.emptied()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store nothing has migrated yet, on each store: for tests of migrating itself."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        async with postgres_database() as url:
+            yield url
 
 
 @pytest.fixture

@@ -90,8 +90,9 @@ async def login_status(kefu: Kefu, email: str) -> tuple[int, dict[str, Any]]:
 
 
 async def test_migrate_applies_revisions_then_reports_up_to_date(
-    store_env: dict[str, str],
+    fresh_store_url: str, tmp_path: Path
 ) -> None:
+    store_env = clean_env(KEFU_DATA_DIR=str(tmp_path / "data"), KEFU_STORE=fresh_store_url)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     first = await kefu_cli("migrate", env=store_env)

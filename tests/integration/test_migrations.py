@@ -17,8 +17,8 @@ def _differences(connection: Connection) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
-async def test_migrations_match_the_tables(store_url: str) -> None:
-    async with Database(store_url) as db:
+async def test_migrations_match_the_tables(fresh_store_url: str) -> None:
+    async with Database(fresh_store_url) as db:
         await db.migrate()
         async with db.connect() as conn:
             differences = await conn.run_sync(_differences)
