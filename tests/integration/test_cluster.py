@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from kefu.chat.store_assigner import StoreAssigner
 from kefu.cluster import envelope
 from kefu.cluster.envelope import Announce, Audience, Frame
 from kefu.cluster.relay import LiveRelay
@@ -389,8 +390,9 @@ async def assigned_loads(kefu: Kefu) -> dict[str, int]:
 
 async def until_online(kefu: Kefu, agent_id: str, online: bool) -> None:
     """Ask the store as any node would: is the agent online somewhere?"""
-    shared = kefu.node.chat._shared
-    assert shared is not None
+    assigner = kefu.node.chat.assigner
+    assert isinstance(assigner, StoreAssigner)
+    shared = assigner.shared
     deadline = asyncio.get_running_loop().time() + 10
     while (agent_id in await shared.online(kefu.node.clock.now())) is not online:
         assert asyncio.get_running_loop().time() < deadline, f"online never became {online}"
