@@ -58,6 +58,7 @@ from kefu.store.repositories import Repositories
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_batch import sqlite_committer
+from kefu.store.unit_of_work import unit_of_work_factory
 from kefu.tickets.rule_effects import RuleTickets
 from kefu.tickets.service import TicketService
 from kefu.tickets.sla_watch import SlaWatcher
@@ -282,12 +283,13 @@ async def running_node(
                 every(settings.cluster.heartbeat_seconds, chat.heartbeat, "cluster heartbeat")
             )
         rules = compile_rules(settings.rules, set(settings.webhooks))
+        units = unit_of_work_factory(db)
         tickets = TicketService(
-            repos, db, clock, settings.tickets, audience=audience(settings.bus, rules), hub=hub
+            repos, units, clock, settings.tickets, audience=audience(settings.bus, rules), hub=hub
         )
         await stack.enter_async_context(
             SlaWatcher(
-                db,
+                units,
                 repos.tickets,
                 tickets.rules,
                 clock,

@@ -26,6 +26,7 @@ from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.tables import outbox, ticket_history, tickets
+from kefu.store.unit_of_work import unit_of_work_factory
 from kefu.tickets.service import SYSTEM, TicketService
 from kefu.tickets.settings import TicketSettings
 
@@ -217,6 +218,9 @@ async def test_kefu_events_nobody_consumes_are_not_written(db: Database) -> None
     assert audience("nats://127.0.0.1:4222", rules)("ticket.created")  # the stream's readers
     draft = TicketDraft(subject="s", body="b", customer_key="C-1", channel=Channel.API)
     for who, written in ((listened, 0), (audience("memory://", []), 0), (None, 1)):
-        service = TicketService(Repositories.over(db), db, Clock(), TicketSettings(), audience=who)
+        units = unit_of_work_factory(db)
+        service = TicketService(
+            Repositories.over(db), units, Clock(), TicketSettings(), audience=who
+        )
         await service.create(draft, SYSTEM)
         assert len(await outbox_ids(db)) == written

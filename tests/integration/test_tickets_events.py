@@ -32,6 +32,7 @@ from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.tables import conversations, messages, outbox, tickets
 from kefu.store.tickets import TicketFilter
+from kefu.store.unit_of_work import unit_of_work, unit_of_work_factory
 from kefu.tickets import events
 from kefu.tickets.service import SYSTEM, Actor, TicketService, rule_actor
 from kefu.tickets.settings import TicketSettings
@@ -106,8 +107,8 @@ async def env(store_url: str) -> AsyncIterator[Env]:
         await db.migrate()
         repos = Repositories.over(db)
         clock = FakeClock(MONDAY)
-        service = TicketService(repos, db, clock, SETTINGS)
-        watcher = SlaWatcher(db, repos.tickets, service.rules, clock, 3600)
+        service = TicketService(repos, unit_of_work_factory(db), clock, SETTINGS)
+        watcher = SlaWatcher(unit_of_work_factory(db), repos.tickets, service.rules, clock, 3600)
         agent = await repos.agents.create(
             email="ann@example.test",
             name="Ann",
@@ -359,7 +360,10 @@ async def test_several_nodes_checking_at_once_announce_once(env: Env) -> None:
     await env.events()
     env.clock.set(at(10, 9))  # a week later: every target of every ticket has passed
     others = [
-        SlaWatcher(env.db, env.repos.tickets, env.service.rules, env.clock, 3600) for _ in range(2)
+        SlaWatcher(
+            unit_of_work_factory(env.db), env.repos.tickets, env.service.rules, env.clock, 3600
+        )
+        for _ in range(2)
     ]
     counts = await asyncio.gather(env.watcher.check(), *(w.check() for w in others))
     emitted = await env.events()
@@ -393,19 +397,19 @@ async def test_solved_tickets_and_wall_time_policies(env: Env) -> None:
 async def test_creation_in_a_callers_transaction_is_atomic_with_it(env: Env) -> None:
     vip = rule_actor("vip-complaints")
     with pytest.raises(RuntimeError):
-        async with env.db.begin() as conn:
+        async with unit_of_work(env.db) as uow:
             made = await env.service.create_many(
                 [draft(channel=Channel.RULE), draft(channel=Channel.RULE, priority=Priority.HIGH)],
                 vip,
-                conn=conn,
+                uow=uow,
             )
             assert made[0].id < made[1].id
             raise RuntimeError("the rest of the rule's effects failed")
     assert await env.service.search(TicketFilter()) == []
     assert await env.events() == []
 
-    async with env.db.begin() as conn:
-        made = await env.service.create_many([draft(channel=Channel.RULE)] * 3, vip, conn=conn)
+    async with unit_of_work(env.db) as uow:
+        made = await env.service.create_many([draft(channel=Channel.RULE)] * 3, vip, uow=uow)
     listed = await env.service.search(TicketFilter())
     assert [t.id for t in listed] == [t.id for t in reversed(made)]
     assert {(t.channel, t.created_by) for t in listed} == {(Channel.RULE, "rule:vip-complaints")}

@@ -28,6 +28,7 @@ from kefu.domain.roles import Role
 from kefu.errors import ConfigError
 from kefu.server import create_app
 from kefu.store.database import Database
+from kefu.store.unit_of_work import unit_of_work
 from kefu.webhooks.models import Delivery, DeliveryStatus, backoff_seconds
 from kefu.webhooks.service import WebhookService
 from kefu.webhooks.settings import WebhookEndpoint
@@ -149,10 +150,10 @@ def make_event(kind: str = "customer.complaint", **data: Any) -> Event:
 
 
 async def enqueue(service: WebhookService, db: Database, name: str, event: Event) -> None:
-    """As the rules engine does: enqueue inside a transaction, notify after the commit."""
-    async with db.begin() as conn:
-        await service.enqueue(conn, name, event, SystemClock().now())
-    service.notify()
+    """As the rules engine does: enqueue in a unit of work (the worker is woken once it
+    committed)."""
+    async with unit_of_work(db) as uow:
+        await service.enqueue(uow, name, event, SystemClock().now())
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 15.0) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,13 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
 from kefu.events.log import DONE, Outcome, Received, Result
-from kefu.events.outbox import Emitted, collecting, emit
 from kefu.events.rules import (
     Assign,
     CallWebhook,
@@ -41,24 +36,16 @@ from kefu.events.rules import (
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
-from kefu.store.after_commit import deferred
-from kefu.store.bulk import insert_rows
 from kefu.store.database import Database
+from kefu.store.processed_events import driver_error, processed_among, record, was_processed
 from kefu.store.routing import CustomerRoutingRepository
-from kefu.store.tables import processed_events
+from kefu.store.unit_of_work import Emitted, StoreUnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "rules"
 LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by some rule
 CUSTOMER_FETCHES = 16  # customer 360s one batch may have in flight at once
-_PROCESSED_PG = sa.text(
-    "SELECT event_id FROM processed_events WHERE consumer = :consumer AND event_id = ANY(:ids)"
-)
-_PROCESSED_SQLITE = sa.text(
-    "SELECT event_id FROM processed_events WHERE consumer = :consumer"
-    " AND event_id IN (SELECT value FROM json_each(:ids))"
-)
 
 
 @dataclass(slots=True)
@@ -91,23 +78,27 @@ class TicketChange:
 
 
 class TicketEffects(Protocol):
+    """Rules' ticket actions, stored in the processor's unit of work."""
+
     async def create_for_rules(
-        self, conn: AsyncConnection, specs: Sequence[TicketSpec], now: datetime
+        self, uow: StoreUnitOfWork, specs: Sequence[TicketSpec], now: datetime
     ) -> list[int]: ...
 
     async def change_for_rules(
-        self, conn: AsyncConnection, changes: Sequence[TicketChange], now: datetime
+        self, uow: StoreUnitOfWork, changes: Sequence[TicketChange], now: datetime
     ) -> None: ...
 
     async def from_offline_message(
-        self, conn: AsyncConnection, offline_id: str, priority: str, rule: str
+        self, uow: StoreUnitOfWork, offline_id: str, priority: str, rule: str
     ) -> None: ...
 
 
 class WebhookEffects(Protocol):
     async def enqueue(
-        self, conn: AsyncConnection, endpoint: str, event: Event, now: datetime
-    ) -> None: ...
+        self, uow: StoreUnitOfWork, endpoint: str, event: Event, now: datetime
+    ) -> None:
+        """Queue a delivery in ``uow``; the sender is woken once it committed."""
+        ...
 
     def notify(self) -> None: ...
 
@@ -234,16 +225,7 @@ class EventProcessor:
             return Result(outcome, reason), False
 
     async def _not_yet_processed(self, batch: Sequence[Received]) -> list[int]:
-        ids = list({item.event.id for item in batch})
-        async with self._db.connect() as conn:
-            # One array (or JSON) parameter, not a statement compiled per id count.
-            if conn.dialect.name == "sqlite":
-                rows = await conn.execute(
-                    _PROCESSED_SQLITE, {"consumer": CONSUMER, "ids": json.dumps(ids)}
-                )
-            else:
-                rows = await conn.execute(_PROCESSED_PG, {"consumer": CONSUMER, "ids": ids})
-            done = {row[0] for row in rows}
+        done = await processed_among(self._db, CONSUMER, list({i.event.id for i in batch}))
         seen: set[str] = set()
         fresh = []
         for index, item in enumerate(batch):
@@ -255,13 +237,7 @@ class EventProcessor:
         return fresh
 
     async def _already(self, event_id: str) -> bool:
-        async with self._db.connect() as conn:
-            found = await conn.execute(
-                sa.select(processed_events.c.event_id)
-                .where(processed_events.c.consumer == CONSUMER)
-                .where(processed_events.c.event_id == event_id)
-            )
-            return found.first() is not None
+        return await was_processed(self._db, CONSUMER, event_id)
 
     # ---- evaluation (no writes) ----------------------------------------------------------
 
@@ -371,48 +347,39 @@ class EventProcessor:
     # ---- effects (one transaction) ------------------------------------------------------
 
     async def _store(self, plans: Sequence[_Plan]) -> None:
-        # What the effects push live (a ticket's frames to consoles) waits for the commit.
-        with deferred():
-            if self._handoff is None:
-                await self._transaction(plans)
-                return
-            with collecting() as emitted:
-                await self._transaction(plans)
-            self._handoff(emitted)  # committed: the consumer may take them now
-
-    async def _transaction(self, plans: Sequence[_Plan]) -> None:
+        """Store the plans' effects in one unit of work. What they push live (a ticket's
+        frames to consoles) waits for its commit; with a ``handoff`` the unit keeps what it
+        emitted, given to the consumer once committed."""
         started = time.perf_counter()
         now = self._clock.now()
-        async with self._db.begin() as conn:
-            await insert_rows(
-                conn,
-                processed_events,
-                ("consumer", "event_id", "processed_at"),
-                [(CONSUMER, plan.event.id, now) for plan in plans],
-            )
+        async with unit_of_work(self._db, collect=self._handoff is not None) as uow:
+            conn = uow.connection
+            await record(conn, CONSUMER, [plan.event.id for plan in plans], now)
             specs = [spec for plan in plans for spec in plan.tickets]
             changes = [change for plan in plans for change in plan.changes]
             offline = [item for plan in plans for item in plan.offline]
             if (specs or changes or offline) and self._tickets is None:
                 raise RuntimeError("a rule acts on tickets but no ticket service is wired")
             if specs and self._tickets is not None:
-                created = await self._tickets.create_for_rules(conn, specs, now)
+                created = await self._tickets.create_for_rules(uow, specs, now)
                 for spec, ticket_id in zip(specs, created, strict=True):
                     spec.created_id = ticket_id
             if changes and self._tickets is not None:
-                await self._tickets.change_for_rules(conn, changes, now)
+                await self._tickets.change_for_rules(uow, changes, now)
             for offline_id, priority, rule in offline:
                 if self._tickets is not None:
-                    await self._tickets.from_offline_message(conn, offline_id, priority, rule)
+                    await self._tickets.from_offline_message(uow, offline_id, priority, rule)
             for plan in plans:
                 for key, queue, rule in plan.routes:
                     await self._routing.set_queue(conn, key, queue, f"rule:{rule}", now)
                 for endpoint in plan.webhooks:
                     if self._webhooks is None:
                         raise RuntimeError("a rule calls a webhook but webhooks are not wired")
-                    await self._webhooks.enqueue(conn, endpoint, plan.event, now)
+                    await self._webhooks.enqueue(uow, endpoint, plan.event, now)
             emitted = [event for plan in plans for event in plan.emits]
-            await emit(conn, emitted, now)
+            await uow.emit(emitted, now)
+        if self._handoff is not None:
+            self._handoff(uow.emitted)  # committed: the consumer may take them now
         EVENTS_PROCESSED.inc(len(plans))
         log.debug(
             "stored effects of %d events in %.1f ms",
@@ -421,8 +388,6 @@ class EventProcessor:
         )
 
     def _after_commit(self, plans: Sequence[_Plan]) -> None:
-        if any(plan.webhooks for plan in plans) and self._webhooks is not None:
-            self._webhooks.notify()
         if any(plan.emits for plan in plans) and self._wake is not None and not self._handoff:
             self._wake()
         if self._notify is None:
@@ -435,9 +400,8 @@ class EventProcessor:
 
 def _reason(exc: Exception) -> str:
     """Why an event failed, for the dead letter an admin reads: the driver's own message
-    for a store error (SQLAlchemy's wraps it in the statement and every parameter)."""
-    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
-        exc = exc.orig
+    for a store error."""
+    exc = driver_error(exc)
     return f"{type(exc).__name__}: {exc}"[:500]
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from kefu.ports import Clock
 from kefu.store.database import Database
-from kefu.store.tables import processed_events
+from kefu.store.processed_events import forget_before
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,7 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 async def prune_processed(db: Database, clock: Clock, keep: timedelta) -> int:
     """Delete dedupe rows older than ``keep``; returns how many."""
-    cutoff = clock.now() - keep
-    async with db.begin() as conn:
-        result = await conn.execute(
-            processed_events.delete().where(processed_events.c.processed_at < cutoff)
-        )
-    return int(result.rowcount or 0)
+    return await forget_before(db, clock.now() - keep)
 
 
 async def run_pruner(

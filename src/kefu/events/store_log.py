@@ -31,11 +31,12 @@ from kefu.domain.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, deco
 from kefu.errors import NotFound
 from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.log import BatchHandler, Outcome, Received, Result
-from kefu.events.outbox import Emitted, collecting, delete_rows, emit
+from kefu.events.outbox import Emitted, delete_rows
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 from kefu.ports import Clock
 from kefu.store.database import Database
 from kefu.store.tables import audit_log, dead_letters, outbox
+from kefu.store.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +125,9 @@ class StoreEventLog:
         self._wake.set()
 
     async def append(self, events: Sequence[Event]) -> None:
-        with collecting() as emitted:
-            async with self._db.begin() as conn:
-                await emit(conn, events, self._clock.now())
-        self.handoff(emitted)
+        async with unit_of_work(self._db, collect=True) as uow:
+            await uow.emit(events, self._clock.now())
+        self.handoff(uow.emitted)
         self._wake.set()
 
     async def consume(self, consumer: str, handle: BatchHandler) -> None:
@@ -356,11 +356,10 @@ class StoreEventLog:
         if letter is None:
             raise _no_letter(sequence)
         event = replayable(letter)
-        with collecting() as emitted:
-            async with self._db.begin() as conn:
-                await self._remove(conn, sequence)
-                await emit(conn, [event], self._clock.now())
-        self.handoff(emitted)
+        async with unit_of_work(self._db, collect=True) as uow:
+            await self._remove(uow.connection, sequence)
+            await uow.emit([event], self._clock.now())
+        self.handoff(uow.emitted)
         self.wake()
         return letter
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.ids import new_id
-from kefu.events.outbox import emit
 from kefu.store.database import Database
+from kefu.store.outbox import emit
 from kefu.store.tables import offline_messages
 
 

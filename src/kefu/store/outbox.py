@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import Event, encode
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.tables import outbox
 
@@ -17,6 +18,13 @@ COLUMNS = ("subject", "event_id", "payload", "created_at")
 
 OutboxRow = tuple[str, str, bytes, datetime]
 """(subject, event id, encoded event, created at)."""
+
+
+async def emit(conn: AsyncConnection, events: Sequence[Event], now: datetime) -> None:
+    """Write ``events`` to the outbox on ``conn`` (a store writer's own transaction;
+    services emit through their unit of work)."""
+    if events:
+        await insert(conn, [(event.subject, event.id, encode(event), now) for event in events])
 
 
 async def insert(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:

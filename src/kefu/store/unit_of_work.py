@@ -46,10 +46,10 @@ class StoreUnitOfWork:
     async def emit(self, events: Sequence[Event], now: datetime) -> None:
         if not events:
             return
-        rows = [(event.subject, event.id, encode(event), now) for event in events]
         if not self._collect:
-            await outbox.insert(self._conn, rows)
+            await outbox.emit(self._conn, events, now)
             return
+        rows = [(event.subject, event.id, encode(event), now) for event in events]
         ids = await outbox.insert_returning_ids(self._conn, rows)
         self.emitted.extend(zip(ids, events, strict=True))
 
@@ -84,8 +84,10 @@ async def unit_of_work(db: Database, *, collect: bool = False) -> AsyncIterator[
             log.exception("after-commit callback failed")
 
 
-def unit_of_work_factory(
-    db: Database,
-) -> Callable[[], contextlib.AbstractAsyncContextManager[StoreUnitOfWork]]:
-    """The ``kefu.ports.UnitOfWorkFactory`` services are given."""
+Units = Callable[[], contextlib.AbstractAsyncContextManager[StoreUnitOfWork]]
+"""Opens a new unit (the store's ``kefu.ports.UnitOfWorkFactory``)."""
+
+
+def unit_of_work_factory(db: Database) -> Units:
+    """What services are given to open their own units of work."""
     return lambda: unit_of_work(db)

@@ -5,13 +5,13 @@ Events go through the outbox (``kefu.events.outbox.emit``) on the same connectio
 change: an event exists exactly when its change committed, and the event log delivers
 it afterwards (rules, webhooks, other nodes).
 
-Every write method accepts a caller's ``conn``: the rules processor stores a batch of
-events' effects in one transaction and passes it here, so a ticket a rule creates
-commits with the processed-event row that prevents creating it twice.
+Every write method accepts a caller's unit of work (``uow``): the rules processor stores
+a batch of events' effects in one unit and passes it here, so a ticket a rule creates
+commits with the processed-event row that prevents creating it twice. Without one the
+service opens its own from the factory it was given.
 
 Given a hub, every committed change is also pushed live to the agent consoles concerned
-(``kefu.tickets.live``), after the commit: a caller passing its own ``conn`` wraps its
-transaction in ``kefu.store.after_commit.deferred()`` for that.
+(``kefu.tickets.live``), after the commit (the unit's ``after_commit``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from msgspec.structs import replace
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.models import SenderKind
@@ -46,12 +45,11 @@ from kefu.domain.tickets import (
     plan_update,
 )
 from kefu.errors import BadInput, Conflict, NotFound
-from kefu.events.outbox import Audience, emit
+from kefu.events.outbox import Audience
 from kefu.ports import Clock
-from kefu.store.after_commit import after_commit, deferred
-from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.tickets import HistoryRow, TicketFilter
+from kefu.store.unit_of_work import StoreUnitOfWork, Units
 from kefu.tickets import events
 from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, derived_subject, transcript
 from kefu.tickets.live import LiveHub, TicketFeed
@@ -101,7 +99,7 @@ class TicketService:
     def __init__(
         self,
         repos: Repositories,
-        db: Database,
+        units: Units,
         clock: Clock,
         settings: TicketSettings,
         *,
@@ -115,18 +113,18 @@ class TicketService:
         # all are emitted.
         self._audience = audience
         self._tickets = repos.tickets
-        self._db = db
+        self._units = units
         self._clock = clock
         self.rules: SlaRules = sla_rules(settings)
 
     def _emits(self, event_type: str) -> bool:
         return self._audience is None or self._audience(event_type)
 
-    def _push(self, send: Callable[[TicketFeed], None]) -> None:
+    def _push(self, uow: StoreUnitOfWork, send: Callable[[TicketFeed], None]) -> None:
         """Push a live frame once the change committed (nothing without a hub)."""
         live = self.live
         if live is not None:
-            after_commit(lambda: send(live))
+            uow.after_commit(lambda: send(live))
 
     # -- reads ----------------------------------------------------------------------------
     def sla_status(self, ticket: Ticket) -> SlaStatus:
@@ -158,31 +156,31 @@ class TicketService:
 
     # -- creation -------------------------------------------------------------------------
     async def create(
-        self, draft: TicketDraft, actor: Actor, conn: AsyncConnection | None = None
+        self, draft: TicketDraft, actor: Actor, uow: StoreUnitOfWork | None = None
     ) -> Ticket:
-        return (await self.create_many([draft], actor, conn))[0]
+        return (await self.create_many([draft], actor, uow))[0]
 
     async def create_many(
-        self, drafts: Sequence[TicketDraft], actor: Actor, conn: AsyncConnection | None = None
+        self, drafts: Sequence[TicketDraft], actor: Actor, uow: StoreUnitOfWork | None = None
     ) -> list[Ticket]:
         """Create tickets (bulk inserts), their history rows and ``ticket.created`` events."""
         for draft in drafts:
             _check_draft(draft)
         await self._require_agents({d.assignee_id for d in drafts if d.assignee_id is not None})
-        async with self._transaction(conn) as tx:
+        async with self._unit(uow) as tx:
             return await self._insert(tx, drafts, actor, self._clock.now())
 
     async def _insert(
-        self, conn: AsyncConnection, drafts: Sequence[TicketDraft], actor: Actor, now: datetime
+        self, uow: StoreUnitOfWork, drafts: Sequence[TicketDraft], actor: Actor, now: datetime
     ) -> list[Ticket]:
         # Due dates depend on (policy, priority) only, at one ``now``: worked out once each
         # (and the frozen SlaState shared by the batch's tickets with the same pair).
         targets: dict[tuple[str | None, Priority], SlaState] = {}
         news = [self._new_ticket(draft, actor, now, targets) for draft in drafts]
-        created = await self._tickets.create_many(conn, news)
+        created = await self._tickets.create_many(uow.connection, news)
         if self._emits(events.CREATED):
-            await emit(conn, [events.created(ticket, actor.key, now) for ticket in created], now)
-        self._push(lambda live: live.created(created, actor.key))
+            await uow.emit([events.created(ticket, actor.key, now) for ticket in created], now)
+        self._push(uow, lambda live: live.created(created, actor.key))
         return created
 
     def _new_ticket(
@@ -242,13 +240,14 @@ class TicketService:
             assignee_id=summary.record.assignee_id,
         )
         _check_draft(draft)
-        async with self._transaction(None) as conn:
+        async with self._unit(None) as uow:
+            conn = uow.connection
             if not await self._tickets.lock_conversation(conn, conversation_id):
                 raise NotFound("no such conversation", code="conversation_not_found")
             existing = await self._tickets.for_conversation(conn, conversation_id)
             if existing is not None:
                 return existing, False
-            [ticket] = await self._insert(conn, [draft], actor, self._clock.now())
+            [ticket] = await self._insert(uow, [draft], actor, self._clock.now())
         return ticket, True
 
     async def from_offline_message(
@@ -257,12 +256,13 @@ class TicketService:
         actor: Actor,
         *,
         priority: Priority = Priority.NORMAL,
-        conn: AsyncConnection | None = None,
+        uow: StoreUnitOfWork | None = None,
     ) -> tuple[Ticket, bool]:
         """The offline message's ticket, made now (True) or found from before (False);
         the message records the ticket's id, so the console shows it handled. With
-        ``conn`` (a rule's effect) it joins the caller's transaction."""
-        async with self._transaction(conn) as conn:
+        ``uow`` (a rule's effect) it joins the caller's unit of work."""
+        async with self._unit(uow) as tx:
+            conn = tx.connection
             message = await self._tickets.lock_offline(conn, offline_id)
             if message is None:
                 raise NotFound("no such offline message", code="offline_message_not_found")
@@ -284,7 +284,7 @@ class TicketService:
                 priority=priority,
             )
             _check_draft(draft)
-            [ticket] = await self._insert(conn, [draft], actor, self._clock.now())
+            [ticket] = await self._insert(tx, [draft], actor, self._clock.now())
             if not await self._tickets.link_offline(conn, offline_id, ticket.id):
                 raise Conflict("the offline message changed meanwhile", code="conflict")
         return ticket, True
@@ -295,7 +295,7 @@ class TicketService:
         ticket_id: int,
         patch: TicketPatch,
         actor: Actor,
-        conn: AsyncConnection | None = None,
+        uow: StoreUnitOfWork | None = None,
     ) -> Ticket:
         """Apply a PATCH: the status machine decides (``Conflict illegal_transition``),
         solving stamps ``solved_at`` (reopening clears it), a new priority recomputes the
@@ -306,7 +306,8 @@ class TicketService:
             _check_queue(patch.queue)
         if patch.assignee_id is not None:
             await self._require_agents({patch.assignee_id})
-        async with self._transaction(conn) as tx:
+        async with self._unit(uow) as unit:
+            tx = unit.connection
             ticket = await self._tickets.lock(tx, ticket_id)
             if ticket is None:
                 raise _not_found(ticket_id)
@@ -338,8 +339,8 @@ class TicketService:
             if changed is None:  # cannot happen: the row is locked by this transaction
                 raise _not_found(ticket_id)
             if self._emits(events.UPDATED):
-                await emit(tx, [events.updated(changed, changes | derived, actor.key, now)], now)
-            self._push(lambda live: live.updated(changed, changes | derived, actor.key))
+                await unit.emit([events.updated(changed, changes | derived, actor.key, now)], now)
+            self._push(unit, lambda live: live.updated(changed, changes | derived, actor.key))
             return changed
 
     def _consequences(
@@ -372,12 +373,13 @@ class TicketService:
         actor: Actor,
         *,
         internal: bool = False,
-        conn: AsyncConnection | None = None,
+        uow: StoreUnitOfWork | None = None,
     ) -> TicketComment:
         """Add a comment or (``internal``) an agents-only note. The first public comment
         by an agent is the first response the SLA measures."""
         _check_text("body", body, MAX_BODY_CHARS)
-        async with self._transaction(conn) as tx:
+        async with self._unit(uow) as unit:
+            tx = unit.connection
             ticket = await self._tickets.lock(tx, ticket_id)
             if ticket is None:
                 raise _not_found(ticket_id)
@@ -408,21 +410,21 @@ class TicketService:
             sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
             after = replace(ticket, sla=sla, updated_at=now)
             if self._emits(events.COMMENTED):
-                await emit(tx, [events.commented(after, comment, now)], now)
+                await unit.emit([events.commented(after, comment, now)], now)
             moved: dict[str, Change] = {"first_responded_at": (None, now)} if first_response else {}
-            self._push(lambda live: live.updated(after, moved, actor.key, comment))
+            self._push(unit, lambda live: live.updated(after, moved, actor.key, comment))
         return comment
 
     # -- helpers --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def _transaction(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
-        """The caller's transaction when given, else a new one committed on success."""
-        if conn is not None:
-            yield conn
+    async def _unit(self, uow: StoreUnitOfWork | None) -> AsyncIterator[StoreUnitOfWork]:
+        """The caller's unit of work when given, else a new one committed on success
+        (its live frames go out after that commit)."""
+        if uow is not None:
+            yield uow
             return
-        with deferred():  # live frames go out once this transaction committed
-            async with self._db.begin() as own:
-                yield own
+        async with self._units() as own:
+            yield own
 
     async def _require_agents(self, agent_ids: set[str]) -> None:
         for agent_id in sorted(agent_ids):

@@ -22,16 +22,13 @@ from datetime import datetime
 from types import TracebackType
 
 from msgspec.structs import replace
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.envelope import Event
 from kefu.domain.sla import Alarm, SlaRules
 from kefu.domain.tickets import SlaAlarm, Ticket
-from kefu.events.outbox import emit
 from kefu.ports import Clock
-from kefu.store.after_commit import after_commit, deferred
-from kefu.store.database import Database
 from kefu.store.tickets import HistoryRow, TicketRepository
+from kefu.store.unit_of_work import StoreUnitOfWork, Units
 from kefu.tickets import events
 from kefu.tickets.live import TicketFeed
 from kefu.timefmt import iso
@@ -50,7 +47,7 @@ class SlaWatcher:
 
     def __init__(
         self,
-        db: Database,
+        units: Units,
         tickets: TicketRepository,
         rules: SlaRules,
         clock: Clock,
@@ -58,7 +55,7 @@ class SlaWatcher:
         *,
         feed: TicketFeed | None = None,
     ) -> None:
-        self._db = db
+        self._units = units
         self._tickets = tickets
         self._rules = rules
         self._clock = clock
@@ -114,14 +111,13 @@ class SlaWatcher:
     async def _announce(self, owed: list[tuple[Ticket, list[Alarm]]], now: datetime) -> int:
         history: list[HistoryRow] = []
         out: list[Event] = []
-        with deferred():
-            async with self._db.begin() as conn:
-                await self._stamp(conn, owed, now, history, out)
+        async with self._units() as uow:
+            await self._stamp(uow, owed, now, history, out)
         return len(out)
 
     async def _stamp(
         self,
-        conn: AsyncConnection,
+        uow: StoreUnitOfWork,
         owed: list[tuple[Ticket, list[Alarm]]],
         now: datetime,
         history: list[HistoryRow],
@@ -131,7 +127,9 @@ class SlaWatcher:
             won: set[SlaAlarm] = set()
             for kind in (SlaAlarm.WARNING, SlaAlarm.BREACH):
                 mine = [(a.target, a.due_at, a.at) for a in alarms if a.kind is kind]
-                if mine and await self._tickets.stamp_sla(conn, ticket.id, kind, mine, now):
+                if mine and await self._tickets.stamp_sla(
+                    uow.connection, ticket.id, kind, mine, now
+                ):
                     won.add(kind)
             for alarm in alarms:
                 if alarm.kind in won:
@@ -146,12 +144,14 @@ class SlaWatcher:
                     )
                     out.append(events.sla_alarm(ticket, alarm, now))
             if won and self._feed is not None:
-                self._push(self._feed, ticket, won, now)
-        await self._tickets.add_history(conn, history)
-        await emit(conn, out, now)
+                self._push(uow, self._feed, ticket, won, now)
+        await self._tickets.add_history(uow.connection, history)
+        await uow.emit(out, now)
 
     @staticmethod
-    def _push(feed: TicketFeed, ticket: Ticket, won: set[SlaAlarm], now: datetime) -> None:
+    def _push(
+        uow: StoreUnitOfWork, feed: TicketFeed, ticket: Ticket, won: set[SlaAlarm], now: datetime
+    ) -> None:
         """The ticket's SLA badge, warned or breached now, to the consoles showing it."""
         sla = ticket.sla
         changes = {_STAMP_FIELD[kind]: (getattr(sla, _STAMP_FIELD[kind]), now) for kind in won}
@@ -160,4 +160,4 @@ class SlaWatcher:
         if SlaAlarm.BREACH in won:
             sla = replace(sla, breached_at=now)
         stamped = replace(ticket, sla=sla)
-        after_commit(lambda: feed.updated(stamped, changes, None))
+        uow.after_commit(lambda: feed.updated(stamped, changes, None))

@@ -1,7 +1,7 @@
-"""What the rest of kefu uses: enqueue in your transaction, notify after commit, admin.
+"""What the rest of kefu uses: enqueue in your unit of work, admin.
 
-The rules engine calls ``enqueue`` on the connection of the transaction that records the
-rule's effect, then ``notify`` once it committed; the worker does the rest. Endpoint
+The rules engine calls ``enqueue`` with the unit of work that records the rule's effect;
+the worker is woken once that unit committed and does the rest. Endpoint
 names come from config, so a name that is not configured is a configuration error
 (rules are checked against ``names`` at start), never a client's.
 """
@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu.domain.envelope import Event
 from kefu.errors import ConfigError, Conflict, NotFound
 from kefu.ports import Clock
 from kefu.store.database import Database
+from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.webhooks import store
 from kefu.webhooks.models import Delivery, DeliveryStatus, EndpointState, full_jitter
 from kefu.webhooks.settings import WebhookEndpoint
@@ -89,20 +87,16 @@ class WebhookService:
             ) from None
 
     async def enqueue(
-        self, conn: AsyncConnection, endpoint: str, event: Event, now: datetime
+        self, uow: StoreUnitOfWork, endpoint: str, event: Event, now: datetime
     ) -> None:
-        """Queue ``event`` for ``endpoint`` in the caller's transaction.
+        """Queue ``event`` for ``endpoint`` in the caller's unit of work; the worker is
+        woken once it committed.
 
         An event already queued for that endpoint is left as it is: it is delivered once.
-        Call ``notify`` after the transaction commits.
         """
         self.check(endpoint)
-        await store.enqueue(conn, endpoint, event, now)
-
-    def enqueue_sync(self, conn: Connection, endpoint: str, event: Event, now: datetime) -> None:
-        """``enqueue`` for work inside ``Database.run_in_transaction``."""
-        self.check(endpoint)
-        store.enqueue_sync(conn, endpoint, event, now)
+        await store.enqueue(uow.connection, endpoint, event, now)
+        uow.after_commit(self.notify)
 
     def notify(self) -> None:
         """Wake this node's worker: something was enqueued (and committed) or enabled."""

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.envelope import Event, encode
@@ -69,12 +69,6 @@ def delivery_insert(dialect: str, endpoint: str, event: Event, now: datetime) ->
 async def enqueue(conn: AsyncConnection, endpoint: str, event: Event, now: datetime) -> bool:
     """Insert on the caller's connection (its transaction); False if already there."""
     result = await conn.execute(delivery_insert(conn.dialect.name, endpoint, event, now))
-    return result.rowcount == 1
-
-
-def enqueue_sync(conn: Connection, endpoint: str, event: Event, now: datetime) -> bool:
-    """``enqueue`` for work run by ``Database.run_in_transaction`` (a sync connection)."""
-    result = conn.execute(delivery_insert(conn.dialect.name, endpoint, event, now))
     return result.rowcount == 1
 
 
