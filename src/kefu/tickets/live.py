@@ -17,7 +17,7 @@ Addressed from the hub's index of online agents, with no query: supervisors and 
 the assignee, the previous assignee on reassignment, the acting agent (their other tabs),
 and every online agent while the ticket is unassigned or just stopped being (the shared
 queue every console lists). Only agent keys, ever: an internal note never reaches a
-visitor's socket. Frames go out after the commit (``kefu.store.after_commit``).
+visitor's socket. Frames go out after the commit (the unit of work's ``after_commit``).
 """
 
 from __future__ import annotations
