@@ -8,81 +8,26 @@ stays: tickets (the company's own records, keyed by the CRM's customer, not the
 visitor; a ticket made from an erased chat loses its link to it but keeps its text),
 the audit log (ids and counts, no content), events already published.
 
-Everything is deleted in one transaction, so a failure deletes nothing; files are
-removed after the commit (a crash in between leaves an unreferenced file for the next
-run's sweep of the same hashes, never a row without its file). Several nodes may run
-retention at once: on PostgreSQL they queue on an advisory lock.
+The rows go in one transaction (``kefu.store.erasure``), so a failure deletes nothing;
+files are removed after the commit (a crash in between leaves an unreferenced file for
+the next run's sweep of the same hashes, never a row without its file).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.attachments.storage import BlobStore
-from kefu.domain.conversation import ConversationStatus
 from kefu.store.database import Database
-from kefu.store.tables import (
-    attachments,
-    conversation_labels,
-    conversations,
-    messages,
-    offline_messages,
-    tickets,
-    visitors,
-)
+from kefu.store.erasure import COUNTED, Erased, ErasureRepository
 
-log = logging.getLogger(__name__)
-
-# pg_advisory_xact_lock key: "kefu" + "erase", so it is easy to spot in pg_locks.
-ERASURE_LOCK = 0x6B656675_65726173
-# Conversations deleted per transaction by retention: bounded locks and undo, however
-# far behind a newly configured retention period starts.
-RETENTION_CHUNK = 500
-
-
-@dataclass(slots=True)
-class Erased:
-    """What one erasure or retention run deleted (counts only: the audit log keeps them)."""
-
-    visitors: int = 0
-    conversations: int = 0
-    messages: int = 0
-    attachments: int = 0
-    files: int = 0
-    offline_messages: int = 0
-    tickets_unlinked: int = 0
-    hashes: set[str] = field(default_factory=set)  # attachment contents to check for files
-
-    def add(self, other: Erased) -> None:
-        for name in COUNTED:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.hashes |= other.hashes
-
-    def counts(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in COUNTED}
-
-
-COUNTED = (
-    "visitors",
-    "conversations",
-    "messages",
-    "attachments",
-    "files",
-    "offline_messages",
-    "tickets_unlinked",
-)
+__all__ = ["COUNTED", "Erased", "Eraser"]
 
 
 class Eraser:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
-        self._db = db
+        self._rows = ErasureRepository(db)
         self._blobs = blobs
 
     async def visitors_matching(
@@ -93,145 +38,29 @@ class Eraser:
         external_id: str | None = None,
     ) -> list[str]:
         """Ids of the visitors a request names (an email may have made several)."""
-        query = sa.select(visitors.c.id)
-        if visitor_id is not None:
-            query = query.where(visitors.c.id == visitor_id)
-        if email is not None:
-            query = query.where(sa.func.lower(visitors.c.email) == email.strip().lower())
-        if external_id is not None:
-            query = query.where(visitors.c.external_id == external_id)
-        async with self._db.connect() as conn:
-            return list((await conn.execute(query.order_by(visitors.c.id))).scalars())
+        return await self._rows.visitors_matching(
+            visitor_id=visitor_id, email=email, external_id=external_id
+        )
 
     async def open_conversations(self, visitor_ids: Sequence[str]) -> list[str]:
         """Their conversations not yet closed: closed first, so agents see them end."""
-        if not visitor_ids:
-            return []
-        query = (
-            sa.select(conversations.c.id)
-            .where(conversations.c.visitor_id.in_(list(visitor_ids)))
-            .where(conversations.c.status != ConversationStatus.CLOSED.value)
-        )
-        async with self._db.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+        return await self._rows.open_conversations(visitor_ids)
 
     async def erase_visitors(self, visitor_ids: Sequence[str]) -> Erased:
         """Everything about these visitors, the rows themselves included."""
-        if not visitor_ids:
-            return Erased()
-        ids = list(visitor_ids)
-        async with self._db.begin() as conn:
-            await self._lock(conn)
-            owned = sa.select(conversations.c.id).where(conversations.c.visitor_id.in_(ids))
-            gone = await self._delete_conversations(
-                conn,
-                list((await conn.execute(owned)).scalars()),
-                uploaders=[f"visitor:{visitor_id}" for visitor_id in ids],
-            )
-            result = await conn.execute(
-                offline_messages.delete().where(offline_messages.c.visitor_id.in_(ids))
-            )
-            gone.offline_messages += _count(result)
-            result = await conn.execute(visitors.delete().where(visitors.c.id.in_(ids)))
-            gone.visitors += _count(result)
+        gone = await self._rows.erase_visitors(visitor_ids)
         gone.files = await self._remove_unreferenced(gone.hashes)
         return gone
 
     async def erase_older_than(self, cutoff: datetime) -> Erased:
-        """Retention: conversations closed before ``cutoff`` (a chunk per transaction),
-        offline messages and never-sent uploads from before it, and visitors from before
-        it who have nothing left."""
-        total = Erased()
-        while True:
-            async with self._db.begin() as conn:
-                await self._lock(conn)
-                old = (
-                    sa.select(conversations.c.id)
-                    .where(conversations.c.closed_at < cutoff)
-                    .order_by(conversations.c.closed_at)
-                    .limit(RETENTION_CHUNK)
-                )
-                chunk = list((await conn.execute(old)).scalars())
-                total.add(await self._delete_conversations(conn, chunk, uploaders=[]))
-            if len(chunk) < RETENTION_CHUNK:
-                break
-        async with self._db.begin() as conn:
-            await self._lock(conn)
-            unsent = attachments.c.conversation_id.is_(None) & (attachments.c.created_at < cutoff)
-            total.hashes |= set(
-                (await conn.execute(sa.select(attachments.c.sha256).where(unsent))).scalars()
-            )
-            total.attachments += _count(await conn.execute(attachments.delete().where(unsent)))
-            total.offline_messages += _count(
-                await conn.execute(
-                    offline_messages.delete().where(offline_messages.c.created_at < cutoff)
-                )
-            )
-            has_conversation = sa.exists().where(conversations.c.visitor_id == visitors.c.id)
-            has_offline = sa.exists().where(offline_messages.c.visitor_id == visitors.c.id)
-            total.visitors += _count(
-                await conn.execute(
-                    visitors.delete()
-                    .where(visitors.c.created_at < cutoff)
-                    .where(~has_conversation)
-                    .where(~has_offline)
-                )
-            )
+        """Retention: conversations closed before ``cutoff``, offline messages and
+        never-sent uploads from before it, and visitors from before it who have nothing
+        left."""
+        total = await self._rows.erase_older_than(cutoff)
         total.files = await self._remove_unreferenced(total.hashes)
         return total
-
-    async def _lock(self, conn: AsyncConnection) -> None:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ERASURE_LOCK)))
-
-    async def _delete_conversations(
-        self, conn: AsyncConnection, ids: list[str], *, uploaders: list[str]
-    ) -> Erased:
-        gone = Erased()
-        owned: sa.ColumnElement[bool] = attachments.c.conversation_id.in_(ids)
-        if uploaders:  # also what they uploaded and never sent
-            owned = sa.or_(owned, attachments.c.uploader.in_(uploaders))
-        if not ids and not uploaders:
-            return gone
-        found = await conn.execute(sa.select(attachments.c.sha256).where(owned))
-        gone.hashes = set(found.scalars())
-        gone.attachments = _count(await conn.execute(attachments.delete().where(owned)))
-        if not ids:
-            return gone
-        gone.messages = _count(
-            await conn.execute(messages.delete().where(messages.c.conversation_id.in_(ids)))
-        )
-        gone.tickets_unlinked = _count(
-            await conn.execute(
-                tickets.update()
-                .where(tickets.c.conversation_id.in_(ids))
-                .values(conversation_id=None)
-            )
-        )
-        await conn.execute(
-            conversation_labels.delete().where(conversation_labels.c.conversation_id.in_(ids))
-        )
-        gone.conversations = _count(
-            await conn.execute(conversations.delete().where(conversations.c.id.in_(ids)))
-        )
-        return gone
 
     async def _remove_unreferenced(self, hashes: set[str]) -> int:
         """Delete the files of contents no attachment row points at any more (safe
         against an upload of the same bytes racing it: ``BlobStore.remove_unreferenced``)."""
-        return await self._blobs.remove_unreferenced(hashes, self._referenced)
-
-    async def _referenced(self, hashes: set[str]) -> set[str]:
-        if not hashes:
-            return set()
-        query = (
-            sa.select(attachments.c.sha256)
-            .where(attachments.c.sha256.in_(sorted(hashes)))
-            .distinct()
-        )
-        async with self._db.connect() as conn:
-            return set((await conn.execute(query)).scalars())
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+        return await self._blobs.remove_unreferenced(hashes, self._rows.referenced)
