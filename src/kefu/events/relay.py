@@ -14,11 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-import sqlalchemy as sa
-
-from kefu.events.outbox import delete_rows
+from kefu.store import outbox
 from kefu.store.database import Database
-from kefu.store.tables import outbox
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +56,10 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of outbox rows; returns how many moved."""
-        async with self._db.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox.c.id, outbox.c.subject, outbox.c.event_id, outbox.c.payload)
-                    .order_by(outbox.c.id)
-                    .limit(self._batch)
-                )
-            ).all()
+        rows = await outbox.oldest(self._db, self._batch)
         if not rows:
             return 0
         # The stored bytes as they are: kefu encoded them, in this schema.
-        await self._target.append_encoded(
-            [(row.subject, row.event_id, bytes(row.payload)) for row in rows]
-        )
-        async with self._db.begin() as conn:
-            await delete_rows(conn, [int(row.id) for row in rows])
+        await self._target.append_encoded([(subject, eid, data) for _, subject, eid, data in rows])
+        await outbox.delete(self._db, [row_id for row_id, *_ in rows])
         return len(rows)

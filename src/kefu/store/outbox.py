@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.envelope import Event, encode
 from kefu.store.bulk import insert_rows, insert_with_ids
+from kefu.store.database import Database
 from kefu.store.tables import outbox
 
 COLUMNS = ("subject", "event_id", "payload", "created_at")
@@ -51,3 +52,22 @@ async def delete_rows(conn: AsyncConnection, ids: Sequence[int]) -> None:
         await conn.execute(_DELETE["sqlite"], {"ids": json.dumps(list(ids))})
     else:
         await conn.execute(_DELETE["postgresql"], {"ids": list(ids)})
+
+
+async def oldest(db: Database, limit: int) -> list[tuple[int, str, str, bytes]]:
+    """Up to ``limit`` rows in id order, as (id, subject, event id, payload as stored)."""
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(outbox.c.id, outbox.c.subject, outbox.c.event_id, outbox.c.payload)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+        ).all()
+    return [(int(r.id), r.subject, r.event_id, bytes(r.payload)) for r in rows]
+
+
+async def delete(db: Database, ids: Sequence[int]) -> None:
+    """``delete_rows`` in a transaction of its own."""
+    async with db.begin() as conn:
+        await delete_rows(conn, ids)
