@@ -25,11 +25,11 @@ from kefu.clock import SystemClock
 from kefu.config import Settings
 from kefu.domain.envelope import Event, encode
 from kefu.domain.roles import Role
+from kefu.domain.webhooks import Delivery, DeliveryStatus, backoff_seconds
 from kefu.errors import ConfigError
 from kefu.server import create_app
 from kefu.store.database import Database
 from kefu.store.unit_of_work import unit_of_work
-from kefu.webhooks.models import Delivery, DeliveryStatus, backoff_seconds
 from kefu.webhooks.service import WebhookService
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import SignatureInvalid, verify

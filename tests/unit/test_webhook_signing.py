@@ -8,7 +8,7 @@ import hmac
 import pytest
 from pydantic import ValidationError
 
-from kefu.webhooks.models import backoff_seconds, full_jitter
+from kefu.domain.webhooks import backoff_seconds, full_jitter
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import SignatureInvalid, signature_header, verify
 

@@ -14,14 +14,14 @@ from datetime import datetime
 from types import TracebackType
 
 from kefu.domain.envelope import Event
+from kefu.domain.webhooks import Delivery, DeliveryStatus, EndpointState, full_jitter
 from kefu.errors import ConfigError, Conflict, NotFound
 from kefu.ports import Clock
+from kefu.store import webhooks as store
 from kefu.store.database import Database
 from kefu.store.unit_of_work import StoreUnitOfWork
-from kefu.webhooks import store
-from kefu.webhooks.models import Delivery, DeliveryStatus, EndpointState, full_jitter
+from kefu.store.webhooks import WebhookRepository
 from kefu.webhooks.settings import WebhookEndpoint
-from kefu.webhooks.store import WebhookRepository
 from kefu.webhooks.worker import DRAIN_SECONDS, POLL_SECONDS, WebhookWorker
 
 

@@ -23,8 +23,9 @@ from types import TracebackType
 import httpx
 
 from kefu import __version__
+from kefu.domain.webhooks import Claimed, backoff_seconds, full_jitter
 from kefu.ports import Clock
-from kefu.webhooks.models import Claimed, backoff_seconds, full_jitter
+from kefu.store.webhooks import WebhookRepository
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import (
     DELIVERY_ID_HEADER,
@@ -34,7 +35,6 @@ from kefu.webhooks.signing import (
     TIMESTAMP_HEADER,
     signature_header,
 )
-from kefu.webhooks.store import WebhookRepository
 
 log = logging.getLogger(__name__)
 

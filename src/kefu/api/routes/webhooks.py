@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from kefu.api.deps import AdminDep, NodeDep
+from kefu.domain.webhooks import Delivery, DeliveryStatus
 from kefu.errors import BadInput, NotFound
 from kefu.timefmt import iso
-from kefu.webhooks.models import Delivery, DeliveryStatus
 from kefu.webhooks.service import EndpointView
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])

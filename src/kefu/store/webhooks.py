@@ -19,10 +19,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.envelope import Event, encode
+from kefu.domain.webhooks import Claimed, Delivery, DeliveryStatus, EndpointState
 from kefu.store.database import Database
 from kefu.store.tables import webhook_deliveries as deliveries
 from kefu.store.tables import webhook_endpoints as endpoints
-from kefu.webhooks.models import Claimed, Delivery, DeliveryStatus, EndpointState
 
 PENDING = DeliveryStatus.PENDING.value
 # The column's width; a longer error (a receiver's chatty 500 page) is cut to fit.
