@@ -9,7 +9,6 @@ typed REST and OpenAPI. One host:port keeps CONTRACT.md's single origin.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from kefu.observability import metrics
 from kefu.observability.failures import report_unexpected
 from kefu.web import customer360, downloads, static
 from kefu.web.cors import cors_headers, cors_middleware
+from kefu.web.errors import json_error
 from kefu.web.headers import security_headers
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def create_app(node: Node) -> web.Application:
     static.add_routes(app)  # before the catch-all API resource below
     downloads.add_routes(app, node)
     customer360.add_routes(app, node)
-    app.router.register_resource(ASGIResource(create_api(node), root_path="/"))
+    api = create_api(node, native=(customer360.OPERATION,))
+    app.router.register_resource(ASGIResource(api, root_path="/"))
 
     async def close_sockets(_app: web.Application) -> None:
         """Tell clients we are going away (1001) so they reconnect and resume."""
@@ -122,23 +123,23 @@ async def _answer(request: web.Request, handler: Handler, upload_limit: int) -> 
         code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status, "bad_request"
         )
-        return _error(exc.status, code, exc.reason)
+        return json_error(exc.status, code, exc.reason)
     except Exception as exc:
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else "(no route)"
         report_unexpected(f"{request.method} {template}", exc)
         if request.writer.output_size > 0:
             raise  # the answer was under way: aiohttp can only drop the connection
-        return _error(500, "internal_error", "the server failed")
+        return json_error(500, "internal_error", "the server failed")
 
 
 def _refusal(request: web.Request, upload_limit: int) -> web.Response | None:
     """Why the request is refused before any handler sees it, if it is."""
     if len(request.raw_path) > MAX_URL_BYTES:
-        return _error(414, "uri_too_long", f"URLs are limited to {MAX_URL_BYTES} bytes")
+        return json_error(414, "uri_too_long", f"URLs are limited to {MAX_URL_BYTES} bytes")
     for name, value in request.raw_headers:
         if len(name) + len(value) > MAX_HEADER_BYTES:
-            return _error(
+            return json_error(
                 431, "headers_too_large", f"a header is limited to {MAX_HEADER_BYTES} bytes"
             )
     raw_target = (request.rel_url.raw_path + "?" + request.rel_url.raw_query_string).lower()
@@ -147,19 +148,19 @@ def _refusal(request: web.Request, upload_limit: int) -> web.Response | None:
         if ("\x00" in request.path and customer360.PATH.fullmatch(request.path)) or any(
             "\x00" in key for key in request.query.getall("customer_key", ())
         ):
-            return _error(400, "bad_customer_key", CUSTOMER_KEY_RULE)
-        return _error(400, "bad_request", "the URL must not contain the NUL character")
+            return json_error(400, "bad_customer_key", CUSTOMER_KEY_RULE)
+        return json_error(400, "bad_request", "the URL must not contain the NUL character")
     if request.path != "/ws":
         limit = upload_limit if request.path == UPLOAD_PATH else MAX_REQUEST_BYTES
         if request.content_length is not None and request.content_length > limit:
-            return _error(413, "too_large", f"request bodies are limited to {limit} bytes")
+            return json_error(413, "too_large", f"request bodies are limited to {limit} bytes")
         if (
             request.path != UPLOAD_PATH
             and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         ):
             # Bodies must declare their length so the limit above can hold. Uploads are
             # streamed to disk with the limit enforced as they arrive, so they may be chunked.
-            return _error(411, "length_required", "send a Content-Length header")
+            return json_error(411, "length_required", "send a Content-Length header")
     return None
 
 
@@ -172,8 +173,3 @@ def _count(method: str, status: int) -> None:
     if child is None:
         child = _COUNTERS[(method, status)] = metrics.HTTP_REQUESTS.labels(method, str(status))
     child.inc()
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    body = {"error": {"code": code, "message": message}}
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")

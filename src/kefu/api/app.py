@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI
 
 from kefu import __version__
 from kefu.api import errors
 from kefu.api.asgi_bridge import PatientReceive
 from kefu.api.json_bodies import StrictJsonText
+from kefu.api.kernel import NativeOperation
 from kefu.api.routes import (
     agents,
     api_tokens,
@@ -31,7 +36,9 @@ from kefu.api.routes import (
 from kefu.node import Node
 
 
-def create_api(node: Node) -> FastAPI:
+def create_api(node: Node, native: Sequence[NativeOperation] = ()) -> FastAPI:
+    """The REST API; ``native`` documents the routes aiohttp serves itself in front of it
+    (``kefu.web``), so ``/openapi.json`` describes every route a client can call."""
     app = FastAPI(
         title="kefu",
         version=__version__,
@@ -64,4 +71,22 @@ def create_api(node: Node) -> FastAPI:
         privacy,
     ):
         app.include_router(module.router)
+    _document(app, native)
     return app
+
+
+def _document(app: FastAPI, native: Sequence[NativeOperation]) -> None:
+    """Merge the native routes' operations into the generated schema (built once)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        if fresh:
+            for route in native:
+                schema["paths"].setdefault(route.path, {})[route.method] = copy.deepcopy(
+                    dict(route.operation)
+                )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

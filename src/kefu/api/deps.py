@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kefu.api.kernel import bearer_token
 from kefu.auth.principal import Principal
 from kefu.domain.roles import Role
 from kefu.errors import Forbidden
@@ -23,9 +24,7 @@ NodeDep = Annotated[Node, Depends(node)]
 
 
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token else None
+    return bearer_token(request.headers.get("authorization"))
 
 
 async def principal(request: Request, kefu: NodeDep) -> Principal:

@@ -1,4 +1,5 @@
-"""Every non-2xx answer in CONTRACT.md's shape: ``{"error": {"code", "message"}}``.
+"""Every non-2xx answer of the FastAPI routes in CONTRACT.md's shape, rendered by the REST
+kernel (``kefu.api.kernel``) exactly as the native aiohttp routes render theirs.
 
 No stack trace reaches a client: unexpected exceptions are logged with the route (never
 the path, which may hold a customer key) and answered ``internal_error``.
@@ -7,18 +8,18 @@ the path, which may hold a customer key) and answered ``internal_error``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import Tag
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu.api.customer_keys import BAD_CUSTOMER_KEY
-from kefu.errors import KefuError, RateLimited
+from kefu.api.kernel import JSON, error_headers, error_json
+from kefu.errors import KefuError
 from kefu.observability.failures import report_unexpected
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ _STATUS_CODES = {
 }
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(error_json(code, message), status, headers=headers, media_type=JSON)
 
 
 def branch(name: str) -> Tag:
@@ -67,14 +70,11 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(KefuError)
-    async def _kefu(request: Request, exc: KefuError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(int(exc.retry_after))
-        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+    async def _kefu(request: Request, exc: KefuError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         # A bad customer key has a code of its own (docs/rest.md); it wins over the rest.
         first = next(
@@ -82,7 +82,7 @@ def install(app: FastAPI) -> None:
         )
         kind = first.get("type")
         if kind == "json_invalid":
-            return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
+            return error_response(400, "invalid_json", "the body is not valid JSON")
         where = field_path(first.get("loc", ()))
         message = (
             f"{where}: {first.get('msg', 'invalid')}"
@@ -90,13 +90,13 @@ def install(app: FastAPI) -> None:
             else first.get("msg") or "invalid request"
         )
         if kind == BAD_CUSTOMER_KEY:
-            return JSONResponse(error_body(BAD_CUSTOMER_KEY, message), 400)
-        return JSONResponse(error_body("validation_error", message), 422)
+            return error_response(400, BAD_CUSTOMER_KEY, message)
+        return error_response(422, "validation_error", message)
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         code = _STATUS_CODES.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
     app.add_middleware(CatchAll)
 
@@ -132,5 +132,5 @@ class CatchAll:
             template = getattr(route, "path", None) or "(no route)"
             report_unexpected(f"{scope.get('method')} {template}", exc)
             if not started:
-                response = JSONResponse(error_body("internal_error", "the server failed"), 500)
+                response = error_response(500, "internal_error", "the server failed")
                 await response(scope, receive, send)

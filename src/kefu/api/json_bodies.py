@@ -17,8 +17,9 @@ import re
 
 import pydantic_core
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kefu.api.errors import error_response
 
 # An escaped UTF-16 surrogate (paired or not, or after an escaped backslash): only then
 # is the full check needed.
@@ -77,8 +78,7 @@ class StrictJsonText:
         body = b"".join(chunks)
         problem = text_problem(body)
         if problem is not None:
-            answer = {"error": {"code": "invalid_json", "message": problem}}
-            await JSONResponse(answer, 400)(scope, receive, send)
+            await error_response(400, "invalid_json", problem)(scope, receive, send)
             return
         replayed: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([replayed], receive), send)

@@ -9,7 +9,6 @@ Tokens travel in a header, never in cookies, so credentials are not allowed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from kefu.auth.origins import OriginPolicy
+from kefu.web.errors import json_error
 
 # (method, path pattern) pairs the widget calls.
 VISITOR_ENDPOINTS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
@@ -89,10 +89,6 @@ def cors_headers(
 
 
 def _forbidden() -> web.Response:
-    body = {
-        "error": {
-            "code": "origin_not_allowed",
-            "message": "this origin is not a configured site of this kefu",
-        }
-    }
-    return web.Response(status=403, text=json.dumps(body), content_type="application/json")
+    return json_error(
+        403, "origin_not_allowed", "this origin is not a configured site of this kefu"
+    )

@@ -16,15 +16,16 @@ would land in history, proxy logs and Referer headers.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 from aiohttp import web
 
+from kefu.api.kernel import bearer_token
 from kefu.attachments.access import check_access
 from kefu.attachments.sniff import is_safe_inline
 from kefu.errors import KefuError
 from kefu.node import Node
+from kefu.web.errors import error_response
 
 # Private: only the token or link holder may see it; immutable: a content-addressed blob and its
 # metadata never change, so a browser may keep it for a day without asking again.
@@ -37,10 +38,7 @@ def add_routes(app: web.Application, node: Node) -> None:
         try:
             return await _download(node, request)
         except KefuError as exc:
-            body = {"error": {"code": exc.code, "message": exc.message}}
-            return web.Response(
-                status=exc.status, text=json.dumps(body), content_type="application/json"
-            )
+            return error_response(exc)
 
     app.router.add_get("/api/v1/attachments/{attachment_id}", download)
 
@@ -54,10 +52,7 @@ async def _download(node: Node, request: web.Request) -> web.StreamResponse:
         node.attachments.verify_link(attachment_id, exp or "", sig or "")
         attachment = await node.attachments.get(attachment_id)
     else:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        bearer = token.strip() if scheme.lower() == "bearer" and token else None
-        caller = await node.auth.principal(bearer)
+        caller = await node.auth.principal(bearer_token(request.headers.get("Authorization")))
         node.blacklist.check(caller, node.client_address.of(request))  # blocked visitors
         attachment = await node.attachments.get(attachment_id)
         await check_access(node.chat.accessible, caller, attachment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from kefu.api.kernel import bearer_token
 from kefu.errors import BadInput, Forbidden, KefuError, Unauthenticated
 from kefu.node import Node
 from kefu.observability.failures import report_unexpected
@@ -20,9 +21,9 @@ STATUS_FOR = {
 def bearer(context: grpc.aio.ServicerContext) -> str | None:
     for name, value in context.invocation_metadata() or ():
         if name == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+            token = bearer_token(value)
+            if token is not None:
+                return token
     return None
 
 

@@ -1,10 +1,13 @@
-"""Customer 360 over REST: JSON by default, binary ``kefu.v1.UnifiedCustomer`` on request."""
+"""Customer 360 over REST: lookup, sources, linking a conversation to a customer.
+
+The 360 itself (``GET /api/v1/customers/{key}/360``) is served and documented by
+``kefu.web.customer360``, natively, in front of these routes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from kefu.api.customer_keys import CustomerKey
@@ -13,8 +16,6 @@ from kefu.api.schemas import ConversationSummaryOut, Strict
 from kefu.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["customer 360"])
-
-PROTOBUF = "application/x-protobuf"
 
 
 class CandidateOut(BaseModel):
@@ -77,31 +78,6 @@ async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
         )
         for source in kefu.customers.sources
     ]
-
-
-@router.get(
-    "/customers/{key:path}/360",
-    summary="Everything every department knows about a customer, fetched live",
-    responses={
-        200: {
-            "description": "JSON, or binary kefu.v1.UnifiedCustomer with "
-            "Accept: application/x-protobuf",
-            "content": {"application/json": {}, PROTOBUF: {}},
-        }
-    },
-)
-async def unified(
-    key: str,
-    request: Request,
-    caller: AgentDep,
-    kefu: NodeDep,
-    refresh: bool = False,
-) -> Response:
-    view = await kefu.customers.unified(key, refresh=refresh)
-    headers = {"Cache-Control": "no-store", "Vary": "Accept"}
-    if PROTOBUF in request.headers.get("accept", ""):
-        return Response(view.message().SerializeToString(), media_type=PROTOBUF, headers=headers)
-    return Response(view.json(), media_type="application/json", headers=headers)
 
 
 @router.put(
