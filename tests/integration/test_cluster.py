@@ -492,14 +492,14 @@ async def test_list_frames_stay_home_without_a_supervisor_elsewhere_and_follow_o
     # A supervisor opens a console on B. B announces at once; the console's first step
     # once its socket is open (loading its list) is a round trip, as this ping is.
     supervisor = await b.add_agent("Sue", role=Role.SUPERVISOR)
-    started = asyncio.get_running_loop().time()
     supervisor_ws = await b.ws(supervisor["token"])
     await supervisor_ws.send({"type": "ping"})
     await supervisor_ws.expect("pong")
     third = await visitor_ws.send_message("third", conversation_id=conversation_id)
     moved = await supervisor_ws.expect("conversation.updated", conversation_id=conversation_id)
-    assert moved["last_message"]["id"] == third["message_id"]  # the very first one after
-    assert asyncio.get_running_loop().time() - started < 2.0
+    # The very first frame after: had A not heard B's announcement before the message, the
+    # frame would have stayed home and never reached B (no timing needed to prove "at once").
+    assert moved["last_message"]["id"] == third["message_id"]
     assert frozenset({Audience.SUPERVISORS, Audience.AGENTS}) in relay_a.peers().values()
 
     # The supervisor leaves: B says so with its next heartbeat, and the frames stay home.
