@@ -24,19 +24,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kefu.domain.envelope import DEAD_LETTER_PREFIX, SUBJECT_PREFIX, Event, decode_trusted, encode
 from kefu.errors import NotFound
 from kefu.events.dead_letters import DeadLetter, replayable
 from kefu.events.log import BatchHandler, Outcome, Received, Result
-from kefu.events.outbox import Emitted, delete_rows
+from kefu.events.outbox import Emitted
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 from kefu.ports import Clock
+from kefu.store import event_log as sql
 from kefu.store.database import Database
-from kefu.store.tables import audit_log, dead_letters, outbox
-from kefu.store.unit_of_work import unit_of_work
+from kefu.store.unit_of_work import StoreUnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -151,24 +148,19 @@ class StoreEventLog:
         if it died (a PostgreSQL restart, a killed backend) consuming stops, so this node
         never works on without the lock; the caller then takes the lock again.
         """
-        async with self._db.engine.connect() as lock:
-            # Another node consuming holds it; this one takes over when that one stops.
-            await lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": CONSUMER_LOCK})
+        # Another node consuming holds it; this one takes over when that one stops.
+        async with sql.advisory_lock(self._db, CONSUMER_LOCK) as lock:
             work = asyncio.create_task(self._consume(handle))
             try:
                 while not work.done():
                     await asyncio.wait({work}, timeout=LOCK_CHECK_SECONDS)
                     if not work.done():
-                        await lock.execute(sa.text("SELECT 1"))
+                        await lock.check()
                 work.result()  # it only ends by raising
             finally:
                 work.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await work
-                with contextlib.suppress(Exception):  # a dead session released it anyway
-                    await lock.execute(
-                        sa.text("SELECT pg_advisory_unlock(:k)"), {"k": CONSUMER_LOCK}
-                    )
 
     async def _consume(self, handle: BatchHandler) -> None:
         self._queue.clear()  # anything handed over before is in the table: swept again
@@ -268,17 +260,10 @@ class StoreEventLog:
         # read's snapshot, and must not come back from it.
         waiting |= self._busy
         limit = self._batch + len(waiting)  # room past the rows left out
-        query = (
-            sa.select(outbox.c.id, outbox.c.payload)
-            .where(outbox.c.id > after)
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        async with self._db.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        self._sweep_after = int(rows[-1][0]) if len(rows) == limit else 0
+        rows = await sql.outbox_page(self._db, after, limit)
+        self._sweep_after = rows[-1][0] if len(rows) == limit else 0
         found = [
-            (int(row_id), decode_trusted(bytes(payload)))
+            (row_id, decode_trusted(payload))
             for row_id, payload in rows
             if row_id not in waiting and row_id not in self._queued and row_id not in self._busy
         ]
@@ -311,15 +296,12 @@ class StoreEventLog:
         if not finished:
             return
         now = self._clock.now()
-        async with self._db.begin() as conn:
-            if dead:
-                await conn.execute(
-                    audit_log.insert(), [_audit_entry(r, why, now) for _, r, why in dead]
-                )
-                await conn.execute(
-                    dead_letters.insert(), [_dead_letter(r, why, now) for _, r, why in dead]
-                )
-            await delete_rows(conn, finished)
+        await sql.settle(
+            self._db,
+            finished,
+            [_dead_letter(r, why, now) for _, r, why in dead],
+            [_audit_entry(r, why, now) for _, r, why in dead],
+        )
         EVENTS_DEAD_LETTERED.inc(len(dead))
         for _, item, why in dead:
             log.error("event %s (%s) dead-lettered: %s", item.event.id, item.event.type, why)
@@ -333,20 +315,10 @@ class StoreEventLog:
     # -- dead letters (kefu.events.dead_letters.DeadLetters) ------------------------------
 
     async def dead_letters(self, limit: int = 100, after: int = 0) -> list[DeadLetter]:
-        query = (
-            sa.select(dead_letters)
-            .where(dead_letters.c.id > after)
-            .order_by(dead_letters.c.id)
-            .limit(limit)
-        )
-        async with self._db.connect() as conn:
-            return [_letter(row) for row in await conn.execute(query)]
+        return [_letter(row) for row in await sql.dead_letter_page(self._db, after, limit)]
 
     async def dead_letter(self, sequence: int) -> DeadLetter | None:
-        async with self._db.connect() as conn:
-            row = (
-                await conn.execute(sa.select(dead_letters).where(dead_letters.c.id == sequence))
-            ).first()
+        row = await sql.dead_letter_row(self._db, sequence)
         return _letter(row) if row is not None else None
 
     async def replay_dead_letter(self, sequence: int) -> DeadLetter:
@@ -357,7 +329,7 @@ class StoreEventLog:
             raise _no_letter(sequence)
         event = replayable(letter)
         async with unit_of_work(self._db, collect=True) as uow:
-            await self._remove(uow.connection, sequence)
+            await self._remove(uow, sequence)
             await uow.emit([event], self._clock.now())
         self.handoff(uow.emitted)
         self.wake()
@@ -367,14 +339,13 @@ class StoreEventLog:
         letter = await self.dead_letter(sequence)
         if letter is None:
             raise _no_letter(sequence)
-        async with self._db.begin() as conn:
-            await self._remove(conn, sequence)
+        async with unit_of_work(self._db) as uow:
+            await self._remove(uow, sequence)
         return letter
 
-    async def _remove(self, conn: AsyncConnection, sequence: int) -> None:
-        gone = await conn.execute(dead_letters.delete().where(dead_letters.c.id == sequence))
-        if gone.rowcount != 1:  # replayed or discarded since it was read
-            raise _no_letter(sequence)
+    async def _remove(self, uow: StoreUnitOfWork, sequence: int) -> None:
+        if not await sql.remove_dead_letter(uow.connection, sequence):
+            raise _no_letter(sequence)  # replayed or discarded since it was read
 
     async def close(self) -> None:
         return None
