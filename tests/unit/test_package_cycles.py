@@ -34,9 +34,6 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("kefu.events.runtime", "kefu.chat"): "issue 13 item 3: runtime into bootstrap",
     ("kefu.events.runtime", "kefu.cluster"): "issue 13 item 3: runtime into bootstrap",
     ("kefu.events.runtime", "kefu.unify"): "issue 13 item 3: runtime into bootstrap",
-    # store -> events: the offline message's event goes through the outbox ContextVar
-    # (events.outbox.emit); the unit of work's emit replaces it (issue 13 item 1).
-    ("kefu.store.offline", "kefu.events"): "issue 13 item 1: UnitOfWork.emit",
 }
 
 
