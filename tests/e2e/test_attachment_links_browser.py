@@ -21,7 +21,8 @@ from tests.conftest import Kefu
 from tests.e2e import test_console as console
 from tests.e2e import test_widget as widget
 from tests.e2e.test_console import Opener, shot, sign_in
-from tests.e2e.test_widget import LiveKefu, open_widget, png, visitor_says
+from tests.e2e.test_widget import LiveKefu, open_widget, visitor_says
+from tests.support.images import png
 
 store_url = console.store_url
 browser = console.browser

@@ -8,8 +8,6 @@ Screenshots go to ``test-artifacts/`` (gitignored) for a person to look at.
 from __future__ import annotations
 
 import contextlib
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from kefu.node import Node
 from kefu.server import create_app
 from kefu.web.shop import SITE_ID, ShopServer
 from tests.conftest import PASSWORD, PASSWORD_HASH, Socket
+from tests.support.images import png
 from tests.support.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -433,20 +432,3 @@ async def test_a_page_of_another_origin_is_refused(
             [live.url, token],
         )
     assert outcome == {"rest": "blocked", "close": {"code": 4403, "error": "origin_not_allowed"}}
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A solid-colour PNG, built by hand so the tests need no imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )

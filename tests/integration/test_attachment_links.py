@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from kefu.attachments.links import DownloadLinks
 from kefu.auth.secret import load_or_create_secret
 from tests.conftest import Kefu
-from tests.e2e.test_widget import png
+from tests.support.images import png
 
 
 class Clock:

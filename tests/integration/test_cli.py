@@ -8,11 +8,9 @@ line on stderr with exit code 2 and never a traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,40 +19,15 @@ from alembic.script import ScriptDirectory
 
 from kefu.store.migrate import alembic_config
 from tests.conftest import Kefu
-
-KEFU = Path(sys.executable).parent / "kefu"
-PASSWORD = "a-long-enough-password"
-AGENT_ID = re.compile(r"agt_[0-9a-f]+")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment minus any KEFU_* setting or terminal width, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_") and k != "COLUMNS"}
-    env.update(extra)
-    return env
-
-
-def run_kefu(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI to completion; ``timeout`` only guards against a hang."""
-    return subprocess.run(
-        [str(KEFU), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-async def kefu_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the CLI without blocking the event loop (a node may be serving on it)."""
-    return await asyncio.to_thread(run_kefu, *args, env=env)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word.lower() in lines[0].lower(), lines[0]
+from tests.support.cli import (
+    KEFU,
+    PASSWORD,
+    add_agent,
+    assert_one_line_error,
+    clean_env,
+    kefu_cli,
+    run_kefu,
+)
 
 
 @pytest.fixture
@@ -66,17 +39,6 @@ def store_env(tmp_path: Path, store_url: str) -> dict[str, str]:
 def wide(env: dict[str, str]) -> dict[str, str]:
     """``env`` with a terminal width that fits every column of ``agents list``."""
     return {**env, "COLUMNS": "250"}
-
-
-async def add_agent(env: dict[str, str], email: str, *extra: str) -> str:
-    result = await kefu_cli(
-        "agents", "add", "--email", email, "--password", PASSWORD, "--name", "Alice", *extra,
-        env=env,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    found = AGENT_ID.search(result.stdout)
-    assert found, result.stdout
-    return found.group()
 
 
 async def login_status(kefu: Kefu, email: str) -> tuple[int, dict[str, Any]]:

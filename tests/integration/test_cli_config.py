@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.test_cli import KEFU, PASSWORD, add_agent, clean_env, kefu_cli
+from tests.support.cli import KEFU, PASSWORD, add_agent, clean_env, kefu_cli
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_database

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
-from tests.integration.test_cli import KEFU, clean_env, kefu_cli
+from tests.support.cli import KEFU, clean_env, kefu_cli
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SQLITE_FILES = ("kefu.db", "kefu.db-wal", "kefu.db-shm")

@@ -37,7 +37,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from kefu.events.settings import JetStreamSettings
-from tests.integration.test_cli import KEFU, clean_env, run_kefu
+from tests.support.cli import KEFU, clean_env, run_kefu
 from tests.support.nats import NatsServer
 
 

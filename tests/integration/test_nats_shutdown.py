@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.test_cli import KEFU, clean_env, run_kefu
+from tests.support.cli import KEFU, clean_env, run_kefu
 from tests.support.nats import NatsServer
 
 PASSWORD = "a-long-enough-password"

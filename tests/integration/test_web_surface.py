@@ -12,7 +12,7 @@ import pytest
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from tests.conftest import Kefu
-from tests.e2e.test_widget import png
+from tests.support.images import png
 
 SHOP = "http://shop.example"
 OTHER_SHOP = "http://other.example"

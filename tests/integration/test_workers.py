@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kefu.config import load_settings
 from kefu.workers import RestartBudget, Stopped, Supervisor
 from tests.conftest import Socket
-from tests.integration.test_cli import (
+from tests.support.cli import (
     KEFU,
     PASSWORD,
     add_agent,
