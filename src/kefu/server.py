@@ -71,7 +71,7 @@ def create_app(node: Node) -> web.Application:
     static.add_routes(app)  # before the catch-all API resource below
     downloads.add_routes(app, node)
     customer360.add_routes(app, node)
-    api = create_api(node, native=(customer360.OPERATION,))
+    api = create_api(node, native=(customer360.OPERATION, downloads.OPERATION))
     app.router.register_resource(ASGIResource(api, root_path="/"))
 
     async def close_sockets(_app: web.Application) -> None:

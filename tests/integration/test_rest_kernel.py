@@ -6,6 +6,7 @@ served route does."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from kefu.api.kernel import TRUE_WORDS
 from kefu.config import load_settings
 from kefu.domain.roles import Role
-from kefu.web import customer360
+from kefu.web import customer360, downloads
 from tests.conftest import Kefu, serving
 
 NATIVE_360 = "/api/v1/customers/C1/360"
@@ -52,14 +53,33 @@ async def raw(kefu: Kefu, method: str, path: str, **headers: str) -> tuple[int, 
         return resp.status, await resp.read(), resp.headers
 
 
-async def test_the_360_s_openapi_entry_is_the_native_route_s_definition(kefu360: Kefu) -> None:
+async def test_the_native_routes_openapi_entries_are_their_definitions(kefu360: Kefu) -> None:
     async with kefu360.http.get(kefu360.url("/openapi.json")) as resp:
         spec = await resp.json()
 
-    served = spec["paths"][customer360.OPERATION.path]
-    assert served == {"get": json.loads(json.dumps(customer360.OPERATION.operation))}
+    for module in (customer360, downloads):
+        operation = module.OPERATION
+        served = spec["paths"][operation.path][operation.method]
+        assert served == json.loads(json.dumps(operation.operation)), module.__name__
+        path_params = [p["name"] for p in operation.operation["parameters"] if p["in"] == "path"]
+        assert path_params == re.findall(r"{(\w+)}", operation.path)
     # The path FastAPI would have spelled with its ``:path`` convertor is not there twice.
     assert [p for p in spec["paths"] if p.endswith("/360")] == [customer360.OPERATION.path]
+
+
+async def test_the_download_answers_what_its_openapi_entry_documents(kefu360: Kefu) -> None:
+    """Each documented error status, with a code its description names."""
+    responses = downloads.OPERATION.operation["responses"]
+    agent = await kefu360.add_agent("Ann")
+    path = "/api/v1/attachments/att_nope"
+    answers = {
+        "401": await raw(kefu360, "GET", path),
+        "403": await raw(kefu360, "GET", path + "?exp=1&sig=forged"),
+        "404": await raw(kefu360, "GET", path, Authorization=f"Bearer {agent['token']}"),
+    }
+    for status, (got, body, _) in answers.items():
+        assert str(got) == status
+        assert json.loads(body)["error"]["code"] in responses[status]["description"]
 
 
 async def test_refresh_is_read_as_the_openapi_entry_documents(kefu360: Kefu) -> None:

@@ -54,6 +54,25 @@ def error_headers(exc: KefuError) -> dict[str, str]:
     return {}
 
 
+# CONTRACT.md's error body as an OpenAPI schema, for the native routes' documented errors.
+ERROR_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def error_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with the error body: ``description`` names its codes."""
+    return {"description": description, "content": {JSON: {"schema": dict(ERROR_SCHEMA)}}}
+
+
 @dataclass(frozen=True, slots=True)
 class NativeOperation:
     """The OpenAPI description of a route aiohttp serves itself, kept beside its handler

@@ -14,7 +14,14 @@ import re
 
 from aiohttp import web
 
-from kefu.api.kernel import JSON, TRUE_WORDS, NativeOperation, bearer_token, query_flag
+from kefu.api.kernel import (
+    JSON,
+    TRUE_WORDS,
+    NativeOperation,
+    bearer_token,
+    error_doc,
+    query_flag,
+)
 from kefu.errors import Forbidden, KefuError
 from kefu.node import Node
 from kefu.web.errors import error_response, json_error
@@ -27,23 +34,6 @@ ROUTE = r"/api/v1/customers/{key:[\s\S]+}/360"
 PATH = re.compile(r"/api/v1/customers/[\s\S]+/360")
 # GET (and the HEAD aiohttp adds); any other method on the path is answered 405 here.
 METHODS = "GET"
-
-_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-
-
-def _error(description: str) -> dict[str, object]:
-    return {"description": description, "content": {JSON: {"schema": _ERROR_SCHEMA}}}
-
 
 OPERATION = NativeOperation(
     method="get",
@@ -74,10 +64,10 @@ OPERATION = NativeOperation(
                 "description": f"JSON, or binary kefu.v1.UnifiedCustomer with Accept: {PROTOBUF}",
                 "content": {JSON: {"schema": {"type": "object"}}, PROTOBUF: {}},
             },
-            "400": _error("bad_customer_key: the key breaks the customer key rule"),
-            "401": _error("missing_token or invalid_token"),
-            "403": _error("agents_only: a visitor's token"),
-            "405": _error("method_not_allowed: only GET"),
+            "400": error_doc("bad_customer_key: the key breaks the customer key rule"),
+            "401": error_doc("missing_token or invalid_token"),
+            "403": error_doc("agents_only: a visitor's token"),
+            "405": error_doc("method_not_allowed: only GET"),
         },
     },
 )

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from kefu.api.kernel import bearer_token
+from kefu.api.kernel import NativeOperation, bearer_token, error_doc
 from kefu.attachments.access import check_access
 from kefu.attachments.sniff import is_safe_inline
 from kefu.errors import KefuError
@@ -31,6 +31,45 @@ from kefu.web.errors import error_response
 # metadata never change, so a browser may keep it for a day without asking again.
 CACHE_CONTROL = "private, max-age=86400, immutable"
 DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+# Merged into /openapi.json (``kefu.api.app``): the route's documentation, beside it.
+OPERATION = NativeOperation(
+    method="get",
+    path="/api/v1/attachments/{attachment_id}",
+    operation={
+        "tags": ["attachments"],
+        "summary": "Download an attachment: with a bearer token, or by its signed link",
+        "operationId": "download_api_v1_attachments__attachment_id__get",
+        "parameters": [
+            {
+                "name": "attachment_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": "Attachment Id"},
+            },
+            *(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": f"{what} of a signed download_url; with it, no token.",
+                    "schema": {"type": "string", "title": name.title()},
+                }
+                for name, what in (("exp", "Expiry (Unix seconds)"), ("sig", "Signature"))
+            ),
+        ],
+        "responses": {
+            "200": {
+                "description": "The file, streamed: inline for PNG/JPEG/GIF/WebP, "
+                "an attachment otherwise",
+                "content": {"application/octet-stream": {}},
+            },
+            "401": error_doc("missing_token or invalid_token (no link given)"),
+            "403": error_doc("invalid_link or link_expired"),
+            "404": error_doc("attachment_not_found: none, or not the caller's to read"),
+        },
+    },
+)
 
 
 def add_routes(app: web.Application, node: Node) -> None:
