@@ -21,6 +21,7 @@ from kefu.domain.customer_keys import key_problem
 from kefu.errors import BadInput
 from kefu.observability.metrics import CUSTOMER_360, SOURCE_ANSWERS
 from kefu.ports import Clock
+from kefu.timefmt import iso
 from kefu.unify.connector import SOURCE_NAME
 from kefu.unify.render import render_message, render_sources
 from kefu.unify.source import Answer, Source, State
@@ -86,7 +87,7 @@ class View:
             (name, answer.state, answer.latency_ms, answer.fetched_at, answer.truncated)
             for name, answer in self.answers.items()
         )
-        body["generated_at"] = _iso(self.generated_at)
+        body["generated_at"] = iso(self.generated_at)
         return msgspec.json.encode(body)
 
 
@@ -311,10 +312,6 @@ def _profile_value(fragment: pb.UnifiedCustomer | None, path: str) -> str:
 def _stamp(item: object, field: str) -> tuple[int, int]:
     stamp = getattr(item, field)
     return (stamp.seconds, stamp.nanos)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _ms(started: float) -> float:
