@@ -17,12 +17,12 @@ import aiohttp
 from playwright.async_api import Page, Request, expect
 
 from kefu.web.shop import ShopServer
-from tests.conftest import Kefu
 from tests.e2e import test_console as console
 from tests.e2e import test_widget as widget
 from tests.e2e.test_console import Opener, shot, sign_in
 from tests.e2e.test_widget import LiveKefu, open_widget, visitor_says
 from tests.support.images import png
+from tests.support.kefu import Kefu
 
 store_url = console.store_url
 browser = console.browser

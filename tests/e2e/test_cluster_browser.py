@@ -17,7 +17,6 @@ from playwright.async_api import Page, async_playwright, expect
 from kefu.config import load_settings
 from kefu.domain.roles import Role
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.conftest import PASSWORD, PASSWORD_HASH
 from tests.e2e.test_widget import (
     ARTIFACTS,
     CHROMIUM,
@@ -27,6 +26,7 @@ from tests.e2e.test_widget import (
     open_widget,
     visitor_says,
 )
+from tests.support.kefu import PASSWORD, PASSWORD_HASH
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_database

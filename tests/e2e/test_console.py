@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
 from kefu.domain.roles import Role
-from tests.conftest import PASSWORD, Kefu, Socket
+from tests.support.kefu import PASSWORD, Kefu, Socket
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -34,9 +34,9 @@ from kefu.demo_systems.dataset import build_dataset
 from kefu.demo_systems.orders import seed_orders
 from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
 from tests.e2e import test_console as console
 from tests.e2e.test_console import ARTIFACTS, Opener, next_message, sign_in
+from tests.support.kefu import Kefu, Socket
 
 # The console tests' fixtures: one fresh Chromium profile per page, SQLite only.
 browser = console.browser

@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.conftest import Kefu, Socket
 from tests.e2e import test_console as console
 from tests.e2e.test_console import Opener, next_message, sign_in
+from tests.support.kefu import Kefu, Socket
 
 store_url = console.store_url
 browser = console.browser

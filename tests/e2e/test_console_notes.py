@@ -7,9 +7,9 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
 from tests.e2e import test_console as console
 from tests.e2e.test_console import Opener, next_message, shot, sign_in
+from tests.support.kefu import Kefu
 
 store_url = console.store_url
 browser = console.browser

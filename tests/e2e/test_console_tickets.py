@@ -24,10 +24,10 @@ from playwright.async_api import Page, expect
 
 from kefu.config import Settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
 from tests.e2e import test_console as console
 from tests.e2e import test_console_360 as c360
 from tests.e2e.test_console import ARTIFACTS, Opener, sign_in
+from tests.support.kefu import Kefu
 
 # The console tests' store (SQLite only) and the 360 tests' simulated department systems.
 store_url = console.store_url

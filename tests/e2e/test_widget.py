@@ -23,8 +23,8 @@ from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.server import create_app
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.conftest import PASSWORD, PASSWORD_HASH, Socket
 from tests.support.images import png
+from tests.support.kefu import PASSWORD, PASSWORD_HASH, Socket
 from tests.support.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
 from tests.integration.test_cluster import (
     cluster_settings,  # noqa: F401
     nodes,  # noqa: F401  (two-node fixture)
 )
+from tests.support.kefu import Kefu, Socket
 
 
 async def away(kefu: Kefu, token: str, value: bool = True) -> dict[str, Any]:

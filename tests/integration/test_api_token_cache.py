@@ -14,7 +14,7 @@ import secrets
 
 from kefu.auth.api_tokens import PREFIX, UNKNOWN_CACHE_ENTRIES
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 # Concurrent requests per round: enough to be quick, few enough for the test client.
 ROUND = 50

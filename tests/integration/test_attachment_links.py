@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from kefu.attachments.links import DownloadLinks
 from kefu.auth.secret import load_or_create_secret
-from tests.conftest import Kefu
 from tests.support.images import png
+from tests.support.kefu import Kefu
 
 
 class Clock:

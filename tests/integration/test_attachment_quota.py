@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from kefu.attachments.storage import BlobStore, TooBig
 from kefu.config import Settings
 from kefu.store.tables import attachments
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 MAX_BYTES = 4096
 

@@ -23,7 +23,7 @@ from kefu.attachments.sweep import UnsentSweep
 from kefu.auth.principal import visitor_key
 from kefu.config import Settings
 from kefu.store.tables import attachments, messages
-from tests.conftest import Kefu, serving
+from tests.support.kefu import Kefu, serving
 
 MAX_AGE = timedelta(hours=24)
 

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import visitors
-from tests.conftest import PASSWORD, PASSWORD_HASH, Kefu
+from tests.support.kefu import PASSWORD, PASSWORD_HASH, Kefu
 
 IDENTITY_SECRET = "site-identity-secret-0123456789abcdef"
 CLOSE_FORBIDDEN = 4403

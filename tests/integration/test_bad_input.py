@@ -26,7 +26,7 @@ from kefu.auth.secret import load_or_create_secret
 from kefu.auth.tokens import PrincipalKind, TokenSigner
 from kefu.config import Settings, WebSocketSettings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_SLOW_CONSUMER = 4008

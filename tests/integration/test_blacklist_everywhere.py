@@ -15,7 +15,7 @@ from aiohttp import WSMsgType
 
 from kefu.domain.roles import Role
 from kefu.store.tables import attachments, conversations, messages, offline_messages
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 CLOSE_FORBIDDEN = 4403
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

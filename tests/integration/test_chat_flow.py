@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 
 async def test_visitor_and_agent_chat_both_ways(kefu: Kefu) -> None:

@@ -14,7 +14,7 @@ from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.server import create_app
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from kefu.store.migrate import alembic_config
-from tests.conftest import Kefu
 from tests.support.cli import (
     KEFU,
     PASSWORD,
@@ -28,6 +27,7 @@ from tests.support.cli import (
     kefu_cli,
     run_kefu,
 )
+from tests.support.kefu import Kefu
 
 
 @pytest.fixture

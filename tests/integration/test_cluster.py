@@ -27,7 +27,7 @@ from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from kefu.observability import metrics
 from kefu.store.tables import conversations
-from tests.conftest import Kefu, Socket, serving
+from tests.support.kefu import Kefu, Socket, serving
 from tests.support.nats import NatsServer
 from tests.support.postgres import postgres_database
 

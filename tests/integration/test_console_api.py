@@ -13,7 +13,7 @@ import pytest
 from kefu.chat import server_frames
 from kefu.config import Settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ shape."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,8 @@ from redis.asyncio import Redis
 
 from kefu.api.grpc.server import start_grpc
 from kefu.auth.identity import sign_external_id
-from kefu.config import load_settings
-from kefu.demo_systems import BEHAVIOUR, serve_app, simulator_stats
-from kefu.demo_systems.callcenter import callcenter_app
-from kefu.demo_systems.crm import crm_app, seed_mongo
+from kefu.demo_systems import BEHAVIOUR, serve_app
+from kefu.demo_systems.crm import seed_mongo
 from kefu.demo_systems.dataset import Dataset, build_dataset
 from kefu.demo_systems.orders import seed_orders
 from kefu.demo_systems.sources import demo_sources
@@ -33,7 +30,7 @@ from kefu.store.tables import tickets
 from kefu.unify.render import as_dict
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
-from tests.conftest import Kefu, serving
+from tests.support.customer360 import get_360, served, systems
 
 MONGO_URL = "mongodb://127.0.0.1:27117/?directConnection=true"
 MARIADB_ROOT = "mysql+asyncmy://root@127.0.0.1:3306"
@@ -46,30 +43,6 @@ def dataset() -> Dataset:
     return build_dataset()
 
 
-class Systems:
-    """The three simulated department systems, their apps (to count and to break them)."""
-
-    def __init__(self, crm: web.Application, callcenter: web.Application) -> None:
-        self.crm = crm
-        self.callcenter = callcenter
-        self.urls: dict[str, str] = {}
-
-    def requests(self, which: str) -> int:
-        return simulator_stats(getattr(self, which)).requests
-
-
-@contextlib.asynccontextmanager
-async def systems(
-    dataset: Dataset, *, crm_ms: float = 0, callcenter_ms: float = 0
-) -> AsyncIterator[Systems]:
-    found = Systems(
-        crm_app(dataset, latency_ms=crm_ms), callcenter_app(dataset, latency_ms=callcenter_ms)
-    )
-    async with serve_app(found.crm) as crm, serve_app(found.callcenter) as callcenter:
-        found.urls = {"crm": crm, "callcenter": callcenter}
-        yield found
-
-
 @pytest.fixture
 async def orders_url(tmp_path: Path, dataset: Dataset) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
@@ -80,29 +53,6 @@ async def orders_url(tmp_path: Path, dataset: Dataset) -> str:
 def tuned(sources: dict[str, Any], **per_source: Any) -> dict[str, Any]:
     """``sources`` with options applied to every source (``ttl_seconds=0`` …)."""
     return {name: spec | per_source for name, spec in sources.items()}
-
-
-@contextlib.asynccontextmanager
-async def served(tmp_path: Path, **overrides: Any) -> AsyncIterator[Kefu]:
-    settings = load_settings(
-        None,
-        data_dir=tmp_path / "data",
-        store=f"sqlite:///{tmp_path / 'kefu.db'}",
-        **overrides,
-    )
-    async with serving(settings) as kefu:
-        yield kefu
-
-
-async def get_360(kefu: Kefu, token: str, key: str, **params: str) -> tuple[int, Any]:
-    from urllib.parse import quote
-
-    async with kefu.http.get(
-        kefu.url(f"/api/v1/customers/{quote(key, safe='')}/360"),
-        params=params,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as resp:
-        return resp.status, await resp.json()
 
 
 def states(body: dict[str, Any]) -> dict[str, str]:

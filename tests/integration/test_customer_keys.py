@@ -19,7 +19,7 @@ from kefu.domain.roles import Role
 from kefu.store.tables import outbox, tickets
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 CONTROL_KEYS = [
     pytest.param("C1001\n", id="trailing-line-feed"),

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import audit_log, tickets
-from tests.conftest import Kefu, serving
+from tests.support.kefu import Kefu, serving
 from tests.support.nats import NatsServer
 
 LETTERS = "/api/v1/events/dead-letters"

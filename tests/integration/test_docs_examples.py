@@ -29,7 +29,7 @@ import pytest
 
 from kefu import yaml12
 from kefu.config import Settings, load_settings
-from tests.conftest import serving
+from tests.support.kefu import serving
 from tests.support.postgres import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ from kefu.api.grpc.server import start_grpc
 from kefu.config import load_settings
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
-from tests.conftest import Kefu, serving
+from tests.support.kefu import Kefu, serving
 
 # Looks like a customer key; must never show up in a log line or an error body.
 SECRET_KEY = "C-7a3f-secret"

@@ -28,7 +28,7 @@ from kefu.store.tables import (
     tickets,
 )
 from kefu.webhooks.signing import verify
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 SECRET = "identity-secret-" + "x" * 24
 RULES: list[dict[str, Any]] = [

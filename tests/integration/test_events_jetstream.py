@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import outbox, tickets
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 from tests.support.nats import NatsServer
 
 RULES: list[dict[str, Any]] = [

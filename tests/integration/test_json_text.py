@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kefu.domain.roles import Role
 from kefu.store.tables import outbox
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 BAD_TEXT = [
     pytest.param(b'{"data": {"note": "\\ud800"}}', id="lone-high-surrogate-escape"),

@@ -5,7 +5,7 @@ suggestions, refused clearly when malformed, and gone with an erased visitor."""
 from __future__ import annotations
 
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 
 async def chat(kefu: Kefu, agent_ws: Socket, text: str) -> str:

@@ -32,7 +32,7 @@ from kefu.config import load_settings
 from kefu.store.database import Database
 from kefu.unify.build import build_customer360
 from kefu.v1 import unified_pb2 as pb
-from tests.conftest import Kefu, serving
+from tests.support.kefu import Kefu, serving
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
 MARKER = "<!-- tested: tests/integration/test_mapping_transforms.py reads the next yaml block -->"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kefu.config import Settings
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 TODAY = datetime.now(UTC).date()
 ALL_WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -81,7 +81,7 @@ async def test_bad_office_hours_fail_at_start_naming_the_key(
 async def test_without_office_hours_chat_is_always_open(
     settings_factory: Callable[..., Settings],
 ) -> None:
-    from tests.conftest import serving
+    from tests.support.kefu import serving
 
     async with serving(settings_factory()) as kefu:
         assert await availability(kefu) == {"agents_online": False, "open": True, "opens_at": None}

@@ -26,7 +26,7 @@ from kefu.store.tables import (
     tickets,
     visitors,
 )
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 
 async def opened(kefu: Kefu) -> tuple[dict[str, Any], Socket, dict[str, Any], Socket, str]:

@@ -17,7 +17,7 @@ from kefu.domain.reports import Period
 from kefu.domain.roles import Role
 from kefu.store.reports import ReportRepository
 from kefu.store.tables import conversations, messages, tickets, visitors
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 # The report's period below: 2 to 8 March 2026, whole UTC days (?to= is inclusive).
 PERIOD = "/api/v1/reports/summary?from=2026-03-02&to=2026-03-08"

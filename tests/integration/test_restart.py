@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestServer
 from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.server import create_app
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 
 async def _served(settings: Settings, http: ClientSession) -> tuple[object, Kefu]:

@@ -16,7 +16,7 @@ from kefu.store.database import Database
 from kefu.store.repositories import Repositories
 from kefu.store.shared_assignment import ASSIGNMENT_LOCK, SharedAssignments
 from kefu.store.tables import agent_presence
-from tests.conftest import PASSWORD_HASH
+from tests.support.kefu import PASSWORD_HASH
 from tests.support.postgres import postgres_database
 
 TTL = timedelta(seconds=20)

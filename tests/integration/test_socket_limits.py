@@ -18,7 +18,7 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.observability import metrics
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 CLOSE_TOO_MANY_SOCKETS = 4429
 PER_PRINCIPAL = 3

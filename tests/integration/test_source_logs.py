@@ -14,7 +14,7 @@ import pytest
 from kefu.demo_systems.dataset import build_dataset
 from kefu.demo_systems.orders import seed_orders
 from kefu.demo_systems.sources import demo_sources
-from tests.integration.test_customer360 import get_360, served, systems
+from tests.support.customer360 import get_360, served, systems
 
 # aiohttp's access log of the test server: ``kefu serve`` runs without one (runner.py).
 TEST_HARNESS_LOGGERS = {"aiohttp.access"}

@@ -13,7 +13,7 @@ from kefu.auth.passwords import Argon2Hasher
 from kefu.bootstrap import running_node
 from kefu.config import load_settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 from tests.support.passwords import CheapHasher
 from tests.support.postgres import Reusable
 

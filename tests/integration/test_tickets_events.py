@@ -37,7 +37,7 @@ from kefu.tickets import events
 from kefu.tickets.service import SYSTEM, Actor, TicketService, rule_actor
 from kefu.tickets.settings import TicketSettings
 from kefu.tickets.sla_watch import SlaWatcher
-from tests.conftest import PASSWORD_HASH
+from tests.support.kefu import PASSWORD_HASH
 
 MONDAY = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)  # 09:00, the business opens
 SETTINGS = TicketSettings.model_validate(

@@ -19,7 +19,7 @@ import pytest
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.tickets import live
-from tests.conftest import Kefu, Socket
+from tests.support.kefu import Kefu, Socket
 
 RULE: dict[str, Any] = {
     "name": "complaint",

@@ -21,7 +21,7 @@ from kefu.config import Settings
 from kefu.server import create_app
 from kefu.tickets import live
 from kefu.tickets.sla_json import SlaStatusJson
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 FRIDAY = datetime(2031, 3, 7, 17, 0, tzinfo=UTC)  # an hour before the business closes
 MONDAY = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)

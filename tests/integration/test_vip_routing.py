@@ -23,7 +23,7 @@ import pytest
 from kefu.auth.identity import sign_external_id
 from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu, Socket, serving
+from tests.support.kefu import Kefu, Socket, serving
 from tests.support.nats import NatsServer
 from tests.support.postgres import postgres_database
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 # What a visitor's GET /api/v1/conversations/{id} may show (docs/rest.md).
 VISITOR_FIELDS = {

@@ -11,8 +11,8 @@ import pytest
 
 from kefu.config import Settings
 from kefu.domain.roles import Role
-from tests.conftest import Kefu
 from tests.support.images import png
+from tests.support.kefu import Kefu
 
 SHOP = "http://shop.example"
 OTHER_SHOP = "http://other.example"

@@ -33,7 +33,7 @@ from kefu.store.unit_of_work import unit_of_work
 from kefu.webhooks.service import WebhookService
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import SignatureInvalid, verify
-from tests.conftest import Kefu
+from tests.support.kefu import Kefu
 
 SECRET = "whsec_test_0123456789abcdef"
 FAST = {"backoff_seconds": 0.05, "max_backoff_seconds": 1.0}

@@ -29,7 +29,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kefu.config import load_settings
 from kefu.workers import RestartBudget, Stopped, Supervisor
-from tests.conftest import Socket
 from tests.support.cli import (
     KEFU,
     PASSWORD,
@@ -38,6 +37,7 @@ from tests.support.cli import (
     clean_env,
     run_kefu,
 )
+from tests.support.kefu import Socket
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
