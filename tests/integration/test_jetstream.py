@@ -10,7 +10,6 @@ A missing nats-server binary fails these tests; it never skips them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -25,7 +24,7 @@ from kefu.bus.jetstream import JetStreamEventLog
 from kefu.domain.envelope import Event
 from kefu.errors import TooLarge, Unavailable
 from kefu.events.log import DONE, Outcome, Received, Result
-from kefu.events.settings import EventSettings, JetStreamSettings
+from tests.support.jetstream import consuming, make_settings, until_async
 from tests.support.nats import NatsServer
 
 
@@ -49,14 +48,6 @@ async def admin(server: NatsServer) -> AsyncIterator[NATS]:
         await nc.close()
 
 
-def make_settings(**jetstream: Any) -> EventSettings:
-    batch = jetstream.pop("batch", 500)
-    max_attempts = jetstream.pop("max_attempts", 5)
-    return EventSettings(
-        batch=batch, max_attempts=max_attempts, jetstream=JetStreamSettings(**jetstream)
-    )
-
-
 def events(count: int, prefix: str = "e", type_: str = "test.thing") -> list[Event]:
     return [Event(id=f"{prefix}{n}", type=type_, data={"n": n}) for n in range(count)]
 
@@ -67,21 +58,6 @@ async def until(predicate: Callable[[], bool], timeout: float, what: str) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def consuming(
-    log: JetStreamEventLog,
-    consumer: str,
-    handle: Callable[[Sequence[Received]], Awaitable[Sequence[Result]]],
-) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(log.consume(consumer, handle))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def stream_messages(admin: NATS, stream: str) -> int:
@@ -118,14 +94,6 @@ async def test_ten_thousand_events_each_delivered_once(server: NatsServer, admin
 async def _settled(js: Any, consumer: str) -> bool:
     info = await js.consumer_info("KEFU_EVENTS", consumer)
     return bool(info.num_ack_pending == 0 and info.num_pending == 0)
-
-
-async def until_async(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_same_id_twice_in_the_window_is_stored_once(server: NatsServer, admin: NATS) -> None:

@@ -31,12 +31,7 @@ from kefu.events.outbox import emit
 from kefu.events.relay import OutboxRelay
 from kefu.store.database import Database
 from kefu.store.tables import outbox
-from tests.integration.test_jetstream import (
-    consuming,
-    make_settings,
-    server,  # noqa: F401 (a fixture)
-    until_async,
-)
+from tests.support.jetstream import consuming, make_settings, until_async
 from tests.support.nats import NatsServer
 
 MIB = 1 << 20
@@ -44,7 +39,13 @@ BLOB = "x" * 50_000  # ~50 KB events: a 1 MiB stream is full after about twenty
 
 
 @pytest.fixture
-async def admin(server: NatsServer) -> AsyncIterator[NATS]:  # noqa: F811
+def server(nats: NatsServer) -> NatsServer:
+    """A nats-server of the test's own (conftest's ``nats``), by this module's name."""
+    return nats
+
+
+@pytest.fixture
+async def admin(server: NatsServer) -> AsyncIterator[NATS]:
     nc = await nats.connect(server.url)
     try:
         yield nc
@@ -77,7 +78,7 @@ async def fill(log: JetStreamEventLog) -> int:
 
 
 async def test_fresh_streams_get_the_configured_limits(
-    server: NatsServer,  # noqa: F811
+    server: NatsServer,
     admin: NATS,
 ) -> None:
     settings = make_settings(
@@ -96,7 +97,7 @@ async def test_fresh_streams_get_the_configured_limits(
     assert events_cfg.discard == dead_cfg.discard == DiscardPolicy.NEW
 
 
-async def test_defaults_are_a_week_and_ten_gib(server: NatsServer, admin: NATS) -> None:  # noqa: F811
+async def test_defaults_are_a_week_and_ten_gib(server: NatsServer, admin: NATS) -> None:
     async with JetStreamEventLog(server.url, make_settings()):
         pass
     js = admin.jetstream()
@@ -107,7 +108,7 @@ async def test_defaults_are_a_week_and_ten_gib(server: NatsServer, admin: NATS) 
 
 
 async def test_existing_stream_with_other_limits_is_updated_and_keeps_its_messages(
-    server: NatsServer,  # noqa: F811
+    server: NatsServer,
     admin: NATS,
 ) -> None:
     js = admin.jetstream()
@@ -140,7 +141,7 @@ async def test_existing_stream_with_other_limits_is_updated_and_keeps_its_messag
 
 
 async def test_a_byte_limit_below_the_unread_events_is_refused(
-    server: NatsServer,  # noqa: F811
+    server: NatsServer,
     admin: NATS,
 ) -> None:
     js = admin.jetstream()
@@ -191,7 +192,7 @@ async def outbox_ids(db: Database) -> list[str]:
 
 
 async def test_full_stream_refuses_and_the_outbox_keeps_the_event_until_room(
-    server: NatsServer,  # noqa: F811
+    server: NatsServer,
     admin: NATS,
     db: Database,
 ) -> None:
