@@ -4,9 +4,10 @@ remove button drops one, and a bad label is refused on screen without changing t
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from kefu.domain.roles import Role
 from tests.conftest import Kefu
@@ -37,6 +38,9 @@ async def test_an_agent_labels_a_chat(
 
     row = page.locator(f'#conv-list li[data-id="{conversation_id}"]')
     await row.click()
+    # The history shown: the console is done opening the chat (it no longer moves the
+    # focus; test_a_late_history_leaves_the_keyboard_in_the_label_field covers that race).
+    await expect(page.locator("#messages")).to_contain_text("I was charged twice")
     field = page.get_by_label("Add a label")
     for label in ("Billing", "refund"):
         await field.fill(label)
@@ -55,4 +59,37 @@ async def test_an_agent_labels_a_chat(
     await expect(boss_row.locator(".label-chip")).to_have_text(["refund"])
     summary = await kefu.node.repos.summaries.get(conversation_id)
     assert summary is not None and summary.labels == ("refund",)
+    await visitor.close()
+
+
+async def test_a_late_history_leaves_the_keyboard_in_the_label_field(
+    kefu: Kefu, browser: Opener
+) -> None:
+    """An agent who starts typing a label before the chat's history has arrived keeps
+    typing there: the history landing must not move the focus to the reply box, where their
+    Enter would send what they type next to the customer (and the label would be lost)."""
+    ann = await kefu.add_agent("Ann")
+    page = await browser()
+    await sign_in(page, kefu, ann["email"])
+    visitor = await kefu.ws((await kefu.visitor(name="Vera"))["token"])
+    conversation_id = (await visitor.send_message("I was charged twice"))["conversation_id"]
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:  # the history, held until the label is typed
+        asked.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(rf"/conversations/{conversation_id}/messages\?before=&"), hold)
+    await page.locator(f'#conv-list li[data-id="{conversation_id}"]').click()
+    async with asyncio.timeout(10):
+        await asked.wait()
+    await page.get_by_label("Add a label").click()
+    await page.keyboard.type("Billing")
+    release.set()
+    # Rendered in the same turn as the console decides the focus: a barrier, not a delay.
+    await expect(page.locator("#messages")).to_contain_text("I was charged twice")
+    await page.keyboard.press("Enter")  # where the agent's keyboard is, as they would
+    await expect(page.locator("#chat-labels .label-chip > span")).to_have_text(["billing"])
+    await expect(page.locator("#composer-input")).to_have_value("")
     await visitor.close()

@@ -95,6 +95,7 @@ export async function openConversation(id) {
   $("#typing").textContent = "";
   renderHead();
   changed();
+  const focusAtOpen = document.activeElement;
   const item = state.conversations.get(id);
   if (item && item.assignee_id !== state.me.id && atLeast("supervisor")) {
     socket.send({ type: "watch", conversation_id: id });
@@ -111,7 +112,10 @@ export async function openConversation(id) {
   } catch (err) {
     note(`Could not load the history: ${err.message}`);
   }
-  $("#composer-input").focus();
+  // The history may land after the agent has moved on (typing a label, say): taking the
+  // focus then would send their next Enter to the customer. Only take it if nobody has.
+  const active = document.activeElement;
+  if (active === focusAtOpen || active === document.body || active === null) $("#composer-input").focus();
 }
 
 /** After a reconnect: fetch what was missed and follow again. */
