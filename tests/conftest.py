@@ -19,6 +19,7 @@ from kefu.bootstrap import running_node
 from kefu.config import Settings, load_settings
 from kefu.node import Node
 from kefu.server import create_app
+from tests.support.cluster import two_nodes_settings
 from tests.support.kefu import PASSWORD, PASSWORD_HASH, Kefu, Socket, serving  # noqa: F401 (also imported from here)
 from tests.support.nats import NatsServer
 from tests.support.passwords import CheapHasher
@@ -90,3 +91,17 @@ def nats(tmp_path: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list[Settings]]:
+    """Two nodes' settings on one fresh PostgreSQL store and the test's own NATS."""
+    async with two_nodes_settings(tmp_path, nats) as settings:
+        yield settings
+
+
+@pytest.fixture
+async def nodes(cluster_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, Kefu]]:
+    """Two served nodes of one cluster (``cluster_settings``)."""
+    async with serving(cluster_settings[0]) as a, serving(cluster_settings[1]) as b:
+        yield a, b

@@ -8,10 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.domain.roles import Role
-from tests.integration.test_cluster import (
-    cluster_settings,  # noqa: F401
-    nodes,  # noqa: F401  (two-node fixture)
-)
 from tests.support.kefu import Kefu, Socket
 
 
@@ -106,7 +102,7 @@ async def test_admins_set_away_and_bad_input_changes_nothing(kefu: Kefu) -> None
     await away(kefu, ann["token"], False)
 
 
-async def test_away_holds_across_nodes(nodes: tuple[Kefu, Kefu]) -> None:  # noqa: F811
+async def test_away_holds_across_nodes(nodes: tuple[Kefu, Kefu]) -> None:
     a, b = nodes
     ann = await b.add_agent("Ann")
     ann_ws = await b.ws(ann["token"])

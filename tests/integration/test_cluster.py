@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,44 +22,13 @@ from kefu.chat.store_assigner import StoreAssigner
 from kefu.cluster import envelope
 from kefu.cluster.envelope import Announce, Audience, Frame
 from kefu.cluster.relay import LiveRelay
-from kefu.config import Settings, load_settings
+from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.observability import metrics
 from kefu.store.tables import conversations
+from tests.support.cluster import QUICK_HEARTBEAT, two_nodes_settings
 from tests.support.kefu import Kefu, Socket, serving
 from tests.support.nats import NatsServer
-from tests.support.postgres import postgres_database
-
-# Announcements every half second (the default is 5 s): the nodes know each other's
-# audiences within a second, long enough that a busy test machine does not make them stale.
-QUICK_HEARTBEAT = {"heartbeat_seconds": 0.5, "presence_ttl_seconds": 2.0}
-
-
-@contextlib.asynccontextmanager
-async def two_nodes_settings(
-    tmp_path: Path, nats: NatsServer, **cluster: Any
-) -> AsyncIterator[list[Settings]]:
-    """Two nodes' settings: one store, one NATS, one token secret; own data dirs."""
-    secret = secrets.token_hex(32)
-    subject = f"kefu.live.t{secrets.token_hex(4)}"
-    async with postgres_database() as store:
-        yield [
-            load_settings(
-                None,
-                data_dir=tmp_path / name,
-                store=store,
-                bus=nats.url,
-                cluster={"subject": subject, **cluster},
-                auth={"secret_key": secret},
-            )
-            for name in ("a", "b")
-        ]
-
-
-@pytest.fixture
-async def cluster_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list[Settings]]:
-    async with two_nodes_settings(tmp_path, nats) as settings:
-        yield settings
 
 
 @pytest.fixture
@@ -72,12 +40,6 @@ async def quick_settings(tmp_path: Path, nats: NatsServer) -> AsyncIterator[list
 @pytest.fixture
 async def quick_nodes(quick_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, Kefu]]:
     async with serving(quick_settings[0]) as a, serving(quick_settings[1]) as b:
-        yield a, b
-
-
-@pytest.fixture
-async def nodes(cluster_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, Kefu]]:
-    async with serving(cluster_settings[0]) as a, serving(cluster_settings[1]) as b:
         yield a, b
 
 
