@@ -38,10 +38,10 @@ from tests.support.cli import (
     run_kefu,
 )
 from tests.support.kefu import Socket
+from tests.support.metrics import scraped, value
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
-from tests.unit.test_metrics_multiprocess import scraped, value
 
 WORKER = "X-Kefu-Worker"
 # Enough fresh connections that the kernel's spreading misses a worker by bad luck with

@@ -13,23 +13,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.parser import text_string_to_metric_families
 
 from kefu.observability import metrics
 from kefu.observability.multiprocess import MULTIPROC_ENV, Mirror, exposition, forget_process
-
-
-def scraped(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a scrape, by name and labels."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    return scraped(text).get((name, frozenset(labels.items())))
+from tests.support.metrics import value
 
 
 class Source:
