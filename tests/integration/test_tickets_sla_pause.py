@@ -6,6 +6,9 @@ stands."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -15,9 +18,13 @@ from kefu.store.migrate import alembic_config
 from kefu.store.tables import Timestamp
 from kefu.store.tickets import TicketFilter, TicketRepository
 from kefu.tickets import events
-from tests.integration.test_tickets_events import Env, at, draft, env, patch
+from tests.support.tickets import Env, at, draft, patch, ticket_env
 
-__all__ = ["env"]  # the fixture, shared with test_tickets_events
+
+@pytest.fixture
+async def env(store_url: str) -> AsyncIterator[Env]:
+    async with ticket_env(store_url) as made:
+        yield made
 
 
 async def announced(env: Env) -> list[tuple[str, str, str]]:
@@ -122,14 +129,14 @@ async def test_solving_a_pending_ticket_counts_the_pause(env: Env) -> None:
     assert solved.sla.paused_at is None
 
 
-async def test_the_migration_pauses_tickets_already_pending(store_url: str) -> None:
+async def test_the_migration_pauses_tickets_already_pending(fresh_store_url: str) -> None:
     """0007 on a store with tickets: pending ones pause from their last change."""
     columns = [
         sa.column(name)
         for name in ("subject", "body", "status", "priority", "channel", "sla_policy")
     ] + [sa.column(name, Timestamp) for name in ("created_at", "updated_at", "resolution_due_at")]
     old_tickets = sa.table("tickets", *columns)
-    async with Database(store_url) as db:
+    async with Database(fresh_store_url) as db:
         async with db.begin() as conn:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0006"))
             for status, changed in (("pending", at(3, 11)), ("open", at(3, 12))):
