@@ -93,3 +93,38 @@ async def test_a_late_history_leaves_the_keyboard_in_the_label_field(
     await expect(page.locator("#chat-labels .label-chip > span")).to_have_text(["billing"])
     await expect(page.locator("#composer-input")).to_have_value("")
     await visitor.close()
+
+
+async def test_the_next_label_can_be_typed_while_the_last_one_saves(
+    kefu: Kefu, browser: Opener
+) -> None:
+    """Enter hands the label over and empties the field at once: what the agent types
+    while the save is on its way is the next label, not more of the last one."""
+    ann = await kefu.add_agent("Ann")
+    page = await browser()
+    await sign_in(page, kefu, ann["email"])
+    visitor = await kefu.ws((await kefu.visitor(name="Vera"))["token"])
+    conversation_id = (await visitor.send_message("I was charged twice"))["conversation_id"]
+    await page.locator(f'#conv-list li[data-id="{conversation_id}"]').click()
+    await expect(page.locator("#messages")).to_contain_text("I was charged twice")
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:  # the first save, held until the next is typed
+        if not asked.is_set():
+            asked.set()
+            await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(rf"/conversations/{conversation_id}/labels$"), hold)
+    await page.get_by_label("Add a label").click()
+    await page.keyboard.type("Billing")
+    await page.keyboard.press("Enter")
+    async with asyncio.timeout(10):
+        await asked.wait()
+    await page.keyboard.type("refund")
+    release.set()
+    chips = page.locator("#chat-labels .label-chip > span")
+    await expect(chips).to_have_text(["billing"])  # the first save is back
+    await page.keyboard.press("Enter")
+    await expect(chips).to_have_text(["billing", "refund"])
+    await visitor.close()

@@ -17,6 +17,7 @@ export function renderLabels(item, editable) {
   const typing = box.querySelector(".label-input");
   const typed = typing && box.dataset.id === item.id ? typing.value : "";
   const focused = typing !== null && document.activeElement === typing;
+  const selection = focused ? [typing.selectionStart, typing.selectionEnd] : null;
   clear(box);
   box.dataset.id = item.id || "";
   const labels = item.labels || [];
@@ -38,11 +39,17 @@ export function renderLabels(item, editable) {
     event.preventDefault();
     const label = input.value.trim().toLowerCase();
     if (!label) return;
+    // Emptied now, not when the save returns: what the agent types meanwhile is the next
+    // label, not more of this one.
+    input.value = "";
     change(item, (current) => (current.includes(label) ? current : [...current, label]), label);
   });
   box.append(input);
   box.append(el("span", { class: "label-error", role: "alert" }));
-  if (focused) input.focus();
+  if (focused) {
+    input.focus();
+    input.setSelectionRange(...selection); // a select-all the agent is typing over stays one
+  }
 }
 
 /** A few chips for a list row. */
@@ -66,14 +73,16 @@ async function save(item, labels, submitted) {
   try {
     const body = await put(`/api/v1/conversations/${encodeURIComponent(item.id)}/labels`, { labels });
     item.labels = body.labels;
-    const input = $("#chat-labels .label-input");
-    // Clear what was submitted, not what the agent has typed since.
-    if (input && submitted !== null && input.value.trim().toLowerCase() === submitted) input.value = "";
     changed();
+    const focus = document.activeElement;
     renderLabels(item, true);
-    $("#chat-labels .label-input")?.focus();
+    // Back to the field after a chip's × (the button is gone), not away from the reply box.
+    if (!focus || focus === document.body || !focus.isConnected) $("#chat-labels .label-input")?.focus();
     suggestionsLoaded = 0; // counts changed
   } catch (err) {
+    // Refused: the text comes back to be fixed, unless the agent has started another one.
+    const input = $("#chat-labels .label-input");
+    if (input && submitted !== null && !input.value) input.value = submitted;
     const box = $("#chat-labels .label-error");
     if (box) box.textContent = err.message;
   }
