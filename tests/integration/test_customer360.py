@@ -31,11 +31,24 @@ from kefu.unify.render import as_dict
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
 from tests.support.customer360 import get_360, served, systems
+from tests.support.kefu import Kefu
 
 MONGO_URL = "mongodb://127.0.0.1:27117/?directConnection=true"
 MARIADB_ROOT = "mysql+asyncmy://root@127.0.0.1:3306"
 HOSTILE_KEYS = ['{"$ne": null}', "' OR 1=1 --", "C1001' OR '1'='1", "../C1001", "*"]
 IDENTITY_SECRET = "s" * 40
+# For sources meant to answer: all the time a busy machine may need (the schema's maximum).
+# The 360's default deadline (800 ms) is a production budget; a test whose healthy sources
+# could miss it fails on a loaded host. Tests about the deadline itself set their own.
+ROOMY = {"deadline_ms": 60_000}
+# Requests the slow-source test may make until the healthy sources' answers are in: their
+# fetches outlive a request's deadline and fill the cache, so the second one finds them.
+ATTEMPTS = 20
+# How long the dead source's breaker stays open: the test checks it is open right after the
+# failures, so this is the time a busy machine has to make those few requests.
+OPEN_SECONDS = 3
+# The TTL of the expiry test: its second request must come within it to be served cached.
+TTL_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +80,9 @@ async def test_a_full_360_from_three_systems_json_and_protobuf_agree(
     async with (
         systems(dataset) as found,
         served(
-            tmp_path, sources=demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
+            tmp_path,
+            sources=demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url),
+            customer360=ROOMY,
         ) as kefu,
     ):
         agent = await kefu.add_agent("Ann")
@@ -104,14 +119,39 @@ async def test_a_full_360_from_three_systems_json_and_protobuf_agree(
 async def test_a_slow_source_times_out_and_the_rest_is_served(
     tmp_path: Path, dataset: Dataset, orders_url: str
 ) -> None:
-    async with systems(dataset, callcenter_ms=3000) as found:
-        sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        async with served(tmp_path, sources=sources, customer360={"deadline_ms": 300}) as kefu:
-            agent = await kefu.add_agent("Ann")
-            status, body = await get_360(kefu, agent["token"], "C1001")
-            assert status == 200
-            assert states(body) == {"crm": "ok", "orders": "ok", "callcenter": "timeout"}
-            assert body["customer"]["name"] and body["orders"] and body["calls"] == []
+    release = asyncio.Event()
+    stuck = web.Application()
+
+    async def hang(request: web.Request) -> web.Response:  # answers once the test is done
+        await release.wait()
+        return web.Response(status=503)
+
+    stuck.router.add_post("/soap/CallHistory", hang)
+    async with systems(dataset) as found, serve_app(stuck) as stuck_url:
+        sources = demo_sources(found.urls["crm"], stuck_url, orders_url)
+        for healthy in ("crm", "orders"):  # a busy machine costs them a request, not the test
+            sources[healthy] |= {"timeout_ms": 60_000}
+        # Each of those requests times the stuck source out: its breaker must stay closed.
+        sources["callcenter"] |= {"breaker": {"failures": ATTEMPTS + 1}}
+        try:
+            async with served(tmp_path, sources=sources, customer360={"deadline_ms": 300}) as kefu:
+                agent = await kefu.add_agent("Ann")
+                for _ in range(ATTEMPTS):
+                    status, body = await get_360(kefu, agent["token"], "C1001")
+                    assert status == 200
+                    assert states(body)["callcenter"] == "timeout"  # every time: it never answers
+                    if states(body)["crm"] != "timeout" and states(body)["orders"] != "timeout":
+                        break
+                assert {states(body)["crm"], states(body)["orders"]} <= {"ok", "cached"}
+                assert body["customer"]["name"] and body["orders"] and body["calls"] == []
+        finally:
+            release.set()
+
+
+async def breakers(kefu: Kefu, token: str) -> dict[str, str]:
+    """Each source's breaker state, as GET /api/v1/customers/sources shows it."""
+    _, listed = await kefu.get("/api/v1/customers/sources", token)
+    return {source["name"]: source["breaker"] for source in listed}
 
 
 async def test_a_dead_source_opens_its_breaker_then_recovers(
@@ -123,9 +163,9 @@ async def test_a_dead_source_opens_its_breaker_then_recovers(
         sources["callcenter"] |= {
             "ttl_seconds": 0,
             "retry": {"attempts": 1},
-            "breaker": {"failures": 2, "open_seconds": 0.5},
+            "breaker": {"failures": 2, "open_seconds": OPEN_SECONDS},
         }
-        async with served(tmp_path, sources=sources) as kefu:
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             for _ in range(2):
                 _, body = await get_360(kefu, agent["token"], "C1001")
@@ -135,8 +175,8 @@ async def test_a_dead_source_opens_its_breaker_then_recovers(
             _, body = await get_360(kefu, agent["token"], "C1001")
             assert states(body)["callcenter"] == "circuit_open"
             assert found.requests("callcenter") == asked  # not even asked
+            assert (await breakers(kefu, agent["token"]))["callcenter"] == "open"
             _, listed = await kefu.get("/api/v1/customers/sources", agent["token"])
-            assert {s["name"]: s["breaker"] for s in listed}["callcenter"] == "open"
             assert {s["name"]: s["maps"] for s in listed} == {
                 "crm": ["customer"],
                 "orders": ["orders"],
@@ -144,7 +184,9 @@ async def test_a_dead_source_opens_its_breaker_then_recovers(
             }
 
             found.callcenter[BEHAVIOUR].failure_rate = 0.0
-            await asyncio.sleep(0.6)
+            async with asyncio.timeout(OPEN_SECONDS + 10):  # a hang guard
+                while (await breakers(kefu, agent["token"]))["callcenter"] != "half_open":
+                    await asyncio.sleep(0.05)  # the breaker's own clock: open_seconds must pass
             _, body = await get_360(kefu, agent["token"], "C1001")
             assert states(body)["callcenter"] == "ok"  # the probe went through and closed it
             assert body["calls"]
@@ -155,7 +197,7 @@ async def test_concurrent_requests_for_one_customer_fetch_once_per_source(
 ) -> None:
     async with systems(dataset, crm_ms=100, callcenter_ms=100) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        async with served(tmp_path, sources=sources) as kefu:
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             answers = await asyncio.gather(
                 *(get_360(kefu, agent["token"], "C1001") for _ in range(100))
@@ -171,21 +213,20 @@ async def test_cached_entries_expire_and_stale_ones_refresh_behind(
 ) -> None:
     async with systems(dataset) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        sources["crm"] |= {"ttl_seconds": 0.3}
-        sources["callcenter"] |= {"ttl_seconds": 0.3, "stale_seconds": 60}
-        async with served(tmp_path, sources=sources) as kefu:
+        sources["crm"] |= {"ttl_seconds": TTL_SECONDS}
+        sources["callcenter"] |= {"ttl_seconds": TTL_SECONDS, "stale_seconds": 60}
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             await get_360(kefu, agent["token"], "C1001")
             _, body = await get_360(kefu, agent["token"], "C1001")
             assert states(body)["crm"] == "cached"
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(TTL_SECONDS + 0.1)  # at least that long: expired after it
             _, body = await get_360(kefu, agent["token"], "C1001")
             assert states(body)["crm"] == "ok"  # expired: fetched again
             assert states(body)["callcenter"] == "cached"  # stale, served, refreshed behind
-            for _ in range(50):
-                if found.requests("callcenter") == 2:
-                    break
-                await asyncio.sleep(0.02)
+            async with asyncio.timeout(10):  # a hang guard: the loop waits on the count
+                while found.requests("callcenter") < 2:
+                    await asyncio.sleep(0.02)
             assert found.requests("crm") == 2 and found.requests("callcenter") == 2
             _, body = await get_360(kefu, agent["token"], "C1001", refresh="true")
             assert set(states(body).values()) == {"ok"}  # refresh skips the cache
@@ -215,7 +256,9 @@ async def test_hostile_xml_from_a_source_fails_that_source_only(
             sources = demo_sources(found.urls["crm"], hostile_url, orders_url)
             sources["callcenter"]["request"] |= {"soap": False}
             del sources["callcenter"]["request"]["soap_action"]
-            async with served(tmp_path / secrets.token_hex(3), sources=sources) as kefu:
+            async with served(
+                tmp_path / secrets.token_hex(3), sources=sources, customer360=ROOMY
+            ) as kefu:
                 agent = await kefu.add_agent("Ann")
                 _, body = await get_360(kefu, agent["token"], "C1001")
                 assert states(body) == {"crm": "ok", "orders": "ok", "callcenter": "error"}
@@ -228,7 +271,7 @@ async def test_hostile_keys_match_nothing_anywhere(
 ) -> None:
     async with systems(dataset) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        async with served(tmp_path, sources=sources) as kefu:
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             for key in HOSTILE_KEYS:
                 status, body = await get_360(kefu, agent["token"], key)
@@ -249,7 +292,7 @@ async def test_bad_requests_are_refused_and_only_agents_may_ask(
 ) -> None:
     async with systems(dataset) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        async with served(tmp_path, sources=sources) as kefu:
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             status, body = await get_360(kefu, agent["token"], "x" * 201)
             assert status == 400 and body["error"]["code"] == "bad_customer_key"
@@ -273,7 +316,7 @@ async def test_lookup_and_link_an_anonymous_visitors_conversation(
     async with systems(dataset) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
         async with served(
-            tmp_path, sources=sources, auth={"identity_secret": IDENTITY_SECRET}
+            tmp_path, sources=sources, auth={"identity_secret": IDENTITY_SECRET}, customer360=ROOMY
         ) as kefu:
             agent = await kefu.add_agent("Ann")
             agent_socket = await kefu.ws(agent["token"])
@@ -344,7 +387,7 @@ async def test_grpc_serves_the_same_360_to_agents_only(
 ) -> None:
     async with systems(dataset) as found:
         sources = demo_sources(found.urls["crm"], found.urls["callcenter"], orders_url)
-        async with served(tmp_path, sources=sources) as kefu:
+        async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
             agent = await kefu.add_agent("Ann")
             visitor = await kefu.visitor(name="V")
             server, port = await start_grpc(kefu.node, "127.0.0.1", 0)
@@ -426,7 +469,9 @@ async def test_production_shape_mongo_mariadb_redis_and_nothing_lands_in_the_sto
                 "connector": "mysql",
                 "connection": {"url": f"mysql://root@127.0.0.1:3306/{maria_db}"},
             }
-            async with served(tmp_path, sources=sources, cache="redis://127.0.0.1:6379/0") as kefu:
+            async with served(
+                tmp_path, sources=sources, cache="redis://127.0.0.1:6379/0", customer360=ROOMY
+            ) as kefu:
                 agent = await kefu.add_agent("Ann")
                 keys = [c.customer_key for c in dataset.customers[:20]]
                 for key in keys:
@@ -486,7 +531,7 @@ async def test_production_shape_mongo_mariadb_redis_and_nothing_lands_in_the_sto
 
 async def test_kefus_own_tickets_are_a_source(tmp_path: Path) -> None:
     sources = {"tickets": {"connector": "kefu_tickets", "ttl_seconds": 0}}
-    async with served(tmp_path, sources=sources) as kefu:
+    async with served(tmp_path, sources=sources, customer360=ROOMY) as kefu:
         agent = await kefu.add_agent("Ann")
         now = kefu.node.clock.now()
         async with kefu.node.repos.db.begin() as conn:
