@@ -26,6 +26,7 @@ from kefu.store.tables import (
     outbox,
     processed_events,
     tickets,
+    webhook_deliveries,
 )
 from kefu.webhooks.signing import verify
 from tests.support.kefu import Kefu
@@ -165,8 +166,17 @@ async def test_an_upgrade_routes_the_customer_notifies_and_chains_once(kefu: Kef
     ]
     processed = await rows(kefu, sa.select(processed_events.c.event_id))
     assert len(processed) == 2  # crm-42 once, and the event it emitted
-    with pytest.raises(TimeoutError):  # no second notification for the duplicate
-        await boss_socket.expect("notification", rule="vip-service", timeout=0.5)
+    # No second notification for the duplicate. Barrier: another customer's upgrade, sent
+    # after it; its notification comes after any the duplicate could have caused (one
+    # consumer, in order).
+    status, _ = await post(kefu, boss["token"], {**event, "id": "crm-43", "customer_key": "C8"})
+    assert status == 202
+    await boss_socket.expect("notification", rule="vip-service", message="C8 is now VIP")
+    assert not [
+        f
+        for f in boss_socket.backlog
+        if f["type"] == "notification" and f["rule"] == "vip-service" and "C7" in f["message"]
+    ]
     await boss_socket.close()
     await agent_socket.close()
 
@@ -315,9 +325,19 @@ async def test_a_complaint_makes_one_ticket_for_a_supervisor_and_one_signed_call
     assert note["message"] == f"high-priority ticket {ticket.id}"
     assert note["ticket_id"] is None  # that rule made no ticket itself
 
-    await eventually(lambda: asyncio.sleep(0, result=len(receiver.requests) >= 1))
-    await asyncio.sleep(0.3)
-    assert len(receiver.requests) == 1
+    # One call for the three copies. Barrier: a complaint of another id, sent after them;
+    # once both deliveries are recorded, the copies have long been consumed (in order).
+    status, _ = await post(kefu, boss["token"], {**complaint, "id": "cc-2"})
+    assert status == 202
+
+    async def both_delivered() -> bool:
+        query = sa.select(webhook_deliveries.c.event_id).where(
+            webhook_deliveries.c.status == "delivered"
+        )
+        return {row.event_id for row in await rows(kefu, query)} == {"cc-1", "cc-2"}
+
+    await eventually(both_delivered)
+    assert [h["Kefu-Event-Id"] for h, _ in receiver.requests] == ["cc-1", "cc-2"]
     headers, body = receiver.requests[0]
     assert headers["Kefu-Event-Id"] == "cc-1"
     verify(HOOK_SECRET, headers["Kefu-Signature"], body, now=int(time.time()))
