@@ -4,7 +4,6 @@ queue, and the welcome/offline texts stored in the database. On SQLite and Postg
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -120,8 +119,12 @@ async def test_supervisors_watch_a_conversation_they_do_not_own(kefu: Kefu) -> N
     await boss_ws.send({"type": "ping"})
     await boss_ws.expect("pong")
     boss_ws.backlog.clear()
-    await vera_ws.send_message("not watched")
-    await asyncio.sleep(0.2)
+    unwatched = await vera_ws.send_message("not watched")
+    # Barrier: the assignee hears it; a watcher would have been sent it in the same fan-out,
+    # and boss's pong (in _nothing) comes after anything already queued for boss.
+    heard = await ann_ws.expect("message.new")
+    while heard["message"]["id"] != unwatched["message_id"]:
+        heard = await ann_ws.expect("message.new")
     await _nothing(boss_ws, "message.new")
     for socket in (boss_ws, ann_ws, bob_ws, vera_ws):
         await socket.close()
