@@ -19,7 +19,8 @@ from kefu.config import Settings
 from kefu.errors import KefuError
 from kefu.node import Node
 from kefu.observability import multiprocess
-from kefu.server import create_app
+from kefu.server import PARSER_LINE_BYTES, create_app
+from kefu.web.parser_errors import JsonErrorAppRunner
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,12 @@ async def _serve_node(
     app = create_app(node)
     if worker is not None:
         app.on_response_prepare.append(_name_worker)
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+    runner = JsonErrorAppRunner(
+        app,
+        line_limit=PARSER_LINE_BYTES,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
     )
     await runner.setup()
     site = web.TCPSite(

@@ -7,19 +7,14 @@ kefu left readable, tightened at the next start with a log line.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import re
 import secrets
-import signal
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import ClientSession
 
-from tests.support.cli import KEFU, clean_env, kefu_cli
+from tests.support.cli import clean_env, kefu_cli, kefu_serve
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SQLITE_FILES = ("kefu.db", "kefu.db-wal", "kefu.db-shm")
@@ -37,33 +32,6 @@ def loose(data_dir: Path) -> dict[str, str]:
         if mode(path) != wanted:
             found[str(path.relative_to(data_dir))] = oct(mode(path))
     return found
-
-
-@contextlib.asynccontextmanager
-async def kefu_serve(env: dict[str, str]) -> AsyncIterator[tuple[str, list[str]]]:
-    """``kefu serve`` on a free port until the block ends; yields its URL and, after the
-    block, fills the list with its stderr lines."""
-    process = await asyncio.create_subprocess_exec(
-        str(KEFU), "serve", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stderr: list[str] = []
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        async with asyncio.timeout(60):  # a hang guard, not a timing assertion
-            line = (await process.stdout.readline()).decode()
-        found = re.search(r"http://[\d.]+:\d+", line)
-        assert found, line
-        yield found.group(), stderr
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            err = await process.stderr.read()
-            assert await process.wait() == 0, err.decode()
-        stderr.extend(err.decode().splitlines())
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def upload_a_file(url: str) -> None:

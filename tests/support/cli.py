@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 KEFU = Path(sys.executable).parent / "kefu"
@@ -53,3 +56,30 @@ async def add_agent(env: dict[str, str], email: str, *extra: str) -> str:
     found = AGENT_ID.search(result.stdout)
     assert found, result.stdout
     return found.group()
+
+
+@contextlib.asynccontextmanager
+async def kefu_serve(env: dict[str, str]) -> AsyncIterator[tuple[str, list[str]]]:
+    """``kefu serve`` on a free port until the block ends; yields its URL and, after the
+    block, fills the list with its stderr lines."""
+    process = await asyncio.create_subprocess_exec(
+        str(KEFU), "serve", "--port", "0", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stderr: list[str] = []
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        async with asyncio.timeout(60):  # a hang guard, not a timing assertion
+            line = (await process.stdout.readline()).decode()
+        found = re.search(r"http://[\d.]+:\d+", line)
+        assert found, line
+        yield found.group(), stderr
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            err = await process.stderr.read()
+            assert await process.wait() == 0, err.decode()
+        stderr.extend(err.decode().splitlines())
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
