@@ -40,7 +40,6 @@ from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, Webho
 from kefu.events.relay import OutboxRelay
 from kefu.events.retention import run_pruner
 from kefu.events.rules import Rule, compile_rules
-from kefu.events.runtime import customer_loader, live_notifier
 from kefu.events.settings import EventSettings
 from kefu.events.store_log import LANES, StoreEventLog
 from kefu.forwarded import ClientAddress
@@ -50,6 +49,7 @@ from kefu.observability.looplag import LoopLagMonitor
 from kefu.ports import Cache, Clock, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.privacy.retention import Retention
+from kefu.rule_adapters import customer_loader, live_notifier
 from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter

@@ -28,13 +28,7 @@ ROOT = Path(kefu.__file__).parent
 # Known cycles still being taken apart by another part of issue 13, as (importing module,
 # imported node) edges left out of the graph. Each must still exist (a stale entry fails,
 # so the list only shrinks): delete the line when the import goes.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # events -> chat/cluster/unify: events.runtime is a second composition root; its
-    # choices move into kefu.bootstrap (issue 13 item 3), and these edges go with it.
-    ("kefu.events.runtime", "kefu.chat"): "issue 13 item 3: runtime into bootstrap",
-    ("kefu.events.runtime", "kefu.cluster"): "issue 13 item 3: runtime into bootstrap",
-    ("kefu.events.runtime", "kefu.unify"): "issue 13 item 3: runtime into bootstrap",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _node_of(module: str) -> str | None:

@@ -129,7 +129,7 @@ def test_the_scan_finds_frames_in_every_capability() -> None:
         where.setdefault(found.type, []).append(found.where)
 
     assert any(w.startswith("src/kefu/chat/") for w in where["message.new"])
-    assert any(w.startswith("src/kefu/events/") for w in where["notification"])
+    assert any(w.startswith("src/kefu/rule_adapters.py:") for w in where["notification"])
     assert any(w.startswith("src/kefu/tickets/") for w in where["ticket.updated"])
 
 

@@ -1,7 +1,7 @@
 """Every frame the server sends: one msgspec Struct each, and the Struct is what is encoded.
 
 The frames form a tagged union on ``type`` (``ServerFrame``), whichever capability builds
-them (chat here and in ``feed``/``gateway``, ``tickets.live``, ``events.runtime``'s
+them (chat here and in ``feed``/``gateway``, ``tickets.live``, ``kefu.rule_adapters``'s
 notifications). ``SERVER_FRAME_FIELDS`` is derived from the Structs, so the registry the
 tests and docs/protocol.md are checked against cannot drift from what is sent.
 
@@ -202,7 +202,7 @@ class TicketUpdated(_Frame, tag="ticket.updated"):
 
 
 class Notification(_Frame, tag="notification"):
-    """``kefu.events.runtime``: a rule's ``notify`` action."""
+    """``kefu.rule_adapters``: a rule's ``notify`` action."""
 
     message: str
     rule: str

@@ -1,6 +1,9 @@
 """What the rules consumer is given from the rest of the node: live notifications to
 agents (a rule's ``notify``) and the customer 360 (what rules read as ``customer.*``).
-``kefu.bootstrap.running_events`` wires them in, with the event log and the consumer."""
+
+Part of the composition root beside ``kefu.bootstrap`` (which wires these in with the event
+log and the consumer), not of ``kefu.events``: they join events to chat, cluster and
+unify, and inside ``events`` they made package cycles (tests/unit/test_package_cycles.py)."""
 
 from __future__ import annotations
 
