@@ -83,7 +83,10 @@ async def test_360_with_no_sources_is_the_key_with_empty_parts(tmp_path: Path) -
 async def drop_visitors_table(store_url: str) -> None:
     """A real store fault: the table every visitor token is checked against is gone."""
     if store_url.startswith("sqlite:///"):
-        with contextlib.closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as db:
+        # The node's own connections may hold the write lock a moment (a sweep, a batch):
+        # wait for it as long as a hang guard, not sqlite3's 5 s default (a busy host).
+        path = store_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path, timeout=120)) as db:
             db.execute("PRAGMA foreign_keys = OFF")
             db.execute("DROP TABLE visitors")
             db.commit()
