@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.conversation import ConversationStatus
+from kefu.store.attachments import AttachmentRepository
 from kefu.store.database import Database
 from kefu.store.tables import (
     attachments,
@@ -203,16 +204,9 @@ class ErasureRepository:
         return gone
 
     async def referenced(self, hashes: set[str]) -> set[str]:
-        """Those of ``hashes`` some attachment row still points at."""
-        if not hashes:
-            return set()
-        query = (
-            sa.select(attachments.c.sha256)
-            .where(attachments.c.sha256.in_(sorted(hashes)))
-            .distinct()
-        )
-        async with self._db.connect() as conn:
-            return set((await conn.execute(query)).scalars())
+        """Those of ``hashes`` some attachment row still points at (the upload sweep's
+        own question, asked the same way)."""
+        return await AttachmentRepository(self._db).referenced(hashes)
 
 
 def _count(result: Any) -> int:
