@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kefu.unify.transforms import MAX_PLACES, check_template_syntax, enum_key, load_zone
+
+
+def _known_zone(name: str) -> str:
+    load_zone(name)  # raises ValueError naming an unknown zone
+    return name
+
+
+# An IANA time-zone name (Asia/Shanghai), checked against the zone database at start.
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 LookupKind = Literal["email", "phone", "order"]
@@ -59,7 +68,7 @@ class FieldMap(BaseModel):
     places: int | None = None  # the factor's own places when unset (0.01 -> 2)
     enum: dict[str, Scalar] | None = None
     default: Scalar | None = None
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     # A list of sub-records (``lines``): where they are, and their fields.
     from_: str | None = Field(default=None, alias="from")
     fields: dict[str, FieldMap] | None = Field(default=None, min_length=1)
@@ -109,13 +118,6 @@ class FieldMap(BaseModel):
                 raise ValueError("maps codes to words or numbers, not to lists or objects")
             return {enum_key(code): word for code, word in table.items()}
         return table
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            load_zone(name)
-        return name
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldMap:
@@ -253,15 +255,8 @@ class SourceSettings(BaseModel):
     max_rows: int = Field(default=1000, ge=1, le=100_000)
     # The zone of the source's naive date-times (a MySQL DATETIME, ISO text without an
     # offset): an IANA name such as Asia/Shanghai. Unset: UTC.
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     enabled: bool = True
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            load_zone(name)
-        return name
 
     @model_validator(mode="after")
     def _mapped(self) -> SourceSettings:
