@@ -1,0 +1,1 @@
+"""The write side of the 360's connectors: what a saga step does to a department system."""
