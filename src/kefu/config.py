@@ -30,6 +30,7 @@ from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
 from kefu.privacy.settings import PrivacySettings
+from kefu.sagas.settings import SagaEngineSettings, SagaSettings, check_sagas, saga_key
 from kefu.tickets.settings import BusinessHours as OfficeHours
 from kefu.tickets.settings import TicketSettings
 from kefu.unify.settings import Customer360Settings, SourceSettings, check_sources
@@ -176,6 +177,9 @@ class Settings(BaseSettings):
     # Several nodes: with ``bus: nats://`` live chat frames cross nodes (docs/scaling.md).
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    # Operations across departments' systems, undone step by step on failure (docs/sagas.md).
+    sagas: dict[str, SagaSettings] = Field(default_factory=dict)
+    saga_engine: SagaEngineSettings = Field(default_factory=SagaEngineSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -229,6 +233,11 @@ class Settings(BaseSettings):
     @classmethod
     def _webhooks(cls, value: dict[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
         return check_endpoints(value)
+
+    @field_validator("sagas")
+    @classmethod
+    def _sagas(cls, value: dict[str, SagaSettings]) -> dict[str, SagaSettings]:
+        return check_sagas(value)
 
     @field_validator("log_level")
     @classmethod
@@ -377,7 +386,9 @@ def _validated(data: dict[str, Any], **source_options: Any) -> Settings:
         return Settings(**data, **source_options)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "config"
+        loc = first["loc"]
+        key = saga_key(loc) if loc[:1] == ("sagas",) else ".".join(str(p) for p in loc)
+        key = key or "config"
         message = " ".join(str(first["msg"]).split()).removeprefix("Value error, ")
         raise ConfigError(key, message) from None
     except SettingsError as exc:

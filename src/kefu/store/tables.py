@@ -406,3 +406,50 @@ agent_presence = sa.Table(
     sa.Column("node_id", sa.String(120), primary_key=True, index=True),
     sa.Column("seen_at", Timestamp, nullable=False),
 )
+
+# ---- sagas ------------------------------------------------------------------------------
+
+sagas = sa.Table(
+    "sagas",
+    metadata,
+    # The saga log (kefu.sagas): one row per run of a configured saga, its steps below.
+    sa.Column("id", sa.String(40), primary_key=True),  # saga_<hex>
+    sa.Column("name", sa.String(40), nullable=False),  # the key under config ``sagas``
+    sa.Column("status", sa.String(20), nullable=False),  # kefu.domain.saga.SagaStatus
+    sa.Column("customer_key", sa.String(200), nullable=True, index=True),
+    sa.Column("input", sa.JSON, nullable=False),
+    # The caller's key: the same key again answers the same saga and starts nothing.
+    sa.Column("idempotency_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(60), nullable=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    # The node working on it and until when; an active saga whose lease ran out (its node
+    # died) is claimed by another node. Null on sagas nobody needs to work on.
+    sa.Column("lease_owner", sa.String(120), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Index(None, "status", "lease_until"),
+    sa.Index(None, "started_at", "id"),
+    sa.Index(None, "name", "started_at"),
+)
+
+saga_steps = sa.Table(
+    "saga_steps",
+    metadata,
+    sa.Column("saga_id", sa.String(40), sa.ForeignKey("sagas.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # kefu.domain.saga.StepStatus
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("compensation_attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    # An attempt ended without a definite answer: compensated as if it had been applied.
+    sa.Column("maybe_applied", sa.Boolean, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=True),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Column("compensation_started_at", Timestamp, nullable=True),
+    # What the action answered: later steps' templates read it (steps.<name>.<field>).
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.PrimaryKeyConstraint("saga_id", "position"),
+)
