@@ -8,6 +8,8 @@
 
 This module holds what the HTTP simulators share: the latency / jitter / failure knobs,
 request counters a test or benchmark can read to count fetches, and :func:`serve_app`.
+The write side (sagas' actions: refunds, points, notes) adds idempotency-key ledgers and
+write failure knobs (:mod:`kefu.demo_systems.writes`).
 Submodules are not re-exported here so that importing the package stays cheap and free of
 import cycles; import from the submodule you need.
 """
@@ -17,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -26,6 +29,7 @@ __all__ = [
     "BEHAVIOUR",
     "Behaviour",
     "SimulatorStats",
+    "WriteStats",
     "requests_served",
     "serve_app",
     "simulator_stats",
@@ -44,6 +48,42 @@ class SimulatorStats:
     failures: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What a simulator's write endpoints did, so a test or the bench can prove
+    "applied once": ``applied[key]`` counts the times the write with that idempotency key
+    changed the system's records (more than 1 is a bug a saga must never cause).
+
+    ``writes`` counts write requests, ``replays`` those answered from the ledger (the key
+    was seen before), ``failed`` those refused by a failure knob (nothing applied),
+    ``lost_replies`` those applied and then answered 500 as if the reply was lost, and
+    ``held`` the replies waiting on the hold gate right now.
+    """
+
+    writes: int = 0
+    replays: int = 0
+    failed: int = 0
+    lost_replies: int = 0
+    held: int = 0
+    applied: Counter[str] = field(default_factory=Counter)
+
+    def applied_more_than_once(self) -> int:
+        """How many keys were applied twice or more (0 unless something is wrong)."""
+        return sum(1 for count in self.applied.values() if count > 1)
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "writes": self.writes,
+            "replays": self.replays,
+            "failed": self.failed,
+            "lost_replies": self.lost_replies,
+            "held": self.held,
+            "applied_keys": len(self.applied),
+            "applied_total": sum(self.applied.values()),
+            "applied_more_than_once": self.applied_more_than_once(),
+        }
 
 
 class Behaviour:
@@ -71,6 +111,76 @@ class Behaviour:
         # Not for security: reproducible simulated latency and failures.
         self._rng = random.Random(seed)  # noqa: S311
         self.stats = SimulatorStats()
+        # The write knobs (sagas): see ``set_write_knobs``.
+        self.fail_next_writes = 0
+        self.write_failure_rate = 0.0
+        self.lose_next_replies = 0
+        self.hold_next_replies = 0
+        self._release = asyncio.Event()
+        self.writes = WriteStats()
+
+    def set_write_knobs(
+        self,
+        *,
+        fail_next_writes: int | None = None,
+        write_failure_rate: float | None = None,
+        lose_next_replies: int | None = None,
+        hold_next_replies: int | None = None,
+    ) -> None:
+        """Change how the write endpoints misbehave (``None`` leaves a knob as it is).
+
+        ``fail_next_writes``: the next N writes answer 503 and apply nothing.
+        ``write_failure_rate``: that share of writes (drawn from the seed) do the same.
+        ``lose_next_replies``: the next N writes that apply answer 500 anyway, as if the
+        reply was lost on the way: the caller must retry with the same key.
+        ``hold_next_replies``: the next N writes that apply wait, with the change made,
+        until ``release_replies``: a test kills kefu between the system's change and
+        kefu's record of it.
+        """
+        for name, count in (
+            ("fail_next_writes", fail_next_writes),
+            ("lose_next_replies", lose_next_replies),
+            ("hold_next_replies", hold_next_replies),
+        ):
+            if count is not None:
+                if count < 0:
+                    raise ValueError(f"{name} must be >= 0")
+                setattr(self, name, int(count))
+        if write_failure_rate is not None:
+            if not 0 <= write_failure_rate <= 1:
+                raise ValueError("write_failure_rate must be between 0 and 1")
+            self.write_failure_rate = float(write_failure_rate)
+        if hold_next_replies:
+            self._release = asyncio.Event()
+
+    def release_replies(self) -> None:
+        """Let every held reply go (and hold no more)."""
+        self.hold_next_replies = 0
+        self._release.set()
+
+    def write_fails(self) -> bool:
+        """Whether this write must fail by a write knob (consumes ``fail_next_writes``)."""
+        if self.fail_next_writes > 0:
+            self.fail_next_writes -= 1
+            return True
+        rate = self.write_failure_rate
+        return rate > 0 and self._rng.random() < rate
+
+    async def after_apply(self) -> bool:
+        """Hold the reply when asked to; then whether to lose it (answer 500)."""
+        if self.hold_next_replies > 0:
+            self.hold_next_replies -= 1
+            release = self._release
+            self.writes.held += 1
+            try:
+                await release.wait()
+            finally:
+                self.writes.held -= 1
+        if self.lose_next_replies > 0:
+            self.lose_next_replies -= 1
+            self.writes.lost_replies += 1
+            return True
+        return False
 
     def draw(self) -> tuple[float, bool]:
         """This request's delay in seconds and whether it fails.

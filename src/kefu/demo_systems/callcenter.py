@@ -13,6 +13,11 @@ Endpoints
     plain ``<Error code="...">`` document.
 
 Both answer ``<Calls xmlns="urn:kefu-demo:callcenter"/>`` (empty) for an unknown phone.
+
+Write endpoint (the refund saga's note step), :mod:`kefu.demo_systems.callcenter_notes`:
+``POST /soap/Notes`` with ``AddNote`` (``CustomerRef``, ``Text``) or ``RemoveNote``
+(``AddNoteKey``: the key of the ``AddNote`` to undo), each carrying its idempotency key
+in an ``IdempotencyKey`` element or the ``Idempotency-Key`` header.
 Each ``<Call id="...">`` has ``Direction``, ``Agent``, ``DurationSeconds``, ``Outcome``,
 ``Notes``, ``StartedAt`` (``2026-02-27T11:55:41Z``) and ``Queue``, newest call first.
 """
@@ -72,6 +77,10 @@ def callcenter_app(
     app[BEHAVIOUR] = Behaviour(latency_ms, jitter_ms, failure_rate, seed)
     app.router.add_post(SOAP_PATH, _soap_call_history)
     app.router.add_get(PLAIN_PATH, _plain_calls)
+    # Imported here: the notes module builds on this one's envelope helpers.
+    from kefu.demo_systems.callcenter_notes import add_note_routes
+
+    add_note_routes(app)
     return app
 
 
@@ -103,8 +112,8 @@ def call_history_request(phone: str) -> bytes:
     """The SOAP request a client sends for ``phone``; built with lxml, so it is escaped."""
     envelope = etree.Element(_ENVELOPE, nsmap={"soap": SOAP_ENV_NS})
     body = etree.SubElement(envelope, _BODY)
-    request = etree.SubElement(body, _tag("GetCallHistory"), nsmap=_DEFAULT_NS)
-    etree.SubElement(request, _tag("Phone")).text = phone
+    request = etree.SubElement(body, tag("GetCallHistory"), nsmap=_DEFAULT_NS)
+    etree.SubElement(request, tag("Phone")).text = phone
     return _serialize(envelope)
 
 
@@ -143,11 +152,11 @@ def phone_from_request(document: bytes) -> str:
     if root.tag != _ENVELOPE:
         raise BadRequestError("not a SOAP 1.1 envelope")
     body = root.find(_BODY)
-    operation = None if body is None else body.find(_tag("GetCallHistory"))
+    operation = None if body is None else body.find(tag("GetCallHistory"))
     if operation is None:
         raise BadRequestError("expected soap:Body/GetCallHistory")
     # Older clients send the child unqualified (elementFormDefault="unqualified").
-    phone = operation.findtext(_tag("Phone")) or operation.findtext("Phone")
+    phone = operation.findtext(tag("Phone")) or operation.findtext("Phone")
     if not phone or not phone.strip():
         raise BadRequestError("GetCallHistory/Phone is required")
     return phone.strip()
@@ -155,9 +164,9 @@ def phone_from_request(document: bytes) -> str:
 
 def calls_element(calls: Iterable[Call]) -> etree._Element:
     """``<Calls>`` with one ``<Call>`` per call; lxml escapes every text."""
-    root = etree.Element(_tag("Calls"), nsmap=_DEFAULT_NS)
+    root = etree.Element(tag("Calls"), nsmap=_DEFAULT_NS)
     for call in calls:
-        element = etree.SubElement(root, _tag("Call"), id=call.call_id)
+        element = etree.SubElement(root, tag("Call"), id=call.call_id)
         for name, value in (
             ("Direction", call.direction),
             ("Agent", call.agent),
@@ -167,23 +176,23 @@ def calls_element(calls: Iterable[Call]) -> etree._Element:
             ("StartedAt", call.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
             ("Queue", call.queue),
         ):
-            etree.SubElement(element, _tag(name)).text = value
+            etree.SubElement(element, tag(name)).text = value
     return root
 
 
 async def _soap_call_history(request: web.Request) -> web.Response:
     async with request.app[BEHAVIOUR].handling() as fails:
         if fails:
-            return _soap_fault(500, "soap:Server", "call center backend unavailable")
+            return soap_fault(500, "soap:Server", "call center backend unavailable")
         try:
             phone = phone_from_request(await request.read())
         except BadRequestError as exc:
-            return _soap_fault(400, "soap:Client", str(exc))
+            return soap_fault(400, "soap:Client", str(exc))
         envelope = etree.Element(_ENVELOPE, nsmap={"soap": SOAP_ENV_NS})
         body = etree.SubElement(envelope, _BODY)
-        answer = etree.SubElement(body, _tag("GetCallHistoryResponse"), nsmap=_DEFAULT_NS)
+        answer = etree.SubElement(body, tag("GetCallHistoryResponse"), nsmap=_DEFAULT_NS)
         answer.append(calls_element(request.app[DATASET].calls_of_phone(phone)))
-        return _xml(200, envelope)
+        return xml_response(200, envelope)
 
 
 async def _plain_calls(request: web.Request) -> web.Response:
@@ -193,25 +202,25 @@ async def _plain_calls(request: web.Request) -> web.Response:
         phone = request.query.get("phone", "").strip()
         if not phone:
             return _plain_error(400, "Client", "the phone query parameter is required")
-        return _xml(200, calls_element(request.app[DATASET].calls_of_phone(phone)))
+        return xml_response(200, calls_element(request.app[DATASET].calls_of_phone(phone)))
 
 
-def _soap_fault(status: int, code: str, message: str) -> web.Response:
+def soap_fault(status: int, code: str, message: str) -> web.Response:
     envelope = etree.Element(_ENVELOPE, nsmap={"soap": SOAP_ENV_NS})
     fault = etree.SubElement(etree.SubElement(envelope, _BODY), _FAULT)
     # SOAP 1.1: faultcode and faultstring are unqualified.
     etree.SubElement(fault, "faultcode").text = code
     etree.SubElement(fault, "faultstring").text = message
-    return _xml(status, envelope)
+    return xml_response(status, envelope)
 
 
 def _plain_error(status: int, code: str, message: str) -> web.Response:
-    error = etree.Element(_tag("Error"), nsmap=_DEFAULT_NS, code=code)
+    error = etree.Element(tag("Error"), nsmap=_DEFAULT_NS, code=code)
     error.text = message
-    return _xml(status, error)
+    return xml_response(status, error)
 
 
-def _xml(status: int, root: etree._Element) -> web.Response:
+def xml_response(status: int, root: etree._Element) -> web.Response:
     return web.Response(
         status=status, body=_serialize(root), content_type=XML_CONTENT_TYPE, charset="utf-8"
     )
@@ -221,5 +230,5 @@ def _serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _tag(name: str) -> str:
+def tag(name: str) -> str:
     return f"{{{CALLCENTER_NS}}}{name}"

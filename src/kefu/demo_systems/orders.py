@@ -9,6 +9,12 @@ Tables
     currency, created_at (UTC).
     ``demo_order_lines``: order_no, line_no (together the PK), sku, name, quantity,
     unit_price NUMERIC(12,2).
+    ``demo_order_refunds``: refund_key (PK: the refund's idempotency key), order_no,
+    amount, previous_status, reason, created_at, cancelled_at (the write side:
+    :mod:`kefu.demo_systems.orders_api`).
+    ``demo_order_idempotency``: idempotency_key (PK), status, body: each write's answer,
+    recorded in the write's own transaction, so a key is applied once even across
+    processes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -63,6 +70,26 @@ demo_order_lines = Table(
     Column("name", String(200), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("unit_price", Numeric(12, 2), nullable=False),
+)
+
+demo_order_refunds = Table(
+    "demo_order_refunds",
+    metadata,
+    Column("refund_key", String(200), primary_key=True),
+    Column("order_no", String(32), nullable=False, index=True),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("previous_status", String(16), nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+)
+
+demo_order_idempotency = Table(
+    "demo_order_idempotency",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
 )
 
 
