@@ -146,7 +146,7 @@ function isNewForMe(item) {
 async function onFrame(frame) {
   switch (frame.type) {
     case "conversation.opened": {
-      const item = upsert(frame.conversation);
+      const item = touch(upsert(frame.conversation)); // heard live: newer than any answer in flight
       if (isNewForMe(item)) announce(`New conversation: ${visitorName(item)}`, item.last_message ? item.last_message.body : "", () => open(item.id));
       changed();
       break;
@@ -246,8 +246,9 @@ function noteLast(item, message, shown = currentId() === item.id && !document.hi
 }
 
 async function fetchOne(id) {
+  const since = currentStamp(); // frames heard while it is on its way are newer than its answer
   try {
-    const item = upsert(await get(`/api/v1/conversations/${encodeURIComponent(id)}`));
+    const item = upsert(await get(`/api/v1/conversations/${encodeURIComponent(id)}`), since);
     changed();
     return item;
   } catch {

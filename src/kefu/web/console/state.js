@@ -25,20 +25,42 @@ export function atLeast(role) {
 }
 
 // Every change to a list item is stamped, so a list reload that was in flight while frames
-// arrived keeps what the frames said (they are newer than the reload's snapshot).
+// arrived keeps what the frames said (they are newer than the reload's snapshot). `_heard`
+// is the stamp of the item's last change other than a REST answer (a frame, a read).
 let stamp = 0;
 export function touch(item) {
   item._stamp = ++stamp;
+  item._heard = item._stamp;
   return item;
 }
 export function currentStamp() {
   return stamp;
 }
 
-export function upsert(item) {
+/**
+ * Merge a conversation summary (a REST answer, a `conversation.opened` frame) into the list.
+ *
+ * `since` is `currentStamp()` when the request for it left. Under load an answer read
+ * before the first message was stored can land after the frames announcing it (it emptied
+ * the row's last message: "No messages yet"), and answers to requests made one after the
+ * other can land in any order. So: an item a frame changed after `since` is newer than the
+ * answer, which only fills what the item lacks; otherwise the answer wins, except that the
+ * last message never moves back to an older one or to none.
+ */
+export function upsert(item, since = Infinity) {
   const known = state.conversations.get(item.id);
-  const merged = known ? { ...known, ...item } : { unread: 0, visitor: {}, last_message: null, ...item };
-  state.conversations.set(item.id, touch(merged));
+  let merged;
+  if (!known) merged = { unread: 0, visitor: {}, last_message: null, ...item };
+  else if (known._heard > since) merged = { ...item, ...known };
+  else merged = { ...known, ...item };
+  const kept = known && known.last_message;
+  if (kept && (!merged.last_message || merged.last_message.id < kept.id)) {
+    merged.last_message = kept;
+    merged.last_message_id = kept.id;
+    if (merged.updated_at < known.updated_at) merged.updated_at = known.updated_at;
+  }
+  merged._stamp = ++stamp; // not `_heard`: an answer says nothing newer than its request
+  state.conversations.set(item.id, merged);
   return merged;
 }
 
