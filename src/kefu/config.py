@@ -269,7 +269,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _rules_compile(self) -> Settings:
         try:
-            compile_rules(self.rules, set(self.webhooks))
+            compile_rules(self.rules, set(self.webhooks), set(self.sagas))
         except ValueError as exc:
             where, _, problem = str(exc).partition(": ")
             raise ConfigError(f"rules.{where}", problem) from None

@@ -402,10 +402,23 @@ class Eavesdropper:
             if isinstance(item, Frame) and not item.keys and item.audience is audience
         ]
 
-    async def settle(self) -> None:
-        """Let what the nodes published so far arrive."""
-        await asyncio.sleep(0.2)
-        await self.nc.flush()
+    async def caught_up(self, visitor_ws: Socket, conversation_id: str) -> None:
+        """Barrier: everything node A published so far has arrived here.
+
+        A's relay publishes what it is given in order, on one connection; so once a frame
+        A was given after the ones under test arrives, they would have too. That frame is
+        the visitor's typing: it names the assignee, and frames naming someone always
+        cross (only frames for a whole audience may stay home)."""
+        mark = len(self.items)
+        await visitor_ws.send({"type": "typing", "conversation_id": conversation_id})
+
+        def typing_heard() -> bool:
+            return any(
+                isinstance(item, Frame) and b'"type":"typing"' in item.frame
+                for item in self.items[mark:]
+            )
+
+        await until(typing_heard, "the visitor's typing on NATS")
 
 
 @pytest.fixture
@@ -445,7 +458,7 @@ async def test_list_frames_stay_home_without_a_supervisor_elsewhere_and_follow_o
         updated = await local_ws.expect("conversation.updated", conversation_id=conversation_id)
         if updated.get("last_message", {}).get("id") == second["message_id"]:
             break
-    await eavesdropper.settle()
+    await eavesdropper.caught_up(visitor_ws, conversation_id)
     # ...and none of it went to NATS, while the frames naming someone still did.
     assert eavesdropper.audience_frames(Audience.SUPERVISORS) == []
     assert any(isinstance(item, Frame) and item.keys for item in eavesdropper.items)
@@ -473,7 +486,7 @@ async def test_list_frames_stay_home_without_a_supervisor_elsewhere_and_follow_o
         updated = await local_ws.expect("conversation.updated", conversation_id=conversation_id)
         if updated.get("last_message", {}).get("id") == fourth["message_id"]:
             break
-    await eavesdropper.settle()
+    await eavesdropper.caught_up(visitor_ws, conversation_id)
     assert eavesdropper.audience_frames(Audience.SUPERVISORS) == []
     for ws in (agent_ws, local_ws, visitor_ws):
         await ws.close()
@@ -508,11 +521,13 @@ async def test_a_peer_gone_quiet_gets_every_frame_until_forgotten(
     await until(lambda: relay_a.wanted(Audience.SUPERVISORS), "the ghost goes stale", ttl + 5)
     eavesdropper.items.clear()
     sent = await visitor_ws.send_message("while unsure", conversation_id=conversation_id)
-    await eavesdropper.settle()
-    published = eavesdropper.audience_frames(Audience.SUPERVISORS)
-    assert any(sent["message_id"].encode() in frame.frame for frame in published), (
-        "A kept a list frame home while a peer's needs were unknown"
-    )
+
+    def list_frame_published() -> bool:
+        published = eavesdropper.audience_frames(Audience.SUPERVISORS)
+        return any(sent["message_id"].encode() in frame.frame for frame in published)
+
+    # A kept no list frame home while a peer's needs were unknown.
+    await until(list_frame_published, "the list frame on NATS")
 
     # After a second ttl of silence the ghost is forgotten, and A is back to B's needs.
     await until(lambda: "ghost" not in relay_a.peers(), "A forgets the ghost", ttl + 5)

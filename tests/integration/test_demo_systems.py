@@ -250,15 +250,15 @@ async def test_callcenter_unknown_phone_is_an_empty_list(dataset: Dataset) -> No
 )
 async def test_callcenter_refuses_any_doctype(dataset: Dataset, body: bytes) -> None:
     async with running_callcenter(dataset=dataset) as url, httpx.AsyncClient() as http:
-        started = time.perf_counter()
         resp = await http.post(url + "/soap/CallHistory", content=body, headers=SOAP_HEADERS)
         assert resp.status_code == 400
         assert b"root:" not in resp.content and b"lollol" not in resp.content
         fault = parse(resp.content).find("s:Body/s:Fault", NS)
         assert fault is not None
         assert fault.findtext("faultcode") == "soap:Client"
-        assert "DOCTYPE" in (fault.findtext("faultstring") or "")
-        assert time.perf_counter() - started < 5  # refused, not expanded
+        # Refused, not expanded: this fault comes from the byte scan that runs before any
+        # parser sees the document (no timing check: a loaded host makes any bound flaky).
+        assert fault.findtext("faultstring") == "a DOCTYPE is not allowed"
         # The server is still fine afterwards.
         resp = await http.post(
             url + "/soap/CallHistory",

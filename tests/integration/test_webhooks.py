@@ -174,6 +174,11 @@ async def settled(service: WebhookService, name: str, count: int) -> bool:
     return len(log) == count and all(d.status != DeliveryStatus.PENDING for d in log)
 
 
+def by_name(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (item,) = [item for item in items if item["name"] == name]
+    return item
+
+
 async def admin(kefu: Kefu) -> str:
     token: str = (await kefu.add_agent("Root", Role.ADMIN))["token"]
     return token
@@ -367,9 +372,11 @@ async def test_repeated_failures_disable_the_endpoint_hold_its_deliveries_until_
 ) -> None:
     async with (
         receiving(default=500) as receiver,
+        receiving() as witness,
         served(
             settings_factory,
             crm=endpoint(receiver.url(), max_attempts=10, disable_after_failures=3),
+            ops=endpoint(witness.url()),
         ) as kefu,
     ):
         hooks, db = kefu.node.webhooks, kefu.node.repos.db
@@ -378,14 +385,13 @@ async def test_repeated_failures_disable_the_endpoint_hold_its_deliveries_until_
         await enqueue(hooks, db, "crm", first)
 
         async def disabled() -> bool:
-            (view,) = await hooks.endpoints()
-            return view.state.disabled_at is not None
+            views = {view.name: view for view in await hooks.endpoints()}
+            return views["crm"].state.disabled_at is not None
 
         await until(disabled, "the endpoint to be disabled")
         status, body = await kefu.get("/api/v1/webhooks", token)
         assert status == 200
-        (crm,) = body["items"]
-        assert crm["name"] == "crm"
+        crm = by_name(body["items"], "crm")
         assert crm["consecutive_failures"] == 3
         assert crm["disabled_at"] is not None
         assert "3 failed attempts in a row" in crm["disabled_reason"]
@@ -395,10 +401,18 @@ async def test_repeated_failures_disable_the_endpoint_hold_its_deliveries_until_
         later = [make_event(), make_event()]
         for event in later:
             await enqueue(hooks, db, "crm", event)
-        await asyncio.sleep(0.5)  # many backoffs' worth of time
+        # Barrier: one worker pass looks at every endpoint, so once a delivery to another
+        # endpoint, enqueued after these, is done, a pass has seen them. Had it taken
+        # them, their claim (a lease: next_attempt_at in the future) would show now.
+        await enqueue(hooks, db, "ops", make_event())
+        await until(lambda: settled(hooks, "ops", 1), "a later delivery to another endpoint")
+        held = [d for d in await log_of(hooks, "crm") if d.event_id != first.id]
+        assert len(held) == 2
+        now = kefu.node.clock.now()
+        assert all(d.attempts == 0 and d.next_attempt_at <= now for d in held), held
         assert len(receiver.hits) == 3
         status, body = await kefu.get("/api/v1/webhooks", token)
-        assert body["items"][0]["pending"] == 3
+        assert by_name(body["items"], "crm")["pending"] == 3
 
         receiver.default = 200
         status, enabled = await kefu.post("/api/v1/webhooks/crm/enable", token)
@@ -415,7 +429,7 @@ async def test_repeated_failures_disable_the_endpoint_hold_its_deliveries_until_
         assert log[first.id].attempts == 4
         assert all(d.status is DeliveryStatus.DELIVERED for d in log.values())
         status, body = await kefu.get("/api/v1/webhooks", token)
-        assert body["items"][0]["pending"] == 0
+        assert by_name(body["items"], "crm")["pending"] == 0
         status, audit = await kefu.get("/api/v1/audit", token)
         assert any(e["action"] == "webhook.enable" for e in audit["items"])
 

@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
+from kefu.errors import KefuError
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.rules import (
+    TEMPLATE_FIELD,
     Assign,
     CallWebhook,
     CreateTicket,
@@ -30,7 +32,9 @@ from kefu.events.rules import (
     RouteCustomer,
     Rule,
     SetPriority,
+    StartSaga,
     TicketFromOfflineMessage,
+    lookup,
     matches,
     render,
 )
@@ -103,6 +107,25 @@ class WebhookEffects(Protocol):
     def notify(self) -> None: ...
 
 
+class SagaEffects(Protocol):
+    """Rules' ``start_saga``: checked while planning, recorded in the processor's unit of
+    work (``kefu.sagas.engine.SagaEngine``); the saga runs once that unit commits."""
+
+    def check(self, name: str, given: Any) -> Any:
+        """Raise ``KefuError`` (unknown saga, bad input) unless it may start."""
+        ...
+
+    async def create_in(
+        self,
+        uow: StoreUnitOfWork,
+        name: str,
+        given: Mapping[str, Any],
+        customer_key: str | None,
+        idempotency_key: str | None,
+        created_by: str | None,
+    ) -> tuple[str, bool]: ...
+
+
 Notifier = Callable[[Role, str, Event, str, int | None], None]
 """(role, text, event, rule, the ticket the rule created if any)"""
 CustomerLoader = Callable[[str], Awaitable[Mapping[str, Any] | None]]
@@ -120,6 +143,8 @@ class _Plan:
     webhooks: list[str] = field(default_factory=list)
     emits: list[Event] = field(default_factory=list)
     notices: list[tuple[Role, str, str]] = field(default_factory=list)  # role, text, rule
+    # saga name, input, idempotency key, rule
+    sagas: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
 
     @property
     def effective(self) -> bool:
@@ -131,6 +156,7 @@ class _Plan:
             or self.webhooks
             or self.emits
             or self.notices
+            or self.sagas
         )
 
 
@@ -146,6 +172,7 @@ class EventProcessor:
         tickets: TicketEffects | None = None,
         webhooks: WebhookEffects | None = None,
         notify: Notifier | None = None,
+        sagas: SagaEffects | None = None,
         max_attempts: int = 5,
         wake: Callable[[], None] | None = None,
         handoff: Callable[[Emitted], None] | None = None,
@@ -158,6 +185,7 @@ class EventProcessor:
         self._tickets = tickets
         self._webhooks = webhooks
         self._notify = notify
+        self._sagas = sagas
         self._max_attempts = max_attempts
         self._wake = wake
         # Given (the store log): what the effects emitted goes straight to the consumer
@@ -315,6 +343,23 @@ class EventProcessor:
                 )
             elif isinstance(action, Notify):
                 plan.notices.append((action.role, render(action.message, context), rule.name))
+            elif isinstance(action, StartSaga):
+                self._saga_action(plan, rule, action, index, context)
+
+    def _saga_action(
+        self, plan: _Plan, rule: Rule, action: StartSaga, index: int, context: Mapping[str, Any]
+    ) -> None:
+        given = _typed(action.input, context)
+        if self._sagas is None:
+            raise RuntimeError("a rule starts a saga but sagas are not wired")
+        try:
+            self._sagas.check(action.name, given)
+        except KefuError as exc:
+            # The message names the field, never its value (it may be customer data).
+            log.warning("rule %s: saga %s not started: %s", rule.name, action.name, exc.message)
+            return
+        key = f"rule:{_derived_id(plan.event.id, rule.name, index)}"
+        plan.sagas.append((action.name, given, key, rule.name))
 
     def _ticket_action(
         self,
@@ -376,6 +421,11 @@ class EventProcessor:
                     if self._webhooks is None:
                         raise RuntimeError("a rule calls a webhook but webhooks are not wired")
                     await self._webhooks.enqueue(uow, endpoint, plan.event, now)
+                for name, given, key, rule in plan.sagas:
+                    if self._sagas is not None:
+                        await self._sagas.create_in(
+                            uow, name, given, plan.event.customer_key, key, f"rule:{rule}"[:60]
+                        )
             emitted = [event for plan in plans for event in plan.emits]
             await uow.emit(emitted, now)
         if self._handoff is not None:
@@ -423,6 +473,19 @@ def _render_data(data: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
         key: render(value, context) if isinstance(value, str) else value
         for key, value in data.items()
     }
+
+
+def _typed(value: Any, context: Mapping[str, Any]) -> Any:
+    """A saga input template filled in: ``"{data.amount}"`` alone keeps the value's type
+    (a number stays a number); text around placeholders renders to text."""
+    if isinstance(value, str):
+        whole = TEMPLATE_FIELD.fullmatch(value)
+        return lookup(context, whole.group(1)) if whole else render(value, context)
+    if isinstance(value, Mapping):
+        return {key: _typed(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item, context) for item in value]
+    return value
 
 
 def _derived_id(event_id: str, rule: str, index: int) -> str:

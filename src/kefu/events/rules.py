@@ -229,6 +229,15 @@ class Notify(_Action):
     message: str = Field(min_length=1, max_length=1000)
 
 
+class StartSaga(_Action):
+    """Start a configured saga (``sagas:``) for the event's customer. ``input`` values are
+    templates; one that is a single placeholder (``"{data.amount}"``) keeps the value's
+    type. Started once per event, even when the event is delivered again."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
 class Emit(_Action):
     type: str
     data: dict[str, Any] = Field(default_factory=dict)
@@ -249,6 +258,7 @@ ACTIONS: dict[str, type[_Action]] = {
     "ticket_from_offline_message": TicketFromOfflineMessage,
     "notify": Notify,
     "emit": Emit,
+    "start_saga": StartSaga,
 }
 
 
@@ -265,6 +275,7 @@ Action = (
     | RouteCustomer
     | Notify
     | Emit
+    | StartSaga
     | CallWebhook
 )
 
@@ -308,8 +319,11 @@ class Rule:
         return all(condition.holds(context) for condition in self.conditions)
 
 
-def compile_rules(rules: list[RuleSettings], webhooks: set[str]) -> list[Rule]:
-    """Rules ready to evaluate; ``ValueError("<index>.<where>: problem")`` when one is wrong."""
+def compile_rules(
+    rules: list[RuleSettings], webhooks: set[str], sagas: set[str] | None = None
+) -> list[Rule]:
+    """Rules ready to evaluate; ``ValueError("<index>.<where>: problem")`` when one is wrong.
+    ``sagas``: the configured saga names ``start_saga`` may name (None: not checked)."""
     compiled: list[Rule] = []
     seen: set[str] = set()
     for index, spec in enumerate(rules):
@@ -326,12 +340,23 @@ def compile_rules(rules: list[RuleSettings], webhooks: set[str]) -> list[Rule]:
                 raise ValueError(f"{index}.when.{at}: {exc}") from None
         actions: list[Action] = []
         for at, entry in enumerate(spec.do):
-            actions.append(_action(entry, webhooks, f"{index}.do.{at}"))
+            action = _action(entry, webhooks, f"{index}.do.{at}")
+            if isinstance(action, StartSaga) and sagas is not None and action.name not in sagas:
+                known = ", ".join(sorted(sagas)) or "none configured"
+                raise ValueError(
+                    f"{index}.do.{at}.start_saga: {action.name!r} is not a saga ({known})"
+                )
+            actions.append(action)
         compiled.append(Rule(spec.name, tuple(spec.on), tuple(conditions), tuple(actions)))
     return compiled
 
 
 def _action(entry: dict[str, Any], webhooks: set[str], where: str) -> Action:
+    if "start_saga" in entry and isinstance(entry["start_saga"], str):
+        # - start_saga: refund
+        #   input: {order_id: "{data.order_id}"}
+        rest = {k: v for k, v in entry.items() if k != "start_saga"}
+        entry = {"start_saga": {"name": entry["start_saga"], **rest}}
     if len(entry) != 1:
         raise ValueError(f"{where}: one action per list item, e.g. - notify: {{…}}")
     ((kind, options),) = entry.items()
