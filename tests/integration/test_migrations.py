@@ -9,11 +9,20 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from kefu.store.database import Database
+from kefu.store.search_schema import is_search_table
 from kefu.store.tables import metadata
 
 
+def _outside_search(name: str | None, type_: str, parents: Any) -> bool:
+    """The search index tables are each store's own kind (FTS5, tsvector), created by
+    their migration and described in kefu.store.search_schema, not in ``tables``."""
+    return not (type_ == "table" and is_search_table(name))
+
+
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": False, "include_name": _outside_search}
+    )
     return list(compare_metadata(context, metadata))
 
 

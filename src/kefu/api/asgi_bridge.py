@@ -6,6 +6,11 @@ another empty ``http.request`` chunk. Starlette's streaming and file responses c
 100% CPU until the response ends (seen with attachment downloads). ASGI servers block
 there instead; so does this wrapper, until the response is done and Starlette cancels
 the listener.
+
+It also hands Starlette the query string as it came, percent-encoded: aiohttp-asgi passes
+aiohttp's *decoded* ``query_string`` encoded as UTF-8, which Starlette reads as Latin-1
+(ASGI's rule for this byte string), so ``?q=%E8%AE%A2%E5%8D%95`` arrived as mojibake
+instead of 订单. aiohttp's ``raw_path`` (in the scope) still holds the raw query.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ class PatientReceive:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        raw_path = scope.get("raw_path") or b""
+        if b"?" in raw_path:
+            scope = {**scope, "query_string": raw_path.split(b"?", 1)[1]}
         body_done = False
 
         async def patient_receive() -> Message:

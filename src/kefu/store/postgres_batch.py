@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.models import Message, NewMessage, Sender, SenderKind
+from kefu.domain.search_text import tsvector_literal
 from kefu.store.batch import BatchResult, Key, assemble, plan_batch, stored
 from kefu.store.database import Database
 
@@ -45,6 +46,15 @@ WITH locked AS MATERIALIZED (
     ORDER BY position
     ON CONFLICT (sender_id, client_msg_id) DO NOTHING
     RETURNING id, conversation_id, sender_id, client_msg_id, created_at, internal
+), indexed AS (
+    -- The search index (kefu.store.search_schema), in the same statement: a message is
+    -- findable once it is stored. $10 holds each message's tsvector literal or NULL.
+    INSERT INTO message_search (message_id, doc)
+    SELECT inserted.id, docs.d::tsvector
+    FROM inserted
+    JOIN unnest($3::text[], $6::text[], $10::text[]) AS docs(s, m, d)
+      ON docs.s IS NOT DISTINCT FROM inserted.sender_id AND docs.m = inserted.client_msg_id
+    WHERE docs.d IS NOT NULL
 ), touched AS (
     UPDATE conversations SET last_message_id = latest.id, updated_at = latest.created_at
     FROM (
@@ -120,9 +130,10 @@ async def write_batch_postgres(pg: Any, batch: Sequence[NewMessage]) -> BatchRes
         ):
             column.append(value)
     locks = sorted({batch[index].conversation_id for index in fresh})
+    docs = [tsvector_literal(body) or None for body in columns[4]]
     inserted = {
         (row["sender_id"] or "", row["client_msg_id"]): row["id"]
-        for row in await pg.fetch(_STORE, *columns, locks)
+        for row in await pg.fetch(_STORE, *columns, locks, docs)
     }
 
     results: dict[int, tuple[Message, bool]] = {}

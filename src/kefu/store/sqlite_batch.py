@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from kefu.domain.models import Message, NewMessage
+from kefu.domain.search_text import document
 from kefu.store.batch import BatchResult, Key, assemble, key_of, plan_batch, stored
 from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, message_from_row
+from kefu.store.search_schema import SQLITE_INSERT_MESSAGE
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -71,9 +73,21 @@ def write_batch_sqlite(conn: Connection, batch: Sequence[NewMessage]) -> BatchRe
             cursor.row_factory = None
             results[index] = (message_from_row(_Stored(original)), False)
         cursor.executemany(_TOUCH, [(mid, at, cid) for cid, (mid, at) in last.items()])
+        cursor.executemany(SQLITE_INSERT_MESSAGE, _search_rows(rows, inserted))
     finally:
         cursor.close()
     return assemble(len(batch), results, copies)
+
+
+def _search_rows(rows: list[tuple[Any, ...]], inserted: set[int]) -> list[tuple[int, str]]:
+    """The search index's rows for the messages stored (kefu.store.search_schema)."""
+    found = []
+    for row in rows:
+        if row[0] in inserted:
+            doc = document(row[5])
+            if doc:
+                found.append((row[0], doc))
+    return found
 
 
 def _row(message_id: int, new: NewMessage) -> tuple[Any, ...]:

@@ -9,17 +9,25 @@ by the agent side's read marker.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from kefu.domain.models import ConversationSummary, Message, Sender, SenderKind
+from kefu.store.conversation_search import (
+    FEW,
+    NO_FILTERS,
+    WALK,
+    Filters,
+    Keyset,
+    narrowed,
+    text_match,
+)
 from kefu.store.conversations import conversation_record, filtered
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
 from kefu.store.labels import LabelRepository
-from kefu.store.tables import conversation_labels, conversations, messages, visitors
+from kefu.store.tables import conversations, messages, visitors
 
 _last = messages.alias("last_message")
 _unread = messages.alias("unread_message")
@@ -45,6 +53,10 @@ _SELECT = sa.select(
     _last.c.body.label("last_body"),
     _last.c.created_at.label("last_created_at"),
 ).select_from(WITH_VISITOR.outerjoin(_last, _last.c.id == conversations.c.last_message_id))
+
+
+def _keyset(row: Any) -> Keyset:
+    return (row.updated_at, row.id)
 
 
 def _summary(row: Any) -> ConversationSummary:
@@ -89,22 +101,61 @@ class ConversationSummaries:
         *,
         status: str | None,
         assignee_id: str | None,
-        before: tuple[datetime, str] | None = None,
+        before: Keyset | None = None,
         limit: int = 50,
-        label: str | None = None,
-    ) -> list[ConversationSummary]:
-        """Newest activity first; ``before`` is the (updated_at, id) of the last item seen;
-        ``label`` keeps the conversations carrying it."""
-        query = filtered(_SELECT, status, assignee_id, before)
-        if label is not None:
-            query = query.where(
-                sa.exists()
-                .where(conversation_labels.c.conversation_id == conversations.c.id)
-                .where(conversation_labels.c.label == label)
-            )
+        filters: Filters = NO_FILTERS,
+        visitor_id: str | None = None,
+        few: int = FEW,
+        walk: int = WALK,
+    ) -> tuple[list[ConversationSummary], Keyset | None]:
+        """Newest activity first; ``before`` is the (updated_at, id) of the last item seen.
+        Returns the page and where the next one starts (None: nothing after it). ``few``
+        and ``walk`` are kefu.store.conversation_search's bounds (tests make them small)."""
+        query = narrowed(
+            filtered(_SELECT, status, assignee_id, before, visitor_id=visitor_id), filters
+        )
+        after: Keyset | None
         async with self._db.connect() as conn:
-            rows = (await conn.execute(query.limit(limit))).all()
-        return await self._labelled([_summary(row) for row in rows])
+            if not filters.phrases:
+                rows = (await conn.execute(query.limit(limit))).all()
+                after = _keyset(rows[-1]) if len(rows) == limit else None
+                return await self._labelled([_summary(row) for row in rows]), after
+            match = await text_match(conn, filters.phrases, few)
+            if not match.walk:
+                rows = (await conn.execute(query.where(match.condition).limit(limit))).all()
+                after = _keyset(rows[-1]) if len(rows) == limit else None
+                return await self._labelled([_summary(row) for row in rows]), after
+            window = (
+                narrowed(
+                    filtered(
+                        sa.select(conversations.c.id, conversations.c.updated_at),
+                        status,
+                        assignee_id,
+                        before,
+                        visitor_id=visitor_id,
+                    ),
+                    filters,
+                )
+                .limit(walk)
+                .subquery()
+            )
+            walked = query.where(conversations.c.id.in_(sa.select(window.c.id)))
+            rows = (await conn.execute(walked.where(match.condition).limit(limit))).all()
+            if len(rows) == limit:
+                after = _keyset(rows[-1])
+            else:
+                # The walk's last conversation, if it walked all ``walk``: the next page
+                # goes on from there.
+                edge = (
+                    await conn.execute(
+                        sa.select(window.c.updated_at, window.c.id)
+                        .order_by(window.c.updated_at.desc(), window.c.id.desc())
+                        .offset(walk - 1)
+                        .limit(1)
+                    )
+                ).first()
+                after = (edge[0], edge[1]) if edge is not None else None
+        return await self._labelled([_summary(row) for row in rows]), after
 
     async def _labelled(self, found: list[ConversationSummary]) -> list[ConversationSummary]:
         """The page's labels in one more query (a join would repeat every row per label)."""

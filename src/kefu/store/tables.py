@@ -106,6 +106,8 @@ conversations = sa.Table(
     # Reports: conversations opened / closed in a period.
     sa.Index(None, "created_at"),
     sa.Index(None, "closed_at"),
+    # The list, newest activity first (a search walks it: kefu.store.conversation_search).
+    sa.Index(None, "updated_at", "id"),
 )
 
 messages = sa.Table(

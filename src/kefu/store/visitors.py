@@ -8,6 +8,7 @@ from typing import Any
 from kefu.domain.ids import new_id
 from kefu.domain.models import Visitor
 from kefu.store.database import Database
+from kefu.store.search_schema import visitor_insert
 from kefu.store.tables import visitors
 
 
@@ -82,6 +83,9 @@ class VisitorRepository:
                     locale=locale,
                 )
             )
+            indexed = visitor_insert(self._db.dialect, visitor.id, name, email)
+            if indexed is not None:
+                await conn.execute(*indexed)
         return visitor
 
     async def get(self, visitor_id: str) -> Visitor | None:

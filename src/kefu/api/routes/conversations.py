@@ -23,7 +23,9 @@ from kefu.api.schemas import (
 )
 from kefu.domain.ids import format_message_id
 from kefu.domain.roles import Role
+from kefu.domain.search_text import MAX_QUERY_CHARS, QueryError, parse_query
 from kefu.errors import BadInput, Forbidden, NotFound
+from kefu.store.conversation_search import Filters
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -37,9 +39,13 @@ async def list_conversations(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     label: Annotated[str | None, Query(max_length=50)] = None,
+    customer_key: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS)] = None,
 ) -> ConversationPage:
     """Agents see their own and the waiting queue; supervisors and admins may list anyone's
-    or all. Each item carries the visitor's name, the unread count and the last message."""
+    or all. Each item carries the visitor's name, the unread count and the last message.
+    ``q`` searches message text (notes included), the visitor's name and email; a page
+    of a search may hold fewer than ``limit`` items while ``next`` is set."""
     assignee_id = caller.id if assignee == "me" else assignee
     if not caller.has_role(Role.SUPERVISOR):
         if assignee_id not in (None, caller.id):
@@ -48,20 +54,24 @@ async def list_conversations(
             )
         if not (status == "waiting" and assignee_id is None):
             assignee_id = caller.id
-    items = await kefu.repos.summaries.search(
+    try:
+        phrases = parse_query(q) if q is not None and q.strip() else []
+    except QueryError as error:
+        raise BadInput(str(error), code="invalid_query") from None
+    items, after = await kefu.repos.summaries.search(
         status=status,
         assignee_id=assignee_id,
         before=_decode_cursor(cursor),
         limit=limit,
-        label=label.strip().lower() if label else None,
-    )
-    next_cursor = (
-        _encode_cursor(items[-1].record.updated_at, items[-1].record.id)
-        if len(items) == limit
-        else None
+        filters=Filters(
+            label=label.strip().lower() if label else None,
+            customer_key=customer_key,
+            phrases=phrases,
+        ),
     )
     return ConversationPage(
-        items=[ConversationSummaryOut.of_summary(s) for s in items], next=next_cursor
+        items=[ConversationSummaryOut.of_summary(s) for s in items],
+        next=_encode_cursor(*after) if after is not None else None,
     )
 
 

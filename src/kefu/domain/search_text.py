@@ -1,0 +1,137 @@
+"""What the conversation search indexes and how a query matches it: pure, one definition
+for both stores.
+
+Why not the stores' own trigram tokenizers (measured in docs/operations.md, "Search"):
+SQLite FTS5's ``trigram`` and PostgreSQL's ``pg_trgm`` need three characters, and two
+Chinese characters (订单, 退款, a surname and a given name) are a whole word. So kefu
+writes its own terms and lets each store index them as opaque tokens:
+
+- a run of CJK characters becomes its overlapping bigrams (订单没到 -> 订单 单没 没到) and
+  its last character alone (到), so any substring of two or more characters is a phrase
+  of consecutive bigrams, and a single character is a prefix;
+- anything else alphanumeric becomes a lowercased word (NFKC first, so full-width
+  letters and digits are plain ones); punctuation and spaces separate terms and are not indexed.
+
+A query is split on whitespace; every part must match (AND). Each part becomes a phrase
+of its terms, the last one a prefix: ``refun`` finds "refunded", ``wong@exam`` finds
+alice.wong@example.com, ``订单没`` finds 我的订单没到. Terms are alphanumeric by
+construction, so the renderings below cannot carry store syntax.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Han (with extensions and compatibility ideographs), kana, Hangul syllables: scripts
+# written without spaces between words.
+_CJK = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0002ebef\U00030000-\U0003134f"
+)
+_RUNS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+# A query this short, or only punctuation, matches too much or nothing: refused.
+MIN_QUERY_CHARS = 2
+MAX_QUERY_CHARS = 200
+# Terms kept per indexed text: PostgreSQL positions stop at 16,383 and a message body is
+# far below this anyway; the bound keeps one huge text from costing the write path.
+MAX_TERMS = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Consecutive terms that must appear in this order; the last one may be a prefix."""
+
+    terms: tuple[str, ...]
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of ``text``, in order (their positions matter for phrases)."""
+    found: list[str] = []
+    for cjk, word in _RUNS.findall(normalise(text)):
+        if word:
+            found.append(word)
+        else:
+            found.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+            found.append(cjk[-1])
+        if len(found) >= MAX_TERMS:
+            return found[:MAX_TERMS]
+    return found
+
+
+def document(*texts: str | None) -> str:
+    """The terms of ``texts`` as one space-separated document (what SQLite indexes)."""
+    return " ".join(term for text in texts if text for term in terms(text))
+
+
+def tsvector_literal(*texts: str | None) -> str:
+    """The same terms as a PostgreSQL ``tsvector`` literal with positions, so that
+    ``<->`` phrases match exactly what SQLite's phrases match (no parser, no stemming)."""
+    position = 0
+    parts: list[str] = []
+    for text in texts:
+        if not text:
+            continue
+        for term in terms(text):
+            position = min(position + 1, 16_383)
+            parts.append(f"'{term}':{position}")
+        position += 1  # two texts never form a phrase across their boundary
+    return " ".join(parts)
+
+
+class QueryError(ValueError):
+    """The query cannot be searched for; the message says why, in the user's terms."""
+
+
+def parse_query(query: str) -> list[Phrase]:
+    """The phrases a query asks for, all of which must match."""
+    stripped = query.strip()
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise QueryError(f"q is longer than {MAX_QUERY_CHARS} characters")
+    phrases: list[Phrase] = []
+    for part in stripped.split():
+        found = _query_terms(part)
+        if found:
+            phrases.append(Phrase(tuple(found)))
+    if sum(len("".join(p.terms)) for p in phrases) < MIN_QUERY_CHARS:
+        raise QueryError(
+            f"q needs at least {MIN_QUERY_CHARS} letters, digits or Chinese characters"
+        )
+    return phrases
+
+
+def _query_terms(part: str) -> list[str]:
+    """As :func:`terms`, except that a CJK run ending the part leaves out its last
+    character alone: the text may go on (订单 must find 订单没到, whose terms hold 订单
+    then 单没, not 订单 then 单)."""
+    runs = _RUNS.findall(normalise(part))
+    found: list[str] = []
+    for index, (cjk, word) in enumerate(runs):
+        if word:
+            found.append(word)
+            continue
+        found.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+        if len(cjk) == 1 or index < len(runs) - 1:
+            found.append(cjk[-1])
+    return found
+
+
+def fts5_match(phrases: list[Phrase]) -> str:
+    """An FTS5 MATCH expression over a table tokenised with ``ascii`` (which splits on the
+    spaces :func:`document` writes and on nothing else in a term)."""
+    return " AND ".join('"' + " ".join(p.terms) + '"*' for p in phrases)
+
+
+def tsquery_literal(phrases: list[Phrase]) -> str:
+    """The same as a ``tsquery`` literal, cast with ``::tsquery`` (no parser)."""
+    rendered = []
+    for phrase in phrases:
+        quoted = [f"'{term}'" for term in phrase.terms]
+        quoted[-1] += ":*"
+        rendered.append("(" + " <-> ".join(quoted) + ")")
+    return " & ".join(rendered)

@@ -1,0 +1,96 @@
+"""The search terms (kefu.domain.search_text): a Chinese substring of two or more
+characters is found exactly when it is in the text, checked against a real SQLite FTS5
+table built as the store builds it; queries never carry store syntax."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kefu.domain.search_text import (
+    QueryError,
+    document,
+    fts5_match,
+    parse_query,
+    terms,
+    tsquery_literal,
+    tsvector_literal,
+)
+
+HAN = "订单没有到退款发票我的你好"
+texts = st.text(alphabet=HAN + " ,\uff0cab", min_size=1, max_size=30)
+
+
+def fts_finds(text: str, query: str) -> bool:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(doc, tokenize='ascii', columnsize=0)")
+    conn.execute("INSERT INTO t (rowid, doc) VALUES (1, ?)", (document(text),))
+    found = conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (fts5_match(parse_query(query)),))
+    return bool(found.fetchall())
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, data=st.data())
+def test_every_chinese_substring_of_two_or_more_is_found(text: str, data: st.DataObject) -> None:
+    runs = [run for run in "".join(c if c in HAN else " " for c in text).split() if len(run) > 1]
+    if not runs:
+        return
+    run = data.draw(st.sampled_from(runs))
+    start = data.draw(st.integers(0, len(run) - 2))
+    end = data.draw(st.integers(start + 2, len(run)))
+    assert fts_finds(text, run[start:end])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, query=st.text(alphabet=HAN, min_size=2, max_size=4))
+def test_a_chinese_query_is_found_only_where_it_is(text: str, query: str) -> None:
+    assert fts_finds(text, query) == (query in text)
+
+
+def test_terms_are_words_and_bigrams() -> None:
+    assert terms("iPhone15手机 我的订单\uff01 Alice.Wong@Example.com") == [
+        "iphone15",
+        "手机",
+        "机",
+        "我的",
+        "的订",
+        "订单",
+        "单",
+        "alice",
+        "wong",
+        "example",
+        "com",
+    ]
+    assert terms("\uff21\uff11") == ["a1"]  # full-width letters and digits
+
+
+def test_words_match_from_their_beginning_and_across_punctuation() -> None:
+    assert fts_finds("Please REFUND me", "refun")
+    assert not fts_finds("Please REFUND me", "fund")
+    assert fts_finds("alice.wong@example.com", "wong@exam")
+    assert fts_finds("单号 SF1234567 已发出", "sf1234567")
+    assert fts_finds("订单abc", "订单abc")
+
+
+@pytest.mark.parametrize("query", ["", " ", "a", "订", "!!", "*", '"', "x" * 201])
+def test_unsearchable_queries_are_refused(query: str) -> None:
+    with pytest.raises(QueryError):
+        parse_query(query)
+
+
+@pytest.mark.parametrize(
+    "query", ['订单" OR "a', "订单) OR (a", "doc : 订单", "订单 & !x", "'订单':*", "NEAR(a b)"]
+)
+def test_store_syntax_is_only_text(query: str) -> None:
+    phrases = parse_query(query)
+    for term in (t for p in phrases for t in p.terms):
+        assert term.isalnum()  # no quote, bracket, colon or operator survives
+    fts_finds("订单 a x doc near", query)  # a real FTS5 parses it (raises if it cannot)
+
+
+def test_tsvector_positions_make_phrases() -> None:
+    assert tsvector_literal("订单没", "Ann") == "'订单':1 '单没':2 '没':3 'ann':5"
+    assert tsquery_literal(parse_query("订单没 ann")) == "('订单' <-> '单没':*) & ('ann':*)"
