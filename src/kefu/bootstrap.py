@@ -36,7 +36,13 @@ from kefu.cluster.relay import LiveRelay, node_name
 from kefu.config import Settings
 from kefu.events.log import EventLog
 from kefu.events.outbox import audience
-from kefu.events.processor import CONSUMER, EventProcessor, TicketEffects, WebhookEffects
+from kefu.events.processor import (
+    CONSUMER,
+    EventProcessor,
+    SagaEffects,
+    TicketEffects,
+    WebhookEffects,
+)
 from kefu.events.relay import OutboxRelay
 from kefu.events.retention import run_pruner
 from kefu.events.rules import Rule, compile_rules
@@ -50,6 +56,9 @@ from kefu.ports import Cache, Clock, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.privacy.retention import Retention
 from kefu.rule_adapters import customer_loader, live_notifier
+from kefu.sagas.definitions import ActionBuilder
+from kefu.sagas.kefu_actions import NodeKefuActions
+from kefu.sagas.runtime import action_builder, running_sagas
 from kefu.store.database import Database
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.postgres_batch import PostgresCommitter
@@ -119,6 +128,7 @@ async def running_events(
     hub: Hub,
     tickets: TicketEffects | None,
     webhooks: WebhookEffects | None,
+    sagas: SagaEffects | None = None,
 ) -> AsyncIterator[EventLog]:
     """The node's events machinery, started and stopped as one unit: yield the event log
     (JetStream with ``bus: nats://``, else the store's outbox) while the rules consumer,
@@ -154,6 +164,7 @@ async def running_events(
             tickets=tickets,
             webhooks=webhooks,
             notify=live_notifier(hub),
+            sagas=sagas,
             max_attempts=settings.max_attempts,
             wake=wake,
             handoff=handoff,
@@ -179,13 +190,15 @@ async def running_node(
     clock: Clock | None = None,
     cache: Cache | None = None,
     password_hasher: PasswordHasher | None = None,
+    saga_actions: ActionBuilder | None = None,
 ) -> AsyncIterator[Node]:
     """Migrate the store, start every part, yield the node; stop everything on exit.
 
     ``migrate=False``: someone already did (``kefu serve --workers``: the parent, once).
     ``clock``, ``cache`` and ``password_hasher`` replace what ``settings`` would choose
     (tests wire fakes here instead of rebuilding services); a cache passed in stays its
-    caller's to close.
+    caller's to close. ``saga_actions`` builds the sagas' step actions instead of the
+    connectors (tests run sagas against small systems of their own).
     """
     # Before anything writes there: data dir 0700, kefu's files in it 0600.
     await asyncio.to_thread(secure_data_dir, settings.data_dir)
@@ -304,6 +317,19 @@ async def running_node(
         if settings.sources:
             log.info("customer 360 sources: %s", describe(settings.sources))
         webhooks = await stack.enter_async_context(WebhookService(db, settings.webhooks, clock))
+        own = NodeKefuActions(db, units, tickets, hub, clock)
+        sagas = await stack.enter_async_context(
+            running_sagas(
+                settings.sagas,
+                settings.saga_engine,
+                db,
+                units,
+                clock,
+                hub,
+                saga_actions or action_builder(settings.sources, own),
+                wanted=audience(settings.bus, rules),
+            )
+        )
         events = await stack.enter_async_context(
             running_events(
                 db,
@@ -316,6 +342,7 @@ async def running_node(
                 hub=hub,
                 tickets=RuleTickets(tickets),
                 webhooks=webhooks,
+                sagas=sagas.engine,
             )
         )
         yield Node(
@@ -338,4 +365,5 @@ async def running_node(
             api_tokens=ApiTokens(repos.api_tokens, clock),
             eraser=eraser,
             passwords=passwords,
+            sagas=sagas,
         )

@@ -16,6 +16,7 @@ from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, PasswordHasher
 from kefu.privacy.erasure import Eraser
+from kefu.sagas.service import SagaService
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
 from kefu.tickets.service import TicketService
@@ -44,3 +45,4 @@ class Node:
     api_tokens: ApiTokens
     eraser: Eraser
     passwords: PasswordHasher
+    sagas: SagaService | None = None  # None only where a node is built by hand (tests)

@@ -24,7 +24,7 @@ from kefu.demo_systems.callcenter_notes import notes_of
 from kefu.demo_systems.crm import points_balance
 from kefu.demo_systems.dataset import Order
 from kefu.demo_systems.orders_api import REFUNDABLE, read_order
-from tests.support.sagas import (
+from tests.support.department_systems import (
     DepartmentSystems,
     department_systems,
     mariadb_database,

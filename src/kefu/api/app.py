@@ -29,6 +29,7 @@ from kefu.api.routes import (
     privacy,
     ratings,
     reports,
+    sagas,
     tickets,
     visitors,
     webhooks,
@@ -69,6 +70,7 @@ def create_api(node: Node, native: Sequence[NativeOperation] = ()) -> FastAPI:
         api_tokens,
         webhooks,
         privacy,
+        sagas,
     ):
         app.include_router(module.router)
     _document(app, native)

@@ -36,7 +36,8 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
 
 
-def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Refuse header names that are not tokens and values that could smuggle a header."""
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid HTTP header name")
@@ -74,7 +75,7 @@ class HttpConnection(BaseModel):
     @field_validator("headers")
     @classmethod
     def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_headers(value)
+        return check_headers(value)
 
 
 class HttpRequestOptions(BaseModel):
@@ -101,19 +102,19 @@ class HttpRequestOptions(BaseModel):
     @field_validator("headers")
     @classmethod
     def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_headers(value)
+        return check_headers(value)
 
     def filled_params(self, value: str) -> dict[str, str]:
         """Query parameters with the value in place; httpx percent-encodes them."""
         return {name: text.replace(PLACEHOLDER, value) for name, text in self.params.items()}
 
 
-def check_path_template(template: str) -> None:
-    """Refuse a path template that could escape the base URL or hide a second placeholder.
+def check_path_shape(template: str) -> None:
+    """Refuse a path template that could escape the base URL.
 
     The path is relative to ``base_url`` (``//host`` would name another host), carries no
-    query or fragment (those go in ``params`` where they are encoded), has no ``.``/``..``
-    segment, and its only braces are ``{value}`` placeholders.
+    query or fragment (those go in ``params`` where they are encoded) and has no
+    ``.``/``..`` segment. Shared with the saga actions, whose placeholders differ.
     """
     if not template.startswith("/") or template.startswith("//"):
         raise ValueError(f"path {template!r} must start with a single '/'")
@@ -121,8 +122,30 @@ def check_path_template(template: str) -> None:
         raise ValueError(f"path {template!r} may not contain '?' or '#': use params")
     if any(segment in (".", "..") for segment in template.split("/")):
         raise ValueError(f"path {template!r} may not contain '.' or '..' segments")
+
+
+def check_path_template(template: str) -> None:
+    """Refuse a path template that could escape the base URL or hide a second placeholder:
+    ``check_path_shape``, and its only braces are ``{value}`` placeholders."""
+    check_path_shape(template)
     if "{" in template.replace(PLACEHOLDER, "") or "}" in template.replace(PLACEHOLDER, ""):
         raise ValueError(f"path {template!r}: the only placeholder is {PLACEHOLDER}")
+
+
+def encode_segment(value: str) -> str:
+    """A value as (part of) one literal path segment: ``quote(value, safe="")`` encodes
+    ``/``, ``?``, ``#`` and ``%``."""
+    return quote(value, safe="")
+
+
+def neutralise_dot_segments(path: str) -> str:
+    """A filled path whose segments that are exactly ``.`` or ``..`` (which URL
+    normalisation would remove) have their dots encoded as ``%2E``, which servers decode
+    back to the literal value."""
+    return "/".join(
+        segment.replace(".", "%2E") if segment in (".", "..") else segment
+        for segment in path.split("/")
+    )
 
 
 def fill_path(template: str, value: str) -> str:
@@ -136,11 +159,7 @@ def fill_path(template: str, value: str) -> str:
         return template
     if not value:
         raise SourceFailure("an empty value cannot address a URL path")
-    filled = template.replace(PLACEHOLDER, quote(value, safe=""))
-    segments = filled.split("/")
-    return "/".join(
-        segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in segments
-    )
+    return neutralise_dot_segments(template.replace(PLACEHOLDER, encode_segment(value)))
 
 
 def merge_headers(

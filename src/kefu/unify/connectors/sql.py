@@ -130,18 +130,28 @@ def stopped_by_timeout(error: BaseException | None) -> bool:
     return code in STATEMENT_TIMEOUT_CODES
 
 
+def single_statement(query: str, name: str = "statement") -> str:
+    """``query`` without its trailing ``;``; ``ValueError`` if it holds more than one
+    statement (a ``;`` outside string literals and quoted names). Shared with the saga
+    actions' write statements."""
+    statement = query.strip()
+    if statement.endswith(";"):
+        statement = statement[:-1].rstrip()
+    if ";" in _QUOTED.sub("''", statement):
+        raise ValueError(f"{name} must be a single statement (no ';' except a trailing one)")
+    if not statement:
+        raise ValueError(f"{name} is empty")
+    return statement
+
+
 def read_statement(query: str) -> str:
     """Return ``query`` without its trailing ``;`` when it is one read using ``:value``.
 
     Raise ``ValueError`` naming what is wrong otherwise. This is a template written by
     an operator, checked once at start; the customer's value never reaches it.
     """
-    statement = query.strip()
-    if statement.endswith(";"):
-        statement = statement[:-1].rstrip()
+    statement = single_statement(query, "query")
     unquoted = _QUOTED.sub("''", statement)
-    if ";" in unquoted:
-        raise ValueError("query must be a single statement (no ';' except a trailing one)")
     first = re.match(r"\w+", statement)
     if first is None or first.group().upper() not in ("SELECT", "WITH"):
         raise ValueError("query must be a read: it starts with SELECT or WITH")

@@ -29,7 +29,7 @@ import asyncio
 import codecs
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
@@ -292,7 +292,7 @@ class XmlRequest(HttpRequestOptions):
     @classmethod
     def _well_formed(cls, body: str | None) -> str | None:
         if body is not None:
-            _check_body_template(body)
+            check_body_template(body)
         return body
 
     @field_validator("soap_action")
@@ -313,16 +313,20 @@ class XmlRequest(HttpRequestOptions):
         return self
 
 
-def _check_body_template(body: str) -> None:
-    """Refuse a body that is not well-formed, or that puts ``{value}`` outside data.
+def check_body_template(body: str, placeholders: Collection[str] = (PLACEHOLDER,)) -> None:
+    """Refuse a body that is not well-formed, or that puts a placeholder outside data.
 
-    A marker stands in for the value; it must come back only in element text or
-    attribute values, exactly as often as the placeholder occurs. Anywhere else (a tag
-    name, a comment) an escaped value could still break the document.
+    A marker stands in for each placeholder (``{value}`` here; the saga actions' SOAP
+    envelopes have several); it must come back only in element text or attribute values,
+    exactly as often as the placeholders occur. Anywhere else (a tag name, a comment) an
+    escaped value could still break the document.
     """
     if _MARKER in body:
         raise ValueError("body contains a reserved word")
-    probe = body.replace(PLACEHOLDER, _MARKER).encode("utf-8")
+    probe_text = body
+    for placeholder in placeholders:
+        probe_text = probe_text.replace(placeholder, _MARKER)
+    probe = probe_text.encode("utf-8")
     if _DOCTYPE.search(probe):
         raise ValueError("body may not have a document type declaration")
     try:
@@ -338,10 +342,11 @@ def _check_body_template(body: str) -> None:
         found += (element.text or "").count(_MARKER) + (element.tail or "").count(_MARKER)
     # Tag or attribute names, comments and processing instructions are not counted, so
     # the marker there shows up as a mismatch.
-    if found != body.count(PLACEHOLDER):
-        raise ValueError(f"{PLACEHOLDER} may appear only in element text or attribute values")
-    if any(PLACEHOLDER in section for section in _CDATA.findall(body)):
-        raise ValueError(f"{PLACEHOLDER} inside CDATA would arrive escaped twice")
+    named = " ".join(sorted(placeholders))
+    if found != probe_text.count(_MARKER):
+        raise ValueError(f"{named} may appear only in element text or attribute values")
+    if any(p in section for section in _CDATA.findall(body) for p in placeholders):
+        raise ValueError(f"{named} inside CDATA would arrive escaped twice")
 
 
 class XmlPreparedRequest:
