@@ -29,6 +29,7 @@ from bench.scenarios import (
     kefu_relay,
     kefu_relay_cluster,
     kefu_sockets,
+    sagas,
     socketio_baseline,
     socketio_cluster_baseline,
     ws_stacks,
@@ -49,6 +50,8 @@ SCENARIOS: dict[str, Scenario] = {
     events.CELERY: events.run_celery,
     events.KEFU: events.run_kefu,
     events.JETSTREAM: events.run_jetstream,
+    # The Celery chain baseline runs inside the scenario, before kefu.
+    sagas.NAME: sagas.run,
 }
 NEEDS_KEFU = {
     "kefu_sockets",
@@ -58,6 +61,7 @@ NEEDS_KEFU = {
     customer360.CACHED,
     events.KEFU,
     events.JETSTREAM,
+    sagas.NAME,
 }
 
 
