@@ -7,11 +7,17 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright
 
+from kefu.config import load_settings
+from kefu.web.shop import SITE_ID, ShopServer
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Opener
+from tests.support.ports import free_port
+from tests.support.widget import LiveKefu
 
 
 @pytest.fixture
@@ -61,3 +67,58 @@ async def browser(tmp_path: Path, expected_errors: list[re.Pattern[str]]) -> Asy
         for context in contexts:
             await context.close()
     assert [e for e in errors if not any(p.search(e) for p in expected_errors)] == []
+
+
+# ---- the widget's: a shop page of another origin, a live node, one page per test -------
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[ShopServer]:
+    async with ShopServer("127.0.0.1", 0) as server:
+        yield server
+
+
+@pytest.fixture
+async def live(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
+    settings = load_settings(
+        None,
+        data_dir=tmp_path / "data",
+        store=f"sqlite:///{tmp_path / 'kefu.db'}",
+        port=free_port(),
+        sites=[{"id": SITE_ID, "name": "Demo shop", "origins": shop.origins}],
+    )
+    server = LiveKefu(settings)
+    await server.start()
+    shop.kefu_url = server.url
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    """A fresh Chromium profile per test (Playwright takes the profile directory itself
+    rather than as ``--user-data-dir``)."""
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 760},
+        )
+        opened = context.pages[0] if context.pages else await context.new_page()
+        opened.on("dialog", _fail_on_dialog)
+        opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
+        opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
+        yield opened
+        await context.close()
+
+
+async def _fail_on_dialog(dialog: Any) -> None:  # pragma: no cover - only on a failure
+    await dialog.dismiss()
+    raise AssertionError(f"a dialog fired: {dialog.message}")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -17,20 +17,10 @@ import aiohttp
 from playwright.async_api import Page, Request, expect
 
 from kefu.web.shop import ShopServer
-from tests.e2e import test_console as console
-from tests.e2e import test_widget as widget
-from tests.e2e.test_console import Opener, shot, sign_in
-from tests.e2e.test_widget import LiveKefu, open_widget, visitor_says
+from tests.support.browser import Opener, shot, sign_in
 from tests.support.images import png
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
-shop = widget.shop
-live = widget.live
-page = widget.page
-http = widget.http
+from tests.support.widget import LiveKefu, open_widget, visitor_says
 
 
 def record(page: Page) -> list[str]:

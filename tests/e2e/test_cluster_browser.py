@@ -17,25 +17,12 @@ from playwright.async_api import Page, async_playwright, expect
 from kefu.config import load_settings
 from kefu.domain.roles import Role
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.e2e.test_widget import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LiveKefu,
-    bubble,
-    open_widget,
-    visitor_says,
-)
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.kefu import PASSWORD, PASSWORD_HASH
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
 from tests.support.postgres import postgres_database
-
-
-@pytest.fixture
-async def shop() -> AsyncIterator[ShopServer]:
-    async with ShopServer("127.0.0.1", 0) as server:
-        yield server
+from tests.support.widget import LiveKefu, bubble, open_widget, visitor_says
 
 
 @pytest.fixture

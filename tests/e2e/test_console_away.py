@@ -6,13 +6,8 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, shot, sign_in
+from tests.support.browser import Opener, shot, sign_in
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
 
 
 async def test_an_agent_goes_away_and_comes_back(kefu: Kefu, browser: Opener) -> None:

@@ -8,13 +8,8 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, next_message, sign_in
+from tests.support.browser import Opener, next_message, sign_in
 from tests.support.kefu import Kefu, Socket
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
 
 GREETING = "Hi {visitor.first_name}, {agent.first_name} here ({agent.name}). {order.id}"
 

@@ -14,14 +14,9 @@ from playwright.async_api import Page, expect
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import tickets
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, shot, sign_in
-from tests.integration.test_dead_letters import ACCEPT, BROKEN, REFUSE, RULE, run_sql
+from tests.support.browser import Opener, shot, sign_in
+from tests.support.dead_letters import ACCEPT, BROKEN, REFUSE, RULE, run_sql
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ from playwright.async_api import Route, expect
 
 from kefu.domain.roles import Role
 from tests.conftest import Kefu
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, shot, sign_in
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
+from tests.support.browser import Opener, shot, sign_in
 
 
 async def test_an_agent_labels_a_chat(

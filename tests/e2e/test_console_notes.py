@@ -7,13 +7,8 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from kefu.domain.roles import Role
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, next_message, shot, sign_in
+from tests.support.browser import Opener, next_message, shot, sign_in
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
 
 
 async def test_a_private_note_stays_with_the_agents(kefu: Kefu, browser: Opener) -> None:

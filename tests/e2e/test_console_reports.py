@@ -11,14 +11,9 @@ from playwright.async_api import expect
 
 from kefu.domain.models import SenderKind
 from kefu.domain.roles import Role
-from tests.e2e import test_console as console
-from tests.e2e.test_console import Opener, shot, sign_in
-from tests.integration.test_reports import History
+from tests.support.browser import Opener, shot, sign_in
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
+from tests.support.report_history import History
 
 AGENT = SenderKind.AGENT
 

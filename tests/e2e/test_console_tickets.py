@@ -24,15 +24,14 @@ from playwright.async_api import Page, expect
 
 from kefu.config import Settings
 from kefu.domain.roles import Role
-from tests.e2e import test_console as console
-from tests.e2e import test_console_360 as c360
-from tests.e2e.test_console import ARTIFACTS, Opener, sign_in
+from tests.support import console_360
+from tests.support.browser import ARTIFACTS, Opener, sign_in
+from tests.support.console_tickets import TICKETS, open_tickets, row
 from tests.support.kefu import Kefu
 
-# The console tests' store (SQLite only) and the 360 tests' simulated department systems.
-store_url = console.store_url
-systems = c360.systems
-callcenter_behaviour = c360.callcenter_behaviour
+# The 360 tests' simulated department systems (tests/support/console_360.py).
+systems = console_360.systems
+callcenter_behaviour = console_360.callcenter_behaviour
 
 COMPLAINT_RULE: dict[str, Any] = {
     "name": "complaint-escalation",
@@ -54,29 +53,13 @@ COMPLAINT_RULE: dict[str, Any] = {
         },
     ],
 }
-# Wall-clock targets, so the countdowns do not depend on the day the test runs: urgent is
-# due at once (red), high within the hour (amber), normal in four hours (green).
-TICKETS = {
-    "sla_policies": {
-        "default": {
-            "business_hours": False,
-            "first_response_minutes": {"urgent": 0, "high": 45, "normal": 240, "low": 480},
-            "resolution_minutes": {"urgent": 120, "high": 480, "normal": 1440, "low": 2880},
-        }
-    }
-}
-
-
-# The console tests' fixtures: a fresh Chromium profile per page, errors a test expects.
-browser = console.browser
-expected_errors = console.expected_errors
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings], systems: c360.Systems) -> Settings:
+def settings(settings_factory: Callable[..., Settings], systems: console_360.Systems) -> Settings:
     return settings_factory(
         sources=systems.sources,
-        auth={"identity_secret": c360.IDENTITY_SECRET},
+        auth={"identity_secret": console_360.IDENTITY_SECRET},
         rules=[COMPLAINT_RULE],
         tickets=TICKETS,
     )
@@ -93,15 +76,6 @@ async def new_ticket(kefu: Kefu, token: str, **fields: Any) -> dict[str, Any]:
     status, ticket = await kefu.post("/api/v1/tickets", token, body)
     assert status == 201, ticket
     return ticket
-
-
-def row(page: Page, ticket_id: str) -> Any:
-    return page.locator(f'#tk-list .tk-row[data-id="{ticket_id}"]')
-
-
-async def open_tickets(page: Page) -> None:
-    await page.get_by_role("button", name="Tickets", exact=True).click()
-    await expect(page.locator("#page-tickets")).to_be_visible()
 
 
 async def test_an_agent_creates_and_works_a_ticket(
@@ -344,7 +318,7 @@ async def test_an_agent_makes_a_ticket_of_a_conversation(kefu: Kefu, browser: Op
     ann = await kefu.add_agent("Ann Lee")
     page = await browser()
     await sign_in(page, kefu, ann["email"])
-    li = await c360.visitor(kefu, name="Li Wei", external_id="C1001")
+    li = await console_360.visitor(kefu, name="Li Wei", external_id="C1001")
     conversation_id = (await li.send_message("My parcel SO-100251 never arrived."))[
         "conversation_id"
     ]

@@ -16,14 +16,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from kefu.config import Settings
-from tests.e2e import test_console as console
-from tests.e2e.test_console import ARTIFACTS, Opener, sign_in
-from tests.e2e.test_console_tickets import TICKETS, open_tickets, row
+from tests.support.browser import ARTIFACTS, Opener, sign_in
+from tests.support.console_tickets import TICKETS, open_tickets, row
 from tests.support.kefu import Kefu
-
-store_url = console.store_url
-browser = console.browser
-expected_errors = console.expected_errors
 
 
 @pytest.fixture

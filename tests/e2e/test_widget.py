@@ -7,155 +7,16 @@ Screenshots go to ``test-artifacts/`` (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from aiohttp import web
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from kefu.bootstrap import running_node
-from kefu.config import Settings, load_settings
-from kefu.domain.roles import Role
-from kefu.node import Node
-from kefu.server import create_app
 from kefu.web.shop import SITE_ID, ShopServer
 from tests.support.images import png
-from tests.support.kefu import PASSWORD, PASSWORD_HASH, Socket
-from tests.support.ports import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not Path(CHROMIUM).exists():  # fail loudly: a skipped browser test would hide a gap
-    raise RuntimeError("Debian's chromium is missing: run `make test`, which installs it")
-
-
-class LiveKefu:
-    """A kefu node on a fixed real port that can be stopped and started again."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.url = f"http://127.0.0.1:{settings.port}"
-        self.node: Node | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
-
-    async def start(self) -> None:
-        stack = contextlib.AsyncExitStack()
-        self.node = await stack.enter_async_context(running_node(self.settings))
-        runner = web.AppRunner(create_app(self.node), access_log=None, shutdown_timeout=1)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, "127.0.0.1", self.settings.port, reuse_address=True).start()
-        self._stack = stack
-
-    async def stop(self) -> None:
-        if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
-
-    async def agent(self, http: aiohttp.ClientSession, name: str = "Alex") -> dict[str, Any]:
-        assert self.node is not None
-        email = f"{name.lower()}@shop.test"
-        if await self.node.repos.agents.by_email(email) is None:
-            await self.node.repos.agents.create(
-                email=email,
-                name=name,
-                role=Role.AGENT,
-                password_hash=PASSWORD_HASH,
-                now=self.node.clock.now(),
-            )
-        async with http.post(
-            self.url + "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
-        ) as resp:
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-        return {"token": body["token"], **body["agent"]}
-
-
-@pytest.fixture
-async def shop() -> AsyncIterator[ShopServer]:
-    async with ShopServer("127.0.0.1", 0) as server:
-        yield server
-
-
-@pytest.fixture
-async def live(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
-    settings = load_settings(
-        None,
-        data_dir=tmp_path / "data",
-        store=f"sqlite:///{tmp_path / 'kefu.db'}",
-        port=free_port(),
-        sites=[{"id": SITE_ID, "name": "Demo shop", "origins": shop.origins}],
-    )
-    server = LiveKefu(settings)
-    await server.start()
-    shop.kefu_url = server.url
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A fresh Chromium profile per test (Playwright takes the profile directory itself
-    rather than as ``--user-data-dir``)."""
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 760},
-        )
-        opened = context.pages[0] if context.pages else await context.new_page()
-        opened.on("dialog", _fail_on_dialog)
-        opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
-        opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
-        yield opened
-        await context.close()
-
-
-async def _fail_on_dialog(dialog: Any) -> None:  # pragma: no cover - only on a failure
-    await dialog.dismiss()
-    raise AssertionError(f"a dialog fired: {dialog.message}")
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-async def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"widget-{name}.png"))
-
-
-async def open_widget(page: Page, shop: ShopServer) -> None:
-    await page.goto(shop.url + "/")
-    await page.get_by_role("button", name="Open chat").click()
-    await expect(page.get_by_role("dialog")).to_be_visible()
-
-
-async def visitor_says(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message")
-    await box.fill(text)
-    await box.press("Enter")
-
-
-def bubble(page: Page, text: str) -> Any:
-    return page.locator(".msg", has_text=text)
+from tests.support.kefu import Socket
+from tests.support.widget import LiveKefu, bubble, open_widget, screenshot, visitor_says
 
 
 async def test_visitor_and_agent_chat_both_ways(

@@ -14,13 +14,8 @@ from playwright.async_api import Page, expect
 
 from kefu.config import load_settings
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.e2e import test_widget as widget
-from tests.e2e.test_widget import LiveKefu, open_widget, screenshot
 from tests.support.ports import free_port
-
-shop = widget.shop
-page = widget.page
-http = widget.http
+from tests.support.widget import LiveKefu, open_widget, screenshot
 
 
 @pytest.fixture

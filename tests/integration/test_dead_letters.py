@@ -19,32 +19,11 @@ import sqlalchemy as sa
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import audit_log, tickets
+from tests.support.dead_letters import ACCEPT, BROKEN, REFUSE, RULE, run_sql
 from tests.support.kefu import Kefu, serving
 from tests.support.nats import NatsServer
 
 LETTERS = "/api/v1/events/dead-letters"
-BROKEN = "C-broken"
-RULE: dict[str, Any] = {
-    "name": "complaint-escalation",
-    "on": "customer.complaint",
-    "do": [{"create_ticket": {"subject": "Complaint: {data.summary}", "priority": "high"}}],
-}
-REFUSE = {
-    "sqlite": [
-        f"CREATE TRIGGER crm_down BEFORE INSERT ON tickets WHEN NEW.customer_key = '{BROKEN}'"
-        " BEGIN SELECT RAISE(ABORT, 'crm sync down'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION crm_down() RETURNS trigger AS $$ BEGIN"
-        f" IF NEW.customer_key = '{BROKEN}' THEN RAISE EXCEPTION 'crm sync down'; END IF;"
-        " RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER crm_down BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION crm_down()",
-    ],
-}
-ACCEPT = {
-    "sqlite": ["DROP TRIGGER crm_down"],
-    "postgresql": ["DROP TRIGGER crm_down ON tickets", "DROP FUNCTION crm_down()"],
-}
 
 
 @pytest.fixture(params=["memory", "jetstream"])
@@ -66,13 +45,6 @@ async def kefu_on(
             yield kefu
     finally:
         server.stop()
-
-
-async def run_sql(kefu: Kefu, statements: list[str]) -> None:
-    db = kefu.node.repos.db
-    async with db.begin() as conn:
-        for statement in statements:
-            await conn.exec_driver_sql(statement)
 
 
 async def rows(kefu: Kefu, query: Any) -> list[Any]:
