@@ -129,6 +129,16 @@ def demo_command(
                 f" -H 'Content-Type: application/json' -d '{event}'",
                 soft_wrap=True,
             )
+        refund = (
+            '{"input":{"order_id":"SO-100251","amount":1165.00,"reason":"arrived broken"},'
+            '"customer_key":"C1001","idempotency_key":"demo-refund-1"}'
+        )
+        console.print("A saga (refund across the order system, CRM, call center and a ticket):")
+        console.print(
+            f"  curl -X POST {url}/api/v1/sagas/refund -H 'Authorization: Bearer {events_token}'"
+            f" -H 'Content-Type: application/json' -d '{refund}'",
+            soft_wrap=True,
+        )
         console.print(f"WebSocket: {url.replace('http', 'ws', 1)}/ws?token=…")
         console.print("Press Ctrl+C to stop.")
 

@@ -15,6 +15,8 @@ from kefu.demo_systems.callcenter import running_callcenter
 from kefu.demo_systems.crm import running_crm
 from kefu.demo_systems.dataset import build_dataset
 from kefu.demo_systems.orders import seed_orders
+from kefu.demo_systems.orders_api import running_orders_api
+from kefu.demo_systems.refund_saga import demo_sagas
 from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
 from kefu.node import Node
@@ -71,12 +73,14 @@ async def seed_demo(node: Node) -> None:
 
 
 async def demo_api_token(node: Node) -> str:
-    """A fresh events:write token for this run (the previous run's is revoked): what the
-    printed curl examples use, as a department system would."""
+    """A fresh events:write + sagas:write token for this run (the previous run's is
+    revoked): what the printed curl examples use, as a department system would."""
     for token in await node.api_tokens.list():
         if token.name == DEMO_TOKEN_NAME and token.revoked_at is None:
             await node.api_tokens.revoke(token.id)
-    _, secret = await node.api_tokens.create(DEMO_TOKEN_NAME, ["events:write"], "demo")
+    _, secret = await node.api_tokens.create(
+        DEMO_TOKEN_NAME, ["events:write", "sagas:write"], "demo"
+    )
     return secret
 
 
@@ -137,9 +141,12 @@ DEMO_TOKEN_NAME = "demo department systems"  # noqa: S105 - a label, not a secre
 
 
 @contextlib.asynccontextmanager
-async def department_systems(settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    """The simulated CRM (REST), call center (SOAP) and orders database (SQLite), running
-    on loopback with a department system's latency; yields their ``sources:`` config."""
+async def department_systems(
+    settings: Settings,
+) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The simulated CRM (REST), call center (SOAP), orders database (SQLite) and the
+    order system's API over it, running on loopback with a department system's latency;
+    yields their ``sources:`` config and the refund saga's ``sagas:`` config."""
     dataset = build_dataset()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     orders_url = f"sqlite+aiosqlite:///{settings.data_dir / 'demo-orders.db'}"
@@ -148,11 +155,13 @@ async def department_systems(settings: Settings) -> AsyncIterator[dict[str, Any]
     async with (
         running_crm(host, 0, dataset=dataset, latency_ms=35, jitter_ms=15) as crm,
         running_callcenter(host, 0, dataset=dataset, latency_ms=120, jitter_ms=40) as calls,
+        running_orders_api(orders_url, host, 0, latency_ms=40, jitter_ms=15) as orders_api,
     ):
         # kefu's own tickets beside the departments' data (a new one shows within 5 s).
-        yield demo_sources(crm, calls, orders_url) | {
+        sources = demo_sources(crm, calls, orders_url) | {
             "tickets": {"connector": "kefu_tickets", "ttl_seconds": 5}
         }
+        yield sources, demo_sagas(orders_api)
 
 
 async def serve_with_shop(
@@ -168,8 +177,11 @@ async def serve_with_shop(
     """
     async with contextlib.AsyncExitStack() as stack:
         sources: Any = settings.sources
+        sagas: Any = settings.sagas
         if not sources:
-            sources = await stack.enter_async_context(department_systems(settings))
+            sources, refund = await stack.enter_async_context(department_systems(settings))
+            # The demo's refund saga acts on the simulated systems: only beside them.
+            sagas = sagas or refund
         identity_secret = secrets.token_hex(32)
         signed_in = (DEMO_CUSTOMER, sign_external_id(identity_secret, DEMO_CUSTOMER))
         shop = await stack.enter_async_context(
@@ -185,7 +197,7 @@ async def serve_with_shop(
         # as written.
         with_shop = restore_settings(
             snapshot_settings(settings)
-            | {"sites": [*others, site], "sources": sources, "rules": rules}
+            | {"sites": [*others, site], "sources": sources, "rules": rules, "sagas": sagas}
         )
 
         async def ready(node: Node, url: str) -> None:

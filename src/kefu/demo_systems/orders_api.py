@@ -9,9 +9,9 @@ Endpoints (JSON; writes need an ``Idempotency-Key`` header)
     "currency", "refund": {"refund_key", "amount", "previous_status"} | null}`` (money as
     strings, "120.00").
     ``POST /api/orders/{order_no}/refund`` ``{"amount": 120.0, "reason"?: "..."}`` ->
-    ``{"order_no", "status": "refunded", "amount", "previous_status"}``; 404 ``not_found``,
-    409 ``already_refunded`` / ``not_refundable`` (pending or cancelled), 422 ``bad_amount``
-    (not above 0, or above the total).
+    ``{"order_no", "customer_key", "status": "refunded", "amount", "previous_status"}``;
+    404 ``not_found``, 409 ``already_refunded`` / ``not_refundable`` (pending or
+    cancelled), 422 ``bad_amount`` (not above 0, or above the total).
     ``POST /api/orders/{order_no}/refund/cancel`` ``{"refund_key": K}`` -> puts the order
     back to its status before the refund made with key K, if that refund is the order's
     current one: ``{"order_no", "status", "cancelled": true|false}`` (false: nothing to
@@ -305,6 +305,7 @@ async def _refund(request: web.Request) -> web.Response:
         )
         payload = {
             "order_no": order_no,
+            "customer_key": order["customer_key"],
             "status": "refunded",
             "amount": _money(amount),
             "previous_status": status,
