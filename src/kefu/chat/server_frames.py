@@ -210,6 +210,12 @@ class Notification(_Frame, tag="notification"):
     event: EventRef
 
 
+class SagaUpdated(_Frame, tag="saga.updated"):
+    """``kefu.sagas.live``: ``saga`` is the saga JSON of ``GET /api/v1/sagas/{id}``."""
+
+    saga: dict[str, Any]
+
+
 ServerFrame = (
     MessageAck
     | MessageNew
@@ -225,6 +231,7 @@ ServerFrame = (
     | TicketCreated
     | TicketUpdated
     | Notification
+    | SagaUpdated
 )
 
 FRAME_TYPES: tuple[type[_Frame], ...] = get_args(ServerFrame)

@@ -1,0 +1,494 @@
+"""The saga engine: runs sagas step by step, durably, on whichever node holds the lease.
+
+Every attempt is recorded before the action is called (step ``running``, attempts + 1,
+committed) and its outcome after; the state machine (``kefu.domain.saga``) decides what
+comes next from what is recorded, so a saga resumed after a crash continues exactly
+where the log says. A step interrupted mid-call is run again with the same idempotency
+key, which a department system honouring it applies once.
+
+Ownership: the node that starts a saga runs it at once holding its lease (unless it
+already runs ``max_running``, then any node's claim loop takes it). A background loop
+renews the leases this node holds every ``lease_seconds / 3`` and claims, every
+``claim_seconds``, active sagas whose lease ran out (their node died or stalled). Every
+write is fenced by the lease: a node that lost one stops working on that saga.
+
+Terminal states emit ``saga.completed|compensated|failed`` into the outbox in the same
+unit of work; every change is announced (``on_change``) after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from kefu.cluster.heartbeat import every
+from kefu.domain.envelope import Event, new_event_id
+from kefu.domain.errors import IllegalTransition
+from kefu.domain.ids import new_id
+from kefu.domain.saga import (
+    ACTIVE,
+    Finish,
+    Run,
+    SagaState,
+    SagaStatus,
+    compensate,
+    failed,
+    finish,
+    new_saga,
+    next_command,
+    retry,
+    start_attempt,
+    succeeded,
+)
+from kefu.errors import Conflict, KefuError, NotFound
+from kefu.ports import Clock
+from kefu.sagas.actions.base import ActionCall, ActionFailed
+from kefu.sagas.definitions import SagaDefinition
+from kefu.sagas.inputs import input_errors
+from kefu.sagas.settings import SagaEngineSettings
+from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository
+from kefu.store.unit_of_work import StoreUnitOfWork, Units
+
+log = logging.getLogger(__name__)
+
+ENDED_EVENTS = {
+    SagaStatus.COMPLETED: "saga.completed",
+    SagaStatus.COMPENSATED: "saga.compensated",
+    SagaStatus.FAILED: "saga.failed",
+}
+MAX_RESULT_BYTES = 16_384  # of an action's answer kept for later steps' templates
+
+
+class InvalidInput(KefuError):
+    """The input breaks the saga's declared input: 422, like any validation error."""
+
+    code = "validation_error"
+    status = 422
+
+
+class LostLease(Exception):
+    """Another node holds the saga now; this one stops working on it."""
+
+
+Announce = Callable[[SagaRecord], None]
+
+
+class SagaEngine:
+    def __init__(
+        self,
+        units: Units,
+        repo: SagaRepository,
+        definitions: Mapping[str, SagaDefinition],
+        clock: Clock,
+        settings: SagaEngineSettings,
+        *,
+        node_id: str,
+        on_change: Announce | None = None,
+        wanted: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._units = units
+        self._repo = repo
+        self.definitions = dict(definitions)
+        self._clock = clock
+        self._settings = settings
+        self._lease = timedelta(seconds=settings.lease_seconds)
+        self.node_id = node_id
+        self._on_change = on_change
+        # Which event types anyone consumes (kefu.events.outbox.audience); default: all.
+        self._wanted = wanted or (lambda _: True)
+        self._held: set[str] = set()  # sagas this node holds the lease of
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._claiming = asyncio.Lock()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._stopping = False
+        # Sagas may be waiting for any node (a start found this one full, or a claim
+        # filled all its room): claim again as soon as a saga here ends.
+        self._backlog = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> SagaEngine:
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(
+            every(self._settings.lease_seconds / 3, self.renew, "saga lease renewal")
+        )
+        await stack.enter_async_context(
+            every(self._settings.claim_seconds, self.claim, "saga claims")
+        )
+        self._stack = stack
+        self._spawn_claim()  # sagas left by a node that died may be waiting already
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stopping = True
+        if self._stack is not None:
+            await self._stack.aclose()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        held, self._held = list(self._held), set()
+        try:
+            # Let them go: another node takes them now rather than after the lease.
+            await self._repo.release(self.node_id, held)
+        except Exception:
+            log.warning("sagas: releasing %d leases at shutdown failed", len(held))
+        for definition in self.definitions.values():
+            for action in definition.actions():
+                with contextlib.suppress(Exception):
+                    await action.close()
+
+    @property
+    def running(self) -> int:
+        return len(self._held)
+
+    # -- starting and resuming -------------------------------------------------------------
+
+    def check(self, name: str, given: Any) -> SagaDefinition:
+        """The definition, if ``given`` fits its declared input (404 / 422 otherwise)."""
+        definition = self.definitions.get(name)
+        if definition is None:
+            raise NotFound(f"no saga named {name[:40]!r}", code="unknown_saga")
+        errors = input_errors(definition.input, given)
+        if errors:
+            field, message = errors[0]
+            raise InvalidInput(f"{field}: {message}")
+        return definition
+
+    async def start(
+        self,
+        name: str,
+        given: Mapping[str, Any],
+        *,
+        customer_key: str | None,
+        idempotency_key: str | None,
+        created_by: str | None,
+    ) -> tuple[str, bool]:
+        """Record the saga and run it; ``(id, False)`` for a key seen before (nothing runs)."""
+        self.check(name, given)
+        async with self._units() as uow:
+            saga_id, created = await self.create_in(
+                uow, name, given, customer_key, idempotency_key, created_by
+            )
+        return saga_id, created
+
+    async def create_in(
+        self,
+        uow: StoreUnitOfWork,
+        name: str,
+        given: Mapping[str, Any],
+        customer_key: str | None,
+        idempotency_key: str | None,
+        created_by: str | None,
+    ) -> tuple[str, bool]:
+        """Record a checked saga in the caller's unit of work; it starts once that commits."""
+        definition = self.definitions[name]
+        now = self._clock.now()
+        here = self.running < self._settings.max_running and not self._stopping
+        draft = NewSaga(
+            id=new_id("saga"),
+            name=name,
+            customer_key=customer_key,
+            input=dict(given),
+            idempotency_key=idempotency_key,
+            created_by=created_by,
+            step_names=[step.name for step in definition.steps],
+        )
+        saga_id, created = await self._repo.create(
+            uow.connection,
+            draft,
+            now,
+            owner=self.node_id if here else None,
+            lease_until=now + self._lease if here else None,
+        )
+        if created:
+            if here:
+                self._held.add(saga_id)
+            else:
+                self._backlog = True
+            record = _fresh(draft, now, len(definition.steps), self.node_id if here else None)
+            uow.after_commit(lambda: self._started(record, here))
+        return saga_id, created
+
+    def _started(self, record: SagaRecord, here: bool) -> None:
+        self._announce(record)
+        if here:
+            self._launch(record.id)
+
+    async def retry(self, saga_id: str) -> SagaRecord:
+        return await self._resume(saga_id, compensating=False)
+
+    async def compensate(self, saga_id: str) -> SagaRecord:
+        return await self._resume(saga_id, compensating=True)
+
+    async def _resume(self, saga_id: str, *, compensating: bool) -> SagaRecord:
+        now = self._clock.now()
+        async with self._units() as uow:
+            record = await self._repo.lock(uow.connection, saga_id)
+            if record is None:
+                raise NotFound(f"no saga {saga_id[:40]!r}", code="unknown_saga")
+            definition = self.definitions.get(record.name)
+            if definition is None:
+                raise Conflict(f"the saga {record.name!r} is no longer configured")
+            verb = "compensated" if compensating else "retried"
+            try:
+                after = (
+                    compensate(definition.plan, record.state)
+                    if compensating
+                    else retry(record.state)
+                )
+            except IllegalTransition:
+                why = "only a failed saga can be " + verb
+                if record.state.status is SagaStatus.FAILED:
+                    why = "it failed past its pivot step, so it only goes forward: retry it"
+                raise Conflict(
+                    f"saga {saga_id} is {record.state.status.value}; {why}",
+                    code="saga_state_conflict",
+                ) from None
+            until = now + self._lease
+            await self._repo.take(uow.connection, saga_id, self.node_id, until)
+            await self._repo.save(
+                uow.connection, saga_id, record.state, after, now, owner=self.node_id
+            )
+            self._held.add(saga_id)
+            changed = replace(
+                record, state=after, updated_at=now, lease_owner=self.node_id, lease_until=until
+            )
+            uow.after_commit(lambda: self._started(changed, True))
+        return changed
+
+    # -- ownership -------------------------------------------------------------------------
+
+    async def renew(self) -> None:
+        if not self._held:
+            return
+        until = self._clock.now() + self._lease
+        held = await self._repo.renew(self.node_id, list(self._held), until)
+        lost = self._held - held
+        for saga_id in lost:
+            # Another node took it (this one stalled past the lease): its next save
+            # would be refused anyway; stop renewing it now.
+            log.warning("sagas: lost the lease of %s", saga_id)
+            self._held.discard(saga_id)
+
+    async def claim(self) -> None:
+        if self._stopping:
+            return
+        async with self._claiming:
+            room = self._settings.max_running - self.running
+            if room <= 0:
+                return
+            claimed = await self._repo.claim(self.node_id, self._clock.now(), self._lease, room)
+            self._backlog = len(claimed) == room
+            for saga_id in claimed:
+                self._held.add(saga_id)
+                self._launch(saga_id)
+            if claimed:
+                log.info("sagas: claimed %d sagas nobody held", len(claimed))
+
+    def _spawn_claim(self) -> None:
+        task = asyncio.create_task(self._claim_logged(), name="saga claim")
+        self._tasks[f"claim:{id(task)}"] = task
+        task.add_done_callback(lambda t: self._tasks.pop(f"claim:{id(t)}", None))
+
+    async def _claim_logged(self) -> None:
+        try:
+            await self.claim()
+        except Exception:
+            log.exception("sagas: claiming failed; the claim loop tries again")
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _launch(self, saga_id: str) -> None:
+        if saga_id in self._tasks or self._stopping:
+            return
+        task = asyncio.create_task(self._run(saga_id), name=f"saga {saga_id}")
+        self._tasks[saga_id] = task
+        task.add_done_callback(lambda _: self._ended(saga_id))
+
+    def _ended(self, saga_id: str) -> None:
+        self._tasks.pop(saga_id, None)
+        self._held.discard(saga_id)
+        if self._backlog and not self._stopping and self.running < self._settings.max_running:
+            self._backlog = False
+            self._spawn_claim()  # room again: sagas may be waiting for any node
+
+    async def _run(self, saga_id: str) -> None:
+        try:
+            record = await self._repo.get(saga_id)
+            if record is None or record.lease_owner != self.node_id:
+                return
+            definition = self.definitions.get(record.name)
+            if definition is None:
+                log.error("sagas: %s names no configured saga %r", saga_id, record.name)
+                await self._repo.release(self.node_id, [saga_id])
+                return
+            await self._drive(record, definition)
+        except LostLease:
+            log.warning("sagas: %s is held by another node now; stopped here", saga_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A store outage: the lease runs out and a node (maybe this one) resumes it.
+            log.exception("sagas: running %s failed; it resumes once its lease runs out", saga_id)
+
+    async def _drive(self, record: SagaRecord, definition: SagaDefinition) -> None:
+        plan = definition.plan
+        while True:
+            if record.id not in self._held:
+                raise LostLease
+            state = record.state
+            command = next_command(plan, state)
+            if command is None:
+                return
+            now = self._clock.now()
+            if isinstance(command, Finish):
+                await self._save(record, finish(state, command, now), now)
+                return
+            after, started = start_attempt(plan, state, command, now)
+            record = await self._save(record, after, now)
+            if not started:
+                continue
+            record, delay = await self._attempt(record, definition, command)
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _attempt(
+        self, record: SagaRecord, definition: SagaDefinition, command: Run
+    ) -> tuple[SagaRecord, float | None]:
+        """Call the action once and record what happened; the wait before the next try."""
+        step = definition.steps[command.index]
+        action = step.action if command.phase == "action" else step.compensation
+        state = record.state
+        tries = state.steps[command.index]
+        call = ActionCall(
+            saga_id=record.id,
+            saga_name=record.name,
+            step=step.name,
+            phase=command.phase,
+            attempt=tries.attempts if command.phase == "action" else tries.compensation_attempts,
+            timeout=step.timeout,
+            context=_context(record, step.name, command),
+        )
+        call = replace(call, context={**call.context, "idempotency_key": call.idempotency_key})
+        if action is None:  # the plan never asks to compensate a step without one
+            raise RuntimeError(f"{step.name} has no compensation")
+        try:
+            result = await asyncio.wait_for(action.run(call), timeout=step.timeout)
+        except ActionFailed as exc:
+            error, retryable = str(exc)[:500] or type(exc).__name__, exc.retryable
+        except TimeoutError:
+            error, retryable = f"no answer within {step.timeout:g} s", True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("saga step %s raised", step.name, exc_info=True)
+            log.warning("sagas: %s %s raised %s", step.name, command.phase, type(exc).__name__)
+            error, retryable = f"unexpected {type(exc).__name__}", True
+        else:
+            now = self._clock.now()
+            done = succeeded(state, command, _kept(result), now)
+            return await self._save(record, done, now), None
+        now = self._clock.now()
+        after, delay = failed(definition.plan, state, command, error, retryable=retryable, now=now)
+        return await self._save(record, after, now), delay
+
+    async def _save(self, record: SagaRecord, after: SagaState, now: datetime) -> SagaRecord:
+        """Record ``after`` (fenced by this node's lease); a terminal state's event goes
+        into the outbox in the same unit; the change is announced after the commit."""
+        async with self._units() as uow:
+            saved = await self._repo.save(
+                uow.connection, record.id, record.state, after, now, owner=self.node_id
+            )
+            if not saved:
+                raise LostLease
+            ended = after.status not in ACTIVE and after.status is not record.state.status
+            if ended and self._wanted(ENDED_EVENTS[after.status]):
+                await uow.emit([_ended_event(record, after, now)], now)
+            changed = replace(record, state=after, updated_at=now)
+            if after.status not in ACTIVE:
+                changed = replace(changed, lease_owner=None, lease_until=None)
+            uow.after_commit(lambda: self._announce(changed))
+        if after.status not in ACTIVE:
+            self._held.discard(record.id)
+        return changed
+
+    def _announce(self, record: SagaRecord) -> None:
+        if self._on_change is not None:
+            self._on_change(record)
+
+
+def _context(record: SagaRecord, step: str, command: Run) -> dict[str, Any]:
+    results = {
+        name: dict(s.result)
+        for name, s in zip(record.step_names, record.state.steps, strict=True)
+        if s.result is not None
+    }
+    return {
+        "input": dict(record.input),
+        "customer_key": record.customer_key,
+        "saga": {"id": record.id, "name": record.name},
+        "step": {"name": step, "phase": command.phase},
+        "steps": results,
+    }
+
+
+def _kept(result: Any) -> dict[str, Any] | None:
+    """An action's answer as plain JSON (a mapping), or None when it is not one or too
+    large to keep: later steps read it from the log after any crash."""
+    if not isinstance(result, Mapping):
+        return None
+    try:
+        raw = msgspec.json.encode(dict(result))
+    except (TypeError, msgspec.EncodeError):
+        return None
+    if len(raw) > MAX_RESULT_BYTES:
+        return None
+    decoded: dict[str, Any] = msgspec.json.decode(raw)
+    return decoded
+
+
+def _ended_event(record: SagaRecord, after: SagaState, now: datetime) -> Event:
+    data: dict[str, Any] = {"saga_id": record.id, "name": record.name, "status": after.status.value}
+    if after.error is not None:
+        data["error"] = after.error
+    return Event(
+        id=new_event_id(),
+        type=ENDED_EVENTS[after.status],
+        data=data,
+        customer_key=record.customer_key,
+        occurred_at=now.isoformat(),
+        source="sagas",
+    )
+
+
+def _fresh(draft: NewSaga, now: datetime, steps: int, owner: str | None) -> SagaRecord:
+    return SagaRecord(
+        id=draft.id,
+        name=draft.name,
+        customer_key=draft.customer_key,
+        input=dict(draft.input),
+        idempotency_key=draft.idempotency_key,
+        created_by=draft.created_by,
+        started_at=now,
+        updated_at=now,
+        lease_owner=owner,
+        lease_until=None,
+        step_names=tuple(draft.step_names),
+        state=new_saga(steps),
+    )
