@@ -28,6 +28,7 @@ from msgspec import UNSET, UnsetType
 
 from kefu.domain.ids import format_message_id
 from kefu.domain.models import Attachment, ConversationRecord, ConversationSummary, Message
+from kefu.domain.ticket_json import CommentJson, LiveTicketJson
 
 # Signs a short-lived download link for one attachment (``AttachmentService.download_url``).
 # Payloads that go to people who may read the message get one per attachment; payloads
@@ -187,18 +188,18 @@ class ErrorFrame(_Frame, tag="error"):
 
 
 class TicketCreated(_Frame, tag="ticket.created"):
-    """``kefu.tickets.live``: ``ticket`` is the ticket JSON without ``body`` (its strict
-    schema, shared with REST and events, is ``tickets.events.TicketItemJson``)."""
+    """``kefu.tickets.live``: ``ticket`` is the ticket JSON without ``body``, with its SLA
+    verdict (``kefu.domain.ticket_json``, shared with REST and events)."""
 
-    ticket: dict[str, Any]
+    ticket: LiveTicketJson
     actor: str | None
 
 
 class TicketUpdated(_Frame, tag="ticket.updated"):
-    ticket: dict[str, Any]
+    ticket: LiveTicketJson
     changes: dict[str, dict[str, Any]]  # {field: {"before", "after"}}
     actor: str | None
-    comment: dict[str, Any] | UnsetType = UNSET  # when a comment or note was added
+    comment: CommentJson | UnsetType = UNSET  # when a comment or note was added
 
 
 class Notification(_Frame, tag="notification"):

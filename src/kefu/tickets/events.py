@@ -1,7 +1,8 @@
 """The ticket JSON and the events every ticket change emits: one schema each.
 
 The REST API answers with ``ticket_payload`` and ``ticket.created`` carries the same
-object, so a webhook consumer and an API client read one shape. Each event's ``data``
+object, so a webhook consumer and an API client read one shape (its Structs, shared with
+the live frames, are in ``kefu.domain.ticket_json``). Each event's ``data``
 has a msgspec schema in ``EVENT_SCHEMAS``; tests check every emitted event against it.
 
 - ``ticket.created``: ``ticket_id``, ``ticket`` (the ticket JSON), ``actor``
@@ -18,7 +19,6 @@ The envelope's ``customer_key`` is the ticket's, so rules can route on the custo
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -28,8 +28,14 @@ import msgspec
 
 from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.sla import Alarm
+from kefu.domain.ticket_json import (
+    TicketJson,
+    comment_json,
+    format_ticket_id,
+    iso,
+    ticket_json,
+)
 from kefu.domain.tickets import SlaAlarm, Ticket, TicketComment
-from kefu.timefmt import iso as _iso
 
 SOURCE = "kefu.tickets"
 CREATED = "ticket.created"
@@ -40,58 +46,15 @@ SLA_BREACHED = "ticket.sla.breached"
 SLA_EVENT = {SlaAlarm.WARNING: SLA_WARNING, SlaAlarm.BREACH: SLA_BREACHED}
 
 
-# A batch of rule tickets shares its created_at and due dates: each formatted once.
-iso = functools.lru_cache(maxsize=256)(_iso)
-
-
-def format_ticket_id(ticket_id: int) -> str:
-    """On the wire ids are strings ("1042"): JSON numbers lose precision in JavaScript
-    past 2^53, and every other kefu id is a string."""
-    return str(ticket_id)
-
-
-def _when(moment: datetime | None) -> str | None:
-    return iso(moment) if moment is not None else None
-
-
 def ticket_payload(ticket: Ticket) -> dict[str, Any]:
-    sla = ticket.sla
-    return {
-        "id": format_ticket_id(ticket.id),
-        "subject": ticket.subject,
-        "body": ticket.body,
-        "status": ticket.status.value,
-        "priority": ticket.priority.value,
-        "customer_key": ticket.customer_key,
-        "assignee_id": ticket.assignee_id,
-        "queue": ticket.queue,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel.value,
-        "created_at": iso(ticket.created_at),
-        "updated_at": iso(ticket.updated_at),
-        "sla": {
-            "policy": sla.policy,
-            "first_response_due_at": _when(sla.first_response_due_at),
-            "resolution_due_at": _when(sla.resolution_due_at),
-            "first_responded_at": _when(sla.first_responded_at),
-            "solved_at": _when(sla.solved_at),
-            "warned_at": _when(sla.warned_at),
-            "breached_at": _when(sla.breached_at),
-            "paused_at": _when(sla.paused_at),
-        },
-    }
+    """The ticket JSON as plain data (``kefu.domain.ticket_json`` defines it)."""
+    payload: dict[str, Any] = msgspec.to_builtins(ticket_json(ticket))
+    return payload
 
 
 def comment_payload(comment: TicketComment) -> dict[str, Any]:
-    return {
-        "id": str(comment.id),
-        "ticket_id": format_ticket_id(comment.ticket_id),
-        "author": comment.author,
-        "author_name": comment.author_name,
-        "body": comment.body,
-        "internal": comment.internal,
-        "created_at": iso(comment.created_at),
-    }
+    payload: dict[str, Any] = msgspec.to_builtins(comment_json(comment))
+    return payload
 
 
 def _event(event_type: str, ticket: Ticket, data: dict[str, Any], now: datetime) -> Event:
@@ -159,39 +122,6 @@ def sla_alarm(ticket: Ticket, alarm: Alarm, now: datetime) -> Event:
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True):
     pass
-
-
-class SlaJson(_Strict):
-    policy: str | None
-    first_response_due_at: str | None
-    resolution_due_at: str | None
-    first_responded_at: str | None
-    solved_at: str | None
-    warned_at: str | None
-    breached_at: str | None
-    # Set while the resolution clock is paused (the ticket is pending).
-    paused_at: str | None
-
-
-class TicketItemJson(_Strict):
-    """A ticket as a list row shows it (live frames carry this: no ``body``)."""
-
-    id: str
-    subject: str
-    status: Literal["new", "open", "pending", "solved", "closed"]
-    priority: Literal["low", "normal", "high", "urgent"]
-    customer_key: str | None
-    assignee_id: str | None
-    queue: str | None
-    conversation_id: str | None
-    channel: Literal["console", "api", "conversation", "offline", "rule"]
-    created_at: str
-    updated_at: str
-    sla: SlaJson
-
-
-class TicketJson(TicketItemJson):
-    body: str
 
 
 class Change(_Strict):

@@ -32,15 +32,9 @@ from kefu.auth.principal import agent_key
 from kefu.chat import server_frames
 from kefu.cluster.envelope import Audience
 from kefu.domain.sla_status import SlaStatus
+from kefu.domain.ticket_json import CommentJson, LiveTicketJson, comment_json, live_ticket_json
 from kefu.domain.tickets import Ticket, TicketComment
-from kefu.tickets.events import (
-    Change,
-    TicketItemJson,
-    comment_payload,
-    plain_changes,
-    ticket_payload,
-)
-from kefu.tickets.sla_json import SlaStatusJson, sla_status_payload
+from kefu.tickets.events import Change, plain_changes
 
 CREATED = "ticket.created"
 UPDATED = "ticket.updated"
@@ -63,14 +57,6 @@ class LiveHub(Protocol):
     ) -> None: ...
 
 
-def ticket_item(ticket: Ticket, status: SlaStatus) -> dict[str, Any]:
-    """The ticket JSON without ``body``, with its SLA verdict: a list row's worth."""
-    item = ticket_payload(ticket)
-    del item["body"]
-    item["sla_status"] = sla_status_payload(status)
-    return item
-
-
 class TicketFeed:
     def __init__(self, hub: LiveHub, judge: Callable[[Ticket], SlaStatus]) -> None:
         self._hub = hub
@@ -82,7 +68,7 @@ class TicketFeed:
             keys, audience = self._addressees(ticket, actor, was_unassigned=False)
             # A rule's bulk tickets with nobody online cost no payload.
             if keys or self._hub.may_reach(audience):
-                item = ticket_item(ticket, self._judge(ticket))
+                item = live_ticket_json(ticket, self._judge(ticket))
                 frame = server_frames.TicketCreated(item, actor)
                 self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
@@ -103,10 +89,10 @@ class TicketFeed:
         if not keys and not self._hub.may_reach(audience):
             return
         frame = server_frames.TicketUpdated(
-            ticket_item(ticket, self._judge(ticket)),
+            live_ticket_json(ticket, self._judge(ticket)),
             plain_changes(changes),
             actor,
-            comment_payload(comment) if comment is not None else UNSET,
+            comment_json(comment) if comment is not None else UNSET,
         )
         self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
@@ -138,20 +124,6 @@ class TicketFeed:
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True):
     pass
-
-
-class CommentJson(_Strict):
-    id: str
-    ticket_id: str
-    author: str | None
-    author_name: str | None
-    body: str
-    internal: bool
-    created_at: str
-
-
-class LiveTicketJson(TicketItemJson):
-    sla_status: SlaStatusJson
 
 
 class CreatedFrame(_Strict, tag=CREATED, tag_field="type"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, StringConstraints, field_validator
@@ -18,8 +18,10 @@ from pydantic import BaseModel, StringConstraints, field_validator
 from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import NodeDep, PrincipalDep, bearer
 from kefu.api.schemas import Strict
+from kefu.api.twins import pydantic_twin
 from kefu.auth.api_tokens import is_api_token
 from kefu.auth.principal import Principal
+from kefu.domain.ticket_json import format_ticket_id
 from kefu.domain.tickets import (
     PATCHABLE,
     Channel,
@@ -34,9 +36,9 @@ from kefu.domain.tickets import (
 from kefu.errors import BadInput, Forbidden, NotFound
 from kefu.node import Node
 from kefu.store.tickets import TicketFilter
-from kefu.tickets.events import comment_payload, format_ticket_id, ticket_payload
+from kefu.tickets.events import comment_payload, ticket_payload
 from kefu.tickets.service import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Actor
-from kefu.tickets.sla_json import sla_status_payload
+from kefu.tickets.sla_json import SlaStatusJson, sla_status_payload
 
 router = APIRouter(tags=["tickets"])
 
@@ -154,16 +156,12 @@ class SlaOut(BaseModel):
     paused_at: str | None = None  # the resolution clock's pause while pending
 
 
-class SlaStatusOut(BaseModel):
-    """The SLA verdict judged when the server answered (kefu.domain.sla_status)."""
-
-    state: Literal["none", "ok", "warning", "breached", "paused", "met", "missed"]
-    target: Literal["first_response", "resolution"] | None
-    due_at: str | None
-    warning_at: str | None
-    remaining_minutes: float | None
-    paused: bool
-    as_of: str
+# The verdict's one schema is the Struct the live frames encode (SlaStatusJson); REST
+# documents and validates a pydantic twin made from it.
+if TYPE_CHECKING:
+    SlaStatusOut = BaseModel
+else:
+    SlaStatusOut = pydantic_twin(SlaStatusJson, "SlaStatusOut")
 
 
 class TicketOut(BaseModel):
