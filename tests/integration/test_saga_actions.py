@@ -5,6 +5,7 @@ failures are sorted into "try again" and "the system said no"."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from kefu.demo_systems.crm import points_balance
 from kefu.demo_systems.dataset import Order
 from kefu.demo_systems.orders_api import REFUNDABLE, read_order
 from kefu.demo_systems.sources import demo_sources
+from kefu.observability.logs import keep_urls_out_of_logs
 from kefu.sagas.actions.base import ActionCall, ActionFailed, SagaAction
 from kefu.sagas.actions.build import build_action
 from kefu.unify.settings import SourceSettings
@@ -328,3 +330,120 @@ async def test_bad_specs_name_the_key(
         build(spec, sources_of(systems))
     assert problem in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+SOAP12_FAULT = (
+    '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>'
+    "<env:Code><env:Value>env:{code}</env:Value></env:Code>"
+    '<env:Reason><env:Text xml:lang="en">customer 13800001001 unknown</env:Text></env:Reason>'
+    "</env:Fault></env:Body></env:Envelope>"
+)
+
+
+@pytest.mark.parametrize(("code", "retryable"), [("Sender", False), ("Receiver", True)])
+async def test_soap_12_faults_and_headers(code: str, retryable: bool) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.headers["Content-Type"], request.headers["Idempotency-Key"]))
+        body = SOAP12_FAULT.replace("{code}", code)
+        return web.Response(status=500, text=body, content_type="application/soap+xml")
+
+    app = web.Application()
+    app.router.add_post("/svc", answer)
+    async with serve_app(app) as url:
+        spec = {
+            "kind": "soap",
+            "connection": {"base_url": url},
+            "path": "/svc",
+            "soap_version": "1.2",
+            "soap_action": "urn:x#Do",
+            "envelope": "<Envelope><Body><Do>{input.v}</Do></Body></Envelope>",
+        }
+        async with closing(build(spec)) as action:
+            with pytest.raises(ActionFailed) as failed:
+                await action.run(call({"v": "1"}))
+    assert failed.value.retryable is retryable
+    assert str(failed.value).endswith(f"SOAP fault {code}")
+    assert "13800001001" not in str(failed.value)
+    assert seen == [('application/soap+xml; charset=utf-8; action="urn:x#Do"', "saga_1:step:do")]
+
+
+async def test_soap_answers_its_response_fields_by_default() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(
+            text=(
+                '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+                '<DoResponse xmlns="urn:x"><Id kind="a">7</Id><Tag>x</Tag><Tag>y</Tag></DoResponse>'
+                "</s:Body></s:Envelope>"
+            ),
+            content_type="text/xml",
+        )
+
+    app = web.Application()
+    app.router.add_post("/svc", answer)
+    async with serve_app(app) as url:
+        spec = {
+            "kind": "soap",
+            "connection": {"base_url": url},
+            "path": "/svc",
+            "envelope": "<Envelope><Body><Do>{input.v}</Do></Body></Envelope>",
+        }
+        async with closing(build(spec)) as action:
+            assert await action.run(call({"v": "1"})) == {"Id": "7", "Tag": ["x", "y"]}
+
+
+async def test_rest_methods_queries_and_bodies_that_are_not_objects() -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.method, request.path_qs, request.headers.get("X-Saga", "")))
+        kind = request.match_info["kind"]
+        if kind == "empty":
+            return web.Response(status=204)
+        if kind == "text":
+            return web.Response(text="ok")
+        return web.json_response([{"a": 1}])
+
+    app = web.Application()
+    app.router.add_route("*", "/r/{kind}", answer)
+    async with serve_app(app) as url:
+        results = []
+        for kind, method in (("empty", "DELETE"), ("text", "PATCH"), ("list", "GET")):
+            spec = {
+                "kind": "rest",
+                "connection": {"base_url": url},
+                "method": method,
+                "path": f"/r/{kind}",
+                "query": {"q": "{input.q}"},
+                "headers": {"X-Saga": "{saga.id}"},
+            }
+            async with closing(build(spec)) as action:
+                results.append(await action.run(call({"q": "a&b=c 退"})))
+    assert results == [{}, {}, {"items": [{"a": 1}]}]
+    assert [s[0] for s in seen] == ["DELETE", "PATCH", "GET"]
+    assert all(qs.endswith("?q=a%26b%3Dc+%E9%80%80") for _, qs, _ in seen), seen
+    assert {s[2] for s in seen} == {"saga_1"}
+
+
+async def test_actions_log_no_customer_data_above_debug(
+    systems: DepartmentSystems, caplog: pytest.LogCaptureFixture
+) -> None:
+    sources = sources_of(systems)
+    order = refundable(systems)
+    secret_reason = "call me at 13912345678 or jane@example.com"
+    keep_urls_out_of_logs()  # as every node does at start
+    caplog.set_level(logging.INFO)
+    async with closing(build(REFUND, sources)) as refund, closing(build(ADD_NOTE, sources)) as add:
+        inputs = {"order_id": order.order_no, "amount": 1, "reason": secret_reason}
+        await refund.run(call(inputs))
+        with pytest.raises(ActionFailed):
+            await refund.run(call(inputs, saga_id="saga_2"))
+        await add.run(call(inputs))
+        with pytest.raises(ActionFailed):
+            await add.run(call(inputs, customer_key="", saga_id="saga_3"))
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert loud, "expected the HTTP status lines at INFO"
+    for message in loud:
+        for value in (order.order_no, "13912345678", "jane@example.com", "C1001", "saga_1:"):
+            assert value not in message, message
