@@ -132,3 +132,27 @@ async def test_a_system_failing_twice_is_retried_and_applied_once(
     assert take_back["attempts"] == 3
     writes = systems.crm[BEHAVIOUR].writes
     assert list(writes.applied.values()) == [1] and writes.replays == 1
+
+
+async def test_the_refund_is_noted_on_the_agents_ticket_once(
+    demo: tuple[Kefu, DepartmentSystems],
+) -> None:
+    kefu, systems = demo
+    agent = await kefu.add_agent("Alex")
+    order = order_of(systems)
+    status, ticket = await kefu.post(
+        "/api/v1/tickets",
+        agent["token"],
+        {"customer_key": order.customer_key, "subject": "Broken parcel", "body": "Please refund."},
+    )
+    assert status == 201, ticket
+    saga = await start(kefu, agent["token"], order, ticket_id=str(ticket["id"]))
+    assert saga["status"] == "completed", saga
+    status, comments = await kefu.get(f"/api/v1/tickets/{ticket['id']}/comments", agent["token"])
+    assert status == 200
+    [comment] = [c for c in comments["items"] if order.order_no in c["body"]]
+    assert comment["internal"] is True
+    status, tickets = await kefu.get(
+        f"/api/v1/tickets?customer_key={order.customer_key}", agent["token"]
+    )
+    assert [t["id"] for t in tickets["items"]] == [ticket["id"]]  # no second ticket opened
