@@ -34,6 +34,7 @@ from kefu.clock import SystemClock
 from kefu.cluster.heartbeat import every
 from kefu.cluster.relay import LiveRelay, node_name
 from kefu.config import Settings
+from kefu.email.service import EmailService, email_rules
 from kefu.events.log import EventLog
 from kefu.events.outbox import audience
 from kefu.events.processor import (
@@ -60,9 +61,12 @@ from kefu.sagas.definitions import ActionBuilder
 from kefu.sagas.kefu_actions import NodeKefuActions
 from kefu.sagas.runtime import action_builder, running_sagas
 from kefu.store.database import Database
+from kefu.store.erasure import ErasureRepository
 from kefu.store.messages import BatchCommit, MessageWriter
+from kefu.store.outbox import OutboxRepository
 from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.private_files import secure_data_dir
+from kefu.store.processed_events import ProcessedEvents
 from kefu.store.repositories import Repositories
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
@@ -136,13 +140,14 @@ async def running_events(
     async with contextlib.AsyncExitStack() as stack:
         tasks: list[asyncio.Task[None]] = []
         event_log: EventLog
+        processed = ProcessedEvents(db)
         if bus_url.startswith("nats://"):
             from kefu.bus.jetstream import JetStreamEventLog  # nats-py only when configured
 
             jetstream = await stack.enter_async_context(
                 JetStreamEventLog(bus_url, settings, lanes=LANES.get(db.dialect, 1))
             )
-            relay = OutboxRelay(db, jetstream, batch=settings.batch)
+            relay = OutboxRelay(OutboxRepository(db), jetstream, batch=settings.batch)
             tasks.append(asyncio.create_task(relay.run()))
             event_log, wake, handoff = jetstream, relay.wake, None
         else:
@@ -156,9 +161,10 @@ async def running_events(
             stack.push_async_callback(store_log.close)
             event_log, wake, handoff = store_log, store_log.wake, store_log.handoff
         processor = EventProcessor(
-            db,
+            unit_of_work_factory(db, collect=handoff is not None),
             rules,
             clock,
+            processed=processed,
             routing=routing,
             customer=customer_loader(customers),
             tickets=tickets,
@@ -171,7 +177,7 @@ async def running_events(
         )
         tasks.append(asyncio.create_task(event_log.consume(CONSUMER, processor.handle)))
         keep = timedelta(hours=settings.dedupe_retention_hours)
-        tasks.append(asyncio.create_task(run_pruner(db, clock, keep)))
+        tasks.append(asyncio.create_task(run_pruner(processed, clock, keep)))
         try:
             yield event_log
         finally:
@@ -262,7 +268,7 @@ async def running_node(
         await stack.enter_async_context(
             every(settings.attachments.sweep_seconds, _swept(sweep), "unsent upload sweep")
         )
-        eraser = Eraser(db, blobs)
+        eraser = Eraser(ErasureRepository(db), blobs)
         if settings.privacy.retention_days is not None:
             retention = Retention(eraser, clock, repos.audit, settings.privacy.retention_days)
             await stack.enter_async_context(
@@ -295,11 +301,23 @@ async def running_node(
             await stack.enter_async_context(
                 every(settings.cluster.heartbeat_seconds, chat.heartbeat, "cluster heartbeat")
             )
-        rules = compile_rules(settings.rules, set(settings.webhooks))
-        units = unit_of_work_factory(db)
-        tickets = TicketService(
-            repos, units, clock, settings.tickets, audience=audience(settings.bus, rules), hub=hub
+        rules = compile_rules(
+            [*settings.rules, *email_rules(settings.email)], set(settings.webhooks)
         )
+        units = unit_of_work_factory(db)
+        email = EmailService(db, settings, clock) if settings.email is not None else None
+        tickets = TicketService(
+            repos,
+            units,
+            clock,
+            settings.tickets,
+            audience=audience(settings.bus, rules),
+            hub=hub,
+            on_comment=email.comments if email is not None else None,
+        )
+        if email is not None:
+            email.bind(tickets, attachments, units)
+            await stack.enter_async_context(email)
         await stack.enter_async_context(
             SlaWatcher(
                 units,
@@ -366,4 +384,5 @@ async def running_node(
             eraser=eraser,
             passwords=passwords,
             sagas=sagas,
+            email=email,
         )

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from kefu.attachments.settings import AttachmentSettings
 from kefu.cluster.settings import ClusterSettings
+from kefu.email.settings import EmailSettings
 from kefu.errors import ConfigError
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.settings import EventSettings
@@ -123,6 +124,8 @@ class SiteSettings(BaseModel):
     origins: list[str] = Field(default_factory=list)
     # Per-site HMAC secret for external_id; falls back to auth.identity_secret.
     identity_secret: str | None = None
+    # The language of what kefu itself writes to this site's visitors (emails, …).
+    locale: Literal["en", "zh-CN"] = "en"
 
     @field_validator("origins")
     @classmethod
@@ -177,6 +180,8 @@ class Settings(BaseSettings):
     # Several nodes: with ``bus: nats://`` live chat frames cross nodes (docs/scaling.md).
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    # Tickets answered by email, mail posted in (docs/email.md); unset: no email.
+    email: EmailSettings | None = None
     # Operations across departments' systems, undone step by step on failure (docs/sagas.md).
     sagas: dict[str, SagaSettings] = Field(default_factory=dict)
     saga_engine: SagaEngineSettings = Field(default_factory=SagaEngineSettings)

@@ -12,6 +12,7 @@ from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
 from kefu.config import Settings
+from kefu.email.service import EmailService
 from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
 from kefu.ports import Cache, Clock, PasswordHasher
@@ -46,3 +47,4 @@ class Node:
     eraser: Eraser
     passwords: PasswordHasher
     sagas: SagaService | None = None  # None only where a node is built by hand (tests)
+    email: EmailService | None = None  # None: no ``email:`` configured

@@ -8,7 +8,7 @@ through signed links (``kefu.attachments.links``) handed out in those same paylo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from pathlib import Path
 
 from kefu.attachments.links import DownloadLinks
@@ -83,6 +83,49 @@ class AttachmentService:
             ) from None
         try:
             attachment = await self._record(uploader, name, incoming, ip, quotas)
+        except BaseException:
+            await self._blobs.discard(incoming)
+            raise
+        try:
+            await self._blobs.place(incoming)
+        except BaseException:
+            await self._repo.delete(attachment.id)
+            await self._blobs.discard(incoming)
+            raise
+        return attachment
+
+    async def keep(self, uploader: str, name: str | None, data: bytes) -> Attachment:
+        """Store a file that came with a machine's message (an inbound mail's
+        attachment), as ``uploader`` (e.g. ``email:inbound``): the size limit and the
+        allowed types apply as to any upload; no quota, since no visitor sent it.
+        ``TooLarge``, ``BadInput empty_file`` or ``UnsupportedType`` leave nothing."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        try:
+            incoming = await self._blobs.receive(chunks(), self._settings.max_bytes)
+        except TooBig:
+            raise TooLarge(
+                f"attachments are limited to {self._settings.max_bytes} bytes",
+                code="attachment_too_large",
+            ) from None
+        try:
+            if not incoming.size:
+                raise BadInput("the file is empty", code="empty_file")
+            content_type = sniff(incoming.head)
+            if content_type is None or content_type not in self._settings.allowed_types:
+                raise UnsupportedType("this kind of file is not accepted")
+            attachment = await self._repo.create(
+                sha256=incoming.sha256,
+                name=clean_name(name, content_type),
+                content_type=content_type,
+                size=incoming.size,
+                uploader=uploader,
+                uploader_ip=None,
+                now=self._clock.now(),
+                quotas=[],
+            )
         except BaseException:
             await self._blobs.discard(incoming)
             raise

@@ -31,7 +31,9 @@ KNOWN_CACHE_ENTRIES = 1024
 # cannot push valid tokens out of the other cache.
 UNKNOWN_CACHE_ENTRIES = 256
 TOUCH_EVERY_SECONDS = 60.0  # last_used_at is advisory: one write a minute per token at most
-SCOPES = frozenset({"events:write", "tickets:read", "tickets:write", "customers:read"})
+SCOPES = frozenset(
+    {"events:write", "tickets:read", "tickets:write", "customers:read", "email:write"}
+)
 
 # Sagas (kefu.api.routes.sagas): sagas:write starts them (and reads), sagas:read reads.
 SCOPES = SCOPES | {"sagas:read", "sagas:write"}

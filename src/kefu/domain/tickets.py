@@ -86,6 +86,7 @@ class Channel(StrEnum):
     CONVERSATION = "conversation"
     OFFLINE = "offline"
     RULE = "rule"
+    EMAIL = "email"  # a mail posted to POST /api/v1/email/inbound
 
 
 class SlaTarget(StrEnum):

@@ -14,7 +14,7 @@ from kefu.domain.ids import new_id
 from kefu.domain.models import Attachment
 from kefu.domain.upload_quota import WINDOW, Quota, Usage, check
 from kefu.store.database import Database
-from kefu.store.tables import attachments
+from kefu.store.tables import attachments, ticket_attachments
 
 # pg_advisory_xact_lock(int4, int4) class: "up" (uploads) + "qt" (quota); the second key
 # is the hash of the quota's scope and key.
@@ -157,6 +157,8 @@ class AttachmentRepository:
         unsent = (
             attachments.c.message_id.is_(None)
             & attachments.c.conversation_id.is_(None)
+            # A ticket's files (an inbound mail's attachments) are kept with the ticket.
+            & attachments.c.id.not_in(sa.select(ticket_attachments.c.attachment_id))
             & (attachments.c.created_at < cutoff)
             & (attachments.c.claimed_at.is_(None) | (attachments.c.claimed_at < cutoff))
         )

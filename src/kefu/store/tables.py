@@ -409,6 +409,54 @@ agent_presence = sa.Table(
     sa.Column("seen_at", Timestamp, nullable=False),
 )
 
+# ---- email (kefu.email) -----------------------------------------------------------------
+
+email_threads = sa.Table(
+    "email_threads",
+    metadata,
+    # A ticket answered by email: who it is mailed to, in which language, signed by whom.
+    sa.Column("ticket_id", BigId, sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("address", sa.String(254), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("locale", sa.String(20), nullable=True),  # the site's locale
+    sa.Column("team", sa.String(200), nullable=True),  # the site's name, the signature
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+email_messages = sa.Table(
+    "email_messages",
+    metadata,
+    # Every mail of a ticket's thread, both ways: threading finds tickets by message_id;
+    # outgoing rows are the outbox (pending -> sent | failed), incoming ones (received)
+    # make a mail posted twice a comment once.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", BigId, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # no <>
+    sa.Column("direction", sa.String(3), nullable=False),  # in, out
+    sa.Column("comment_id", BigId, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),  # received pending sent failed
+    sa.Column("recipient", sa.String(254), nullable=True),
+    sa.Column("raw", sa.LargeBinary, nullable=True),  # the mail to send; dropped once sent
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp, nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "ticket_id", "id"),
+)
+
+ticket_attachments = sa.Table(
+    "ticket_attachments",
+    metadata,
+    # Files that came with a ticket (an inbound mail's attachments), and the comment.
+    # No foreign key to attachments: privacy retention deletes old unsent uploads by its
+    # own query, and a row here must not make that fail (a gone file is skipped).
+    sa.Column("attachment_id", sa.String(40), primary_key=True),
+    sa.Column("ticket_id", BigId, sa.ForeignKey("tickets.id"), nullable=False, index=True),
+    sa.Column("comment_id", BigId, nullable=True),
+)
+
 # ---- sagas ------------------------------------------------------------------------------
 
 sagas = sa.Table(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +95,11 @@ def rule_actor(rule: str) -> Actor:
     return Actor(f"rule:{rule}", rule)
 
 
+# Called inside the transaction that stores a comment (kefu.email mails public ones to
+# the ticket's requester): whatever it writes commits or rolls back with the comment.
+CommentHook = Callable[[StoreUnitOfWork, Ticket, TicketComment, Actor], Awaitable[None]]
+
+
 class TicketService:
     def __init__(
         self,
@@ -105,8 +110,10 @@ class TicketService:
         *,
         audience: Audience | None = None,
         hub: LiveHub | None = None,
+        on_comment: CommentHook | None = None,
     ) -> None:
         self._repos = repos
+        self._on_comment = on_comment
         # The live feed to agent consoles; None (tests, tools) pushes nothing.
         self.live = TicketFeed(hub, self.sla_status) if hub is not None else None
         # Which ticket.* types anyone consumes (kefu.events.outbox.audience); by default
@@ -409,6 +416,8 @@ class TicketService:
             )
             sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
             after = replace(ticket, sla=sla, updated_at=now)
+            if self._on_comment is not None:
+                await self._on_comment(unit, after, comment, actor)
             if self._emits(events.COMMENTED):
                 await unit.emit([events.commented(after, comment, now)], now)
             moved: dict[str, Change] = {"first_responded_at": (None, now)} if first_response else {}

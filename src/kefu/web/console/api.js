@@ -121,3 +121,29 @@ export async function ticketLog(id, kind) {
 export function ticketFromConversation(conversationId) {
   return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, {});
 }
+
+// Sagas (CONTRACT.md "Sagas"): definitions, start with an idempotency key, read, list, retry, compensate.
+const sagaPath = (id) => `/api/v1/sagas/${encodeURIComponent(id)}`;
+
+export const sagaDefinitions = () => get("/api/v1/saga-definitions");
+
+/** Start saga `name`; the same `idempotency_key` again answers the same saga_id. */
+export function startSaga(name, input, customerKey, idempotencyKey) {
+  const body = { input, idempotency_key: idempotencyKey };
+  if (customerKey) body.customer_key = customerKey;
+  return post(`/api/v1/sagas/${encodeURIComponent(name)}`, body);
+}
+
+export const getSaga = (id) => get(sagaPath(id));
+
+/** `filters`: {status, name, customer_key}; empty ones are left out. Newest first, paged by `next`. */
+export function listSagas(filters = {}, cursor = null, limit = 25) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
+  if (cursor) query.set("cursor", cursor);
+  query.set("limit", String(limit));
+  return get(`/api/v1/sagas?${query}`);
+}
+
+export const retrySaga = (id) => post(`${sagaPath(id)}/retry`);
+export const compensateSaga = (id) => post(`${sagaPath(id)}/compensate`);

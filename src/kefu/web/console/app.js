@@ -12,6 +12,9 @@ import { $, $$ } from "./dom.js";
 import { initList, renderList, selectTab } from "./list.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
+import { reloadPanelSagas } from "./c360_sagas.js";
+import { onSagaFrame, resetSagas } from "./saga_state.js";
+import { initSagasPage, sagasPageMayHaveChanged, showSagas } from "./sagas_page.js";
 import { ChatSocket } from "./socket.js";
 import {
   initTickets, onTicketFrame, openTicket, showCustomerTickets, showTickets, ticketsMayHaveChanged,
@@ -25,6 +28,7 @@ function showLogin(message = "") {
   socket = null;
   session.clear();
   clearNotifications();
+  resetSagas();
   $("#app-view").hidden = true;
   $("#login-view").hidden = false;
   $("#login-error").textContent = message;
@@ -61,6 +65,8 @@ async function start() {
       if (s === "online") {
         loadConversations();
         refresh();
+        reloadPanelSagas(); // saga frames missed while offline
+        sagasPageMayHaveChanged();
       }
     },
     onRevoked: () => showLogin("Your session ended. Sign in again."),
@@ -225,6 +231,9 @@ async function onFrame(frame) {
     case "ticket.updated": // made or changed by anyone, anywhere: the Tickets pages follow
       onTicketFrame(frame);
       break;
+    case "saga.updated": // a saga's step moved: the 360 timeline and the Sagas page follow
+      onSagaFrame(frame);
+      break;
     case "notification": // a rule's `notify` action; its rule may have made a ticket too
       onNotification(frame);
       ticketsMayHaveChanged();
@@ -272,6 +281,7 @@ function showPage(page) {
   }
   for (const section of $$(".page")) section.hidden = section.id !== `page-${page}`;
   if (page === "tickets") showTickets();
+  else if (page === "sagas") showSagas();
   else if (page !== "inbox") loadPage(page);
   else loadCannedList().catch(() => {});
 }
@@ -289,6 +299,7 @@ function boot() {
   });
   initNotifications({ showCustomerTickets, openTicket }); // the bell: recent notifications, desktop alerts
   initTickets({ showPage, openConversation: open });
+  initSagasPage();
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);
   initAdmin(loadShared);

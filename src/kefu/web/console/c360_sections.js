@@ -98,7 +98,8 @@ function emptyText(what, degraded) {
   return el("p", { class: "c360-empty", text: degraded ? `No ${what} found (not every system answered).` : `No ${what}.` });
 }
 
-export function ordersSection(orders, degraded, showAll, toggle) {
+/** `action(order)` may answer a button for the order's row (the 360's "Refund"), or null. */
+export function ordersSection(orders, degraded, showAll, toggle, action = () => null) {
   if (!orders.length) return section("orders", "Orders", 0, emptyText("orders", degraded));
   const sorted = [...orders].sort((a, b) => String(b.created_at || "").localeCompare(String(a.created_at || "")));
   const shown = showAll ? sorted : sorted.slice(0, ORDERS_SHOWN);
@@ -111,6 +112,7 @@ export function ordersSection(orders, degraded, showAll, toggle) {
         { class: "c360-row", dataset: { order: o.id } },
         el("div", { class: "c360-line" }, el("span", { class: "c360-id", text: o.id }), chip(o.status)),
         el("div", { class: "c360-line muted" }, el("span", { text: money(o.total, o.currency) }), el("span", { text: o.created_at ? day(o.created_at) : "" })),
+        orderActions(action(o)),
       ),
     ),
   );
@@ -124,6 +126,10 @@ export function ordersSection(orders, degraded, showAll, toggle) {
         })
       : null;
   return section("orders", "Orders", orders.length, list, more);
+}
+
+function orderActions(button) {
+  return button ? el("div", { class: "c360-line c360-row-actions" }, button) : null;
 }
 
 export function ticketsSection(tickets, degraded) {

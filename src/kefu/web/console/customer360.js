@@ -9,6 +9,7 @@
 import { customer360, customerSources } from "./api.js";
 import { $, clear, el } from "./dom.js";
 import { findForm, link, panel } from "./c360_find.js";
+import { orderAction, sagasSection } from "./c360_sagas.js";
 import {
   callsSection, describeSource, ordersSection, profile, sourceBadges, ticketsSection,
 } from "./c360_sections.js";
@@ -16,6 +17,7 @@ import {
 // The panel's view: {conversationId, key, linked, data, error, loading, showAllOrders, find}.
 panel.render = render;
 panel.showCustomer = showCustomer;
+panel.refresh = () => panel.view && panel.view.key && !panel.view.loading && load(true);
 let sourcesPromise = null;
 
 /** The configured sources, once per page: which lookups exist, or none at all. */
@@ -133,7 +135,8 @@ function render() {
   const data = panel.view.data;
   const degraded = Object.values(data.sources || {}).some((s) => !["ok", "cached"].includes(s.status));
   body.append(profile(data.customer || {}, degraded, panel.view.key), via());
-  body.append(ordersSection(data.orders || [], degraded, panel.view.showAllOrders, toggleOrders));
+  body.append(ordersSection(data.orders || [], degraded, panel.view.showAllOrders, toggleOrders, orderAction));
+  body.append(sagasSection(panel.view.key));
   body.append(ticketsSection(data.tickets || [], degraded));
   body.append(callsSection(data.calls || [], degraded));
 }
