@@ -21,6 +21,7 @@ from kefu.demo_systems.dataset import Order
 from kefu.demo_systems.orders_api import REFUNDABLE, read_order
 from kefu.demo_systems.refund_saga import demo_sagas
 from kefu.demo_systems.sources import demo_sources
+from kefu.domain.roles import Role
 from tests.support.department_systems import DepartmentSystems, department_systems
 from tests.support.kefu import Kefu, serving
 
@@ -38,8 +39,43 @@ async def demo(
         # Quick retries: the demo's 0.2 s backoff, but a test needs no 60 s budget.
         for step in sagas["refund"]["steps"]:
             step["retry"] = {"attempts": 4, "backoff_seconds": 0.05, "budget_seconds": 30}
-        async with serving(settings_factory(sources=sources, sagas=sagas)) as kefu:
+        sagas["noted"] = NOTED
+        rules = [
+            {
+                "name": "refund-noted",
+                "on": "refund.noted",
+                "do": [{"create_ticket": {"subject": "Noted {data.order_id}", "body": "x"}}],
+            }
+        ]
+        settings = settings_factory(sources=sources, sagas=sagas, rules=rules)
+        async with serving(settings) as kefu:
             yield kefu, systems
+
+
+# kefu's own steps through the node's wiring: an event a rule acts on, a notification.
+NOTED = {
+    "input": {"order_id": {"type": "string", "required": True}},
+    "steps": [
+        {
+            "name": "emit",
+            "action": {
+                "kind": "kefu",
+                "op": "emit",
+                "type": "refund.noted",
+                "data": {"order_id": "{input.order_id}", "saga": "{saga.id}"},
+            },
+        },
+        {
+            "name": "tell",
+            "action": {
+                "kind": "kefu",
+                "op": "notify",
+                "role": "supervisor",
+                "message": "Refund of {input.order_id} noted",
+            },
+        },
+    ],
+}
 
 
 def order_of(systems: DepartmentSystems, customer: str = "C1001") -> Order:
@@ -156,3 +192,28 @@ async def test_the_refund_is_noted_on_the_agents_ticket_once(
         f"/api/v1/tickets?customer_key={order.customer_key}", agent["token"]
     )
     assert [t["id"] for t in tickets["items"]] == [ticket["id"]]  # no second ticket opened
+
+
+async def test_kefu_steps_emit_an_event_and_notify_supervisors(
+    demo: tuple[Kefu, DepartmentSystems],
+) -> None:
+    kefu, _systems = demo
+    supervisor = await kefu.add_agent("Sam", Role.SUPERVISOR)
+    socket = await kefu.ws(supervisor["token"])
+    status, answer = await kefu.post(
+        "/api/v1/sagas/noted",
+        supervisor["token"],
+        {"input": {"order_id": "SO-1"}, "customer_key": "C1001"},
+    )
+    assert status == 202, answer
+    saga = await finished(kefu, supervisor["token"], answer["saga_id"])
+    assert saga["status"] == "completed", saga
+    note = await socket.expect("notification", timeout=HANG_GUARD)
+    assert note["message"] == "Refund of SO-1 noted"
+    deadline = time.monotonic() + HANG_GUARD
+    while True:  # the rule on refund.noted runs after the event is stored
+        status, tickets = await kefu.get("/api/v1/tickets?customer_key=C1001", supervisor["token"])
+        if any(t["subject"] == "Noted SO-1" for t in tickets["items"]):
+            break
+        assert time.monotonic() < deadline, tickets
+        await asyncio.sleep(0.05)

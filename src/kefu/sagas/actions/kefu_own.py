@@ -68,7 +68,7 @@ class KefuActions(Protocol):
     async def emit(
         self,
         *,
-        event_type: str,
+        type: str,  # the event's field name (shadows the builtin inside only)
         data: Mapping[str, Any],
         customer_key: str | None,
         idempotency_key: str,
@@ -207,7 +207,7 @@ class KefuAction:
             )
         data = self._data.render(context)
         return await kefu.emit(
-            event_type=options.type or "",
+            type=options.type or "",
             data=data if isinstance(data, Mapping) else {"value": data},
             customer_key=customer_key,
             idempotency_key=key,
