@@ -8,7 +8,7 @@ import { panel } from "./c360_find.js";
 import { clear, el } from "./dom.js";
 import { confirmSaga } from "./saga_dialog.js";
 import { currentStamp, definitions, known, onSagaChange, onSagaReset, remember, rememberAll, sagasOf, TERMINAL } from "./saga_state.js";
-import { dateTime, inputFacts, progress, sagaBadge, sagaTitle, timeline } from "./saga_timeline.js";
+import { dateTime, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
 
 const REFUND = "refund";
 const NOT_REFUNDABLE = new Set(["pending", "refunded", "cancelled", "canceled"]); // the order system refuses these
@@ -201,7 +201,7 @@ function card(saga, open) {
       sagaBadge(latest.status),
     ),
     el("p", { class: "saga-progress", text: progress(latest) }),
-    latest.error ? el("p", { class: "saga-error", role: "status", text: latest.error }) : null,
+    sagaError(latest),
     timeline(latest, definition),
     el("details", { class: "saga-more" }, el("summary", { text: "Input and id" }), inputFacts(input, definition), el("p", { class: "saga-id", text: latest.id })),
   );

@@ -33,18 +33,32 @@ export function sagaTitle(saga, definition) {
   return (definition && definition.title) || saga.title || saga.name;
 }
 
-/** "2 of 4 steps done"; while and after undoing, how many of the done steps are undone. */
+/** Stopped while compensating (some undo was tried), as the engine decides: such a saga
+ * may be retried or compensated; one that failed going forward (past its pivot) only retried. */
+export function failedBackward(saga) {
+  return (saga.steps || []).some((s) => (s.compensation_attempts || 0) > 0 || s.status === "compensated");
+}
+
+/** "2 of 4 steps done"; while and after undoing, how many of the steps to undo are undone. */
 export function progress(saga) {
   const steps = saga.steps || [];
-  const count = (...statuses) => steps.filter((s) => statuses.includes(s.status)).length;
-  const undone = count("compensated");
-  const undoing = undone + count("compensating");
-  if (saga.status === "compensating" || saga.status === "compensated" || (saga.status === "failed" && undoing)) {
-    const text = `${undone} of ${undone + count("done", "compensating", "failed")} undone`;
+  const count = (test) => steps.filter(test).length;
+  const undoing = saga.status === "compensating" || saga.status === "compensated" || (saga.status === "failed" && failedBackward(saga));
+  if (undoing) {
+    const undone = count((s) => s.status === "compensated");
+    const toUndo = count((s) => ["done", "compensating", "compensated"].includes(s.status) || (s.compensation_attempts || 0) > 0);
+    const text = `${undone} of ${toUndo} undone`;
     return saga.status === "failed" ? `${text}, stopped while undoing` : text;
   }
-  const text = `${count("done")} of ${steps.length} steps done`;
+  const text = `${count((s) => s.status === "done")} of ${steps.length} steps done`;
   return saga.status === "failed" ? `${text}, stopped` : text;
+}
+
+/** The saga's error in words: why it stopped, or why it was undone. */
+export function sagaError(saga) {
+  if (!saga.error) return null;
+  const lead = saga.status === "failed" ? "Stopped: " : saga.status === "compensated" || saga.status === "compensating" ? "Undone after: " : "";
+  return el("p", { class: "saga-error", role: saga.status === "failed" ? "status" : undefined, text: `${lead}${saga.error}` });
 }
 
 /** The input the saga was started with, as the definition orders it. */
@@ -74,7 +88,8 @@ function stepRow(step, declared) {
   const meta = [];
   if (step.attempts) meta.push(`${step.attempts} ${step.attempts === 1 ? "attempt" : "attempts"}`);
   if (step.compensation_attempts) meta.push(`undo: ${step.compensation_attempts} ${step.compensation_attempts === 1 ? "attempt" : "attempts"}`);
-  const took = tookText(step.started_at, step.finished_at);
+  // How long the step took; after an undo the span covers the undo (and any wait for a person).
+  const took = step.compensation_attempts ? "" : tookText(step.started_at, step.finished_at);
   if (took) meta.push(took);
   if (declared && declared.compensable === false) meta.push("cannot be undone");
   return el(

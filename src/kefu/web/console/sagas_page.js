@@ -7,7 +7,7 @@
 import { compensateSaga, getSaga, listSagas, retrySaga } from "./api.js";
 import { $, clear, el } from "./dom.js";
 import { announceSaga, byNewest, currentStamp, definitions, known, onSagaChange, remember, rememberAll } from "./saga_state.js";
-import { dateTime, inputFacts, progress, sagaBadge, sagaTitle, timeline } from "./saga_timeline.js";
+import { dateTime, failedBackward, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
 
 const PAGE_SIZE = 25;
 const FILTERS = ["status", "name", "customer_key"];
@@ -223,7 +223,7 @@ function drawDetail() {
       ),
     ),
     actions(saga),
-    saga.error ? el("p", { class: "saga-error", text: saga.error }) : null,
+    sagaError(saga),
     el(
       "div",
       { class: "sg-grid" },
@@ -282,10 +282,6 @@ function actions(saga) {
   );
 }
 
-/** Stopped while compensating (as the engine decides: some undo was tried), not going forward. */
-function failedBackward(saga) {
-  return (saga.steps || []).some((s) => (s.compensation_attempts || 0) > 0 || s.status === "compensated");
-}
 
 async function act(saga, what, button) {
   if (what === "compensate" && !confirm(`Undo the steps of ${saga.id} that were done?`)) return;
