@@ -41,7 +41,8 @@ class Mailbox:
     def header(self) -> Address:
         """As an ``email`` header value (the policy encodes non-ASCII names)."""
         local, _, domain = self.address.rpartition("@")
-        return Address(display_name=self.name or "", username=local, domain=domain)
+        name = check_name(self.name) or ""  # one line, whatever the caller passed
+        return Address(display_name=name, username=local, domain=domain)
 
     @property
     def domain(self) -> str:

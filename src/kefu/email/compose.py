@@ -18,7 +18,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from kefu.email.addresses import Mailbox
+from kefu.email.addresses import Mailbox, check_name
 from kefu.email.catalog import texts
 
 # The line above which a reply is the customer's new text (kefu.email.reply cuts there).
@@ -53,11 +53,8 @@ def compose(mail: Outgoing, now: datetime) -> EmailMessage:
     t = texts(mail.locale)
     ticket = str(mail.ticket_id)
     team = mail.team or t["team"]
-    greeting = (
-        t["greeting"].format(name=mail.recipient.name)
-        if mail.recipient.name
-        else t["greeting_anonymous"]
-    )
+    name = check_name(mail.recipient.name)
+    greeting = t["greeting"].format(name=name) if name else t["greeting_anonymous"]
     signature = t["signature"].format(agent=mail.agent, team=team) if mail.agent else team
     footer = t["footer"].format(ticket=ticket, subject=mail.subject)
     marker = f"{MARKER} {t['reply_above']} -##"
