@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from kefu.clock import SystemClock
 from kefu.events.retention import prune_processed
 from kefu.store.database import Database
+from kefu.store.processed_events import ProcessedEvents
 from kefu.store.tables import processed_events
 
 
@@ -32,11 +33,11 @@ async def test_ids_older_than_the_window_are_forgotten_the_rest_kept(store_url: 
                     for event_id, hours in ages.items()
                 ],
             )
-        assert await prune_processed(db, clock, timedelta(hours=168)) == 2
+        assert await prune_processed(ProcessedEvents(db), clock, timedelta(hours=168)) == 2
         async with db.connect() as conn:
             query = sa.select(processed_events.c.event_id).where(
                 processed_events.c.consumer == "prune-test"
             )
             left = (await conn.execute(query)).scalars().all()
         assert sorted(left) == ["evt_new", "evt_recent"]
-        assert await prune_processed(db, clock, timedelta(hours=168)) == 0
+        assert await prune_processed(ProcessedEvents(db), clock, timedelta(hours=168)) == 0

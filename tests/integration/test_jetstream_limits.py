@@ -30,6 +30,7 @@ from kefu.events.log import DONE, Received, Result
 from kefu.events.outbox import emit
 from kefu.events.relay import OutboxRelay
 from kefu.store.database import Database
+from kefu.store.outbox import OutboxRepository
 from kefu.store.tables import outbox
 from tests.support.jetstream import consuming, make_settings, until_async
 from tests.support.nats import NatsServer
@@ -207,7 +208,7 @@ async def test_full_stream_refuses_and_the_outbox_keeps_the_event_until_room(
         waiting = Event(id="evt-waiting", type="customer.complaint", data={"text": "late"})
         async with db.begin() as conn:
             await emit(conn, [waiting], datetime.now(UTC))
-        relay = OutboxRelay(db, log, batch=10)
+        relay = OutboxRelay(OutboxRepository(db), log, batch=10)
         with pytest.raises(Unavailable, match="maximum bytes exceeded"):
             await relay.relay_once()
         assert await outbox_ids(db) == ["evt-waiting"]

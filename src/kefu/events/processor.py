@@ -40,10 +40,9 @@ from kefu.events.rules import (
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
-from kefu.store.database import Database
-from kefu.store.processed_events import driver_error, processed_among, record, was_processed
+from kefu.store.processed_events import ProcessedEvents, driver_error, record
 from kefu.store.routing import CustomerRoutingRepository
-from kefu.store.unit_of_work import Emitted, StoreUnitOfWork, unit_of_work
+from kefu.store.unit_of_work import Emitted, StoreUnitOfWork, Units
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +162,11 @@ class _Plan:
 class EventProcessor:
     def __init__(
         self,
-        db: Database,
+        units: Units,
         rules: Sequence[Rule],
         clock: Clock,
         *,
+        processed: ProcessedEvents,
         routing: CustomerRoutingRepository,
         customer: CustomerLoader,
         tickets: TicketEffects | None = None,
@@ -177,7 +177,10 @@ class EventProcessor:
         wake: Callable[[], None] | None = None,
         handoff: Callable[[Emitted], None] | None = None,
     ) -> None:
-        self._db = db
+        # Units of work for the effects: collecting ones (``collect=True``) when there is
+        # a ``handoff``, so what they emitted can be handed over once committed.
+        self._units = units
+        self._processed = processed
         self._rules = list(rules)
         self._clock = clock
         self._routing = routing
@@ -253,7 +256,7 @@ class EventProcessor:
             return Result(outcome, reason), False
 
     async def _not_yet_processed(self, batch: Sequence[Received]) -> list[int]:
-        done = await processed_among(self._db, CONSUMER, list({i.event.id for i in batch}))
+        done = await self._processed.among(CONSUMER, list({i.event.id for i in batch}))
         seen: set[str] = set()
         fresh = []
         for index, item in enumerate(batch):
@@ -265,7 +268,7 @@ class EventProcessor:
         return fresh
 
     async def _already(self, event_id: str) -> bool:
-        return await was_processed(self._db, CONSUMER, event_id)
+        return await self._processed.seen(CONSUMER, event_id)
 
     # ---- evaluation (no writes) ----------------------------------------------------------
 
@@ -397,7 +400,9 @@ class EventProcessor:
         emitted, given to the consumer once committed."""
         started = time.perf_counter()
         now = self._clock.now()
-        async with unit_of_work(self._db, collect=self._handoff is not None) as uow:
+        async with self._units() as uow:
+            if self._handoff is not None and not uow.collecting:
+                raise RuntimeError("a hand-off needs units of work made with collect=True")
             conn = uow.connection
             await record(conn, CONSUMER, [plan.event.id for plan in plans], now)
             specs = [spec for plan in plans for spec in plan.tickets]

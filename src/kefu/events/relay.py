@@ -14,8 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from kefu.store import outbox
-from kefu.store.database import Database
+from kefu.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +29,8 @@ class EncodedLog(Protocol):
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, target: EncodedLog, *, batch: int) -> None:
-        self._db = db
+    def __init__(self, outbox: OutboxRepository, target: EncodedLog, *, batch: int) -> None:
+        self._outbox = outbox
         self._target = target
         self._batch = batch
         self._wake = asyncio.Event()
@@ -56,10 +55,10 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of outbox rows; returns how many moved."""
-        rows = await outbox.oldest(self._db, self._batch)
+        rows = await self._outbox.oldest(self._batch)
         if not rows:
             return 0
         # The stored bytes as they are: kefu encoded them, in this schema.
         await self._target.append_encoded([(subject, eid, data) for _, subject, eid, data in rows])
-        await outbox.delete(self._db, [row_id for row_id, *_ in rows])
+        await self._outbox.delete([row_id for row_id, *_ in rows])
         return len(rows)

@@ -15,26 +15,25 @@ import logging
 from datetime import timedelta
 
 from kefu.ports import Clock
-from kefu.store.database import Database
-from kefu.store.processed_events import forget_before
+from kefu.store.processed_events import ProcessedEvents
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 3600.0
 
 
-async def prune_processed(db: Database, clock: Clock, keep: timedelta) -> int:
+async def prune_processed(processed: ProcessedEvents, clock: Clock, keep: timedelta) -> int:
     """Delete dedupe rows older than ``keep``; returns how many."""
-    return await forget_before(db, clock.now() - keep)
+    return await processed.forget_before(clock.now() - keep)
 
 
 async def run_pruner(
-    db: Database, clock: Clock, keep: timedelta, every: float = PRUNE_EVERY_SECONDS
+    processed: ProcessedEvents, clock: Clock, keep: timedelta, every: float = PRUNE_EVERY_SECONDS
 ) -> None:
     """Prune now and then every ``every`` seconds until cancelled; a failure waits a round."""
     while True:
         try:
-            pruned = await prune_processed(db, clock, keep)
+            pruned = await prune_processed(processed, clock, keep)
             if pruned:
                 log.info("forgot %d processed event ids older than %s", pruned, keep)
         except asyncio.CancelledError:

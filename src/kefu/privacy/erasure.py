@@ -19,15 +19,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kefu.attachments.storage import BlobStore
-from kefu.store.database import Database
 from kefu.store.erasure import COUNTED, Erased, ErasureRepository
 
 __all__ = ["COUNTED", "Erased", "Eraser"]
 
 
 class Eraser:
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
-        self._rows = ErasureRepository(db)
+    def __init__(self, rows: ErasureRepository, blobs: BlobStore) -> None:
+        self._rows = rows
         self._blobs = blobs
 
     async def visitors_matching(

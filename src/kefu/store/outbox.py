@@ -71,3 +71,17 @@ async def delete(db: Database, ids: Sequence[int]) -> None:
     """``delete_rows`` in a transaction of its own."""
     async with db.begin() as conn:
         await delete_rows(conn, ids)
+
+
+class OutboxRepository:
+    """The outbox as the relay to JetStream reads and empties it, each call its own
+    transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def oldest(self, limit: int) -> list[tuple[int, str, str, bytes]]:
+        return await oldest(self._db, limit)
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        await delete(self._db, ids)

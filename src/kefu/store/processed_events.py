@@ -62,6 +62,23 @@ async def forget_before(db: Database, cutoff: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+class ProcessedEvents:
+    """The table as the events processor and the pruner use it, outside any unit of work
+    (inside one, ``record`` writes on the unit's connection)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def among(self, consumer: str, ids: Sequence[str]) -> set[str]:
+        return await processed_among(self._db, consumer, ids)
+
+    async def seen(self, consumer: str, event_id: str) -> bool:
+        return await was_processed(self._db, consumer, event_id)
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        return await forget_before(self._db, cutoff)
+
+
 def driver_error(exc: Exception) -> Exception:
     """The driver's own exception inside a store error (SQLAlchemy's wraps it in the
     statement and every parameter, too long and too revealing for a dead letter)."""

@@ -39,6 +39,11 @@ class StoreUnitOfWork:
         self.emitted: Emitted = []
 
     @property
+    def collecting(self) -> bool:
+        """Does ``emitted`` gather what this unit emits (``collect=True``)?"""
+        return self._collect
+
+    @property
     def connection(self) -> AsyncConnection:
         """The transaction's connection, for repositories in ``kefu.store`` only."""
         return self._conn
@@ -88,6 +93,7 @@ Units = Callable[[], contextlib.AbstractAsyncContextManager[StoreUnitOfWork]]
 """Opens a new unit (the store's ``kefu.ports.UnitOfWorkFactory``)."""
 
 
-def unit_of_work_factory(db: Database) -> Units:
-    """What services are given to open their own units of work."""
-    return lambda: unit_of_work(db)
+def unit_of_work_factory(db: Database, *, collect: bool = False) -> Units:
+    """What services are given to open their own units of work (``collect``: units that
+    keep what they emitted, for an owner that hands it to the consumer itself)."""
+    return lambda: unit_of_work(db, collect=collect)
