@@ -200,3 +200,36 @@ async def test_an_unreachable_database_is_retryable() -> None:
             assert failed.value.retryable, url
         finally:
             await action.close()
+
+
+async def test_postgresql_stored_procedure() -> None:
+    async with postgres_async_database() as url:
+        await execute(
+            url,
+            *SCHEMA,
+            "CREATE PROCEDURE refund_account(p_id text, p_amount numeric, p_key text) "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF p_amount > 50 THEN RAISE EXCEPTION 'too much for %', p_id; END IF; "
+            "INSERT INTO saga_applied_keys (idempotency_key) VALUES (p_key); "
+            "UPDATE accounts SET balance = balance + p_amount WHERE id = p_id; END $$",
+        )
+        spec = {
+            "kind": "sql",
+            "connection": {"url": url},
+            "statement": "CALL refund_account(:id, CAST(:amount AS numeric), :idempotency_key)",
+            "params": {"id": "input.account", "amount": "input.amount"},
+        }
+        action = build(spec)
+        try:
+            await action.run(call({"account": "A1", "amount": 5}))
+            with pytest.raises(ActionFailed) as again:  # the key is in the procedure's table
+                await action.run(call({"account": "A1", "amount": 5}, attempt=2))
+            assert not again.value.retryable and "23505" in str(again.value)
+            with pytest.raises(ActionFailed) as raised:
+                await action.run(call({"account": "A1", "amount": 80}, saga_id="saga_2"))
+            assert not raised.value.retryable and "P0001" in str(raised.value)
+            assert "A1" not in str(raised.value) and "too much" not in str(raised.value)
+        finally:
+            await action.close()
+        rows = await execute(url, "SELECT balance FROM accounts WHERE id = 'A1'")
+        assert float(rows[0][0]) == 105.0
