@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.store.customer_tickets import tickets_of_customer
 from kefu.store.database import Database
-from kefu.store.tables import tickets
 from kefu.unify.connector import PathLanguage, PreparedRequest
 from kefu.unify.paths import DOTTED
 
@@ -36,24 +35,12 @@ class _Tickets:
         self._options = options
 
     async def run(self, value: str) -> Any:
-        query = (
-            sa.select(
-                tickets.c.id,
-                tickets.c.subject,
-                tickets.c.status,
-                tickets.c.priority,
-                tickets.c.created_at,
-                tickets.c.updated_at,
-            )
-            .where(tickets.c.customer_key == value)
-            .order_by(tickets.c.id.desc())
-            .limit(self._options.limit)
+        return await tickets_of_customer(
+            self._db,
+            value,
+            limit=self._options.limit,
+            include_closed=self._options.include_closed,
         )
-        if not self._options.include_closed:
-            query = query.where(tickets.c.status != "closed")
-        async with self._db.connect() as conn:
-            rows = await conn.execute(query)
-            return [dict(row._mapping) for row in rows]
 
 
 class KefuTicketsClient:
