@@ -16,7 +16,10 @@ from aiohttp.test_utils import TestServer
 from kefu.bootstrap import running_node
 from kefu.config import Settings
 from kefu.domain.roles import Role
+from kefu.sagas.actions.base import ActionFailed
+from kefu.sagas.kefu_actions import NodeKefuActions
 from kefu.server import create_app
+from kefu.store.unit_of_work import unit_of_work_factory
 from tests.support.kefu import Kefu
 from tests.support.passwords import CheapHasher
 from tests.support.saga_systems import System, until
@@ -271,3 +274,69 @@ async def test_a_rule_starts_a_saga_once_per_event(kefu: Kefu, system: System) -
     assert [s["input"] for s in sagas if s["input"]["order_id"] == "R7"] == [
         {"order_id": "R7", "amount": 12}
     ]
+
+
+async def test_the_agent_serving_the_customer_hears_of_the_saga(kefu: Kefu) -> None:
+    """An agent whose open conversation is the saga's customer gets saga.updated, even
+    for a saga a machine started (the 360 panel shows its timeline)."""
+    agent = await kefu.add_agent("Ann")
+    agent_ws = await kefu.ws(agent["token"])
+    visitor = await kefu.visitor(name="Wang")
+    visitor_ws = await kefu.ws(visitor["token"])
+    ack = await visitor_ws.send_message("my parcel arrived broken")
+    conversation_id = ack["conversation_id"]
+    await agent_ws.expect("conversation.assigned", conversation_id=conversation_id)
+    status, _ = await kefu.put(
+        f"/api/v1/conversations/{conversation_id}/customer", agent["token"], {"customer_key": "C5"}
+    )
+    assert status == 200
+    admin = await kefu.add_agent("Root", Role.ADMIN)
+    _, created = await kefu.post(
+        "/api/v1/api-tokens", admin["token"], {"name": "crm", "scopes": ["sagas:write"]}
+    )
+    _, body = await start(kefu, created["token"], input=ORDER, customer_key="C5")
+    frame = await agent_ws.expect("saga.updated", timeout=10)
+    while frame["saga"]["status"] != "completed":
+        frame = await agent_ws.expect("saga.updated", timeout=10)
+    assert frame["saga"]["id"] == body["saga_id"]
+    assert frame["saga"]["customer_key"] == "C5"
+    await agent_ws.close()
+    await visitor_ws.close()
+
+
+async def test_kefu_steps_apply_once_per_key(kefu: Kefu) -> None:
+    """KefuActions (kind: kefu) on the node: a re-run step with the same key changes
+    nothing; a ticket that does not exist is a definite no."""
+    node = kefu.node
+    own = NodeKefuActions(
+        node.repos.db, unit_of_work_factory(node.repos.db), node.tickets, node.hub, node.clock
+    )
+    made = await own.ticket_create(
+        subject="Refund A1", body="refund", customer_key="C6", priority="normal", queue=None,
+        idempotency_key="saga_x:open:do",
+    )  # fmt: skip
+    again = await own.ticket_create(
+        subject="Refund A1", body="refund", customer_key="C6", priority="normal", queue=None,
+        idempotency_key="saga_x:open:do",
+    )  # fmt: skip
+    assert made["applied"] is True and again == {"applied": False}
+    ticket_id = made["ticket_id"]
+    for _ in range(2):
+        await own.ticket_comment(
+            ticket_id=ticket_id, body="refunded", internal=True, idempotency_key="saga_x:note:do"
+        )
+    agent = await kefu.add_agent("Ann")
+    _, tickets = await kefu.get("/api/v1/tickets?customer_key=C6", agent["token"])
+    assert [t["id"] for t in tickets["items"]] == [ticket_id]
+    _, comments = await kefu.get(f"/api/v1/tickets/{ticket_id}/comments", agent["token"])
+    assert [c["body"] for c in comments["items"]] == ["refunded"]
+    with pytest.raises(ActionFailed) as refused:
+        await own.ticket_comment(
+            ticket_id="999999", body="x", internal=True, idempotency_key="saga_y:note:do"
+        )
+    assert refused.value.retryable is False
+    first = await own.emit(type="refund.done", data={}, customer_key="C6", idempotency_key="k:e:do")
+    second = await own.emit(
+        type="refund.done", data={}, customer_key="C6", idempotency_key="k:e:do"
+    )
+    assert first == second  # the same event id: consumers drop the copy
