@@ -267,6 +267,15 @@ async def test_a_failing_step_is_undone_in_reverse_on_the_timeline(
     panel = page.locator(PANEL)
     await panel.get_by_role("button", name=f"Refund {ORDER}").click()
     dialog = page.get_by_role("dialog", name="Refund an order")
+    # Bad input is said in the dialog and starts nothing.
+    amount = dialog.get_by_label("Amount")
+    await amount.fill("0")
+    await dialog.get_by_role("button", name="Confirm: Refund an order").click()
+    await expect(dialog.get_by_role("alert")).to_have_text("Amount must be at least 0.01.")
+    await expect(amount).to_be_focused()
+    status, none = await kefu.get("/api/v1/sagas?customer_key=C1001", bo["token"])
+    assert status == 200 and none["items"] == []
+    await amount.fill("1165")
     await dialog.get_by_role("button", name="Confirm: Refund an order").click()
     card = panel.locator(".saga-card").first
     await expect(card).to_have_attribute("data-status", "compensated", timeout=HANG_GUARD * 1000)
@@ -324,12 +333,15 @@ async def test_a_supervisor_filters_sagas_and_retries_a_failed_one(
 ) -> None:
     sue = await kefu.add_agent("Sue Park", Role.SUPERVISOR)
     max_ = await kefu.add_agent("Max Wu", Role.SUPERVISOR)
-    (ok_key, ok_order), (bad_key, bad_order), (late_key, late_order) = refund_orders(systems, 3)
+    (ok_key, ok_order), (bad_key, bad_order), (late_key, late_order), (undo_key, undo_order) = (
+        refund_orders(systems, 4)
+    )
     completed = await start_api(kefu, sue["token"], "refund", ok_key, order_id=ok_order, amount=1.0)
     await ended(kefu, sue["token"], completed, "completed")
     failed = await failed_saga(kefu, sue["token"], systems, bad_key, bad_order)
     other = await failed_saga(kefu, sue["token"], systems, late_key, late_order)
-    for n in range(25):  # more than a page (25) in all
+    undo = await failed_saga(kefu, sue["token"], systems, undo_key, undo_order)
+    for n in range(24):  # more than a page (25) in all
         await start_api(kefu, sue["token"], "goodwill", "C2000", note=f"voucher {n}")
 
     page = await browser(width=1280, height=800)
@@ -341,24 +353,24 @@ async def test_a_supervisor_filters_sagas_and_retries_a_failed_one(
     await expect(rows).to_have_count(28)
     await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
     # Newest first: the goodwill notes, then the refunds from the latest.
-    ids = [await r.get_attribute("data-saga") for r in (await rows.all())[-3:]]
-    assert ids == [other, failed, completed]
+    ids = [await r.get_attribute("data-saga") for r in (await rows.all())[-4:]]
+    assert ids == [undo, other, failed, completed]
 
     filters = page.get_by_role("search", name="Filter sagas")
     await filters.get_by_label("Status").select_option("failed")
-    await expect(rows).to_have_count(2)
+    await expect(rows).to_have_count(3)
     await filters.get_by_label("Customer").fill(bad_key)
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-saga", failed)
     await filters.get_by_label("Status").select_option("")
     await filters.get_by_label("Customer").fill("")
     await filters.get_by_label("Name").select_option("refund")
-    await expect(rows).to_have_count(3)
+    await expect(rows).to_have_count(4)
     await filters.get_by_label("Name").select_option("goodwill")
-    await expect(rows).to_have_count(25)
+    await expect(rows).to_have_count(24)
     await filters.get_by_label("Name").select_option("")
     await filters.get_by_label("Status").select_option("failed")
-    await expect(rows).to_have_count(2)
+    await expect(rows).to_have_count(3)
     await shot(page, "page-1280")
 
     # Someone else compensates `other` while Sue's Retry is on its way: a 409, in words.
@@ -393,6 +405,16 @@ async def test_a_supervisor_filters_sagas_and_retries_a_failed_one(
     order = await read_order(systems.orders, bad_order)
     assert order is not None and order["status"] != "refunded"
     await shot(page, "retried-1280")
+
+    # Compensate, after a confirm, undoes the third one.
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator(f'#sg-list li[data-saga="{undo}"] button').click()
+    await expect(view).to_have_attribute("data-saga", undo)
+    await view.get_by_role("button", name="Compensate").click()
+    await expect(view).to_have_attribute("data-status", "compensated", timeout=HANG_GUARD * 1000)
+    await expect(view.locator(".saga-progress")).to_have_text("3 of 3 undone")
+    order = await read_order(systems.orders, undo_order)
+    assert order is not None and order["status"] != "refunded"
 
 
 @pytest.mark.parametrize("size", ["1366", "375"])
