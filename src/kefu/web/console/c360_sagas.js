@@ -62,7 +62,8 @@ export function orderAction(order) {
 function amountOf(total) {
   const n = Number(total);
   if (total === undefined || total === null || total === "" || Number.isNaN(n)) return "";
-  return Number.isInteger(n * 100) ? n.toFixed(2) : String(n);
+  const cents = n * 100;
+  return Math.abs(cents - Math.round(cents)) < 1e-6 ? n.toFixed(2) : String(n); // 1165.1 -> "1165.10"
 }
 
 /** The panel's Sagas section for customer `key` (one node, redrawn as sagas change). */
