@@ -62,6 +62,7 @@ from kefu.sagas.kefu_actions import NodeKefuActions
 from kefu.sagas.runtime import action_builder, running_sagas
 from kefu.store.database import Database
 from kefu.store.erasure import ErasureRepository
+from kefu.store.event_log import OutboxLogStore
 from kefu.store.messages import BatchCommit, MessageWriter
 from kefu.store.outbox import OutboxRepository
 from kefu.store.postgres_batch import PostgresCommitter
@@ -152,7 +153,7 @@ async def running_events(
             event_log, wake, handoff = jetstream, relay.wake, None
         else:
             store_log = StoreEventLog(
-                db,
+                OutboxLogStore(db),
                 clock,
                 batch=settings.batch,
                 max_attempts=settings.max_attempts,

@@ -24,6 +24,7 @@ from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.store_log import StoreEventLog
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
+from kefu.store.event_log import OutboxLogStore
 from kefu.store.repositories import Repositories
 from kefu.store.tables import outbox, ticket_history, tickets
 from kefu.store.unit_of_work import unit_of_work_factory
@@ -107,7 +108,7 @@ async def outbox_ids(db: Database) -> list[int]:
 
 def store_log(db: Database, **options: object) -> StoreEventLog:
     settings: dict[str, object] = {"batch": 50, "max_attempts": 5, "backoff_seconds": [0.05]}
-    return StoreEventLog(db, Clock(), **(settings | options))  # type: ignore[arg-type]
+    return StoreEventLog(OutboxLogStore(db), Clock(), **(settings | options))  # type: ignore[arg-type]
 
 
 async def test_appended_events_are_handed_over_in_memory_and_deleted(db: Database) -> None:

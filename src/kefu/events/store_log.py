@@ -31,9 +31,8 @@ from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.outbox import Emitted
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 from kefu.ports import Clock
-from kefu.store import event_log as sql
-from kefu.store.database import Database
-from kefu.store.unit_of_work import StoreUnitOfWork, unit_of_work
+from kefu.store.event_log import OutboxLogStore, remove_dead_letter
+from kefu.store.unit_of_work import StoreUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ FAILED = Result(
 class StoreEventLog:
     def __init__(
         self,
-        db: Database,
+        store: OutboxLogStore,
         clock: Clock,
         *,
         batch: int,
@@ -68,7 +67,7 @@ class StoreEventLog:
         backoff_seconds: Sequence[float] = (1.0, 5.0, 30.0, 120.0),
         handoff_limit: int = HANDOFF_EVENTS,
     ) -> None:
-        self._db = db
+        self._store = store
         self._clock = clock
         self._batch = batch
         self._max_attempts = max_attempts
@@ -87,7 +86,7 @@ class StoreEventLog:
         # (SQLite reuses the ids of deleted rows) leaves its row to the next sweep.
         self._swept_ids: set[int] = set()
         self._swept_order: deque[int] = deque()
-        self._lanes = LANES.get(db.dialect, 1)
+        self._lanes = LANES.get(store.dialect, 1)
         self._capacity = handoff_limit
         self._consuming = False
         self._stale = True  # the table may hold rows not in the queue: sweep it
@@ -122,7 +121,7 @@ class StoreEventLog:
         self._wake.set()
 
     async def append(self, events: Sequence[Event]) -> None:
-        async with unit_of_work(self._db, collect=True) as uow:
+        async with self._store.units(collect=True) as uow:
             await uow.emit(events, self._clock.now())
         self.handoff(uow.emitted)
         self._wake.set()
@@ -131,7 +130,7 @@ class StoreEventLog:
         """Consume until cancelled; a lost store connection costs a pause, not the loop."""
         while True:
             try:
-                if self._db.dialect == "postgresql":
+                if self._store.dialect == "postgresql":
                     await self._consume_elected(handle)
                 else:
                     await self._consume(handle)
@@ -149,7 +148,7 @@ class StoreEventLog:
         never works on without the lock; the caller then takes the lock again.
         """
         # Another node consuming holds it; this one takes over when that one stops.
-        async with sql.advisory_lock(self._db, CONSUMER_LOCK) as lock:
+        async with self._store.advisory_lock(CONSUMER_LOCK) as lock:
             work = asyncio.create_task(self._consume(handle))
             try:
                 while not work.done():
@@ -260,7 +259,7 @@ class StoreEventLog:
         # read's snapshot, and must not come back from it.
         waiting |= self._busy
         limit = self._batch + len(waiting)  # room past the rows left out
-        rows = await sql.outbox_page(self._db, after, limit)
+        rows = await self._store.page(after, limit)
         self._sweep_after = rows[-1][0] if len(rows) == limit else 0
         found = [
             (row_id, decode_trusted(payload))
@@ -296,8 +295,7 @@ class StoreEventLog:
         if not finished:
             return
         now = self._clock.now()
-        await sql.settle(
-            self._db,
+        await self._store.settle(
             finished,
             [_dead_letter(r, why, now) for _, r, why in dead],
             [_audit_entry(r, why, now) for _, r, why in dead],
@@ -310,15 +308,15 @@ class StoreEventLog:
             self._not_before.pop(row_id, None)
 
     async def ping(self) -> None:
-        await self._db.ping()
+        await self._store.ping()
 
     # -- dead letters (kefu.events.dead_letters.DeadLetters) ------------------------------
 
     async def dead_letters(self, limit: int = 100, after: int = 0) -> list[DeadLetter]:
-        return [_letter(row) for row in await sql.dead_letter_page(self._db, after, limit)]
+        return [_letter(row) for row in await self._store.dead_letters(after, limit)]
 
     async def dead_letter(self, sequence: int) -> DeadLetter | None:
-        row = await sql.dead_letter_row(self._db, sequence)
+        row = await self._store.dead_letter(sequence)
         return _letter(row) if row is not None else None
 
     async def replay_dead_letter(self, sequence: int) -> DeadLetter:
@@ -328,7 +326,7 @@ class StoreEventLog:
         if letter is None:
             raise _no_letter(sequence)
         event = replayable(letter)
-        async with unit_of_work(self._db, collect=True) as uow:
+        async with self._store.units(collect=True) as uow:
             await self._remove(uow, sequence)
             await uow.emit([event], self._clock.now())
         self.handoff(uow.emitted)
@@ -339,12 +337,12 @@ class StoreEventLog:
         letter = await self.dead_letter(sequence)
         if letter is None:
             raise _no_letter(sequence)
-        async with unit_of_work(self._db) as uow:
+        async with self._store.units() as uow:
             await self._remove(uow, sequence)
         return letter
 
     async def _remove(self, uow: StoreUnitOfWork, sequence: int) -> None:
-        if not await sql.remove_dead_letter(uow.connection, sequence):
+        if not await remove_dead_letter(uow.connection, sequence):
             raise _no_letter(sequence)  # replayed or discarded since it was read
 
     async def close(self) -> None:

@@ -1,11 +1,14 @@
 """The SQL behind the store event log (``kefu.events.store_log``): reading the outbox a
 page at a time, settling a handled batch (delete, dead-letter, audit) in one
-transaction, the consumer's PostgreSQL advisory lock, and the dead-letter table."""
+transaction, the consumer's PostgreSQL advisory lock, and the dead-letter table.
+``OutboxLogStore`` binds them to one database: the event log is given that, never the
+database itself."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.store.database import Database
 from kefu.store.outbox import delete_rows
 from kefu.store.tables import audit_log, dead_letters, outbox
+from kefu.store.unit_of_work import StoreUnitOfWork, unit_of_work
 
 
 class LockSession:
@@ -91,3 +95,41 @@ async def remove_dead_letter(conn: AsyncConnection, sequence: int) -> bool:
     """Delete the letter; False when it was already gone (replayed or discarded)."""
     gone = await conn.execute(dead_letters.delete().where(dead_letters.c.id == sequence))
     return gone.rowcount == 1
+
+
+class OutboxLogStore:
+    """Everything the store event log asks of the store, on one database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    def units(self, *, collect: bool = False) -> AbstractAsyncContextManager[StoreUnitOfWork]:
+        """A unit of work (``collect``: it keeps what it emitted, for the hand-off)."""
+        return unit_of_work(self._db, collect=collect)
+
+    def advisory_lock(self, key: int) -> AbstractAsyncContextManager[LockSession]:
+        return advisory_lock(self._db, key)
+
+    async def page(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        return await outbox_page(self._db, after, limit)
+
+    async def settle(
+        self,
+        finished: Sequence[int],
+        dead: Sequence[Mapping[str, object]],
+        audit: Sequence[Mapping[str, object]],
+    ) -> None:
+        await settle(self._db, finished, dead, audit)
+
+    async def dead_letters(self, after: int, limit: int) -> list[Any]:
+        return await dead_letter_page(self._db, after, limit)
+
+    async def dead_letter(self, sequence: int) -> Any | None:
+        return await dead_letter_row(self._db, sequence)
+
+    async def ping(self) -> None:
+        await self._db.ping()
