@@ -270,3 +270,21 @@ async def test_a_live_lease_is_renewed_and_not_taken(db: Database, system: Syste
         hold.set()
         record = await ended(db, saga_id)
     assert record.state.status is SagaStatus.COMPLETED
+
+
+async def test_a_saga_whose_definition_changed_stops_for_a_human(
+    db: Database, system: System
+) -> None:
+    """Steps configured differently now than when it ran: failed with why, not guessed,
+    and neither retry nor compensate tries to run it."""
+    repo = SagaRepository(db)
+    old = NewSaga("saga_old1", "refund", None, {"order_id": "o1"}, None, None, ["a", "x"])
+    async with unit_of_work(db) as uow:
+        await repo.create(uow.connection, old, SystemClock().now(), owner=None, lease_until=None)
+    async with engine_for(db, system, "node-a", []) as engine:
+        record = await ended(db, old.id)
+        assert record.state.status is SagaStatus.FAILED
+        assert record.state.error is not None and "definition changed" in record.state.error
+        with pytest.raises(Conflict):
+            await engine.retry(old.id)
+    assert system.calls == []

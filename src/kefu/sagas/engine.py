@@ -27,10 +27,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-import msgspec
-
 from kefu.cluster.heartbeat import every
-from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.errors import IllegalTransition
 from kefu.domain.ids import new_id
 from kefu.domain.saga import (
@@ -42,7 +39,6 @@ from kefu.domain.saga import (
     compensate,
     failed,
     finish,
-    new_saga,
     next_command,
     retry,
     start_attempt,
@@ -54,17 +50,11 @@ from kefu.sagas.actions.base import ActionCall, ActionFailed
 from kefu.sagas.definitions import SagaDefinition
 from kefu.sagas.inputs import input_errors
 from kefu.sagas.settings import SagaEngineSettings
+from kefu.sagas.steps import ENDED_EVENTS, call_context, ended_event, fits, fresh_record, kept
 from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository
 from kefu.store.unit_of_work import StoreUnitOfWork, Units
 
 log = logging.getLogger(__name__)
-
-ENDED_EVENTS = {
-    SagaStatus.COMPLETED: "saga.completed",
-    SagaStatus.COMPENSATED: "saga.compensated",
-    SagaStatus.FAILED: "saga.failed",
-}
-MAX_RESULT_BYTES = 16_384  # of an action's answer kept for later steps' templates
 
 
 class InvalidInput(KefuError):
@@ -221,7 +211,7 @@ class SagaEngine:
                 self._held.add(saga_id)
             else:
                 self._backlog = True
-            record = _fresh(draft, now, len(definition.steps), self.node_id if here else None)
+            record = fresh_record(draft, now, len(definition.steps), self.node_id if here else None)
             uow.after_commit(lambda: self._started(record, here))
         return saga_id, created
 
@@ -243,8 +233,12 @@ class SagaEngine:
             if record is None:
                 raise NotFound(f"no saga {saga_id[:40]!r}", code="unknown_saga")
             definition = self.definitions.get(record.name)
-            if definition is None:
-                raise Conflict(f"the saga {record.name!r} is no longer configured")
+            if definition is None or not fits(record, definition):
+                raise Conflict(
+                    f"the saga {record.name!r} is configured with other steps now; "
+                    "it cannot be resumed",
+                    code="saga_state_conflict",
+                )
             verb = "compensated" if compensating else "retried"
             try:
                 after = (
@@ -334,9 +328,13 @@ class SagaEngine:
             if record is None or record.lease_owner != self.node_id:
                 return
             definition = self.definitions.get(record.name)
-            if definition is None:
-                log.error("sagas: %s names no configured saga %r", saga_id, record.name)
-                await self._repo.release(self.node_id, [saga_id])
+            if definition is None or not fits(record, definition):
+                # Config changed under it: stop for a human rather than guess (and not be
+                # claimed again and again).
+                log.error("sagas: %s's steps are no longer configured as it ran", saga_id)
+                error = "its definition changed while it ran (steps are no longer the same)"
+                after = replace(record.state, status=SagaStatus.FAILED, error=error)
+                await self._save(record, after, self._clock.now())
                 return
             await self._drive(record, definition)
         except LostLease:
@@ -383,7 +381,7 @@ class SagaEngine:
             phase=command.phase,
             attempt=tries.attempts if command.phase == "action" else tries.compensation_attempts,
             timeout=step.timeout,
-            context=_context(record, step.name, command),
+            context=call_context(record, step.name, command),
         )
         call = replace(call, context={**call.context, "idempotency_key": call.idempotency_key})
         if action is None:  # the plan never asks to compensate a step without one
@@ -402,7 +400,7 @@ class SagaEngine:
             error, retryable = f"unexpected {type(exc).__name__}", True
         else:
             now = self._clock.now()
-            done = succeeded(state, command, _kept(result), now)
+            done = succeeded(state, command, kept(result), now)
             return await self._save(record, done, now), None
         now = self._clock.now()
         after, delay = failed(definition.plan, state, command, error, retryable=retryable, now=now)
@@ -419,7 +417,7 @@ class SagaEngine:
                 raise LostLease
             ended = after.status not in ACTIVE and after.status is not record.state.status
             if ended and self._wanted(ENDED_EVENTS[after.status]):
-                await uow.emit([_ended_event(record, after, now)], now)
+                await uow.emit([ended_event(record, after, now)], now)
             changed = replace(record, state=after, updated_at=now)
             if after.status not in ACTIVE:
                 changed = replace(changed, lease_owner=None, lease_until=None)
@@ -431,64 +429,3 @@ class SagaEngine:
     def _announce(self, record: SagaRecord) -> None:
         if self._on_change is not None:
             self._on_change(record)
-
-
-def _context(record: SagaRecord, step: str, command: Run) -> dict[str, Any]:
-    results = {
-        name: dict(s.result)
-        for name, s in zip(record.step_names, record.state.steps, strict=True)
-        if s.result is not None
-    }
-    return {
-        "input": dict(record.input),
-        "customer_key": record.customer_key,
-        "saga": {"id": record.id, "name": record.name},
-        "step": {"name": step, "phase": command.phase},
-        "steps": results,
-    }
-
-
-def _kept(result: Any) -> dict[str, Any] | None:
-    """An action's answer as plain JSON (a mapping), or None when it is not one or too
-    large to keep: later steps read it from the log after any crash."""
-    if not isinstance(result, Mapping):
-        return None
-    try:
-        raw = msgspec.json.encode(dict(result))
-    except (TypeError, msgspec.EncodeError):
-        return None
-    if len(raw) > MAX_RESULT_BYTES:
-        return None
-    decoded: dict[str, Any] = msgspec.json.decode(raw)
-    return decoded
-
-
-def _ended_event(record: SagaRecord, after: SagaState, now: datetime) -> Event:
-    data: dict[str, Any] = {"saga_id": record.id, "name": record.name, "status": after.status.value}
-    if after.error is not None:
-        data["error"] = after.error
-    return Event(
-        id=new_event_id(),
-        type=ENDED_EVENTS[after.status],
-        data=data,
-        customer_key=record.customer_key,
-        occurred_at=now.isoformat(),
-        source="sagas",
-    )
-
-
-def _fresh(draft: NewSaga, now: datetime, steps: int, owner: str | None) -> SagaRecord:
-    return SagaRecord(
-        id=draft.id,
-        name=draft.name,
-        customer_key=draft.customer_key,
-        input=dict(draft.input),
-        idempotency_key=draft.idempotency_key,
-        created_by=draft.created_by,
-        started_at=now,
-        updated_at=now,
-        lease_owner=owner,
-        lease_until=None,
-        step_names=tuple(draft.step_names),
-        state=new_saga(steps),
-    )
