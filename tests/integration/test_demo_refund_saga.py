@@ -217,3 +217,20 @@ async def test_kefu_steps_emit_an_event_and_notify_supervisors(
             break
         assert time.monotonic() < deadline, tickets
         await asyncio.sleep(0.05)
+
+
+async def test_a_second_refund_of_one_order_is_refused_and_changes_nothing(
+    demo: tuple[Kefu, DepartmentSystems],
+) -> None:
+    kefu, systems = demo
+    agent = await kefu.add_agent("Alex")
+    order = order_of(systems)
+    assert (await start(kefu, agent["token"], order))["status"] == "completed"
+    points = points_balance(systems.crm, order.customer_key)
+    again = await start(kefu, agent["token"], order)
+    assert again["status"] == "compensated", again
+    first = again["steps"][0]
+    assert (first["status"], first["error"]) == ("failed", "orders: HTTP 409 already_refunded")
+    assert first["attempts"] == 1  # a definite no is not retried
+    assert points_balance(systems.crm, order.customer_key) == points
+    assert len(notes_of(systems.callcenter, order.customer_key)) == 1

@@ -298,6 +298,7 @@ async def test_soap_note_is_filed_once_escaped_and_removed(systems: DepartmentSy
     ("spec", "problem"),
     [
         ({"kind": "ftp"}, "kind: must be one of"),
+        ({"kind": "rest", "source": "crm", "system": "a\nb"}, "system: "),
         ({"kind": "rest", "source": "nope", "path": "/"}, "source: no source named 'nope'"),
         ({"kind": "sql", "source": "crm", "statement": "SELECT 1"}, "source: crm is a rest source"),
         ({"kind": "rest", "source": "crm", "connection": {}}, "source: give source or connection"),

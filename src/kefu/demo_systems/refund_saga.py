@@ -62,6 +62,7 @@ def demo_sagas(
                     "title": "Mark the order refunded",
                     "action": {
                         "kind": "rest",
+                        "system": "orders",
                         "connection": orders,
                         "method": "POST",
                         "path": "/api/orders/{input.order_id}/refund",
@@ -69,6 +70,7 @@ def demo_sagas(
                     },
                     "compensation": {
                         "kind": "rest",
+                        "system": "orders",
                         "connection": orders,
                         "method": "POST",
                         "path": "/api/orders/{input.order_id}/refund/cancel",

@@ -12,10 +12,12 @@ action needs a ``rest`` or ``xml`` source, a ``sql`` action a ``sql`` or ``mysql
 
 Errors are ``ValueError("key: reason")``, the key relative to the spec (``path``,
 ``body.amount``, ``connection.base_url``), for the engine to prefix with ``where``.
+Failure messages name the system by its source, or by ``system: <name>`` when given.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +38,10 @@ __all__ = ["KINDS", "KefuActions", "build_action"]
 KINDS = ("rest", "soap", "sql", "kefu")
 _HTTP_CONNECTORS = ("rest", "xml")
 _SQL_CONNECTORS = ("sql", "mysql")
-_CONNECTION_KEYS = ("kind", "source", "connection")
+_CONNECTION_KEYS = ("kind", "source", "connection", "system")
+# How messages and logs name the system: the source's name, or ``system:`` (an inline
+# connection has no name of its own; its host is used when none is given).
+_SYSTEM = re.compile(r"^[A-Za-z][A-Za-z0-9_ .\-]{0,39}$")
 
 
 def build_action(
@@ -62,6 +67,11 @@ def build_action(
             raise ValueError(f"{extra[0]}: a kefu action acts on kefu itself, it has no {extra[0]}")
         return KefuAction(validated(KefuOptions, options), kefu, f"kefu {options.get('op')}")
     connector, connection, name = _connection(spec, kind, sources)
+    system = spec.get("system")
+    if system is not None:
+        if not isinstance(system, str) or not _SYSTEM.match(system):
+            raise ValueError("system: a short name for messages (letters, digits, _ - . space)")
+        name = system
     if kind == "sql":
         url, pool_size = engine_url(connector, connection)
         return SqlAction(validated(SqlOptions, options), url, pool_size, name)
