@@ -73,6 +73,7 @@ from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_batch import sqlite_committer
 from kefu.store.unit_of_work import unit_of_work_factory
+from kefu.store.webhooks import WebhookRepository
 from kefu.tickets.rule_effects import RuleTickets
 from kefu.tickets.service import TicketService
 from kefu.tickets.sla_watch import SlaWatcher
@@ -335,7 +336,9 @@ async def running_node(
         stack.push_async_callback(customers.close)
         if settings.sources:
             log.info("customer 360 sources: %s", describe(settings.sources))
-        webhooks = await stack.enter_async_context(WebhookService(db, settings.webhooks, clock))
+        webhooks = await stack.enter_async_context(
+            WebhookService(WebhookRepository(db), settings.webhooks, clock)
+        )
         own = NodeKefuActions(db, units, tickets, hub, clock)
         sagas = await stack.enter_async_context(
             running_sagas(

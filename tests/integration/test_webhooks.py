@@ -30,6 +30,7 @@ from kefu.errors import ConfigError
 from kefu.server import create_app
 from kefu.store.database import Database
 from kefu.store.unit_of_work import unit_of_work
+from kefu.store.webhooks import WebhookRepository
 from kefu.webhooks.service import WebhookService
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.signing import SignatureInvalid, verify
@@ -263,7 +264,9 @@ async def test_a_receiver_down_then_failing_is_retried_with_growing_delays_until
     ceiling = lambda c: c  # noqa: E731 - no jitter: the schedule is exact
     async with Database(store_url) as db:
         await db.migrate()
-        async with WebhookService(db, {"crm": settings}, SystemClock(), jitter=ceiling) as hooks:
+        async with WebhookService(
+            WebhookRepository(db), {"crm": settings}, SystemClock(), jitter=ceiling
+        ) as hooks:
             event = make_event()
             await enqueue(hooks, db, "crm", event)
 
@@ -665,8 +668,8 @@ async def test_two_nodes_on_one_store_send_each_delivery_once(store_url: str) ->
         clock = SystemClock()
         # A short poll: node B learns of node A's rows only by polling.
         async with (
-            WebhookService(db_a, settings, clock, poll_seconds=0.05) as node_a,
-            WebhookService(db_b, settings, clock, poll_seconds=0.05) as node_b,
+            WebhookService(WebhookRepository(db_a), settings, clock, poll_seconds=0.05) as node_a,
+            WebhookService(WebhookRepository(db_b), settings, clock, poll_seconds=0.05) as node_b,
         ):
             events = [make_event(n=n) for n in range(40)]
             for i, event in enumerate(events):

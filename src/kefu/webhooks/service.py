@@ -18,7 +18,6 @@ from kefu.domain.webhooks import Delivery, DeliveryStatus, EndpointState, full_j
 from kefu.errors import ConfigError, Conflict, NotFound
 from kefu.ports import Clock
 from kefu.store import webhooks as store
-from kefu.store.database import Database
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.store.webhooks import WebhookRepository
 from kefu.webhooks.settings import WebhookEndpoint
@@ -39,7 +38,7 @@ class WebhookService:
 
     def __init__(
         self,
-        db: Database,
+        repo: WebhookRepository,
         endpoints: Mapping[str, WebhookEndpoint],
         clock: Clock,
         *,
@@ -49,7 +48,7 @@ class WebhookService:
     ) -> None:
         self._endpoints = dict(endpoints)
         self._clock = clock
-        self.repo = WebhookRepository(db)
+        self.repo = repo
         self._worker = WebhookWorker(
             self._endpoints,
             self.repo,
