@@ -150,7 +150,8 @@ class Behaviour:
             if not 0 <= write_failure_rate <= 1:
                 raise ValueError("write_failure_rate must be between 0 and 1")
             self.write_failure_rate = float(write_failure_rate)
-        if hold_next_replies:
+        if hold_next_replies and self._release.is_set():
+            # A new gate; replies still held (none once released) keep the one they wait on.
             self._release = asyncio.Event()
 
     def release_replies(self) -> None:
