@@ -1,7 +1,8 @@
 """kefu's side of the ``sagas`` scenario: a real ``kefu serve`` running the refund saga.
 
 The node gets a config file with the refund saga over the bench's department systems
-(REST orders and CRM, SOAP call center, and kefu's own ``emit`` as the last step), an
+(REST orders and CRM, SOAP call center, and, as the demo's saga does, kefu's own
+``ticket_comment`` on a ticket it opens as the last step), an
 agent created with ``kefu agents add``, and SQLite in the run directory (the embedded
 default). Sagas are started with ``POST /api/v1/sagas/refund`` and an idempotency key
 per planned saga by a pool of 32 submitters; a submission that meets a dead node (refused
@@ -69,8 +70,9 @@ def saga_config(urls: dict[str, str]) -> dict[str, Any]:
          soap("AddNote", "<CustomerRef>{input.customer_id}</CustomerRef><Text>{input.note}</Text>"),
          soap("RemoveNote", "<AddNoteKey>{step.action_key}</AddNoteKey>")),
         ("comment_ticket",
-         {"kind": "kefu", "op": "emit", "type": "refund.logged",
-          "data": {"order_id": "{input.order_id}"}}, None),
+         {"kind": "kefu", "op": "ticket_comment", "ticket_id": "{input.ticket_id}",
+          "body": "Refunded order {input.order_id}",
+          "create_if_missing": {"subject": "Refund of order {input.order_id}"}}, None),
     ]  # fmt: skip
     return {
         "sagas": {
@@ -81,6 +83,7 @@ def saga_config(urls: dict[str, str]) -> dict[str, Any]:
                     "customer_id": {"type": "string", "required": True, "max_length": 64},
                     "amount": {"type": "number", "required": True, "minimum": 0},
                     "note": {"type": "string", "max_length": 5000},
+                    "ticket_id": {"type": "string", "max_length": 32},
                 },
                 "steps": [
                     {"name": name, "action": action, "timeout_seconds": 5, "retry": RETRY}
