@@ -305,3 +305,20 @@ async def test_failure_knobs_fail_lose_and_hold_writes(sqlite_systems: Departmen
     assert behaviour.writes.applied == {"F": 1, "U": 1}
     assert behaviour.writes.failed == 3
     assert behaviour.writes.lost_replies == 1
+
+
+async def test_one_release_frees_every_held_reply(sqlite_systems: DepartmentSystems) -> None:
+    customer = sqlite_systems.dataset.customers[0]
+    behaviour = sqlite_systems.crm[BEHAVIOUR]
+    path = f"/api/customers/{customer.customer_key}/points/take-back"
+    async with httpx.AsyncClient(base_url=sqlite_systems.crm_url, timeout=HANG_GUARD) as http:
+        behaviour.set_write_knobs(hold_next_replies=1)
+        first = asyncio.create_task(post(http, path, {"points": 0}, "H1"))
+        await wait_for(lambda: behaviour.writes.held == 1, "the first held reply")
+        behaviour.set_write_knobs(hold_next_replies=1)
+        second = asyncio.create_task(post(http, path, {"points": 0}, "H2"))
+        await wait_for(lambda: behaviour.writes.held == 2, "the second held reply")
+        behaviour.release_replies()
+        replies = await asyncio.wait_for(asyncio.gather(first, second), HANG_GUARD)
+    assert [r.status_code for r in replies] == [200, 200]
+    assert behaviour.writes.applied == {"H1": 1, "H2": 1}
