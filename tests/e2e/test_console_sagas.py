@@ -241,6 +241,7 @@ async def test_an_agent_refunds_an_order_and_watches_it_complete(
     # The panel read the customer again: the order is refunded, and has no Refund now.
     await expect(row).to_contain_text("refunded")
     await expect(row.locator(".saga-refund")).to_have_count(0)
+    await expect(panel.get_by_role("button", name="Open in Sagas")).to_have_count(0)  # agents
     await card.scroll_into_view_if_needed()
     await no_overflow(page)
     await shot(page, f"completed-{size}")
@@ -254,7 +255,7 @@ async def _held(knobs: Behaviour) -> bool:
 async def test_a_failing_step_is_undone_in_reverse_on_the_timeline(
     kefu: Kefu, browser: Opener, systems: DepartmentSystems
 ) -> None:
-    bo = await kefu.add_agent("Bo Chen", capacity=3)
+    bo = await kefu.add_agent("Bo Chen", Role.SUPERVISOR, capacity=3)
     page = await browser(width=1366, height=768)
     await sign_in(page, kefu, bo["email"])
     li = await open_customer(page, kefu, "C1001", "Li Wei", narrow=False)
@@ -294,6 +295,15 @@ async def test_a_failing_step_is_undone_in_reverse_on_the_timeline(
     await expect(panel.locator(f'li[data-order="{ORDER}"]')).to_contain_text("paid")
     await card.scroll_into_view_if_needed()
     await shot(page, "compensated-1366")
+
+    # A supervisor goes from the panel to the customer's sagas on the Sagas page.
+    await panel.get_by_role("button", name="Open in Sagas").click()
+    await expect(page.locator("#page-sagas")).to_be_visible()
+    filters = page.get_by_role("search", name="Filter sagas")
+    await expect(filters.get_by_label("Customer")).to_have_value("C1001")
+    rows = page.locator("#sg-list li[data-saga]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.locator(".saga-badge")).to_have_text("compensated")
     await li.close()
 
 

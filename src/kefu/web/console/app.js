@@ -299,7 +299,7 @@ function boot() {
   });
   initNotifications({ showCustomerTickets, openTicket }); // the bell: recent notifications, desktop alerts
   initTickets({ showPage, openConversation: open });
-  initSagasPage();
+  initSagasPage({ showPage });
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);
   initAdmin(loadShared);

@@ -9,6 +9,7 @@ import { clear, el } from "./dom.js";
 import { confirmSaga } from "./saga_dialog.js";
 import { currentStamp, definitions, known, onSagaChange, onSagaReset, remember, rememberAll, sagasOf, TERMINAL } from "./saga_state.js";
 import { dateTime, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
+import { atLeast } from "./state.js";
 
 const REFUND = "refund";
 const NOT_REFUNDABLE = new Set(["pending", "refunded", "cancelled", "canceled"]); // the order system refuses these
@@ -145,12 +146,23 @@ function draw() {
   const sagas = view.key ? sagasOf(view.key) : [];
   box.hidden = view.unavailable || !definitionsKnown;
   box.setAttribute("aria-busy", String(view.loading));
+  const key = view.key;
   box.append(
     el(
       "h4",
       { id: "c360-sagas-h" },
       el("span", { text: "Sagas" }),
       sagas.length ? el("span", { class: "count", text: String(sagas.length) }) : null,
+      // Supervisors retry and compensate on the Sagas page: one click to this customer's there.
+      sagas.length && atLeast("supervisor")
+        ? el("button", {
+            type: "button",
+            class: "link-btn c360-sagas-all",
+            text: "Open in Sagas",
+            title: `The Sagas page, filtered to ${key}`,
+            onclick: () => document.dispatchEvent(new CustomEvent("kefu:customer-sagas", { detail: { key } })),
+          })
+        : null,
     ),
   );
   if (view.error) box.append(el("p", { class: "c360-inline-error", role: "alert", text: `Could not load the sagas: ${view.error.message}` }));

@@ -14,8 +14,15 @@ const FILTERS = ["status", "name", "customer_key"];
 
 const page = { filters: {}, ids: [], next: null, seq: 0, openId: null, defs: new Map(), notice: null };
 
-export function initSagasPage() {
+export function initSagasPage({ showPage }) {
   const form = $("#sg-filters");
+  // The 360 panel's "Open in Sagas": this customer's sagas, whatever else was filtered.
+  document.addEventListener("kefu:customer-sagas", (event) => {
+    for (const name of FILTERS) form.elements.namedItem(name).value = "";
+    form.elements.namedItem("customer_key").value = event.detail.key;
+    showDetail(null);
+    showPage("sagas");
+  });
   const apply = () => {
     readFilters();
     reloadList();
