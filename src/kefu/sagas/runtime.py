@@ -13,6 +13,8 @@ from kefu.chat.hub import Hub
 from kefu.cluster.relay import node_name
 from kefu.ports import Clock
 from kefu.sagas.actions.base import SagaAction
+from kefu.sagas.actions.build import build_action
+from kefu.sagas.actions.kefu_own import KefuActions
 from kefu.sagas.definitions import ActionBuilder, build_definitions
 from kefu.sagas.engine import SagaEngine
 from kefu.sagas.live import SagaFeed
@@ -21,23 +23,15 @@ from kefu.sagas.settings import SagaEngineSettings, SagaSettings
 from kefu.store.database import Database
 from kefu.store.sagas import SagaRepository
 from kefu.store.unit_of_work import Units
+from kefu.unify.settings import SourceSettings
 
 
-def action_builder(sources: Mapping[str, Any], kefu: Any) -> ActionBuilder:
+def action_builder(sources: Mapping[str, SourceSettings], kefu: KefuActions) -> ActionBuilder:
     """``kefu.sagas.actions.build.build_action`` over the node's sources and kefu's own
-    actions."""
-    try:
-        from kefu.sagas.actions.build import build_action  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the connectors are not in this build yet
-
-        def unavailable(spec: dict[str, Any], where: str) -> SagaAction:
-            raise ValueError(f"kind: {spec.get('kind')!r} actions are not available")
-
-        return unavailable
+    actions (typed as the protocol, so the node's implementation is checked against it)."""
 
     def build(spec: dict[str, Any], where: str) -> SagaAction:
-        action: SagaAction = build_action(spec, where=where, sources=dict(sources), kefu=kefu)
-        return action
+        return build_action(spec, where=where, sources=sources, kefu=kefu)
 
     return build
 
