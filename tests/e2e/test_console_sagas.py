@@ -426,6 +426,13 @@ async def test_a_supervisor_filters_sagas_and_retries_a_failed_one(
     order = await read_order(systems.orders, undo_order)
     assert order is not None and order["status"] != "refunded"
 
+    # A saga started anywhere joins the top of the list live, when it matches the filters.
+    await filters.get_by_label("Status").select_option("")
+    await expect(rows).to_have_count(25)
+    fresh = await start_api(kefu, max_["token"], "goodwill", "C2001", note="late voucher")
+    await expect(rows.first).to_have_attribute("data-saga", fresh)
+    await expect(rows.first.locator(".saga-badge")).to_have_text("completed")
+
 
 @pytest.mark.parametrize("size", ["1366", "375"])
 async def test_the_sagas_page_fits_and_agents_do_not_see_it(
