@@ -146,6 +146,8 @@ async def test_refunds_the_order_system_refuses(sqlite_systems: DepartmentSystem
         too_much = float(order.total) + 1
         over = await http.post(path, json={"amount": too_much}, headers={"Idempotency-Key": "a"})
         assert (over.status_code, over.json()["error"]) == (422, "bad_amount")
+        cents = await http.post(path, json={"amount": 0.001}, headers={"Idempotency-Key": "a2"})
+        assert (cents.status_code, cents.json()["error"]) == (422, "bad_amount")
         bad = await http.post(path, json={"amount": "lots"}, headers={"Idempotency-Key": "b"})
         assert bad.status_code == 400
         unknown = await http.post(

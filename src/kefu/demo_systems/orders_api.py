@@ -287,10 +287,9 @@ async def _refund(request: web.Request) -> web.Response:
             return json_answer(
                 409, {"error": "not_refundable", "message": f"a {status} order is not refunded"}
             ), False
-        if amount <= 0 or amount > Decimal(order["total"]):
-            return json_answer(
-                422, {"error": "bad_amount", "message": "amount must be above 0, at most the total"}
-            ), False
+        if amount <= 0 or amount > Decimal(order["total"]) or amount != amount.quantize(_CENT):
+            message = "amount must be above 0, at most the total, in cents"
+            return json_answer(422, {"error": "bad_amount", "message": message}), False
         await conn.execute(
             update(demo_orders)
             .where(demo_orders.c.order_no == order_no, demo_orders.c.status == status)
