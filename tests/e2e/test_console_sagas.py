@@ -1,17 +1,20 @@
 """Sagas in the console, in Chromium, against a real node whose refund saga (the one
-``kefu demo`` ships) runs against the real demo simulators: the order system's API over its
-SQLite tables, the CRM's loyalty points, the call center's SOAP notes.
+``kefu demo`` ships, its retries made quick) runs against the real demo simulators: the
+order system's API over its SQLite tables, the CRM's loyalty points, the call center's
+SOAP notes.
 
 - An agent refunds an order from the conversation's 360 panel: the confirm dialog shows
   the saga's title, its input and every step (whether it can be undone); a double click on
   Confirm starts one saga; the timeline follows it live (a step held by the order system
   shows ``running`` until released) to ``completed``, and the order reads ``refunded``.
-- A step that keeps failing (the call center's failure knob): the timeline shows the
-  compensation in reverse to ``compensated``, and the systems' records are back.
-- A supervisor's Sagas page: filters, "load more", a failed saga's detail with Retry (a
-  409 when someone else acted first is said in words) and Compensate; an agent has no
-  Sagas page.
-- Screenshots at 1280x800, 1366x768 and 375x812 go to ``test-artifacts/``.
+- Bad input is refused in the dialog and starts nothing. A step that keeps failing (the
+  call center's failure knob): the timeline shows the compensation in reverse to
+  ``compensated``, the systems' records are back, and a supervisor follows "Open in Sagas".
+- A supervisor's Sagas page: filters, "load more", a saga started elsewhere joining the top
+  live, failed sagas' details with Retry (a 409 when someone else acted first is said in
+  words) and Compensate; an agent has no Sagas page.
+- Screenshots at 1280x800, 1366x768 and 375x812 go to ``test-artifacts/``; nothing sticks
+  out sideways at any of them.
 """
 
 from __future__ import annotations
