@@ -56,6 +56,9 @@ from kefu.store.unit_of_work import StoreUnitOfWork, Units
 
 log = logging.getLogger(__name__)
 
+STORE_TRIALS = 5  # a saga's run survives this many store failures in a row
+STORE_PAUSE_SECONDS = 0.2  # before the first retry; doubled each time
+
 
 class InvalidInput(KefuError):
     """The input breaks the saga's declared input: 422, like any validation error."""
@@ -83,6 +86,7 @@ class SagaEngine:
         node_id: str,
         on_change: Announce | None = None,
         wanted: Callable[[str], bool] | None = None,
+        one_writer: bool = False,
     ) -> None:
         self._units = units
         self._repo = repo
@@ -99,6 +103,11 @@ class SagaEngine:
         self._claiming = asyncio.Lock()
         self._stack: contextlib.AsyncExitStack | None = None
         self._stopping = False
+        # SQLite has one writer: this node's saga writes queue here (in order, no busy
+        # timeout) instead of contending for the file's lock. PostgreSQL: no gate.
+        self._gate: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if one_writer else contextlib.nullcontext()
+        )
         # Sagas may be waiting for any node (a start found this one full, or a claim
         # filled all its room): claim again as soon as a saga here ends.
         self._backlog = False
@@ -171,7 +180,7 @@ class SagaEngine:
     ) -> tuple[str, bool]:
         """Record the saga and run it; ``(id, False)`` for a key seen before (nothing runs)."""
         self.check(name, given)
-        async with self._units() as uow:
+        async with self._gate, self._units() as uow:
             saga_id, created = await self.create_in(
                 uow, name, given, customer_key, idempotency_key, created_by
             )
@@ -228,7 +237,7 @@ class SagaEngine:
 
     async def _resume(self, saga_id: str, *, compensating: bool) -> SagaRecord:
         now = self._clock.now()
-        async with self._units() as uow:
+        async with self._gate, self._units() as uow:
             record = await self._repo.lock(uow.connection, saga_id)
             if record is None:
                 raise NotFound(f"no saga {saga_id[:40]!r}", code="unknown_saga")
@@ -272,8 +281,12 @@ class SagaEngine:
         if not self._held:
             return
         until = self._clock.now() + self._lease
-        held = await self._repo.renew(self.node_id, list(self._held), until)
-        lost = self._held - held
+        asked = list(self._held)
+        async with self._gate:
+            held = await self._repo.renew(self.node_id, asked, until)
+        # Only those asked about: a saga started while the renewal ran is not lost, and one
+        # that ended meanwhile let its lease go itself.
+        lost = (set(asked) - held) & self._held
         for saga_id in lost:
             # Another node took it (this one stalled past the lease): its next save
             # would be refused anyway; stop renewing it now.
@@ -287,7 +300,8 @@ class SagaEngine:
             room = self._settings.max_running - self.running
             if room <= 0:
                 return
-            claimed = await self._repo.claim(self.node_id, self._clock.now(), self._lease, room)
+            async with self._gate:
+                claimed = await self._repo.claim(self.node_id, self._clock.now(), self._lease, room)
             self._backlog = len(claimed) == room
             for saga_id in claimed:
                 self._held.add(saga_id)
@@ -323,10 +337,24 @@ class SagaEngine:
             self._spawn_claim()  # room again: sagas may be waiting for any node
 
     async def _run(self, saga_id: str) -> None:
+        for trial in range(STORE_TRIALS):
+            if await self._run_once(saga_id, last=trial == STORE_TRIALS - 1):
+                return
+            # The store failed (SQLite busy, PostgreSQL restarting): read the log again
+            # and go on while the lease is still this node's.
+            await asyncio.sleep(
+                min(STORE_PAUSE_SECONDS * 2**trial, self._lease.total_seconds() / 3)
+            )
+            if saga_id not in self._held:
+                return
+
+    async def _run_once(self, saga_id: str, *, last: bool) -> bool:
+        """Work on the saga until it needs nobody or is not this node's; False when the
+        store failed meanwhile (worth another try)."""
         try:
             record = await self._repo.get(saga_id)
             if record is None or record.lease_owner != self.node_id:
-                return
+                return True
             definition = self.definitions.get(record.name)
             if definition is None or not fits(record, definition):
                 # Config changed under it: stop for a human rather than guess (and not be
@@ -335,15 +363,21 @@ class SagaEngine:
                 error = "its definition changed while it ran (steps are no longer the same)"
                 after = replace(record.state, status=SagaStatus.FAILED, error=error)
                 await self._save(record, after, self._clock.now())
-                return
+                return True
             await self._drive(record, definition)
         except LostLease:
             log.warning("sagas: %s is held by another node now; stopped here", saga_id)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # A store outage: the lease runs out and a node (maybe this one) resumes it.
+        except Exception as exc:
+            if not last:
+                log.warning(
+                    "sagas: recording %s failed (%s); trying again", saga_id, type(exc).__name__
+                )
+                return False
+            # The lease runs out and a node (maybe this one) resumes it from the log.
             log.exception("sagas: running %s failed; it resumes once its lease runs out", saga_id)
+        return True
 
     async def _drive(self, record: SagaRecord, definition: SagaDefinition) -> None:
         plan = definition.plan
@@ -409,7 +443,7 @@ class SagaEngine:
     async def _save(self, record: SagaRecord, after: SagaState, now: datetime) -> SagaRecord:
         """Record ``after`` (fenced by this node's lease); a terminal state's event goes
         into the outbox in the same unit; the change is announced after the commit."""
-        async with self._units() as uow:
+        async with self._gate, self._units() as uow:
             saved = await self._repo.save(
                 uow.connection, record.id, record.state, after, now, owner=self.node_id
             )

@@ -60,6 +60,7 @@ async def running_sagas(
         node_id=f"{node_name()}:{secrets.token_hex(4)}",
         on_change=feed.changed,
         wanted=wanted,
+        one_writer=db.dialect == "sqlite",
     )
     try:
         async with engine:
