@@ -60,6 +60,7 @@ from kefu.rule_adapters import customer_loader, live_notifier
 from kefu.sagas.definitions import ActionBuilder
 from kefu.sagas.kefu_actions import NodeKefuActions
 from kefu.sagas.runtime import action_builder, running_sagas
+from kefu.store.customer_tickets import CustomerTickets
 from kefu.store.database import Database
 from kefu.store.erasure import ErasureRepository
 from kefu.store.event_log import OutboxLogStore
@@ -331,7 +332,7 @@ async def running_node(
             )
         )
         customers = await build_customer360(
-            settings.sources, settings.customer360, cache, clock, db
+            settings.sources, settings.customer360, cache, clock, CustomerTickets(db)
         )
         stack.push_async_callback(customers.close)
         if settings.sources:

@@ -491,13 +491,16 @@ async def test_production_shape_mongo_mariadb_redis_and_nothing_lands_in_the_sto
                 )
                 assert found_items["items"][0]["key"] == "C1001"
 
-                # Redis holds the fragments, each for at most its source's TTL.
+                # Redis holds the fragments, each for at most its source's TTL. A key may
+                # expire between the scan and its PTTL on a busy host (-2, gone: it had a
+                # TTL); a key kept forever (-1) or longer than its source's TTL fails.
                 cached = [k async for k in redis.scan_iter(match="kefu:360:v1:*")]
                 assert cached
                 ttls = {"crm": 2_000, "orders": 30_000, "callcenter": 60_000}
                 for raw_key in cached:
                     source = raw_key.decode().split(":")[3]
-                    assert 0 < await redis.pttl(raw_key) <= ttls[source]
+                    left = await redis.pttl(raw_key)
+                    assert left == -2 or 0 < left <= ttls[source], (raw_key, left)
                 store_url = kefu.node.settings.store_url
 
             # Nothing any source returned is in kefu's own store.

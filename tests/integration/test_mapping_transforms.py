@@ -29,6 +29,7 @@ from pymongo import AsyncMongoClient
 from kefu.cache.memory import MemoryCache
 from kefu.clock import SystemClock
 from kefu.config import load_settings
+from kefu.store.customer_tickets import CustomerTickets
 from kefu.store.database import Database
 from kefu.unify.build import build_customer360
 from kefu.v1 import unified_pb2 as pb
@@ -282,7 +283,11 @@ async def test_the_docs_example_loads_as_written(tmp_path: Path) -> None:
     assert settings.sources["orders"].timezone == "Asia/Shanghai"
     async with Database(f"sqlite:///{tmp_path / 'kefu.db'}") as db:
         service = await build_customer360(
-            settings.sources, settings.customer360, MemoryCache(), SystemClock(), db
+            settings.sources,
+            settings.customer360,
+            MemoryCache(),
+            SystemClock(),
+            CustomerTickets(db),
         )
         await service.close()
 

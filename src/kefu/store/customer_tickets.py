@@ -36,3 +36,17 @@ async def tickets_of_customer(
     async with db.connect() as conn:
         rows = await conn.execute(query)
         return [dict(row._mapping) for row in rows]
+
+
+class CustomerTickets:
+    """``tickets_of_customer`` bound to one database: what the 360's source is given."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def of_customer(
+        self, customer_key: str, *, limit: int, include_closed: bool
+    ) -> list[dict[str, Any]]:
+        return await tickets_of_customer(
+            self._db, customer_key, limit=limit, include_closed=include_closed
+        )

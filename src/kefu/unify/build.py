@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from kefu.errors import ConfigError
 from kefu.ports import Cache, Clock
-from kefu.store.database import Database
+from kefu.store.customer_tickets import CustomerTickets
 from kefu.unify.connector import QueryLimits, SourceClient
 from kefu.unify.connectors.kefu_tickets import DEFAULT_MAP, KefuTicketsClient
 from kefu.unify.connectors.registry import open_client
@@ -39,15 +39,15 @@ async def build_source(
     cache: Cache,
     clock: Clock,
     deadline_ms: float,
-    db: Database | None = None,
+    own_tickets: CustomerTickets | None = None,
 ) -> Source:
     at = f"sources.{name}"
     try:
         client: SourceClient
         if settings.connector == KEFU_TICKETS:
-            if db is None:
-                raise ValueError("kefu_tickets needs kefu's own database")
-            client = KefuTicketsClient(db, settings.connection)
+            if own_tickets is None:
+                raise ValueError("kefu_tickets needs kefu's own store")
+            client = KefuTicketsClient(own_tickets, settings.connection)
             if settings.map is None:
                 settings = settings.model_copy(
                     update={"map": SourceMap.model_validate(DEFAULT_MAP)}
@@ -101,14 +101,16 @@ async def build_customer360(
     options: Customer360Settings,
     cache: Cache,
     clock: Clock,
-    db: Database | None = None,
+    own_tickets: CustomerTickets | None = None,
 ) -> Customer360:
     built: list[Source] = []
     try:
         for name, settings in sources.items():
             if settings.enabled:
                 built.append(
-                    await build_source(name, settings, cache, clock, options.deadline_ms, db)
+                    await build_source(
+                        name, settings, cache, clock, options.deadline_ms, own_tickets
+                    )
                 )
     except ConfigError:
         for source in built:

@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.store.customer_tickets import tickets_of_customer
-from kefu.store.database import Database
+from kefu.store.customer_tickets import CustomerTickets
 from kefu.unify.connector import PathLanguage, PreparedRequest
 from kefu.unify.paths import DOTTED
 
@@ -30,32 +29,29 @@ class _Request(BaseModel):
 
 
 class _Tickets:
-    def __init__(self, db: Database, options: _Request) -> None:
-        self._db = db
+    def __init__(self, tickets: CustomerTickets, options: _Request) -> None:
+        self._tickets = tickets
         self._options = options
 
     async def run(self, value: str) -> Any:
-        return await tickets_of_customer(
-            self._db,
-            value,
-            limit=self._options.limit,
-            include_closed=self._options.include_closed,
+        return await self._tickets.of_customer(
+            value, limit=self._options.limit, include_closed=self._options.include_closed
         )
 
 
 class KefuTicketsClient:
-    """Built by ``kefu.unify.build`` with kefu's own database (no connection options)."""
+    """Built by ``kefu.unify.build`` with the store's tickets (no connection options)."""
 
-    def __init__(self, db: Database, connection: Mapping[str, Any]) -> None:
+    def __init__(self, tickets: CustomerTickets, connection: Mapping[str, Any]) -> None:
         _Connection.model_validate(dict(connection))
-        self._db = db
+        self._tickets = tickets
 
     @property
     def paths(self) -> PathLanguage:
         return DOTTED
 
     def prepare(self, request: Mapping[str, Any]) -> PreparedRequest:
-        return _Tickets(self._db, _Request.model_validate(dict(request)))
+        return _Tickets(self._tickets, _Request.model_validate(dict(request)))
 
     async def close(self) -> None:
         return None
