@@ -1,21 +1,26 @@
 """A real SMTP server (aiosmtpd) for the email tests: it accepts mail on a free port,
 keeps what it received, and can be told to refuse the next mails with a reply code (a
-real server's temporary or permanent refusal), so retries are tested against SMTP."""
+real server's temporary or permanent refusal), so retries are tested against SMTP. It
+speaks plain SMTP, TLS from the start (smtps) or STARTTLS, with a certificate made for
+the test by ``openssl``, and can require a login."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.support.ports import free_port
 
@@ -74,19 +79,76 @@ class Mailbox:
 class SmtpServer:
     mailbox: Mailbox
     port: int
+    scheme: str = "smtp"
+    # What a client must trust to talk TLS to this server (None: plain SMTP).
+    client_tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+
+def certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by ``openssl``."""
+    cert, key = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _authenticator(login: str, password: str) -> Any:
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            login.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
 
 
 @contextlib.contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
+def smtp_server(
+    security: str = "plain",
+    *,
+    directory: Path | None = None,
+    login: tuple[str, str] | None = None,
+) -> Iterator[SmtpServer]:
+    """``security``: plain, tls (smtps) or starttls (required before MAIL); the TLS
+    modes need a ``directory`` for the certificate. ``login``: (user, password) the
+    server requires (over TLS only, as real servers do)."""
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    client_tls = None
+    if security != "plain":
+        assert directory is not None, "TLS needs a directory for the certificate"
+        cert, key = certificate(directory)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        if security == "tls":
+            options["ssl_context"] = server_tls
+        else:
+            options.update(tls_context=server_tls, require_starttls=True)
+    if login is not None:
+        options.update(authenticator=_authenticator(*login), auth_required=True)
+        if security == "tls":
+            # aiosmtpd does not count TLS from the first byte as TLS for AUTH; it is.
+            options["auth_require_tls"] = False
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
+    scheme = {"plain": "smtp", "tls": "smtps", "starttls": "smtp+starttls"}[security]
     try:
-        yield SmtpServer(mailbox, port)
+        yield SmtpServer(mailbox, port, scheme, client_tls)
     finally:
         controller.stop()
