@@ -26,13 +26,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.domain.search_text import Phrase, encode, fts5_match, tsquery_literal
+from kefu.domain.search_text import Phrase, fts5_match, tsquery_literal
 from kefu.store.tables import conversation_labels, conversations, visitors
 
 # Matches the index may return before the query counts as "many" (path 2).
-FEW = 3_000
+FEW = 2_000
 # Conversations path 2 looks at per page at most: bounds a page's time.
-WALK = 200
+WALK = 400
 
 Keyset = tuple[datetime, str]
 
@@ -81,7 +81,6 @@ class TextMatch:
 
     condition: sa.ColumnElement[bool]
     walk: bool
-    nothing: bool = False  # no message or visitor matches: no page query at all
 
 
 async def text_match(conn: AsyncConnection, phrases: Sequence[Phrase], few: int = FEW) -> TextMatch:
@@ -91,15 +90,13 @@ async def text_match(conn: AsyncConnection, phrases: Sequence[Phrase], few: int 
     bound = {params: _rendered(postgres, phrases), "n": few + 1}
     conversation_ids = list((await conn.execute(sa.text(messages_sql), bound)).scalars())
     visitor_ids = list((await conn.execute(sa.text(visitors_sql), bound)).scalars())
-    if not conversation_ids and not visitor_ids:
-        return TextMatch(sa.false(), walk=False, nothing=True)
     if len(conversation_ids) <= few and len(visitor_ids) <= few:
         condition = sa.or_(
             conversations.c.id.in_(sorted(set(conversation_ids))),
             conversations.c.visitor_id.in_(visitor_ids),
         )
         return TextMatch(condition, walk=False)
-    return TextMatch(_each_conversation(postgres, phrases), walk=True)
+    return TextMatch(_each_conversation(postgres, _rendered(postgres, phrases)), walk=True)
 
 
 def _rendered(postgres: bool, phrases: Sequence[Phrase]) -> str:
@@ -114,41 +111,38 @@ _SQLITE = (
     "q",
 )
 _POSTGRES = (
-    "SELECT conversation_id FROM message_search WHERE doc @@ CAST(:q AS tsquery) LIMIT :n",
+    "SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.message_id"
+    " WHERE s.doc @@ CAST(:q AS tsquery) LIMIT :n",
     "SELECT visitor_id FROM visitor_search WHERE doc @@ CAST(:q AS tsquery) LIMIT :n",
     "q",
 )
 
 
-def _each_conversation(postgres: bool, phrases: Sequence[Phrase]) -> sa.ColumnElement[bool]:
-    """Path 2: each walked conversation's messages (by the (conversation_id, id) index)
-    and its visitor checked one by one, never through the index's term lists: an FTS5
-    lookup per message costs ~0.3 ms, and a GIN index asked per conversation reads a
-    common term's whole posting list each time. PostgreSQL checks the stored tsvector
-    (``ts_match_vq``, the function form, which no index answers); SQLite runs
-    ``text_matches`` (registered as ``kefu_search_match``) on the text."""
+def _each_conversation(postgres: bool, rendered: str) -> sa.ColumnElement[bool]:
+    """Path 2: a per-conversation question to the index (its messages by the
+    (conversation_id, id) index, each looked up in the index by id)."""
     if postgres:
-        rendered = tsquery_literal(list(phrases))
         return sa.or_(
             sa.text(
                 "EXISTS (SELECT 1 FROM messages m JOIN message_search s ON s.message_id = m.id"
                 " WHERE m.conversation_id = conversations.id"
-                " AND ts_match_vq(s.doc, CAST(:search_q AS tsquery)))"
+                " AND s.doc @@ CAST(:search_q AS tsquery))"
             ).bindparams(search_q=rendered),
             sa.text(
                 "EXISTS (SELECT 1 FROM visitor_search v"
                 " WHERE v.visitor_id = conversations.visitor_id"
-                " AND ts_match_vq(v.doc, CAST(:search_q AS tsquery)))"
+                " AND v.doc @@ CAST(:search_q AS tsquery))"
             ).bindparams(search_q=rendered),
         )
-    encoded = encode(list(phrases))
     return sa.or_(
         sa.text(
-            "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id"
-            " AND kefu_search_match(m.body, :search_q))"
-        ).bindparams(search_q=encoded),
+            "EXISTS (SELECT 1 FROM messages m CROSS JOIN message_search"
+            " ON message_search.rowid = m.id WHERE m.conversation_id = conversations.id"
+            " AND message_search MATCH :search_q)"
+        ).bindparams(search_q=rendered),
         sa.text(
-            "kefu_search_match(coalesce(visitors.name, '') || ' ' || coalesce(visitors.email, ''),"
-            " :search_q)"
-        ).bindparams(search_q=encoded),
+            "EXISTS (SELECT 1 FROM visitor_search WHERE visitor_search MATCH"
+            " 'visitor_key : \"' || replace(replace(conversations.visitor_id, '_', ''),"
+            " '\"', '') || '\" AND doc : (' || :search_q || ')')"
+        ).bindparams(search_q=rendered),
     )

@@ -121,8 +121,6 @@ class ConversationSummaries:
                 after = _keyset(rows[-1]) if len(rows) == limit else None
                 return await self._labelled([_summary(row) for row in rows]), after
             match = await text_match(conn, filters.phrases, few)
-            if match.nothing:
-                return [], None
             if not match.walk:
                 rows = (await conn.execute(query.where(match.condition).limit(limit))).all()
                 after = _keyset(rows[-1]) if len(rows) == limit else None

@@ -25,7 +25,7 @@ from kefu.domain.ids import format_message_id
 from kefu.domain.roles import Role
 from kefu.domain.search_text import MAX_QUERY_CHARS, QueryError, parse_query
 from kefu.errors import BadInput, Forbidden, NotFound
-from kefu.store.conversation_search import NO_FILTERS, Filters
+from kefu.store.conversation_search import Filters
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -58,36 +58,16 @@ async def list_conversations(
         phrases = parse_query(q) if q is not None and q.strip() else []
     except QueryError as error:
         raise BadInput(str(error), code="invalid_query") from None
-    if customer_key is not None:
-        kefu.customers.check_key(customer_key)
-    filters = Filters(
-        label=label.strip().lower() if label else None,
-        customer_key=customer_key,
-        phrases=phrases,
-    )
-    return await conversation_page(
-        kefu, status=status, assignee_id=assignee_id, cursor=cursor, limit=limit, filters=filters
-    )
-
-
-async def conversation_page(
-    kefu: NodeDep,
-    *,
-    cursor: str | None,
-    limit: int,
-    status: str | None = None,
-    assignee_id: str | None = None,
-    filters: Filters = NO_FILTERS,
-    visitor_id: str | None = None,
-) -> ConversationPage:
-    """A page of the list, newest activity first, and the cursor of the next one."""
     items, after = await kefu.repos.summaries.search(
         status=status,
         assignee_id=assignee_id,
         before=_decode_cursor(cursor),
         limit=limit,
-        filters=filters,
-        visitor_id=visitor_id,
+        filters=Filters(
+            label=label.strip().lower() if label else None,
+            customer_key=customer_key,
+            phrases=phrases,
+        ),
     )
     return ConversationPage(
         items=[ConversationSummaryOut.of_summary(s) for s in items],
@@ -151,17 +131,6 @@ async def set_labels(
 ) -> LabelsOut:
     """The conversation's labels become exactly these (trimmed, lower-cased, sorted)."""
     return LabelsOut(labels=await kefu.chat.label(caller, conversation_id, body.labels))
-
-
-@router.post("/{conversation_id}/reopen", response_model=ConversationSummaryOut)
-async def reopen(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> ConversationSummaryOut:
-    """A closed conversation is open again with its history and assigned like a new one;
-    409 ``not_closed`` otherwise (or ``visitor_has_open_conversation``)."""
-    await kefu.chat.reopen(caller, conversation_id)
-    summary = await kefu.repos.summaries.get(conversation_id)
-    if summary is None:
-        raise NotFound("no such conversation", code="conversation_not_found")
-    return ConversationSummaryOut.of_summary(summary)
 
 
 @router.post("/{conversation_id}/close", response_model=ConversationOut)
