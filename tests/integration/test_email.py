@@ -400,3 +400,75 @@ async def test_without_email_config_inbound_mail_is_refused(kefu_plain: Kefu) ->
     token = await mail_token(kefu_plain)
     status, body = await post_mail(kefu_plain, token, mail(VERA, "Hello", "Hi"))
     assert (status, body["error"]["code"]) == (404, "email_not_configured")
+
+
+async def test_loops_are_not_taken_in(kefu: Kefu, smtp: SmtpServer) -> None:
+    agent = await kefu.add_agent("Ann")
+    token = await mail_token(kefu)
+    ours = mail(FROM, "Re: something [#1]", "our own mail came back")
+    assert (await post_mail(kefu, token, ours))[1] == {"status": "ignored", "ticket_id": None}
+    bounce = EmailMessage()
+    bounce["From"] = "MAILER-DAEMON@mx.example.com"
+    bounce["To"] = "help@acme.test"
+    bounce["Subject"] = "Undelivered Mail Returned to Sender"
+    bounce["Auto-Submitted"] = "auto-replied"
+    bounce.set_content("The mail could not be delivered.")
+    status, body = await post_mail(kefu, token, bounce.as_bytes(policy=SMTP))
+    assert (status, body) == (202, {"status": "ignored", "ticket_id": None})
+    _, page = await kefu.get("/api/v1/tickets", agent["token"])
+    assert page["items"] == []
+
+
+async def test_a_chinese_site_is_answered_in_chinese(
+    settings_factory: Callable[..., Settings], smtp: SmtpServer
+) -> None:
+    settings = settings_factory(
+        email=email_settings(smtp),
+        sites=[{"id": "cn", "name": "北风商城", "locale": "zh-CN"}],
+    )
+    async with serving(settings) as kefu:
+        agent = await kefu.add_agent("安")
+        visitor = await kefu.visitor(name="王伟", site="cn")
+        status, _ = await kefu.post(
+            "/api/v1/offline-messages",
+            visitor["token"],
+            {"email": "wang@example.cn", "name": "王伟", "body": "我的包裹还没到"},
+        )
+        assert status == 201
+
+        async def made() -> dict[str, Any] | None:
+            _, page = await kefu.get("/api/v1/tickets", agent["token"])
+            return page["items"][0] if page["items"] else None
+
+        ticket = await until(made)
+        await comment(kefu, agent, ticket["id"], "已经为您补发。")
+        [sent] = await smtp.mailbox.wait_for(1)
+        subject = f"回复：我的包裹还没到 [#{ticket['id']}]"  # noqa: RUF001 - Chinese colon
+        assert sent.message["Subject"] == subject
+        assert sent.message["To"].addresses[0].display_name == "王伟"
+        assert "已经为您补发。" in sent.text
+        assert "安，北风商城" in sent.text  # noqa: RUF001 - the signature's Chinese comma
+
+
+async def test_inbound_attachments_keep_to_the_upload_limits(
+    settings_factory: Callable[..., Settings], smtp: SmtpServer
+) -> None:
+    settings = settings_factory(email=email_settings(smtp), attachments={"max_bytes": 2048})
+    small, big = png(2, 2, (1, 2, 3)), png(64, 64, (9, 9, 9)) + b"\0" * 4096
+    async with serving(settings) as kefu:
+        agent = await kefu.add_agent("Ann")
+        token = await mail_token(kefu)
+        raw = mail(
+            VERA,
+            "Photos",
+            "Two photos attached.",
+            files=[("small.png", small, "image/png"), ("big.png", big, "image/png")],
+        )
+        status, body = await post_mail(kefu, token, raw)
+        assert (status, body["status"]) == (202, "created")
+        path = f"/api/v1/tickets/{body['ticket_id']}"
+        _, files = await kefu.get(f"{path}/attachments", agent["token"])
+        assert [(f["name"], f["size"]) for f in files["items"]] == [("small.png", len(small))]
+        _, ticket = await kefu.get(path, agent["token"])
+        assert ticket["body"].startswith("Two photos attached.")
+        assert "1 attachment(s) not kept" in ticket["body"]

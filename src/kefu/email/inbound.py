@@ -8,7 +8,8 @@ ticket's requester is the sender. A reply to a closed ticket opens a new one (cl
 final, ``kefu.domain.tickets``); one to a solved or pending ticket reopens it.
 
 Loops: comments made here carry the requester's actor, which ``MailComments`` never
-mails back; a mail from kefu's own address is taken and ignored. The same Message-ID
+mails back; a mail from kefu's own address is taken and ignored, and so is an automatic
+one (``Auto-Submitted``: a bounce, an out-of-office) that answers no ticket. The same Message-ID
 posted twice changes nothing the second time.
 """
 
@@ -46,7 +47,8 @@ REOPEN = frozenset({TicketStatus.SOLVED, TicketStatus.PENDING})
 @dataclass(frozen=True, slots=True)
 class Received:
     """What became of a mail: ``commented`` or ``created`` on ``ticket_id``, or
-    ``duplicate`` (taken before) or ``ignored`` (kefu's own mail come back)."""
+    ``duplicate`` (taken before) or ``ignored`` (kefu's own mail come back, or an
+    automatic one answering no ticket)."""
 
     outcome: str
     ticket_id: int | None = None
@@ -87,6 +89,11 @@ class Inbox:
         if await self._repo.seen(message_id):
             return Received("duplicate", await self._repo.ticket_of([message_id]))
         ticket_id = await self._answered(mail)
+        if ticket_id is None and mail.auto_submitted:
+            # A bounce or an auto-reply answering no ticket: a ticket for it would be
+            # answered to a robot (RFC 3834 asks not to reply to them at all).
+            log.info("email: an automatic inbound mail answering no ticket was ignored")
+            return Received("ignored")
         files = await self._keep_files(mail)
         try:
             if ticket_id is not None:
