@@ -18,7 +18,7 @@ from collections.abc import Callable
 from email.policy import SMTP
 
 from kefu.config import Settings
-from kefu.domain.tickets import Ticket, TicketComment
+from kefu.domain.tickets import Channel, Ticket, TicketComment
 from kefu.email.addresses import InvalidAddress, Mailbox, check_address, check_name
 from kefu.email.compose import Outgoing, compose, new_message_id
 from kefu.ports import Clock
@@ -50,6 +50,8 @@ class MailComments:
         now = self._clock.now()
         found = await store.thread(conn, ticket.id)
         if found is None:
+            if ticket.channel is not Channel.OFFLINE:
+                return  # no requester address: nothing to mail, no query more
             found = await self._from_offline(uow, ticket.id)
             if found is None:
                 return
