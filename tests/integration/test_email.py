@@ -472,3 +472,22 @@ async def test_inbound_attachments_keep_to_the_upload_limits(
         _, ticket = await kefu.get(path, agent["token"])
         assert ticket["body"].startswith("Two photos attached.")
         assert "1 attachment(s) not kept" in ticket["body"]
+
+
+async def test_a_mail_failing_every_attempt_stops_at_max_attempts(
+    settings_factory: Callable[..., Settings], smtp: SmtpServer
+) -> None:
+    settings = settings_factory(email=email_settings(smtp, max_attempts=3))
+    async with serving(settings) as kefu:
+        agent = await kefu.add_agent("Ann")
+        ticket = await offline_ticket(kefu, agent)
+        smtp.mailbox.refusals = ["451 4.3.0 try later"] * 3 + ["250 never reached"]
+        await comment(kefu, agent, ticket["id"], "Answer.")
+
+        async def failed() -> dict[str, Any] | None:
+            items = await mails(kefu, agent, ticket["id"])
+            return items[0] if items and items[0]["status"] == "failed" else None
+
+        record = await until(failed)
+        assert (record["attempts"], record["last_error"]) == (3, "SMTP 451: 4.3.0 try later")
+        assert smtp.mailbox.refused == 3 and smtp.mailbox.received == []
