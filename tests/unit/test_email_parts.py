@@ -237,3 +237,9 @@ def test_what_is_not_a_usable_mail_is_refused(raw: bytes) -> None:
     with pytest.raises(MalformedMail) as caught:
         parse(raw)
     assert (caught.value.status, caught.value.code) == (400, "invalid_message")
+
+
+def test_nul_characters_are_dropped_from_a_mail() -> None:
+    raw = b"From: vera@example.com\r\nSubject: a\x00b\r\n\r\nhello\x00 world\r\n"
+    mail = parse(raw)
+    assert (mail.subject, mail.text) == ("ab", "hello world")

@@ -65,7 +65,9 @@ def parse(raw: bytes) -> InboundMail:
         raise MalformedMail(f"the message's From is unusable: {exc.message}") from None
     except Exception:
         raise MalformedMail("the message's From header cannot be read") from None
-    subject = " ".join(_header(message, "Subject").split())[:MAX_SUBJECT_CHARS]
+    # NUL cannot be stored (PostgreSQL text) and means nothing in a mail: dropped.
+    subject = " ".join(_header(message, "Subject").replace("\x00", "").split())
+    subject = subject[:MAX_SUBJECT_CHARS]
     ids = _ids(_header(message, "Message-ID"))
     answers = _ids(_header(message, "References")) + _ids(_header(message, "In-Reply-To"))
     recipients = []
@@ -76,7 +78,7 @@ def parse(raw: bytes) -> InboundMail:
     return InboundMail(
         sender=sender,
         subject=subject,
-        text=_text(message),
+        text=_text(message).replace("\x00", ""),
         message_id=ids[0] if ids else None,
         answers=list(dict.fromkeys(answers)),
         recipients=recipients,
