@@ -12,7 +12,7 @@ from email.policy import SMTP
 
 import pytest
 
-from kefu.config import load_settings
+from kefu.config import load_settings, restore_settings, snapshot_settings
 from kefu.email.addresses import InvalidAddress, Mailbox, check_address, parse_mailbox
 from kefu.email.compose import MARKER, Outgoing, compose
 from kefu.email.html_text import html_to_text
@@ -243,3 +243,13 @@ def test_nul_characters_are_dropped_from_a_mail() -> None:
     raw = b"From: vera@example.com\r\nSubject: a\x00b\r\n\r\nhello\x00 world\r\n"
     mail = parse(raw)
     assert (mail.subject, mail.text) == ("ab", "hello world")
+
+
+def test_workers_get_the_real_password() -> None:
+    """kefu serve --workers hands each worker the settings as JSON: nothing masked."""
+    settings = load_settings(
+        None, email={"smtp_url": "smtp://mail.test", "from": "a@b.test", "password": "pw"}
+    )
+    restored = restore_settings(snapshot_settings(settings)).email
+    assert restored is not None and restored.server.password == "pw"
+    assert "pw" not in repr(settings.email)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kefu.email.addresses import InvalidAddress, Mailbox, parse_mailbox
 
@@ -34,7 +34,9 @@ class EmailSettings(BaseModel):
     smtp_url: str
     sender: str = Field(alias="from")
     username: str | None = None
-    password: SecretStr | None = None
+    # A plain string, not SecretStr: ``kefu serve --workers`` hands each worker the
+    # settings as JSON, where a SecretStr would arrive masked. Kept out of repr instead.
+    password: str | None = Field(default=None, repr=False)
     # One SMTP exchange (connect, TLS, login, send) must finish within this.
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # A mail that keeps failing is retried with growing pauses, then marked failed: 10
@@ -68,8 +70,7 @@ class EmailSettings(BaseModel):
 
     @property
     def server(self) -> SmtpServer:
-        password = self.password.get_secret_value() if self.password else None
-        return _server(self.smtp_url, self.username, password)
+        return _server(self.smtp_url, self.username, self.password)
 
 
 def _server(url: str, username: str | None, password: str | None) -> SmtpServer:
