@@ -12,6 +12,7 @@ from kefu.api.routes.tickets import SlaStatusOut, TicketOut
 from kefu.chat import server_frames
 from kefu.domain.sla_status import SlaStatus, SlaVerdict
 from kefu.domain.ticket_json import (
+    ChangeJson,
     CommentJson,
     LiveTicketJson,
     SlaStatusJson,
@@ -62,13 +63,17 @@ COMMENT = TicketComment(7, 1042, "agent:agt_1", "Ann", "Refund sent", True, NOW)
 def test_frames_carry_the_structs_and_decode_with_the_strict_schema() -> None:
     created = server_frames.TicketCreated(live_ticket_json(TICKET, STATUS), "agent:agt_1")
     updated = server_frames.TicketUpdated(
-        live_ticket_json(TICKET, STATUS), {}, None, comment_json(COMMENT)
+        live_ticket_json(TICKET, STATUS),
+        {"status": ChangeJson("new", "open")},
+        None,
+        comment_json(COMMENT),
     )
     assert isinstance(created.ticket, LiveTicketJson)
     assert isinstance(updated.comment, CommentJson)
     for frame in (created, updated):
         decoded = live.check(server_frames.encode(frame))
         assert decoded.ticket.sla_status.remaining_minutes == 480.0
+    assert live.check(server_frames.encode(updated)).changes["status"].after == "open"
 
 
 def test_rest_events_and_frames_read_one_shape() -> None:

@@ -28,7 +28,7 @@ from msgspec import UNSET, UnsetType
 
 from kefu.domain.ids import format_message_id
 from kefu.domain.models import Attachment, ConversationRecord, ConversationSummary, Message
-from kefu.domain.ticket_json import CommentJson, LiveTicketJson
+from kefu.domain.ticket_json import ChangeJson, CommentJson, LiveTicketJson
 
 # Signs a short-lived download link for one attachment (``AttachmentService.download_url``).
 # Payloads that go to people who may read the message get one per attachment; payloads
@@ -197,7 +197,7 @@ class TicketCreated(_Frame, tag="ticket.created"):
 
 class TicketUpdated(_Frame, tag="ticket.updated"):
     ticket: LiveTicketJson
-    changes: dict[str, dict[str, Any]]  # {field: {"before", "after"}}
+    changes: dict[str, ChangeJson]  # {field: {"before", "after"}}
     actor: str | None
     comment: CommentJson | UnsetType = UNSET  # when a comment or note was added
 

@@ -94,6 +94,14 @@ class LiveTicketJson(TicketItemJson, kw_only=True):
     sla_status: SlaStatusJson
 
 
+class ChangeJson(_Strict):
+    """One changed field of ``ticket.updated`` (frame and event): before and after, as
+    their JSON strings (enums by value, moments as ISO 8601)."""
+
+    before: str | None
+    after: str | None
+
+
 class CommentJson(_Strict):
     id: str
     ticket_id: str

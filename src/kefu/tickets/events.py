@@ -29,6 +29,7 @@ import msgspec
 from kefu.domain.envelope import Event, new_event_id
 from kefu.domain.sla import Alarm
 from kefu.domain.ticket_json import (
+    ChangeJson,
     TicketJson,
     comment_json,
     format_ticket_id,
@@ -124,9 +125,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
-class Change(_Strict):
-    before: str | None
-    after: str | None
+Change = ChangeJson  # the events' name for it
 
 
 class CreatedData(_Strict):

@@ -32,9 +32,15 @@ from kefu.auth.principal import agent_key
 from kefu.chat import server_frames
 from kefu.cluster.envelope import Audience
 from kefu.domain.sla_status import SlaStatus
-from kefu.domain.ticket_json import CommentJson, LiveTicketJson, comment_json, live_ticket_json
+from kefu.domain.ticket_json import (
+    ChangeJson,
+    CommentJson,
+    LiveTicketJson,
+    comment_json,
+    live_ticket_json,
+)
 from kefu.domain.tickets import Ticket, TicketComment
-from kefu.tickets.events import Change, plain_changes
+from kefu.tickets.events import plain_changes
 
 CREATED = "ticket.created"
 UPDATED = "ticket.updated"
@@ -90,7 +96,10 @@ class TicketFeed:
             return
         frame = server_frames.TicketUpdated(
             live_ticket_json(ticket, self._judge(ticket)),
-            plain_changes(changes),
+            {
+                name: ChangeJson(change["before"], change["after"])
+                for name, change in plain_changes(changes).items()
+            },
             actor,
             comment_json(comment) if comment is not None else UNSET,
         )
@@ -148,7 +157,7 @@ ChangedField = Literal[
 
 class UpdatedFrame(_Strict, tag=UPDATED, tag_field="type"):
     ticket: LiveTicketJson
-    changes: dict[ChangedField, Change]
+    changes: dict[ChangedField, ChangeJson]
     actor: str | None
     comment: CommentJson | None = None
 
