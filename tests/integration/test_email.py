@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kefu.config import Settings
+from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from tests.support.images import png
 from tests.support.kefu import Kefu, serving
@@ -491,3 +492,30 @@ async def test_a_mail_failing_every_attempt_stops_at_max_attempts(
         record = await until(failed)
         assert (record["attempts"], record["last_error"]) == (3, "SMTP 451: 4.3.0 try later")
         assert smtp.mailbox.refused == 3 and smtp.mailbox.received == []
+
+
+async def test_two_nodes_share_the_outbox_and_send_each_mail_once(
+    settings_factory: Callable[..., Settings], smtp: SmtpServer, store_url: str, tmp_path: Path
+) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("several nodes share a PostgreSQL store")
+    one = settings_factory(email=email_settings(smtp))
+    two = load_settings(
+        None, data_dir=tmp_path / "two", store=store_url, email=email_settings(smtp)
+    )
+    async with serving(one) as first, serving(two) as second:
+        agent = await first.add_agent("Ann")
+        ticket = await offline_ticket(first, agent)
+        bodies = [f"Update {n}." for n in range(12)]
+        await asyncio.gather(*(comment(first, agent, ticket["id"], b) for b in bodies))
+        got = await smtp.mailbox.wait_for(len(bodies))
+
+        async def all_sent() -> list[dict[str, Any]] | None:
+            items = await mails(second, await second.login(agent["email"]), ticket["id"])
+            return items if all(m["status"] == "sent" for m in items) else None
+
+        items = await until(all_sent)
+        assert len(items) == len(bodies) and all(m["attempts"] == 1 for m in items)
+        ids = [_bare(m.message["Message-ID"]) for m in got]
+        assert sorted(ids) == sorted(m["message_id"] for m in items)  # each mail once
+        assert sorted(b for m in got for b in bodies if b in m.text) == sorted(bodies)
