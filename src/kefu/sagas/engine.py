@@ -44,11 +44,11 @@ from kefu.domain.saga import (
     start_attempt,
     succeeded,
 )
-from kefu.errors import Conflict, KefuError, NotFound
+from kefu.errors import Conflict, NotFound
 from kefu.ports import Clock
 from kefu.sagas.actions.base import ActionCall, ActionFailed
 from kefu.sagas.definitions import SagaDefinition
-from kefu.sagas.inputs import input_errors
+from kefu.sagas.inputs import InvalidInput, input_errors
 from kefu.sagas.settings import SagaEngineSettings
 from kefu.sagas.steps import ENDED_EVENTS, call_context, ended_event, fits, fresh_record, kept
 from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository
@@ -58,13 +58,6 @@ log = logging.getLogger(__name__)
 
 STORE_TRIALS = 5  # a saga's run survives this many store failures in a row
 STORE_PAUSE_SECONDS = 0.2  # before the first retry; doubled each time
-
-
-class InvalidInput(KefuError):
-    """The input breaks the saga's declared input: 422, like any validation error."""
-
-    code = "validation_error"
-    status = 422
 
 
 class LostLease(Exception):
@@ -180,10 +173,15 @@ class SagaEngine:
     ) -> tuple[str, bool]:
         """Record the saga and run it; ``(id, False)`` for a key seen before (nothing runs)."""
         self.check(name, given)
-        async with self._gate, self._units() as uow:
-            saga_id, created = await self.create_in(
-                uow, name, given, customer_key, idempotency_key, created_by
+        draft, now, here = self._draft(name, given, customer_key, idempotency_key, created_by)
+        try:
+            saga_id, created = await self._repo.create_alone(
+                draft, now, owner=self.node_id if here else None, lease_until=self._until(now, here)
             )
+        finally:
+            self._held.discard(draft.id)  # held again below once it exists
+        if created:
+            self._created(draft, now, here)()
         return saga_id, created
 
     async def create_in(
@@ -196,9 +194,29 @@ class SagaEngine:
         created_by: str | None,
     ) -> tuple[str, bool]:
         """Record a checked saga in the caller's unit of work; it starts once that commits."""
-        definition = self.definitions[name]
-        now = self._clock.now()
-        here = self.running < self._settings.max_running and not self._stopping
+        draft, now, here = self._draft(name, given, customer_key, idempotency_key, created_by)
+        saga_id, created = await self._repo.create(
+            uow.connection,
+            draft,
+            now,
+            owner=self.node_id if here else None,
+            lease_until=self._until(now, here),
+        )
+        if created:
+            uow.after_commit(self._created(draft, now, here))
+        else:
+            self._held.discard(draft.id)
+        return saga_id, created
+
+    def _draft(
+        self,
+        name: str,
+        given: Mapping[str, Any],
+        customer_key: str | None,
+        idempotency_key: str | None,
+        created_by: str | None,
+    ) -> tuple[NewSaga, datetime, bool]:
+        """The saga to record, when, and whether this node runs it (it has room)."""
         draft = NewSaga(
             id=new_id("saga"),
             name=name,
@@ -206,28 +224,35 @@ class SagaEngine:
             input=dict(given),
             idempotency_key=idempotency_key,
             created_by=created_by,
-            step_names=[step.name for step in definition.steps],
+            step_names=[step.name for step in self.definitions[name].steps],
         )
-        saga_id, created = await self._repo.create(
-            uow.connection,
-            draft,
-            now,
-            owner=self.node_id if here else None,
-            lease_until=now + self._lease if here else None,
-        )
-        if created:
+        here = self.running < self._settings.max_running and not self._stopping
+        if here:
+            self._held.add(draft.id)  # counted at once: concurrent starts see the room taken
+        return draft, self._clock.now(), here
+
+    def _until(self, now: datetime, here: bool) -> datetime | None:
+        return now + self._lease if here else None
+
+    def _created(self, draft: NewSaga, now: datetime, here: bool) -> Callable[[], None]:
+        """What follows the commit of a new saga: announce it; run it here or let any
+        node with room claim it."""
+        owner = self.node_id if here else None
+        record = fresh_record(draft, now, len(draft.step_names), owner)
+
+        def after() -> None:
             if here:
-                self._held.add(saga_id)
+                self._held.add(draft.id)
             else:
                 self._backlog = True
-            record = fresh_record(draft, now, len(definition.steps), self.node_id if here else None)
-            uow.after_commit(lambda: self._started(record, here))
-        return saga_id, created
+            self._started(record, here)
+
+        return after
 
     def _started(self, record: SagaRecord, here: bool) -> None:
         self._announce(record)
         if here:
-            self._launch(record.id)
+            self._launch(record.id, record)
 
     async def retry(self, saga_id: str) -> SagaRecord:
         return await self._resume(saga_id, compensating=False)
@@ -322,10 +347,11 @@ class SagaEngine:
 
     # -- running ---------------------------------------------------------------------------
 
-    def _launch(self, saga_id: str) -> None:
+    def _launch(self, saga_id: str, known: SagaRecord | None = None) -> None:
+        """Run it here; ``known``: its record as just committed (spares a read)."""
         if saga_id in self._tasks or self._stopping:
             return
-        task = asyncio.create_task(self._run(saga_id), name=f"saga {saga_id}")
+        task = asyncio.create_task(self._run(saga_id, known), name=f"saga {saga_id}")
         self._tasks[saga_id] = task
         task.add_done_callback(lambda _: self._ended(saga_id))
 
@@ -336,10 +362,11 @@ class SagaEngine:
             self._backlog = False
             self._spawn_claim()  # room again: sagas may be waiting for any node
 
-    async def _run(self, saga_id: str) -> None:
+    async def _run(self, saga_id: str, known: SagaRecord | None = None) -> None:
         for trial in range(STORE_TRIALS):
-            if await self._run_once(saga_id, last=trial == STORE_TRIALS - 1):
+            if await self._run_once(saga_id, known, last=trial == STORE_TRIALS - 1):
                 return
+            known = None
             # The store failed (SQLite busy, PostgreSQL restarting): read the log again
             # and go on while the lease is still this node's.
             await asyncio.sleep(
@@ -348,11 +375,11 @@ class SagaEngine:
             if saga_id not in self._held:
                 return
 
-    async def _run_once(self, saga_id: str, *, last: bool) -> bool:
+    async def _run_once(self, saga_id: str, known: SagaRecord | None, *, last: bool) -> bool:
         """Work on the saga until it needs nobody or is not this node's; False when the
         store failed meanwhile (worth another try)."""
         try:
-            record = await self._repo.get(saga_id)
+            record = known or await self._repo.get(saga_id)
             if record is None or record.lease_owner != self.node_id:
                 return True
             definition = self.definitions.get(record.name)
@@ -380,30 +407,38 @@ class SagaEngine:
         return True
 
     async def _drive(self, record: SagaRecord, definition: SagaDefinition) -> None:
+        """Step through the saga. An attempt's outcome is committed together with what it
+        leads to (the next attempt's start, or the end): one transaction per step, and
+        still every start is committed before its action is called."""
         plan = definition.plan
+        state = record.state  # ahead of ``record`` by at most one unsaved outcome
         while True:
             if record.id not in self._held:
                 raise LostLease
-            state = record.state
             command = next_command(plan, state)
-            if command is None:
-                return
             now = self._clock.now()
+            if command is None:
+                if state != record.state:
+                    await self._save(record, state, now)
+                return
             if isinstance(command, Finish):
                 await self._save(record, finish(state, command, now), now)
                 return
-            after, started = start_attempt(plan, state, command, now)
-            record = await self._save(record, after, now)
+            state, started = start_attempt(plan, state, command, now)
+            record = await self._save(record, state, now)
             if not started:
                 continue
-            record, delay = await self._attempt(record, definition, command)
+            state, delay = await self._attempt(record, definition, command)
             if delay:
+                # The error shows on the timeline while the step waits for its next try.
+                record = await self._save(record, state, self._clock.now())
                 await asyncio.sleep(delay)
 
     async def _attempt(
         self, record: SagaRecord, definition: SagaDefinition, command: Run
-    ) -> tuple[SagaRecord, float | None]:
-        """Call the action once and record what happened; the wait before the next try."""
+    ) -> tuple[SagaState, float | None]:
+        """Call the action once: the state it leaves (not yet recorded) and the wait
+        before the next try."""
         step = definition.steps[command.index]
         action = step.action if command.phase == "action" else step.compensation
         state = record.state
@@ -433,31 +468,28 @@ class SagaEngine:
             log.warning("sagas: %s %s raised %s", step.name, command.phase, type(exc).__name__)
             error, retryable = f"unexpected {type(exc).__name__}", True
         else:
-            now = self._clock.now()
-            done = succeeded(state, command, kept(result), now)
-            return await self._save(record, done, now), None
+            return succeeded(state, command, kept(result), self._clock.now()), None
         now = self._clock.now()
-        after, delay = failed(definition.plan, state, command, error, retryable=retryable, now=now)
-        return await self._save(record, after, now), delay
+        return failed(definition.plan, state, command, error, retryable=retryable, now=now)
 
     async def _save(self, record: SagaRecord, after: SagaState, now: datetime) -> SagaRecord:
-        """Record ``after`` (fenced by this node's lease); a terminal state's event goes
-        into the outbox in the same unit; the change is announced after the commit."""
-        async with self._gate, self._units() as uow:
-            saved = await self._repo.save(
-                uow.connection, record.id, record.state, after, now, owner=self.node_id
-            )
-            if not saved:
-                raise LostLease
-            ended = after.status not in ACTIVE and after.status is not record.state.status
-            if ended and self._wanted(ENDED_EVENTS[after.status]):
-                await uow.emit([ended_event(record, after, now)], now)
-            changed = replace(record, state=after, updated_at=now)
-            if after.status not in ACTIVE:
-                changed = replace(changed, lease_owner=None, lease_until=None)
-            uow.after_commit(lambda: self._announce(changed))
+        """Record ``after`` in a transaction of its own (fenced by this node's lease; on
+        SQLite one hop on the store's writer thread), an ending with its event in the
+        outbox, and announce it once committed."""
+        events = []
+        ended = after.status not in ACTIVE and after.status is not record.state.status
+        if ended and self._wanted(ENDED_EVENTS[after.status]):
+            events.append(ended_event(record, after, now))
+        saved = await self._repo.save_alone(
+            record.id, record.state, after, now, owner=self.node_id, events=events
+        )
+        if not saved:
+            raise LostLease
+        changed = replace(record, state=after, updated_at=now)
         if after.status not in ACTIVE:
+            changed = replace(changed, lease_owner=None, lease_until=None)
             self._held.discard(record.id)
+        self._announce(changed)
         return changed
 
     def _announce(self, record: SagaRecord) -> None:

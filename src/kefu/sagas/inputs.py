@@ -12,9 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from kefu.errors import KefuError
 from kefu.sagas.settings import InputField
 
-MAX_INPUT_FIELDS = 100
+
+class InvalidInput(KefuError):
+    """The input breaks the saga's declared input: 422, like any validation error."""
+
+    code = "validation_error"
+    status = 422
 
 
 def input_errors(declared: Mapping[str, InputField], given: Any) -> list[tuple[str, str]]:

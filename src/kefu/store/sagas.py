@@ -19,12 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.envelope import Event, encode
 from kefu.domain.saga import ACTIVE, SagaState, SagaStatus, StepState, StepStatus
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
-from kefu.store.tables import conversations, saga_steps, sagas
+from kefu.store.tables import conversations, outbox, saga_steps, sagas
 
 MAX_ERROR_CHARS = 1000
 _ACTIVE = sorted(status.value for status in ACTIVE)
@@ -81,46 +83,23 @@ class SagaRepository:
     ) -> tuple[str, bool]:
         """Insert the saga and its pending steps; ``(id, True)``. When a saga with the same
         idempotency key exists, nothing is written: ``(its id, False)``."""
-        values = {
-            "id": saga.id,
-            "name": saga.name,
-            "status": SagaStatus.RUNNING.value,
-            "customer_key": saga.customer_key,
-            "input": dict(saga.input),
-            "idempotency_key": saga.idempotency_key,
-            "created_by": saga.created_by,
-            "started_at": now,
-            "updated_at": now,
-            "lease_owner": owner,
-            "lease_until": lease_until,
-        }
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(sagas).values(values).on_conflict_do_nothing()
-        inserted = (await conn.execute(statement)).rowcount
-        if not inserted:
-            found = await conn.execute(
-                sa.select(sagas.c.id).where(sagas.c.idempotency_key == saga.idempotency_key)
-            )
-            existing = found.scalar_one_or_none()
-            if existing is None:  # a clash on the id itself: 80 random bits, never
-                raise RuntimeError("saga id clash")
-            return str(existing), False
-        await conn.execute(
-            saga_steps.insert(),
-            [
-                {
-                    "saga_id": saga.id,
-                    "position": position,
-                    "name": name,
-                    "status": StepStatus.PENDING.value,
-                    "attempts": 0,
-                    "compensation_attempts": 0,
-                    "maybe_applied": False,
-                }
-                for position, name in enumerate(saga.step_names)
-            ],
+        insert, existing, steps = _create_statements(
+            conn.dialect.name, saga, now, owner, lease_until
         )
+        if not (await conn.execute(insert)).rowcount:
+            return _existing((await conn.execute(existing)).scalar_one_or_none()), False
+        await conn.execute(saga_steps.insert(), steps)
         return saga.id, True
+
+    async def create_alone(
+        self, saga: NewSaga, now: datetime, *, owner: str | None, lease_until: datetime | None
+    ) -> tuple[str, bool]:
+        """``create`` in a transaction of its own (SQLite: one hop on the writer thread)."""
+        if self._db.dialect != "sqlite":
+            async with self._db.begin() as conn:
+                return await self.create(conn, saga, now, owner=owner, lease_until=lease_until)
+        statements = _create_statements("sqlite", saga, now, owner, lease_until)
+        return await self._db.run_in_transaction(_create_sync, saga.id, *statements)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -198,33 +177,54 @@ class SagaRepository:
         """Record ``after`` (steps that differ from ``before`` only). Fenced: unless
         ``owner`` holds the lease (None: nobody does), nothing changes and it is False.
         An ended or failed saga lets its lease go; ``lease_until`` renews it."""
-        values: dict[str, Any] = {
+        saga, steps = _save_statements(saga_id, before, after, now, owner, lease_until)
+        if not (await conn.execute(saga)).rowcount:
+            return False
+        for statement in steps:
+            await conn.execute(statement)
+        return True
+
+    async def save_alone(
+        self,
+        saga_id: str,
+        before: SagaState,
+        after: SagaState,
+        now: datetime,
+        *,
+        owner: str,
+        events: Sequence[Event] = (),
+    ) -> bool:
+        """``save`` in a transaction of its own, with ``events`` into the outbox in it. On
+        SQLite it runs on the store's writer thread (one hop instead of one per statement:
+        a step's record is the engine's hottest write, and SQLite has one writer anyway)."""
+        ended = after.status not in ACTIVE
+        saga = {
+            "b_id": saga_id,
+            "b_owner": owner,
             "status": after.status.value,
             "error": _cut(after.error),
             "finished_at": after.finished_at,
             "updated_at": now,
         }
-        if after.status not in ACTIVE:
-            values["lease_owner"] = None
-            values["lease_until"] = None
-        elif lease_until is not None:
-            values["lease_owner"] = owner
-            values["lease_until"] = lease_until
-        fence = sagas.c.lease_owner.is_(None) if owner is None else sagas.c.lease_owner == owner
-        result = await conn.execute(
-            sagas.update().where(sagas.c.id == saga_id).where(fence).values(values)
-        )
-        if not result.rowcount:
-            return False
-        for position, (old, new) in enumerate(zip(before.steps, after.steps, strict=True)):
-            if old != new:
-                await conn.execute(
-                    saga_steps.update()
-                    .where(saga_steps.c.saga_id == saga_id)
-                    .where(saga_steps.c.position == position)
-                    .values(_step_values(new))
-                )
-        return True
+        steps = [
+            {"b_saga": saga_id, "b_position": position, **_step_values(new)}
+            for position, (old, new) in enumerate(zip(before.steps, after.steps, strict=True))
+            if old != new
+        ]
+        rows = [
+            {"subject": e.subject, "event_id": e.id, "payload": encode(e), "created_at": now}
+            for e in events
+        ]
+        if self._db.dialect == "sqlite":
+            return await self._db.run_in_transaction(_save_sync, ended, saga, steps, rows)
+        async with self._db.begin() as conn:
+            if not (await conn.execute(_SAVE_ENDED if ended else _SAVE, saga)).rowcount:
+                return False
+            if steps:
+                await conn.execute(_SAVE_STEP, steps)
+            if rows:
+                await conn.execute(outbox.insert(), rows)
+            return True
 
     async def take(self, conn: AsyncConnection, saga_id: str, owner: str, until: datetime) -> None:
         """Hold the lease of a saga this transaction has locked (a human's retry)."""
@@ -291,6 +291,146 @@ class SagaRepository:
                     .where(sagas.c.lease_owner == owner)
                     .values(lease_owner=None, lease_until=None)
                 )
+
+
+def _create_statements(
+    dialect: str, saga: NewSaga, now: datetime, owner: str | None, lease_until: datetime | None
+) -> tuple[Any, sa.Select[Any], list[dict[str, Any]]]:
+    """The saga's insert (nothing on a known idempotency key), the query for the saga
+    holding that key, and its pending steps' rows."""
+    values = {
+        "id": saga.id,
+        "name": saga.name,
+        "status": SagaStatus.RUNNING.value,
+        "customer_key": saga.customer_key,
+        "input": dict(saga.input),
+        "idempotency_key": saga.idempotency_key,
+        "created_by": saga.created_by,
+        "started_at": now,
+        "updated_at": now,
+        "lease_owner": owner,
+        "lease_until": lease_until,
+    }
+    flavour = postgresql if dialect == "postgresql" else sqlite
+    insert = flavour.insert(sagas).values(values).on_conflict_do_nothing()
+    existing = sa.select(sagas.c.id).where(sagas.c.idempotency_key == saga.idempotency_key)
+    steps = [
+        {
+            "saga_id": saga.id,
+            "position": position,
+            "name": name,
+            "status": StepStatus.PENDING.value,
+            "attempts": 0,
+            "compensation_attempts": 0,
+            "maybe_applied": False,
+        }
+        for position, name in enumerate(saga.step_names)
+    ]
+    return insert, existing, steps
+
+
+def _create_sync(
+    conn: Connection,
+    saga_id: str,
+    insert: Any,
+    existing: sa.Select[Any],
+    steps: list[dict[str, Any]],
+) -> tuple[str, bool]:
+    if not conn.execute(insert).rowcount:
+        return _existing(conn.execute(existing).scalar_one_or_none()), False
+    conn.execute(saga_steps.insert(), steps)
+    return saga_id, True
+
+
+def _existing(found: Any) -> str:
+    if found is None:  # a clash on the id itself (80 random bits): never in practice
+        raise RuntimeError("saga id clash")
+    return str(found)
+
+
+def _save_statements(
+    saga_id: str,
+    before: SagaState,
+    after: SagaState,
+    now: datetime,
+    owner: str | None,
+    lease_until: datetime | None,
+) -> tuple[sa.Update, list[sa.Update]]:
+    """The fenced update of the saga row, and one update per step that changed."""
+    values: dict[str, Any] = {
+        "status": after.status.value,
+        "error": _cut(after.error),
+        "finished_at": after.finished_at,
+        "updated_at": now,
+    }
+    if after.status not in ACTIVE:
+        values["lease_owner"] = None
+        values["lease_until"] = None
+    elif lease_until is not None:
+        values["lease_owner"] = owner
+        values["lease_until"] = lease_until
+    fence = sagas.c.lease_owner.is_(None) if owner is None else sagas.c.lease_owner == owner
+    saga = sagas.update().where(sagas.c.id == saga_id).where(fence).values(values)
+    steps = [
+        saga_steps.update()
+        .where(saga_steps.c.saga_id == saga_id)
+        .where(saga_steps.c.position == position)
+        .values(_step_values(new))
+        for position, (old, new) in enumerate(zip(before.steps, after.steps, strict=True))
+        if old != new
+    ]
+    return saga, steps
+
+
+def _save_sync(
+    conn: Connection,
+    ended: bool,
+    saga: dict[str, Any],
+    steps: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+) -> bool:
+    if not conn.execute(_SAVE_ENDED if ended else _SAVE, saga).rowcount:
+        return False
+    if steps:
+        conn.execute(_SAVE_STEP, steps)
+    if rows:
+        conn.execute(outbox.insert(), rows)
+    return True
+
+
+# The engine's hot writes, built once with bound parameters (building a statement per
+# save cost more CPU than running it on SQLite): a step's record, fenced by the lease.
+_SAGA_VALUES: dict[str, Any] = {
+    name: sa.bindparam(name) for name in ("status", "error", "finished_at", "updated_at")
+}
+_SAVE = (
+    sagas.update()
+    .where(sagas.c.id == sa.bindparam("b_id"))
+    .where(sagas.c.lease_owner == sa.bindparam("b_owner"))
+    .values(_SAGA_VALUES)
+)
+_SAVE_ENDED = _SAVE.values(lease_owner=None, lease_until=None)
+_SAVE_STEP = (
+    saga_steps.update()
+    .where(saga_steps.c.saga_id == sa.bindparam("b_saga"))
+    .where(saga_steps.c.position == sa.bindparam("b_position"))
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "status",
+                "attempts",
+                "compensation_attempts",
+                "error",
+                "maybe_applied",
+                "started_at",
+                "finished_at",
+                "compensation_started_at",
+                "result",
+            )
+        }
+    )
+)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
