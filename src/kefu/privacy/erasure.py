@@ -2,11 +2,14 @@
 by age (a retention period), through one code path.
 
 What goes: the visitor rows, their conversations with every message, rating and
-attachment, and their offline messages. Attachment files go once no other attachment
-row points at the same content (files are stored by content hash and shared). What
-stays: tickets (the company's own records, keyed by the CRM's customer, not the
-visitor; a ticket made from an erased chat loses its link to it but keeps its text),
-the audit log (ids and counts, no content), events already published.
+attachment, and their offline messages; what email holds about them
+(``kefu.store.email_erasure``: the mail threads of the addresses they gave or the
+request named, every mail of those threads, the files that came by mail). Attachment
+files go once no other attachment row points at the same content (files are stored by
+content hash and shared). What stays: tickets (the company's own records, keyed by the
+CRM's customer, not the visitor; a ticket made from an erased chat loses its link to it
+but keeps its text, a mailed one its comments, their author name cleared), the audit
+log (ids and counts, no content), events already published.
 
 The rows go in one transaction (``kefu.store.erasure``), so a failure deletes nothing;
 files are removed after the commit (a crash in between leaves an unreferenced file for
@@ -45,9 +48,12 @@ class Eraser:
         """Their conversations not yet closed: closed first, so agents see them end."""
         return await self._rows.open_conversations(visitor_ids)
 
-    async def erase_visitors(self, visitor_ids: Sequence[str]) -> Erased:
-        """Everything about these visitors, the rows themselves included."""
-        gone = await self._rows.erase_visitors(visitor_ids)
+    async def erase_visitors(
+        self, visitor_ids: Sequence[str], addresses: Sequence[str] = ()
+    ) -> Erased:
+        """Everything about these visitors, the rows themselves included, and what
+        email holds about them and ``addresses`` (threads, mails, mailed files)."""
+        gone = await self._rows.erase_visitors(visitor_ids, addresses)
         gone.files = await self._remove_unreferenced(gone.hashes)
         return gone
 

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.conversation import ConversationStatus
 from kefu.store.attachments import AttachmentRepository
 from kefu.store.database import Database
+from kefu.store.email_erasure import addresses_of, erase_mail, normalised
 from kefu.store.tables import (
     attachments,
     conversation_labels,
     conversations,
     messages,
     offline_messages,
+    ticket_attachments,
     tickets,
     visitors,
 )
@@ -47,6 +49,9 @@ class Erased:
     files: int = 0
     offline_messages: int = 0
     tickets_unlinked: int = 0
+    email_threads: int = 0
+    email_messages: int = 0
+    ticket_files: int = 0
     hashes: set[str] = field(default_factory=set)  # attachment contents to check for files
 
     def add(self, other: Erased) -> None:
@@ -66,6 +71,9 @@ COUNTED = (
     "files",
     "offline_messages",
     "tickets_unlinked",
+    "email_threads",
+    "email_messages",
+    "ticket_files",
 )
 
 
@@ -80,12 +88,19 @@ class ErasureRepository:
         email: str | None = None,
         external_id: str | None = None,
     ) -> list[str]:
-        """Ids of the visitors a request names (an email may have made several)."""
+        """Ids of the visitors a request names (an email may have made several: those
+        that gave it, in their details or in an offline message)."""
         query = sa.select(visitors.c.id)
         if visitor_id is not None:
             query = query.where(visitors.c.id == visitor_id)
         if email is not None:
-            query = query.where(sa.func.lower(visitors.c.email) == email.strip().lower())
+            address = email.strip().lower()
+            left_it = sa.select(offline_messages.c.visitor_id).where(
+                sa.func.lower(offline_messages.c.email) == address
+            )
+            query = query.where(
+                (sa.func.lower(visitors.c.email) == address) | visitors.c.id.in_(left_it)
+            )
         if external_id is not None:
             query = query.where(visitors.c.external_id == external_id)
         async with self._db.connect() as conn:
@@ -103,14 +118,20 @@ class ErasureRepository:
         async with self._db.connect() as conn:
             return list((await conn.execute(query)).scalars())
 
-    async def erase_visitors(self, visitor_ids: Sequence[str]) -> Erased:
-        """Every row about these visitors, theirs included; ``hashes`` names the
-        contents whose files may now be unreferenced."""
-        if not visitor_ids:
+    async def erase_visitors(
+        self, visitor_ids: Sequence[str], addresses: Sequence[str] = ()
+    ) -> Erased:
+        """Every row about these visitors, theirs included, and the mail threads of
+        the addresses they gave or ``addresses`` names (someone who only ever mailed is
+        no visitor); ``hashes`` names the contents whose files may now be unreferenced."""
+        if not visitor_ids and not normalised(addresses):
             return Erased()
         ids = list(visitor_ids)
         async with self._db.begin() as conn:
             await self._lock(conn)
+            mail = await erase_mail(
+                conn, ids, normalised(addresses) | await addresses_of(conn, ids)
+            )
             owned = sa.select(conversations.c.id).where(conversations.c.visitor_id.in_(ids))
             gone = await self._delete_conversations(
                 conn,
@@ -123,6 +144,9 @@ class ErasureRepository:
             gone.offline_messages += _count(result)
             result = await conn.execute(visitors.delete().where(visitors.c.id.in_(ids)))
             gone.visitors += _count(result)
+        gone.email_threads, gone.email_messages = mail.threads, mail.mails
+        gone.ticket_files = mail.files
+        gone.hashes |= mail.hashes
         return gone
 
     async def erase_older_than(self, cutoff: datetime) -> Erased:
@@ -145,7 +169,13 @@ class ErasureRepository:
                 break
         async with self._db.begin() as conn:
             await self._lock(conn)
-            unsent = attachments.c.conversation_id.is_(None) & (attachments.c.created_at < cutoff)
+            unsent = (
+                attachments.c.conversation_id.is_(None)
+                # A ticket's files (an inbound mail's) stay with the ticket, as the
+                # upload sweep keeps them (AttachmentRepository.delete_unsent).
+                & attachments.c.id.not_in(sa.select(ticket_attachments.c.attachment_id))
+                & (attachments.c.created_at < cutoff)
+            )
             total.hashes |= set(
                 (await conn.execute(sa.select(attachments.c.sha256).where(unsent))).scalars()
             )

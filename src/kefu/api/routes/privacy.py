@@ -2,7 +2,8 @@
 
 Names the visitor by id, by email (every visitor that gave it) or by the shop's
 ``external_id``; closes their open conversations (the agents see them end), closes their
-sockets, then deletes everything kefu holds about them (``kefu.privacy.erasure``).
+sockets, then deletes everything kefu holds about them (``kefu.privacy.erasure``),
+mail threads included.
 Idempotent: erasing again, or someone unknown, answers with zero counts.
 """
 
@@ -44,6 +45,9 @@ class ErasureReport(BaseModel):
     files: int
     offline_messages: int
     tickets_unlinked: int
+    email_threads: int
+    email_messages: int
+    ticket_files: int
 
 
 @router.post("/erasures", response_model=ErasureReport)
@@ -55,7 +59,9 @@ async def erase(body: ErasureRequest, caller: AdminDep, kefu: NodeDep) -> Erasur
         await kefu.chat.close(caller, conversation_id)
     for visitor_id in ids:
         await kefu.hub.disconnect(visitor_key(visitor_id), "token_revoked")
-    gone = await kefu.eraser.erase_visitors(ids)
+    # An email names its mail threads too, whether or not a visitor ever gave it.
+    addresses = [body.email] if body.email is not None else []
+    gone = await kefu.eraser.erase_visitors(ids, addresses)
     # Ids and counts only: the request's email would put back what was just erased.
     await kefu.repos.audit.record(
         "privacy.erasure",
