@@ -475,6 +475,46 @@ async def test_inbound_attachments_keep_to_the_upload_limits(
         assert "1 attachment(s) not kept" in ticket["body"]
 
 
+async def test_inline_images_in_nested_parts_keep_to_the_upload_limits(
+    settings_factory: Callable[..., Settings], smtp: SmtpServer
+) -> None:
+    """An HTML mail with pictures (multipart/mixed > alternative > related > image, as
+    Apple Mail and Outlook write it): its inline pictures are the ticket's files, each
+    under attachments.max_bytes like any other attachment."""
+    settings = settings_factory(email=email_settings(smtp), attachments={"max_bytes": 2048})
+    small, big = png(2, 2, (4, 5, 6)), png(64, 64, (7, 7, 7)) + b"\0" * 4096
+    message = EmailMessage()
+    message["From"] = VERA
+    message["To"] = "help@acme.test"
+    message["Subject"] = "Damage photos"
+    message.set_content("Photos of the damage below.")
+    message.add_alternative(
+        '<p>Photos of the damage below.</p><img src="cid:a@x"><img src="cid:b@x">',
+        subtype="html",
+    )
+    html = message.get_payload()[1]
+    html.add_related(small, maintype="image", subtype="png", cid="<a@x>")
+    html.add_related(big, maintype="image", subtype="png", cid="<b@x>", filename="big.png")
+    message.add_attachment(
+        b"%PDF-1.4 receipt", maintype="application", subtype="pdf", filename="receipt.pdf"
+    )
+    async with serving(settings) as kefu:
+        agent = await kefu.add_agent("Ann")
+        token = await mail_token(kefu)
+        status, body = await post_mail(kefu, token, message.as_bytes(policy=SMTP))
+        assert (status, body["status"]) == (202, "created")
+        path = f"/api/v1/tickets/{body['ticket_id']}"
+        _, files = await kefu.get(f"{path}/attachments", agent["token"])
+        kept = {f["content_type"]: f for f in files["items"]}
+        assert len(files["items"]) == 2 and kept["image/png"]["size"] == len(small)
+        assert kept["application/pdf"]["name"] == "receipt.pdf"
+        async with kefu.http.get(kefu.url(kept["image/png"]["download_url"])) as resp:
+            assert resp.status == 200 and await resp.read() == small
+        _, ticket = await kefu.get(path, agent["token"])
+        assert ticket["body"].startswith("Photos of the damage below.")
+        assert "1 attachment(s) not kept" in ticket["body"]  # the big picture
+
+
 async def test_a_mail_failing_every_attempt_stops_at_max_attempts(
     settings_factory: Callable[..., Settings], smtp: SmtpServer
 ) -> None:

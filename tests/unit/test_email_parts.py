@@ -253,3 +253,49 @@ def test_workers_get_the_real_password() -> None:
     restored = restore_settings(snapshot_settings(settings)).email
     assert restored is not None and restored.server.password == "pw"
     assert "pw" not in repr(settings.email)
+
+
+def nested_mail(*images: bytes) -> bytes:
+    """An HTML mail with pictures as Apple Mail and Outlook write it: multipart/mixed >
+    multipart/alternative > (text/plain, multipart/related > (text/html, image/png...)),
+    then an attached file and an attached mail (with a picture of its own)."""
+    message = EmailMessage()
+    message["From"] = "vera@example.com"
+    message["Subject"] = "Photos inline"
+    message.set_content("See the photos below.")
+    cids = [f"<img{i}@example.com>" for i in range(len(images))]
+    tags = "".join(f'<img src="cid:{cid[1:-1]}">' for cid in cids)
+    message.add_alternative(f"<p>See the photos below.</p>{tags}", subtype="html")
+    html = message.get_payload()[1]
+    for index, (cid, image) in enumerate(zip(cids, images, strict=True)):
+        name = f"inline{index}.png" if index else None  # Outlook often names none
+        html.add_related(image, maintype="image", subtype="png", cid=cid, filename=name)
+    message.add_attachment(
+        b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="invoice.pdf"
+    )
+    forwarded = EmailMessage()
+    forwarded["From"] = "shop@example.com"
+    forwarded.set_content("Your order")
+    forwarded.add_attachment(
+        b"\x89PNG forwarded", maintype="image", subtype="png", filename="inside.png"
+    )
+    message.add_attachment(forwarded)
+    return message.as_bytes(policy=SMTP)
+
+
+def test_inline_images_in_nested_parts_are_files() -> None:
+    mail = parse(nested_mail(b"\x89PNG one", b"\x89PNG two"))
+    assert mail.text == "See the photos below."
+    # Both inline pictures, then the attached file; neither text rendering, nor what is
+    # inside the attached mail (it is one attachment, not taken apart).
+    assert [(f.name, f.data) for f in mail.files] == [
+        (None, b"\x89PNG one"),
+        ("inline1.png", b"\x89PNG two"),
+        ("invoice.pdf", b"%PDF-1.4 invoice"),
+    ]
+    assert mail.dropped_files == 0
+
+
+def test_a_nested_mail_keeps_to_the_file_count_limit() -> None:
+    mail = parse(nested_mail(*[b"\x89PNG %d" % i for i in range(25)]))
+    assert len(mail.files) == 20 and mail.dropped_files > 5

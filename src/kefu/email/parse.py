@@ -127,10 +127,19 @@ def _content(part: MIMEPart) -> str:
 
 
 def _files(message: EmailMessage) -> tuple[list[MailFile], int]:
+    """Every file of the mail, however deep: attachments, and inline images inside
+    nested parts (``multipart/related`` in ``multipart/alternative`` in
+    ``multipart/mixed``, as Apple Mail and Outlook write an HTML mail with pictures),
+    which ``iter_attachments`` never reaches. Not files: the text kefu read, the other
+    inline text renderings, and attached messages (``message/rfc822``) with their
+    insides. The upload limits apply later, file by file (``Inbox``)."""
+    if not message.is_multipart():
+        return [], 0  # the whole mail is its text
+    body = message.get_body(preferencelist=("plain", "html"))
     files: list[MailFile] = []
     dropped = 0
-    for part in message.iter_attachments():
-        if part.is_multipart():
+    for part in _leaves(message):
+        if part is body or (_is_text(part) and not part.is_attachment()):
             continue
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes) or not data:
@@ -140,3 +149,18 @@ def _files(message: EmailMessage) -> tuple[list[MailFile], int]:
             continue
         files.append(MailFile(part.get_filename(), data))
     return files, dropped
+
+
+def _leaves(part: MIMEPart) -> list[MIMEPart]:
+    """The non-multipart parts under ``part``, in order (multiparts entered only; a
+    message/* part is a leaf, so an attached mail is not taken apart)."""
+    if part.get_content_maintype() != "multipart":
+        return [part]
+    children = part.get_payload()
+    if not isinstance(children, list):
+        return []
+    return [leaf for child in children if isinstance(child, MIMEPart) for leaf in _leaves(child)]
+
+
+def _is_text(part: MIMEPart) -> bool:
+    return part.get_content_type() in ("text/plain", "text/html")
