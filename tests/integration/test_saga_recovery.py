@@ -19,6 +19,7 @@ import re
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ from kefu.demo_systems.orders_api import REFUNDABLE, read_order
 from kefu.demo_systems.refund_saga import demo_sagas
 from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
-from tests.support.cli import KEFU, PASSWORD, add_agent, clean_env
+from kefu.store.database import Database
+from kefu.store.repositories import Repositories
+from tests.support.cli import KEFU, clean_env
 from tests.support.department_systems import DepartmentSystems, department_systems
-from tests.support.kefu import serving
+from tests.support.kefu import PASSWORD, PASSWORD_HASH, serving
 from tests.support.postgres import postgres_database
 from tests.support.saga_systems import until
 
@@ -60,6 +63,21 @@ def saga_config(systems: DepartmentSystems) -> dict[str, Any]:
 
 def order_of(systems: DepartmentSystems) -> Order:
     return next(o for o in systems.dataset.orders_of("C1001") if o.status in REFUNDABLE)
+
+
+async def seed_agent(store: str, email: str) -> None:
+    """An agent in the (migrated) store with the tests' cheap password hash: the CLI's
+    ``agents add`` hashes at production cost, tens of seconds on a busy test host."""
+    async with Database(store) as db:
+        await db.migrate()
+        await Repositories.over(db).agents.create(
+            email=email,
+            name="Alex",
+            role=Role.AGENT,
+            password_hash=PASSWORD_HASH,
+            capacity=None,
+            now=datetime.now(UTC),
+        )
 
 
 @dataclass
@@ -157,7 +175,7 @@ async def test_a_node_killed_after_the_crm_answered_resumes_without_applying_twi
             KEFU_DATA_DIR=str(tmp_path / "data"),
             KEFU_STORE=f"sqlite:///{tmp_path / 'kefu.db'}",
         )
-        await add_agent(env, "alex@example.test")
+        await seed_agent(env["KEFU_STORE"], "alex@example.test")
         order = order_of(systems)
         crm = systems.crm[BEHAVIOUR]
         crm.set_write_knobs(hold_next_replies=1)
@@ -194,7 +212,7 @@ async def test_a_node_killed_mid_saga_is_finished_by_the_other_node(tmp_path: Pa
                 KEFU_CONFIG=str(config), KEFU_DATA_DIR=str(tmp_path / name), KEFU_STORE=store
             )
 
-        await add_agent(env("a"), "alex@example.test")
+        await seed_agent(store, "alex@example.test")
         order = order_of(systems)
         crm = systems.crm[BEHAVIOUR]
         crm.set_write_knobs(hold_next_replies=1)
