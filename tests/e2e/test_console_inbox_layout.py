@@ -1,6 +1,6 @@
 """The inbox's layout at 1280x800, 1366x768 and 375x812 (issue 15, bugs 1-3): the chat
 header keeps the visitor's name and status whole beside a supervisor's actions and a
-conversation's labels; on a phone the visitor drawer closes (its ×, Esc, a tap outside)
+conversation's labels; on a phone the visitor drawer closes (its close button, Esc, a tap outside)
 and the bottom bar fits with every page reachable.
 
 Screenshots go to ``test-artifacts/`` (gitignored) for a human look.
@@ -24,7 +24,8 @@ async def _header_fits(page: Page, label: str) -> None:
     assert {b["s"] for b in found} >= {".chat-title", ".chat-actions"}, (label, found)
     assert overlapping(found) == [], (label, found)
     assert await cut(page, "#chat-name, #chat-sub") == [], label
-    assert await off_screen(page, ".chat-head button, .chat-head select, .chat-head input") == [], label
+    controls = ".chat-head button, .chat-head select, .chat-head input"
+    assert await off_screen(page, controls) == [], label
     assert await cut(page, "#conv-list .conv-name") == [], label
     for part in found:
         assert part["left"] >= 0 and part["right"] <= width + 0.5, (label, part)
@@ -71,3 +72,118 @@ async def test_the_chat_header_fits_a_supervisors_actions_and_labels(
         await _header_fits(page, f"assigned {width}")
         await shot(page, f"header-assigned-{width}")
     await vera.close()
+
+
+async def test_the_visitor_drawer_closes_by_its_button_esc_and_a_tap_outside(
+    kefu: Kefu, browser: Opener
+) -> None:
+    ann = await agent(kefu, "Ann")
+    page = await browser(375, 812)
+    await sign_in(page, kefu, ann["email"])
+    visitor = await kefu.visitor(name="Pia Lang", email="pia@example.com")
+    pia = await kefu.ws(visitor["token"])
+    conversation_id = (await pia.send_message("Hello from my phone"))["conversation_id"]
+    row = page.locator(f'#conv-list li[data-id="{conversation_id}"]')
+    await row.click()
+    drawer = page.locator("#details")
+    info = page.get_by_role("button", name="Visitor details")
+    close = page.get_by_role("button", name="Close visitor details")
+    await expect(drawer).to_be_hidden()
+
+    await info.click()
+    await expect(drawer).to_be_visible()
+    await expect(drawer).to_contain_text("pia@example.com")
+    await expect(close).to_be_visible()
+    assert await off_screen(page, "#details-close") == []
+    await shot(page, "drawer-phone")
+    await close.click()
+    await expect(drawer).to_be_hidden()
+    await expect(info).to_be_focused()
+    await expect(info).to_have_attribute("aria-expanded", "false")
+
+    await info.click()
+    await expect(drawer).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(drawer).to_be_hidden()
+
+    await info.click()
+    await expect(drawer).to_be_visible()
+    await page.mouse.click(12, 400)  # the strip of chat left beside the drawer
+    await expect(drawer).to_be_hidden()
+    await expect(page.locator("#messages")).to_contain_text("Hello from my phone")
+
+    # Back to the list: the list, and the drawer does not come back over it or the next chat.
+    await page.get_by_role("button", name="Back to the list").click()
+    await expect(row).to_be_visible()
+    await expect(drawer).to_be_hidden()
+    await row.click()
+    await expect(page.locator("#messages")).to_contain_text("Hello from my phone")
+    await expect(drawer).to_be_hidden()
+
+    # Wide screens: the panel is a column that the same button hides and shows.
+    for width, height in SIZES[:2]:
+        await page.set_viewport_size({"width": width, "height": height})
+        await row.click()
+        await expect(drawer).to_be_visible()
+        await expect(close).to_be_hidden()
+        await info.click()
+        await expect(drawer).to_be_hidden()
+        await expect(info).to_have_attribute("aria-expanded", "false")
+        await info.click()
+        await expect(drawer).to_be_visible()
+        await expect(info).to_have_attribute("aria-expanded", "true")
+        assert overlapping(await boxes(page, ".chat-pane", "#details", ".list-pane")) == []
+    await pia.close()
+
+
+async def test_an_admins_bottom_bar_fits_a_phone_and_more_holds_the_rest(
+    kefu: Kefu, browser: Opener
+) -> None:
+    root = await agent(kefu, "Root", Role.ADMIN)
+    page = await browser(375, 812)
+    await sign_in(page, kefu, root["email"])
+    bar = ".rail .rail-btn"
+    assert await off_screen(page, bar) == []
+    widths = await page.eval_on_selector_all(
+        bar, "(ns) => ns.filter((n) => n.offsetWidth > 0).map((n) => n.offsetWidth)"
+    )
+    assert len(widths) == 4 and min(widths) >= 44, widths  # inbox, tickets, bell, More
+    await shot(page, "phone-bar-admin")
+
+    more = page.get_by_role("button", name="More", exact=True)
+    await more.click()
+    menu = page.locator("#more-menu")
+    await expect(menu).to_be_visible()
+    names = [
+        "Agents", "Sagas", "Reports", "Canned replies", "Auto-replies", "Welcome text",
+        "Blacklist", "Dead letters", "Sign out",
+    ]  # fmt: skip
+    await expect(menu.get_by_role("button")).to_have_text(names)
+    assert await off_screen(page, "#more-menu button") == []
+    await shot(page, "phone-more-admin")
+    await page.keyboard.press("Escape")
+    await expect(menu).to_be_hidden()
+    await expect(more).to_be_focused()
+
+    await more.click()
+    await menu.get_by_role("button", name="Dead letters").click()
+    await expect(menu).to_be_hidden()
+    await expect(page.locator("#page-deadletters")).to_be_visible()
+    await more.click()
+    await expect(menu.get_by_role("button", name="Dead letters")).to_have_attribute(
+        "aria-current", "page"
+    )
+    await page.mouse.click(200, 100)  # outside
+    await expect(menu).to_be_hidden()
+
+    # Wide screens: the rail holds every page and Sign out, all on screen, no More.
+    for width, height in SIZES[:2]:
+        await page.set_viewport_size({"width": width, "height": height})
+        await expect(more).to_be_hidden()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        assert await off_screen(page, bar) == []
+
+    await page.set_viewport_size({"width": 375, "height": 812})
+    await more.click()
+    await menu.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#login-view")).to_be_visible()

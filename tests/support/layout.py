@@ -45,7 +45,8 @@ async def off_screen(page: Page, selector: str) -> list[str]:
         """(s) => [...document.querySelectorAll(s)].filter((n) => {
           const r = n.getBoundingClientRect();
           if (!(r.width > 0 && r.height > 0)) return false;
-          return r.left < -0.5 || r.top < -0.5 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5;
+          return r.left < -0.5 || r.top < -0.5
+            || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5;
         }).map((n) => n.id || n.getAttribute('aria-label') || n.textContent.trim().slice(0, 40))""",
         selector,
     )

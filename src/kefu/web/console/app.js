@@ -8,8 +8,10 @@ import {
 } from "./chat.js";
 import { showCustomer } from "./customer360.js";
 import { showVisitor } from "./details.js";
+import { initDrawer } from "./drawer.js";
 import { $, $$ } from "./dom.js";
 import { initList, renderList, selectTab } from "./list.js";
+import { initRail } from "./rail.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
 import { reloadPanelSagas } from "./c360_sagas.js";
@@ -302,6 +304,8 @@ function boot() {
   initSagasPage({ showPage });
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);
+  initDrawer(); // the visitor details: a column, or a drawer on narrow screens
+  initRail(); // a phone's bottom bar and its More menu
   initAdmin(loadShared);
   subscribe(renderList);
   document.addEventListener("keydown", (event) => {

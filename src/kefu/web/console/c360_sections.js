@@ -43,17 +43,18 @@ export function describeSource(name, s) {
     case "circuit_open":
       return [`${name} · unavailable`, `${name}: failing repeatedly, so kefu is not asking it for a while (circuit open); everything else is shown.`];
     default:
-      return [`${name} · unavailable`, `${name}: the system answered with an error; everything else is shown.`];
+      return [`${name} · unavailable`, `${name}: could not be reached, or answered with an error; everything else is shown.`];
   }
 }
 
-export function profile(customer, degraded, key) {
+/** `failing`: the names of the systems feeding this part that did not answer (none: []). */
+export function profile(customer, failing, key) {
   const box = el("div", { class: "c360-profile" });
   if (!customer.name && !customer.email && !customer.phone) {
     box.append(
       el("p", {
         class: "c360-empty",
-        text: degraded ? `No profile for ${key}: a system did not answer.` : `No profile found for ${key}.`,
+        text: failing.length ? `No profile for ${key}: ${listed(failing)} did not answer.` : `No profile found for ${key}.`,
       }),
     );
     return box;
@@ -94,13 +95,17 @@ function section(id, title, count, ...children) {
   );
 }
 
-function emptyText(what, degraded) {
-  return el("p", { class: "c360-empty", text: degraded ? `No ${what} found (not every system answered).` : `No ${what}.` });
+function emptyText(what, failing) {
+  return el("p", { class: "c360-empty", text: failing.length ? `No ${what} found: ${listed(failing)} did not answer.` : `No ${what}.` });
+}
+
+function listed(names) {
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
 }
 
 /** `action(order)` may answer a button for the order's row (the 360's "Refund"), or null. */
-export function ordersSection(orders, degraded, showAll, toggle, action = () => null) {
-  if (!orders.length) return section("orders", "Orders", 0, emptyText("orders", degraded));
+export function ordersSection(orders, failing, showAll, toggle, action = () => null) {
+  if (!orders.length) return section("orders", "Orders", 0, emptyText("orders", failing));
   const sorted = [...orders].sort((a, b) => String(b.created_at || "").localeCompare(String(a.created_at || "")));
   const shown = showAll ? sorted : sorted.slice(0, ORDERS_SHOWN);
   const list = el(
@@ -132,8 +137,8 @@ function orderActions(button) {
   return button ? el("div", { class: "c360-line c360-row-actions" }, button) : null;
 }
 
-export function ticketsSection(tickets, degraded) {
-  if (!tickets.length) return section("tickets", "Tickets", 0, emptyText("tickets", degraded));
+export function ticketsSection(tickets, failing) {
+  if (!tickets.length) return section("tickets", "Tickets", 0, emptyText("tickets", failing));
   const list = el(
     "ul",
     { class: "c360-list" },
@@ -149,8 +154,8 @@ export function ticketsSection(tickets, degraded) {
   return section("tickets", "Tickets", tickets.length, list);
 }
 
-export function callsSection(calls, degraded) {
-  if (!calls.length) return section("calls", "Calls", 0, emptyText("calls", degraded));
+export function callsSection(calls, failing) {
+  if (!calls.length) return section("calls", "Calls", 0, emptyText("calls", failing));
   const sorted = [...calls].sort((a, b) => String(b.started_at || "").localeCompare(String(a.started_at || "")));
   const list = el(
     "ul",

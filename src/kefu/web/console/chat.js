@@ -2,10 +2,11 @@
 // optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
 // "/", attachments, take / transfer / close.
 
-import { api, get, post, ticketFromConversation, upload } from "./api.js";
+import { get, post, ticketFromConversation, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials } from "./dom.js";
 import { renderLabels } from "./labels.js";
+import { initTransfer, renderTransfer } from "./transfer.js";
 import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
 
 const PAGE = 30;
@@ -50,16 +51,9 @@ export function initChat(chatSocket) {
   $("#file-input").addEventListener("change", onFile);
   $("#close-btn").addEventListener("click", closeConversation);
   $("#claim-btn").addEventListener("click", claim);
-  $("#transfer-select").addEventListener("change", transfer);
+  initTransfer({ current: () => (view ? state.conversations.get(view.id) : null), note, rendered: () => view && renderHead() });
   $("#ticket-btn").addEventListener("click", createTicket);
   $("#back-btn").addEventListener("click", () => document.body.classList.remove("show-chat"));
-  $("#details-btn").addEventListener("click", () => {
-    const narrow = window.matchMedia("(max-width: 1100px)").matches;
-    const shown = narrow
-      ? document.body.classList.toggle("show-details")
-      : !document.body.classList.toggle("hide-details");
-    $("#details-btn").setAttribute("aria-expanded", String(shown));
-  });
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
 }
@@ -86,6 +80,7 @@ export async function openConversation(id) {
   view = { id, oldest: null, loadingOlder: false, done: false, byId: new Map(), pending: new Map(), lastReadSent: "" };
   files = [];
   renderFiles();
+  note(""); // a question about the last conversation is not about this one
   $("#chat-empty").hidden = true;
   $("#chat").hidden = false;
   document.body.classList.add("show-chat");
@@ -176,15 +171,7 @@ function renderHead() {
   $("#close-btn").hidden = !(open && (mine || senior));
   $("#ticket-btn").hidden = !(mine || senior); // the ticket carries the transcript: its readers only
   renderLabels(item, Boolean(item.id) && (mine || senior));
-  const select = $("#transfer-select");
-  select.hidden = !(open && (mine || senior));
-  clear(select);
-  select.append(el("option", { value: "", text: "Transfer to…" }));
-  for (const agent of state.agents.values()) {
-    if (agent.disabled || agent.id === item.assignee_id) continue;
-    const label = agent.id === state.me.id ? `${agent.name} (you)` : `${agent.name}${agent.online ? (agent.away ? " · away" : " · online") : ""}`;
-    select.append(el("option", { value: agent.id, text: label }));
-  }
+  renderTransfer(item, open && (mine || senior));
   const canWrite = open && (mine || senior);
   $("#composer-input").disabled = !canWrite;
   $("#send-btn").disabled = !canWrite;
@@ -192,7 +179,9 @@ function renderHead() {
     ? "This conversation is closed."
     : canWrite
       ? noteMode() ? "Private note: only agents see it" : "Reply… ( / for canned replies )"
-      : "Take the conversation to reply.";
+      : item.status === "waiting"
+        ? "Take the conversation to reply."
+        : `Assigned to ${agentName(item.assignee_id)}: only they can reply.`;
 }
 
 export function onConversationChanged(id) {
@@ -438,8 +427,11 @@ function renderFiles() {
   });
 }
 
+/** The line under the composer: a sentence, or a node (the transfer's question). */
 function note(text) {
-  $("#composer-note").textContent = text;
+  const line = $("#composer-note");
+  clear(line);
+  line.append(text);
 }
 
 function noteMode() {
@@ -479,20 +471,6 @@ async function claim() {
     }
   } catch (err) {
     note(`Could not take it: ${err.message}`);
-  }
-}
-
-async function transfer(event) {
-  const agentId = event.target.value;
-  if (!view || !agentId) return;
-  try {
-    upsert(await api("POST", `/api/v1/conversations/${encodeURIComponent(view.id)}/transfer`, { agent_id: agentId }));
-    note(`Transferred to ${agentName(agentId)}.`);
-    changed();
-    renderHead();
-  } catch (err) {
-    note(`Could not transfer: ${err.message}`);
-    event.target.value = "";
   }
 }
 

@@ -133,12 +133,25 @@ function render() {
     return;
   }
   const data = panel.view.data;
-  const degraded = Object.values(data.sources || {}).some((s) => !["ok", "cached"].includes(s.status));
-  body.append(profile(data.customer || {}, degraded, panel.view.key), via());
-  body.append(ordersSection(data.orders || [], degraded, panel.view.showAllOrders, toggleOrders, orderAction));
+  const failing = (part) => failingFor(part, data.sources || {});
+  body.append(profile(data.customer || {}, failing("customer"), panel.view.key), via());
+  body.append(ordersSection(data.orders || [], failing("orders"), panel.view.showAllOrders, toggleOrders, orderAction));
   body.append(sagasSection(panel.view.key));
-  body.append(ticketsSection(data.tickets || [], degraded));
-  body.append(callsSection(data.calls || [], degraded));
+  body.append(ticketsSection(data.tickets || [], failing("tickets")));
+  body.append(callsSection(data.calls || [], failing("calls")));
+}
+
+/** The systems feeding `part` (customer, orders, tickets, calls) that did not answer: an
+ * empty part says "No tickets." when the tickets system answered, whatever the others did.
+ * Which system feeds what comes from GET /customers/sources (its `maps`); not known, every
+ * system that did not answer is named. */
+function failingFor(part, statuses) {
+  const down = Object.keys(statuses).filter((name) => !["ok", "cached"].includes((statuses[name] || {}).status)).sort();
+  const list = panel.view.sources;
+  if (!list) return down;
+  const feeds = (source) => (source.maps && source.maps.length ? source.maps : source.connector === "kefu_tickets" ? ["tickets"] : []);
+  const feeders = new Set(list.filter((source) => feeds(source).includes(part)).map((source) => source.name));
+  return down.filter((name) => feeders.has(name));
 }
 
 function toggleOrders() {

@@ -100,28 +100,7 @@ function toast(note) {
       { class: "toast-main" },
       el("p", { class: "toast-text", text: note.message }),
       el("p", { class: "toast-meta", text: meta(note) }),
-      note.ticketId
-        ? el("button", {
-            type: "button",
-            class: "link-btn",
-            text: `Open ticket #${note.ticketId}`,
-            onclick: () => {
-              remove();
-              hooks.openTicket(note.ticketId);
-            },
-          })
-        : null,
-      note.event.customer_key
-        ? el("button", {
-            type: "button",
-            class: "link-btn",
-            text: `${note.event.customer_key}'s tickets`,
-            onclick: () => {
-              remove();
-              hooks.showCustomerTickets(note.event.customer_key);
-            },
-          })
-        : null,
+      links(note, remove, "toast-links"),
     ),
     el("button", { type: "button", class: "icon-btn toast-x", "aria-label": "Dismiss notification", text: "×", onclick: remove }),
   );
@@ -133,6 +112,20 @@ function toast(note) {
   stack.prepend(node);
   for (const old of [...stack.children].slice(TOASTS_SHOWN)) old.remove();
   arm();
+}
+
+/** "Open ticket #12" and "C1001's tickets" as separate links (or none); `done` runs first
+ * (the toast goes, the menu closes). */
+function links(note, done, className) {
+  const key = note.event.customer_key;
+  if (!note.ticketId && !key) return null;
+  const link = (text, go) => el("button", { type: "button", class: "link-btn", text, onclick: () => { done(); go(); } });
+  return el(
+    "div",
+    { class: className },
+    note.ticketId ? link(`Open ticket #${note.ticketId}`, () => hooks.openTicket(note.ticketId)) : null,
+    key ? link(`${key}'s tickets`, () => hooks.showCustomerTickets(key)) : null,
+  );
 }
 
 function meta(note) {
@@ -178,20 +171,9 @@ function render() {
           "p",
           { class: "bell-meta" },
           el("time", { datetime: note.at, text: clock(note.at) }),
-          note.event.customer_key
-            ? el("button", {
-                type: "button",
-                class: "link-btn",
-                text: note.event.customer_key,
-                title: `${note.event.customer_key}'s tickets`,
-                onclick: () => {
-                  closeMenu();
-                  hooks.showCustomerTickets(note.event.customer_key);
-                },
-              })
-            : null,
           el("span", { text: meta(note) }),
         ),
+        links(note, closeMenu, "bell-links"),
       ),
     );
   }

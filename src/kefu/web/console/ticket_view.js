@@ -75,6 +75,8 @@ export async function submitNew(event) {
 /** Show a ticket (an id, or a ticket already fetched). */
 export async function openTicket(ticketOrId) {
   const id = typeof ticketOrId === "object" ? ticketOrId.id : String(ticketOrId);
+  // Another ticket starts at its subject, not where the last one was scrolled to.
+  if (!tk.view || tk.view.id !== id) $("#page-tickets .tk-detail-pane").scrollTop = 0;
   const mine = ++tk.viewSeq;
   tk.view = { id, ticket: typeof ticketOrId === "object" ? ticketOrId : null, comments: [], history: [], seq: mine, customer: { open: false } };
   showPane("view");

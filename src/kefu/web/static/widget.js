@@ -351,7 +351,7 @@
     setStatus("Connecting…");
     ws.onopen = function () {
       state.attempts = 0;
-      setStatus(agentsOnline === false ? "We are offline. Leave a message." : "Online");
+      setStatus(idleStatus());
       if (state.conversationId) {
         ws.send(
           JSON.stringify({
@@ -434,13 +434,15 @@
         if (frame.conversation_id === state.conversationId) {
           state.closed = true;
           persist();
+          setStatus("Conversation ended");
           showRating();
         }
         break;
       case "conversation.assigned":
-        setStatus("An agent joined");
+        if (!state.closed) agentJoined();
         break;
       case "resume.done":
+        if (state.closed) setStatus("Conversation ended");
         if (state.closed && !state.rated) showRating();
         break;
       case "error":
@@ -479,7 +481,10 @@
     if (state.seen[message.id]) return;
     state.seen[message.id] = render(message);
     var kind = message.sender && message.sender.kind;
-    if (kind === "agent") hideTyping();
+    if (kind === "agent") {
+      hideTyping();
+      if (!state.closed) agentJoined();
+    }
     if (kind !== "visitor") {
       if (state.open && document.visibilityState !== "hidden") {
         sendRead(message.id);
@@ -619,6 +624,7 @@
       state.conversationId = null;
       state.lastId = "";
       hideRating();
+      setStatus(idleStatus());
     }
     ensureSession().then(function () {
       if (!sendFrame(frame)) connect(); // sent from onopen with every pending frame
@@ -656,6 +662,12 @@
     typing.textContent = "";
   }
 
+  // The header's line when nothing is happening: the conversation ended, or who is there.
+  function idleStatus() {
+    if (state.closed) return "Conversation ended";
+    return agentsOnline === false ? "We are offline. Leave a message." : "Online";
+  }
+
   function setStatus(text) {
     statusText.textContent = text;
   }
@@ -685,9 +697,18 @@
         agentsOnline = !!body.agents_online;
         opensAt = body.open === false && body.opens_at ? body.opens_at : null;
         if (!agentsOnline) showOfflineNotice();
-        else if (state.ws) setStatus("Online");
+        else if (state.ws) setStatus(idleStatus());
       })
       .catch(function () {});
+  }
+
+  // Someone answers after all: "Nobody is online" is no longer true, so it goes (a form the
+  // visitor already opened stays theirs to send or ignore).
+  function agentJoined() {
+    agentsOnline = true;
+    setStatus("An agent joined");
+    if (offlineCard && offlineCard.classList.contains("notice")) offlineCard.remove();
+    offlineCard = null;
   }
 
   function showOfflineNotice() {

@@ -1,0 +1,64 @@
+"""What the widget's header and banners say as a chat goes on (issue 15, bug 4): the
+"Nobody is online" banner goes once an agent joins and answers, and the header stops
+saying "An agent joined" when the conversation is closed; a new message starts afresh.
+At 1280x800, 1366x768 and 375x812; screenshots in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import aiohttp
+from playwright.async_api import Page, expect
+
+from kefu.web.shop import ShopServer
+from tests.support.kefu import Socket
+from tests.support.layout import SIZES
+from tests.support.widget import LiveKefu, bubble, open_widget, screenshot, visitor_says
+
+
+async def test_the_offline_banner_and_the_header_follow_the_conversation(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)  # exists, but nobody is signed in yet
+    await page.set_viewport_size({"width": 375, "height": 812})
+    await open_widget(page, shop)
+    banner = page.locator(".notice", has_text="Nobody is online right now")
+    status = page.locator("header .status")
+    await expect(banner).to_be_visible()
+    await expect(status).to_have_text("We are offline. Leave a message.")
+    await visitor_says(page, "Is anyone there?")
+    await expect(bubble(page, "Is anyone there?")).to_be_visible()
+    await screenshot(page, "offline-375")
+
+    # The agent signs in: the waiting conversation is theirs, and they answer.
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    assigned = await ws.expect("conversation.assigned", timeout=10)
+    await expect(status).to_have_text("An agent joined")
+    await expect(banner).to_have_count(0)
+    await ws.send_message("Hi, I am here now.", conversation_id=assigned["conversation_id"])
+    await expect(bubble(page, "Hi, I am here now.")).to_be_visible()
+    await expect(banner).to_have_count(0)
+    for width, height in SIZES:
+        await page.set_viewport_size({"width": width, "height": height})
+        await expect(status).to_have_text("An agent joined")
+        await screenshot(page, f"agent-joined-{width}")
+
+    # Closed: the header says so (not "An agent joined"), the rating card asks.
+    async with http.post(
+        f"{live.url}/api/v1/conversations/{assigned['conversation_id']}/close",
+        headers={"Authorization": f"Bearer {agent['token']}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    await expect(status).to_have_text("Conversation ended")
+    await expect(page.get_by_role("form", name="Rate this conversation")).to_be_visible()
+    await screenshot(page, "closed")
+    # A reload keeps saying so.
+    await page.reload()
+    await page.get_by_role("button", name="Open chat").click()
+    await expect(status).to_have_text("Conversation ended")
+
+    # Writing again starts a new conversation: the header is back to online.
+    await visitor_says(page, "One more question")
+    await expect(status).to_have_text("Online")
+    fresh = await ws.expect("conversation.assigned", timeout=10)
+    assert fresh["conversation_id"] != assigned["conversation_id"]
+    await expect(status).to_have_text("An agent joined")
+    await ws.close()
