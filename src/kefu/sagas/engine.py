@@ -1,10 +1,9 @@
 """The saga engine: runs sagas step by step, durably, on whichever node holds the lease.
 
-Every attempt is recorded before the action is called (step ``running``, attempts + 1,
-committed) and its outcome after; the state machine (``kefu.domain.saga``) decides what
-comes next from what is recorded, so a saga resumed after a crash continues exactly
-where the log says. A step interrupted mid-call is run again with the same idempotency
-key, which a department system honouring it applies once.
+Every attempt is committed before the action is called (step ``running``, attempts + 1,
+with the previous attempt's outcome) and the state machine (``kefu.domain.saga``) decides
+what comes next from the log, so a saga resumed after a crash goes on where it says; a
+step interrupted mid-call runs again with the same idempotency key (applied once).
 
 Ownership: the node that starts a saga runs it at once holding its lease (unless it
 already runs ``max_running``, then any node's claim loop takes it). A background loop
@@ -194,7 +193,9 @@ class SagaEngine:
         created_by: str | None,
     ) -> tuple[str, bool]:
         """Record a checked saga in the caller's unit of work; it starts once that commits."""
-        draft, now, here = self._draft(name, given, customer_key, idempotency_key, created_by)
+        draft, now, here = self._draft(
+            name, given, customer_key, idempotency_key, created_by, reserve=False
+        )
         saga_id, created = await self._repo.create(
             uow.connection,
             draft,
@@ -204,8 +205,6 @@ class SagaEngine:
         )
         if created:
             uow.after_commit(self._created(draft, now, here))
-        else:
-            self._held.discard(draft.id)
         return saga_id, created
 
     def _draft(
@@ -215,8 +214,12 @@ class SagaEngine:
         customer_key: str | None,
         idempotency_key: str | None,
         created_by: str | None,
+        *,
+        reserve: bool = True,
     ) -> tuple[NewSaga, datetime, bool]:
-        """The saga to record, when, and whether this node runs it (it has room)."""
+        """The saga to record, when, and whether this node runs it (it has room);
+        ``reserve``: count it as running here at once (a start of our own, not a caller's
+        unit of work that may still roll back)."""
         draft = NewSaga(
             id=new_id("saga"),
             name=name,
@@ -227,8 +230,8 @@ class SagaEngine:
             step_names=[step.name for step in self.definitions[name].steps],
         )
         here = self.running < self._settings.max_running and not self._stopping
-        if here:
-            self._held.add(draft.id)  # counted at once: concurrent starts see the room taken
+        if here and reserve:
+            self._held.add(draft.id)  # concurrent starts see the room taken
         return draft, self._clock.now(), here
 
     def _until(self, now: datetime, here: bool) -> datetime | None:
