@@ -9,6 +9,7 @@ underneath the running node, so any request carrying a visitor token fails in th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -80,16 +81,23 @@ async def test_360_with_no_sources_is_the_key_with_empty_parts(tmp_path: Path) -
         assert not message.sources
 
 
+def _drop_sqlite_visitors(path: str) -> None:
+    # The node's own connections may hold the write lock a moment (a sweep, a batch):
+    # wait for it as long as a hang guard, not sqlite3's 5 s default (a busy host).
+    with contextlib.closing(sqlite3.connect(path, timeout=120)) as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("DROP TABLE visitors")
+        db.commit()
+
+
 async def drop_visitors_table(store_url: str) -> None:
     """A real store fault: the table every visitor token is checked against is gone."""
     if store_url.startswith("sqlite:///"):
-        # The node's own connections may hold the write lock a moment (a sweep, a batch):
-        # wait for it as long as a hang guard, not sqlite3's 5 s default (a busy host).
-        path = store_url.removeprefix("sqlite:///")
-        with contextlib.closing(sqlite3.connect(path, timeout=120)) as db:
-            db.execute("PRAGMA foreign_keys = OFF")
-            db.execute("DROP TABLE visitors")
-            db.commit()
+        # On a thread: the node runs on this event loop, and a write transaction of its
+        # own that is open now (the processed-ids pruner's or the saga engine's first
+        # round at start, on aiosqlite) needs the loop to commit. Waiting for the lock on
+        # the loop itself held both until the timeout ("database is locked").
+        await asyncio.to_thread(_drop_sqlite_visitors, store_url.removeprefix("sqlite:///"))
     else:
         connection = await asyncpg.connect(store_url)
         try:
