@@ -19,7 +19,8 @@ from kefu.domain.envelope import decode
 from kefu.domain.saga import RetryPolicy, Run, SagaStatus, StepPlan, new_saga, start_attempt
 from kefu.errors import Conflict, NotFound
 from kefu.sagas.definitions import SagaDefinition, StepDefinition
-from kefu.sagas.engine import InvalidInput, SagaEngine
+from kefu.sagas.engine import SagaEngine
+from kefu.sagas.inputs import InvalidInput
 from kefu.sagas.settings import InputField, SagaEngineSettings
 from kefu.store.database import Database
 from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.domain.saga import RetryPolicy, StepPlan
-from kefu.errors import ConfigError
+from kefu.errors import ConfigError, NotFound
 from kefu.sagas.actions.base import SagaAction
+from kefu.sagas.inputs import InvalidInput, input_errors
 from kefu.sagas.settings import InputField, SagaSettings
 
 ActionBuilder = Callable[[dict[str, Any], str], SagaAction]
@@ -45,6 +46,19 @@ class SagaDefinition:
     def actions(self) -> list[SagaAction]:
         found = [step.action for step in self.steps]
         return found + [step.compensation for step in self.steps if step.compensation]
+
+
+def checked(definitions: Mapping[str, SagaDefinition], name: str, given: Any) -> SagaDefinition:
+    """The definition, if ``given`` fits its declared input: 404 ``unknown_saga`` or 422
+    naming the first wrong field otherwise (nothing is recorded before this passes)."""
+    definition = definitions.get(name)
+    if definition is None:
+        raise NotFound(f"no saga named {name[:40]!r}", code="unknown_saga")
+    errors = input_errors(definition.input, given)
+    if errors:
+        field, message = errors[0]
+        raise InvalidInput(f"{field}: {message}")
+    return definition
 
 
 def build_definitions(

@@ -46,8 +46,7 @@ from kefu.domain.saga import (
 from kefu.errors import Conflict, NotFound
 from kefu.ports import Clock
 from kefu.sagas.actions.base import ActionCall, ActionFailed
-from kefu.sagas.definitions import SagaDefinition
-from kefu.sagas.inputs import InvalidInput, input_errors
+from kefu.sagas.definitions import SagaDefinition, checked
 from kefu.sagas.settings import SagaEngineSettings
 from kefu.sagas.steps import ENDED_EVENTS, call_context, ended_event, fits, fresh_record, kept
 from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository
@@ -91,6 +90,9 @@ class SagaEngine:
         # Which event types anyone consumes (kefu.events.outbox.audience); default: all.
         self._wanted = wanted or (lambda _: True)
         self._held: set[str] = set()  # sagas this node holds the lease of
+        # Created or ending here, commit not returned yet: a renewal missing them lost nothing.
+        self._pending: set[str] = set()
+        self._ending: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._claiming = asyncio.Lock()
         self._stack: contextlib.AsyncExitStack | None = None
@@ -146,20 +148,13 @@ class SagaEngine:
 
     @property
     def running(self) -> int:
-        return len(self._held)
+        return len(self._held) + len(self._pending)
 
     # -- starting and resuming -------------------------------------------------------------
 
     def check(self, name: str, given: Any) -> SagaDefinition:
         """The definition, if ``given`` fits its declared input (404 / 422 otherwise)."""
-        definition = self.definitions.get(name)
-        if definition is None:
-            raise NotFound(f"no saga named {name[:40]!r}", code="unknown_saga")
-        errors = input_errors(definition.input, given)
-        if errors:
-            field, message = errors[0]
-            raise InvalidInput(f"{field}: {message}")
-        return definition
+        return checked(self.definitions, name, given)
 
     async def start(
         self,
@@ -178,7 +173,7 @@ class SagaEngine:
                 draft, now, owner=self.node_id if here else None, lease_until=self._until(now, here)
             )
         finally:
-            self._held.discard(draft.id)  # held again below once it exists
+            self._pending.discard(draft.id)  # held below once it exists
         if created:
             self._created(draft, now, here)()
         return saga_id, created
@@ -231,7 +226,7 @@ class SagaEngine:
         )
         here = self.running < self._settings.max_running and not self._stopping
         if here and reserve:
-            self._held.add(draft.id)  # concurrent starts see the room taken
+            self._pending.add(draft.id)  # concurrent starts see the room taken
         return draft, self._clock.now(), here
 
     def _until(self, now: datetime, here: bool) -> datetime | None:
@@ -314,7 +309,7 @@ class SagaEngine:
             held = await self._repo.renew(self.node_id, asked, until)
         # Only those asked about: a saga started while the renewal ran is not lost, and one
         # that ended meanwhile let its lease go itself.
-        lost = (set(asked) - held) & self._held
+        lost = (set(asked) - held) & self._held - self._ending
         for saga_id in lost:
             # Another node took it (this one stalled past the lease): its next save
             # would be refused anyway; stop renewing it now.
@@ -483,9 +478,14 @@ class SagaEngine:
         ended = after.status not in ACTIVE and after.status is not record.state.status
         if ended and self._wanted(ENDED_EVENTS[after.status]):
             events.append(ended_event(record, after, now))
-        saved = await self._repo.save_alone(
-            record.id, record.state, after, now, owner=self.node_id, events=events
-        )
+        if after.status not in ACTIVE:
+            self._ending.add(record.id)
+        try:
+            saved = await self._repo.save_alone(
+                record.id, record.state, after, now, owner=self.node_id, events=events
+            )
+        finally:
+            self._ending.discard(record.id)
         if not saved:
             raise LostLease
         changed = replace(record, state=after, updated_at=now)
