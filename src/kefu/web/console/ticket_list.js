@@ -39,12 +39,13 @@ export async function reloadList() {
   const list = tk.list;
   const mine = ++list.seq;
   list.loading = true;
+  list.heard = new Map(); // tickets frames told of while the page is on its way
   listError("");
   $("#tk-list-pane").setAttribute("aria-busy", "true");
   try {
     const page = await listTickets(tk.filters, null, PAGE);
     if (mine !== list.seq) return;
-    list.items = page.items;
+    list.items = withHeard(page.items, page.next, list.heard);
     list.next = page.next;
   } catch (err) {
     if (mine !== list.seq) return;
@@ -56,6 +57,30 @@ export async function reloadList() {
     }
   }
   renderList();
+}
+
+/**
+ * The page, with what frames said while it was on its way: it was read before them, so a
+ * ticket a frame changed meanwhile keeps the frame's newer state (and leaves the page if
+ * it no longer matches the filters), and one created meanwhile joins it as a frame would.
+ */
+function withHeard(items, next, heard) {
+  if (!heard.size) return items;
+  const shown = (t) => matches(t) || (tk.view && tk.view.id === t.id);
+  const last = items[items.length - 1];
+  const byId = new Map(items.map((t) => [t.id, t]));
+  for (const [id, item] of heard) {
+    const known = byId.get(id);
+    if (known) {
+      if (!newer(known, item)) continue;
+      const merged = { ...known, ...item };
+      if (shown(merged)) byId.set(id, merged);
+      else byId.delete(id);
+    } else if (matches(item) && (!next || !last || Number(id) > Number(last.id))) {
+      byId.set(id, item);
+    }
+  }
+  return [...byId.values()].sort((a, b) => Number(b.id) - Number(a.id));
 }
 
 export async function loadMore() {
@@ -127,6 +152,7 @@ function row(ticket) {
 export function applyToList(item) {
   const list = tk.list;
   const view = tk.view;
+  if (list.loading && list.heard && newer(list.heard.get(item.id), item)) list.heard.set(item.id, item);
   const index = list.items.findIndex((t) => t.id === item.id);
   if (index >= 0) {
     const known = list.items[index];

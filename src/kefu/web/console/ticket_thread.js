@@ -51,7 +51,8 @@ export async function submitComment(event) {
   const view = tk.view;
   if (!view || !view.ticket) return;
   const form = event.target;
-  const body = form.elements.body.value;
+  const field = form.elements.body;
+  const body = field.value;
   const error = form.querySelector("[data-error=comment]");
   error.textContent = "";
   if (!body.trim()) {
@@ -62,24 +63,41 @@ export async function submitComment(event) {
   const button = form.querySelector("button[type=submit]");
   const mine = tk.viewSeq;
   button.disabled = true;
+  // Emptied now, not when the answer comes: what the agent types next while this one
+  // saves (the next note) must not be wiped by it. A refused comment comes back to fix.
+  field.value = "";
   try {
     await addTicketComment(view.ticket.id, body, internal);
     if (mine !== tk.viewSeq) return;
-    form.elements.body.value = "";
     // The first public reply stamps the SLA's first response: fetch the ticket again too.
     const [ticket, comments, history] = await Promise.all([
       getTicket(view.id), ticketLog(view.id, "comments"), ticketLog(view.id, "history"),
     ]);
     if (mine !== tk.viewSeq) return;
     const live = newer(view.ticket, ticket) ? {} : view.ticket;
-    Object.assign(view, { ticket: { ...ticket, ...live }, comments, history });
+    // The lists only grow: an answer read before a later comment's frame keeps that one.
+    Object.assign(view, {
+      ticket: { ...ticket, ...live },
+      comments: mergeById(view.comments, comments),
+      history: mergeById(view.history, history),
+    });
     remember(view.ticket);
     tk.actions.renderView();
   } catch (err) {
-    if (mine === tk.viewSeq) error.textContent = err.code === "ticket_closed" ? "This ticket is closed: it takes no more comments." : err.message;
+    if (mine !== tk.viewSeq) return;
+    error.textContent = err.code === "ticket_closed" ? "This ticket is closed: it takes no more comments." : err.message;
+    if (!field.value) field.value = body;
   } finally {
     button.disabled = false;
   }
+}
+
+/** Comments and history entries are never changed or removed: the union of what is
+ * known and what an answer holds, in id order (an answer may predate a frame). */
+export function mergeById(known, fetched) {
+  const byId = new Map(known.map((item) => [item.id, item]));
+  for (const item of fetched) byId.set(item.id, item);
+  return [...byId.values()].sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 export function renderHistory() {
@@ -104,7 +122,7 @@ export async function reloadHistory(id, mine, onError) {
   try {
     const history = await ticketLog(id, "history"); // rows a frame or answer does not carry
     if (mine !== tk.viewSeq) return;
-    tk.view.history = history;
+    tk.view.history = mergeById(tk.view.history, history);
     renderHistory();
   } catch (err) {
     if (mine === tk.viewSeq && onError) onError(err);
