@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import customer360, events, pg
+from bench import customer360, events, pg, search
 from bench.kefu_proc import unavailable_reason
 from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
@@ -52,6 +52,7 @@ SCENARIOS: dict[str, Scenario] = {
     events.JETSTREAM: events.run_jetstream,
     # The Celery chain baseline runs inside the scenario, before kefu.
     sagas.NAME: sagas.run,
+    search.SCENARIO: search.run,
 }
 NEEDS_KEFU = {
     "kefu_sockets",

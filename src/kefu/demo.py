@@ -103,7 +103,10 @@ DEMO_RULES: list[dict[str, Any]] = [
             {
                 "notify": {
                     "role": "supervisor",
-                    "message": "{customer.name} ({customer_key}) is now VIP: their chats go first",
+                    "message": (
+                        "{customer.name|A customer} ({customer_key}) is now VIP:"
+                        " their chats go first"
+                    ),
                 }
             },
         ],
@@ -111,6 +114,9 @@ DEMO_RULES: list[dict[str, Any]] = [
     {
         "name": "complaint-escalation",
         "on": "customer.complaint",
+        # A complaint without a customer or a summary is refused at POST (422), never a
+        # ticket "Complaint:" for nobody.
+        "require": ["customer_key", "data.summary"],
         "do": [
             {
                 "create_ticket": {
@@ -124,7 +130,9 @@ DEMO_RULES: list[dict[str, Any]] = [
             {
                 "notify": {
                     "role": "supervisor",
-                    "message": "Complaint from {customer.name} ({customer_key}): {data.summary}",
+                    "message": (
+                        "Complaint from {customer.name|a customer} ({customer_key}): {data.summary}"
+                    ),
                 }
             },
         ],

@@ -184,9 +184,10 @@ async def test_erased_text_is_never_found_again(kefu: Kefu) -> None:
     await root_ws.close()
 
 
-async def test_many_matches_walk_newest_first_in_bounded_pages(kefu: Kefu) -> None:
-    """The many-matches path (a common word), forced with small bounds: pages may be
-    short while next is set, and following next yields every match once, in order."""
+async def test_pages_follow_the_newest_match_in_bounded_reads(kefu: Kefu) -> None:
+    """Small index reads (chunk 1, budget 1) make short pages with next set; following
+    next yields every match once, newest match first, the visitor-name match placed by
+    its last message; a later non-matching message does not move a conversation up."""
     boss = await kefu.add_agent("Sue", Role.SUPERVISOR, capacity=20)
     boss_ws = await kefu.ws(boss["token"])
     ids = []
@@ -194,11 +195,18 @@ async def test_many_matches_walk_newest_first_in_bounded_pages(kefu: Kefu) -> No
         lines = ["常见问题 common"] if n % 2 == 0 else ["别的 other"]
         conversation, _ = await chat(kefu, boss_ws, lines)
         ids.append(conversation)
-    expected = [c for n, c in reversed(list(enumerate(ids))) if n % 2 == 0]
+    by_name, _ = await chat(kefu, boss_ws, ["hello"], name="常见先生")
+    # The oldest match gets new activity that does not match: it stays last.
+    vsock = await kefu.ws((await kefu.visitor())["token"])
+    await vsock.close()
+    status, _ = await kefu.post(f"/api/v1/conversations/{ids[0]}/close", boss["token"])
+    assert status == 200
+    expected = [by_name, ids[6], ids[4], ids[2], ids[0]]
     summaries = kefu.node.repos.summaries
     seen: list[str] = []
     before = None
     pages = 0
+    short_with_next = False
     while True:
         items, before = await summaries.search(
             status=None,
@@ -206,14 +214,33 @@ async def test_many_matches_walk_newest_first_in_bounded_pages(kefu: Kefu) -> No
             before=before,
             limit=2,
             filters=Filters(phrases=parse_query("常见")),
-            few=1,
-            walk=3,
+            chunk=1,
+            budget=1,
         )
         pages += 1
+        short_with_next = short_with_next or (len(items) < 2 and before is not None)
         seen += [item.record.id for item in items]
         if before is None:
             break
-        assert pages < 10
+        assert pages < 20
     assert seen == expected
-    assert pages > 2  # the walk, not one pass over the index
+    assert short_with_next  # the budget ended a page early and said where to go on
+    # Through REST, with the default bounds, the same order in pages of two.
+    seen = []
+    query = {"q": "常见", "limit": "2"}
+    while True:
+        status, page = await kefu.get(f"/api/v1/conversations?{urlencode(query)}", boss["token"])
+        assert status == 200
+        seen += [item["id"] for item in page["items"]]
+        if page["next"] is None:
+            break
+        query["cursor"] = page["next"]
+    assert seen == expected
+    # A search's cursor does not page the plain list, nor the other way round.
+    status, plain = await kefu.get("/api/v1/conversations?limit=1", boss["token"])
+    status, body = await kefu.get(
+        f"/api/v1/conversations?{urlencode({'q': '常见', 'cursor': plain['next']})}",
+        boss["token"],
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
     await boss_ws.close()

@@ -229,6 +229,7 @@ class ConversationSummaryOut(ConversationOut):
     customer_key: str | None = None
     customer_linked: bool = False
     labels: list[str] = Field(default_factory=list)
+    title: str = ""  # the visitor's name, else the customer's key, else "Visitor xxxx"
 
     @classmethod
     def of_summary(cls, summary: ConversationSummary) -> ConversationSummaryOut:

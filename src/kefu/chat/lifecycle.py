@@ -121,6 +121,55 @@ class ChatLifecycle:
         await self._assigner.closed(conversation.id, assignee, was_waiting=was_waiting)
         return conversation
 
+    async def reopen(self, actor: Principal, conversation_id: str) -> Conversation:
+        """A closed conversation waits again with its history and is assigned like a new
+        one. Supervisors, its last agent, or an agent holding the same visitor's or
+        customer's open chat (who found it under "previous conversations") may do it."""
+        conversation = await self._conversations.load(conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation", code="conversation_not_found")
+        if not (
+            actor.is_agent
+            and (
+                actor.has_role(Role.SUPERVISOR)
+                or conversation.assignee_id == actor.id
+                or await self._repos.conversations.shares_party(actor.id, conversation.id)
+            )
+        ):
+            raise Forbidden(
+                "this conversation is not yours to reopen", code="not_your_conversation"
+            )
+        former = conversation.assignee_id
+        try:
+            conversation.reopen()
+        except IllegalTransition:
+            raise Conflict("the conversation is not closed", code="not_closed") from None
+        refused = await self._repos.conversations.reopen(
+            conversation.id, conversation.visitor_id, self._clock.now()
+        )
+        if refused == "not_closed":
+            raise Conflict("the conversation is not closed", code="not_closed")
+        if refused is not None:
+            raise Conflict("the visitor has another open conversation; answer there", code=refused)
+        self._hub.conversation_changed(conversation.id)
+        self._conversations.forget_cached(conversation.id)
+        conversation = await self._conversations.load(conversation.id) or conversation
+        await self._repos.audit.record(
+            "conversation.reopen", actor=actor.key, target=conversation.id, now=self._clock.now()
+        )
+        await self._messages.post(conversation, SYSTEM, "Conversation reopened.")
+        keys = [visitor_key(conversation.visitor_id)]
+        if former is not None:
+            keys.append(agent_key(former))
+        self._hub.send(
+            keys,
+            server_frames.encode(server_frames.ConversationReopened(conversation.id)),
+            conversation.id,
+        )
+        await self._feed.opened(conversation)
+        await self._assigner.requested(conversation)
+        return await self._conversations.load(conversation.id) or conversation
+
     async def may_watch(self, principal: Principal, conversation_id: str) -> bool:
         """Raise unless ``principal`` may follow the conversation; True when following needs
         a watch (supervisors: participants get its frames anyway)."""

@@ -25,6 +25,7 @@ from kefu.config import ChatSettings
 from kefu.domain.conversation import Conversation, ConversationStatus
 from kefu.domain.ids import MESSAGE_ID_WIDTH, format_message_id, parse_message_id
 from kefu.domain.models import Attachment, Message, NewMessage, Sender, SenderKind
+from kefu.domain.roles import Role
 from kefu.errors import BadInput, Conflict, Forbidden
 from kefu.observability import metrics
 from kefu.ports import Clock
@@ -234,13 +235,23 @@ class ChatMessages:
     ) -> list[Message]:
         """A page of messages after ``after`` or, when ``before`` is given, just below it.
 
-        Any agent may read a *waiting* conversation: the queue is everyone's to pick from.
+        Any agent may read a *waiting* conversation: the queue is everyone's to pick from;
+        and one of the visitor's or customer's other conversations while holding one of
+        theirs (the console's "previous conversations", read-only: sending still needs
+        ``accessible``).
         """
         conversation = await self._conversations.load(conversation_id)
         if not (
             conversation is not None
             and principal.is_agent
-            and conversation.status is ConversationStatus.WAITING
+            and (
+                conversation.status is ConversationStatus.WAITING
+                or (
+                    conversation.assignee_id != principal.id
+                    and not principal.has_role(Role.SUPERVISOR)
+                    and await self._repos.conversations.shares_party(principal.id, conversation.id)
+                )
+            )
         ):
             conversation = await self._conversations.accessible(principal, conversation_id)
         if before is not None:

@@ -107,6 +107,7 @@ class SummaryJson(ConversationJson, kw_only=True):
     customer_key: str | None
     customer_linked: bool
     labels: list[str]
+    title: str  # the visitor's name, else the customer's key, else "Visitor xxxx"
 
 
 class EventRef(msgspec.Struct, gc=False):
@@ -142,6 +143,12 @@ class ConversationAssigned(_Frame, tag="conversation.assigned"):
 
 
 class ConversationClosed(_Frame, tag="conversation.closed"):
+    conversation_id: str
+
+
+class ConversationReopened(_Frame, tag="conversation.reopened"):
+    """To the visitor (and the agent who had it): the closed conversation is open again."""
+
     conversation_id: str
 
 
@@ -222,6 +229,7 @@ ServerFrame = (
     | MessageNew
     | ConversationAssigned
     | ConversationClosed
+    | ConversationReopened
     | TypingFrame
     | ReadFrame
     | ResumeDone
@@ -331,6 +339,7 @@ def summary_json(summary: ConversationSummary) -> SummaryJson:
         customer_key=summary.customer_key,
         customer_linked=summary.customer_linked,
         labels=list(summary.labels),
+        title=summary.title,
     )
 
 

@@ -196,6 +196,9 @@ class ChatService:
     async def close(self, actor: Principal, conversation_id: str) -> Conversation:
         return await self.lifecycle.close(actor, conversation_id)
 
+    async def reopen(self, actor: Principal, conversation_id: str) -> Conversation:
+        return await self.lifecycle.reopen(actor, conversation_id)
+
     async def may_watch(self, principal: Principal, conversation_id: str) -> bool:
         return await self.lifecycle.may_watch(principal, conversation_id)
 

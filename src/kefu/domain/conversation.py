@@ -4,6 +4,7 @@ A conversation is ``waiting`` from the visitor's first message until an agent ta
 ``assigned`` while an agent owns it (transfer keeps it assigned, to someone else), and
 ``closed`` at the end. A closed conversation is history: a visitor who writes again opens
 a new one, which is how Intercom and Chatwoot behave and keeps reports per conversation.
+An agent may reopen a closed one: it waits again, and is assigned like a new one.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class Conversation:
         self.status = ConversationStatus.ASSIGNED
         self.assignee_id = agent_id
         return previous
+
+    def reopen(self) -> None:
+        """A closed conversation waits again, with its history, for an agent like a new
+        one (its former assignee's slot was freed at close)."""
+        if self.status is not ConversationStatus.CLOSED:
+            raise IllegalTransition("conversation", self.status, "be reopened")
+        self.status = ConversationStatus.WAITING
+        self.assignee_id = None
 
     def close(self) -> str | None:
         """Close; returns the assignee whose capacity this frees."""

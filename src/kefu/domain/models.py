@@ -133,3 +133,15 @@ class ConversationSummary:
     customer_key: str | None = None  # the customer 360's key, when one is known
     customer_linked: bool = False  # set by an agent (rather than the visitor's identity)
     labels: tuple[str, ...] = ()  # how the team sorted it ("refund", "billing")
+
+    @property
+    def title(self) -> str:
+        """What a list or header calls the conversation (CONTRACT): the visitor's name,
+        else the customer's key (linked or signed), else "Visitor" and the visitor id's
+        last four characters. The console may enrich it from the 360; it is never stored."""
+        name = (self.visitor_name or "").strip()
+        if name:
+            return name
+        if self.customer_key:
+            return self.customer_key
+        return f"Visitor {self.record.visitor_id[-4:]}"

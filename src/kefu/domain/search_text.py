@@ -20,6 +20,7 @@ construction, so the renderings below cannot carry store syntax.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -30,10 +31,15 @@ _CJK = (
     "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
     "\U00020000-\U0002ebef\U00030000-\U0003134f"
 )
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _RUNS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 # A query this short, or only punctuation, matches too much or nothing: refused.
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
+# Characters kept of a word (a longer one is indexed and asked for by its beginning):
+# PostgreSQL refuses a lexeme over 2,047 bytes, and nobody searches for a 4,000-letter
+# word; 64 characters are at most 256 bytes of UTF-8.
+MAX_WORD = 64
 # Terms kept per indexed text: PostgreSQL positions stop at 16,383 and a message body is
 # far below this anyway; the bound keeps one huge text from costing the write path.
 MAX_TERMS = 16_000
@@ -41,9 +47,16 @@ MAX_TERMS = 16_000
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """Consecutive terms that must appear in this order; the last one may be a prefix."""
+    """Consecutive terms that must appear in this order; a last term that is a word is a
+    prefix (``refun`` finds refund). A last CJK term is exact: a bigram is already every
+    substring there is, and a prefix search costs the stores a scan of every term that
+    starts with it."""
 
     terms: tuple[str, ...]
+
+    @property
+    def prefix(self) -> bool:
+        return not _CJK_CHAR.match(self.terms[-1])
 
 
 def normalise(text: str) -> str:
@@ -55,7 +68,7 @@ def terms(text: str) -> list[str]:
     found: list[str] = []
     for cjk, word in _RUNS.findall(normalise(text)):
         if word:
-            found.append(word)
+            found.append(word[:MAX_WORD])
         else:
             found.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
             found.append(cjk[-1])
@@ -113,7 +126,7 @@ def _query_terms(part: str) -> list[str]:
     found: list[str] = []
     for index, (cjk, word) in enumerate(runs):
         if word:
-            found.append(word)
+            found.append(word[:MAX_WORD])
             continue
         found.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
         if len(cjk) == 1 or index < len(runs) - 1:
@@ -124,7 +137,7 @@ def _query_terms(part: str) -> list[str]:
 def fts5_match(phrases: list[Phrase]) -> str:
     """An FTS5 MATCH expression over a table tokenised with ``ascii`` (which splits on the
     spaces :func:`document` writes and on nothing else in a term)."""
-    return " AND ".join('"' + " ".join(p.terms) + '"*' for p in phrases)
+    return " AND ".join('"' + " ".join(p.terms) + '"' + ("*" if p.prefix else "") for p in phrases)
 
 
 def tsquery_literal(phrases: list[Phrase]) -> str:
@@ -132,6 +145,38 @@ def tsquery_literal(phrases: list[Phrase]) -> str:
     rendered = []
     for phrase in phrases:
         quoted = [f"'{term}'" for term in phrase.terms]
-        quoted[-1] += ":*"
+        if phrase.prefix:
+            quoted[-1] += ":*"
         rendered.append("(" + " <-> ".join(quoted) + ")")
     return " & ".join(rendered)
+
+
+def encode(phrases: list[Phrase]) -> str:
+    """The phrases as one string, for :func:`text_matches` called from SQL."""
+    return "\n".join(" ".join(p.terms) for p in phrases)
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded(encoded: str) -> tuple[Phrase, ...]:
+    return tuple(Phrase(tuple(line.split(" "))) for line in encoded.split("\n") if line)
+
+
+def text_matches(text: str | None, encoded: str) -> bool:
+    """Whether ``text`` holds every phrase, exactly as the indexes decide it: SQLite
+    calls this (as ``kefu_search_match``) to check one conversation's messages when a
+    search walks conversations (kefu.store.conversation_search)."""
+    if not text:
+        return False
+    found = terms(text)
+    return all(_holds(found, phrase) for phrase in _decoded(encoded))
+
+
+def _holds(found: list[str], phrase: Phrase) -> bool:
+    *head, last = phrase.terms
+    width = len(phrase.terms)
+    for start in range(len(found) - width + 1):
+        if found[start : start + width - 1] == head:
+            candidate = found[start + width - 1]
+            if candidate == last or (phrase.prefix and candidate.startswith(last)):
+                return True
+    return False

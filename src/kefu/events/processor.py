@@ -36,6 +36,7 @@ from kefu.events.rules import (
     TicketFromOfflineMessage,
     lookup,
     matches,
+    missing,
     render,
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
@@ -144,6 +145,9 @@ class _Plan:
     notices: list[tuple[Role, str, str]] = field(default_factory=list)  # role, text, rule
     # saga name, input, idempotency key, rule
     sagas: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
+    # Set when a rule with ``on_missing: dead_letter`` lacks a required field: the event
+    # goes to the dead letters with this reason and none of its rules act.
+    dead: str | None = None
 
     @property
     def effective(self) -> bool:
@@ -207,9 +211,16 @@ class EventProcessor:
         if not fresh:
             return results
         planned = await self._plan([batch[i].event for i in fresh])
+        for index, plan in zip(fresh, planned, strict=True):
+            if plan.dead is not None:
+                results[index] = Result(Outcome.DEAD, plan.dead)
         # Only events with effects are recorded: a condition that did not hold changes
         # nothing, so there is nothing a redelivery could apply twice.
-        kept = [(i, plan) for i, plan in zip(fresh, planned, strict=True) if plan.effective]
+        kept = [
+            (i, plan)
+            for i, plan in zip(fresh, planned, strict=True)
+            if plan.effective and plan.dead is None
+        ]
         if not kept:
             return results
         fresh = [i for i, _ in kept]
@@ -286,6 +297,12 @@ class EventProcessor:
             if rules:
                 context = _context(event, customers.get(event.customer_key or ""))
                 for rule in rules:
+                    gone = missing(rule.required, context) if rule.required else []
+                    if gone:
+                        # "refuse" rules were checked at POST; from NATS they do not act.
+                        if rule.on_missing == "dead_letter":
+                            plan.dead = f"rule {rule.name!r} requires {', '.join(gone)}"
+                        continue
                     if rule.holds(context):  # its pattern matched (_rules_for)
                         self._add(plan, rule, context)
             plans.append(plan)

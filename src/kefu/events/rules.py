@@ -34,7 +34,14 @@ from pydantic import (
 from kefu.domain.roles import Role
 
 SUBJECT_TOKEN = re.compile(r"^[a-z0-9_-]+$")
-TEMPLATE_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
+# {path} or {path|fallback}: the fallback is plain text shown when the value is missing.
+TEMPLATE_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)(?:\|([^{}|]*))?\}")
+FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*$")
+# What a missing value leaves behind and render() tidies away: empty brackets, a space
+# before punctuation, separators at either end ("Complaint from ():" must not be shown).
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]|\uff08\s*\uff09|\"\s*\"|'\s*'")
+_SPACE_BEFORE = re.compile(r"\s+([:,.;!?\uff1a\uff0c\u3002])")
+_EDGES = " \t:;,-|/\u2013\u2014\uff1a\uff0c"
 CONDITION = re.compile(
     r"^\s*(?P<path>[a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s+"
     r"(?P<op>==|!=|>=|<=|>|<|not in|in|contains|exists|not exists)\s*(?P<value>.*?)\s*$"
@@ -87,29 +94,74 @@ def _lookup(context: Mapping[str, Any], parts: Sequence[str]) -> Any:
 
 
 def render(template: str, context: Mapping[str, Any]) -> str:
-    """``"Complaint: {data.summary}"`` with values from the context; missing -> empty."""
+    """``"Complaint: {data.summary}"`` with values from the context. A missing (or blank)
+    value shows its fallback (``{customer.name|a customer}``), else nothing, and what it
+    leaves behind is tidied: no empty brackets, no dangling separators."""
     pieces = _template(template)
     if len(pieces) == 1:
         return template  # no field in it
     out: list[str] = []
+    gaps = False
     for piece in pieces:
         if isinstance(piece, str):
             out.append(piece)
-        else:
-            found = _lookup(context, piece)
-            out.append("" if found is None else str(found))
-    return "".join(out)
+            continue
+        path, fallback = piece
+        found = _lookup(context, path)
+        text = "" if found is None else str(found)
+        if not text.strip():
+            text = fallback or ""
+            gaps = gaps or not text
+        out.append(text)
+    rendered = "".join(out)
+    return tidy(rendered) if gaps else rendered
+
+
+def tidy(text: str) -> str:
+    """Remove what empty values leave: ``"Complaint from ():"`` -> ``"Complaint from"``."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = _EMPTY_BRACKETS.sub("", text)
+        text = _SPACE_BEFORE.sub(r"\1", text)
+        text = re.sub(r"[ \t]{2,}", " ", text).strip(_EDGES)
+    return text
+
+
+def missing(required: Sequence[str], context: Mapping[str, Any]) -> list[str]:
+    """The required paths whose value is absent, null or blank."""
+    return [path for path in required if _blank(lookup(context, path))]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == {}
+
+
+def refusal(
+    rules: Sequence[RuleSettings], event_type: str, context: Mapping[str, Any]
+) -> str | None:
+    """Why ``POST /api/v1/events`` refuses the event (422), or None: a rule of its type
+    with ``on_missing: refuse`` requires a field it lacks. Reads the settings, so it needs
+    no 360 (``customer.*`` cannot be required)."""
+    for rule in rules:
+        if not (rule.enabled and rule.require and rule.on_missing == "refuse"):
+            continue
+        if any(matches(pattern, event_type) for pattern in rule.on):
+            gone = missing(rule.require, context)
+            if gone:
+                return f"rule {rule.name!r} requires {', '.join(gone)}"
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
-def _template(template: str) -> tuple[str | tuple[str, ...], ...]:
-    """Literal text and field paths (split), in order: a rule's templates are parsed
-    once, not per event."""
-    pieces: list[str | tuple[str, ...]] = []
+def _template(template: str) -> tuple[str | tuple[tuple[str, ...], str | None], ...]:
+    """Literal text and fields (path split, fallback), in order: a rule's templates are
+    parsed once, not per event."""
+    pieces: list[str | tuple[tuple[str, ...], str | None]] = []
     at = 0
     for match in TEMPLATE_FIELD.finditer(template):
         pieces.append(template[at : match.start()])
-        pieces.append(tuple(match.group(1).split(".")))
+        pieces.append((tuple(match.group(1).split(".")), match.group(2)))
         at = match.end()
     pieces.append(template[at:])
     return tuple(pieces)
@@ -288,6 +340,23 @@ class RuleSettings(BaseModel):
     when: list[str] = Field(default_factory=list)
     do: list[dict[str, Any]] = Field(min_length=1)
     enabled: bool = True
+    # Fields an event must carry for this rule (template paths: data.summary,
+    # customer_key, event.source); absent, null or blank counts as missing. ``refuse``:
+    # POST /api/v1/events answers 422 and stores nothing (an event from NATS that lacks
+    # them is not acted on by this rule); ``dead_letter``: the event is accepted and goes
+    # to the dead letters with the reason, for an admin to fix and replay.
+    require: list[str] = Field(default_factory=list)
+    on_missing: Literal["refuse", "dead_letter"] = "refuse"
+
+    @field_validator("require")
+    @classmethod
+    def _required_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not FIELD_PATH.match(path) or path.split(".")[0] not in ROOTS:
+                raise ValueError(f"{path!r} is not a field path (data.…, customer_key, event.…)")
+            if path.split(".")[0] == "customer":
+                raise ValueError(f"{path!r}: the 360 is not the event's to carry")
+        return value
 
     @field_validator("on", mode="before")
     @classmethod
@@ -306,6 +375,8 @@ class Rule:
     patterns: tuple[str, ...]
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
+    required: tuple[str, ...] = ()
+    on_missing: str = "refuse"
     # Conditions or templates need the customer 360 (``customer.*``); worked out once,
     # as the consumer asks it per event.
     reads_customer: bool = field(init=False, repr=False, compare=False)
@@ -347,7 +418,16 @@ def compile_rules(
                     f"{index}.do.{at}.start_saga: {action.name!r} is not a saga ({known})"
                 )
             actions.append(action)
-        compiled.append(Rule(spec.name, tuple(spec.on), tuple(conditions), tuple(actions)))
+        compiled.append(
+            Rule(
+                spec.name,
+                tuple(spec.on),
+                tuple(conditions),
+                tuple(actions),
+                tuple(spec.require),
+                spec.on_missing,
+            )
+        )
     return compiled
 
 

@@ -1,24 +1,17 @@
 """Which conversations a list asks for: the filters, and ``q`` over the search index.
 
 A conversation matches ``q`` when one of its messages (private notes included: only
-agents search) or its visitor's name or email holds every phrase of the query. The list
-stays ordered by latest activity, which no text index knows, so the match is found in
-one of two ways, whichever is cheap for this query:
-
-1. **Few matches** (the usual case: a name, an order number, a rare word): the index
-   gives every matching message's conversation and every matching visitor, at most
-   ``FEW`` of each; the page is then an ordinary keyset query over those ids.
-2. **Many matches** (a word in every tenth message): walking conversations newest first
-   and asking the index about each one finds a page quickly. The walk is bounded
-   (``WALK``); when it ends before the page is full, ``next`` is where it stopped, so a
-   page may hold fewer items than asked while ``next`` is set.
-
-Both are measured by ``bench/search.py`` over 1,000,000 messages (docs/operations.md).
+agents search) or its visitor's name or email holds every phrase of the query. A search
+lists the matching conversations by their newest match, newest first
+(``newest_matches``): the order the index can give cheaply on both stores. Ordering by
+the conversation's latest activity instead needs every match's conversation, or a walk
+asking about each conversation in turn; at 1,000,000 messages both cost hundreds of
+milliseconds for a common word (measured with ``bench/search.py``, docs/operations.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,13 +19,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kefu.domain.search_text import Phrase, fts5_match, tsquery_literal
-from kefu.store.tables import conversation_labels, conversations, visitors
+from kefu.domain.search_text import Phrase, encode, fts5_match, text_matches, tsquery_literal
+from kefu.store.tables import conversation_labels, conversations, messages, visitors
 
-# Matches the index may return before the query counts as "many" (path 2).
-FEW = 2_000
-# Conversations path 2 looks at per page at most: bounds a page's time.
-WALK = 400
+# Visitors a name or email query considers at most (an email domain can match most).
+FEW = 3_000
+# Index rows read in the first round trip (about what a page of 50 needs; PostgreSQL
+# reads a common term backwards along the primary key, checking each row), the most per
+# round trip, and the most per page (a page's time bound).
+CHUNK = 250
+MAX_CHUNK = 4_000
+BUDGET = 20_000
 
 Keyset = tuple[datetime, str]
 
@@ -75,74 +72,192 @@ def customer_conversations(key: str) -> sa.CompoundSelect[Any]:
     return sa.union(linked, verified)
 
 
+# ---- q: the newest matches first --------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class TextMatch:
-    """How ``q`` narrows the page: a condition, and for path 2 the walk's bound."""
+class Found:
+    """A page of a search: conversation ids in order, and the key the next page starts
+    below (None: nothing after it)."""
 
-    condition: sa.ColumnElement[bool]
-    walk: bool
+    ids: list[str]
+    after: int | None
 
 
-async def text_match(conn: AsyncConnection, phrases: Sequence[Phrase], few: int = FEW) -> TextMatch:
-    """Ask the index how many match, and choose the path (module docstring)."""
+CandidateFilter = Callable[[AsyncConnection, list[str]], Awaitable[set[str]]]
+
+
+async def newest_matches(
+    conn: AsyncConnection,
+    phrases: Sequence[Phrase],
+    keep: CandidateFilter,
+    *,
+    below: int | None,
+    limit: int,
+    chunk: int = CHUNK,
+    budget: int = BUDGET,
+    scope: Filters = NO_FILTERS,
+) -> Found:
+    """Conversations holding a match, ordered by their newest match: a matching message's
+    id, or the last message's id for a conversation whose visitor's name or email matches.
+
+    The index yields matching messages newest first (FTS5's rowid order, PostgreSQL's
+    primary key or a sort of a rare term's few matches), so a page costs about as many
+    index rows as it takes to find ``limit`` conversations: a common word stops early, a
+    rare one has few rows. ``keep`` applies the list's other filters to candidates; a
+    label or customer in ``scope`` also narrows the index rows themselves (they keep few
+    conversations, which would otherwise cost many rows per page). A page
+    reads at most ``budget`` index rows; it may then be short, with ``after`` set where
+    it stopped. The key is stateless: a conversation shown on an earlier page (its newest
+    match at or above ``below``) is recognised by that match and skipped.
+    """
     postgres = conn.dialect.name == "postgresql"
-    messages_sql, visitors_sql, params = _POSTGRES if postgres else _SQLITE
-    bound = {params: _rendered(postgres, phrases), "n": few + 1}
-    conversation_ids = list((await conn.execute(sa.text(messages_sql), bound)).scalars())
-    visitor_ids = list((await conn.execute(sa.text(visitors_sql), bound)).scalars())
-    if len(conversation_ids) <= few and len(visitor_ids) <= few:
-        condition = sa.or_(
-            conversations.c.id.in_(sorted(set(conversation_ids))),
-            conversations.c.visitor_id.in_(visitor_ids),
-        )
-        return TextMatch(condition, walk=False)
-    return TextMatch(_each_conversation(postgres, _rendered(postgres, phrases)), walk=True)
+    rendered = tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
+    ceiling = below if below is not None else 2**62
+    visitors_found = await _visitor_matches(conn, postgres, rendered, ceiling)
+    pending = sorted(visitors_found.items(), key=lambda item: -item[1])  # (id, key)
+    chosen: list[str] = []
+    keys: dict[str, int] = {}  # each conversation's newest match: its place in the order
+    position = ceiling
+    read = 0
+    exhausted = False
+    stream, narrowing = _stream(postgres, scope)
+    while len(chosen) < limit and not exhausted and read < budget:
+        asked = min(chunk, budget - read)
+        rows = (
+            await conn.execute(
+                sa.text(stream), {"q": rendered, "below": position, "n": asked, **narrowing}
+            )
+        ).all()
+        read += len(rows)
+        exhausted = len(rows) < asked
+        # A filter that keeps few candidates (a label, closed ones behind many open ones)
+        # needs many rows: fewer, larger round trips as the page goes on.
+        chunk = min(chunk * 2, MAX_CHUNK)
+        if rows:
+            position = rows[-1][0]
+        floor = -1 if exhausted else position
+        ordered: list[tuple[int, str]] = []
+        for message_id, conversation_id in rows:
+            while pending and pending[0][1] > message_id:
+                ordered.append((pending[0][1], pending.pop(0)[0]))
+            ordered.append((message_id, conversation_id))
+        while pending and pending[0][1] > floor:
+            ordered.append((pending[0][1], pending.pop(0)[0]))
+        fresh = []
+        for key, conversation_id in ordered:
+            if conversation_id not in keys:
+                keys[conversation_id] = key
+                fresh.append(conversation_id)
+        if not fresh:
+            continue
+        if below is not None:
+            shown = await _matched_at_or_above(conn, postgres, fresh, phrases, below)
+            fresh = [c for c in fresh if c not in shown]
+        kept = await keep(conn, fresh) if fresh else set()
+        for conversation_id in fresh:
+            if conversation_id in kept:
+                chosen.append(conversation_id)
+                if len(chosen) == limit:
+                    break
+    if len(chosen) == limit:
+        return Found(chosen, keys[chosen[-1]])
+    return Found(chosen, None if exhausted else position)
 
 
-def _rendered(postgres: bool, phrases: Sequence[Phrase]) -> str:
-    return tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
-
-
-_SQLITE = (
-    "SELECT m.conversation_id FROM message_search CROSS JOIN messages m"
-    " ON m.id = message_search.rowid WHERE message_search MATCH :q LIMIT :n",
-    "SELECT visitor_id FROM visitor_search WHERE visitor_search MATCH 'doc : (' || :q || ')'"
-    " LIMIT :n",
-    "q",
+_SQLITE_STREAM = (
+    "SELECT message_search.rowid, m.conversation_id FROM message_search"
+    " CROSS JOIN messages m ON m.id = message_search.rowid"
+    " WHERE message_search MATCH :q AND message_search.rowid < :below{scope}"
+    " ORDER BY message_search.rowid DESC LIMIT :n"
 )
-_POSTGRES = (
-    "SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.message_id"
-    " WHERE s.doc @@ CAST(:q AS tsquery) LIMIT :n",
-    "SELECT visitor_id FROM visitor_search WHERE doc @@ CAST(:q AS tsquery) LIMIT :n",
-    "q",
+_POSTGRES_STREAM = (
+    "SELECT message_id, conversation_id FROM message_search"
+    " WHERE doc @@ CAST(:q AS tsquery) AND message_id < :below{scope}"
+    " ORDER BY message_id DESC LIMIT :n"
+)
+_IN_LABEL = (
+    " AND {column} IN (SELECT conversation_id FROM conversation_labels WHERE label = :label)"
+)
+_IN_CUSTOMER = (
+    " AND {column} IN (SELECT id FROM conversations WHERE customer_key = :customer"
+    " UNION SELECT c.id FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
+    " WHERE v.external_id = :customer AND v.identity_verified AND c.customer_key IS NULL)"
 )
 
 
-def _each_conversation(postgres: bool, rendered: str) -> sa.ColumnElement[bool]:
-    """Path 2: a per-conversation question to the index (its messages by the
-    (conversation_id, id) index, each looked up in the index by id)."""
+# PostgreSQL, scoped: the scope's conversations' matches through the (conversation_id,
+# message_id) index, then sorted; left to itself the planner walked the whole primary key
+# backwards for a label's few conversations (0.5 s at 1,000,000 messages).
+_POSTGRES_SCOPED = (
+    "WITH scoped AS MATERIALIZED (SELECT message_id, conversation_id FROM message_search"
+    " WHERE doc @@ CAST(:q AS tsquery) AND message_id < :below{scope})"
+    " SELECT message_id, conversation_id FROM scoped ORDER BY message_id DESC LIMIT :n"
+)
+
+
+def _stream(postgres: bool, scope: Filters) -> tuple[str, dict[str, str]]:
+    """The streaming query, narrowed to a label's or customer's conversations if asked."""
+    column = "conversation_id" if postgres else "m.conversation_id"
+    extra, params = "", {}
+    if scope.label is not None:
+        extra += _IN_LABEL.format(column=column)
+        params["label"] = scope.label
+    if scope.customer_key is not None:
+        extra += _IN_CUSTOMER.format(column=column)
+        params["customer"] = scope.customer_key
     if postgres:
-        return sa.or_(
-            sa.text(
-                "EXISTS (SELECT 1 FROM messages m JOIN message_search s ON s.message_id = m.id"
-                " WHERE m.conversation_id = conversations.id"
-                " AND s.doc @@ CAST(:search_q AS tsquery))"
-            ).bindparams(search_q=rendered),
-            sa.text(
-                "EXISTS (SELECT 1 FROM visitor_search v"
-                " WHERE v.visitor_id = conversations.visitor_id"
-                " AND v.doc @@ CAST(:search_q AS tsquery))"
-            ).bindparams(search_q=rendered),
+        return (_POSTGRES_SCOPED if extra else _POSTGRES_STREAM).format(scope=extra), params
+    return _SQLITE_STREAM.format(scope=extra), params
+
+
+async def _visitor_matches(
+    conn: AsyncConnection, postgres: bool, rendered: str, ceiling: int
+) -> dict[str, int]:
+    """Conversations whose visitor matches (at most FEW visitors), keyed by their last
+    message's id, below ``ceiling``."""
+    if postgres:
+        sql = (
+            "SELECT c.id, c.last_message_id FROM conversations c"
+            " WHERE c.visitor_id IN (SELECT visitor_id FROM visitor_search"
+            "   WHERE doc @@ CAST(:q AS tsquery) LIMIT :few)"
+            " AND c.last_message_id < :ceiling"
         )
-    return sa.or_(
-        sa.text(
-            "EXISTS (SELECT 1 FROM messages m CROSS JOIN message_search"
-            " ON message_search.rowid = m.id WHERE m.conversation_id = conversations.id"
-            " AND message_search MATCH :search_q)"
-        ).bindparams(search_q=rendered),
-        sa.text(
-            "EXISTS (SELECT 1 FROM visitor_search WHERE visitor_search MATCH"
-            " 'visitor_key : \"' || replace(replace(conversations.visitor_id, '_', ''),"
-            " '\"', '') || '\" AND doc : (' || :search_q || ')')"
-        ).bindparams(search_q=rendered),
+    else:
+        sql = (
+            "SELECT c.id, c.last_message_id FROM conversations c"
+            " WHERE c.visitor_id IN (SELECT visitor_id FROM visitor_search"
+            "   WHERE visitor_search MATCH 'doc : (' || :q || ')' LIMIT :few)"
+            " AND c.last_message_id < :ceiling"
+        )
+    rows = await conn.execute(sa.text(sql), {"q": rendered, "few": FEW, "ceiling": ceiling})
+    return {row[0]: int(row[1]) for row in rows}
+
+
+async def _matched_at_or_above(
+    conn: AsyncConnection,
+    postgres: bool,
+    candidates: list[str],
+    phrases: Sequence[Phrase],
+    key: int,
+) -> set[str]:
+    """Those candidates an earlier page showed: a message of theirs at or above ``key``
+    matches (conversations are short-lived, so this is usually no row at all), or their
+    visitor matched with a last message there."""
+    query = (
+        sa.select(messages.c.conversation_id, messages.c.body)
+        .where(messages.c.conversation_id.in_(candidates))
+        .where(messages.c.id >= key)
     )
+    encoded = encode(list(phrases))
+    shown = {
+        row.conversation_id for row in await conn.execute(query) if text_matches(row.body, encoded)
+    }
+    last = sa.select(conversations.c.id).where(conversations.c.id.in_(candidates))
+    last = last.where(conversations.c.last_message_id >= key)
+    above = set((await conn.execute(last)).scalars())
+    if above:
+        rendered = tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
+        matched = await _visitor_matches(conn, postgres, rendered, 2**62)
+        shown |= above & set(matched)
+    return shown

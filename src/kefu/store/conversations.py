@@ -12,7 +12,7 @@ from kefu.domain.ids import new_id
 from kefu.domain.models import ConversationRecord, Rating
 from kefu.store.database import Database
 from kefu.store.rows import ValuesRow
-from kefu.store.tables import conversations
+from kefu.store.tables import conversations, visitors
 
 OPEN_STATUSES = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
 # pg_advisory_xact_lock(class, key) class for "one visitor opens one conversation":
@@ -63,6 +63,14 @@ def filtered(
             sa.tuple_(conversations.c.updated_at, conversations.c.id) < sa.tuple_(*before)
         )
     return query.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+
+
+def _customer(conversation: Any, visitor: Any) -> sa.ColumnElement[Any]:
+    """kefu.store.customer_of's definition, over aliases of the two tables."""
+    return sa.func.coalesce(
+        conversation.c.customer_key,
+        sa.case((visitor.c.identity_verified.is_(True), visitor.c.external_id), else_=None),
+    )
 
 
 class ConversationRepository:
@@ -117,8 +125,79 @@ class ConversationRepository:
             if row is not None:
                 return conversation_record(row), False
             values = self._new_values(visitor_id, now)
+            # A returning visitor's new conversation keeps the customer an agent linked
+            # the last one to: the 360 and the VIP lane know them at once.
+            values["customer_key"] = (
+                await conn.execute(
+                    sa.select(conversations.c.customer_key)
+                    .where(conversations.c.visitor_id == visitor_id)
+                    .order_by(conversations.c.created_at.desc())
+                    .limit(1)
+                )
+            ).scalar()
             await conn.execute(conversations.insert().values(**values))
         return conversation_record(ValuesRow(values)), True
+
+    async def reopen(self, conversation_id: str, visitor_id: str, now: datetime) -> str | None:
+        """Closed -> waiting, unassigned, with its history; None when done, else why not:
+        ``not_closed``, or ``visitor_has_open_conversation`` (a visitor has one open
+        conversation at a time; checked under the same per-visitor lock as opening)."""
+        async with self._db.begin() as conn:
+            if self._db.dialect == "postgresql":
+                await conn.execute(
+                    sa.select(
+                        sa.func.pg_advisory_xact_lock(
+                            VISITOR_OPEN_LOCK, sa.func.hashtext(visitor_id)
+                        )
+                    )
+                )
+            other = (
+                await conn.execute(
+                    sa.select(conversations.c.id)
+                    .where(conversations.c.visitor_id == visitor_id)
+                    .where(conversations.c.status.in_(OPEN_STATUSES))
+                    .limit(1)
+                )
+            ).first()
+            if other is not None:
+                return (
+                    "not_closed" if other[0] == conversation_id else "visitor_has_open_conversation"
+                )
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id)
+                .where(conversations.c.status == ConversationStatus.CLOSED.value)
+                .values(
+                    status=ConversationStatus.WAITING.value,
+                    assignee_id=None,
+                    closed_at=None,
+                    updated_at=now,
+                )
+            )
+            return None if result.rowcount else "not_closed"
+
+    async def shares_party(self, agent_id: str, conversation_id: str) -> bool:
+        """Does ``agent_id`` hold an open conversation of the same visitor or customer as
+        this one? Then it may read this one (a "previous conversation"), not change it."""
+        target = conversations.alias("target")
+        held = conversations.alias("held")
+        target_visitor = visitors.alias("target_visitor")
+        held_visitor = visitors.alias("held_visitor")
+        same_customer = _customer(target, target_visitor) == _customer(held, held_visitor)
+        query = (
+            sa.select(sa.literal(1))
+            .select_from(
+                target.join(target_visitor, target_visitor.c.id == target.c.visitor_id),
+                held.join(held_visitor, held_visitor.c.id == held.c.visitor_id),
+            )
+            .where(target.c.id == conversation_id)
+            .where(held.c.assignee_id == agent_id)
+            .where(held.c.status.in_(OPEN_STATUSES))
+            .where(sa.or_(held.c.visitor_id == target.c.visitor_id, same_customer))
+            .limit(1)
+        )
+        async with self._db.connect() as conn:
+            return (await conn.execute(query)).first() is not None
 
     async def get(self, conversation_id: str) -> ConversationRecord | None:
         query = conversations.select().where(conversations.c.id == conversation_id)

@@ -49,8 +49,8 @@ WITH locked AS MATERIALIZED (
 ), indexed AS (
     -- The search index (kefu.store.search_schema), in the same statement: a message is
     -- findable once it is stored. $10 holds each message's tsvector literal or NULL.
-    INSERT INTO message_search (message_id, doc)
-    SELECT inserted.id, docs.d::tsvector
+    INSERT INTO message_search (message_id, conversation_id, doc)
+    SELECT inserted.id, inserted.conversation_id, docs.d::tsvector
     FROM inserted
     JOIN unnest($3::text[], $6::text[], $10::text[]) AS docs(s, m, d)
       ON docs.s IS NOT DISTINCT FROM inserted.sender_id AND docs.m = inserted.client_msg_id

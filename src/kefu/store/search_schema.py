@@ -50,9 +50,14 @@ _SQLITE_DROP = (
     "DROP TABLE IF EXISTS message_search",
 )
 _POSTGRES_CREATE = (
+    # conversation_id is a copy: a search's first question (which conversations hold a
+    # match) is answered from this table alone, without a lookup per match in messages.
     "CREATE TABLE message_search (message_id bigint PRIMARY KEY"
-    " REFERENCES messages (id) ON DELETE CASCADE, doc tsvector NOT NULL)",
+    " REFERENCES messages (id) ON DELETE CASCADE, conversation_id varchar(40) NOT NULL,"
+    " doc tsvector NOT NULL)",
     "CREATE INDEX ix_message_search_doc ON message_search USING gin (doc)",
+    # A search narrowed to a label's or customer's conversations reads theirs only.
+    "CREATE INDEX ix_message_search_conversation ON message_search (conversation_id, message_id)",
     "CREATE TABLE visitor_search (visitor_id varchar(40) PRIMARY KEY"
     " REFERENCES visitors (id) ON DELETE CASCADE, doc tsvector NOT NULL)",
     "CREATE INDEX ix_visitor_search_doc ON visitor_search USING gin (doc)",
@@ -92,13 +97,16 @@ def backfill(bind: Connection) -> None:
     last = 0
     while True:
         rows = bind.execute(
-            sa.text("SELECT id, body FROM messages WHERE id > :last ORDER BY id LIMIT :n"),
+            sa.text(
+                "SELECT id, conversation_id, body FROM messages WHERE id > :last"
+                " ORDER BY id LIMIT :n"
+            ),
             {"last": last, "n": BACKFILL_CHUNK},
         ).all()
         if not rows:
             break
         last = rows[-1][0]
-        _index_messages(bind, ((row[0], row[1]) for row in rows))
+        _index_messages(bind, ((row[0], row[1], row[2]) for row in rows))
     found = bind.execute(sa.text("SELECT id, name, email FROM visitors")).all()
     for start in range(0, len(found), BACKFILL_CHUNK):
         for row in found[start : start + BACKFILL_CHUNK]:
@@ -107,12 +115,18 @@ def backfill(bind: Connection) -> None:
                 bind.execute(*statement)
 
 
-def _index_messages(bind: Connection, rows: Iterable[tuple[int, str]]) -> None:
+def _index_messages(bind: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     if _pg(bind):
-        params = [{"id": mid, "doc": tsvector_literal(body)} for mid, body in rows]
-        sql = "INSERT INTO message_search (message_id, doc) VALUES (:id, CAST(:doc AS tsvector))"
+        params = [
+            {"id": mid, "conversation": cid, "doc": tsvector_literal(body)}
+            for mid, cid, body in rows
+        ]
+        sql = (
+            "INSERT INTO message_search (message_id, conversation_id, doc)"
+            " VALUES (:id, :conversation, CAST(:doc AS tsvector))"
+        )
     else:
-        params = [{"id": mid, "doc": document(body)} for mid, body in rows]
+        params = [{"id": mid, "doc": document(body)} for mid, _, body in rows]
         sql = "INSERT INTO message_search (rowid, doc) VALUES (:id, :doc)"
     params = [p for p in params if p["doc"]]
     if params:

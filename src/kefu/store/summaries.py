@@ -15,17 +15,17 @@ import sqlalchemy as sa
 
 from kefu.domain.models import ConversationSummary, Message, Sender, SenderKind
 from kefu.store.conversation_search import (
-    FEW,
+    BUDGET,
+    CHUNK,
     NO_FILTERS,
-    WALK,
     Filters,
     Keyset,
     narrowed,
-    text_match,
+    newest_matches,
 )
-from kefu.store.conversations import conversation_record, filtered
+from kefu.store.conversations import OPEN_STATUSES, conversation_record, filtered
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
-from kefu.store.database import Database
+from kefu.store.database import AsyncConnection, Database
 from kefu.store.labels import LabelRepository
 from kefu.store.tables import conversations, messages, visitors
 
@@ -53,6 +53,18 @@ _SELECT = sa.select(
     _last.c.body.label("last_body"),
     _last.c.created_at.label("last_created_at"),
 ).select_from(WITH_VISITOR.outerjoin(_last, _last.c.id == conversations.c.last_message_id))
+
+
+def _passes(row: Any, status: str | None, assignee_id: str | None, visitor_id: str | None) -> bool:
+    """``kefu.store.conversations.filtered``'s status, assignee and visitor, on a row."""
+    if status == "open":
+        if row.status not in OPEN_STATUSES:
+            return False
+    elif status is not None and row.status != status:
+        return False
+    if assignee_id is not None and row.assignee_id != assignee_id:
+        return False
+    return visitor_id is None or row.visitor_id == visitor_id
 
 
 def _keyset(row: Any) -> Keyset:
@@ -101,61 +113,65 @@ class ConversationSummaries:
         *,
         status: str | None,
         assignee_id: str | None,
-        before: Keyset | None = None,
+        before: Keyset | int | None = None,
         limit: int = 50,
         filters: Filters = NO_FILTERS,
         visitor_id: str | None = None,
-        few: int = FEW,
-        walk: int = WALK,
-    ) -> tuple[list[ConversationSummary], Keyset | None]:
-        """Newest activity first; ``before`` is the (updated_at, id) of the last item seen.
-        Returns the page and where the next one starts (None: nothing after it). ``few``
-        and ``walk`` are kefu.store.conversation_search's bounds (tests make them small)."""
-        query = narrowed(
-            filtered(_SELECT, status, assignee_id, before, visitor_id=visitor_id), filters
-        )
-        after: Keyset | None
-        async with self._db.connect() as conn:
-            if not filters.phrases:
-                rows = (await conn.execute(query.limit(limit))).all()
-                after = _keyset(rows[-1]) if len(rows) == limit else None
-                return await self._labelled([_summary(row) for row in rows]), after
-            match = await text_match(conn, filters.phrases, few)
-            if not match.walk:
-                rows = (await conn.execute(query.where(match.condition).limit(limit))).all()
-                after = _keyset(rows[-1]) if len(rows) == limit else None
-                return await self._labelled([_summary(row) for row in rows]), after
-            window = (
-                narrowed(
-                    filtered(
-                        sa.select(conversations.c.id, conversations.c.updated_at),
-                        status,
-                        assignee_id,
-                        before,
-                        visitor_id=visitor_id,
-                    ),
-                    filters,
-                )
-                .limit(walk)
-                .subquery()
+        chunk: int = CHUNK,
+        budget: int = BUDGET,
+    ) -> tuple[list[ConversationSummary], Keyset | int | None]:
+        """Newest activity first, or with a query (``filters.phrases``) newest match first
+        (kefu.store.conversation_search). ``before`` is where the page starts: the
+        (updated_at, id) of the last item seen, or a search's match key. Returns the page
+        and where the next one starts (None: nothing after it). ``chunk`` and ``budget``
+        bound a search's index reads (tests make them small)."""
+        if not filters.phrases:
+            if isinstance(before, int):
+                raise ValueError("a search key pages a search only")
+            query = narrowed(
+                filtered(_SELECT, status, assignee_id, before, visitor_id=visitor_id), filters
             )
-            walked = query.where(conversations.c.id.in_(sa.select(window.c.id)))
-            rows = (await conn.execute(walked.where(match.condition).limit(limit))).all()
-            if len(rows) == limit:
-                after = _keyset(rows[-1])
-            else:
-                # The walk's last conversation, if it walked all ``walk``: the next page
-                # goes on from there.
-                edge = (
-                    await conn.execute(
-                        sa.select(window.c.updated_at, window.c.id)
-                        .order_by(window.c.updated_at.desc(), window.c.id.desc())
-                        .offset(walk - 1)
-                        .limit(1)
-                    )
-                ).first()
-                after = (edge[0], edge[1]) if edge is not None else None
-        return await self._labelled([_summary(row) for row in rows]), after
+            async with self._db.connect() as conn:
+                rows = (await conn.execute(query.limit(limit))).all()
+            after = _keyset(rows[-1]) if len(rows) == limit else None
+            return await self._labelled([_summary(row) for row in rows]), after
+        if before is not None and not isinstance(before, int):
+            raise ValueError("a search is paged by its own key")
+
+        async def keep(conn: AsyncConnection, candidates: list[str]) -> set[str]:
+            # The candidates by primary key, status and assignee checked here: given the
+            # status as a parameter, SQLite chose the status index and scanned every
+            # closed conversation per call (31 s for a page of closed ones).
+            query = narrowed(
+                sa.select(
+                    conversations.c.id, conversations.c.status, conversations.c.assignee_id,
+                    conversations.c.visitor_id,
+                ).where(conversations.c.id.in_(candidates)),
+                filters,
+            )  # fmt: skip
+            return {
+                row.id
+                for row in await conn.execute(query)
+                if _passes(row, status, assignee_id, visitor_id)
+            }
+
+        async with self._db.connect() as conn:
+            found = await newest_matches(
+                conn,
+                filters.phrases,
+                keep,
+                below=before,
+                limit=limit,
+                chunk=chunk,
+                budget=budget,
+                scope=filters,
+            )
+            rows = []
+            if found.ids:
+                query = _SELECT.where(conversations.c.id.in_(found.ids))
+                by_id = {row.id: row for row in (await conn.execute(query)).all()}
+                rows = [by_id[c] for c in found.ids if c in by_id]
+        return await self._labelled([_summary(row) for row in rows]), found.after
 
     async def _labelled(self, found: list[ConversationSummary]) -> list[ConversationSummary]:
         """The page's labels in one more query (a join would repeat every row per label)."""

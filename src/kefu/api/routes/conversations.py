@@ -25,7 +25,7 @@ from kefu.domain.ids import format_message_id
 from kefu.domain.roles import Role
 from kefu.domain.search_text import MAX_QUERY_CHARS, QueryError, parse_query
 from kefu.errors import BadInput, Forbidden, NotFound
-from kefu.store.conversation_search import Filters
+from kefu.store.conversation_search import NO_FILTERS, Filters
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -44,8 +44,9 @@ async def list_conversations(
 ) -> ConversationPage:
     """Agents see their own and the waiting queue; supervisors and admins may list anyone's
     or all. Each item carries the visitor's name, the unread count and the last message.
-    ``q`` searches message text (notes included), the visitor's name and email; a page
-    of a search may hold fewer than ``limit`` items while ``next`` is set."""
+    ``q`` searches message text (notes included), the visitor's name and email, and
+    lists the matches newest match first; a page of a search may hold fewer than
+    ``limit`` items while ``next`` is set."""
     assignee_id = caller.id if assignee == "me" else assignee
     if not caller.has_role(Role.SUPERVISOR):
         if assignee_id not in (None, caller.id):
@@ -58,20 +59,44 @@ async def list_conversations(
         phrases = parse_query(q) if q is not None and q.strip() else []
     except QueryError as error:
         raise BadInput(str(error), code="invalid_query") from None
+    if customer_key is not None:
+        kefu.customers.check_key(customer_key)
+    filters = Filters(
+        label=label.strip().lower() if label else None,
+        customer_key=customer_key,
+        phrases=phrases,
+    )
+    return await conversation_page(
+        kefu, status=status, assignee_id=assignee_id, cursor=cursor, limit=limit, filters=filters
+    )
+
+
+async def conversation_page(
+    kefu: NodeDep,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: str | None = None,
+    assignee_id: str | None = None,
+    filters: Filters = NO_FILTERS,
+    visitor_id: str | None = None,
+) -> ConversationPage:
+    """A page of the list, newest activity first (a search: newest match first), and the
+    cursor of the next one."""
+    before = _decode_cursor(cursor)
+    if isinstance(before, int) != bool(filters.phrases) and before is not None:
+        raise BadInput("cursor belongs to another list or search", code="invalid_cursor")
     items, after = await kefu.repos.summaries.search(
         status=status,
         assignee_id=assignee_id,
-        before=_decode_cursor(cursor),
+        before=before,
         limit=limit,
-        filters=Filters(
-            label=label.strip().lower() if label else None,
-            customer_key=customer_key,
-            phrases=phrases,
-        ),
+        filters=filters,
+        visitor_id=visitor_id,
     )
     return ConversationPage(
         items=[ConversationSummaryOut.of_summary(s) for s in items],
-        next=_encode_cursor(*after) if after is not None else None,
+        next=_encode_cursor(after) if after is not None else None,
     )
 
 
@@ -133,6 +158,17 @@ async def set_labels(
     return LabelsOut(labels=await kefu.chat.label(caller, conversation_id, body.labels))
 
 
+@router.post("/{conversation_id}/reopen", response_model=ConversationSummaryOut)
+async def reopen(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> ConversationSummaryOut:
+    """A closed conversation is open again with its history and assigned like a new one;
+    409 ``not_closed`` otherwise (or ``visitor_has_open_conversation``)."""
+    await kefu.chat.reopen(caller, conversation_id)
+    summary = await kefu.repos.summaries.get(conversation_id)
+    if summary is None:
+        raise NotFound("no such conversation", code="conversation_not_found")
+    return ConversationSummaryOut.of_summary(summary)
+
+
 @router.post("/{conversation_id}/close", response_model=ConversationOut)
 async def close(conversation_id: str, caller: AgentDep, kefu: NodeDep) -> ConversationOut:
     await kefu.chat.close(caller, conversation_id)
@@ -146,17 +182,25 @@ async def _out(kefu: NodeDep, conversation_id: str) -> ConversationOut:
     return ConversationOut.of(record)
 
 
-def _encode_cursor(updated_at: datetime, conversation_id: str) -> str:
-    raw = f"{updated_at.isoformat()}|{conversation_id}".encode()
+def _encode_cursor(after: tuple[datetime, str] | int) -> str:
+    """Opaque to clients: the last item's (updated_at, id), or a search's match key."""
+    raw = (
+        f"m|{after}" if isinstance(after, int) else f"{after[0].isoformat()}|{after[1]}"
+    ).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | int | None:
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, conversation_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), conversation_id
+        stamp, rest = raw.split("|", 1)
+        if stamp == "m":
+            key = int(rest)
+            if not 0 < key < 2**62:
+                raise ValueError("out of range")
+            return key
+        return datetime.fromisoformat(stamp), rest
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadInput("cursor is not one this server issued", code="invalid_cursor") from None

@@ -12,8 +12,11 @@ from pydantic import BaseModel
 
 from kefu.api.customer_keys import CustomerKey
 from kefu.api.deps import AgentDep, NodeDep
-from kefu.api.schemas import ConversationSummaryOut, Strict
+from kefu.api.routes.conversations import conversation_page
+from kefu.api.schemas import ConversationPage, ConversationSummaryOut, Strict
+from kefu.domain.roles import Role
 from kefu.errors import NotFound
+from kefu.store.conversation_search import Filters
 
 router = APIRouter(prefix="/api/v1", tags=["customer 360"])
 
@@ -78,6 +81,32 @@ async def sources(caller: AgentDep, kefu: NodeDep) -> list[SourceOut]:
         )
         for source in kefu.customers.sources
     ]
+
+
+@router.get(
+    "/customers/{key}/conversations",
+    response_model=ConversationPage,
+    summary="A customer's conversations, newest first",
+)
+async def customer_conversations(
+    key: str,
+    caller: AgentDep,
+    kefu: NodeDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationPage:
+    """Every conversation whose customer is ``key`` (linked by an agent or the visitor's
+    signed identity), across visitors: supervisors any customer's; an agent those of a
+    customer one of whose conversations it holds (else 404, as for a stranger's)."""
+    kefu.customers.check_key(key)
+    filters = Filters(customer_key=key)
+    if not caller.has_role(Role.SUPERVISOR):
+        mine, _ = await kefu.repos.summaries.search(
+            status=None, assignee_id=caller.id, filters=filters, limit=1
+        )
+        if not mine:
+            raise NotFound("no conversations of this customer", code="customer_not_found")
+    return await conversation_page(kefu, cursor=cursor, limit=limit, filters=filters)
 
 
 @router.put(

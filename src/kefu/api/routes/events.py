@@ -29,8 +29,9 @@ from kefu.domain.envelope import (
     new_event_id,
 )
 from kefu.domain.roles import Role
-from kefu.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge
+from kefu.errors import BadInput, Conflict, Forbidden, KefuError, NotFound, TooLarge
 from kefu.events.dead_letters import DeadLetter, replayable
+from kefu.events.rules import refusal
 from kefu.node import Node
 from kefu.observability.metrics import EVENTS_INGESTED
 from kefu.timefmt import iso
@@ -141,11 +142,37 @@ async def post_events(body: EventsIn, writer: WriterDep, kefu: NodeDep) -> Accep
         events = [body.event(writer)]
     if len({e.id for e in events}) != len(events):
         raise BadInput("an event id appears twice in the batch", code="duplicate_event_id")
+    _refuse_incomplete(kefu, events)
     await kefu.events.append(events)
     EVENTS_INGESTED.inc(len(events))
     if isinstance(body, EventBatchIn):
         return AcceptedBatch(event_ids=[e.id for e in events])
     return Accepted(event_id=events[0].id)
+
+
+class MissingFields(KefuError):
+    """A rule of the event's type requires fields it lacks (``require:``, ``refuse``)."""
+
+    code = "missing_fields"
+    status = 422
+
+
+def _refuse_incomplete(kefu: Node, events: list[Event]) -> None:
+    """Refuse the whole request, storing nothing, when any event lacks what a rule of
+    its type requires (a batch names the first such event by position)."""
+    rules = kefu.settings.rules
+    if not any(rule.require for rule in rules):
+        return
+    for position, event in enumerate(events):
+        context = {
+            "data": event.data,
+            "customer_key": event.customer_key,
+            "event": {"id": event.id, "type": event.type, "source": event.source},
+        }
+        why = refusal(rules, event.type, context)
+        if why is not None:
+            where = f"events.{position}: " if len(events) > 1 else ""
+            raise MissingFields(f"{where}{why}")
 
 
 # -- dead letters (admins) ----------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from kefu.api.deps import AgentDep, NodeDep
-from kefu.api.schemas import VisitorOut
+from kefu.api.routes.conversations import conversation_page
+from kefu.api.schemas import ConversationPage, VisitorOut
 from kefu.domain.roles import Role
 from kefu.errors import NotFound
 
@@ -26,3 +29,18 @@ async def get_visitor(visitor_id: str, caller: AgentDep, kefu: NodeDep) -> Visit
         # Same answer either way: an agent learns nothing about others' visitors.
         raise NotFound("no such visitor", code="visitor_not_found")
     return VisitorOut.of(visitor)
+
+
+@router.get("/{visitor_id}/conversations", response_model=ConversationPage)
+async def visitor_conversations(
+    visitor_id: str,
+    caller: AgentDep,
+    kefu: NodeDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationPage:
+    """The visitor's conversations, newest first (a chat's "previous conversations"):
+    supervisors any visitor's; an agent those of a visitor one of whose conversations it
+    holds (read-only: their messages, not their controls)."""
+    await get_visitor(visitor_id, caller, kefu)  # the same 404 for what an agent may not see
+    return await conversation_page(kefu, cursor=cursor, limit=limit, visitor_id=visitor_id)
