@@ -13,14 +13,20 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
 from kefu.errors import KefuError
+from kefu.events.effects import CustomerLoader as CustomerLoader
+from kefu.events.effects import Notifier as Notifier
+from kefu.events.effects import SagaEffects as SagaEffects
+from kefu.events.effects import TicketChange as TicketChange
+from kefu.events.effects import TicketEffects as TicketEffects
+from kefu.events.effects import TicketSpec as TicketSpec
+from kefu.events.effects import WebhookEffects as WebhookEffects
 from kefu.events.log import DONE, Outcome, Received, Result
 from kefu.events.rules import (
     TEMPLATE_FIELD,
@@ -43,92 +49,13 @@ from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
 from kefu.store.processed_events import ProcessedEvents, driver_error, record
 from kefu.store.routing import CustomerRoutingRepository
-from kefu.store.unit_of_work import Emitted, StoreUnitOfWork, Units
+from kefu.store.unit_of_work import Emitted, Units
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "rules"
 LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by some rule
 CUSTOMER_FETCHES = 16  # customer 360s one batch may have in flight at once
-
-
-@dataclass(slots=True)
-class TicketSpec:
-    """A ticket a rule creates: ``create_ticket`` with later ``set_priority``/``assign``
-    of the same rule folded in, so it is written once."""
-
-    subject: str
-    body: str
-    priority: str
-    customer_key: str | None
-    queue: str | None
-    assignee_email: str | None
-    role: Role | None
-    rule: str
-    event_id: str
-    created_id: int | None = None  # filled once stored, for the rule's notifications
-
-
-@dataclass(slots=True)
-class TicketChange:
-    """A rule acting on an existing ticket (``data.ticket_id`` of a ticket event)."""
-
-    ticket_id: int
-    rule: str
-    priority: str | None = None
-    queue: str | None = None
-    role: Role | None = None
-    assignee_email: str | None = None
-
-
-class TicketEffects(Protocol):
-    """Rules' ticket actions, stored in the processor's unit of work."""
-
-    async def create_for_rules(
-        self, uow: StoreUnitOfWork, specs: Sequence[TicketSpec], now: datetime
-    ) -> list[int]: ...
-
-    async def change_for_rules(
-        self, uow: StoreUnitOfWork, changes: Sequence[TicketChange], now: datetime
-    ) -> None: ...
-
-    async def from_offline_message(
-        self, uow: StoreUnitOfWork, offline_id: str, priority: str, rule: str
-    ) -> None: ...
-
-
-class WebhookEffects(Protocol):
-    async def enqueue(
-        self, uow: StoreUnitOfWork, endpoint: str, event: Event, now: datetime
-    ) -> None:
-        """Queue a delivery in ``uow``; the sender is woken once it committed."""
-        ...
-
-    def notify(self) -> None: ...
-
-
-class SagaEffects(Protocol):
-    """Rules' ``start_saga``: checked while planning, recorded in the processor's unit of
-    work (``kefu.sagas.engine.SagaEngine``); the saga runs once that unit commits."""
-
-    def check(self, name: str, given: Any) -> Any:
-        """Raise ``KefuError`` (unknown saga, bad input) unless it may start."""
-        ...
-
-    async def create_in(
-        self,
-        uow: StoreUnitOfWork,
-        name: str,
-        given: Mapping[str, Any],
-        customer_key: str | None,
-        idempotency_key: str | None,
-        created_by: str | None,
-    ) -> tuple[str, bool]: ...
-
-
-Notifier = Callable[[Role, str, Event, str, int | None], None]
-"""(role, text, event, rule, the ticket the rule created if any)"""
-CustomerLoader = Callable[[str], Awaitable[Mapping[str, Any] | None]]
 
 
 @dataclass(slots=True)

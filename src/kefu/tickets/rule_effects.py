@@ -1,5 +1,5 @@
 """Tickets as rules' effects: what ``create_ticket``, ``set_priority`` and ``assign`` do,
-inside the rules processor's transaction (``kefu.events.processor.TicketEffects``)."""
+inside the rules processor's transaction (``kefu.events.effects.TicketEffects``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from kefu.domain.roles import Role
 from kefu.domain.tickets import Channel, Priority, TicketDraft, TicketPatch
 from kefu.errors import Conflict, NotFound
-from kefu.events.processor import TicketChange, TicketSpec
+from kefu.events.effects import TicketChange, TicketSpec
 from kefu.store.assignees import rule_assignee
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.tickets.service import TicketService, rule_actor
