@@ -21,7 +21,10 @@ LONG_ALLOWED = {"store/tables.py", "demo_systems/dataset.py"}  # schema, demo da
 # Over the limit while their authors are still building them (sagas, being written now);
 # delete the entry once the module is split. Not checked for staleness, so finishing the
 # split cannot turn the suite red.
-KNOWN_LONG = {"store/sagas.py": "the saga store, issue 14 in progress"}
+KNOWN_LONG = {
+    "store/sagas.py": "the saga store, being written (513 lines)",
+    "sagas/engine.py": "the saga engine, being written (at 500 lines)",
+}
 SQLALCHEMY_ALLOWED = ("store/", "demo_systems/", "unify/connectors/sql.py", "sagas/actions/sql.py")
 
 
