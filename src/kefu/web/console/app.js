@@ -12,6 +12,9 @@ import { initDrawer } from "./drawer.js";
 import { $, $$ } from "./dom.js";
 import { initList, renderList, selectTab } from "./list.js";
 import { initRail } from "./rail.js";
+import { initSearch } from "./search.js";
+import { initKeys } from "./keys.js";
+import { initPrevious } from "./previous.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
 import { reloadPanelSagas } from "./c360_sagas.js";
@@ -32,6 +35,8 @@ function showLogin(message = "") {
   clearNotifications();
   resetSagas();
   $("#app-view").hidden = true;
+  everOnline = false;
+  $("#offline-banner").hidden = true;
   $("#login-view").hidden = false;
   $("#login-error").textContent = message;
   $("#login-email").focus();
@@ -90,11 +95,15 @@ async function start() {
 }
 
 let connection = "connecting";
+let everOnline = false;
 
 /** The badge says how this console is connected and whether its agent is away. */
 function renderPresence() {
   const badge = $("#conn-state");
   const away = Boolean(state.me && state.me.away);
+  // Lost after being connected: say so plainly until it is back.
+  if (connection === "online") everOnline = true;
+  $("#offline-banner").hidden = !everOnline || connection === "online";
   badge.textContent = connection === "online" ? (away ? "away" : "online") : connection === "connecting" ? "connecting…" : "reconnecting…";
   badge.className = `conn ${connection}${away ? " away" : ""}`;
   const button = $("#away-btn");
@@ -267,10 +276,10 @@ async function fetchOne(id) {
   }
 }
 
-function open(id) {
+function open(id, options = {}) {
   showPage("inbox");
   const item = state.conversations.get(id);
-  openConversation(id);
+  openConversation(id, options);
   if (item) showVisitor(item);
 }
 
@@ -304,14 +313,13 @@ function boot() {
   initSagasPage({ showPage });
   for (const button of $$(".rail-btn[data-page]")) button.addEventListener("click", () => showPage(button.dataset.page));
   initList(open);
+  initSearch(); // the Closed tab, search and filters
+  initPrevious(); // the visitor's or customer's other conversations, read-only
   initDrawer(); // the visitor details: a column, or a drawer on narrow screens
   initRail(); // a phone's bottom bar and its More menu
   initAdmin(loadShared);
   subscribe(renderList);
-  document.addEventListener("keydown", (event) => {
-    // Alt+1/2/3 switch tabs; "/" from the list focuses the reply box.
-    if (event.altKey && ["1", "2", "3"].includes(event.key)) selectTab(["mine", "waiting", "all"][Number(event.key) - 1]);
-  });
+  initKeys({ open, selectTab }); // "?" help, Alt+1…4, arrows in the list
   if (session.token && session.agent) start();
   else showLogin();
 }

@@ -51,6 +51,8 @@ export function initChat(chatSocket) {
   $("#file-input").addEventListener("change", onFile);
   $("#close-btn").addEventListener("click", closeConversation);
   $("#claim-btn").addEventListener("click", claim);
+  $("#reopen-btn").addEventListener("click", reopen);
+  document.addEventListener("kefu:titles", () => view && renderHead()); // a 360 name arrived
   initTransfer({ current: () => (view ? state.conversations.get(view.id) : null), note, rendered: () => view && renderHead() });
   $("#ticket-btn").addEventListener("click", createTicket);
   $("#back-btn").addEventListener("click", () => document.body.classList.remove("show-chat"));
@@ -71,7 +73,8 @@ export function currentId() {
   return view ? view.id : null;
 }
 
-export async function openConversation(id) {
+/** `keepFocus`: the agent is moving through the list with the keyboard; stay there. */
+export async function openConversation(id, { keepFocus = false } = {}) {
   if (watching && watching !== id) {
     socket.send({ type: "unwatch", conversation_id: watching });
     watching = null;
@@ -110,7 +113,7 @@ export async function openConversation(id) {
   // The history may land after the agent has moved on (typing a label, say): taking the
   // focus then would send their next Enter to the customer. Only take it if nobody has.
   const active = document.activeElement;
-  if (active === focusAtOpen || active === document.body || active === null) $("#composer-input").focus();
+  if (!keepFocus && (active === focusAtOpen || active === document.body || active === null)) $("#composer-input").focus();
 }
 
 /** After a reconnect: fetch what was missed and follow again. */
@@ -168,6 +171,8 @@ function renderHead() {
   const senior = atLeast("supervisor");
   const open = item.status !== "closed";
   $("#claim-btn").hidden = !(item.status === "waiting");
+  // Closed: its agent (or a supervisor) may open it again; the server says no to others.
+  $("#reopen-btn").hidden = !(item.status === "closed" && (mine || senior));
   $("#close-btn").hidden = !(open && (mine || senior));
   $("#ticket-btn").hidden = !(mine || senior); // the ticket carries the transcript: its readers only
   renderLabels(item, Boolean(item.id) && (mine || senior));
@@ -456,6 +461,23 @@ async function closeConversation() {
     renderHead();
   } catch (err) {
     note(`Could not close: ${err.message}`);
+  }
+}
+
+async function reopen() {
+  if (!view) return;
+  const button = $("#reopen-btn");
+  button.disabled = true;
+  try {
+    upsert(await post(`/api/v1/conversations/${encodeURIComponent(view.id)}/reopen`));
+    note("");
+    changed();
+    renderHead();
+    await refresh(); // "Conversation reopened." may have been sent before it was ours
+  } catch (err) {
+    note(`Could not reopen: ${err.message}`);
+  } finally {
+    button.disabled = false;
   }
 }
 

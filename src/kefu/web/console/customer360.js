@@ -8,6 +8,7 @@
 
 import { customer360, customerSources } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { changed, customerNames } from "./state.js";
 import { findForm, link, panel } from "./c360_find.js";
 import { orderAction, sagasSection } from "./c360_sagas.js";
 import {
@@ -67,6 +68,13 @@ async function load(refresh) {
     const data = await customer360(key, { refresh });
     if (mine !== panel.seq) return;
     panel.view.data = data;
+    // The conversation's title may read the customer's name (display only, never stored).
+    const name = data.customer && data.customer.name;
+    if (name && customerNames.get(key) !== name) {
+      customerNames.set(key, name);
+      changed();
+      document.dispatchEvent(new CustomEvent("kefu:titles"));
+    }
   } catch (err) {
     if (mine !== panel.seq) return;
     panel.view.error = err;

@@ -4,6 +4,7 @@
 
 import { get } from "./api.js";
 import { showCustomer } from "./customer360.js";
+import { showPrevious } from "./previous.js";
 import { $, clear, el, safeLink } from "./dom.js";
 import { state, visitorName } from "./state.js";
 
@@ -15,6 +16,7 @@ export async function showVisitor(item) {
   visitor = { id: item.visitor_id, name: item.visitor && item.visitor.name, email: item.visitor && item.visitor.email };
   render(item);
   showCustomer(item);
+  showPrevious(item);
   try {
     const full = await get(`/api/v1/visitors/${encodeURIComponent(item.visitor_id)}`);
     if (shownFor !== item.visitor_id) return;

@@ -3,6 +3,7 @@
 
 import { $, $$, clear, clock, el, hue, initials, shortDuration } from "./dom.js";
 import { listChips } from "./labels.js";
+import { search, run as runSearch, searchItems } from "./search.js";
 import { atLeast, sorted, state, visitorName } from "./state.js";
 
 let onOpen = () => {};
@@ -12,16 +13,6 @@ export function initList(open) {
   for (const tab of $$(".tabs [role=tab]")) {
     tab.addEventListener("click", () => selectTab(tab.dataset.tab));
   }
-  const list = $("#conv-list");
-  list.addEventListener("keydown", (event) => {
-    const items = $$("li[role=option]", list);
-    const index = items.findIndex((li) => li.dataset.id === state.currentId);
-    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      event.preventDefault();
-      const next = items[Math.max(0, Math.min(items.length - 1, index + (event.key === "ArrowDown" ? 1 : -1)))];
-      if (next) onOpen(next.dataset.id);
-    }
-  });
   setInterval(tick, 1000);
 }
 
@@ -32,6 +23,7 @@ export function selectTab(tab) {
     button.setAttribute("aria-selected", String(button.dataset.tab === tab));
   }
   renderList();
+  runSearch(); // the Closed tab, or a search within this tab
 }
 
 function preview(item) {
@@ -57,7 +49,8 @@ function waitingLabel(item) {
 export function renderList() {
   const list = $("#conv-list");
   clear(list);
-  const items = sorted(state.tab);
+  const found = searchItems();
+  const items = found || sorted(state.tab);
   for (const item of items) {
     const name = visitorName(item);
     const selected = item.id === state.currentId;
@@ -79,7 +72,9 @@ export function renderList() {
           { class: "conv-top" },
           el("span", { class: "conv-name", text: name }),
           listChips(item),
-          item.status === "waiting"
+          item.status === "closed"
+            ? el("span", { class: "closed-tag", text: `closed ${clock(item.updated_at)}` })
+            : item.status === "waiting"
             ? el("span", { class: "wait", dataset: { since: item.created_at }, text: waitingLabel(item) })
             : el("time", { class: "conv-time", datetime: item.updated_at, text: clock(item.updated_at) }),
         ),
@@ -87,13 +82,17 @@ export function renderList() {
           "div",
           { class: "conv-bottom" },
           el("span", { class: "conv-preview", text: preview(item) }),
-          item.unread ? el("span", { class: "badge", "aria-label": `${item.unread} unread`, text: String(item.unread) }) : null,
+          item.unread && item.status !== "closed" ? el("span", { class: "badge", "aria-label": `${item.unread} unread`, text: String(item.unread) }) : null,
         ),
       ),
     );
     list.append(li);
   }
-  $("#conv-empty").hidden = items.length > 0;
+  const searching = Boolean(search.active);
+  $("#conv-empty").hidden = items.length > 0 || (searching && search.active.loading);
+  $("#conv-empty").textContent = searching ? (state.tab === "closed" && !$("#conv-q").value ? "No closed conversations." : "No conversations match.") : "No conversations here.";
+  $("#conv-more").hidden = !(searching && search.active.next);
+  list.setAttribute("aria-busy", String(searching && search.active.loading));
   for (const tab of ["mine", "waiting", "all"]) {
     const count = sorted(tab).length;
     const unread = sorted(tab).reduce((n, i) => n + (i.unread || 0), 0);

@@ -64,9 +64,17 @@ export function upsert(item, since = Infinity) {
   return merged;
 }
 
+// Customers' names as the 360 gave them, by key: shown as a conversation's title while
+// this page lives, never stored (the 360's data stays in the company's systems).
+export const customerNames = new Map();
+
+/** A conversation's title: the visitor's name, else the customer's name from the 360,
+ * else the server's title (the customer key, or "Visitor xxxx"). */
 export function visitorName(item) {
   const name = item && item.visitor && item.visitor.name;
-  return name || `Visitor ${(item ? item.visitor_id : "").slice(-4)}`;
+  if (name) return name;
+  const known = item && item.customer_key && customerNames.get(item.customer_key);
+  return known || (item && item.title) || `Visitor ${(item ? item.visitor_id : "").slice(-4)}`;
 }
 
 export function agentName(id) {

@@ -180,6 +180,8 @@
     ".stars{display:flex;gap:4px}",
     ".star{border:0;background:transparent;font-size:26px;cursor:pointer;color:#d1d5db;padding:0 2px}",
     ".star[aria-checked=true]{color:#f59e0b}",
+    ".lost{font-size:13px;color:#fff;background:#b42318;padding:8px 14px}",
+    ".lost[hidden]{display:none}",
     ".notice{font-size:13px;color:#92400e;background:#fef3c7;padding:8px 12px;border-radius:8px}",
     ".link{background:none;border:0;color:#2563eb;text-decoration:underline;cursor:pointer;padding:0;font-size:13px}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
@@ -222,6 +224,13 @@
     "aria-label": "Conversation",
   });
   var typing = el("div", { class: "typing", "aria-live": "polite" });
+  // Shown while the connection is down after having been up: what is sent waits for it.
+  var lost = el("div", {
+    class: "lost",
+    role: "alert",
+    hidden: "",
+    text: "Connection lost. Reconnecting… Your messages will be sent once it is back.",
+  });
   var input = el("textarea", {
     rows: "1",
     placeholder: "Type a message…",
@@ -251,7 +260,7 @@
   var panel = el(
     "section",
     { class: "panel", hidden: "", role: "dialog", "aria-labelledby": "kefu-title" },
-    [el("header", null, [heading, closeButton]), log, typing, composer]
+    [el("header", null, [heading, closeButton]), lost, log, typing, composer]
   );
   log.appendChild(el("div", { class: "msg welcome", text: WELCOME }));
   root.appendChild(launcher);
@@ -351,6 +360,7 @@
     setStatus("Connecting…");
     ws.onopen = function () {
       state.attempts = 0;
+      lost.setAttribute("hidden", "");
       setStatus(idleStatus());
       if (state.conversationId) {
         ws.send(
@@ -402,6 +412,7 @@
     delay = delay * (0.5 + Math.random() / 2);
     state.attempts += 1;
     setStatus("Reconnecting…");
+    lost.removeAttribute("hidden");
     reconnectTimer = setTimeout(function () {
       reconnectTimer = null;
       connect();
