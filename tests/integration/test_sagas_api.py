@@ -319,12 +319,17 @@ async def test_kefu_steps_apply_once_per_key(kefu: Kefu) -> None:
         subject="Refund A1", body="refund", customer_key="C6", priority="normal", queue=None,
         idempotency_key="saga_x:open:do",
     )  # fmt: skip
-    assert made["applied"] is True and again == {"applied": False}
     ticket_id = made["ticket_id"]
-    for _ in range(2):
+    # The re-run answers what the first run made: later steps' templates still read it.
+    assert made["applied"] is True and again == {"ticket_id": ticket_id, "applied": False}
+    answers = [
         await own.ticket_comment(
             ticket_id=ticket_id, body="refunded", internal=True, idempotency_key="saga_x:note:do"
         )
+        for _ in range(2)
+    ]
+    assert answers[0]["applied"] is True and answers[1]["applied"] is False
+    assert answers[1]["comment_id"] == answers[0]["comment_id"]
     agent = await kefu.add_agent("Ann")
     _, tickets = await kefu.get("/api/v1/tickets?customer_key=C6", agent["token"])
     assert [t["id"] for t in tickets["items"]] == [ticket_id]

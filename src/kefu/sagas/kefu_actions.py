@@ -25,6 +25,7 @@ from kefu.ports import Clock
 from kefu.sagas.actions.base import ActionFailed
 from kefu.store.database import Database
 from kefu.store.processed_events import record, was_processed
+from kefu.store.sagas import SagaRepository
 from kefu.store.unit_of_work import Units
 from kefu.tickets.service import Actor, TicketService
 
@@ -36,6 +37,7 @@ class NodeKefuActions:
         self, db: Database, units: Units, tickets: TicketService, hub: Hub, clock: Clock
     ) -> None:
         self._db = db
+        self._sagas = SagaRepository(db)
         self._units = units
         self._tickets = tickets
         self._hub = hub
@@ -55,7 +57,12 @@ class NodeKefuActions:
             )
             return {"ticket_id": str(number), "comment_id": str(comment.id), "applied": True}
 
-        return await self._once(idempotency_key, apply)
+        async def before() -> Mapping[str, Any]:
+            made = await self._sagas.made_by(_actor(idempotency_key).key or "", number)
+            found = {"comment_id": str(made[-1])} if made else {}
+            return {"ticket_id": str(number), **found, "applied": False}
+
+        return await self._once(idempotency_key, apply, before)
 
     async def ticket_create(
         self,
@@ -80,7 +87,13 @@ class NodeKefuActions:
             ticket = await self._tickets.create(draft, _actor(idempotency_key), uow)
             return {"ticket_id": str(ticket.id), "applied": True}
 
-        return await self._once(idempotency_key, apply)
+        async def before() -> Mapping[str, Any]:
+            made = await self._sagas.made_by(_actor(idempotency_key).key or "")
+            # The saga's one ticket; with several, which one this step made is unknown.
+            found = {"ticket_id": str(made[0])} if len(made) == 1 else {}
+            return {**found, "applied": False}
+
+        return await self._once(idempotency_key, apply, before)
 
     async def notify(
         self,
@@ -128,11 +141,12 @@ class NodeKefuActions:
             await uow.emit([event], now)
         return {"event_id": event.id}
 
-    async def _once(self, key: str, apply: Any) -> Mapping[str, Any]:
-        """``apply(uow)`` with the key's processed row in the same unit, or nothing when
-        the key was applied before."""
+    async def _once(self, key: str, apply: Any, before: Any) -> Mapping[str, Any]:
+        """``apply(uow)`` with the key's processed row in the same unit; when the key was
+        applied before, nothing, and ``before()``: what that first run made."""
         if await was_processed(self._db, CONSUMER, key):
-            return {"applied": False}
+            first: Mapping[str, Any] = await before()
+            return first
         try:
             async with self._units() as uow:
                 await record(uow.connection, CONSUMER, [key], self._clock.now())
@@ -144,7 +158,8 @@ class NodeKefuActions:
         except Exception:
             # A duplicate key (COPY or INSERT, per store): applied meanwhile elsewhere.
             if await was_processed(self._db, CONSUMER, key):
-                return {"applied": False}
+                again: Mapping[str, Any] = await before()
+                return again
             raise
         return result
 

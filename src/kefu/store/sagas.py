@@ -26,7 +26,14 @@ from kefu.domain.envelope import Event, encode
 from kefu.domain.saga import ACTIVE, SagaState, SagaStatus, StepState, StepStatus
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
-from kefu.store.tables import conversations, outbox, saga_steps, sagas
+from kefu.store.tables import (
+    conversations,
+    outbox,
+    saga_steps,
+    sagas,
+    ticket_comments,
+    tickets,
+)
 
 MAX_ERROR_CHARS = 1000
 _ACTIVE = sorted(status.value for status in ACTIVE)
@@ -145,6 +152,23 @@ class SagaRepository:
         )
         async with self._db.connect() as conn:
             return [(row.id, row.assignee_id) for row in await conn.execute(query)]
+
+    async def made_by(self, actor: str, ticket_id: int | None = None) -> list[int]:
+        """What a saga's kefu steps made as ``actor`` (``saga:<id>``), oldest first: its
+        tickets, or with ``ticket_id`` its comments on that ticket. A step re-run after a
+        crash answers with what its first run made."""
+        if ticket_id is None:
+            query = sa.select(tickets.c.id).where(tickets.c.created_by == actor)
+            query = query.order_by(tickets.c.id)
+        else:
+            query = (
+                sa.select(ticket_comments.c.id)
+                .where(ticket_comments.c.ticket_id == ticket_id)
+                .where(ticket_comments.c.author == actor)
+                .order_by(ticket_comments.c.id)
+            )
+        async with self._db.connect() as conn:
+            return [int(row[0]) for row in await conn.execute(query)]
 
     # -- changes -----------------------------------------------------------------------------
 
