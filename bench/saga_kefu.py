@@ -228,13 +228,13 @@ def run_kefu(ctx: Context, sagas: list[PlannedSaga], kills: int) -> dict[str, An
         if end is not None and outcomes[saga_id] in ("completed", "compensated", "failed"):
             latencies.append(end - first)
         del index
-    for saga in sagas:  # never accepted: counts as stuck, its records judged too
-        if saga.index not in submitted:
-            outcomes[f"unsubmitted-{saga.index}"] = None
+    # Never accepted before the run's time limit: not sagas yet, so not stuck; counted apart.
+    unsubmitted = sum(1 for saga in sagas if saga.index not in submitted)
     ends = [v for v in finished.values() if v is not None]
     extra = {
         "submit_error": state["error"],
         "accepted": len(submitted),
+        "unsubmitted": unsubmitted,
         "node_starts": node.starts,
         "saga_config": saga_config({"orders": "ORDERS", "crm": "CRM", "callcenter": "CALLCENTER"}),
     }

@@ -159,6 +159,8 @@ def rows_of(res: dict[str, Any], baseline: str | None) -> list[Row]:
         f"{res['sagas']} sagas, outcomes {res['outcomes']}; killed at {kills}; "
         f"drain: {res['drain_reason']}"
     )
+    if res.get("unsubmitted"):
+        note += f"; {res['unsubmitted']} never accepted before the time limit (not counted)"
     stuck_target, stuck_met = at_most(res["stuck"], 0)
     half_target, half_met = at_most(res["half_applied"], 0)
     examples = res.get("half_applied_examples") or []
