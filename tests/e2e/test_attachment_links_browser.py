@@ -66,10 +66,16 @@ async def test_the_console_opens_an_image_with_no_token_in_any_url(
     await expect(picture).to_have_js_property("naturalWidth", 40)
     await shot(tab, "attachment-signed")
 
-    # A click opens it in a tab of its own, through its signed link.
+    # A click opens it in the lightbox (issue 15), through its signed link.
     link = tab.locator("#messages a.attachment.image")
+    await link.click()
+    lightbox = tab.locator("#lightbox img")
+    await expect(lightbox).to_have_js_property("naturalWidth", 40)
+    assert f"/api/v1/attachments/{photo['id']}?exp=" in (await lightbox.get_attribute("src") or "")
+    await tab.keyboard.press("Escape")
+    # Ctrl+click opens it in a tab of its own, through its signed link.
     async with tab.context.expect_page() as opened:
-        await link.click()
+        await link.click(modifiers=["Control"])
     image_tab = await opened.value
     await image_tab.wait_for_load_state()
     assert f"/api/v1/attachments/{photo['id']}?exp=" in image_tab.url
@@ -78,7 +84,7 @@ async def test_the_console_opens_an_image_with_no_token_in_any_url(
     # The conversation stayed open past the link's life: a click fetches a fresh one.
     await link.evaluate("a => { a.href = a.href.replace(/exp=\\d+/, 'exp=1'); }")
     async with tab.context.expect_page() as opened:
-        await link.click()
+        await link.click(modifiers=["Control"])
     image_tab = await opened.value
     await image_tab.wait_for_load_state()
     assert "exp=1&" not in image_tab.url and "sig=" in image_tab.url

@@ -4,7 +4,8 @@
 
 import { get, post, ticketFromConversation, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
-import { $, clear, clock, el, hue, initials } from "./dom.js";
+import { $, clear, clock, el, hue, initials, linkify } from "./dom.js";
+import { plainClick, showImage } from "./lightbox.js";
 import { renderLabels } from "./labels.js";
 import { initTransfer, renderTransfer } from "./transfer.js";
 import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
@@ -206,7 +207,7 @@ function bubble(message, pending = false) {
     return row;
   }
   const body = el("div", { class: "msg-body" });
-  if (message.body) body.append(el("p", { class: "msg-text", text: message.body }));
+  if (message.body) body.append(el("p", { class: "msg-text" }, linkify(message.body)));
   for (const file of message.attachments || []) body.append(attachmentView(file));
   row.append(body);
   const who = own ? (message.sender.id === state.me.id ? "You" : message.sender.name || "Agent") : message.sender.name || "Visitor";
@@ -238,13 +239,23 @@ function attachmentView(file) {
   } else {
     link = el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener noreferrer" }, el("span", { text: file.name }), el("small", { text: ` ${Math.ceil(file.size / 1024)} KB` }));
   }
+  const image = link.classList.contains("image");
   link.addEventListener("click", (event) => {
-    if (!linkExpired(link.href)) return;
+    const lightbox = image && plainClick(event);
+    if (!linkExpired(link.href)) {
+      if (lightbox) {
+        event.preventDefault();
+        showImage(link.href, file.name);
+      }
+      return;
+    }
     event.preventDefault();
     freshLink(file)
       .then((fresh) => {
         link.href = fresh;
-        link.click();
+        if (lightbox) showImage(fresh, file.name);
+        else if (image) window.open(fresh, "_blank", "noopener,noreferrer"); // a tab, as asked
+        else link.click(); // a file: the browser downloads it
       })
       .catch(() => {});
   });

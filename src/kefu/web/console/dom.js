@@ -70,3 +70,31 @@ export function clock(iso) {
     ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : d.toLocaleDateString([], { month: "short", day: "numeric" });
 }
+
+// http(s) URLs in a message, up to whitespace; trailing punctuation is the sentence's.
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+/** A message's text as text nodes and links: only http(s) URLs become links (new tab,
+ * rel=noopener noreferrer); nothing is ever parsed as HTML. */
+export function linkify(text) {
+  const nodes = [];
+  let at = 0;
+  for (const match of text.matchAll(URL_IN_TEXT)) {
+    let url = match[0];
+    const trail = /[.,;:!?)\]}'"»。，！？）]+$/u.exec(url);
+    if (trail) url = url.slice(0, -trail[0].length);
+    if (!url) continue;
+    let parsed = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol)) continue;
+    if (match.index > at) nodes.push(document.createTextNode(text.slice(at, match.index)));
+    nodes.push(el("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer", text: url }));
+    at = match.index + url.length;
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}

@@ -6,7 +6,7 @@
 // Messages are untrusted text: they go in through el()/textContent only.
 
 import { get } from "./api.js";
-import { $, clear, clock, el } from "./dom.js";
+import { $, clear, clock, el, linkify } from "./dom.js";
 import { visitorName } from "./state.js";
 
 const SHOWN = 10;
@@ -86,7 +86,7 @@ function line(message, title) {
   return el(
     "div",
     { class: `msg ${kind}${kind === "agent" ? " out" : ""}${message.internal ? " note" : ""}` },
-    el("div", { class: "msg-body" }, el("p", { class: "msg-text", text: message.body || (message.attachments && message.attachments.length ? "(attachment)" : "") })),
+    el("div", { class: "msg-body" }, el("p", { class: "msg-text" }, linkify(message.body || (message.attachments && message.attachments.length ? "(attachment)" : "")))),
     el("div", { class: "msg-meta", text: `${message.internal ? "Private note · " : ""}${who} · ${clock(message.created_at)}` }),
   );
 }
