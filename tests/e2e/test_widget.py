@@ -86,7 +86,7 @@ async def test_reconnect_after_server_restart_loses_nothing(
     await ws.close()
 
     await live.stop()
-    await expect(page.get_by_text("Reconnecting…")).to_be_visible()
+    await expect(page.get_by_text("Reconnecting…", exact=True)).to_be_visible()
     await live.start()
     # While the widget is still backing off, the agent writes: it must arrive by resume.
     agent = await live.agent(http)
