@@ -331,6 +331,11 @@ async def test_an_agent_makes_a_ticket_of_a_conversation(kefu: Kefu, browser: Op
 
     await shot(page, "chat-action")
     await page.get_by_role("button", name="Create ticket").click()
+    # A side form beside the chat (issue 15 item 13), then the ticket on request.
+    side = page.locator("#tk-side")
+    await expect(side.get_by_label("Subject")).to_have_value("My parcel SO-100251 never arrived.")
+    await side.get_by_role("button", name="Create the ticket").click()
+    await side.get_by_role("button", name=re.compile(r"^Open ticket #\d+$")).click()
     view = page.locator("#tk-view")
     await expect(page.locator("#page-tickets")).to_be_visible()
     await expect(view.locator("#tk-subject")).to_have_text("My parcel SO-100251 never arrived.")
@@ -347,6 +352,8 @@ async def test_an_agent_makes_a_ticket_of_a_conversation(kefu: Kefu, browser: Op
     await view.get_by_role("button", name="Open the conversation").click()
     await expect(page.locator("#messages")).to_contain_text("It was due last Tuesday.")
     await page.get_by_role("button", name="Create ticket").click()
+    await side.get_by_role("button", name="Create the ticket").click()
+    await side.get_by_role("button", name=re.compile(r"^Open ticket #\d+$")).click()
     await expect(view.locator("#tk-subject")).to_have_text("My parcel SO-100251 never arrived.")
     status, listed = await kefu.get("/api/v1/tickets", ann["token"])
     assert status == 200 and [t["id"] for t in listed["items"]] == [ticket["id"]]

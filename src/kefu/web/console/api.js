@@ -118,8 +118,8 @@ export async function ticketLog(id, kind) {
 }
 
 /** The conversation's ticket: a new one, or the one it already has. */
-export function ticketFromConversation(conversationId) {
-  return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, {});
+export function ticketFromConversation(conversationId, priority = null) {
+  return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, priority ? { priority } : {});
 }
 
 // Sagas (CONTRACT.md "Sagas"): definitions, start with an idempotency key, read, list, retry, compensate.

@@ -14,6 +14,7 @@ import { initList, renderList, selectTab } from "./list.js";
 import { initRail } from "./rail.js";
 import { initSearch } from "./search.js";
 import { initKeys } from "./keys.js";
+import { initTicketForm } from "./ticket_form.js";
 import { initPrevious } from "./previous.js";
 import { clearNotifications, initNotifications, onNotification } from "./notifications.js";
 import { announce } from "./notify.js";
@@ -320,6 +321,7 @@ function boot() {
   initAdmin(loadShared);
   subscribe(renderList);
   initKeys({ open, selectTab }); // "?" help, Alt+1…4, arrows in the list
+  initTicketForm(); // "Create ticket" beside the chat
   if (session.token && session.agent) start();
   else showLogin();
 }

@@ -2,12 +2,13 @@
 // optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
 // "/", attachments, take / transfer / close.
 
-import { get, post, ticketFromConversation, upload } from "./api.js";
+import { get, post, upload } from "./api.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials, linkify } from "./dom.js";
 import { plainClick, showImage } from "./lightbox.js";
 import { renderLabels } from "./labels.js";
 import { initTransfer, renderTransfer } from "./transfer.js";
+import { closeTicketForm, openTicketForm } from "./ticket_form.js";
 import { agentName, atLeast, changed, state, touch, upsert, visitorName } from "./state.js";
 
 const PAGE = 30;
@@ -85,6 +86,7 @@ export async function openConversation(id, { keepFocus = false } = {}) {
   files = [];
   renderFiles();
   note(""); // a question about the last conversation is not about this one
+  closeTicketForm();
   $("#chat-empty").hidden = true;
   $("#chat").hidden = false;
   document.body.classList.add("show-chat");
@@ -507,19 +509,7 @@ async function claim() {
   }
 }
 
-/** "Create ticket": the conversation's ticket (new, or the one it already has), then the
- * Tickets page shows it (tickets.js listens for the event). */
-async function createTicket() {
-  if (!view) return;
-  const button = $("#ticket-btn");
-  button.disabled = true;
-  try {
-    const ticket = await ticketFromConversation(view.id);
-    note("");
-    document.dispatchEvent(new CustomEvent("kefu:open-ticket", { detail: { ticket } }));
-  } catch (err) {
-    note(`Could not create a ticket: ${err.message}`);
-  } finally {
-    button.disabled = false;
-  }
+/** "Create ticket": a side form beside the chat (ticket_form.js). */
+function createTicket() {
+  if (view) openTicketForm(view.id);
 }

@@ -33,7 +33,9 @@ function drawerOpen() {
   return NARROW.matches && document.body.classList.contains("show-details");
 }
 
-function openDrawer() {
+/** On a narrow screen, slide the panel in (a wide screen shows it as a column). */
+export function openDrawer() {
+  if (!NARROW.matches) return;
   document.body.classList.add("show-details");
   $("#details-backdrop").hidden = false;
   renderExpanded();

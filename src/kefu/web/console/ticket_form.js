@@ -1,0 +1,100 @@
+// "Create ticket" from a chat (issue 15 item 13): a side form at the top of the right-hand
+// panel (the drawer on narrow screens), so the agent stays in the chat. Priority and
+// assignee are prefilled (normal, the agent); the subject and the transcript (without the
+// bot's lines) show what the ticket will carry. POST /conversations/{id}/ticket makes it
+// (or answers the one the conversation already has); a different assignee is set after.
+
+import { get, ticketFromConversation, updateTicket } from "./api.js";
+import { $, clear, el } from "./dom.js";
+import { openDrawer } from "./drawer.js";
+import { state, visitorName } from "./state.js";
+
+let forId = null;
+let seq = 0;
+
+export function initTicketForm() {
+  $("#tk-side").addEventListener("submit", submit);
+  $("#tk-side-cancel").addEventListener("click", closeTicketForm);
+}
+
+export function closeTicketForm() {
+  forId = null;
+  $("#tk-side").hidden = true;
+}
+
+/** Show the form for conversation ``id`` (the chat stays as it is). */
+export async function openTicketForm(id) {
+  const mine = ++seq;
+  forId = id;
+  const form = $("#tk-side");
+  form.hidden = false;
+  $("#tk-side-status").textContent = "";
+  $("#tk-side-create").disabled = false;
+  $("#tk-side-create").hidden = false;
+  $("#tk-side-cancel").textContent = "Cancel";
+  document.body.classList.remove("hide-details");
+  openDrawer();
+  const item = state.conversations.get(id) || {};
+  const assignee = $("#tk-side-assignee");
+  clear(assignee);
+  assignee.append(el("option", { value: "", text: "Nobody" }));
+  for (const agent of state.agents.values()) {
+    if (agent.disabled) continue;
+    assignee.append(el("option", { value: agent.id, text: agent.id === state.me.id ? `${agent.name} (you)` : agent.name, selected: agent.id === state.me.id }));
+  }
+  $("#tk-side-priority").value = "normal";
+  const subject = $("#tk-side-subject");
+  subject.value = `Conversation with ${visitorName(item)}`;
+  const list = $("#tk-side-transcript");
+  clear(list);
+  form.scrollIntoView({ block: "nearest" });
+  subject.focus();
+  try {
+    const page = await get(`/api/v1/conversations/${encodeURIComponent(id)}/messages?limit=200`);
+    if (mine !== seq) return;
+    const said = page.items.filter((m) => ["visitor", "agent"].includes(m.sender.kind) && !m.internal);
+    const first = said.find((m) => m.sender.kind === "visitor" && m.body);
+    if (first) subject.value = first.body.replace(/\s+/g, " ").slice(0, 120);
+    for (const message of said.slice(-8)) {
+      const who = message.sender.kind === "visitor" ? visitorName(item) : message.sender.name || "Agent";
+      list.append(el("li", {}, el("strong", { text: `${who}: ` }), el("span", { text: message.body || "(attachment)" })));
+    }
+    if (said.length > 8) list.prepend(el("li", { class: "muted", text: `… ${said.length - 8} earlier` }));
+  } catch (err) {
+    if (mine === seq) $("#tk-side-status").textContent = `Could not read the transcript: ${err.message}`;
+  }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const id = forId;
+  if (!id) return;
+  const button = $("#tk-side-create");
+  const status = $("#tk-side-status");
+  button.disabled = true;
+  status.textContent = "Creating…";
+  try {
+    let ticket = await ticketFromConversation(id, $("#tk-side-priority").value);
+    const wanted = $("#tk-side-assignee").value || null;
+    if ((ticket.assignee_id || null) !== wanted) ticket = await updateTicket(ticket.id, { assignee_id: wanted });
+    if (forId !== id) return;
+    clear(status);
+    status.append(
+      el("span", { text: `Ticket #${ticket.id} is this chat's ticket. ` }),
+      el("button", {
+        type: "button",
+        class: "link-btn",
+        text: `Open ticket #${ticket.id}`,
+        onclick: () => {
+          closeTicketForm();
+          document.dispatchEvent(new CustomEvent("kefu:open-ticket", { detail: { ticket } }));
+        },
+      }),
+    );
+    button.hidden = true;
+    $("#tk-side-cancel").textContent = "Done";
+  } catch (err) {
+    status.textContent = `Could not create the ticket: ${err.message}`;
+    button.disabled = false;
+  }
+}
