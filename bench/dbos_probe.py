@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -413,96 +412,6 @@ def node_main(kind: str, work: Path, executor: str, start: int, recover: str | N
         time.sleep(1)
 
 
-def statuses(store_urls: dict[str, str]) -> dict[str, int]:
-    eng = sa.create_engine(store_urls["sys"])
-    table = "workflow_status" if store_urls["sys"].startswith("sqlite") else "dbos.workflow_status"
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text(f"SELECT status, count(*) FROM {table} GROUP BY status")).all()
-    eng.dispose()
-    return {s: c for s, c in rows}
-
-
-def wait_for(cond: Any, limit: float) -> float | None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        if cond():
-            return round(time.monotonic() - t0, 2)
-        time.sleep(0.1)
-    return None
-
-
-def spawn(kind: str, work: Path, executor: str, start: int = 0, recover: str = "") -> Any:
-    argv = [sys.executable, __file__, "node", "--store", kind, "--work", str(work)]
-    argv += ["--executor", executor, "--start", str(start), "--recover", recover]
-    log = (work / f"{executor}.log").open("ab")
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-
-
-def ready(proc: Any) -> None:
-    line = proc.stdout.readline()
-    if b"ready" not in line:
-        raise RuntimeError(f"node did not start: {line!r}")
-
-
-def kill(proc: Any) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def recovery(kind: str, work: Path) -> dict[str, Any]:
-    store_urls = fresh_stores(kind, work)
-    n = RECOVERY_SAGAS
-    done = lambda: statuses(store_urls).get("SUCCESS", 0)  # noqa: E731
-    reached = lambda: len(list(work.glob("reached-held-*")))  # noqa: E731
-    out: dict[str, Any] = {"store": kind, "sagas": n}
-    # 1. node-a holds n sagas in step 2, is killed; node-a restarts with the same id.
-    (work / HOLD_FILE).touch()
-    a = spawn(kind, work, "node-a", start=n)
-    ready(a)
-    wait_for(lambda: reached() == n, 60)
-    kill(a)
-    (work / HOLD_FILE).unlink()
-    t0 = time.monotonic()
-    a = spawn(kind, work, "node-a")
-    ready(a)
-    out["same_executor_restart"] = {
-        "finished_after_s": wait_for(lambda: done() == n, 60),
-        "statuses": statuses(store_urls),
-        "restart_total_s": round(time.monotonic() - t0, 2),
-    }
-    kill(a)
-    # 2. again with fresh stores, but another node (node-b) is what comes up.
-    store_urls = fresh_stores(kind, work)
-    for p in work.glob("reached-*"):
-        p.unlink()
-    (work / HOLD_FILE).touch()
-    a = spawn(kind, work, "node-a", start=n)
-    ready(a)
-    wait_for(lambda: reached() == n, 60)
-    kill(a)
-    (work / HOLD_FILE).unlink()
-    b = spawn(kind, work, "node-b")
-    ready(b)
-    waited = 20.0
-    out["other_executor_alone"] = {
-        "finished_after_s": wait_for(lambda: done() == n, waited),
-        "waited_s": waited,
-        "statuses": statuses(store_urls),
-    }
-    kill(b)
-    # 3. node-b told explicitly to recover node-a's workflows (what Conductor automates).
-    b = spawn(kind, work, "node-b", recover="node-a")
-    ready(b)
-    out["other_executor_recover_call"] = {
-        "finished_after_s": wait_for(lambda: done() == n, 60),
-        "statuses": statuses(store_urls),
-    }
-    kill(b)
-    outcomes = {f"held-{i}": "completed" for i in range(n)}
-    out["audit"] = audit(store_urls, outcomes)
-    return out
-
-
 def weight() -> dict[str, Any]:
     """``dbos`` and every distribution it requires (transitively, with the extras its
     requirements ask for, e.g. ``psycopg[binary]``), with the size of their files."""
@@ -563,6 +472,8 @@ def main() -> None:
         if args.mode in ("all", "http"):
             result[f"http_{kind}"] = run_child(args, "http", kind, work)
         if args.mode in ("all", "recovery"):
+            from bench.dbos_recovery import recovery
+
             result[f"recovery_{kind}"] = recovery(kind, work / f"rec-{kind}")
     text = json.dumps(result, indent=2)
     print(text)
