@@ -534,11 +534,10 @@ async def test_a_mail_failing_every_attempt_stops_at_max_attempts(
         assert smtp.mailbox.refused == 3 and smtp.mailbox.received == []
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # nodes share PostgreSQL
 async def test_two_nodes_share_the_outbox_and_send_each_mail_once(
     settings_factory: Callable[..., Settings], smtp: SmtpServer, store_url: str, tmp_path: Path
 ) -> None:
-    if not store_url.startswith("postgresql"):
-        pytest.skip("several nodes share a PostgreSQL store")
     one = settings_factory(email=email_settings(smtp))
     two = load_settings(
         None, data_dir=tmp_path / "two", store=store_url, email=email_settings(smtp)
