@@ -205,6 +205,14 @@ async def test_crm_points_are_taken_back_and_given_back_once(
             headers={"Idempotency-Key": "X"},
         )
         assert unknown.status_code == 404
+        # Undoing that refused take-back is "nothing to undo", not a 404 that would fail
+        # the saga's compensation of a step that may or may not have applied.
+        undo_unknown = await http.post(
+            "/api/customers/NOPE/points/give-back",
+            json={"take_back_key": "X"},
+            headers={"Idempotency-Key": "GX"},
+        )
+        assert (undo_unknown.status_code, undo_unknown.json()["points_returned"]) == (200, 0)
     assert points_balance(sqlite_systems.crm, customer.customer_key) == start
     assert sqlite_systems.crm[BEHAVIOUR].writes.applied == {"T": 1, "G": 1}
 

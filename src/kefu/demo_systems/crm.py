@@ -299,10 +299,18 @@ async def _give_back(request: web.Request) -> web.Response:
 
     async def apply() -> tuple[Answer, bool]:
         balance = book.balances.get(customer_key)
+        take_back = book.take_backs.get(undo)
+        if balance is None and take_back is None:
+            # Nothing was taken under that key (a take-back the CRM refused, or one that
+            # never arrived): there is nothing to undo, whoever the customer is. A 404
+            # here would fail the compensation of a step that never applied.
+            answer = json_answer(
+                200, {"customer_id": customer_key, "points_returned": 0, "balance": None}
+            )
+            return book.ledger.remember(key, answer), False
         if balance is None:
             answer = json_answer(404, {"error": "not_found", "message": "no such customer"})
             return book.ledger.remember(key, answer), False
-        take_back = book.take_backs.get(undo)
         returned = 0
         mine = take_back is not None and take_back.customer_key == customer_key
         if take_back is not None and mine and not take_back.undone:
