@@ -110,13 +110,17 @@ class SagaEngine:
 
     async def __aenter__(self) -> SagaEngine:
         stack = contextlib.AsyncExitStack()
+        self._stack = stack
+        if not self.definitions:
+            # No saga can run here: no loops, so a node without sagas never takes the
+            # store's write lock for a claim that would find nothing it could run.
+            return self
         await stack.enter_async_context(
             every(self._settings.lease_seconds / 3, self.renew, "saga lease renewal")
         )
         await stack.enter_async_context(
             every(self._settings.claim_seconds, self.claim, "saga claims")
         )
-        self._stack = stack
         self._spawn_claim()  # sagas left by a node that died may be waiting already
         return self
 
