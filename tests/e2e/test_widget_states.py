@@ -62,3 +62,27 @@ async def test_the_offline_banner_and_the_header_follow_the_conversation(
     assert fresh["conversation_id"] != assigned["conversation_id"]
     await expect(status).to_have_text("An agent joined")
     await ws.close()
+
+
+async def test_links_in_the_widget_are_clickable_and_nothing_else_is_markup(
+    live: LiveKefu, shop: ShopServer, page: Page, http: aiohttp.ClientSession
+) -> None:
+    agent = await live.agent(http)
+    ws = Socket(await http.ws_connect(f"{live.url}/ws?token={agent['token']}"))
+    await open_widget(page, shop)
+    await visitor_says(page, "Where is my parcel?")
+    assigned = await ws.expect("conversation.assigned", timeout=10)
+    text = "Track it at https://shop.example/t/1. Not javascript:alert(1) nor <b>bold</b>"
+    await ws.send_message(text, conversation_id=assigned["conversation_id"])
+    message = bubble(page, "Track it at")
+    await expect(message).to_contain_text(text)
+    link = message.locator("a")
+    await expect(link).to_have_count(1)
+    await expect(link).to_have_attribute("href", "https://shop.example/t/1")
+    await expect(link).to_have_attribute("rel", "noopener noreferrer")
+    await expect(link).to_have_attribute("target", "_blank")
+    assert await message.locator("b").count() == 0
+    for width, height in SIZES:
+        await page.set_viewport_size({"width": width, "height": height})
+        await screenshot(page, f"link-{width}")
+    await ws.close()

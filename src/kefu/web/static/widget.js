@@ -156,6 +156,7 @@
     ".close{background:transparent;border:0;color:#fff;font-size:22px;cursor:pointer;padding:4px 8px;border-radius:6px}",
     ".log{flex:1;overflow-y:auto;padding:14px;background:#f3f4f6;display:flex;flex-direction:column;gap:8px}",
     ".msg{max-width:80%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere}",
+    ".msg a{color:inherit;text-decoration:underline;overflow-wrap:anywhere}",
     ".msg .who{display:block;font-size:11px;color:#6b7280;margin-bottom:2px}",
     ".msg.visitor{align-self:flex-end;background:#2563eb;color:#fff;border-bottom-right-radius:4px}",
     ".msg.visitor .who{display:none}",
@@ -524,12 +525,41 @@
     if (kind === "agent" || kind === "bot") {
       bubble.appendChild(el("span", { class: "who", text: message.sender.name || "Support" }));
     }
-    if (message.body) bubble.appendChild(document.createTextNode(message.body));
+    if (message.body) {
+      linkify(message.body).forEach(function (node) {
+        bubble.appendChild(node);
+      });
+    }
     (message.attachments || []).forEach(function (att) {
       bubble.appendChild(renderAttachment(att));
     });
     appendToLog(bubble);
     return bubble;
+  }
+
+  // A message's text as text nodes, with http(s) URLs as links (new tab, no opener, no
+  // referrer); nothing in a message is ever parsed as HTML.
+  function linkify(text) {
+    var nodes = [];
+    var at = 0;
+    var pattern = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:!?)\]}'"»。，！？）]+$/, "");
+      var parsed = null;
+      try {
+        parsed = new URL(url);
+      } catch (e) {
+        parsed = null;
+      }
+      if (!url || !parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) continue;
+      if (match.index > at) nodes.push(document.createTextNode(text.slice(at, match.index)));
+      nodes.push(el("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer", text: url }));
+      at = match.index + url.length;
+      pattern.lastIndex = at;
+    }
+    if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+    return nodes;
   }
 
   function renderAttachment(att) {
