@@ -121,6 +121,8 @@ async def test_titles_from_the_360_and_previous_conversations(kefu: Kefu, browse
     await expect(page.locator("#customer-360 .c360-name")).to_have_text("Li Wei")
     await expect(page.locator("#chat-name")).to_have_text("Li Wei")
     await expect(_row(page, second).locator(".conv-name")).to_have_text("Li Wei")
+    # The visitor card's Name is the 360's name, never the key.
+    await expect(page.locator("#visitor-details")).to_contain_text("NameLi Wei")
     # Never stored: the server still says the key.
     (_, item) = await kefu.get(f"/api/v1/conversations/{second}", bo["token"])
     assert item["title"] == "C1001"

@@ -6,13 +6,18 @@ import { get } from "./api.js";
 import { showCustomer } from "./customer360.js";
 import { showPrevious } from "./previous.js";
 import { $, clear, el, safeLink } from "./dom.js";
-import { state, visitorName } from "./state.js";
+import { customerNames, state, visitorName } from "./state.js";
 
 let visitor = null;
 let shownFor = null;
 
+let shownItem = null;
+// The 360 told a customer's name: the Name row may show it now.
+document.addEventListener("kefu:titles", () => shownItem && visitor && render(shownItem));
+
 export async function showVisitor(item) {
   shownFor = item.visitor_id;
+  shownItem = item;
   visitor = { id: item.visitor_id, name: item.visitor && item.visitor.name, email: item.visitor && item.visitor.email };
   render(item);
   showCustomer(item);
@@ -56,7 +61,8 @@ function render(item) {
   const dl = $("#visitor-details");
   clear(dl);
   const rows = [
-    ["Name", visitor.name || visitorName(item)],
+    // A name the visitor gave, else the customer's from the 360; never a key shown as a name.
+    ["Name", visitor.name || (item.customer_key ? customerNames.get(item.customer_key) : visitorName(item))],
     ["Email", visitor.email],
     ["Page", visitor.page_url ? safeLink(visitor.page_url) : null],
     ["Referrer", visitor.referrer ? safeLink(visitor.referrer) : null],
