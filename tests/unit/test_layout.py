@@ -22,8 +22,7 @@ LONG_ALLOWED = {"store/tables.py", "demo_systems/dataset.py"}  # schema, demo da
 # delete the entry once the module is split. Not checked for staleness, so finishing the
 # split cannot turn the suite red.
 KNOWN_LONG = {
-    "store/sagas.py": "the saga store, being written (513 lines)",
-    "sagas/engine.py": "the saga engine, being written (at 500 lines)",
+    "sagas/engine.py": "the saga engine (504 lines): its lease keeping is to move out",
 }
 SQLALCHEMY_ALLOWED = ("store/", "demo_systems/", "unify/connectors/sql.py", "sagas/actions/sql.py")
 
