@@ -66,19 +66,22 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
             ) as resp:
                 assert resp.status == 201
                 assert resp.headers["Access-Control-Allow-Origin"] == shop.group(1)
-            # The customer 360 answers from the simulated CRM, orders DB and call center.
-            async with http.get(
-                url.group(1) + "/api/v1/customers/C1001/360",
-                headers={"Authorization": f"Bearer {token}"},
-            ) as resp:
-                assert resp.status == 200
-                body = await resp.json()
-            assert {name: s["status"] for name, s in body["sources"].items()} == {
-                "crm": "ok",
-                "orders": "ok",
-                "callcenter": "ok",
-                "tickets": "ok",
-            }
+            # The customer 360 answers from the simulated CRM, orders DB and call center. A
+            # first 360 on a cold, busy host may pass its deadline ("timeout"); the fetches
+            # run on and fill the cache, so asking again is what an agent's reload does.
+            statuses: dict[str, str] = {}
+            for _ in range(30):
+                async with http.get(
+                    url.group(1) + "/api/v1/customers/C1001/360",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp:
+                    assert resp.status == 200
+                    body = await resp.json()
+                statuses = {name: s["status"] for name, s in body["sources"].items()}
+                if "timeout" not in statuses.values():
+                    break
+                await asyncio.sleep(0.5)  # poll interval only: the loop waits on the answer
+            assert statuses == {"crm": "ok", "orders": "ok", "callcenter": "ok", "tickets": "ok"}
             assert body["customer"]["name"] and body["orders"] and body["calls"]
             # The printed event examples work: the complaint rule makes a high-priority ticket.
             curl = re.search(r"Bearer (kefu_[A-Za-z0-9_\-]+)", output)
