@@ -8,6 +8,7 @@ in one line (``sagas.refund.steps[0].action.path: …``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,15 @@ class SagaDefinition:
     def actions(self) -> list[SagaAction]:
         found = [step.action for step in self.steps]
         return found + [step.compensation for step in self.steps if step.compensation]
+
+
+async def close_actions(definitions: Mapping[str, SagaDefinition]) -> None:
+    """Release every action's connections at shutdown; one failing to close does not
+    keep the others open."""
+    for definition in definitions.values():
+        for action in definition.actions():
+            with contextlib.suppress(Exception):
+                await action.close()
 
 
 def checked(definitions: Mapping[str, SagaDefinition], name: str, given: Any) -> SagaDefinition:

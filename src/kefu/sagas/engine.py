@@ -46,20 +46,16 @@ from kefu.domain.saga import (
 from kefu.errors import Conflict, NotFound
 from kefu.ports import Clock
 from kefu.sagas.actions.base import ActionCall, ActionFailed
-from kefu.sagas.definitions import SagaDefinition, checked
+from kefu.sagas.definitions import SagaDefinition, checked, close_actions
 from kefu.sagas.settings import SagaEngineSettings
 from kefu.sagas.steps import ENDED_EVENTS, call_context, ended_event, fits, fresh_record, kept
-from kefu.store.sagas import NewSaga, SagaRecord, SagaRepository
+from kefu.store.sagas import LostLease, NewSaga, SagaRecord, SagaRepository
 from kefu.store.unit_of_work import StoreUnitOfWork, Units
 
 log = logging.getLogger(__name__)
 
 STORE_TRIALS = 5  # a saga's run survives this many store failures in a row
 STORE_PAUSE_SECONDS = 0.2  # before the first retry; doubled each time
-
-
-class LostLease(Exception):
-    """Another node holds the saga now; this one stops working on it."""
 
 
 Announce = Callable[[SagaRecord], None]
@@ -145,10 +141,7 @@ class SagaEngine:
             await self._repo.release(self.node_id, held)
         except Exception:
             log.warning("sagas: releasing %d leases at shutdown failed", len(held))
-        for definition in self.definitions.values():
-            for action in definition.actions():
-                with contextlib.suppress(Exception):
-                    await action.close()
+        await close_actions(self.definitions)
 
     @property
     def running(self) -> int:

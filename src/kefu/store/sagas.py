@@ -51,7 +51,13 @@ from kefu.store.tables import (
     tickets,
 )
 
-__all__ = ["NewSaga", "SagaFilter", "SagaRecord", "SagaRepository"]
+__all__ = ["LostLease", "NewSaga", "SagaFilter", "SagaRecord", "SagaRepository"]
+
+
+class LostLease(Exception):
+    """Another node holds the saga now (a fenced save was refused): this one stops
+    working on it."""
+
 
 _ACTIVE = sorted(status.value for status in ACTIVE)
 
