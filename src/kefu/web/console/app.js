@@ -90,9 +90,11 @@ async function start() {
     })
     .catch(() => {});
   initChat(socket);
+  // The inbox shows before anything loads: an agent may pick another page while the
+  // shared lists are on their way, and their arrival must not take the agent back.
+  showPage("inbox"); // also loads the canned replies
   socket.connect();
-  await Promise.all([loadShared(), loadCannedList().catch(() => {})]);
-  showPage("inbox");
+  await loadShared();
 }
 
 let connection = "connecting";
