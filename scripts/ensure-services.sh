@@ -63,6 +63,17 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] && log "chromium installed"
 }
 
+ensure_cjk_fonts() {
+  # Chinese (zh-CN) screens in the browser tests need CJK glyphs: without a font every
+  # character is an empty box in the screenshots. Debian's Noto CJK, checked through
+  # fontconfig; a missing font after the install is a failure, never a skip.
+  if fc-list :lang=zh-cn family 2>/dev/null | grep -q .; then log "CJK fonts are installed"; return; fi
+  apt_install fonts-noto-cjk fontconfig
+  fc-cache -f >/dev/null 2>&1 || true
+  fc-list :lang=zh-cn family | grep -q . || { log "no CJK font after installing fonts-noto-cjk"; return 1; }
+  log "CJK fonts installed"
+}
+
 ensure_secantus() {
   # MongoDB wire-protocol test server for the CRM connector tests. GPL-2.0 and beta: a test
   # tool in its own virtualenv, never a kefu dependency (see DESIGN.md, "Test services").
@@ -87,4 +98,5 @@ ensure_redis
 ensure_nats
 ensure_mariadb
 ensure_chromium
+ensure_cjk_fonts
 ensure_secantus
