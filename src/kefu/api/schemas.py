@@ -62,6 +62,10 @@ class LoginRequest(Strict):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
+# The console's languages (src/kefu/web/console/locales/).
+ConsoleLanguage = Literal["en", "zh-CN"]
+
+
 class AgentOut(BaseModel):
     id: str
     name: str
@@ -70,6 +74,8 @@ class AgentOut(BaseModel):
     capacity: int | None = None
     disabled: bool = False
     away: bool = False
+    # The console language the agent chose; null: the console follows the browser.
+    language: ConsoleLanguage | None = None
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:
@@ -81,6 +87,7 @@ class AgentOut(BaseModel):
             capacity=agent.capacity,
             disabled=agent.disabled,
             away=agent.away,
+            language=agent.language,  # stored only from ConsoleLanguage
         )
 
 
@@ -306,9 +313,17 @@ class AgentPatch(Strict):
 
 
 class MePatch(Strict):
-    """What agents change about themselves: away (no new conversations) or back."""
+    """What agents change about themselves: away (no new conversations) or back, and the
+    console language (``null``: follow the browser). At least one of them."""
 
-    away: bool
+    away: bool = False
+    language: ConsoleLanguage | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MePatch:
+        if not self.model_fields_set:
+            raise ValueError("send away, language or both")
+        return self
 
 
 class CannedCreate(Strict):

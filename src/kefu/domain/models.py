@@ -29,6 +29,8 @@ class Agent:
     created_at: datetime
     # Signed in and keeping their conversations, but given no new ones (a break).
     away: bool = False
+    # The console language the agent chose ("en", "zh-CN"); None follows the browser.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ def _agent(row: Any) -> Agent:
         token_version=row.token_version,
         created_at=row.created_at,
         away=bool(row.away),
+        language=row.language,
     )
 
 
@@ -56,6 +57,7 @@ class AgentRepository:
             "token_version": 1,
             "created_at": now,
             "away": False,
+            "language": None,
         }
         try:
             async with self._db.begin() as conn:
@@ -88,8 +90,8 @@ class AgentRepository:
         return [_agent(row) for row in rows]
 
     async def update(self, agent_id: str, **changes: Any) -> Agent:
-        """Apply ``name``, ``role``, ``capacity``, ``disabled``, ``away``, ``password_hash``
-        changes.
+        """Apply ``name``, ``role``, ``capacity``, ``disabled``, ``away``, ``language``,
+        ``password_hash`` changes.
 
         Disabling, a role change and a new password revoke the agent's tokens.
         """

@@ -59,6 +59,8 @@ agents = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     # Away: signed in, keeps their conversations, gets no new ones (set by the agent).
     sa.Column("away", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The console language the agent chose ("en", "zh-CN"); null: the browser's.
+    sa.Column("language", sa.String(10), nullable=True),
 )
 
 visitors = sa.Table(

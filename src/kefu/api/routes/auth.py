@@ -37,20 +37,27 @@ async def me(caller: AgentDep, kefu: NodeDep) -> AgentOut:
 
 
 @router.patch("/auth/me", response_model=AgentOut)
-async def set_away(body: MePatch, caller: AgentDep, kefu: NodeDep) -> AgentOut:
-    """Away: keep your conversations, get no new ones; back: the queue comes to you."""
+async def patch_me(body: MePatch, caller: AgentDep, kefu: NodeDep) -> AgentOut:
+    """Away: keep your conversations, get no new ones; back: the queue comes to you.
+    Language: the console's, kept here so it follows the agent to any device."""
     current = await kefu.repos.agents.require(caller.id)
-    if current.away == body.away:
+    changes: dict[str, object] = {}
+    if "away" in body.model_fields_set and body.away != current.away:
+        changes["away"] = body.away
+    if "language" in body.model_fields_set and body.language != current.language:
+        changes["language"] = body.language
+    if not changes:
         return AgentOut.of(current)  # idempotent
-    agent = await kefu.repos.agents.update(caller.id, away=body.away)
+    agent = await kefu.repos.agents.update(caller.id, **changes)
     kefu.auth.forget(caller.id)
-    await kefu.chat.agent_changed(agent)
-    await kefu.repos.audit.record(
-        "agent.away" if body.away else "agent.back",
-        actor=caller.key,
-        target=caller.id,
-        now=kefu.clock.now(),
-    )
+    if "away" in changes:
+        await kefu.chat.agent_changed(agent)
+        await kefu.repos.audit.record(
+            "agent.away" if agent.away else "agent.back",
+            actor=caller.key,
+            target=caller.id,
+            now=kefu.clock.now(),
+        )
     return AgentOut.of(agent)
 
 
