@@ -1,4 +1,7 @@
-// REST calls with the agent's bearer token; errors carry the server's code.
+// REST calls with the agent's bearer token; errors carry the server's code, and
+// errorMessage() turns one into a sentence in the console's language.
+
+import { errorText, lang, t } from "./i18n.js";
 
 const TOKEN_KEY = "kefu.console.token";
 const AGENT_KEY = "kefu.console.agent";
@@ -43,7 +46,12 @@ export async function api(method, path, body, { raw = false, headers = {} } = {}
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const resp = await fetch(path, init);
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "network", t("errors.network")); // offline, refused, CORS: no answer at all
+  }
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => null);
   if (!resp.ok) {
@@ -52,6 +60,16 @@ export async function api(method, path, body, { raw = false, headers = {} } = {}
     throw new ApiError(resp.status, err.code, err.message);
   }
   return raw ? resp : data;
+}
+
+/**
+ * The sentence to show for a failed call: the catalog's for its code in the console's
+ * language; in English the server's own message (often more precise) when the code has none.
+ */
+export function errorMessage(err) {
+  const code = err && err.code;
+  if (lang() === "en" && err && err.message && code !== "network") return err.message;
+  return errorText(code, lang() === "en" ? err && err.message : undefined);
 }
 
 export const get = (path) => api("GET", path);

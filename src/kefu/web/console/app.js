@@ -2,7 +2,9 @@
 // views. Plain ES modules, no build step; no inline script anywhere (strict CSP).
 
 import { loadCannedList, initAdmin, loadPage } from "./admin.js";
-import { get, login, patch, post, session, whenUnauthorized } from "./api.js";
+import { errorMessage, get, login, patch, post, session, whenUnauthorized } from "./api.js";
+import { lang, langFromUrl, setLanguage, t, translatePage } from "./i18n.js";
+import { initIme } from "./ime.js";
 import {
   currentId, initChat, onAck, onConversationChanged, onMessage, onRead, onSendError, onTyping, openConversation, refresh,
 } from "./chat.js";
@@ -53,7 +55,7 @@ async function onLogin(event) {
     $("#login-password").value = "";
     await start();
   } catch (err) {
-    $("#login-error").textContent = err.code === "invalid_credentials" ? "Wrong email or password." : err.message;
+    $("#login-error").textContent = err.code === "invalid_credentials" ? t("common.login_wrong") : errorMessage(err);
   } finally {
     button.disabled = false;
   }
@@ -61,6 +63,7 @@ async function onLogin(event) {
 
 async function start() {
   state.me = session.agent;
+  if (followLanguage(state.me.language)) return; // reloading in the agent's language
   $("#login-view").hidden = true;
   $("#app-view").hidden = false;
   $("#me-name").textContent = state.me.name;
@@ -77,16 +80,19 @@ async function start() {
         sagasPageMayHaveChanged();
       }
     },
-    onRevoked: () => showLogin("Your session ended. Sign in again."),
+    onRevoked: () => showLogin(t("common.session_ended")),
   });
   $("#away-btn").onclick = toggleAway;
   renderPresence();
-  // Away may have been set from another device (or by an admin) since this sign-in.
+  renderLanguage();
+  // Away and the language may have been set from another device since this sign-in.
   get("/api/v1/auth/me")
     .then((me) => {
-      state.me = { ...state.me, away: me.away };
+      state.me = { ...state.me, away: me.away, language: me.language ?? null };
       session.save(session.token, state.me);
+      if (followLanguage(state.me.language)) return;
       renderPresence();
+      renderLanguage();
     })
     .catch(() => {});
   initChat(socket);
@@ -107,10 +113,10 @@ function renderPresence() {
   // Lost after being connected: say so plainly until it is back.
   if (connection === "online") everOnline = true;
   $("#offline-banner").hidden = !everOnline || connection === "online";
-  badge.textContent = connection === "online" ? (away ? "away" : "online") : connection === "connecting" ? "connecting…" : "reconnecting…";
+  badge.textContent = t(connection === "online" ? (away ? "inbox.conn_away" : "inbox.conn_online") : connection === "connecting" ? "inbox.conn_connecting" : "inbox.conn_reconnecting");
   badge.className = `conn ${connection}${away ? " away" : ""}`;
   const button = $("#away-btn");
-  button.textContent = away ? "I'm back" : "Set away";
+  button.textContent = t(away ? "inbox.away_back" : "inbox.away_set");
   button.setAttribute("aria-pressed", String(away));
 }
 
@@ -122,11 +128,55 @@ async function toggleAway() {
     state.me = { ...state.me, away: me.away };
     session.save(session.token, state.me);
     renderPresence();
-    button.title = "Away: keep your chats, get no new ones";
+    button.title = t("inbox.away_hint");
   } catch (err) {
-    button.title = `Could not change it: ${err.message}`;
+    button.title = t("inbox.away_failed", { error: errorMessage(err) });
   } finally {
     button.disabled = false;
+  }
+}
+
+// ---- the console's language: ?lang=, else the agent's saved choice, else the browser's ----
+
+/** Follow the agent's saved language; true when the page reloads to show it. */
+function followLanguage(saved) {
+  if (!setLanguage(saved)) return false;
+  location.reload();
+  return true;
+}
+
+function renderLanguage() {
+  const select = $("#lang-select");
+  // ?lang= shows that language for this page; the select still says what is saved.
+  select.value = state.me.language || "";
+  select.dataset.shown = lang();
+  select.dataset.fromUrl = String(langFromUrl());
+}
+
+/** The agent picked a language: saved on their account (it follows them to any device). */
+async function chooseLanguage() {
+  const select = $("#lang-select");
+  const language = select.value || null;
+  select.disabled = true;
+  try {
+    const me = await patch("/api/v1/auth/me", { language });
+    state.me = { ...state.me, language: me.language ?? null };
+    session.save(session.token, state.me);
+    select.title = t("common.language");
+    if (langFromUrl()) {
+      // ?lang= chose this page's language: drop it so the saved choice shows.
+      const url = new URL(location.href);
+      url.searchParams.delete("lang");
+      setLanguage(state.me.language);
+      location.replace(url.href);
+      return;
+    }
+    if (followLanguage(state.me.language)) return;
+  } catch (err) {
+    select.value = state.me.language || "";
+    select.title = t("common.language_failed", { error: errorMessage(err) });
+  } finally {
+    select.disabled = false;
   }
 }
 
@@ -167,7 +217,7 @@ async function onFrame(frame) {
   switch (frame.type) {
     case "conversation.opened": {
       const item = touch(upsert(frame.conversation)); // heard live: newer than any answer in flight
-      if (isNewForMe(item)) announce(`New conversation: ${visitorName(item)}`, item.last_message ? item.last_message.body : "", () => open(item.id));
+      if (isNewForMe(item)) announce(t("inbox.new_conversation", { name: visitorName(item) }), item.last_message ? item.last_message.body : "", () => open(item.id));
       changed();
       break;
     }
@@ -203,7 +253,7 @@ async function onFrame(frame) {
       }
       if (frame.agent_id === state.me.id) {
         const fetched = await fetchOne(frame.conversation_id);
-        if (fetched && !item) announce(`Conversation assigned: ${visitorName(fetched)}`, "", () => open(fetched.id));
+        if (fetched && !item) announce(t("inbox.assigned_to_you", { name: visitorName(fetched) }), "", () => open(fetched.id));
       }
       break;
     }
@@ -301,7 +351,10 @@ function showPage(page) {
 }
 
 function boot() {
-  whenUnauthorized(() => showLogin("Your session ended. Sign in again."));
+  translatePage(); // index.html's words in the chosen language (i18n.js)
+  initIme(); // Enter that picks an IME candidate never sends or submits
+  whenUnauthorized(() => showLogin(t("common.session_ended")));
+  $("#lang-select").addEventListener("change", chooseLanguage);
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout-btn").addEventListener("click", async () => {
     try {

@@ -4,6 +4,7 @@
 // as it is inserted, so the agent sees and can edit exactly what will be sent.
 
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { state } from "./state.js";
 
 let input = null;
@@ -52,7 +53,7 @@ function render() {
   const popup = $("#canned-popup");
   clear(popup);
   if (!matches.length) {
-    popup.append(el("li", { class: "canned-none", text: state.canned.length ? "No canned reply matches." : "No canned replies yet." }));
+    popup.append(el("li", { class: "canned-none", text: t(state.canned.length ? "chat.canned_no_match" : "chat.canned_none") }));
   }
   matches.forEach((reply, index) => {
     popup.append(
@@ -89,11 +90,12 @@ function hide() {
 
 const PLACEHOLDER = /\{(visitor|agent)\.(name|first_name)\}/g;
 
-/** The reply's text with its placeholders filled: an unnamed visitor is "there". */
+/** The reply's text with its placeholders filled: an unnamed visitor is "there" (in
+ * Chinese, nothing: "您好{visitor.name}" reads "您好"). */
 export function fill(body, visitorName, agentName) {
   return body.replace(PLACEHOLDER, (_, who, part) => {
     const name = ((who === "visitor" ? visitorName : agentName) || "").trim();
-    if (!name) return who === "visitor" ? "there" : "";
+    if (!name) return who === "visitor" ? t("chat.canned_unnamed") : "";
     return part === "first_name" ? name.split(/\s+/)[0] : name;
   });
 }

@@ -2,7 +2,9 @@
 // optimistic bubble replaced on ack, typing both ways, read receipts, canned replies on
 // "/", attachments, take / transfer / close.
 
-import { get, post, upload } from "./api.js";
+import { errorMessage, get, post, upload } from "./api.js";
+import { fmtNumber, t } from "./i18n.js";
+import { composing } from "./ime.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials, linkify } from "./dom.js";
 import { plainClick, showImage } from "./lightbox.js";
@@ -30,8 +32,10 @@ export function initChat(chatSocket) {
     send();
   });
   input.addEventListener("keydown", (event) => {
+    // Enter that picks a Chinese IME candidate (pinyin) is the IME's, not a send.
+    if (composing(event)) return;
     if (cannedKeydown(event)) return;
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       send();
     }
@@ -111,7 +115,7 @@ export async function openConversation(id, { keepFocus = false } = {}) {
     box.scrollTop = box.scrollHeight;
     markRead();
   } catch (err) {
-    note(`Could not load the history: ${err.message}`);
+    note(t("chat.history_failed", { error: errorMessage(err) }));
   }
   // The history may land after the agent has moved on (typing a label, say): taking the
   // focus then would send their next Enter to the customer. Only take it if nobody has.
@@ -154,7 +158,7 @@ async function loadOlder() {
 
 function markTop() {
   const top = $("#history-top");
-  if (top) top.textContent = view.done ? "Start of the conversation" : "";
+  if (top) top.textContent = view.done ? t("chat.start") : "";
 }
 
 function renderHead() {
@@ -166,9 +170,9 @@ function renderHead() {
   avatar.style.background = hue(item.visitor_id);
   const parts = [];
   if (item.visitor && item.visitor.email) parts.push(item.visitor.email);
-  if (item.status === "waiting") parts.push("waiting for an agent");
-  else if (item.status === "assigned") parts.push(`assigned to ${agentName(item.assignee_id)}`);
-  else if (item.status === "closed") parts.push("closed");
+  if (item.status === "waiting") parts.push(t("chat.sub_waiting"));
+  else if (item.status === "assigned") parts.push(t("chat.sub_assigned", { name: agentName(item.assignee_id) }));
+  else if (item.status === "closed") parts.push(t("common.status_closed"));
   $("#chat-sub").textContent = parts.join(" · ");
   const mine = item.assignee_id === state.me.id;
   const senior = atLeast("supervisor");
@@ -184,12 +188,12 @@ function renderHead() {
   $("#composer-input").disabled = !canWrite;
   $("#send-btn").disabled = !canWrite;
   $("#composer-input").placeholder = !open
-    ? "This conversation is closed."
+    ? t("chat.ph_closed")
     : canWrite
-      ? noteMode() ? "Private note: only agents see it" : "Reply… ( / for canned replies )"
+      ? t(noteMode() ? "chat.ph_note" : "chat.ph_reply")
       : item.status === "waiting"
-        ? "Take the conversation to reply."
-        : `Assigned to ${agentName(item.assignee_id)}: only they can reply.`;
+        ? t("chat.ph_take")
+        : t("chat.ph_other", { name: agentName(item.assignee_id) });
 }
 
 export function onConversationChanged(id) {
@@ -205,17 +209,17 @@ function bubble(message, pending = false) {
   });
   if (kind === "system" || kind === "bot") {
     row.append(el("div", { class: "msg-body", text: message.body }));
-    row.append(el("div", { class: "msg-meta", text: `${kind === "bot" ? "Bot" : "System"} · ${clock(message.created_at)}` }));
+    row.append(el("div", { class: "msg-meta", text: t("common.meta", { who: t(kind === "bot" ? "common.bot" : "common.system"), when: clock(message.created_at) }) }));
     return row;
   }
   const body = el("div", { class: "msg-body" });
   if (message.body) body.append(el("p", { class: "msg-text" }, linkify(message.body)));
   for (const file of message.attachments || []) body.append(attachmentView(file));
   row.append(body);
-  const who = own ? (message.sender.id === state.me.id ? "You" : message.sender.name || "Agent") : message.sender.name || "Visitor";
+  const who = own ? (message.sender.id === state.me.id ? t("chat.you") : message.sender.name || t("common.agent")) : message.sender.name || t("common.visitor");
   const meta = el("div", { class: "msg-meta" });
-  if (message.internal) meta.append(el("span", { class: "note-tag", text: "Private note · " }));
-  meta.append(el("span", { class: "when", text: `${who} · ${pending ? "sending…" : clock(message.created_at)}` }));
+  if (message.internal) meta.append(el("span", { class: "note-tag", text: `${t("chat.mode_note")} · ` }));
+  meta.append(el("span", { class: "when", text: t("common.meta", { who, when: pending ? t("chat.sending") : clock(message.created_at) }) }));
   if (!message.internal) meta.append(el("span", { class: "seen" })); // a visitor never reads a note
   row.append(meta);
   return row;
@@ -239,7 +243,7 @@ function attachmentView(file) {
     );
     link = el("a", { class: "attachment image", href: url, target: "_blank", rel: "noopener noreferrer" }, img);
   } else {
-    link = el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener noreferrer" }, el("span", { text: file.name }), el("small", { text: ` ${Math.ceil(file.size / 1024)} KB` }));
+    link = el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener noreferrer" }, el("span", { text: file.name }), el("small", { text: ` ${t("chat.size_kb", { size: fmtNumber(Math.ceil(file.size / 1024)) })}` }));
   }
   const image = link.classList.contains("image");
   link.addEventListener("click", (event) => {
@@ -324,7 +328,7 @@ export function onAck(frame) {
   pending.node.dataset.id = frame.message_id;
   view.byId.set(frame.message_id, pending.node);
   const meta = pending.node.querySelector(".msg-meta .when");
-  if (meta) meta.textContent = `You · ${clock(new Date().toISOString())}`;
+  if (meta) meta.textContent = t("common.meta", { who: t("chat.you"), when: clock(new Date().toISOString()) });
   view.pending.delete(frame.client_msg_id);
 }
 
@@ -334,13 +338,13 @@ export function onSendError(frame) {
   if (!pending) return false;
   pending.node.classList.add("failed");
   const meta = pending.node.querySelector(".msg-meta .when");
-  if (meta) meta.textContent = `Not sent: ${frame.message}`;
+  if (meta) meta.textContent = t("chat.not_sent", { error: errorMessage(frame) });
   return true;
 }
 
 export function onTyping(frame) {
   if (!view || frame.conversation_id !== view.id || frame.sender.kind !== "visitor") return;
-  $("#typing").textContent = `${frame.sender.name || "The visitor"} is typing…`;
+  $("#typing").textContent = t("chat.typing", { name: frame.sender.name || t("chat.the_visitor") });
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => ($("#typing").textContent = ""), TYPING_SHOWN_MS);
 }
@@ -362,7 +366,7 @@ function showSeen() {
     node.querySelector(".seen").textContent = "";
     if (read && node.dataset.id && node.dataset.id <= read) last = node;
   }
-  if (last) last.querySelector(".seen").textContent = " · Seen";
+  if (last) last.querySelector(".seen").textContent = ` · ${t("chat.seen")}`;
 }
 
 /** Tell the server (and the visitor) we read up to the last message, when we can see it. */
@@ -391,7 +395,7 @@ function send() {
   const attachments = files;
   const internal = noteMode();
   if (internal && (!body || attachments.length)) {
-    note(attachments.length ? "A private note carries text only: remove the files or send a reply." : "");
+    note(attachments.length ? t("chat.note_text_only") : "");
     return;
   }
   const frame = { type: "message.send", client_msg_id: clientMsgId, body, conversation_id: view.id };
@@ -416,13 +420,13 @@ async function onFile(event) {
   const file = event.target.files[0];
   event.target.value = "";
   if (!file) return;
-  note(`Uploading ${file.name}…`);
+  note(t("chat.uploading", { name: file.name }));
   try {
     files.push(await upload(file));
     note("");
     renderFiles();
   } catch (err) {
-    note(`Upload failed: ${err.message}`);
+    note(t("chat.upload_failed", { error: errorMessage(err) }));
   }
 }
 
@@ -434,7 +438,7 @@ function renderFiles() {
       el("span", { class: "chip" }, el("span", { text: file.name }), el("button", {
         type: "button",
         class: "chip-x",
-        "aria-label": `Remove ${file.name}`,
+        "aria-label": t("chat.remove_file", { name: file.name }),
         text: "×",
         onclick: () => {
           files.splice(index, 1);
@@ -461,7 +465,7 @@ function renderMode() {
   const on = noteMode();
   $("#composer").classList.toggle("note-mode", on);
   const input = $("#composer-input");
-  if (!input.disabled) input.placeholder = on ? "Private note: only agents see it" : "Reply… ( / for canned replies )";
+  if (!input.disabled) input.placeholder = t(on ? "chat.ph_note" : "chat.ph_reply");
   input.focus();
 }
 
@@ -473,7 +477,7 @@ async function closeConversation() {
     changed();
     renderHead();
   } catch (err) {
-    note(`Could not close: ${err.message}`);
+    note(t("chat.close_failed", { error: errorMessage(err) }));
   }
 }
 
@@ -488,7 +492,7 @@ async function reopen() {
     renderHead();
     await refresh(); // "Conversation reopened." may have been sent before it was ours
   } catch (err) {
-    note(`Could not reopen: ${err.message}`);
+    note(t("chat.reopen_failed", { error: errorMessage(err) }));
   } finally {
     button.disabled = false;
   }
@@ -505,7 +509,7 @@ async function claim() {
       watching = null;
     }
   } catch (err) {
-    note(`Could not take it: ${err.message}`);
+    note(t("chat.take_failed", { error: errorMessage(err) }));
   }
 }
 

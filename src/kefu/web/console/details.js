@@ -6,6 +6,7 @@ import { get } from "./api.js";
 import { showCustomer } from "./customer360.js";
 import { showPrevious } from "./previous.js";
 import { $, clear, el, safeLink } from "./dom.js";
+import { lang, t } from "./i18n.js";
 import { customerNames, state, visitorName } from "./state.js";
 
 let visitor = null;
@@ -46,12 +47,12 @@ function describeAgent(ua) {
   }
   const system = systems.find(([mark]) => ua.includes(mark));
   if (!browser) return ua.length > 60 ? `${ua.slice(0, 60)}…` : ua;
-  return system ? `${browser} on ${system[1]}` : browser;
+  return system ? t("details.browser_on", { browser, system: system[1] }) : browser;
 }
 
 function localTime(zone) {
   try {
-    return new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", weekday: "short", timeZone: zone }).format(new Date());
+    return new Intl.DateTimeFormat(lang(), { hour: "2-digit", minute: "2-digit", weekday: "short", timeZone: zone }).format(new Date());
   } catch {
     return null;
   }
@@ -62,25 +63,29 @@ function render(item) {
   clear(dl);
   const rows = [
     // A name the visitor gave, else the customer's from the 360; never a key shown as a name.
-    ["Name", visitor.name || (item.customer_key ? customerNames.get(item.customer_key) : visitorName(item))],
-    ["Email", visitor.email],
-    ["Page", visitor.page_url ? safeLink(visitor.page_url) : null],
-    ["Referrer", visitor.referrer ? safeLink(visitor.referrer) : null],
-    ["IP", visitor.ip],
-    ["Browser", visitor.user_agent ? el("span", { title: visitor.user_agent, text: describeAgent(visitor.user_agent) }) : null],
-    ["Local time", visitor.timezone ? `${localTime(visitor.timezone) || "?"} (${visitor.timezone})` : null],
-    ["Language", visitor.locale],
-    ["Customer id", visitor.external_id ? `${visitor.external_id}${visitor.identity_verified ? " ✓ verified" : " (unverified)"}` : null],
+    ["name", visitor.name || (item.customer_key ? customerNames.get(item.customer_key) : visitorName(item))],
+    ["email", visitor.email],
+    ["page", visitor.page_url ? safeLink(visitor.page_url) : null],
+    ["referrer", visitor.referrer ? safeLink(visitor.referrer) : null],
+    ["ip", visitor.ip],
+    ["browser", visitor.user_agent ? el("span", { title: visitor.user_agent, text: describeAgent(visitor.user_agent) }) : null],
+    ["local_time", visitor.timezone ? zoneTime(visitor.timezone) : null],
+    ["language", visitor.locale],
+    ["customer_id", visitor.external_id ? t(visitor.identity_verified ? "details.verified" : "details.unverified", { id: visitor.external_id }) : null],
   ];
-  for (const [label, value] of rows) {
+  for (const [key, value] of rows) {
     if (value === null || value === undefined || value === "") continue;
-    dl.append(el("dt", { text: label }), el("dd", { dataset: label === "Local time" ? { tz: visitor.timezone } : {} }, value));
+    dl.append(el("dt", { text: t(`details.${key}`) }), el("dd", { dataset: key === "local_time" ? { tz: visitor.timezone } : {} }, value));
   }
+}
+
+function zoneTime(zone) {
+  return t("details.local_time_value", { time: localTime(zone) || "?", zone });
 }
 
 setInterval(() => {
   const dd = document.querySelector("#visitor-details dd[data-tz]");
-  if (dd) dd.textContent = `${localTime(dd.dataset.tz) || "?"} (${dd.dataset.tz})`;
+  if (dd) dd.textContent = zoneTime(dd.dataset.tz);
 }, 15000);
 
 export function currentVisitor() {

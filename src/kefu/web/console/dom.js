@@ -1,6 +1,8 @@
 // Tiny DOM helpers. Every piece of text goes in through textContent: nothing a visitor or
 // agent typed is ever parsed as HTML.
 
+import { fmtClock } from "./i18n.js";
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
@@ -52,6 +54,7 @@ export function hue(seed) {
   return `hsl(${h} 55% 52%)`;
 }
 
+/** "4m 05s": compact, language-neutral units (reports.js); the inbox uses fmtDuration. */
 export function shortDuration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s}s`;
@@ -62,13 +65,9 @@ export function shortDuration(ms) {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
+/** Today's time, another day's date, in the console's language (i18n.js). */
 export function clock(iso) {
-  const d = new Date(iso);
-  const today = new Date();
-  const sameDay = d.toDateString() === today.toDateString();
-  return sameDay
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleDateString([], { month: "short", day: "numeric" });
+  return fmtClock(iso);
 }
 
 // http(s) URLs in a message, up to whitespace; trailing punctuation is the sentence's.

@@ -70,7 +70,7 @@ export function setLanguage(code) {
     if (chosen) localStorage.setItem(STORED_KEY, chosen);
     else localStorage.removeItem(STORED_KEY);
   } catch {
-    /* private mode: the server still has it */
+    return false; // no storage: a reload could not show it either (and would loop)
   }
   if (urlLang) return false;
   return (chosen || fromBrowser() || "en") !== current;

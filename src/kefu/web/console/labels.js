@@ -2,7 +2,9 @@
 // (suggesting the labels in use), saved with PUT …/labels. Other consoles get the new set
 // in a conversation.updated frame; the list shows the first few beside the name.
 
-import { get, put } from "./api.js";
+import { errorMessage, get, put } from "./api.js";
+import { t } from "./i18n.js";
+import { composing } from "./ime.js";
 import { $, clear, el } from "./dom.js";
 import { changed, state } from "./state.js";
 
@@ -24,18 +26,18 @@ export function renderLabels(item, editable) {
   for (const label of labels) {
     const chip = el("span", { class: "label-chip" }, el("span", { text: label }));
     if (editable) {
-      chip.append(el("button", { type: "button", class: "chip-x", "aria-label": `Remove label ${label}`, text: "×",
+      chip.append(el("button", { type: "button", class: "chip-x", "aria-label": t("chat.label_remove", { label }), text: "×",
         onclick: () => change(item, (current) => current.filter((l) => l !== label)) }));
     }
     box.append(chip);
   }
   if (!editable) return;
-  const input = el("input", { type: "text", class: "label-input", placeholder: "+ label", maxlength: "50",
-    list: "label-suggestions", "aria-label": "Add a label" });
+  const input = el("input", { type: "text", class: "label-input", placeholder: t("chat.label_placeholder"), maxlength: "50",
+    list: "label-suggestions", "aria-label": t("chat.label_add") });
   input.value = typed;
   input.addEventListener("focus", loadSuggestions);
   input.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter") return;
+    if (event.key !== "Enter" || composing(event)) return;
     event.preventDefault();
     const label = input.value.trim().toLowerCase();
     if (!label) return;
@@ -84,7 +86,7 @@ async function save(item, labels, submitted) {
     const input = $("#chat-labels .label-input");
     if (input && submitted !== null && !input.value) input.value = submitted;
     const box = $("#chat-labels .label-error");
-    if (box) box.textContent = err.message;
+    if (box) box.textContent = errorMessage(err);
   }
 }
 

@@ -3,12 +3,13 @@
 // (Ctrl/⌘/Shift/middle) still opens the link as the browser would.
 
 import { $, el } from "./dom.js";
+import { t } from "./i18n.js";
 
 let dialog = null;
 
 function build() {
-  dialog = el("dialog", { id: "lightbox", class: "lightbox", "aria-label": "Image" });
-  const close = el("button", { type: "button", class: "icon-btn lightbox-x", "aria-label": "Close image", text: "×", onclick: () => dialog.close() });
+  dialog = el("dialog", { id: "lightbox", class: "lightbox", "aria-label": t("chat.image") });
+  const close = el("button", { type: "button", class: "icon-btn lightbox-x", "aria-label": t("chat.close_image"), text: "×", onclick: () => dialog.close() });
   dialog.append(close, el("figure", { class: "lightbox-figure" }, el("img", { alt: "" }), el("figcaption", {})));
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog) dialog.close(); // the backdrop, not the picture

@@ -1,7 +1,8 @@
 // The conversation list: tabs (mine / unassigned / all), unread badges, waiting times
 // that tick, keyboard navigation (arrows + Enter).
 
-import { $, $$, clear, clock, el, hue, initials, shortDuration } from "./dom.js";
+import { $, $$, clear, clock, el, hue, initials } from "./dom.js";
+import { fmtDuration, t, tn } from "./i18n.js";
 import { listChips } from "./labels.js";
 import { search, run as runSearch, searchItems } from "./search.js";
 import { atLeast, sorted, state, visitorName } from "./state.js";
@@ -28,11 +29,11 @@ export function selectTab(tab) {
 
 function preview(item) {
   const last = item.last_message;
-  if (!last) return "No messages yet";
+  if (!last) return t("inbox.no_messages");
   const kind = last.sender.kind;
-  const who = kind === "agent" ? (last.sender.id === state.me.id ? "You: " : `${last.sender.name}: `) : kind === "bot" ? "Bot: " : "";
-  const text = last.body || (last.attachments && last.attachments.length ? "Attachment" : "");
-  return who + text.replace(/\s+/g, " ").slice(0, 120);
+  const who = kind === "agent" ? (last.sender.id === state.me.id ? t("chat.you") : last.sender.name) : kind === "bot" ? t("common.bot") : "";
+  const text = (last.body || (last.attachments && last.attachments.length ? t("common.attachment") : "")).replace(/\s+/g, " ").slice(0, 120);
+  return who ? t("common.by", { who, text }) : text;
 }
 
 // Colors through the CSSOM: a strict CSP (no 'unsafe-inline') refuses style attributes.
@@ -43,7 +44,11 @@ function avatar(seed, name) {
 }
 
 function waitingLabel(item) {
-  return `waiting ${shortDuration(Date.now() - Date.parse(item.created_at))}`;
+  return waitingText(item.created_at);
+}
+
+function waitingText(since) {
+  return t("inbox.waiting", { duration: fmtDuration((Date.now() - Date.parse(since)) / 1000) });
 }
 
 export function renderList() {
@@ -73,7 +78,7 @@ export function renderList() {
           el("span", { class: "conv-name", text: name }),
           listChips(item),
           item.status === "closed"
-            ? el("span", { class: "closed-tag", text: `closed ${clock(item.updated_at)}` })
+            ? el("span", { class: "closed-tag", text: t("inbox.closed_at", { when: clock(item.updated_at) }) })
             : item.status === "waiting"
             ? el("span", { class: "wait", dataset: { since: item.created_at }, text: waitingLabel(item) })
             : el("time", { class: "conv-time", datetime: item.updated_at, text: clock(item.updated_at) }),
@@ -82,7 +87,7 @@ export function renderList() {
           "div",
           { class: "conv-bottom" },
           el("span", { class: "conv-preview", text: preview(item) }),
-          item.unread && item.status !== "closed" ? el("span", { class: "badge", "aria-label": `${item.unread} unread`, text: String(item.unread) }) : null,
+          item.unread && item.status !== "closed" ? el("span", { class: "badge", "aria-label": tn("inbox.unread", item.unread), text: String(item.unread) }) : null,
         ),
       ),
     );
@@ -90,7 +95,7 @@ export function renderList() {
   }
   const searching = Boolean(search.active);
   $("#conv-empty").hidden = items.length > 0 || (searching && search.active.loading);
-  $("#conv-empty").textContent = searching ? (state.tab === "closed" && !$("#conv-q").value ? "No closed conversations." : "No conversations match.") : "No conversations here.";
+  $("#conv-empty").textContent = t(searching ? (state.tab === "closed" && !$("#conv-q").value ? "inbox.empty_closed" : "inbox.no_match") : "inbox.empty");
   $("#conv-more").hidden = !(searching && search.active.next);
   list.setAttribute("aria-busy", String(searching && search.active.loading));
   for (const tab of ["mine", "waiting", "all"]) {
@@ -103,11 +108,11 @@ export function renderList() {
   const mineUnread = sorted("mine").reduce((n, i) => n + (i.unread || 0), 0);
   const waiting = sorted("waiting").length;
   const total = mineUnread + waiting;
-  document.title = total ? `(${total}) kefu console` : "kefu console";
+  document.title = total ? t("inbox.title_count", { count: total, title: t("common.page_title") }) : t("common.page_title");
 }
 
 function tick() {
   for (const span of $$("#conv-list .wait")) {
-    span.textContent = `waiting ${shortDuration(Date.now() - Date.parse(span.dataset.since))}`;
+    span.textContent = waitingText(span.dataset.since);
   }
 }

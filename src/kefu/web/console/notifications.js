@@ -8,6 +8,7 @@
 // in through el()/textContent only.
 
 import { $, clear, clock, el } from "./dom.js";
+import { t, tn } from "./i18n.js";
 import { announce, askPermission, canNotify } from "./notify.js";
 
 const KEPT = 20;
@@ -61,7 +62,7 @@ export function clearNotifications() {
 export function onNotification(frame) {
   const note = {
     id: ++counter,
-    message: String(frame.message || "Notification"),
+    message: String(frame.message || t("notifications.fallback")),
     rule: frame.rule || "",
     ticketId: frame.ticket_id || null,
     event: frame.event || {},
@@ -102,7 +103,7 @@ function toast(note) {
       el("p", { class: "toast-meta", text: meta(note) }),
       links(note, remove, "toast-links"),
     ),
-    el("button", { type: "button", class: "icon-btn toast-x", "aria-label": "Dismiss notification", text: "×", onclick: remove }),
+    el("button", { type: "button", class: "icon-btn toast-x", "aria-label": t("notifications.dismiss"), text: "×", onclick: remove }),
   );
   // Reading it stops the clock; leaving restarts it.
   node.addEventListener("mouseenter", () => clearTimeout(timer));
@@ -123,14 +124,14 @@ function links(note, done, className) {
   return el(
     "div",
     { class: className },
-    note.ticketId ? link(`Open ticket #${note.ticketId}`, () => hooks.openTicket(note.ticketId)) : null,
-    key ? link(`${key}'s tickets`, () => hooks.showCustomerTickets(key)) : null,
+    note.ticketId ? link(t("notifications.open_ticket", { id: note.ticketId }), () => hooks.openTicket(note.ticketId)) : null,
+    key ? link(t("notifications.customer_tickets", { key }), () => hooks.showCustomerTickets(key)) : null,
   );
 }
 
 function meta(note) {
   const bits = [];
-  if (note.rule) bits.push(`rule ${note.rule}`);
+  if (note.rule) bits.push(t("notifications.rule", { rule: note.rule }));
   if (note.event.type) bits.push(note.event.type);
   return bits.join(" · ");
 }
@@ -158,7 +159,7 @@ function render() {
   const count = $("#bell-count");
   count.textContent = unread ? String(unread) : "";
   count.hidden = !unread;
-  $("#bell-btn").setAttribute("aria-label", unread ? `Notifications (${unread} new)` : "Notifications");
+  $("#bell-btn").setAttribute("aria-label", unread ? tn("notifications.new_count", unread) : t("notifications.title"));
   const box = $("#bell-list");
   clear(box);
   for (const note of kept) {

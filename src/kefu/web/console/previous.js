@@ -5,7 +5,8 @@
 //
 // Messages are untrusted text: they go in through el()/textContent only.
 
-import { get } from "./api.js";
+import { errorMessage, get } from "./api.js";
+import { fmtDateTime, t } from "./i18n.js";
 import { $, clear, clock, el, linkify } from "./dom.js";
 import { visitorName } from "./state.js";
 
@@ -25,19 +26,19 @@ export async function showPrevious(item) {
     ? `/api/v1/customers/${encodeURIComponent(item.customer_key)}/conversations?limit=${SHOWN + 1}`
     : `/api/v1/visitors/${encodeURIComponent(item.visitor_id)}/conversations?limit=${SHOWN + 1}`;
   clear(list);
-  $("#previous-note").textContent = "Loading…";
+  $("#previous-note").textContent = t("common.loading");
   box.hidden = false;
   let items;
   try {
     items = (await get(path)).items;
   } catch (err) {
     if (mine !== seq) return;
-    $("#previous-note").textContent = `Could not load them: ${err.message}`;
+    $("#previous-note").textContent = t("details.prev_failed", { error: errorMessage(err) });
     return;
   }
   if (mine !== seq) return;
   const others = items.filter((other) => other.id !== item.id).slice(0, SHOWN);
-  $("#previous-note").textContent = others.length ? "" : item.customer_key ? "None for this customer." : "None for this visitor.";
+  $("#previous-note").textContent = others.length ? "" : t(item.customer_key ? "details.prev_none_customer" : "details.prev_none_visitor");
   for (const other of others) list.append(row(other));
 }
 
@@ -54,9 +55,9 @@ function row(item) {
         "span",
         { class: "previous-top" },
         el("span", { class: "previous-when", text: clock(item.created_at) }),
-        el("span", { class: `st st-${item.status}`, text: item.status }),
+        el("span", { class: `st st-${item.status}`, text: t(`common.status_${item.status}`) }),
       ),
-      el("span", { class: "previous-text", text: last ? (last.body || "Attachment").replace(/\s+/g, " ").slice(0, 100) : visitorName(item) }),
+      el("span", { class: "previous-text", text: last ? (last.body || t("common.attachment")).replace(/\s+/g, " ").slice(0, 100) : visitorName(item) }),
     ),
   );
 }
@@ -65,28 +66,28 @@ async function openTranscript(item) {
   const dialog = $("#transcript");
   const log = $("#transcript-log");
   $("#transcript-h").textContent = visitorName(item);
-  $("#transcript-sub").textContent = `${item.status === "closed" ? "Closed" : "Open"} conversation of ${new Date(item.created_at).toLocaleString()} · read-only`;
+  $("#transcript-sub").textContent = t(item.status === "closed" ? "details.transcript_closed" : "details.transcript_open", { when: fmtDateTime(item.created_at) });
   clear(log);
-  log.append(el("p", { class: "c360-empty", text: "Loading…" }));
+  log.append(el("p", { class: "c360-empty", text: t("common.loading") }));
   dialog.showModal();
   try {
     const page = await get(`/api/v1/conversations/${encodeURIComponent(item.id)}/messages?limit=500`);
     clear(log);
     for (const message of page.items) log.append(line(message, visitorName(item)));
-    if (!page.items.length) log.append(el("p", { class: "c360-empty", text: "No messages." }));
+    if (!page.items.length) log.append(el("p", { class: "c360-empty", text: t("details.no_messages") }));
   } catch (err) {
     clear(log);
-    log.append(el("p", { class: "form-error", text: `Could not load it: ${err.message}` }));
+    log.append(el("p", { class: "form-error", text: t("details.transcript_failed", { error: errorMessage(err) }) }));
   }
 }
 
 function line(message, title) {
   const kind = message.sender.kind;
-  const who = kind === "bot" ? "Bot" : kind === "system" ? "System" : message.sender.name || (kind === "visitor" ? title : "Agent");
+  const who = kind === "bot" ? t("common.bot") : kind === "system" ? t("common.system") : message.sender.name || (kind === "visitor" ? title : t("common.agent"));
   return el(
     "div",
     { class: `msg ${kind}${kind === "agent" ? " out" : ""}${message.internal ? " note" : ""}` },
-    el("div", { class: "msg-body" }, el("p", { class: "msg-text" }, linkify(message.body || (message.attachments && message.attachments.length ? "(attachment)" : "")))),
-    el("div", { class: "msg-meta", text: `${message.internal ? "Private note · " : ""}${who} · ${clock(message.created_at)}` }),
+    el("div", { class: "msg-body" }, el("p", { class: "msg-text" }, linkify(message.body || (message.attachments && message.attachments.length ? t("details.attachment_paren") : "")))),
+    el("div", { class: "msg-meta", text: message.internal ? t("details.note_prefix", { meta: t("common.meta", { who, when: clock(message.created_at) }) }) : t("common.meta", { who, when: clock(message.created_at) }) }),
   );
 }

@@ -4,7 +4,7 @@
 // answer (GET /api/v1/conversations?status=&q=&label=&customer_key=, newest first, "Load
 // more" through `next`) instead of the live tabs; live frames still update the rows.
 
-import { get } from "./api.js";
+import { errorMessage, get } from "./api.js";
 import { $ } from "./dom.js";
 import { changed, state, upsert } from "./state.js";
 
@@ -21,10 +21,16 @@ export function initSearch() {
     event.preventDefault();
     run();
   });
-  form.addEventListener("input", () => {
+  const later = () => {
     clearTimeout(typing);
     typing = setTimeout(run, 300);
+  };
+  // Pinyin being composed ("nihao") is not what the agent is looking for: search for the
+  // characters they pick (compositionend), not the letters on the way.
+  form.addEventListener("input", (event) => {
+    if (!event.isComposing) later();
   });
+  form.addEventListener("compositionend", later);
   form.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && event.target.value) {
       event.target.value = "";
@@ -78,7 +84,7 @@ export async function run() {
   } catch (err) {
     if (mine !== seq) return;
     search.active = { ids: [], next: null, loading: false, params };
-    $("#conv-search-error").textContent = err.message;
+    $("#conv-search-error").textContent = errorMessage(err);
   }
   changed();
 }
@@ -96,7 +102,7 @@ async function more() {
     current.ids.push(...page.items.map((item) => upsert(item).id).filter((id) => !current.ids.includes(id)));
     current.next = page.next;
   } catch (err) {
-    $("#conv-search-error").textContent = err.message;
+    $("#conv-search-error").textContent = errorMessage(err);
   }
   current.loading = false;
   changed();

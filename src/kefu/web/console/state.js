@@ -1,6 +1,8 @@
 // What the console knows: who is signed in, the conversations it lists, the agents, the
 // canned replies. Views subscribe and re-render; frames and REST answers update it.
 
+import { t } from "./i18n.js";
+
 const ROLE_RANK = { agent: 1, supervisor: 2, admin: 3 };
 
 export const state = {
@@ -69,18 +71,22 @@ export function upsert(item, since = Infinity) {
 export const customerNames = new Map();
 
 /** A conversation's title: the visitor's name, else the customer's name from the 360,
- * else the server's title (the customer key, or "Visitor xxxx"). */
+ * else what the server's title says (the customer key, or "Visitor xxxx"). */
 export function visitorName(item) {
   const name = item && item.visitor && item.visitor.name;
   if (name) return name;
   const known = item && item.customer_key && customerNames.get(item.customer_key);
-  return known || (item && item.title) || `Visitor ${(item ? item.visitor_id : "").slice(-4)}`;
+  if (known) return known;
+  // The server's title in English ("Visitor 1a2b") is rebuilt here in the console's language.
+  if (item && item.customer_key) return item.customer_key;
+  if (item && item.visitor_id) return t("inbox.visitor_fallback", { id: item.visitor_id.slice(-4) });
+  return (item && item.title) || t("inbox.visitor_fallback", { id: "" });
 }
 
 export function agentName(id) {
   const agent = state.agents.get(id);
-  if (id === (state.me && state.me.id)) return "you";
-  return agent ? agent.name : "another agent";
+  if (id === (state.me && state.me.id)) return t("common.you");
+  return agent ? agent.name : t("common.another_agent");
 }
 
 export function inTab(item, tab) {

@@ -3,7 +3,8 @@
 // offline or away agent asks first, in the composer's note line: the conversation would
 // wait for them, unanswered.
 
-import { api, get } from "./api.js";
+import { api, errorMessage, get } from "./api.js";
+import { t } from "./i18n.js";
 import { $, clear, el } from "./dom.js";
 import { agentName, changed, state, upsert } from "./state.js";
 
@@ -42,10 +43,10 @@ export function renderTransfer(item, shown) {
   select.hidden = !shown;
   if (document.activeElement === select && select.options.length > 1) return; // not under the agent's finger
   clear(select);
-  select.append(el("option", { value: "", text: "Transfer to…" }));
+  select.append(el("option", { value: "", text: t("chat.transfer_choose") }));
   for (const agent of state.agents.values()) {
     if (agent.disabled || agent.id === item.assignee_id) continue;
-    const label = agent.id === state.me.id ? `${agent.name} (you)` : `${agent.name} · ${presence(agent)}`;
+    const label = agent.id === state.me.id ? t("chat.transfer_you", { name: agent.name }) : t("chat.transfer_member", { name: agent.name, presence: t(`chat.presence_${presence(agent)}`) });
     select.append(el("option", { value: agent.id, text: label, dataset: { presence: presence(agent) } }));
   }
 }
@@ -70,9 +71,9 @@ async function choose(agentId) {
   const warning = el(
     "span",
     { class: "transfer-warning", role: "alert" },
-    el("span", { text: `${name} is ${where === "away" ? "away" : "offline"}: the conversation will wait for them, unanswered. ` }),
-    el("button", { type: "button", class: "btn small", text: "Transfer anyway", onclick: () => transfer(item.id, agentId) }),
-    el("button", { type: "button", class: "btn small", text: "Cancel", onclick: cancel }),
+    el("span", { text: `${t(where === "away" ? "chat.transfer_warn_away" : "chat.transfer_warn_offline", { name })} ` }),
+    el("button", { type: "button", class: "btn small", text: t("chat.transfer_anyway"), onclick: () => transfer(item.id, agentId) }),
+    el("button", { type: "button", class: "btn small", text: t("common.cancel"), onclick: cancel }),
   );
   hooks.note(warning);
 }
@@ -87,12 +88,12 @@ async function transfer(conversationId, agentId) {
   hooks.note("");
   try {
     upsert(await api("POST", `/api/v1/conversations/${encodeURIComponent(conversationId)}/transfer`, { agent_id: agentId }));
-    hooks.note(`Transferred to ${agentName(agentId)}.`);
+    hooks.note(t("chat.transferred", { name: agentName(agentId) }));
     select.blur();
     changed();
     hooks.rendered();
   } catch (err) {
-    hooks.note(`Could not transfer: ${err.message}`);
+    hooks.note(t("chat.transfer_failed", { error: errorMessage(err) }));
     select.value = "";
   }
 }
