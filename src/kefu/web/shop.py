@@ -21,7 +21,9 @@ class ShopServer:
     """Async context manager: serves the shop page until exit.
 
     ``kefu_url`` may be set after start (kefu may bind after the shop, on port 0); the
-    page is rendered per request with the current value.
+    page is rendered per request with the current value, as is ``widget_lang`` (the
+    tag's ``data-kefu-lang``, unset: the visitor's browser chooses). ``locale`` picks the
+    page itself: the English shop, or ``zh-CN`` for ``kefu demo --locale zh-CN``'s.
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class ShopServer:
         port: int,
         kefu_url: str = "",
         signed_in: tuple[str, str] | None = None,
+        locale: str = "en",
     ) -> None:
         self._host = host
         self._port = port
@@ -40,7 +43,9 @@ class ShopServer:
         self._runner: web.AppRunner | None = None
         self.port = port
         # Read once: a small file, and no disk read on the loop per request.
-        self._template = (SHOP_DIR / "index.html").read_text(encoding="utf-8")
+        page = "index.html" if locale == "en" else f"index.{locale}.html"
+        self._template = (SHOP_DIR / page).read_text(encoding="utf-8")
+        self.widget_lang: str | None = None
 
     @property
     def url(self) -> str:
@@ -95,6 +100,8 @@ class ShopServer:
     def _render(self, identity: str) -> web.Response:
         kefu = self.kefu_url.rstrip("/")
         page = self._template.replace("{{KEFU_URL}}", html.escape(kefu, quote=True))
+        if self.widget_lang is not None:
+            identity += f' data-kefu-lang="{html.escape(self.widget_lang, quote=True)}"'
         page = page.replace("{{IDENTITY}}", identity)
         ws = kefu.replace("http", "ws", 1)
         # What a careful shop would send: the widget's origin for script, fetch and socket.

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kefu.web.widget_script import widget_script
+
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
 CONSOLE_DIR = WEB_DIR / "console"
@@ -26,15 +28,18 @@ def add_routes(app: web.Application) -> None:
     app.on_response_prepare.append(_revalidate)
 
 
-async def _widget(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(
-        STATIC_DIR / "widget.js",
-        headers={
-            "Content-Type": "text/javascript; charset=utf-8",
-            # Loaded by shop pages on other origins as a classic script.
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        },
-    )
+async def _widget(request: web.Request) -> web.Response:
+    """The widget with its catalogs spliced in (kefu.web.widget_script): one script tag."""
+    script = widget_script()
+    headers = {
+        "Content-Type": "text/javascript; charset=utf-8",
+        # Loaded by shop pages on other origins as a classic script.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "ETag": script.etag,
+    }
+    if script.etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=script.body, headers=headers)
 
 
 async def _console(request: web.Request) -> web.FileResponse:

@@ -4,7 +4,8 @@
  *   <script src="https://KEFU/widget.js" data-kefu-site="shop" async></script>
  *
  * Optional attributes: data-kefu-external-id + data-kefu-signature (the host site's
- * backend signs the customer id, hex HMAC-SHA256), data-kefu-title, data-kefu-welcome.
+ * backend signs the customer id, hex HMAC-SHA256), data-kefu-title, data-kefu-welcome,
+ * data-kefu-lang ("zh-CN" or "en"; else the visitor's browser, else the site's locale).
  *
  * Why it is built this way:
  * - Everything lives in a shadow root: the page's CSS cannot reach in, ours cannot leak
@@ -19,6 +20,9 @@
  * - The socket reconnects with exponential backoff and jitter (no thundering herd after
  *   a deploy), then sends `resume` with the last message id shown: nothing is lost.
  *   Unacknowledged messages are resent with the same client_msg_id (stored once).
+ * - Words come from two small catalogs (en, zh-CN) that the server splices into this
+ *   script where it says kefu:texts (src/kefu/web/static/widget_texts.json): still one
+ *   script tag, and a translation is edited in one file with a key-parity test.
  */
 (function () {
   "use strict";
@@ -31,9 +35,8 @@
   var SITE = script.getAttribute("data-kefu-site") || null;
   var EXTERNAL_ID = script.getAttribute("data-kefu-external-id") || null;
   var SIGNATURE = script.getAttribute("data-kefu-signature") || null;
-  var TITLE = script.getAttribute("data-kefu-title") || "Chat with us";
-  var WELCOME =
-    script.getAttribute("data-kefu-welcome") || "Hi! Ask us anything, we usually reply in minutes.";
+  var TITLE = script.getAttribute("data-kefu-title");
+  var WELCOME = script.getAttribute("data-kefu-welcome");
   // One session per identity: a customer signing in (or another signing in on a shared
   // computer) never continues the chat of the anonymous visitor or of someone else.
   var STORE_KEY =
@@ -48,6 +51,70 @@
   // hides after TYPING_SHOW_MS without news.
   var TYPING_SEND_MS = 2000;
   var TYPING_SHOW_MS = 4000;
+
+  // ---- language -------------------------------------------------------------------
+  var TEXTS = /* kefu:texts */ { en: {} };
+  // A language the catalogs have for a BCP 47 tag: any Chinese is zh-CN, any English en.
+  function supported(tag) {
+    tag = String(tag || "").toLowerCase();
+    if (tag.indexOf("zh") === 0) return "zh-CN";
+    if (tag.indexOf("en") === 0) return "en";
+    return null;
+  }
+  function browserLang() {
+    var tags = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (var i = 0; i < tags.length; i++) if (supported(tags[i])) return supported(tags[i]);
+    return null;
+  }
+  // null until known: then the site's locale decides (asked from the server), en meanwhile.
+  var chosenLang = supported(script.getAttribute("data-kefu-lang")) || browserLang();
+  var LANG = chosenLang || "en";
+  var plurals = {};
+
+  // The string for key in LANG ({name} filled from params), else English, else the key;
+  // a {one, other} entry is picked with Intl.PluralRules by params.count.
+  function t(key, params) {
+    var value = (TEXTS[LANG] || {})[key];
+    if (value === undefined) value = (TEXTS.en || {})[key];
+    if (value === undefined) return key;
+    params = params || {};
+    if (typeof value === "object") {
+      if (!plurals[LANG]) plurals[LANG] = new Intl.PluralRules(LANG);
+      value = value[plurals[LANG].select(params.count)] || value.other;
+    }
+    return value.replace(/\{(\w+)\}/g, function (all, name) {
+      return params[name] !== undefined ? String(params[name]) : all;
+    });
+  }
+
+  // A server error as a sentence in LANG: its code's, else a generic one (the server's own
+  // message is English, for developers).
+  function errorText(err) {
+    var key = "errors." + ((err && err.code) || (err && err.status ? "generic" : "network"));
+    return t(key) === key ? t("errors.generic") : t(key);
+  }
+
+  // Texts set when the UI is built, set again if the language changes afterwards (the
+  // site's locale arriving for a browser in neither language).
+  var labelled = [];
+  function label(node, attr, key, params) {
+    labelled.push([node, attr, key, params]);
+    setLabel(node, attr, key, params);
+    return node;
+  }
+  function setLabel(node, attr, key, params) {
+    if (attr === "text") node.textContent = t(key, params);
+    else node.setAttribute(attr, t(key, params));
+  }
+  function useLang(lang) {
+    if (!supported(lang) || supported(lang) === LANG) return;
+    LANG = supported(lang);
+    host.setAttribute("lang", LANG);
+    labelled.forEach(function (item) {
+      setLabel(item[0], item[1], item[2], item[3]);
+    });
+    updateBadge();
+  }
 
   // ---- state ----------------------------------------------------------------------
   var saved = load();
@@ -201,43 +268,22 @@
   }
 
   var badge = el("span", { class: "badge", hidden: "", "aria-hidden": "true" });
-  var launcher = el("button", {
-    class: "launcher",
-    type: "button",
-    "aria-label": "Open chat",
-    "aria-expanded": "false",
-  });
+  var launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false" });
   launcher.appendChild(icon(ICON_CHAT, true));
   launcher.appendChild(badge);
 
   var statusText = el("span", { class: "status", text: "" });
-  var heading = el("h2", { id: "kefu-title" }, [document.createTextNode(TITLE), statusText]);
-  var closeButton = el("button", {
-    class: "close",
-    type: "button",
-    "aria-label": "Close chat",
-    text: "×",
-  });
-  var log = el("div", {
-    class: "log",
-    role: "log",
-    "aria-live": "polite",
-    "aria-label": "Conversation",
-  });
+  var titleText = document.createTextNode(TITLE || "");
+  if (!TITLE) label(titleText, "text", "title");
+  var heading = el("h2", { id: "kefu-title" }, [titleText, statusText]);
+  var closeButton = label(el("button", { class: "close", type: "button", text: "×" }), "aria-label", "close_chat");
+  var log = label(el("div", { class: "log", role: "log", "aria-live": "polite" }), "aria-label", "conversation");
   var typing = el("div", { class: "typing", "aria-live": "polite" });
   // Shown while the connection is down after having been up: what is sent waits for it.
-  var lost = el("div", {
-    class: "lost",
-    role: "alert",
-    hidden: "",
-    text: "Connection lost. Reconnecting… Your messages will be sent once it is back.",
-  });
-  var input = el("textarea", {
-    rows: "1",
-    placeholder: "Type a message…",
-    "aria-label": "Message",
-    maxlength: "10000",
-  });
+  var lost = label(el("div", { class: "lost", role: "alert", hidden: "" }), "text", "lost");
+  var input = el("textarea", { rows: "1", maxlength: "10000" });
+  label(input, "placeholder", "placeholder");
+  label(input, "aria-label", "message");
   var fileInput = el("input", {
     type: "file",
     class: "sr",
@@ -245,25 +291,20 @@
     "aria-hidden": "true",
     accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
   });
-  var attach = el("button", {
-    class: "icon",
-    type: "button",
-    "aria-label": "Attach a file",
-  });
+  var attach = label(el("button", { class: "icon", type: "button" }), "aria-label", "attach");
   attach.appendChild(icon(ICON_CLIP, false));
-  var send = el("button", { class: "send", type: "submit", text: "Send" });
-  var composer = el("form", { class: "composer", "aria-label": "Send a message" }, [
-    attach,
-    fileInput,
-    input,
-    send,
-  ]);
+  var send = label(el("button", { class: "send", type: "submit" }), "text", "send");
+  var composer = el("form", { class: "composer" }, [attach, fileInput, input, send]);
+  label(composer, "aria-label", "send_a_message");
   var panel = el(
     "section",
     { class: "panel", hidden: "", role: "dialog", "aria-labelledby": "kefu-title" },
     [el("header", null, [heading, closeButton]), lost, log, typing, composer]
   );
-  log.appendChild(el("div", { class: "msg welcome", text: WELCOME }));
+  var welcome = el("div", { class: "msg welcome", text: WELCOME || "" });
+  log.appendChild(WELCOME ? welcome : label(welcome, "text", "welcome"));
+  host.setAttribute("lang", LANG);
+  updateBadge();
   root.appendChild(launcher);
   root.appendChild(panel);
 
@@ -297,7 +338,7 @@
             return {};
           })
           .then(function (err) {
-            var e = new Error((err.error && err.error.message) || "HTTP " + resp.status);
+            var e = new Error((err.error && err.error.message) || "HTTP " + resp.status); // i18n-ok: for developers
             e.status = resp.status;
             e.code = err.error && err.error.code;
             throw e;
@@ -358,7 +399,7 @@
     var url = BASE.replace(/^http/, "ws") + "/ws?token=" + encodeURIComponent(state.token);
     var ws = new WebSocket(url);
     state.ws = ws;
-    setStatus("Connecting…");
+    setStatus(t("status_connecting"));
     ws.onopen = function () {
       state.attempts = 0;
       lost.setAttribute("hidden", "");
@@ -395,12 +436,12 @@
       if (event.code === 4401) {
         // The token is gone (expired, or the server's secret changed): start afresh.
         forgetSession();
-        setStatus("Session expired");
+        setStatus(t("status_expired"));
         return;
       }
       if (event.code === 4403) {
         state.stopped = true;
-        setStatus("Chat is not available on this page");
+        setStatus(t("status_refused"));
         return;
       }
       scheduleReconnect();
@@ -412,7 +453,7 @@
     var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, state.attempts));
     delay = delay * (0.5 + Math.random() / 2);
     state.attempts += 1;
-    setStatus("Reconnecting…");
+    setStatus(t("status_reconnecting"));
     lost.removeAttribute("hidden");
     reconnectTimer = setTimeout(function () {
       reconnectTimer = null;
@@ -446,7 +487,7 @@
         if (frame.conversation_id === state.conversationId) {
           state.closed = true;
           persist();
-          setStatus("Conversation ended");
+          setStatus(t("status_ended"));
           showRating();
         }
         break;
@@ -454,7 +495,7 @@
         if (!state.closed) agentJoined();
         break;
       case "resume.done":
-        if (state.closed) setStatus("Conversation ended");
+        if (state.closed) setStatus(t("status_ended"));
         if (state.closed && !state.rated) showRating();
         break;
       case "error":
@@ -462,7 +503,7 @@
           var p = state.pending[frame.client_msg_id];
           delete state.pending[frame.client_msg_id];
           p.el.classList.remove("pending");
-          p.el.appendChild(el("span", { class: "who", text: "Not sent: " + frame.message }));
+          p.el.appendChild(el("span", { class: "who", text: t("not_sent", { reason: errorText(frame) }) }));
         }
         if (frame.code === "conversation_closed") {
           state.closed = true;
@@ -523,7 +564,7 @@
     var kind = (message.sender && message.sender.kind) || "system";
     var bubble = el("div", { class: "msg " + kind, "data-id": message.id });
     if (kind === "agent" || kind === "bot") {
-      bubble.appendChild(el("span", { class: "who", text: message.sender.name || "Support" }));
+      bubble.appendChild(el("span", { class: "who", text: message.sender.name || t("support") }));
     }
     if (message.body) {
       linkify(message.body).forEach(function (node) {
@@ -572,11 +613,7 @@
       });
       return img;
     }
-    var link = el("button", {
-      class: "file",
-      type: "button",
-      "aria-label": "Download " + att.name,
-    });
+    var link = el("button", { class: "file", type: "button", "aria-label": t("download", { name: att.name }) });
     var glyph = icon(ICON_FILE, false);
     glyph.setAttribute("width", "16");
     glyph.setAttribute("height", "16");
@@ -599,15 +636,18 @@
       mode: "cors",
       credentials: "omit",
     }).then(function (resp) {
-      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      if (!resp.ok) throw new Error("HTTP " + resp.status); // i18n-ok: for developers
       return resp.blob();
     });
   }
 
   function formatSize(bytes) {
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+    var number = function (n, digits) {
+      return new Intl.NumberFormat(LANG, { maximumFractionDigits: digits }).format(n);
+    };
+    if (bytes < 1024) return number(bytes, 0) + " B";
+    if (bytes < 1024 * 1024) return number(Math.round(bytes / 1024), 0) + " KB";
+    return number(bytes / 1024 / 1024, 1) + " MB";
   }
 
   function appendToLog(node) {
@@ -681,7 +721,7 @@
     sendFrame({ type: "read", conversation_id: state.conversationId, message_id: messageId });
   }
 
-  var receipt = el("div", { class: "receipt", text: "Read" });
+  var receipt = label(el("div", { class: "receipt" }), "text", "read");
   function markRead(messageId) {
     if (state.lastReadByAgent && !idGreater(messageId, state.lastReadByAgent)) return;
     state.lastReadByAgent = messageId;
@@ -695,7 +735,7 @@
 
   var typingTimer = null;
   function showTyping(name) {
-    typing.textContent = (name || "Agent") + " is typing…";
+    typing.textContent = t("typing", { name: name || t("agent") });
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
   }
@@ -705,8 +745,8 @@
 
   // The header's line when nothing is happening: the conversation ended, or who is there.
   function idleStatus() {
-    if (state.closed) return "Conversation ended";
-    return agentsOnline === false ? "We are offline. Leave a message." : "Online";
+    if (state.closed) return t("status_ended");
+    return t(agentsOnline === false ? "status_offline" : "status_online");
   }
 
   function setStatus(text) {
@@ -717,10 +757,10 @@
     if (state.unread > 0) {
       badge.textContent = state.unread > 99 ? "99+" : String(state.unread);
       badge.removeAttribute("hidden");
-      launcher.setAttribute("aria-label", "Open chat, " + state.unread + " unread");
+      launcher.setAttribute("aria-label", t("open_chat_unread", { count: state.unread }));
     } else {
       badge.setAttribute("hidden", "");
-      launcher.setAttribute("aria-label", "Open chat");
+      launcher.setAttribute("aria-label", t("open_chat"));
     }
   }
 
@@ -730,11 +770,13 @@
   var offlineCard = null;
 
   function checkAvailability() {
-    return fetch(BASE + "/api/v1/availability", { mode: "cors", credentials: "omit" })
+    var query = SITE ? "?site=" + encodeURIComponent(SITE) : "";
+    return fetch(BASE + "/api/v1/availability" + query, { mode: "cors", credentials: "omit" })
       .then(function (r) {
-        return r.json();
+        return r.ok ? r.json() : Promise.reject(r.status);
       })
       .then(function (body) {
+        if (!chosenLang && body.locale) useLang(body.locale);
         agentsOnline = !!body.agents_online;
         opensAt = body.open === false && body.opens_at ? body.opens_at : null;
         if (!agentsOnline) showOfflineNotice();
@@ -747,17 +789,17 @@
   // visitor already opened stays theirs to send or ignore).
   function agentJoined() {
     agentsOnline = true;
-    setStatus("An agent joined");
+    setStatus(t("status_joined"));
     if (offlineCard && offlineCard.classList.contains("notice")) offlineCard.remove();
     offlineCard = null;
   }
 
   function showOfflineNotice() {
-    setStatus("We are offline. Leave a message.");
+    setStatus(t("status_offline"));
     if (offlineCard) return;
-    var open = el("button", { class: "link", type: "button", text: "Leave a message" });
+    var open = el("button", { class: "link", type: "button", text: t("leave_message") });
     var notice = el("div", { class: "notice" }, [
-      document.createTextNode(opensAt ? closedText(opensAt) : "Nobody is online right now. "),
+      document.createTextNode(opensAt ? closedText(opensAt) : t("nobody_online")),
       open,
     ]);
     offlineCard = notice;
@@ -767,13 +809,13 @@
     });
   }
 
-  // "We're closed. We open Mon 09:00." in the visitor's own time zone and language.
+  // "We're closed. We open Mon, Dec 7 09:00." in the visitor's own time zone and LANG.
   function closedText(iso) {
     var when = new Date(iso);
-    var sameDay = when.toDateString() === new Date().toDateString();
-    var day = sameDay ? "" : when.toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" }) + " ";
-    var time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    return "We're closed. We open " + (sameDay ? "today at " : "") + day + time + ". ";
+    var time = when.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+    if (when.toDateString() === new Date().toDateString()) return t("closed_today", { time: time });
+    var day = when.toLocaleDateString(LANG, { weekday: "short", month: "short", day: "numeric" });
+    return t("closed_later", { day: day, time: time });
   }
 
   function offlineForm() {
@@ -781,18 +823,18 @@
       type: "email",
       required: "",
       autocomplete: "email",
-      "aria-label": "Your email",
-      placeholder: "you@example.com",
+      "aria-label": t("your_email"),
+      placeholder: t("email_placeholder"),
     });
     var body = el("textarea", {
       required: "",
       rows: "3",
-      "aria-label": "Your message",
-      placeholder: "How can we help?",
+      "aria-label": t("your_message"),
+      placeholder: t("how_can_we_help"),
     });
-    var submit = el("button", { class: "send", type: "submit", text: "Send message" });
-    var form = el("form", { class: "card", "aria-label": "Leave a message" }, [
-      el("h3", { text: "Leave us a message" }),
+    var submit = el("button", { class: "send", type: "submit", text: t("send_message") });
+    var form = el("form", { class: "card", "aria-label": t("leave_message") }, [
+      el("h3", { text: t("leave_us_message") }),
       email,
       body,
       submit,
@@ -809,13 +851,13 @@
         })
         .then(function () {
           form.replaceWith(
-            el("div", { class: "notice", text: "Thanks! We will answer by email." })
+            el("div", { class: "notice", text: t("offline_thanks") })
           );
         })
         .catch(function (err) {
           submit.disabled = false;
-          submit.textContent = "Retry";
-          form.appendChild(el("div", { class: "notice", text: err.message }));
+          submit.textContent = t("retry");
+          form.appendChild(el("div", { class: "notice", role: "alert", text: errorText(err) }));
         });
     });
     return form;
@@ -827,7 +869,7 @@
     var conversationId = state.conversationId;
     var score = 0;
     var stars = [];
-    var group = el("div", { class: "stars", role: "radiogroup", "aria-label": "Your rating" });
+    var group = el("div", { class: "stars", role: "radiogroup", "aria-label": t("your_rating") });
     for (var i = 1; i <= 5; i++) {
       (function (value) {
         var star = el("button", {
@@ -835,7 +877,7 @@
           type: "button",
           role: "radio",
           "aria-checked": "false",
-          "aria-label": value + (value === 1 ? " star" : " stars"),
+          "aria-label": t("stars", { count: value }),
           text: "★",
         });
         star.addEventListener("click", function () {
@@ -850,14 +892,14 @@
     }
     var comment = el("textarea", {
       rows: "2",
-      "aria-label": "Comment (optional)",
-      placeholder: "Anything to add? (optional)",
+      "aria-label": t("comment"),
+      placeholder: t("comment_placeholder"),
       maxlength: "2000",
     });
-    var submit = el("button", { class: "send", type: "submit", text: "Send rating" });
+    var submit = el("button", { class: "send", type: "submit", text: t("send_rating") });
     var error = el("div", { role: "alert" });
-    ratingCard = el("form", { class: "card rating", "aria-label": "Rate this conversation" }, [
-      el("h3", { text: "How did we do?" }),
+    ratingCard = el("form", { class: "card rating", "aria-label": t("rate_conversation") }, [
+      el("h3", { text: t("how_did_we_do") }),
       group,
       comment,
       submit,
@@ -866,7 +908,7 @@
     ratingCard.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!score) {
-        error.textContent = "Pick 1 to 5 stars.";
+        error.textContent = t("pick_stars");
         return;
       }
       submit.disabled = true;
@@ -876,7 +918,7 @@
         .then(function () {
           state.rated = true;
           persist();
-          ratingCard.replaceWith(el("div", { class: "notice", text: "Thanks for your feedback!" }));
+          ratingCard.replaceWith(el("div", { class: "notice", text: t("rating_thanks") }));
           ratingCard = null;
         })
         .catch(function (err) {
@@ -885,7 +927,7 @@
             persist();
           }
           submit.disabled = false;
-          error.textContent = err.message;
+          error.textContent = errorText(err);
         });
     });
     appendToLog(ratingCard);
@@ -933,8 +975,22 @@
     input.value = "";
     sendMessage(body);
   });
+  // Enter picks a candidate while an input method (pinyin...) composes, it does not send:
+  // isComposing, keyCode 229 (Safari sends the committing keydown after compositionend)
+  // and our own flag for browsers that report neither.
+  var composing = false;
+  input.addEventListener("compositionstart", function () {
+    composing = true;
+  });
+  input.addEventListener("compositionend", function () {
+    composing = false;
+  });
+  input.addEventListener("blur", function () {
+    composing = false;
+  });
   input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.isComposing || event.keyCode === 229 || composing) return;
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       composer.requestSubmit();
     }
@@ -969,7 +1025,7 @@
         sendMessage(text, [attachment]);
       })
       .catch(function (err) {
-        appendToLog(el("div", { class: "notice", text: "Upload failed: " + err.message }));
+        appendToLog(el("div", { class: "notice", text: t("upload_failed", { reason: errorText(err) }) }));
       })
       .finally(function () {
         attach.disabled = false;
@@ -987,4 +1043,6 @@
 
   // A returning visitor: reconnect at once, so replies while away show as unread.
   if (state.token) connect();
+  // A browser in neither language: the site's locale decides, asked at once.
+  if (!chosenLang) checkAvailability();
 })();
