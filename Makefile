@@ -50,7 +50,7 @@ bench: $(STAMP) services
 # Regenerate src/kefu/v1 from proto/ (tests/unit/test_proto.py fails while it is stale).
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src \
-		--grpc_python_out=src proto/kefu/v1/unified.proto
+		--grpc_python_out=src proto/kefu/v1/unified.proto proto/kefu/v1/attachments.proto
 
 clean:
 	rm -rf $(VENV) .kefu .mypy_cache .ruff_cache .pytest_cache

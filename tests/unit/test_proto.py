@@ -7,7 +7,10 @@ from pathlib import Path
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parents[2]
-GENERATED = ("unified_pb2.py", "unified_pb2.pyi", "unified_pb2_grpc.py")
+PROTOS = ("unified", "attachments")
+GENERATED = tuple(
+    f"{name}{suffix}" for name in PROTOS for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+)
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
@@ -19,7 +22,7 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
             f"--python_out={tmp_path}",
             f"--pyi_out={tmp_path}",
             f"--grpc_python_out={tmp_path}",
-            str(ROOT / "proto/kefu/v1/unified.proto"),
+            *(str(ROOT / f"proto/kefu/v1/{name}.proto") for name in PROTOS),
         ]
     )
     assert status == 0

@@ -8,6 +8,7 @@ through signed links (``kefu.attachments.links``) handed out in those same paylo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from kefu.attachments.links import DownloadLinks
 from kefu.attachments.settings import AttachmentSettings
 from kefu.attachments.sniff import clean_name, sniff
 from kefu.attachments.storage import BlobStore, Incoming, TooBig
+from kefu.auth.api_tokens import Machine
 from kefu.auth.principal import Principal
 from kefu.domain.models import Attachment
 from kefu.domain.upload_quota import Quota
@@ -25,6 +27,10 @@ from kefu.store.attachments import AttachmentRepository
 # Attachments one message may carry: a handful of photos, bounded so one frame cannot
 # fan out into an unbounded query.
 MAX_PER_MESSAGE = 10
+
+# Who uploads: a visitor or an agent (REST, WebSocket), or a department system's API
+# token (gRPC, ``kefu.api.grpc.attachments``). Agents have no quota; the others do.
+Uploader = Principal | Machine
 
 
 class UnsupportedType(KefuError):
@@ -60,7 +66,7 @@ class AttachmentService:
 
     async def upload(
         self,
-        uploader: Principal,
+        uploader: Uploader,
         name: str | None,
         body: AsyncIterable[bytes],
         *,
@@ -69,9 +75,15 @@ class AttachmentService:
     ) -> Attachment:
         """Stream ``body`` to disk and record it; refused uploads leave nothing behind.
 
-        Visitors' uploads count against their quota and their address's (``ip``); a
-        visitor already over it is refused before the body is read.
+        Visitors' uploads count against their quota and their address's (``ip``), an API
+        token's against its own; one already over it, or a ``declared_size`` over the
+        limit, is refused before the body is read.
         """
+        if declared_size is not None and declared_size > self._settings.max_bytes:
+            raise TooLarge(
+                f"attachments are limited to {self._settings.max_bytes} bytes",
+                code="attachment_too_large",
+            )
         quotas = self._quotas(uploader, ip)
         await self._repo.check_quotas(quotas, declared_size or 0, self._clock.now())
         try:
@@ -139,7 +151,7 @@ class AttachmentService:
 
     async def _record(
         self,
-        uploader: Principal,
+        uploader: Uploader,
         name: str | None,
         incoming: Incoming,
         ip: str | None,
@@ -157,15 +169,24 @@ class AttachmentService:
             content_type=content_type,
             size=incoming.size,
             uploader=uploader.key,
-            uploader_ip=None if uploader.is_agent else ip,
+            uploader_ip=ip if isinstance(uploader, Principal) and not uploader.is_agent else None,
             now=self._clock.now(),
             quotas=quotas,
         )
 
-    def _quotas(self, uploader: Principal, ip: str | None) -> list[Quota]:
+    def _quotas(self, uploader: Uploader, ip: str | None) -> list[Quota]:
+        settings = self._settings
+        if isinstance(uploader, Machine):
+            return [
+                Quota(
+                    "token",
+                    uploader.key,
+                    settings.token_files_per_hour,
+                    settings.token_bytes_per_hour,
+                )
+            ]
         if uploader.is_agent:
             return []
-        settings = self._settings
         quotas = [
             Quota(
                 "visitor",
@@ -209,7 +230,7 @@ class AttachmentService:
 
     async def link(
         self,
-        sender: Principal,
+        sender: Uploader,
         attachments: Sequence[Attachment],
         conversation_id: str,
         message_id: int,
@@ -224,3 +245,16 @@ class AttachmentService:
 
     def path(self, attachment: Attachment) -> Path:
         return self._blobs.path(attachment.sha256)
+
+    def read(self, attachment: Attachment, chunk_bytes: int) -> AsyncIterator[bytes]:
+        """The file's bytes, ``chunk_bytes`` at a time, read from disk as they are asked for."""
+        return self._blobs.read(attachment.sha256, chunk_bytes)
+
+    async def remove(self, attachment: Attachment) -> None:
+        """Undo an upload whose purpose failed after it was stored (its ticket or
+        conversation refused it): the row, and the file unless another row shares it."""
+        await asyncio.shield(self._remove(attachment))  # finished even if the caller is cancelled
+
+    async def _remove(self, attachment: Attachment) -> None:
+        await self._repo.delete(attachment.id)
+        await self._blobs.remove_unreferenced({attachment.sha256}, self._repo.referenced)

@@ -32,6 +32,10 @@ class AttachmentSettings(BaseModel):
     # One address: several visitors behind one office or carrier NAT share it.
     ip_files_per_hour: int = Field(default=120, ge=1)
     ip_bytes_per_hour: int = Field(default=400 * MIB, ge=1024)
+    # One API token (a department system pushing files over gRPC): a call center's
+    # recordings of a busy hour fit; a runaway loop stops within the hour.
+    token_files_per_hour: int = Field(default=2000, ge=1)
+    token_bytes_per_hour: int = Field(default=20 * 1024 * MIB, ge=1024)
     # Uploads never sent in a message are deleted this long after upload: time enough to
     # write the message that carries them, short enough that a dropped upload is not
     # kept.
@@ -45,7 +49,7 @@ class AttachmentSettings(BaseModel):
 
     @model_validator(mode="after")
     def _quotas_hold_a_file(self) -> AttachmentSettings:
-        for name in ("visitor_bytes_per_hour", "ip_bytes_per_hour"):
+        for name in ("visitor_bytes_per_hour", "ip_bytes_per_hour", "token_bytes_per_hour"):
             if getattr(self, name) < self.max_bytes:
                 raise ValueError(f"{name} is below max_bytes: no file of that size could pass")
         return self

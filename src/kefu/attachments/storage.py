@@ -19,7 +19,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -92,7 +92,7 @@ class BlobStore:
                         pending, pending_bytes = [], 0
                 await asyncio.to_thread(_write, out, digest.update, pending, True)
         except BaseException:
-            await asyncio.to_thread(tmp.unlink, True)
+            await _unlink(tmp)
             raise
         return Incoming(path=tmp, sha256=digest.hexdigest(), size=size, head=head)
 
@@ -102,7 +102,16 @@ class BlobStore:
         await asyncio.to_thread(_move, incoming.path, target)
 
     async def discard(self, incoming: Incoming) -> None:
-        await asyncio.to_thread(incoming.path.unlink, True)
+        await _unlink(incoming.path)
+
+    async def read(self, sha256: str, chunk_bytes: int) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks, one thread hop each: memory holds one chunk."""
+        handle = await asyncio.to_thread(open, self.path(sha256), "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_bytes):
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
 
     async def remove_unreferenced(self, digests: set[str], referenced: Referenced) -> int:
         """Delete the files of ``digests`` that no attachment row points at.
@@ -169,6 +178,14 @@ class BlobStore:
                 gone.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+async def _unlink(path: Path) -> None:
+    """Delete ``path`` even if the caller is being cancelled: cleanup runs in ``except``
+    blocks of uploads whose client went away (the server cancels their task, and a
+    second cancel while the thread hop waits would skip the unlink). Shielded, the
+    unlink finishes; the cancel still reaches the caller."""
+    await asyncio.shield(asyncio.to_thread(path.unlink, True))
 
 
 def _write(

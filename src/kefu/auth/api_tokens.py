@@ -37,6 +37,9 @@ SCOPES = frozenset(
 
 # Sagas (kefu.api.routes.sagas): sagas:write starts them (and reads), sagas:read reads.
 SCOPES = SCOPES | {"sagas:read", "sagas:write"}
+# Files of department systems (kefu.api.grpc.attachments): push into a ticket or
+# conversation, and read those back.
+SCOPES = SCOPES | {"attachments:read", "attachments:write"}
 
 
 @dataclass(frozen=True, slots=True)

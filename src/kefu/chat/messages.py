@@ -13,12 +13,12 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from kefu.attachments.service import AttachmentService
+from kefu.attachments.service import AttachmentService, Uploader
 from kefu.auth.principal import Principal
 from kefu.chat import server_frames
 from kefu.chat.assigner import Assigner
 from kefu.chat.feed import ConversationFeed
-from kefu.chat.greetings import BOT, Greetings
+from kefu.chat.greetings import Greetings
 from kefu.chat.hub import Hub
 from kefu.chat.open_conversations import OpenConversations, agent_side, others, participants
 from kefu.config import ChatSettings
@@ -31,6 +31,7 @@ from kefu.observability import metrics
 from kefu.ports import Clock
 from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
+from kefu.texts import say
 
 # Messages sent per page while replaying history on ``resume``: bounds one query's size.
 RESUME_PAGE = 500
@@ -171,7 +172,7 @@ class ChatMessages:
             if not opened and not principal.is_agent:
                 answer = self._greetings.auto_reply(body)
                 if answer is not None:
-                    await self.post(conversation, BOT, answer)
+                    await self.post(conversation, await self._greetings.bot(conversation), answer)
         return SendResult(message, created)
 
     async def typing(self, principal: Principal, conversation_id: str) -> None:
@@ -269,12 +270,51 @@ class ChatMessages:
             conversation.id, after_seq, limit, notes=principal.is_agent
         )
 
+    async def say(self, conversation: Conversation, key: str, **fields: object) -> str:
+        """kefu's own line ``key`` (kefu.texts) in the conversation's site's locale."""
+        return say(await self._greetings.locale_of(conversation), key, **fields)
+
     async def post(self, conversation: Conversation, sender: Sender, text: str) -> None:
         """kefu's own message (the bot's, a system note) into the conversation."""
         message, _ = await self._writer.append(
             NewMessage(conversation.id, sender, text, self._clock.now())
         )
         self._broadcast(conversation, message)
+
+    async def post_files(
+        self,
+        conversation: Conversation,
+        sender: Sender,
+        uploader: Uploader,
+        text: str,
+        files: Sequence[Attachment],
+        *,
+        internal: bool,
+    ) -> Message:
+        """A department system's files (uploaded over gRPC by ``uploader``) as a message
+        from ``sender``: a private note for the agents, or a message the visitor sees."""
+        message, _ = await self._writer.append(
+            NewMessage(conversation.id, sender, text, self._clock.now(), internal=internal)
+        )
+        if self._attachments is not None:
+            await self._attachments.link(uploader, files, conversation.id, message.id)
+        message = dataclasses.replace(
+            message,
+            attachments=tuple(
+                dataclasses.replace(a, conversation_id=conversation.id, message_id=message.id)
+                for a in files
+            ),
+        )
+        if internal:
+            self._hub.send(
+                agent_side(conversation),
+                server_frames.message_new(message, self._links),
+                conversation.id,
+                message.id,
+            )
+        else:
+            self._broadcast(conversation, message)
+        return message
 
     def _broadcast(self, conversation: Conversation, message: Message) -> None:
         self._hub.send(

@@ -25,7 +25,7 @@ from kefu.errors import RateLimited
 # it waits minutes, not a day.
 WINDOW = timedelta(hours=1)
 
-Scope = Literal["visitor", "address"]
+Scope = Literal["visitor", "address", "token"]
 
 
 class QuotaExceeded(RateLimited):
@@ -34,7 +34,8 @@ class QuotaExceeded(RateLimited):
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """One limit on one uploader (``visitor:ID``) or one address."""
+    """One limit on one uploader (``visitor:ID``; ``machine:ID``, an API token's) or one
+    address."""
 
     scope: Scope
     key: str
@@ -60,7 +61,9 @@ def check(quota: Quota, usage: Usage, size: int, now: datetime) -> None:
     if usage.files + 1 <= quota.files and usage.bytes + size <= quota.bytes:
         return
     wait = WINDOW if usage.oldest is None else usage.oldest + WINDOW - now
-    whose = "this visitor" if quota.scope == "visitor" else "this address"
+    whose = {"visitor": "this visitor", "address": "this address", "token": "this API token"}[
+        quota.scope
+    ]
     raise QuotaExceeded(
         f"upload quota reached for {whose}: at most {quota.files} files and "
         f"{quota.bytes} bytes an hour",

@@ -145,6 +145,40 @@ class AttachmentRepository:
         async with self._db.begin() as conn:
             await conn.execute(query)
 
+    async def add_to_ticket(self, attachment_id: str, ticket_id: int) -> None:
+        """A file that belongs to a ticket, not to one of its comments (a department
+        system's upload); kept with the ticket like an inbound mail's files."""
+        async with self._db.begin() as conn:
+            await conn.execute(
+                ticket_attachments.insert().values(
+                    attachment_id=attachment_id, ticket_id=ticket_id, comment_id=None
+                )
+            )
+
+    async def of_ticket(self, ticket_id: int) -> list[str]:
+        """The ticket's files: its comments' in comment order, then the ticket's own (by
+        upload time), the same order on both stores."""
+        query = (
+            sa.select(ticket_attachments.c.attachment_id)
+            .join(attachments, attachments.c.id == ticket_attachments.c.attachment_id)
+            .where(ticket_attachments.c.ticket_id == ticket_id)
+            .order_by(
+                ticket_attachments.c.comment_id.asc().nulls_last(),
+                attachments.c.created_at,
+                ticket_attachments.c.attachment_id,
+            )
+        )
+        async with self._db.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def ticket_of(self, attachment_id: str) -> int | None:
+        query = sa.select(ticket_attachments.c.ticket_id).where(
+            ticket_attachments.c.attachment_id == attachment_id
+        )
+        async with self._db.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return int(found) if found is not None else None
+
     async def delete_unsent(self, cutoff: datetime, limit: int) -> tuple[int, set[str]] | None:
         """Delete up to ``limit`` attachments uploaded before ``cutoff`` that no message
         carries and none claimed since ``cutoff``; their count and contents.
@@ -199,7 +233,7 @@ class AttachmentRepository:
 
 
 def _usage(conn: Connection, quota: Quota, now: datetime) -> Usage:
-    who = attachments.c.uploader if quota.scope == "visitor" else attachments.c.uploader_ip
+    who = attachments.c.uploader_ip if quota.scope == "address" else attachments.c.uploader
     row = conn.execute(
         sa.select(
             sa.func.count(),

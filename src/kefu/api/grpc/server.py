@@ -1,5 +1,5 @@
-"""The gRPC server: CustomerService, plus the standard health and reflection services
-so ``grpcurl`` and load balancers work without a copy of the .proto."""
+"""The gRPC server: CustomerService and AttachmentService, plus the standard health and
+reflection services so ``grpcurl`` and load balancers work without a copy of the .proto."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from kefu.api.grpc import attachments
 from kefu.api.grpc.customers import CustomerService
 from kefu.node import Node
+from kefu.v1 import attachments_pb2_grpc
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name
-# A 360 is a few KB; this bounds what one call may make the server read.
+# A 360 is a few KB and an upload chunk at most this (AttachmentService streams files in
+# many messages): this bounds what one message may make the server read.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
@@ -34,10 +37,13 @@ async def start_grpc(
         ]
     )
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerService(node), server)  # type: ignore[no-untyped-call]
+    attachments_pb2_grpc.add_AttachmentServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        attachments.AttachmentService(node), server
+    )
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     reflection.enable_server_reflection(
-        (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE, attachments.SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
@@ -46,6 +52,6 @@ async def start_grpc(
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")
     await server.start()
-    for name in ("", SERVICE):
+    for name in ("", SERVICE, attachments.SERVICE):
         await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound

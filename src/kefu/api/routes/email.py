@@ -146,10 +146,10 @@ async def ticket_mails(ticket_id: str, caller: AgentDep, kefu: NodeDep) -> MailP
 
 @router.get("/tickets/{ticket_id}/attachments", response_model=TicketFilesOut)
 async def ticket_files(ticket_id: str, caller: AgentDep, kefu: NodeDep) -> TicketFilesOut:
-    """Files that came with the ticket (an inbound mail's attachments), with signed links."""
-    email = _email(kefu)
+    """Files of the ticket (an inbound mail's attachments, a department system's uploads
+    over gRPC), with signed links. Answered with or without ``email:`` configured."""
     number = await _ticket(kefu, ticket_id)
-    ids = [attachment_id for attachment_id, _ in await email.repo.attachments(number)]
+    ids = await kefu.repos.attachments.of_ticket(number)
     found = {a.id: a for a in await kefu.repos.attachments.many(ids)}
     return TicketFilesOut(
         items=[AttachmentOut.of(found[i], kefu.attachments.download_url) for i in ids if i in found]
