@@ -720,4 +720,8 @@ export default {
   "errors.dead_letter_not_found": "That dead letter no longer exists.",
   "errors.dead_letter_not_replayable": "That dead letter cannot be replayed.",
   "errors.empty_patch": "Nothing to change.",
+  "errors.auto_reply_not_found": "That auto-reply no longer exists.",
+  "errors.blacklist_entry_not_found": "That blacklist entry no longer exists.",
+  "errors.method_not_allowed": "The request was not valid.",
+  "errors.unsupported_media_type": "That file type cannot be sent this way.",
 };

@@ -718,4 +718,8 @@ export default {
   "errors.dead_letter_not_found": "该死信已不存在。",
   "errors.dead_letter_not_replayable": "该死信无法重放。",
   "errors.empty_patch": "没有需要修改的内容。",
+  "errors.auto_reply_not_found": "该自动回复已不存在。",
+  "errors.blacklist_entry_not_found": "该黑名单条目已不存在。",
+  "errors.method_not_allowed": "请求无效。",
+  "errors.unsupported_media_type": "该文件类型无法这样发送。",
 };
