@@ -3,13 +3,15 @@
 
 import { del, get, patch, post, put } from "./api.js";
 import { cannedLoaded } from "./canned.js";
-import { $, clear, clock, el } from "./dom.js";
+import { $, clear, el } from "./dom.js";
+import { fmtClock, fmtNumber, t } from "./i18n.js";
 import { loadReports } from "./reports.js";
 import { atLeast, state } from "./state.js";
+import { codeText, why } from "./why.js";
 
 function showError(key, err) {
   const box = $(`[data-error=${key}]`);
-  if (box) box.textContent = err ? err.message : "";
+  if (box) box.textContent = err ? why(err) : "";
 }
 
 function formData(form) {
@@ -60,7 +62,7 @@ export function initAdmin(reloadShared) {
     event.preventDefault();
     guarded("texts", async () => {
       await put("/api/v1/settings/chat", formData(event.target));
-      $("#texts-saved").textContent = "Saved.";
+      $("#texts-saved").textContent = t("common.saved");
       setTimeout(() => ($("#texts-saved").textContent = ""), 2500);
     });
   });
@@ -94,17 +96,17 @@ async function loadAgents() {
     });
     const self = agent.id === state.me.id;
     const role = admin && !self
-      ? el("select", { "aria-label": `Role of ${agent.name}`, onchange: (e) => change({ role: e.target.value }) },
-          ["agent", "supervisor", "admin"].map((r) => el("option", { value: r, selected: r === agent.role, text: r })))
-      : el("span", { text: agent.role });
+      ? el("select", { "aria-label": t("admin.role_of", { name: agent.name }), onchange: (e) => change({ role: e.target.value }) },
+          ["agent", "supervisor", "admin"].map((r) => el("option", { value: r, selected: r === agent.role, text: codeText("admin.role_", r) })))
+      : el("span", { text: codeText("admin.role_", agent.role) });
     const capacity = admin
-      ? el("input", { type: "number", min: "1", max: "10000", value: agent.capacity ?? "", placeholder: "default", class: "small", "aria-label": `Capacity of ${agent.name}`,
+      ? el("input", { type: "number", min: "1", max: "10000", value: agent.capacity ?? "", placeholder: t("admin.default"), class: "small", "aria-label": t("admin.capacity_of", { name: agent.name }),
           onchange: (e) => e.target.value && change({ capacity: Number(e.target.value) }) })
-      : el("span", { text: agent.capacity ?? "default" });
+      : el("span", { text: agent.capacity == null ? t("admin.default") : fmtNumber(agent.capacity) });
     const status = admin && !self
-      ? el("button", { type: "button", class: `btn small${agent.disabled ? "" : " danger"}`, text: agent.disabled ? "Enable" : "Disable",
+      ? el("button", { type: "button", class: `btn small${agent.disabled ? "" : " danger"}`, text: t(agent.disabled ? "admin.enable" : "admin.disable"),
           onclick: () => change({ disabled: !agent.disabled }) })
-      : el("span", { text: agent.disabled ? "disabled" : "active" });
+      : el("span", { text: t(agent.disabled ? "admin.disabled" : "admin.active") });
     rows.append(el("tr", { class: agent.disabled ? "muted" : "" },
       el("td", { text: agent.name }), el("td", { text: agent.email }), el("td", {}, role), el("td", {}, capacity), el("td", {}, status)));
   }
@@ -125,7 +127,7 @@ async function loadCanned() {
       el("td", {}, el("code", { text: `/${reply.shortcut}` })),
       el("td", { text: reply.title }),
       el("td", { class: "wrap", text: reply.body }),
-      el("td", {}, editable ? el("button", { type: "button", class: "btn small danger", text: "Delete", "aria-label": `Delete /${reply.shortcut}`,
+      el("td", {}, editable ? el("button", { type: "button", class: "btn small danger", text: t("common.delete"), "aria-label": t("admin.delete_canned", { shortcut: reply.shortcut }),
         onclick: () => guarded("canned", async () => { await del(`/api/v1/canned-replies/${reply.id}`); await loadCanned(); }) }) : null)));
   }
 }
@@ -138,7 +140,7 @@ async function loadAutoReplies() {
     rows.append(el("tr", {},
       el("td", { text: rule.keywords.join(", ") }),
       el("td", { class: "wrap", text: rule.reply }),
-      el("td", {}, el("button", { type: "button", class: "btn small danger", text: "Delete",
+      el("td", {}, el("button", { type: "button", class: "btn small danger", text: t("common.delete"),
         onclick: () => guarded("auto", async () => { await del(`/api/v1/auto-replies/${rule.id}`); await loadAutoReplies(); }) }))));
   }
 }
@@ -157,8 +159,8 @@ async function loadBlacklist() {
     rows.append(el("tr", {},
       el("td", {}, el("code", { text: entry.network })),
       el("td", { text: entry.reason || "" }),
-      el("td", { text: clock(entry.created_at) }),
-      el("td", {}, el("button", { type: "button", class: "btn small", text: "Remove", "aria-label": `Unblock ${entry.network}`,
+      el("td", { text: fmtClock(entry.created_at) }),
+      el("td", {}, el("button", { type: "button", class: "btn small", text: t("common.remove"), "aria-label": t("admin.unblock", { network: entry.network }),
         onclick: () => guarded("blacklist", async () => { await del(`/api/v1/blacklist/${entry.id}`); await loadBlacklist(); }) }))));
   }
 }
@@ -174,17 +176,17 @@ async function loadDeadLetters() {
     const act = (work) => guarded("deadletters", async () => { await work(); await loadDeadLetters(); });
     const label = letter.event_id || `#${letter.id}`;
     const payload = letter.event !== null ? JSON.stringify(letter.event, null, 2) : letter.raw || "";
-    const replay = el("button", { type: "button", class: "btn small", text: "Replay", "aria-label": `Replay ${label}`,
-      disabled: !letter.replayable, title: letter.replayable ? "" : "Not an event kefu can replay: discard it",
+    const replay = el("button", { type: "button", class: "btn small", text: t("admin.replay"), "aria-label": t("admin.replay_aria", { label }),
+      disabled: !letter.replayable, title: letter.replayable ? "" : t("admin.replay_off_title"),
       onclick: () => act(() => post(`/api/v1/events/dead-letters/${letter.id}/replay`)) });
-    const discard = el("button", { type: "button", class: "btn small danger", text: "Discard", "aria-label": `Discard ${label}`,
-      onclick: () => confirm(`Discard ${label} for good?`) && act(() => del(`/api/v1/events/dead-letters/${letter.id}`)) });
+    const discard = el("button", { type: "button", class: "btn small danger", text: t("admin.discard"), "aria-label": t("admin.discard_aria", { label }),
+      onclick: () => confirm(t("admin.discard_confirm", { label })) && act(() => del(`/api/v1/events/dead-letters/${letter.id}`)) });
     rows.append(el("tr", { "data-id": letter.id },
-      el("td", { text: letter.dead_at ? clock(letter.dead_at) : "" }),
+      el("td", { text: letter.dead_at ? fmtClock(letter.dead_at) : "" }),
       el("td", {}, el("code", { text: letter.type || letter.subject })),
       el("td", {}, el("details", {}, el("summary", { text: label }), el("pre", { class: "payload", text: payload }))),
       el("td", { class: "wrap", text: letter.reason }),
-      el("td", { text: String(letter.attempts) }),
+      el("td", { text: fmtNumber(letter.attempts) }),
       el("td", { class: "actions" }, replay, discard)));
   }
 }

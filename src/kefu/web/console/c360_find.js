@@ -4,12 +4,14 @@
 
 import { linkCustomer, lookupCustomers } from "./api.js";
 import { $, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { changed, upsert } from "./state.js";
+import { why } from "./why.js";
 
 const LOOKUPS = [
-  ["email", "Email", "name@example.com", "email"],
-  ["phone", "Phone", "+86 138 0000 1001", "tel"],
-  ["order", "Order number", "SO-100251", "text"],
+  ["email", "c360.email", "name@example.com", "email"],
+  ["phone", "c360.phone", "+86 138 0000 1001", "tel"],
+  ["order", "c360.order_number", "SO-100251", "text"],
 ];
 
 // What the panel shows, shared with customer360.js, which sets `render` and
@@ -21,14 +23,14 @@ export function findForm() {
   const find = panel.view.find;
   const kinds = availableLookups();
   if (!kinds.length) {
-    return el("p", { class: "c360-note", text: "Anonymous visitor. None of the connected systems can look customers up." });
+    return el("p", { class: "c360-note", text: t("c360.no_lookup") });
   }
   if (!kinds.some(([by]) => by === find.by)) find.by = kinds[0][0];
   const current = kinds.find(([by]) => by === find.by);
   const select = el(
     "select",
     { id: "c360-by", class: "select", name: "by" },
-    kinds.map(([by, label]) => el("option", { value: by, text: label, selected: by === find.by })),
+    kinds.map(([by, label]) => el("option", { value: by, text: t(label), selected: by === find.by })),
   );
   const input = el("input", {
     id: "c360-value",
@@ -51,17 +53,17 @@ export function findForm() {
   });
   const form = el(
     "form",
-    { class: "c360-find", role: "search", "aria-label": "Find customer", novalidate: true },
-    el("p", { class: "c360-note", text: "Anonymous visitor: find the customer to see their 360." }),
-    el("label", { for: "c360-by", class: "sr-only", text: "Search by" }),
-    el("label", { for: "c360-value", class: "sr-only", text: "Search value" }),
+    { class: "c360-find", role: "search", "aria-label": t("c360.find_aria"), novalidate: true },
+    el("p", { class: "c360-note", text: t("c360.find_hint") }),
+    el("label", { for: "c360-by", class: "sr-only", text: t("c360.search_by") }),
+    el("label", { for: "c360-value", class: "sr-only", text: t("c360.search_value") }),
     el(
       "div",
       { class: "c360-find-row" },
       select,
       input,
     ),
-    el("button", { type: "submit", class: "btn small primary", disabled: find.busy, text: find.busy ? "Searching…" : "Search" }),
+    el("button", { type: "submit", class: "btn small primary", disabled: find.busy, text: t(find.busy ? "c360.searching" : "c360.search") }),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -71,12 +73,12 @@ export function findForm() {
   if (find.error) out.append(el("p", { class: "form-error", role: "alert", text: find.error }));
   if (find.results) {
     if (!find.results.length) {
-      out.append(el("p", { class: "c360-empty", role: "status", text: "No customer found." }));
+      out.append(el("p", { class: "c360-empty", role: "status", text: t("c360.no_customer_found") }));
     } else {
       out.append(
         el(
           "ul",
-          { class: "c360-list c360-candidates", "aria-label": "Matching customers" },
+          { class: "c360-list c360-candidates", "aria-label": t("c360.matching") },
           find.results.map((c) =>
             el(
               "li",
@@ -90,8 +92,8 @@ export function findForm() {
               el("button", {
                 type: "button",
                 class: "btn small",
-                text: "Link",
-                "aria-label": `Link ${c.name || c.key} (${c.key})`,
+                text: t("c360.link"),
+                "aria-label": t("c360.link_aria", { name: c.name || c.key, key: c.key }),
                 onclick: (event) => link(c.key, event.currentTarget),
               }),
             ),
@@ -114,7 +116,7 @@ async function search(by, value) {
   find.by = by;
   find.value = value;
   if (!value) {
-    find.error = "Type what to search for.";
+    find.error = t("c360.type_something");
     find.results = null;
     panel.render();
     $("#c360-value").focus();
@@ -131,7 +133,7 @@ async function search(by, value) {
   } catch (err) {
     if (mine !== panel.seq) return;
     find.results = null;
-    find.error = err.message;
+    find.error = why(err);
   }
   find.busy = false;
   panel.render();
@@ -153,9 +155,9 @@ export async function link(key, button) {
     if (button) button.disabled = false;
     if (key === null) {
       const slot = $("#customer-360 [data-error=unlink]");
-      if (slot) slot.textContent = ` ${err.message}`;
+      if (slot) slot.textContent = ` ${why(err)}`;
     } else {
-      panel.view.find.error = `Could not link: ${err.message}`;
+      panel.view.find.error = t("c360.link_failed", { error: why(err) });
       panel.render();
     }
   }

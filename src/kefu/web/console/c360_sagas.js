@@ -6,10 +6,12 @@
 import { getSaga, listSagas } from "./api.js";
 import { panel } from "./c360_find.js";
 import { clear, el } from "./dom.js";
+import { t, tn } from "./i18n.js";
 import { confirmSaga } from "./saga_dialog.js";
 import { currentStamp, definitions, known, onSagaChange, onSagaReset, remember, rememberAll, sagasOf, TERMINAL } from "./saga_state.js";
 import { dateTime, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
 import { atLeast } from "./state.js";
+import { why } from "./why.js";
 
 const REFUND = "refund";
 const NOT_REFUNDABLE = new Set(["pending", "refunded", "cancelled", "canceled"]); // the order system refuses these
@@ -43,16 +45,16 @@ export function orderAction(order) {
   return el("button", {
     type: "button",
     class: "btn small saga-refund",
-    text: "Refund",
-    "aria-label": `Refund ${order.id}`,
-    title: `${definition.title || "Refund"}: ${order.id}`,
+    text: t("c360.refund"),
+    "aria-label": t("c360.refund_aria", { id: order.id }),
+    title: `${definition.title || t("c360.refund")}: ${order.id}`,
     onclick: () =>
       confirmSaga({
         definition,
         customerKey: key,
         prefill: { order_id: order.id, amount: amountOf(order.total) },
         locked: ["order_id"],
-        context: `Order ${order.id} of customer ${key}`,
+        context: t("c360.refund_context", { id: order.id, key }),
         currency: order.currency || "",
         onStarted: (id) => started(id, key),
       }),
@@ -151,23 +153,23 @@ function draw() {
     el(
       "h4",
       { id: "c360-sagas-h" },
-      el("span", { text: "Sagas" }),
+      el("span", { text: t("c360.sagas") }),
       sagas.length ? el("span", { class: "count", text: String(sagas.length) }) : null,
       // Supervisors retry and compensate on the Sagas page: one click to this customer's there.
       sagas.length && atLeast("supervisor")
         ? el("button", {
             type: "button",
             class: "link-btn c360-sagas-all",
-            text: "Open in Sagas",
-            title: `The Sagas page, filtered to ${key}`,
+            text: t("c360.open_in_sagas"),
+            title: t("c360.open_in_sagas_title", { key }),
             onclick: () => document.dispatchEvent(new CustomEvent("kefu:customer-sagas", { detail: { key } })),
           })
         : null,
     ),
   );
-  if (view.error) box.append(el("p", { class: "c360-inline-error", role: "alert", text: `Could not load the sagas: ${view.error.message}` }));
+  if (view.error) box.append(el("p", { class: "c360-inline-error", role: "alert", text: t("c360.sagas_failed", { error: why(view.error) }) }));
   if (!sagas.length) {
-    if (!view.loading && !view.error) box.append(el("p", { class: "c360-empty", text: "No sagas for this customer yet." }));
+    if (!view.loading && !view.error) box.append(el("p", { class: "c360-empty", text: t("c360.no_sagas") }));
     return;
   }
   const shown = view.showAll ? sagas : sagas.slice(0, SHOWN);
@@ -177,7 +179,7 @@ function draw() {
       el("button", {
         type: "button",
         class: "link-btn",
-        text: view.showAll ? "Show fewer" : `Show all ${sagas.length} sagas`,
+        text: view.showAll ? t("c360.show_fewer") : tn("c360.show_all_sagas", sagas.length),
         onclick: () => {
           view.showAll = !view.showAll;
           draw();
@@ -216,7 +218,7 @@ function card(saga, open) {
     el("p", { class: "saga-progress", text: progress(latest) }),
     sagaError(latest),
     timeline(latest, definition),
-    el("details", { class: "saga-more" }, el("summary", { text: "Input and id" }), inputFacts(input, definition), el("p", { class: "saga-id", text: latest.id })),
+    el("details", { class: "saga-more" }, el("summary", { text: t("c360.input_and_id") }), inputFacts(input, definition), el("p", { class: "saga-id", text: latest.id })),
   );
   details.addEventListener("toggle", (event) => {
     if (event.target === details) opened.set(latest.id, details.open);

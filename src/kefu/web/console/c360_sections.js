@@ -5,6 +5,8 @@
 // Everything from a source is untrusted text: it goes in through el()/textContent only.
 
 import { el } from "./dom.js";
+import { fmtDate, fmtDateTime, fmtList, fmtMoney, fmtNumber, fmtRelative, t, tn } from "./i18n.js";
+import { codeText } from "./why.js";
 
 const ORDERS_SHOWN = 5;
 const SOURCE_STATES = {
@@ -28,22 +30,24 @@ export function sourceBadges(map) {
 
 export function describeSource(name, s) {
   const ms = typeof s.latency_ms === "number" ? s.latency_ms : null;
-  const took = ms === null ? "" : ms < 1 ? "<1 ms" : `${Math.round(ms)} ms`;
-  const fetched = s.fetched_at ? ` Fetched ${dateTime(s.fetched_at)}.` : "";
+  const took = ms === null ? "" : ms < 1 ? t("c360.ms_under") : t("c360.ms", { ms: fmtNumber(Math.round(ms)) });
+  const fetched = (text) => (s.fetched_at ? t("c360.src_fetched", { text, when: dateTime(s.fetched_at) }) : text);
   switch (s.status) {
     case "ok":
-      return [`${name} · live${took ? ` ${took}` : ""}`, `${name}: answered live${took ? ` in ${took}` : ""}.${fetched}`];
+      return took
+        ? [t("c360.src_live_took", { name, took }), fetched(t("c360.src_live_took_title", { name, took }))]
+        : [t("c360.src_live", { name }), fetched(t("c360.src_live_title", { name }))];
     case "cached":
       return [
-        `${name} · cached${s.fetched_at ? ` ${ago(s.fetched_at)}` : ""}`,
-        `${name}: served from kefu's cache.${fetched} Refresh to ask the system again.`,
+        s.fetched_at ? t("c360.src_cached_ago", { name, ago: ago(s.fetched_at) }) : t("c360.src_cached", { name }),
+        s.fetched_at ? t("c360.src_cached_at_title", { name, when: dateTime(s.fetched_at) }) : t("c360.src_cached_title", { name }),
       ];
     case "timeout":
-      return [`${name} · timed out`, `${name}: no answer within the deadline${took ? ` (${took})` : ""}; everything else is shown.`];
+      return [t("c360.src_timeout", { name }), took ? t("c360.src_timeout_took_title", { name, took }) : t("c360.src_timeout_title", { name })];
     case "circuit_open":
-      return [`${name} · unavailable`, `${name}: failing repeatedly, so kefu is not asking it for a while (circuit open); everything else is shown.`];
+      return [t("c360.src_unavailable", { name }), t("c360.src_circuit_title", { name })];
     default:
-      return [`${name} · unavailable`, `${name}: could not be reached, or answered with an error; everything else is shown.`];
+      return [t("c360.src_unavailable", { name }), t("c360.src_error_title", { name })];
   }
 }
 
@@ -54,7 +58,7 @@ export function profile(customer, failing, key) {
     box.append(
       el("p", {
         class: "c360-empty",
-        text: failing.length ? `No profile for ${key}: ${listed(failing)} did not answer.` : `No profile found for ${key}.`,
+        text: failing.length ? t("c360.no_profile_failing", { key, systems: fmtList(failing) }) : t("c360.no_profile", { key }),
       }),
     );
     return box;
@@ -64,19 +68,19 @@ export function profile(customer, failing, key) {
       "div",
       { class: "c360-who" },
       el("strong", { class: "c360-name", text: customer.name || key }),
-      customer.tier ? el("span", { class: `tier tier-${slug(customer.tier)}`, title: "Tier", text: customer.tier }) : null,
+      customer.tier ? el("span", { class: `tier tier-${slug(customer.tier)}`, title: t("c360.tier"), text: codeText("c360.tier_", customer.tier) }) : null,
     ),
     el("div", { class: "c360-key", text: customer.key || key }),
   );
   const facts = el("dl", { class: "facts c360-facts" });
   const tags = (customer.tags || []).filter(Boolean);
   const rows = [
-    ["Email", customer.email],
-    ["Phone", customer.phone],
-    ["Company", customer.company],
-    ["Locale", customer.locale],
-    ["Tags", tags.length ? el("span", { class: "tags" }, tags.map((t) => el("span", { class: "tag", text: t }))) : null],
-    ["Since", customer.customer_since ? day(customer.customer_since) : null],
+    [t("c360.email"), customer.email],
+    [t("c360.phone"), customer.phone],
+    [t("c360.company"), customer.company],
+    [t("c360.locale"), customer.locale],
+    [t("c360.tags"), tags.length ? el("span", { class: "tags" }, tags.map((t) => el("span", { class: "tag", text: t }))) : null],
+    [t("c360.since"), customer.customer_since ? day(customer.customer_since) : null],
   ];
   for (const [label, value] of rows) {
     if (value === null || value === undefined || value === "") continue;
@@ -96,16 +100,12 @@ function section(id, title, count, ...children) {
 }
 
 function emptyText(what, failing) {
-  return el("p", { class: "c360-empty", text: failing.length ? `No ${what} found: ${listed(failing)} did not answer.` : `No ${what}.` });
-}
-
-function listed(names) {
-  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+  return el("p", { class: "c360-empty", text: failing.length ? t(`c360.no_${what}_failing`, { systems: fmtList(failing) }) : t(`c360.no_${what}`) });
 }
 
 /** `action(order)` may answer a button for the order's row (the 360's "Refund"), or null. */
 export function ordersSection(orders, failing, showAll, toggle, action = () => null) {
-  if (!orders.length) return section("orders", "Orders", 0, emptyText("orders", failing));
+  if (!orders.length) return section("orders", t("c360.orders"), 0, emptyText("orders", failing));
   const sorted = [...orders].sort((a, b) => String(b.created_at || "").localeCompare(String(a.created_at || "")));
   const shown = showAll ? sorted : sorted.slice(0, ORDERS_SHOWN);
   const list = el(
@@ -115,7 +115,7 @@ export function ordersSection(orders, failing, showAll, toggle, action = () => n
       el(
         "li",
         { class: "c360-row", dataset: { order: o.id } },
-        el("div", { class: "c360-line" }, el("span", { class: "c360-id", text: o.id }), chip(o.status)),
+        el("div", { class: "c360-line" }, el("span", { class: "c360-id", text: o.id }), chip(o.status, "st", "c360.order_")),
         el("div", { class: "c360-line muted" }, el("span", { text: money(o.total, o.currency) }), el("span", { text: o.created_at ? day(o.created_at) : "" })),
         orderActions(action(o)),
       ),
@@ -126,11 +126,11 @@ export function ordersSection(orders, failing, showAll, toggle, action = () => n
       ? el("button", {
           type: "button",
           class: "link-btn",
-          text: showAll ? "Show fewer" : `Show all ${sorted.length} orders`,
+          text: showAll ? t("c360.show_fewer") : tn("c360.show_all_orders", sorted.length),
           onclick: toggle,
         })
       : null;
-  return section("orders", "Orders", orders.length, list, more);
+  return section("orders", t("c360.orders"), orders.length, list, more);
 }
 
 function orderActions(button) {
@@ -138,24 +138,24 @@ function orderActions(button) {
 }
 
 export function ticketsSection(tickets, failing) {
-  if (!tickets.length) return section("tickets", "Tickets", 0, emptyText("tickets", failing));
+  if (!tickets.length) return section("tickets", t("c360.tickets"), 0, emptyText("tickets", failing));
   const list = el(
     "ul",
     { class: "c360-list" },
-    tickets.map((t) =>
+    tickets.map((ticket) =>
       el(
         "li",
-        { class: "c360-row", dataset: { ticket: t.id } },
-        el("div", { class: "c360-line" }, el("span", { class: "c360-id", text: t.id }), el("span", { class: "chips" }, chip(t.priority, "prio"), chip(t.status))),
-        el("div", { class: "c360-subject", text: t.subject || "(no subject)" }),
+        { class: "c360-row", dataset: { ticket: ticket.id } },
+        el("div", { class: "c360-line" }, el("span", { class: "c360-id", text: ticket.id }), el("span", { class: "chips" }, chip(ticket.priority, "prio", "tickets.priority_"), chip(ticket.status, "st", "tickets.status_"))),
+        el("div", { class: "c360-subject", text: ticket.subject || t("c360.no_subject") }),
       ),
     ),
   );
-  return section("tickets", "Tickets", tickets.length, list);
+  return section("tickets", t("c360.tickets"), tickets.length, list);
 }
 
 export function callsSection(calls, failing) {
-  if (!calls.length) return section("calls", "Calls", 0, emptyText("calls", failing));
+  if (!calls.length) return section("calls", t("c360.calls"), 0, emptyText("calls", failing));
   const sorted = [...calls].sort((a, b) => String(b.started_at || "").localeCompare(String(a.started_at || "")));
   const list = el(
     "ul",
@@ -168,24 +168,25 @@ export function callsSection(calls, failing) {
           "div",
           { class: "c360-line" },
           el("span", { class: "c360-id", text: c.started_at ? dateTime(c.started_at) : c.id }),
-          chip(c.outcome),
+          chip(c.outcome, "st", "c360.call_"),
         ),
         el(
           "div",
           { class: "c360-line muted" },
-          el("span", { text: [c.direction, c.agent].filter(Boolean).join(" · ") }),
-          el("span", { title: "Duration", text: duration(c.duration_seconds) }),
+          el("span", { text: [codeText("c360.call_", c.direction), c.agent].filter(Boolean).join(" · ") }),
+          el("span", { title: t("c360.duration"), text: duration(c.duration_seconds) }),
         ),
         c.notes ? el("p", { class: "c360-notes", text: c.notes }) : null,
       ),
     ),
   );
-  return section("calls", "Calls", calls.length, list);
+  return section("calls", t("c360.calls"), calls.length, list);
 }
 
-function chip(value, kind = "st") {
+/** A status from a department system, in the catalog's words when it knows the code. */
+function chip(value, kind, prefix) {
   if (!value) return null;
-  return el("span", { class: `st ${kind}-${slug(value)}`, text: String(value).replace(/_/g, " ") });
+  return el("span", { class: `st ${kind}-${slug(value)}`, text: codeText(prefix, value).replace(/_/g, " ") });
 }
 
 // ---- formatting ------------------------------------------------------------------
@@ -197,20 +198,15 @@ function slug(value) {
 function money(total, currency) {
   const n = Number(total);
   if (total === undefined || total === null || total === "" || Number.isNaN(n)) return [total, currency].filter(Boolean).join(" ");
-  const amount = n.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return currency ? `${amount} ${currency}` : amount;
+  return currency ? fmtMoney(n, currency) : fmtNumber(n);
 }
 
 function day(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
+  return fmtDate(iso) || String(iso);
 }
 
 function dateTime(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return `${day(iso)} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  return fmtDateTime(iso) || String(iso);
 }
 
 /** 811 -> "13:31"; an hour or more -> "1:02:03". */
@@ -222,14 +218,10 @@ function duration(seconds) {
   return `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}:${s}`;
 }
 
+/** "just now", else "3 minutes ago" in the agent's language. */
 function ago(iso) {
   const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
   if (Number.isNaN(seconds)) return "";
-  if (seconds < 10) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 24) return `${hours} h ago`;
-  return `on ${day(iso)}`;
+  if (seconds < 45) return t("c360.just_now");
+  return fmtRelative(iso);
 }

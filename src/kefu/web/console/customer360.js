@@ -8,7 +8,9 @@
 
 import { customer360, customerSources } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { changed, customerNames } from "./state.js";
+import { why } from "./why.js";
 import { findForm, link, panel } from "./c360_find.js";
 import { orderAction, sagasSection } from "./c360_sagas.js";
 import {
@@ -99,7 +101,7 @@ function render() {
   box.classList.toggle("loading", panel.view.loading);
   box.setAttribute("aria-busy", String(panel.view.loading));
   if (none) {
-    body.append(el("p", { class: "c360-note", text: "No company systems are connected: configure sources to see profile, orders, tickets and calls here." }));
+    body.append(el("p", { class: "c360-note", text: t("c360.no_sources") }));
     return;
   }
   if (!panel.view.key) {
@@ -112,8 +114,8 @@ function render() {
       {
         type: "button",
         class: "icon-btn c360-refresh",
-        "aria-label": "Refresh",
-        title: "Fetch again from every system, bypassing the cache",
+        "aria-label": t("common.refresh"),
+        title: t("c360.refresh_title"),
         disabled: panel.view.loading,
         onclick: () => load(true),
       },
@@ -123,15 +125,15 @@ function render() {
   if (panel.view.data) {
     for (const badge of sourceBadges(panel.view.data.sources || {})) badges.append(badge);
   } else if (panel.view.loading) {
-    badges.append(el("span", { class: "src-badge pending", text: "fetching…" }));
+    badges.append(el("span", { class: "src-badge pending", text: t("c360.fetching") }));
   }
   if (panel.view.error) {
     body.append(
       el(
         "div",
         { class: "c360-error", role: "alert" },
-        el("span", { text: `Could not load the customer: ${panel.view.error.message}` }),
-        el("button", { type: "button", class: "btn small", text: "Try again", onclick: () => load(false) }),
+        el("span", { text: t("c360.load_failed", { error: why(panel.view.error) }) }),
+        el("button", { type: "button", class: "btn small", text: t("c360.try_again"), onclick: () => load(false) }),
       ),
     );
   }
@@ -182,8 +184,8 @@ function refreshIcon() {
 function skeleton() {
   return el(
     "div",
-    { class: "c360-skeleton", "aria-label": `Loading customer ${panel.view.key}` },
-    el("span", { class: "c360-loading", text: `Loading ${panel.view.key}…` }),
+    { class: "c360-skeleton", "aria-label": t("c360.loading_customer", { key: panel.view.key }) },
+    el("span", { class: "c360-loading", text: t("c360.loading_key", { key: panel.view.key }) }),
     el("div", { class: "bone wide" }),
     el("div", { class: "bone" }),
     el("div", { class: "bone" }),
@@ -193,17 +195,17 @@ function skeleton() {
 /** How this conversation got its customer: a verified identity, or an agent's link. */
 function via() {
   if (!panel.view.linked) {
-    return el("p", { class: "c360-via", text: "✓ Verified identity of the visitor" });
+    return el("p", { class: "c360-via", text: t("c360.verified") });
   }
   return el(
     "p",
     { class: "c360-via" },
-    el("span", { text: "Linked by an agent · " }),
+    el("span", { text: `${t("c360.linked_by_agent")} · ` }),
     el("button", {
       type: "button",
       class: "link-btn",
-      text: "Unlink",
-      title: `Unlink this conversation from ${panel.view.key}`,
+      text: t("c360.unlink"),
+      title: t("c360.unlink_title", { key: panel.view.key }),
       onclick: (event) => link(null, event.currentTarget),
     }),
     el("span", { class: "c360-inline-error", role: "alert", dataset: { error: "unlink" } }),

@@ -3,7 +3,9 @@
 // days, as the server counts them. Everything shown goes in as text (textContent).
 
 import { get } from "./api.js";
-import { $, $$, clear, el, shortDuration } from "./dom.js";
+import { $, $$, clear, el } from "./dom.js";
+import { fmtDuration, fmtNumber, lang, t, tn } from "./i18n.js";
+import { why } from "./why.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 // Chart geometry in viewBox units; CSS scales the whole drawing to the page's width.
@@ -34,9 +36,13 @@ function lastDays(n) {
   return { from: from.toISOString().slice(0, 10), to: today.toISOString().slice(0, 10) };
 }
 
-const seconds = (value) => (value === null ? "—" : shortDuration(value * 1000));
-const average = (value) => (value === null ? "—" : value.toFixed(1));
-const dayLabel = (iso, options) => new Date(`${iso}T00:00:00Z`).toLocaleDateString([], { timeZone: "UTC", ...options });
+const seconds = (value) => (value === null ? "—" : fmtDuration(value));
+const oneDecimal = () => new Intl.NumberFormat(lang(), { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const average = (value) => (value === null ? "—" : oneDecimal().format(value));
+const percent = (value) => (value === null ? "—" : new Intl.NumberFormat(lang(), { style: "percent", maximumFractionDigits: 1 }).format(value / 100));
+const count = (value) => fmtNumber(value);
+// The server counts UTC days: a day's label is that UTC day, in the agent's language.
+const dayLabel = (iso, options) => new Intl.DateTimeFormat(lang(), { timeZone: "UTC", ...options }).format(new Date(`${iso}T00:00:00Z`));
 
 export async function loadReports() {
   if (!wired) {
@@ -44,7 +50,7 @@ export async function loadReports() {
     for (const button of $$("#rp-periods [data-days]")) {
       button.addEventListener("click", () => {
         days = Number(button.dataset.days);
-        loadReports().catch((err) => ($("[data-error=reports]").textContent = err.message));
+        loadReports().catch((err) => ($("[data-error=reports]").textContent = why(err)));
       });
     }
   }
@@ -54,7 +60,10 @@ export async function loadReports() {
   const report = await get(`/api/v1/reports/summary?from=${from}&to=${to}`);
   if (mine !== asked) return;
   $("[data-error=reports]").textContent = "";
-  $("#rp-range").textContent = `${dayLabel(from, { day: "numeric", month: "short" })} – ${dayLabel(to, { day: "numeric", month: "short", year: "numeric" })} (UTC days)`;
+  $("#rp-range").textContent = t("reports.range", {
+    from: dayLabel(from, { day: "numeric", month: "short" }),
+    to: dayLabel(to, { day: "numeric", month: "short", year: "numeric" }),
+  });
   renderTiles(report);
   renderChart(report.conversations.per_day);
   renderAgents(report.agents);
@@ -68,18 +77,24 @@ function tile(key, label, value, detail) {
 }
 
 function renderTiles(report) {
-  const { conversations: c, first_response: fr, resolution: r, satisfaction: s, tickets: t } = report;
+  const { conversations: c, first_response: fr, resolution: r, satisfaction: s, tickets: tk } = report;
   const box = $("#rp-tiles");
   clear(box);
   box.append(
-    tile("conversations", "Conversations", String(c.opened), `${c.closed} closed · ${c.waiting_now} waiting now`),
-    tile("first-response", "Median first response", seconds(fr.median_seconds),
-      `p90 ${seconds(fr.p90_seconds)} · ${fr.unanswered} not answered yet`),
-    tile("resolution", "Median resolution", seconds(r.median_seconds), `p90 ${seconds(r.p90_seconds)} · ${r.count} closed`),
-    tile("csat", "CSAT", s.csat_percent === null ? "—" : `${s.csat_percent}%`,
-      s.ratings ? `average ${average(s.average)} of 5 · ${s.ratings} ratings` : "no ratings"),
-    tile("tickets", "Tickets", String(t.created),
-      `${t.solved} solved · SLA missed: ${t.first_response_breaches} first response, ${t.resolution_breaches} resolution`));
+    tile("conversations", t("reports.conversations"), count(c.opened),
+      t("reports.conversations_detail", { closed: count(c.closed), waiting: count(c.waiting_now) })),
+    tile("first-response", t("reports.median_first"), seconds(fr.median_seconds),
+      t("reports.first_detail", { p90: seconds(fr.p90_seconds), count: count(fr.unanswered) })),
+    tile("resolution", t("reports.median_resolution"), seconds(r.median_seconds),
+      t("reports.resolution_detail", { p90: seconds(r.p90_seconds), count: count(r.count) })),
+    tile("csat", t("reports.csat"), percent(s.csat_percent),
+      s.ratings ? tn("reports.ratings_detail", s.ratings, { average: average(s.average) }) : t("reports.no_ratings")),
+    tile("tickets", t("reports.tickets"), count(tk.created),
+      t("reports.tickets_detail", {
+        solved: count(tk.solved),
+        first: count(tk.first_response_breaches),
+        resolution: count(tk.resolution_breaches),
+      })));
 }
 
 function renderChart(perDay) {
@@ -95,11 +110,11 @@ function renderChart(perDay) {
   const closed = perDay.reduce((sum, d) => sum + d.closed, 0);
   const chart = svg("svg", {
     viewBox: `0 0 ${CHART.width} ${CHART.height}`, class: "rp-svg", role: "img",
-    "aria-label": `Conversations per day: ${opened} opened, ${closed} closed`,
+    "aria-label": t("reports.chart_aria", { opened: count(opened), closed: count(closed) }),
   });
   for (const value of [0, top]) {
     chart.append(svg("line", { x1: CHART.left, x2: CHART.width - CHART.right, y1: y(value), y2: y(value), class: "rp-grid" }));
-    chart.append(svgText({ x: CHART.left - 6, y: y(value) + 4, class: "rp-axis", "text-anchor": "end" }, String(value)));
+    chart.append(svgText({ x: CHART.left - 6, y: y(value) + 4, class: "rp-axis", "text-anchor": "end" }, count(value)));
   }
   // Every label when they fit, else about ten of them.
   const labelEvery = Math.ceil(perDay.length / 10);
@@ -107,7 +122,11 @@ function renderChart(perDay) {
     const middle = CHART.left + slot * index + slot / 2;
     const group = svg("g", { "data-date": day.date });
     const title = svg("title"); // the tooltip over the day's bars
-    title.textContent = `${dayLabel(day.date, { weekday: "short", day: "numeric", month: "short" })}: ${day.opened} opened, ${day.closed} closed`;
+    title.textContent = t("reports.day_title", {
+      day: dayLabel(day.date, { weekday: "short", day: "numeric", month: "short" }),
+      opened: count(day.opened),
+      closed: count(day.closed),
+    });
     group.append(title);
     group.append(svg("rect", { x: middle - bar - 1, y: y(day.opened), width: bar, height: y(0) - y(day.opened), rx: 2, class: "rp-bar opened" }));
     group.append(svg("rect", { x: middle + 1, y: y(day.closed), width: bar, height: y(0) - y(day.closed), rx: 2, class: "rp-bar closed" }));
@@ -119,8 +138,8 @@ function renderChart(perDay) {
   });
   box.append(chart,
     el("p", { class: "rp-legend" },
-      el("span", { class: "rp-key opened", "aria-hidden": "true" }), "Opened ",
-      el("span", { class: "rp-key closed", "aria-hidden": "true" }), "Closed"));
+      el("span", { class: "rp-key opened", "aria-hidden": "true" }), `${t("reports.opened")} `,
+      el("span", { class: "rp-key closed", "aria-hidden": "true" }), t("reports.closed")));
 }
 
 function renderAgents(agents) {
@@ -130,12 +149,12 @@ function renderAgents(agents) {
   for (const agent of agents) {
     rows.append(el("tr", { "data-agent": agent.id },
       el("th", { scope: "row", text: agent.name }),
-      el("td", { class: "num", text: String(agent.conversations_closed) }),
-      el("td", { class: "num", text: String(agent.messages_sent) }),
-      el("td", { class: "num", text: String(agent.first_responses) }),
+      el("td", { class: "num", text: count(agent.conversations_closed) }),
+      el("td", { class: "num", text: count(agent.messages_sent) }),
+      el("td", { class: "num", text: count(agent.first_responses) }),
       el("td", { class: "num", text: seconds(agent.first_response_median_seconds) }),
-      el("td", { class: "num", text: String(agent.ratings) }),
+      el("td", { class: "num", text: count(agent.ratings) }),
       el("td", { class: "num", text: average(agent.rating_average) }),
-      el("td", { class: "num", text: agent.csat_percent === null ? "—" : `${agent.csat_percent}%` })));
+      el("td", { class: "num", text: percent(agent.csat_percent) })));
   }
 }

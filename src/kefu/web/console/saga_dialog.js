@@ -6,7 +6,9 @@
 
 import { startSaga } from "./api.js";
 import { clear, el } from "./dom.js";
+import { fmtNumber, t } from "./i18n.js";
 import { label, plannedSteps } from "./saga_timeline.js";
+import { why } from "./why.js";
 
 let dialog = null;
 
@@ -36,8 +38,9 @@ export function confirmSaga({ definition, customerKey, prefill = {}, locked = []
   const idempotencyKey = newIdempotencyKey();
   const fields = Object.entries(definition.input || {});
   const error = el("p", { class: "form-error saga-dialog-error", role: "alert" });
-  const confirm = el("button", { type: "submit", class: "btn primary", text: `Confirm: ${definition.title || definition.name}` });
-  const cancel = el("button", { type: "button", class: "btn", text: "Cancel", onclick: () => box.close() });
+  const confirmText = t("sagas.confirm", { title: definition.title || definition.name });
+  const confirm = el("button", { type: "submit", class: "btn primary", text: confirmText });
+  const cancel = el("button", { type: "button", class: "btn", text: t("common.cancel"), onclick: () => box.close() });
   const form = el(
     "form",
     { class: "saga-dialog-form", method: "dialog", novalidate: true, autocomplete: "off" },
@@ -50,9 +53,9 @@ export function confirmSaga({ definition, customerKey, prefill = {}, locked = []
     el(
       "div",
       { class: "saga-dialog-body" },
-      el("h3", { text: "It will send" }),
+      el("h3", { text: t("sagas.will_send") }),
       el("div", { class: "saga-fields" }, fields.map(([name, spec]) => field(name, spec, prefill[name], locked.includes(name), currency))),
-      el("h3", { text: `Steps (${(definition.steps || []).length})` }),
+      el("h3", { text: t("sagas.steps_count", { count: fmtNumber((definition.steps || []).length) }) }),
       plannedSteps(definition),
     ),
     el("footer", { class: "saga-dialog-foot" }, error, el("div", { class: "saga-dialog-buttons" }, cancel, confirm)),
@@ -65,7 +68,7 @@ export function confirmSaga({ definition, customerKey, prefill = {}, locked = []
     if (!input) return;
     busy = true;
     confirm.disabled = true;
-    confirm.textContent = "Starting…";
+    confirm.textContent = t("sagas.starting");
     error.textContent = "";
     try {
       const answer = await startSaga(definition.name, input, customerKey, idempotencyKey);
@@ -73,9 +76,9 @@ export function confirmSaga({ definition, customerKey, prefill = {}, locked = []
       onStarted(answer.saga_id);
     } catch (err) {
       // Nothing started on a refusal; after a lost answer the same key finds the same saga.
-      error.textContent = err.status === 422 ? `Not started: ${err.message}` : `Could not start it: ${err.message}`;
+      error.textContent = t(err.status === 422 ? "sagas.not_started" : "sagas.start_failed", { error: why(err) });
       confirm.disabled = false;
-      confirm.textContent = `Confirm: ${definition.title || definition.name}`;
+      confirm.textContent = confirmText;
     } finally {
       busy = false;
     }
@@ -123,7 +126,7 @@ function field(name, spec, value, locked, currency) {
   return el(
     "div",
     { class: `saga-field${locked ? " locked" : ""}`, dataset: { field: name } },
-    el("label", { for: id }, label(name), spec.required ? null : el("span", { class: "muted", text: " (optional)" })),
+    el("label", { for: id }, label(name), spec.required ? null : el("span", { class: "muted", text: ` ${t("sagas.optional")}` })),
     el("div", { class: "saga-field-row" }, input, unit),
     spec.description ? el("p", { id: `${id}-hint`, class: "hint", text: spec.description }) : null,
   );
@@ -142,7 +145,7 @@ function readInput(form, fields, error) {
     }
     if (Array.isArray(spec.enum)) {
       if (node.value === "") {
-        if (spec.required) return refuse(node, error, `${label(name)} is required.`);
+        if (spec.required) return refuse(node, error, t("sagas.required", { label: label(name) }));
       } else {
         input[name] = spec.enum[Number(node.value)]; // the declared value, of its own type
       }
@@ -150,20 +153,20 @@ function readInput(form, fields, error) {
     }
     const raw = node.value.trim();
     if (!raw) {
-      if (spec.required) return refuse(node, error, `${label(name)} is required.`);
+      if (spec.required) return refuse(node, error, t("sagas.required", { label: label(name) }));
       continue;
     }
     if (type === "number" || type === "integer") {
       const n = Number(raw);
-      if (!Number.isFinite(n) || (type === "integer" && !Number.isInteger(n))) return refuse(node, error, `${label(name)} must be a number.`);
-      if (spec.minimum !== undefined && n < spec.minimum) return refuse(node, error, `${label(name)} must be at least ${spec.minimum}.`);
-      if (spec.maximum !== undefined && n > spec.maximum) return refuse(node, error, `${label(name)} must be at most ${spec.maximum}.`);
+      if (!Number.isFinite(n) || (type === "integer" && !Number.isInteger(n))) return refuse(node, error, t("sagas.not_number", { label: label(name) }));
+      if (spec.minimum !== undefined && n < spec.minimum) return refuse(node, error, t("sagas.at_least", { label: label(name), min: spec.minimum }));
+      if (spec.maximum !== undefined && n > spec.maximum) return refuse(node, error, t("sagas.at_most", { label: label(name), max: spec.maximum }));
       input[name] = n;
     } else if (type === "object" || type === "array") {
       try {
         input[name] = JSON.parse(raw);
       } catch {
-        return refuse(node, error, `${label(name)} must be JSON.`);
+        return refuse(node, error, t("sagas.not_json", { label: label(name) }));
       }
     } else {
       input[name] = raw;

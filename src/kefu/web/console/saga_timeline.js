@@ -6,14 +6,9 @@
 // Errors and inputs come from department systems and agents: text only, via el().
 
 import { el } from "./dom.js";
+import { fmtDateTime, fmtNumber, fmtTime, t, tn } from "./i18n.js";
+import { codeText } from "./why.js";
 
-const SAGA_HINTS = {
-  running: "Working through its steps",
-  completed: "Every step done",
-  compensating: "Undoing the steps that were done",
-  compensated: "Every step that was done has been undone",
-  failed: "Stopped: a person must retry or compensate it",
-};
 
 const STEP_MARKS = {
   pending: "",
@@ -26,7 +21,13 @@ const STEP_MARKS = {
 };
 
 export function sagaBadge(status) {
-  return el("span", { class: `saga-badge saga-${slug(status)}`, dataset: { status }, title: SAGA_HINTS[status] || "", text: status || "unknown" });
+  const hint = codeText("sagas.hint_", status);
+  return el("span", {
+    class: `saga-badge saga-${slug(status)}`,
+    dataset: { status },
+    title: hint === status ? "" : hint,
+    text: codeText("sagas.status_", status || "unknown"),
+  });
 }
 
 export function sagaTitle(saga, definition) {
@@ -47,18 +48,19 @@ export function progress(saga) {
   if (undoing) {
     const undone = count((s) => s.status === "compensated");
     const toUndo = count((s) => ["done", "compensating", "compensated"].includes(s.status) || (s.compensation_attempts || 0) > 0);
-    const text = `${undone} of ${toUndo} undone`;
-    return saga.status === "failed" ? `${text}, stopped while undoing` : text;
+    const numbers = { undone: fmtNumber(undone), total: fmtNumber(toUndo) };
+    return t(saga.status === "failed" ? "sagas.progress_undone_stopped" : "sagas.progress_undone", numbers);
   }
-  const text = `${count((s) => s.status === "done")} of ${steps.length} steps done`;
-  return saga.status === "failed" ? `${text}, stopped` : text;
+  const numbers = { done: fmtNumber(count((s) => s.status === "done")), total: fmtNumber(steps.length) };
+  return t(saga.status === "failed" ? "sagas.progress_done_stopped" : "sagas.progress_done", numbers);
 }
 
 /** The saga's error in words: why it stopped, or why it was undone. */
 export function sagaError(saga) {
   if (!saga.error) return null;
-  const lead = saga.status === "failed" ? "Stopped: " : saga.status === "compensated" || saga.status === "compensating" ? "Undone after: " : "";
-  return el("p", { class: "saga-error", role: saga.status === "failed" ? "status" : undefined, text: `${lead}${saga.error}` });
+  const undone = saga.status === "compensated" || saga.status === "compensating";
+  const text = saga.status === "failed" ? t("sagas.error_stopped", { error: saga.error }) : undone ? t("sagas.error_undone", { error: saga.error }) : saga.error;
+  return el("p", { class: "saga-error", role: saga.status === "failed" ? "status" : undefined, text });
 }
 
 /** The input the saga was started with, as the definition orders it. */
@@ -78,7 +80,7 @@ export function timeline(saga, definition) {
   const titles = new Map(((definition && definition.steps) || []).map((s) => [s.name, s]));
   return el(
     "ol",
-    { class: "saga-steps", "aria-label": `Steps of ${sagaTitle(saga, definition)}` },
+    { class: "saga-steps", "aria-label": t("sagas.steps_of", { title: sagaTitle(saga, definition) }) },
     (saga.steps || []).map((step) => stepRow(step, titles.get(step.name))),
   );
 }
@@ -86,12 +88,12 @@ export function timeline(saga, definition) {
 function stepRow(step, declared) {
   const status = step.status || "pending";
   const meta = [];
-  if (step.attempts) meta.push(`${step.attempts} ${step.attempts === 1 ? "attempt" : "attempts"}`);
-  if (step.compensation_attempts) meta.push(`undo: ${step.compensation_attempts} ${step.compensation_attempts === 1 ? "attempt" : "attempts"}`);
+  if (step.attempts) meta.push(tn("sagas.attempts", step.attempts));
+  if (step.compensation_attempts) meta.push(tn("sagas.undo_attempts", step.compensation_attempts));
   // How long the step took; after an undo the span covers the undo (and any wait for a person).
   const took = step.compensation_attempts ? "" : tookText(step.started_at, step.finished_at);
   if (took) meta.push(took);
-  if (declared && declared.compensable === false) meta.push("cannot be undone");
+  if (declared && declared.compensable === false) meta.push(t("sagas.cannot_undo"));
   return el(
     "li",
     { class: `saga-step step-${slug(status)}`, dataset: { step: step.name, status } },
@@ -103,7 +105,7 @@ function stepRow(step, declared) {
         "div",
         { class: "saga-step-line" },
         el("span", { class: "saga-step-title", text: (declared && declared.title) || step.title || step.name }),
-        el("span", { class: "saga-step-status", text: status }),
+        el("span", { class: "saga-step-status", text: codeText("sagas.step_", status) }),
       ),
       meta.length ? el("div", { class: "saga-step-meta", text: meta.join(" · ") }) : null,
       step.error ? el("p", { class: "saga-step-error", text: step.error }) : null,
@@ -130,9 +132,9 @@ export function plannedSteps(definition) {
             el(
               "span",
               { class: `saga-undo ${step.compensable ? "yes" : "no"}`, dataset: { undo: step.compensable ? "yes" : "no" } },
-              step.compensable ? "can be undone" : "cannot be undone",
+              t(step.compensable ? "sagas.can_undo" : "sagas.cannot_undo"),
             ),
-            step.pivot ? el("span", { class: "saga-pivot", title: "Once this step is done the saga only goes forward", text: "point of no return" }) : null,
+            step.pivot ? el("span", { class: "saga-pivot", title: t("sagas.pivot_title"), text: t("sagas.pivot") }) : null,
           ),
         ),
       ),
@@ -143,22 +145,22 @@ export function plannedSteps(definition) {
 export function dateTime(iso) {
   const d = new Date(iso);
   if (!iso || Number.isNaN(d.getTime())) return "";
-  const sameDay = d.toDateString() === new Date().toDateString();
-  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  return sameDay ? time : `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}`;
+  return d.toDateString() === new Date().toDateString() ? fmtTime(d) : fmtDateTime(d);
 }
 
 function tookText(started, finished) {
   if (!started || !finished) return "";
   const ms = Date.parse(finished) - Date.parse(started);
   if (Number.isNaN(ms) || ms < 0) return "";
-  if (ms < 1000) return `${Math.max(1, Math.round(ms))} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 60000)} min`;
+  if (ms < 1000) return t("sagas.took_ms", { n: fmtNumber(Math.max(1, Math.round(ms))) });
+  if (ms < 60000) return t("sagas.took_s", { n: fmtNumber(Number((ms / 1000).toFixed(1))) });
+  return t("sagas.took_min", { n: fmtNumber(Math.round(ms / 60000)) });
 }
 
-/** "order_id" -> "Order ID": an input's name as a label. */
+/** "order_id" -> "Order ID": an input's name as a label, the catalog's when it has one. */
 export function label(name) {
+  const known = codeText("sagas.input_", name);
+  if (known !== name) return known;
   const text = name.replace(/_/g, " ").replace(/\bid\b/, "ID");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -6,8 +6,10 @@
 
 import { compensateSaga, getSaga, listSagas, retrySaga } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { announceSaga, byNewest, currentStamp, definitions, known, onSagaChange, remember, rememberAll } from "./saga_state.js";
 import { dateTime, failedBackward, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
+import { why } from "./why.js";
 
 const PAGE_SIZE = 25;
 const FILTERS = ["status", "name", "customer_key"];
@@ -49,7 +51,7 @@ export async function showSagas() {
   const select = $("#sg-filters select[name=name]");
   const chosen = select.value;
   clear(select);
-  select.append(el("option", { value: "", text: "Any" }));
+  select.append(el("option", { value: "", text: t("common.any") }));
   for (const definition of page.defs.values()) select.append(el("option", { value: definition.name, text: definition.title || definition.name }));
   select.value = chosen;
   readFilters();
@@ -87,7 +89,7 @@ async function reloadList() {
     if (mine !== page.seq) return;
     page.ids = [];
     page.next = null;
-    $("#sg-list-error").textContent = `Could not load the sagas: ${err.message}`;
+    $("#sg-list-error").textContent = t("sagas.load_failed", { error: why(err) });
   }
   pane.setAttribute("aria-busy", "false");
   drawList();
@@ -106,7 +108,7 @@ async function loadMore() {
     for (const saga of rememberAll(answer.items || [], askedAt)) if (!have.has(saga.id)) page.ids.push(saga.id);
     page.next = answer.next || null;
   } catch (err) {
-    $("#sg-list-error").textContent = `Could not load more: ${err.message}`;
+    $("#sg-list-error").textContent = t("sagas.more_failed", { error: why(err) });
   } finally {
     button.disabled = false;
   }
@@ -130,7 +132,7 @@ function drawList() {
   const items = page.ids.map((id) => known(id)).filter(Boolean);
   for (const saga of items) list.append(rowOf(saga));
   $("#sg-empty").hidden = items.length > 0 || !!$("#sg-list-error").textContent;
-  $("#sg-empty").textContent = FILTERS.some((f) => page.filters[f]) ? "No sagas match these filters." : "No sagas yet.";
+  $("#sg-empty").textContent = t(FILTERS.some((f) => page.filters[f]) ? "sagas.empty_filtered" : "sagas.empty");
   $("#sg-more").hidden = !page.next;
 }
 
@@ -194,7 +196,7 @@ async function refreshDetail() {
     if (page.openId === id) announceSaga(saga);
   } catch (err) {
     if (page.openId !== id) return;
-    page.notice = { error: true, text: `Could not read the saga: ${err.message}` };
+    page.notice = { error: true, text: t("sagas.read_failed", { error: why(err) }) };
     drawDetail();
   }
 }
@@ -204,7 +206,7 @@ function drawDetail() {
   clear(box);
   const saga = known(page.openId);
   if (!saga) {
-    box.append(el("p", { class: "hint", text: "Loading…" }));
+    box.append(el("p", { class: "hint", text: t("common.loading") }));
     return;
   }
   const definition = page.defs.get(saga.name);
@@ -220,7 +222,7 @@ function drawDetail() {
     el(
       "header",
       { class: "tk-view-head" },
-      el("button", { type: "button", class: "icon-btn only-narrow", "aria-label": "Back to the sagas", onclick: () => showDetail(null) }, "←"),
+      el("button", { type: "button", class: "icon-btn only-narrow", "aria-label": t("sagas.back"), onclick: () => showDetail(null) }, "←"),
       el(
         "div",
         { class: "tk-title" },
@@ -234,13 +236,13 @@ function drawDetail() {
     el(
       "div",
       { class: "sg-grid" },
-      el("section", { class: "card", "aria-labelledby": "sg-steps-h" }, el("h3", { id: "sg-steps-h", text: "Steps" }), timeline(saga, definition)),
+      el("section", { class: "card", "aria-labelledby": "sg-steps-h" }, el("h3", { id: "sg-steps-h", text: t("sagas.steps") }), timeline(saga, definition)),
       el(
         "section",
         { class: "card", "aria-labelledby": "sg-facts-h" },
-        el("h3", { id: "sg-facts-h", text: "Saga" }),
+        el("h3", { id: "sg-facts-h", text: t("sagas.saga") }),
         facts(saga),
-        el("h3", { class: "sg-input-h", text: "Input" }),
+        el("h3", { class: "sg-input-h", text: t("sagas.input") }),
         inputFacts(saga.input, definition),
       ),
     ),
@@ -250,10 +252,10 @@ function drawDetail() {
 function facts(saga) {
   const dl = el("dl", { class: "facts" });
   const rows = [
-    ["Name", saga.name],
-    ["Customer", saga.customer_key],
-    ["Started", dateTime(saga.started_at)],
-    ["Finished", saga.finished_at ? dateTime(saga.finished_at) : null],
+    [t("sagas.name"), saga.name],
+    [t("sagas.customer"), saga.customer_key],
+    [t("sagas.started"), dateTime(saga.started_at)],
+    [t("sagas.finished"), saga.finished_at ? dateTime(saga.finished_at) : null],
   ];
   for (const [label, value] of rows) if (value) dl.append(el("dt", { text: label }), el("dd", { text: value }));
   return dl;
@@ -265,9 +267,7 @@ function actions(saga) {
     : el("p", { class: "form-error", role: "alert" });
   if (saga.status !== "failed") return el("div", { class: "sg-actions" }, notice);
   const backward = failedBackward(saga);
-  const choice = backward
-    ? "It stopped while undoing its steps and waits for a person: retry or compensate resumes the undoing."
-    : "It stopped past its point of no return and waits for a person: retry resumes it from the failed step (it can only go forward).";
+  const choice = t(backward ? "sagas.choice_backward" : "sagas.choice_forward");
   return el(
     "div",
     { class: "sg-actions" },
@@ -275,13 +275,13 @@ function actions(saga) {
     el(
       "div",
       { class: "sg-buttons" },
-      el("button", { type: "button", class: "btn primary", text: "Retry", onclick: (e) => act(saga, "retry", e.currentTarget) }),
+      el("button", { type: "button", class: "btn primary", text: t("sagas.retry"), onclick: (e) => act(saga, "retry", e.currentTarget) }),
       el("button", {
         type: "button",
         class: "btn danger",
-        text: "Compensate",
+        text: t("sagas.compensate"),
         disabled: !backward,
-        title: backward ? "Undo the steps that were done" : "Past its point of no return: only retry",
+        title: t(backward ? "sagas.compensate_title" : "sagas.compensate_off_title"),
         onclick: (e) => act(saga, "compensate", e.currentTarget),
       }),
     ),
@@ -291,11 +291,11 @@ function actions(saga) {
 
 
 async function act(saga, what, button) {
-  if (what === "compensate" && !confirm(`Undo the steps of ${saga.id} that were done?`)) return;
+  if (what === "compensate" && !confirm(t("sagas.compensate_confirm", { id: saga.id }))) return;
   for (const b of button.parentElement.querySelectorAll("button")) b.disabled = true; // one action at a time
   try {
     await (what === "retry" ? retrySaga(saga.id) : compensateSaga(saga.id));
-    page.notice = { error: false, text: what === "retry" ? "Retrying from the failed step…" : "Compensating…" };
+    page.notice = { error: false, text: t(what === "retry" ? "sagas.retrying" : "sagas.compensating") };
   } catch (err) {
     page.notice = { error: true, text: refusal(what, err) };
   }
@@ -306,7 +306,10 @@ async function act(saga, what, button) {
 /** A refusal in words: 409 means the saga moved on (someone else acted, or it finished). */
 function refusal(what, err) {
   const verb = what === "retry" ? "retry" : "compensate";
-  if (err.status === 409) return `Cannot ${verb} it now: ${err.message || "only a failed saga can be"}. The saga is shown as it is now.`;
-  if (err.status === 403) return `You may not ${verb} sagas: supervisors and admins can.`;
-  return `Could not ${verb} it: ${err.message}`;
+  if (err.status === 409) {
+    const reason = ((err.code && why(err)) || t("sagas.only_failed")).replace(/[.。]$/, ""); // the sentence ends it
+    return t(`sagas.${verb}_conflict`, { reason });
+  }
+  if (err.status === 403) return t(`sagas.${verb}_forbidden`);
+  return t(`sagas.${verb}_failed`, { error: why(err) });
 }

@@ -6,7 +6,9 @@
 // tickets.js, so no module imports one that imports it back.
 
 import { $, el } from "./dom.js";
+import { fmtDateTime, t } from "./i18n.js";
 import { state } from "./state.js";
+import { codeText } from "./why.js";
 
 export const FILTER_KEYS = ["status", "priority", "assignee", "queue", "customer_key"];
 
@@ -46,31 +48,40 @@ export function teamMembers() {
 }
 
 export function assigneeName(id) {
-  if (!id) return "Unassigned";
+  if (!id) return t("tickets.unassigned");
   const agent = state.agents.get(id);
-  const name = agent ? agent.name : "Unknown agent";
-  return id === state.me.id ? `${name} (you)` : name;
+  const name = agent ? agent.name : t("tickets.unknown_agent");
+  return id === state.me.id ? t("tickets.name_you", { name }) : name;
 }
 
 export function actorName(actor) {
   if (!actor) return "kefu";
   const [kind, id] = [actor.slice(0, actor.indexOf(":")), actor.slice(actor.indexOf(":") + 1)];
   if (kind === "agent") return assigneeName(id);
-  if (kind === "rule") return `Rule ${id}`;
-  if (kind === "machine") return `API (${id})`;
+  if (kind === "rule") return t("tickets.actor_rule", { id });
+  if (kind === "machine") return t("tickets.actor_api", { id });
   return actor;
 }
 
 export function statusBadge(status) {
-  return el("span", { class: `st st-${status}`, dataset: { status }, text: status });
+  return el("span", { class: `st st-${status}`, dataset: { status }, text: statusText(status) });
 }
 
 export function priorityBadge(priority) {
-  return el("span", { class: `prio prio-${priority}`, dataset: { priority }, title: "Priority", text: priority });
+  return el("span", { class: `prio prio-${priority}`, dataset: { priority }, title: t("tickets.priority"), text: priorityText(priority) });
 }
 
 export function dateTime(iso) {
-  return new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return fmtDateTime(iso);
+}
+
+/** A ticket status ("open") or priority ("urgent") in the agent's language. */
+export function statusText(status) {
+  return codeText("tickets.status_", status);
+}
+
+export function priorityText(priority) {
+  return codeText("tickets.priority_", priority);
 }
 
 export function svgIcon(d) {

@@ -7,7 +7,9 @@
 import { get, ticketFromConversation, updateTicket } from "./api.js";
 import { $, clear, el } from "./dom.js";
 import { openDrawer } from "./drawer.js";
+import { t, tn } from "./i18n.js";
 import { state, visitorName } from "./state.js";
+import { why } from "./why.js";
 
 let forId = null;
 let seq = 0;
@@ -31,20 +33,20 @@ export async function openTicketForm(id) {
   $("#tk-side-status").textContent = "";
   $("#tk-side-create").disabled = false;
   $("#tk-side-create").hidden = false;
-  $("#tk-side-cancel").textContent = "Cancel";
+  $("#tk-side-cancel").textContent = t("common.cancel");
   document.body.classList.remove("hide-details");
   openDrawer();
   const item = state.conversations.get(id) || {};
   const assignee = $("#tk-side-assignee");
   clear(assignee);
-  assignee.append(el("option", { value: "", text: "Nobody" }));
+  assignee.append(el("option", { value: "", text: t("tickets.nobody") }));
   for (const agent of state.agents.values()) {
     if (agent.disabled) continue;
-    assignee.append(el("option", { value: agent.id, text: agent.id === state.me.id ? `${agent.name} (you)` : agent.name, selected: agent.id === state.me.id }));
+    assignee.append(el("option", { value: agent.id, text: agent.id === state.me.id ? t("tickets.name_you", { name: agent.name }) : agent.name, selected: agent.id === state.me.id }));
   }
   $("#tk-side-priority").value = "normal";
   const subject = $("#tk-side-subject");
-  subject.value = `Conversation with ${visitorName(item)}`;
+  subject.value = t("tickets.conversation_with", { name: visitorName(item) });
   const list = $("#tk-side-transcript");
   clear(list);
   form.scrollIntoView({ block: "nearest" });
@@ -56,12 +58,12 @@ export async function openTicketForm(id) {
     const first = said.find((m) => m.sender.kind === "visitor" && m.body);
     if (first) subject.value = first.body.replace(/\s+/g, " ").slice(0, 120);
     for (const message of said.slice(-8)) {
-      const who = message.sender.kind === "visitor" ? visitorName(item) : message.sender.name || "Agent";
-      list.append(el("li", {}, el("strong", { text: `${who}: ` }), el("span", { text: message.body || "(attachment)" })));
+      const who = message.sender.kind === "visitor" ? visitorName(item) : message.sender.name || t("tickets.agent");
+      list.append(el("li", {}, el("strong", { text: `${who}: ` }), el("span", { text: message.body || t("tickets.attachment") })));
     }
-    if (said.length > 8) list.prepend(el("li", { class: "muted", text: `… ${said.length - 8} earlier` }));
+    if (said.length > 8) list.prepend(el("li", { class: "muted", text: tn("tickets.earlier", said.length - 8) }));
   } catch (err) {
-    if (mine === seq) $("#tk-side-status").textContent = `Could not read the transcript: ${err.message}`;
+    if (mine === seq) $("#tk-side-status").textContent = t("tickets.transcript_failed", { error: why(err) });
   }
 }
 
@@ -72,7 +74,7 @@ async function submit(event) {
   const button = $("#tk-side-create");
   const status = $("#tk-side-status");
   button.disabled = true;
-  status.textContent = "Creating…";
+  status.textContent = t("tickets.creating");
   try {
     let ticket = await ticketFromConversation(id, $("#tk-side-priority").value);
     const wanted = $("#tk-side-assignee").value || null;
@@ -80,11 +82,11 @@ async function submit(event) {
     if (forId !== id) return;
     clear(status);
     status.append(
-      el("span", { text: `Ticket #${ticket.id} is this chat's ticket. ` }),
+      el("span", { text: `${t("tickets.created_from_chat", { id: ticket.id })} ` }),
       el("button", {
         type: "button",
         class: "link-btn",
-        text: `Open ticket #${ticket.id}`,
+        text: t("tickets.open_ticket", { id: ticket.id }),
         onclick: () => {
           closeTicketForm();
           document.dispatchEvent(new CustomEvent("kefu:open-ticket", { detail: { ticket } }));
@@ -92,9 +94,9 @@ async function submit(event) {
       }),
     );
     button.hidden = true;
-    $("#tk-side-cancel").textContent = "Done";
+    $("#tk-side-cancel").textContent = t("tickets.done");
   } catch (err) {
-    status.textContent = `Could not create the ticket: ${err.message}`;
+    status.textContent = t("tickets.create_failed", { error: why(err) });
     button.disabled = false;
   }
 }

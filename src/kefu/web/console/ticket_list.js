@@ -4,11 +4,13 @@
 
 import { listTickets } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { state } from "./state.js";
 import {
   FILTER_KEYS, assigneeName, matches, newer, priorityBadge, statusBadge, teamMembers, tk,
 } from "./ticket_common.js";
 import { slaChip } from "./ticket_sla.js";
+import { why } from "./why.js";
 
 const PAGE = 50;
 
@@ -26,7 +28,7 @@ export function fillAssigneeFilter() {
   const select = $("#tk-filters").elements.assignee;
   const chosen = tk.filters.assignee;
   clear(select);
-  select.append(el("option", { value: "", text: "Anyone" }), el("option", { value: "me", text: "Me" }));
+  select.append(el("option", { value: "", text: t("tickets.anyone") }), el("option", { value: "me", text: t("tickets.me") }));
   for (const agent of teamMembers()) {
     if (agent.id === state.me.id) continue;
     select.append(el("option", { value: agent.id, text: agent.name }));
@@ -49,7 +51,7 @@ export async function reloadList() {
     list.next = page.next;
   } catch (err) {
     if (mine !== list.seq) return;
-    listError(`Could not load tickets: ${err.message}`);
+    listError(t("tickets.load_failed", { error: why(err) }));
   } finally {
     if (mine === list.seq) {
       list.loading = false;
@@ -98,7 +100,7 @@ export async function loadMore() {
     list.next = page.next;
     renderList();
   } catch (err) {
-    listError(`Could not load more: ${err.message}`);
+    listError(t("tickets.more_failed", { error: why(err) }));
   } finally {
     button.disabled = false;
   }
@@ -114,7 +116,7 @@ export function renderList() {
   for (const ticket of tk.list.items) box.append(el("li", {}, row(ticket)));
   const filtered = FILTER_KEYS.some((key) => tk.filters[key]);
   $("#tk-empty").hidden = tk.list.items.length > 0 || tk.list.loading;
-  $("#tk-empty").textContent = filtered ? "No tickets match these filters." : "No tickets yet.";
+  $("#tk-empty").textContent = t(filtered ? "tickets.empty_filtered" : "tickets.empty");
   $("#tk-more").hidden = !tk.list.next;
 }
 
@@ -142,8 +144,8 @@ function row(ticket) {
       statusBadge(ticket.status),
       priorityBadge(ticket.priority),
       el("span", { class: `tk-assignee${ticket.assignee_id ? "" : " none"}`, text: assigneeName(ticket.assignee_id) }),
-      ticket.customer_key ? el("span", { class: "tk-customer", title: "Customer", text: ticket.customer_key }) : null,
-      ticket.queue ? el("span", { class: "tk-queue", title: "Queue", text: ticket.queue }) : null,
+      ticket.customer_key ? el("span", { class: "tk-customer", title: t("tickets.customer"), text: ticket.customer_key }) : null,
+      ticket.queue ? el("span", { class: "tk-queue", title: t("tickets.queue"), text: ticket.queue }) : null,
     ),
   );
 }

@@ -5,16 +5,18 @@
 
 import { addTicketComment, getTicket, ticketLog } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { state } from "./state.js";
-import { actorName, assigneeName, dateTime, newer, svgIcon, tk } from "./ticket_common.js";
+import { actorName, assigneeName, dateTime, newer, priorityText, statusText, svgIcon, tk } from "./ticket_common.js";
 import { remember } from "./ticket_list.js";
+import { why } from "./why.js";
 
 export function renderComments() {
   const view = tk.view;
   const box = $("#tk-comments");
   clear(box);
   if (!view.comments.length) {
-    box.append(el("li", { class: "tk-none", text: "No comments yet." }));
+    box.append(el("li", { class: "tk-none", text: t("tickets.no_comments") }));
     return;
   }
   for (const comment of view.comments) {
@@ -31,7 +33,7 @@ export function renderComments() {
             "span",
             { class: `tk-comment-kind ${kind}` },
             comment.internal ? svgIcon("M7 11V7a5 5 0 0 1 10 0v4M5 11h14v10H5z") : null,
-            comment.internal ? "Internal note" : "Public reply",
+            t(comment.internal ? "tickets.internal_note" : "tickets.public_reply"),
           ),
           el("time", { datetime: comment.created_at, text: dateTime(comment.created_at) }),
         ),
@@ -42,7 +44,7 @@ export function renderComments() {
 }
 
 function authorName(comment) {
-  if (comment.author && comment.author === `agent:${state.me.id}`) return `${comment.author_name || state.me.name} (you)`;
+  if (comment.author && comment.author === `agent:${state.me.id}`) return t("tickets.name_you", { name: comment.author_name || state.me.name });
   return comment.author_name || actorName(comment.author);
 }
 
@@ -56,7 +58,7 @@ export async function submitComment(event) {
   const error = form.querySelector("[data-error=comment]");
   error.textContent = "";
   if (!body.trim()) {
-    error.textContent = "Write something first.";
+    error.textContent = t("tickets.write_first");
     return;
   }
   const internal = form.elements.kind.value === "internal";
@@ -85,7 +87,7 @@ export async function submitComment(event) {
     tk.actions.renderView();
   } catch (err) {
     if (mine !== tk.viewSeq) return;
-    error.textContent = err.code === "ticket_closed" ? "This ticket is closed: it takes no more comments." : err.message;
+    error.textContent = err.code === "ticket_closed" ? t("tickets.closed_no_comments") : why(err);
     if (!field.value) field.value = body;
   } finally {
     button.disabled = false;
@@ -114,7 +116,7 @@ export function renderHistory() {
       ),
     );
   }
-  if (!view.history.length) box.append(el("li", { class: "tk-none", text: "Nothing yet." }));
+  if (!view.history.length) box.append(el("li", { class: "tk-none", text: t("tickets.nothing_yet") }));
 }
 
 /** Read the history again after a change: a frame or a ticket answer does not carry it. */
@@ -131,29 +133,36 @@ export async function reloadHistory(id, mine, onError) {
 
 function describe(entry) {
   const d = entry.detail || {};
-  const change = (what, show = (v) => v ?? "none") => `changed ${what}: ${show(d.before)} → ${show(d.after)}`;
+  const none = (v) => v ?? t("tickets.none");
+  const change = (what, show = none) => t("tickets.hist_changed", { what: t(what), before: show(d.before), after: show(d.after) });
+  const when = d.due_at ? dateTime(d.due_at) : "";
   switch (entry.action) {
     case "created":
-      return "created the ticket";
+      return t("tickets.hist_created");
     case "status":
-      return change("the status");
-    case "priority":
-      return `${change("the priority")}${d.resolution_due_at || d.first_response_due_at ? " (SLA targets moved)" : ""}`;
+      return change("tickets.hist_the_status", (v) => (v ? statusText(v) : none(v)));
+    case "priority": {
+      const text = change("tickets.hist_the_priority", (v) => (v ? priorityText(v) : none(v)));
+      return d.resolution_due_at || d.first_response_due_at ? t("tickets.hist_sla_moved", { text }) : text;
+    }
     case "assignee":
-      return change("the assignee", (id) => (id ? assigneeName(id) : "nobody"));
+      return change("tickets.hist_the_assignee", (id) => (id ? assigneeName(id) : t("tickets.hist_nobody")));
     case "queue":
-      return change("the queue");
+      return change("tickets.hist_the_queue");
     case "comment":
-      return d.internal ? "added an internal note" : `replied publicly${d.first_response ? " (first response)" : ""}`;
+      if (d.internal) return t("tickets.hist_internal_note");
+      return t(d.first_response ? "tickets.hist_replied_first" : "tickets.hist_replied");
     case "sla.warning":
-      return `warned: the ${targetName(d.target)} is due ${d.due_at ? dateTime(d.due_at) : "soon"}`;
+      return t("tickets.hist_sla_warning", { target: targetName(d.target), when: when || t("tickets.hist_soon") });
     case "sla.breach":
-      return `announced a breach: the ${targetName(d.target)} was due ${d.due_at ? dateTime(d.due_at) : ""}`;
+      return t("tickets.hist_sla_breach", { target: targetName(d.target), when });
     default:
       return entry.action;
   }
 }
 
 function targetName(target) {
-  return target === "first_response" ? "first response" : target || "target";
+  if (target === "first_response") return t("tickets.target_first_response");
+  if (target === "resolution") return t("tickets.target_resolution");
+  return target || t("tickets.target_other");
 }

@@ -6,22 +6,28 @@
 
 import { createTicket, getTicket, ticketLog } from "./api.js";
 import { $, clear, el } from "./dom.js";
+import { t } from "./i18n.js";
 import { atLeast, state } from "./state.js";
 import { actorName, dateTime, newer, part, priorityBadge, statusBadge, svgIcon, tk } from "./ticket_common.js";
 import { fieldError, renderFields } from "./ticket_fields.js";
 import { reloadList, remember, renderList } from "./ticket_list.js";
 import { renderSla, slaChip } from "./ticket_sla.js";
 import { reloadHistory, renderComments, renderHistory, submitComment } from "./ticket_thread.js";
+import { codeText, why } from "./why.js";
 
 const FIELD_NAMES = {
-  assignee_id: "assignee",
-  first_responded_at: "first response",
-  resolution_due_at: "resolution target",
-  first_response_due_at: "first-response target",
-  paused_at: "SLA clock",
-  warned_at: "SLA warning",
-  breached_at: "SLA breach",
-  solved_at: "solved",
+  status: "tickets.field_status",
+  priority: "tickets.field_priority",
+  queue: "tickets.field_queue",
+  subject: "tickets.field_subject",
+  assignee_id: "tickets.field_assignee",
+  first_responded_at: "tickets.field_first_response",
+  resolution_due_at: "tickets.field_resolution_target",
+  first_response_due_at: "tickets.field_first_response_target",
+  paused_at: "tickets.field_sla_clock",
+  warned_at: "tickets.field_sla_warning",
+  breached_at: "tickets.field_sla_breach",
+  solved_at: "tickets.field_solved",
 };
 
 // ---- panes -----------------------------------------------------------------------------
@@ -64,7 +70,7 @@ export async function submitNew(event) {
     openTicket(ticket);
     reloadList();
   } catch (err) {
-    $("#tk-new-error").textContent = err.message;
+    $("#tk-new-error").textContent = why(err);
   } finally {
     button.disabled = false;
   }
@@ -102,17 +108,17 @@ export async function openTicket(ticketOrId) {
     if (!tk.view.ticket) {
       const box = $("#tk-view");
       clear(box);
-      box.append(backButton(), el("p", { class: "tk-error-box", role: "alert", text: `Could not load ticket #${id}: ${err.message}` }));
+      box.append(backButton(), el("p", { class: "tk-error-box", role: "alert", text: t("tickets.ticket_failed", { id, error: why(err) }) }));
       return;
     }
-    fieldError(`Could not load everything: ${err.message}`);
+    fieldError(t("tickets.partly_failed", { error: why(err) }));
   }
 }
 
 function backButton() {
   return el(
     "button",
-    { type: "button", class: "icon-btn only-narrow tk-back", "aria-label": "Back to the tickets", onclick: () => showPane("placeholder") },
+    { type: "button", class: "icon-btn only-narrow tk-back", "aria-label": t("tickets.back"), onclick: () => showPane("placeholder") },
     svgIcon("M19 12H5M12 19l-7-7 7-7"),
   );
 }
@@ -127,24 +133,24 @@ function buildView() {
     { class: "tk-composer", id: "tk-comment-form", onsubmit: submitComment },
     el(
       "div",
-      { class: "tk-kind", role: "radiogroup", "aria-label": "Who sees it" },
-      el("label", { class: "tk-kind-opt public" }, el("input", { type: "radio", name: "kind", value: "public", checked: true }), " Public reply"),
-      el("label", { class: "tk-kind-opt internal" }, el("input", { type: "radio", name: "kind", value: "internal" }), " Internal note"),
+      { class: "tk-kind", role: "radiogroup", "aria-label": t("tickets.who_sees") },
+      el("label", { class: "tk-kind-opt public" }, el("input", { type: "radio", name: "kind", value: "public", checked: true }), ` ${t("tickets.public_reply")}`),
+      el("label", { class: "tk-kind-opt internal" }, el("input", { type: "radio", name: "kind", value: "internal" }), ` ${t("tickets.internal_note")}`),
     ),
-    el("label", { for: "tk-comment-input", class: "sr-only", text: "Comment" }),
-    el("textarea", { id: "tk-comment-input", name: "body", rows: "3", maxlength: "50000", placeholder: "Write a reply to the customer…", required: true }),
+    el("label", { for: "tk-comment-input", class: "sr-only", text: t("tickets.comment") }),
+    el("textarea", { id: "tk-comment-input", name: "body", rows: "3", maxlength: "50000", placeholder: t("tickets.reply_placeholder"), required: true }),
     el(
       "div",
       { class: "tk-composer-row" },
       el("p", { class: "form-error", role: "alert", dataset: { error: "comment" } }),
-      el("button", { type: "submit", class: "btn primary", text: "Add comment" }),
+      el("button", { type: "submit", class: "btn primary", text: t("tickets.add_comment") }),
     ),
   );
   composer.addEventListener("change", () => {
     const internal = composer.elements.kind.value === "internal";
     composer.classList.toggle("internal", internal);
-    composer.elements.body.placeholder = internal ? "A note only agents see…" : "Write a reply to the customer…";
-    composer.querySelector("button[type=submit]").textContent = internal ? "Add note" : "Add comment";
+    composer.elements.body.placeholder = t(internal ? "tickets.note_placeholder" : "tickets.reply_placeholder");
+    composer.querySelector("button[type=submit]").textContent = t(internal ? "tickets.add_note" : "tickets.add_comment");
   });
   box.append(
     el("header", { class: "tk-view-head", dataset: { part: "head" } }),
@@ -154,25 +160,25 @@ function buildView() {
       el(
         "div",
         { class: "tk-main" },
-        el("section", { class: "card tk-desc", "aria-label": "Description", dataset: { part: "body" } }),
+        el("section", { class: "card tk-desc", "aria-label": t("tickets.description"), dataset: { part: "body" } }),
         el(
           "section",
           { class: "card tk-comments-card", "aria-labelledby": "tk-comments-h" },
-          el("h3", { id: "tk-comments-h", text: "Comments" }),
-          el("ol", { class: "tk-comments", id: "tk-comments", "aria-label": "Comments" }),
+          el("h3", { id: "tk-comments-h", text: t("tickets.comments") }),
+          el("ol", { class: "tk-comments", id: "tk-comments", "aria-label": t("tickets.comments") }),
           composer,
         ),
       ),
       el(
         "aside",
         { class: "tk-side" },
-        el("section", { class: "card tk-fields-card", "aria-label": "Ticket fields", dataset: { part: "fields" } }),
+        el("section", { class: "card tk-fields-card", "aria-label": t("tickets.fields_aria"), dataset: { part: "fields" } }),
         el("section", { class: "card tk-sla-card", id: "tk-sla", "aria-labelledby": "tk-sla-h", dataset: { part: "sla" } }),
         el(
           "section",
           { class: "card tk-history-card", "aria-labelledby": "tk-history-h" },
-          el("h3", { id: "tk-history-h", text: "History" }),
-          el("ol", { class: "tk-history", id: "tk-history", "aria-label": "History" }),
+          el("h3", { id: "tk-history-h", text: t("tickets.history") }),
+          el("ol", { class: "tk-history", id: "tk-history", "aria-label": t("tickets.history") }),
         ),
       ),
     ),
@@ -195,7 +201,7 @@ export function renderView() {
   const composer = $("#tk-comment-form");
   for (const control of composer.elements) control.disabled = closed;
   composer.classList.toggle("closed", closed);
-  if (closed) composer.elements.body.placeholder = "This ticket is closed: it takes no more comments.";
+  if (closed) composer.elements.body.placeholder = t("tickets.closed_no_comments");
 }
 
 function renderHead(ticket) {
@@ -203,11 +209,15 @@ function renderHead(ticket) {
   clear(head);
   head.append(backButton());
   if (!ticket) {
-    head.append(el("div", { class: "tk-title" }, el("h2", { text: `Ticket #${tk.view.id}` }), el("p", { class: "sub", text: "Loading…" })));
+    head.append(el("div", { class: "tk-title" }, el("h2", { text: t("tickets.ticket_title", { id: tk.view.id }) }), el("p", { class: "sub", text: t("common.loading") })));
     return;
   }
-  const bits = [`#${ticket.id}`, `via ${ticket.channel}`, `created ${dateTime(ticket.created_at)}`];
-  if (ticket.updated_at !== ticket.created_at) bits.push(`updated ${dateTime(ticket.updated_at)}`);
+  const bits = [
+    `#${ticket.id}`,
+    t("tickets.via", { channel: codeText("tickets.channel_", ticket.channel) }),
+    t("tickets.created_when", { when: dateTime(ticket.created_at) }),
+  ];
+  if (ticket.updated_at !== ticket.created_at) bits.push(t("tickets.updated_when", { when: dateTime(ticket.updated_at) }));
   head.append(
     el(
       "div",
@@ -223,7 +233,7 @@ function renderHead(ticket) {
 function renderBody(ticket) {
   const box = part("body");
   clear(box);
-  box.append(el("h3", { text: "Description" }), el("p", { class: "tk-body", text: ticket.body }));
+  box.append(el("h3", { text: t("tickets.description") }), el("p", { class: "tk-body", text: ticket.body }));
 }
 
 // ---- staying live ----------------------------------------------------------------------
@@ -243,10 +253,10 @@ export async function applyToView(item, frame) {
 
 /** "Updated by Bob: status, priority", read out by screen readers (aria-live). */
 function liveNote(frame) {
-  const fields = Object.keys(frame.changes || {}).map((name) => FIELD_NAMES[name] || name.replace(/_/g, " "));
-  if (frame.comment) fields.unshift(frame.comment.internal ? "internal note" : "reply");
-  const what = fields.length ? `: ${fields.join(", ")}` : "";
-  tk.view.live = `Updated just now by ${actorName(frame.actor)}${what}`;
+  const fields = Object.keys(frame.changes || {}).map((name) => (FIELD_NAMES[name] ? t(FIELD_NAMES[name]) : name.replace(/_/g, " ")));
+  if (frame.comment) fields.unshift(t(frame.comment.internal ? "tickets.live_internal_note" : "tickets.live_reply"));
+  const who = actorName(frame.actor);
+  tk.view.live = fields.length ? t("tickets.live_updated_fields", { who, fields: fields.join(t("common.list_sep")) }) : t("tickets.live_updated", { who });
 }
 
 /** Whether this console gets the ticket's live frames: its assignee's, a supervisor's, and

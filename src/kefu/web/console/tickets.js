@@ -8,6 +8,7 @@
 // view lives in its own ticket_*.js module (ticket_common.js says how they connect).
 
 import { $, $$ } from "./dom.js";
+import { t } from "./i18n.js";
 import { announce } from "./notify.js";
 import { state } from "./state.js";
 import { FILTER_KEYS, tk } from "./ticket_common.js";
@@ -78,7 +79,7 @@ export function onTicketFrame(frame) {
   const byOther = frame.actor !== `agent:${state.me.id}`;
   const assignee = frame.changes && frame.changes.assignee_id;
   if (mine && byOther && (frame.type === "ticket.created" || assignee)) {
-    announce(`Ticket #${item.id} assigned to you`, item.subject, () => {
+    announce(t("tickets.assigned_to_you", { id: item.id }), item.subject, () => {
       tk.hooks.showPage("tickets");
       openTicket(item.id);
     });
