@@ -30,6 +30,7 @@ from kefu.cache.redis import RedisCache
 from kefu.chat.blacklist import Blacklist
 from kefu.chat.hub import Hub
 from kefu.chat.service import ChatService
+from kefu.chat.sites import Sites
 from kefu.clock import SystemClock
 from kefu.cluster.heartbeat import every
 from kefu.cluster.relay import LiveRelay, node_name
@@ -91,7 +92,9 @@ def make_cache(url: str) -> MemoryCache | RedisCache:
     return RedisCache(url)
 
 
-def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Coroutine[Any, Any, None]]:
+def reloader(
+    chat: ChatService, blacklist: Blacklist, webhooks: WebhookService
+) -> Callable[[str], Coroutine[Any, Any, None]]:
     """What another node's ``Reload`` signal re-reads here."""
 
     async def reload(what: str) -> None:
@@ -100,6 +103,8 @@ def reloader(chat: ChatService, blacklist: Blacklist) -> Callable[[str], Corouti
                 await blacklist.refresh()
             elif what == "auto_replies":
                 await chat.reload_auto_replies()
+            elif what == "webhooks":
+                await webhooks.reload()
             else:
                 log.warning("cluster: another node asked to reload unknown %r", what)
         except Exception:
@@ -288,14 +293,20 @@ async def running_node(
                 default_capacity=settings.chat.agent_capacity,
                 presence_ttl=timedelta(seconds=settings.cluster.presence_ttl_seconds),
             )
-        chat = ChatService(repos, writer, hub, clock, settings.chat, attachments, shared)
+        webhooks = await stack.enter_async_context(
+            WebhookService(WebhookRepository(db), settings.webhooks, clock, settings=repos.settings)
+        )
+        sites = Sites(settings.sites, repos.settings)
+        chat = ChatService(
+            repos, writer, hub, clock, settings.chat, attachments, shared, sites=sites
+        )
         if clustered:
             relay = LiveRelay(settings.bus, settings.cluster, name=f"kefu-{node_name()}")
             stack.push_async_callback(relay.close)
             hub.attach(
                 relay,
                 conversation_changed=chat.forget_cached,
-                reload=reloader(chat, blacklist),
+                reload=reloader(chat, blacklist, webhooks),
             )
             await relay.start(hub.receive)
         await chat.start()
@@ -314,7 +325,7 @@ async def running_node(
             units,
             clock,
             settings.tickets,
-            audience=audience(settings.bus, rules),
+            audience=audience(settings.bus, rules, webhooks.subscribers),
             hub=hub,
             on_comment=email.comments if email is not None else None,
         )
@@ -337,9 +348,6 @@ async def running_node(
         stack.push_async_callback(customers.close)
         if settings.sources:
             log.info("customer 360 sources: %s", describe(settings.sources))
-        webhooks = await stack.enter_async_context(
-            WebhookService(WebhookRepository(db), settings.webhooks, clock)
-        )
         own = NodeKefuActions(db, units, tickets, hub, clock)
         sagas = await stack.enter_async_context(
             running_sagas(
@@ -350,7 +358,7 @@ async def running_node(
                 clock,
                 hub,
                 saga_actions or action_builder(settings.sources, own),
-                wanted=audience(settings.bus, rules),
+                wanted=audience(settings.bus, rules, webhooks.subscribers),
             )
         )
         events = await stack.enter_async_context(

@@ -54,8 +54,9 @@ async def test_supervisors_and_idle_agents_see_new_and_changed_conversations(kef
     assert item["id"] == first
     assert item["status"] == "assigned" and item["assignee_id"] == ann["id"]
     assert item["visitor"] == {"name": "Vera", "email": "vera@example.com"}
-    # The bot's welcome is stored right behind the first message, so it is the latest.
-    assert item["last_message"]["body"] == kefu.node.chat.welcome_message
+    # The bot's welcome is stored right behind the first message, but the list shows the
+    # visitor's words (issue 15 item 12).
+    assert item["last_message"]["body"] == "hello <b>there</b>"
     assert item["unread"] == 1  # the visitor's message; bot messages are not unread
     await ann_ws.expect("conversation.opened", timeout=5)
 

@@ -515,6 +515,8 @@ async def test_the_admin_api_is_for_admins_and_never_shows_secrets(
                     "disabled_at": None,
                     "disabled_reason": None,
                     "pending": 0,
+                    "source": "config",
+                    "events": [],
                 }
             ]
         }

@@ -31,6 +31,7 @@ from kefu.api.routes import (
     ratings,
     reports,
     sagas,
+    sites,
     tickets,
     visitors,
     webhooks,
@@ -73,6 +74,7 @@ def create_api(node: Node, native: Sequence[NativeOperation] = ()) -> FastAPI:
         webhooks,
         privacy,
         sagas,
+        sites,
     ):
         app.include_router(module.router)
     _document(app, native)

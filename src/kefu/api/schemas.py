@@ -355,6 +355,11 @@ class AutoReplyCreate(Strict):
     reply: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
+class AutoReplyPatch(Strict):
+    keywords: Annotated[list[ShortText], Field(min_length=1, max_length=50)] | None = None
+    reply: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
+
+
 class AutoReplyOut(BaseModel):
     id: str
     keywords: list[str]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kefu.chat.assigner import Assigner
+from kefu.chat.sites import Resolved, Sites
 from kefu.config import ChatSettings
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
 from kefu.domain.conversation import Conversation
@@ -25,9 +26,15 @@ BOT = Sender(SenderKind.BOT, None, "kefu")
 
 class Greetings:
     def __init__(
-        self, repos: Repositories, clock: Clock, settings: ChatSettings, assigner: Assigner
+        self,
+        repos: Repositories,
+        clock: Clock,
+        settings: ChatSettings,
+        assigner: Assigner,
+        sites: Sites | None = None,
     ) -> None:
         self._repos = repos
+        self.sites = sites
         self._clock = clock
         self._settings = settings
         self._assigner = assigner
@@ -64,16 +71,57 @@ class Greetings:
             return None
         return next_opening(self._office_hours, self._clock.now())
 
+    def open_for(self, site: Resolved | None) -> bool:
+        """Inside the site's own office hours if it has some, else the config's."""
+        if site is None or site.hours is None:
+            return self.open_now()
+        return is_open(site.hours, self._clock.now())
+
+    def opens_at_for(self, site: Resolved | None) -> datetime | None:
+        if site is None or site.hours is None:
+            return self.opens_at()
+        return next_opening(site.hours, self._clock.now())
+
+    async def site_of(
+        self,
+        conversation: Conversation | None,
+        *,
+        site_id: str | None = None,
+        locale: str | None = None,
+    ) -> Resolved | None:
+        """The conversation's (or the given) site's settings in the visitor's language;
+        None when no site settings are wired (tests that build the chat alone)."""
+        if self.sites is None:
+            return None
+        if conversation is not None:
+            visitor = await self._repos.visitors.get(conversation.visitor_id)
+            if visitor is not None:
+                site_id, locale = visitor.site_id, visitor.locale
+        await self.reload_texts()
+        defaults = {"welcome": self.welcome_message, "offline": self.offline_message}
+        return await self.sites.resolve(site_id, locale, defaults)
+
+    async def bot(self, conversation: Conversation) -> Sender:
+        """The bot as this conversation's visitor sees it: signed with the site's name."""
+        site = await self.site_of(conversation)
+        return BOT if site is None else Sender(SenderKind.BOT, None, site.name)
+
     async def for_new(self, conversation: Conversation) -> list[NewMessage]:
         """Bot messages for a new conversation: welcome, and the offline notice if nobody
         is online."""
         # One small read per new conversation keeps every node on the admin's latest text.
-        await self.reload_texts()
-        texts = [self.welcome_message]
-        if not self.open_now() or not self._assigner.anyone_online():
-            texts.append(self.offline_message)
+        site = await self.site_of(conversation)
+        if site is None:
+            await self.reload_texts()
+            welcome, offline, bot = self.welcome_message, self.offline_message, BOT
+        else:
+            welcome, offline = site.welcome, site.offline
+            bot = Sender(SenderKind.BOT, None, site.name)
+        texts = [welcome]
+        if not self.open_for(site) or not self._assigner.anyone_online():
+            texts.append(offline)
         now = self._clock.now()
-        return [NewMessage(conversation.id, BOT, text, now) for text in texts if text]
+        return [NewMessage(conversation.id, bot, text, now) for text in texts if text]
 
     def auto_reply(self, body: str) -> str | None:
         """The bot's answer to a visitor's message, if a rule's keywords match it."""

@@ -28,6 +28,7 @@ from kefu.chat.lifecycle import ChatLifecycle
 from kefu.chat.local_assigner import LocalAssigner
 from kefu.chat.messages import ChatMessages, SendResult
 from kefu.chat.open_conversations import OpenConversations
+from kefu.chat.sites import Resolved, Sites
 from kefu.chat.store_assigner import StoreAssigner
 from kefu.config import ChatSettings
 from kefu.domain.conversation import Conversation
@@ -50,8 +51,10 @@ class ChatService:
         settings: ChatSettings,
         attachments: AttachmentService | None = None,
         shared: SharedAssignments | None = None,
+        sites: Sites | None = None,
     ) -> None:
-        """``shared``: several nodes share the store, which then decides assignments."""
+        """``shared``: several nodes share the store, which then decides assignments.
+        ``sites``: the per-site texts, widget settings and office hours admins edit."""
         feed = ConversationFeed(hub, repos.summaries)
         self.conversations = OpenConversations(repos, hub, clock)
         self.assigner: Assigner = (
@@ -59,7 +62,7 @@ class ChatService:
             if shared is not None
             else LocalAssigner(repos, hub, clock, self.conversations, feed, settings.agent_capacity)
         )
-        self.greetings = Greetings(repos, clock, settings, self.assigner)
+        self.greetings = Greetings(repos, clock, settings, self.assigner, sites)
         self.messages = ChatMessages(
             repos,
             writer,
@@ -129,6 +132,15 @@ class ChatService:
 
     def opens_at(self) -> datetime | None:
         return self.greetings.opens_at()
+
+    async def site(self, site_id: str | None, locale: str | None = None) -> Resolved | None:
+        """A site's settings as its visitors meet them (None: no sites wired)."""
+        return await self.greetings.site_of(None, site_id=site_id, locale=locale)
+
+    def open_for(self, site: Resolved | None) -> tuple[bool, datetime | None]:
+        """Whether the site's chat is open now, and if not when it opens next."""
+        is_open = self.greetings.open_for(site)
+        return is_open, None if is_open else self.greetings.opens_at_for(site)
 
     # -- texts kefu writes ----------------------------------------------------------------
     @property

@@ -73,6 +73,11 @@ class WebhookEffects(Protocol):
 
     def notify(self) -> None: ...
 
+    def subscribers(self, event_type: str) -> list[str]:
+        """Endpoints that asked for every event of this type (an admin's console webhooks),
+        besides those rules name."""
+        ...
+
 
 class SagaEffects(Protocol):
     """Rules' ``start_saga``: checked while planning, recorded in the processor's unit of

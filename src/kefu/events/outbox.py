@@ -27,11 +27,14 @@ Audience = Callable[[str], bool]
 """Whether anything consumes kefu's own events of a type (``ticket.created``, …)."""
 
 
-def audience(bus_url: str, rules: Sequence[Rule]) -> Audience:
+def audience(
+    bus_url: str, rules: Sequence[Rule], subscribers: Callable[[str], list[str]] | None = None
+) -> Audience:
     """Who can consume kefu's own events: with JetStream, anyone (other systems subscribe
     to the stream), so every type is written; with ``memory://`` the outbox's one reader
     is the rules consumer, so a type no rule listens to has nobody to be delivered to and
-    is not written at all (it would be inserted, handed over, dropped and deleted)."""
+    is not written at all (it would be inserted, handed over, dropped and deleted).
+    ``subscribers`` (the console's webhooks, which change at run time) also listen."""
     if not bus_url.startswith("memory:"):
         return _everyone
     patterns = [pattern for rule in rules for pattern in rule.patterns]
@@ -43,7 +46,7 @@ def audience(bus_url: str, rules: Sequence[Rule]) -> Audience:
             found = any(matches(pattern, event_type) for pattern in patterns)
             if len(known) < AUDIENCE_CACHE:
                 known[event_type] = found
-        return found
+        return found or (subscribers is not None and bool(subscribers(event_type)))
 
     return listened
 

@@ -169,7 +169,11 @@ class EventProcessor:
         return results
 
     def _listened(self, event_type: str) -> bool:
-        return bool(self._rules_for(event_type))
+        return bool(self._rules_for(event_type)) or bool(self._subscribers(event_type))
+
+    def _subscribers(self, event_type: str) -> list[str]:
+        """Console webhooks asking for this type (they change at run time: not cached)."""
+        return self._webhooks.subscribers(event_type) if self._webhooks is not None else []
 
     def _rules_for(self, event_type: str) -> list[Rule]:
         """The rules whose patterns match ``event_type`` (remembered per type)."""
@@ -232,6 +236,10 @@ class EventProcessor:
                         continue
                     if rule.holds(context):  # its pattern matched (_rules_for)
                         self._add(plan, rule, context)
+            if plan.dead is None:
+                for endpoint in self._subscribers(event.type):
+                    if endpoint not in plan.webhooks:
+                        plan.webhooks.append(endpoint)
             plans.append(plan)
         return plans
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -35,6 +36,27 @@ class AutoReplyRepository:
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [(row.id, AutoReplyRule(tuple(row.keywords), row.reply)) for row in rows]
+
+    async def update(
+        self, rule_id: str, *, keywords: Sequence[str] | None = None, reply: str | None = None
+    ) -> AutoReplyRule:
+        """Change a rule in place (it keeps its position among the others)."""
+        changes: dict[str, object] = {}
+        if keywords is not None:
+            changes["keywords"] = [*keywords]
+        if reply is not None:
+            changes["reply"] = reply
+        async with self._db.begin() as conn:
+            if changes:
+                await conn.execute(
+                    auto_replies.update().where(auto_replies.c.id == rule_id).values(**changes)
+                )
+            row = (
+                await conn.execute(auto_replies.select().where(auto_replies.c.id == rule_id))
+            ).first()
+        if row is None:
+            raise NotFound(f"no auto-reply {rule_id!r}", code="auto_reply_not_found")
+        return AutoReplyRule(tuple(row.keywords), row.reply)
 
     async def delete(self, rule_id: str) -> None:
         async with self._db.begin() as conn:

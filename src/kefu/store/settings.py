@@ -40,3 +40,32 @@ class SettingsRepository:
         )
         async with self._db.begin() as conn:
             await conn.execute(statement)
+
+    async def with_prefix(self, prefix: str) -> dict[str, Any]:
+        """Every stored value whose key starts with ``prefix`` (one key per item, so two
+        admins adding items at once never overwrite each other's)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = sa.select(settings.c.key, settings.c.value).where(
+            settings.c.key.like(escaped + "%", escape="\\")
+        )
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.key: row.value for row in rows}
+
+    async def insert_new(self, key: str, value: Any, now: datetime) -> bool:
+        """Store ``value`` unless ``key`` is taken; False (nothing written) when it is."""
+        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
+        statement = (
+            dialect.insert(settings)
+            .values(key=key, value=value, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[settings.c.key])
+        )
+        async with self._db.begin() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; False when it was not there."""
+        async with self._db.begin() as conn:
+            result = await conn.execute(settings.delete().where(settings.c.key == key))
+        return bool(result.rowcount)

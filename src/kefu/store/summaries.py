@@ -31,6 +31,21 @@ from kefu.store.tables import conversations, messages, visitors
 
 _last = messages.alias("last_message")
 _unread = messages.alias("unread_message")
+_words = messages.alias("last_words")
+
+# The row's preview: the last thing a person said (visitor or agent, not a private note),
+# not the bot's welcome or offline notice that follows a visitor's first message. Walks
+# the (conversation_id, id) index back from the newest: bot lines are few, so it stops at
+# once. A conversation with no such message falls back to its last message.
+_LAST_WORDS = (
+    sa.select(_words.c.id)
+    .where(_words.c.conversation_id == conversations.c.id)
+    .where(_words.c.sender_kind.in_((SenderKind.VISITOR.value, SenderKind.AGENT.value)))
+    .where(_words.c.internal.is_(sa.false()))
+    .order_by(_words.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 _UNREAD = (
     sa.select(sa.func.count())
@@ -47,12 +62,17 @@ _SELECT = sa.select(
     visitors.c.email.label("visitor_email"),
     CONVERSATION_CUSTOMER.label("customer"),
     _UNREAD.label("unread"),
+    _last.c.id.label("last_id"),
     _last.c.sender_kind.label("last_sender_kind"),
     _last.c.sender_id.label("last_sender_id"),
     _last.c.sender_name.label("last_sender_name"),
     _last.c.body.label("last_body"),
     _last.c.created_at.label("last_created_at"),
-).select_from(WITH_VISITOR.outerjoin(_last, _last.c.id == conversations.c.last_message_id))
+).select_from(
+    WITH_VISITOR.outerjoin(
+        _last, _last.c.id == sa.func.coalesce(_LAST_WORDS, conversations.c.last_message_id)
+    )
+)
 
 
 def _passes(row: Any, status: str | None, assignee_id: str | None, visitor_id: str | None) -> bool:
@@ -74,9 +94,9 @@ def _keyset(row: Any) -> Keyset:
 def _summary(row: Any) -> ConversationSummary:
     record = conversation_record(row)
     last = None
-    if record.last_message_id is not None and row.last_sender_kind is not None:
+    if row.last_id is not None and row.last_sender_kind is not None:
         last = Message(
-            id=record.last_message_id,
+            id=row.last_id,
             conversation_id=record.id,
             sender=Sender(
                 SenderKind(row.last_sender_kind), row.last_sender_id, row.last_sender_name

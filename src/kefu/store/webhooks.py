@@ -252,6 +252,13 @@ class WebhookRepository:
             )
         return states
 
+    async def forget(self, name: str) -> None:
+        """Delete an endpoint's deliveries and health row (a console webhook removed):
+        nothing is sent to it again, and a new webhook of that name starts clean."""
+        async with self._db.begin() as conn:
+            await conn.execute(deliveries.delete().where(deliveries.c.endpoint == name))
+            await conn.execute(endpoints.delete().where(endpoints.c.name == name))
+
     async def enable(self, name: str) -> None:
         """Clear the disabled mark and the failure count; pending deliveries become due."""
         async with self._db.begin() as conn:

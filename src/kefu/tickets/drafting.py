@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kefu.domain.models import Message, SenderKind
+from kefu.domain.models import ConversationSummary, Message, SenderKind
+from kefu.domain.tickets import Channel, Priority, TicketDraft
 
 # A subject taken from a chat line reads as a subject, not as a paragraph.
 DERIVED_SUBJECT_CHARS = 120
@@ -31,7 +32,10 @@ def derived_subject(text: str, fallback: str) -> str:
 
 
 def transcript(messages: Sequence[Message], visitor_name: str | None, conversation_id: str) -> str:
-    """The chat as plain text, oldest first, bounded by TRANSCRIPT_MESSAGES/CHARS."""
+    """The chat as plain text, oldest first, bounded by TRANSCRIPT_MESSAGES/CHARS. The
+    bot's lines (welcome, offline notice, auto-replies) are left out: kefu's own words
+    tell whoever works the ticket nothing about the customer's problem."""
+    messages = [m for m in messages if m.sender.kind is not SenderKind.BOT]
     lines: list[str] = []
     size = 0
     shown = 0
@@ -63,3 +67,28 @@ def _speaker(message: Message, visitor_name: str | None) -> str:
     if kind is SenderKind.BOT:
         return "Bot"
     return "System"
+
+
+def conversation_draft(
+    summary: ConversationSummary,
+    messages: Sequence[Message],
+    *,
+    priority: Priority,
+    subject: str | None,
+    assignee_id: str | None,
+) -> TicketDraft:
+    """A chat's ticket: ``subject`` or the visitor's first words, the transcript, the
+    conversation's customer, ``assignee_id`` or the conversation's agent."""
+    conversation_id = summary.record.id
+    first_words = next((m.body for m in messages if m.sender.kind is SenderKind.VISITOR), "")
+    visitor = summary.visitor_name or "a visitor"
+    given = (subject or "").strip()
+    return TicketDraft(
+        subject=given or derived_subject(first_words, f"Chat with {visitor}"),
+        body=transcript(messages, summary.visitor_name, conversation_id),
+        customer_key=summary.customer_key,
+        channel=Channel.CONVERSATION,
+        priority=priority,
+        conversation_id=conversation_id,
+        assignee_id=assignee_id or summary.record.assignee_id,
+    )

@@ -26,7 +26,6 @@ from typing import Any
 from msgspec.structs import replace
 
 from kefu.domain.errors import IllegalTransition
-from kefu.domain.models import SenderKind
 from kefu.domain.sla import SlaRules
 from kefu.domain.sla_status import SlaStatus, sla_status
 from kefu.domain.tickets import (
@@ -51,7 +50,7 @@ from kefu.store.repositories import Repositories
 from kefu.store.tickets import HistoryRow, TicketFilter
 from kefu.store.unit_of_work import StoreUnitOfWork, Units
 from kefu.tickets import events
-from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, derived_subject, transcript
+from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, conversation_draft, derived_subject
 from kefu.tickets.live import LiveHub, TicketFeed
 from kefu.tickets.policies import sla_rules
 from kefu.tickets.settings import TicketSettings
@@ -223,28 +222,29 @@ class TicketService:
         )
 
     async def from_conversation(
-        self, conversation_id: str, actor: Actor, *, priority: Priority = Priority.NORMAL
+        self,
+        conversation_id: str,
+        actor: Actor,
+        *,
+        priority: Priority = Priority.NORMAL,
+        subject: str | None = None,
+        assignee_id: str | None = None,
     ) -> tuple[Ticket, bool]:
         """The conversation's ticket, made now (True) or found from before (False).
 
         One ticket per chat: a second click, from another agent or another node, gets
-        the same one. The subject is the visitor's first words, the body a transcript,
-        the customer the one the conversation is linked to, the assignee its agent.
+        the same one. The subject is ``subject`` or the visitor's first words, the body a
+        transcript without the bot's lines, the customer the one the conversation is
+        linked to, the assignee ``assignee_id`` (an active agent) or its agent.
         """
+        if assignee_id is not None:
+            await self._require_agents({assignee_id})
         summary = await self._repos.summaries.get(conversation_id)
         if summary is None:
             raise NotFound("no such conversation", code="conversation_not_found")
         messages = await self._repos.messages.after(conversation_id, 0, TRANSCRIPT_MESSAGES + 1)
-        first_words = next((m.body for m in messages if m.sender.kind is SenderKind.VISITOR), "")
-        visitor = summary.visitor_name or "a visitor"
-        draft = TicketDraft(
-            subject=derived_subject(first_words, f"Chat with {visitor}"),
-            body=transcript(messages, summary.visitor_name, conversation_id),
-            customer_key=summary.customer_key,
-            channel=Channel.CONVERSATION,
-            priority=priority,
-            conversation_id=conversation_id,
-            assignee_id=summary.record.assignee_id,
+        draft = conversation_draft(
+            summary, messages, priority=priority, subject=subject, assignee_id=assignee_id
         )
         _check_draft(draft)
         async with self._unit(None) as uow:

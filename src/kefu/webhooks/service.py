@@ -1,9 +1,10 @@
 """What the rest of kefu uses: enqueue in your unit of work, admin.
 
 The rules engine calls ``enqueue`` with the unit of work that records the rule's effect;
-the worker is woken once that unit committed and does the rest. Endpoint
-names come from config, so a name that is not configured is a configuration error
-(rules are checked against ``names`` at start), never a client's.
+the worker is woken once that unit committed and does the rest. Endpoint names come from
+config (rules are checked against ``names`` at start, so an unknown one is a
+configuration error, never a client's) or from the console (``kefu.webhooks.console``:
+those subscribe to event patterns instead of being named by rules).
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from kefu.domain.webhooks import Delivery, DeliveryStatus, EndpointState, full_j
 from kefu.errors import ConfigError, Conflict, NotFound
 from kefu.ports import Clock
 from kefu.store import webhooks as store
+from kefu.store.settings import SettingsRepository
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.store.webhooks import WebhookRepository
+from kefu.webhooks.console import (
+    KEY_PREFIX,
+    ConsoleWebhook,
+    ConsoleWebhookSpec,
+    new_webhook,
+    parse_stored,
+)
 from kefu.webhooks.settings import WebhookEndpoint
 from kefu.webhooks.worker import DRAIN_SECONDS, POLL_SECONDS, WebhookWorker
 
@@ -31,6 +40,8 @@ class EndpointView:
     name: str
     url: str
     state: EndpointState
+    source: str = "config"  # "config" (the YAML file) or "console" (an admin added it)
+    events: tuple[str, ...] = ()  # a console webhook's event patterns
 
 
 class WebhookService:
@@ -45,8 +56,12 @@ class WebhookService:
         poll_seconds: float = POLL_SECONDS,
         drain_seconds: float = DRAIN_SECONDS,
         jitter: Callable[[float], float] = full_jitter,
+        settings: SettingsRepository | None = None,
     ) -> None:
+        self._configured = dict(endpoints)
         self._endpoints = dict(endpoints)
+        self._console: dict[str, ConsoleWebhook] = {}
+        self._settings = settings
         self._clock = clock
         self.repo = repo
         self._worker = WebhookWorker(
@@ -59,6 +74,7 @@ class WebhookService:
         )
 
     async def __aenter__(self) -> WebhookService:
+        await self.reload()
         await self._worker.__aenter__()
         return self
 
@@ -73,7 +89,52 @@ class WebhookService:
     @property
     def names(self) -> frozenset[str]:
         """The configured endpoint names: what a rule's ``webhook:`` may say."""
-        return frozenset(self._endpoints)
+        return frozenset(self._configured)
+
+    async def reload(self) -> None:
+        """Read the console's webhooks again (at start, after a change here, and when
+        another node announces one)."""
+        if self._settings is None:
+            return
+        stored = parse_stored(await self._settings.with_prefix(KEY_PREFIX))
+        self._console = {n: hook for n, hook in stored.items() if n not in self._configured}
+        self._endpoints = {
+            **self._configured,
+            **{name: hook.endpoint for name, hook in self._console.items()},
+        }
+        await self._worker.update(self._endpoints)
+
+    def subscribers(self, event_type: str) -> list[str]:
+        """The console webhooks that asked for events of this type."""
+        return [name for name, hook in self._console.items() if hook.wants(event_type)]
+
+    async def create(self, spec: ConsoleWebhookSpec, actor: str) -> tuple[EndpointView, str]:
+        """Add a console webhook; answer it and its signing secret (shown this once)."""
+        if self._settings is None:
+            raise RuntimeError("console webhooks need the settings repository")
+        if spec.name in self._endpoints:
+            raise Conflict(f"a webhook named {spec.name!r} exists", code="webhook_exists")
+        hook = new_webhook(spec, actor, self._clock.now())
+        if not await self._settings.insert_new(
+            KEY_PREFIX + hook.name, hook.model_dump(), self._clock.now()
+        ):
+            raise Conflict(f"a webhook named {spec.name!r} exists", code="webhook_exists")
+        await self.repo.forget(hook.name)  # a log left by an older one of that name
+        await self.reload()
+        return await self.endpoint(hook.name), hook.secret
+
+    async def delete(self, name: str) -> None:
+        """Remove a console webhook with its delivery log; a configured one stays (409)."""
+        if name in self._configured:
+            raise Conflict(
+                f"{name!r} is configured in the config file; remove it there",
+                code="webhook_configured",
+            )
+        self._known(name)
+        if self._settings is not None:
+            await self._settings.delete(KEY_PREFIX + name)
+        await self.reload()
+        await self.repo.forget(name)
 
     def check(self, endpoint: str) -> WebhookEndpoint:
         """The endpoint's settings; ``ConfigError`` when no endpoint has that name."""
@@ -103,12 +164,18 @@ class WebhookService:
 
     async def endpoints(self) -> list[EndpointView]:
         states = await self.repo.states(list(self._endpoints))
-        return [EndpointView(s.name, self._endpoints[s.name].url, s) for s in states]
+        return [self._view(s) for s in states]
 
     async def endpoint(self, name: str) -> EndpointView:
         self._known(name)
         (state,) = await self.repo.states([name])
-        return EndpointView(name, self._endpoints[name].url, state)
+        return self._view(state)
+
+    def _view(self, state: EndpointState) -> EndpointView:
+        hook = self._console.get(state.name)
+        if hook is None:
+            return EndpointView(state.name, self._endpoints[state.name].url, state)
+        return EndpointView(state.name, hook.url, state, "console", tuple(hook.events))
 
     async def deliveries(
         self, name: str, *, status: DeliveryStatus | None, before_id: int | None, limit: int

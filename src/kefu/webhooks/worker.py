@@ -88,10 +88,30 @@ class WebhookWorker:
         self._sends: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._entered = False
 
     async def __aenter__(self) -> WebhookWorker:
-        if not self._endpoints:
-            return self  # nothing to send to: no task, no polling
+        self._entered = True
+        await self._start_if_needed()
+        return self
+
+    async def update(self, endpoints: Mapping[str, WebhookEndpoint]) -> None:
+        """The endpoints changed (an admin added or removed one): send to these from now
+        on. Sends in flight to a removed one finish; its rows are no longer claimed."""
+        added = [name for name in endpoints if name not in self._endpoints]
+        self._endpoints = dict(endpoints)
+        self._names = list(self._endpoints)
+        for name in self._names:
+            self._in_flight.setdefault(name, 0)
+        if self._loop_task is not None and added:
+            await self._repo.ensure_endpoints(added)
+        if self._entered:
+            await self._start_if_needed()
+        self._wake.set()
+
+    async def _start_if_needed(self) -> None:
+        if not self._endpoints or self._loop_task is not None:
+            return  # nothing to send to (no task, no polling), or already running
         await self._repo.ensure_endpoints(self._names)
         self._client = httpx.AsyncClient(
             # Redirects are failures, never followed: the configured URL is the receiver.
@@ -101,7 +121,6 @@ class WebhookWorker:
             ),
         )
         self._loop_task = asyncio.create_task(self._run(), name="kefu-webhooks")
-        return self
 
     async def __aexit__(
         self,
@@ -146,9 +165,12 @@ class WebhookWorker:
         sleep = self._poll_seconds
         started = False
         for name, at in due.items():
-            endpoint = self._endpoints[name]
+            endpoint = self._endpoints.get(name)
+            if endpoint is None:
+                continue  # removed by an admin while we looked
             free = min(
-                endpoint.concurrency - self._in_flight[name], MAX_IN_FLIGHT - len(self._sends)
+                endpoint.concurrency - self._in_flight.get(name, 0),
+                MAX_IN_FLIGHT - len(self._sends),
             )
             if free <= 0:
                 continue  # a send finishing wakes the loop
@@ -163,7 +185,7 @@ class WebhookWorker:
         return 0.0 if started else sleep
 
     def _start(self, item: Claimed, endpoint: WebhookEndpoint) -> None:
-        self._in_flight[item.endpoint] += 1
+        self._in_flight[item.endpoint] = self._in_flight.get(item.endpoint, 0) + 1
         task = asyncio.create_task(self._deliver(item, endpoint), name=f"kefu-webhook-{item.id}")
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -182,7 +204,7 @@ class WebhookWorker:
             # Recording failed (store down): the lease runs out and it is sent again.
             log.exception("webhooks: delivery %s to %s failed to record", item.id, item.endpoint)
         finally:
-            self._in_flight[item.endpoint] -= 1
+            self._in_flight[item.endpoint] = self._in_flight.get(item.endpoint, 1) - 1
             self._wake.set()
 
     async def _post(self, item: Claimed, endpoint: WebhookEndpoint) -> Attempt:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from kefu.api.deps import AdminDep, AgentDep, NodeDep, SupervisorDep
-from kefu.api.schemas import AutoReplyCreate, AutoReplyOut, CannedCreate, CannedOut, CannedPatch
+from kefu.api.schemas import (
+    AutoReplyCreate,
+    AutoReplyOut,
+    AutoReplyPatch,
+    CannedCreate,
+    CannedOut,
+    CannedPatch,
+)
 from kefu.errors import BadInput
 
 router = APIRouter(prefix="/api/v1", tags=["canned replies", "auto-replies"])
@@ -58,6 +65,20 @@ async def create_auto_reply(body: AutoReplyCreate, caller: AdminDep, kefu: NodeD
     await kefu.chat.reload_auto_replies()
     kefu.hub.announce_reload("auto_replies")
     return AutoReplyOut(id=rule_id, keywords=body.keywords, reply=body.reply)
+
+
+@router.patch("/auto-replies/{rule_id}", response_model=AutoReplyOut)
+async def update_auto_reply(
+    rule_id: str, body: AutoReplyPatch, caller: AdminDep, kefu: NodeDep
+) -> AutoReplyOut:
+    """Edit a rule in place: its keywords, its reply, or both."""
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise BadInput("nothing to change", code="empty_patch")
+    rule = await kefu.repos.auto_replies.update(rule_id, **changes)
+    await kefu.chat.reload_auto_replies()
+    kefu.hub.announce_reload("auto_replies")
+    return AutoReplyOut(id=rule_id, keywords=list(rule.keywords), reply=rule.reply)
 
 
 @router.delete("/auto-replies/{rule_id}", status_code=204)

@@ -135,6 +135,13 @@ class FromSourceIn(Strict):
     priority: Priority = Priority.NORMAL
 
 
+class FromConversationIn(FromSourceIn):
+    """What the console's side form may change from the drafted ticket."""
+
+    subject: Subject | None = None  # else the visitor's first words
+    assignee_id: AgentId | None = None  # else the conversation's agent
+
+
 class CommentIn(Strict):
     body: Body
     internal: bool = False
@@ -342,14 +349,19 @@ async def ticket_from_conversation(
     principal: PrincipalDep,
     kefu: NodeDep,
     response: Response,
-    body: FromSourceIn | None = None,
+    body: FromConversationIn | None = None,
 ) -> TicketOut:
-    """201 with a new ticket, or 200 with the one this conversation already has. The
-    caller must be allowed to read the conversation: the ticket carries its transcript."""
+    """201 with a new ticket, or 200 with the one this conversation already has (as it
+    is: the body's fields shape a new ticket only). The caller must be allowed to read the
+    conversation: the ticket carries its transcript."""
     await kefu.chat.accessible(principal, conversation_id)
-    priority = body.priority if body is not None else Priority.NORMAL
+    body = body or FromConversationIn()
     ticket, created = await kefu.tickets.from_conversation(
-        conversation_id, caller.actor, priority=priority
+        conversation_id,
+        caller.actor,
+        priority=body.priority,
+        subject=body.subject,
+        assignee_id=body.assignee_id,
     )
     response.status_code = 201 if created else 200
     return TicketOut.of(ticket, kefu)

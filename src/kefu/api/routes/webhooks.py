@@ -1,7 +1,9 @@
-"""Outgoing webhooks for admins: endpoint health, the delivery log, enable and retry.
+"""Outgoing webhooks for admins: endpoint health, the delivery log, enable and retry,
+and the console's own webhooks (create, delete).
 
-Endpoints themselves live in config (``webhooks:``), so there is no create or delete
-here. The secret and the extra headers (often credentials) are never shown.
+Configured endpoints live in config (``webhooks:``) and are neither created nor deleted
+here. A console webhook's signing secret is shown once, in the answer that created it;
+no secret or extra header (often credentials) is ever shown again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kefu.api.deps import AdminDep, NodeDep
 from kefu.domain.webhooks import Delivery, DeliveryStatus
 from kefu.errors import BadInput, NotFound
 from kefu.timefmt import iso
+from kefu.webhooks.console import ConsoleWebhookSpec
 from kefu.webhooks.service import EndpointView
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -30,6 +33,8 @@ class WebhookOut(BaseModel):
     disabled_at: str | None
     disabled_reason: str | None
     pending: int
+    source: str  # "config" (the YAML file) or "console" (added here; deletable)
+    events: list[str]  # a console webhook's event patterns
 
     @classmethod
     def of(cls, view: EndpointView) -> WebhookOut:
@@ -37,11 +42,17 @@ class WebhookOut(BaseModel):
         return cls(
             name=view.name,
             url=view.url,
+            source=view.source,
+            events=list(view.events),
             consecutive_failures=state.consecutive_failures,
             disabled_at=iso(state.disabled_at) if state.disabled_at else None,
             disabled_reason=state.disabled_reason,
             pending=state.pending,
         )
+
+
+class WebhookCreated(WebhookOut):
+    secret: str  # shown once: the receiver verifies signatures with it
 
 
 class WebhookList(BaseModel):
@@ -87,6 +98,33 @@ class DeliveryPage(BaseModel):
 async def list_webhooks(caller: AdminDep, kefu: NodeDep) -> WebhookList:
     """Every configured endpoint with its health and how many deliveries wait for it."""
     return WebhookList(items=[WebhookOut.of(view) for view in await kefu.webhooks.endpoints()])
+
+
+@router.post("", status_code=201, response_model=WebhookCreated)
+async def create_webhook(
+    body: ConsoleWebhookSpec, caller: AdminDep, kefu: NodeDep
+) -> WebhookCreated:
+    """A webhook that receives every event matching ``events``; 409 when the name exists."""
+    view, secret = await kefu.webhooks.create(body, caller.key)
+    kefu.hub.announce_reload("webhooks")
+    await kefu.repos.audit.record(
+        "webhook.create",
+        actor=caller.key,
+        target=view.name,
+        now=kefu.clock.now(),
+        detail={"url": view.url, "events": list(view.events)},
+    )
+    return WebhookCreated(**WebhookOut.of(view).model_dump(), secret=secret)
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_webhook(name: str, caller: AdminDep, kefu: NodeDep) -> None:
+    """Remove a console webhook and its delivery log (409 for a configured one)."""
+    await kefu.webhooks.delete(name)
+    kefu.hub.announce_reload("webhooks")
+    await kefu.repos.audit.record(
+        "webhook.delete", actor=caller.key, target=name, now=kefu.clock.now()
+    )
 
 
 @router.get("/{name}/deliveries", response_model=DeliveryPage)
