@@ -22,6 +22,11 @@ from kefu.config import load_settings
         ("héllo wörld\n\ttab".encode(), "text/plain"),
         ("é".encode() * 5000, "text/plain"),  # a character cut by the probe is still text
         (b"<html><script>alert(1)</script>", "text/plain"),  # served as text, never HTML
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (b"OggS\x00\x02" + bytes(20), "audio/ogg"),
+        (b"ID3\x04\x00" + bytes(20), "audio/mpeg"),
+        (b"\xff\xfb\x90\x64" + bytes(20), "audio/mpeg"),  # a bare MPEG-1 layer III frame
+        (b"\xff\xfb\xf0\x64" + bytes(20), None),  # bit rate index 15: not a frame
         (b"MZ\x90\x00", None),
         (b"hello\x00world", None),
         (b"\xff\xfe\xfd", None),

@@ -25,9 +25,25 @@ def sniff(data: bytes) -> str | None:
         return "image/webp"
     if data.startswith(b"%PDF-"):
         return "application/pdf"
+    # Call recordings (department systems push them over gRPC). None is in the default
+    # ``allowed_types``: an operator who wants them lists them.
+    if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data.startswith(b"OggS"):
+        return "audio/ogg"
+    if data.startswith(b"ID3") or _mp3_frame(data):
+        return "audio/mpeg"
     if _is_text(data):
         return "text/plain"
     return None
+
+
+def _mp3_frame(data: bytes) -> bool:
+    """An MPEG audio layer III frame header: 11 sync bits, layer III, a valid bit rate
+    and sample rate (stricter than the sync alone, which random bytes hit often)."""
+    if len(data) < 4 or data[0] != 0xFF or data[1] & 0xE6 != 0xE2:
+        return False
+    return data[2] >> 4 not in (0x0, 0xF) and (data[2] >> 2) & 0x3 != 0x3
 
 
 def _is_text(data: bytes) -> bool:
