@@ -145,7 +145,7 @@ function row(ticket) {
       priorityBadge(ticket.priority),
       el("span", { class: `tk-assignee${ticket.assignee_id ? "" : " none"}`, text: assigneeName(ticket.assignee_id) }),
       ticket.customer_key ? el("span", { class: "tk-customer", title: t("tickets.customer"), text: ticket.customer_key }) : null,
-      ticket.queue ? el("span", { class: "tk-queue", title: t("tickets.queue"), text: ticket.queue }) : null,
+      ticket.queue ? el("span", { class: "tk-queue", title: t("tickets.queue"), dataset: { label: t("tickets.field_queue") }, text: ticket.queue }) : null,
     ),
   );
 }

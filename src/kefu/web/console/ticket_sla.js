@@ -7,6 +7,7 @@
 import { clear, el } from "./dom.js";
 import { fmtNumber, t } from "./i18n.js";
 import { dateTime, part } from "./ticket_common.js";
+import { codeText } from "./why.js";
 
 const TARGETS = {
   first_response: { short: "tickets.sla_first_short", long: "tickets.sla_first_long" },
@@ -85,7 +86,7 @@ export function renderSla(ticket) {
     return t(Date.parse(doneAt) <= Date.parse(dueAt) ? "tickets.sla_at_met" : "tickets.sla_at_late", { when });
   };
   const rows = [
-    [t("tickets.sla_policy"), s.policy || t("tickets.none")],
+    [t("tickets.sla_policy"), s.policy ? codeText("tickets.policy_", s.policy) : t("tickets.none")],
     [t("tickets.sla_first_due"), s.first_response_due_at ? dateTime(s.first_response_due_at) : "—"],
     [t("tickets.sla_replied"), at(s.first_responded_at, s.first_response_due_at)],
     [t("tickets.sla_resolve_by"), s.resolution_due_at ? dateTime(s.resolution_due_at) : "—"],
