@@ -40,7 +40,8 @@ async def browser(tmp_path: Path, expected_errors: list[re.Pattern[str]]) -> Asy
     errors: list[str] = []  # script errors and CSP violations, from every page
     async with async_playwright() as playwright:
 
-        async def open_page(width: int = 1440, height: int = 900) -> Page:
+        async def open_page(width: int = 1440, height: int = 900, locale: str = "en-US") -> Page:
+            """``locale``: the browser's language (navigator.languages, Accept-Language)."""
             profile = tmp_path / f"profile-{len(contexts)}"
             context = await playwright.chromium.launch_persistent_context(
                 str(profile),
@@ -48,6 +49,7 @@ async def browser(tmp_path: Path, expected_errors: list[re.Pattern[str]]) -> Asy
                 args=CHROMIUM_ARGS,
                 headless=True,
                 viewport={"width": width, "height": height},
+                locale=locale,
             )
             contexts.append(context)
             page = context.pages[0] if context.pages else await context.new_page()

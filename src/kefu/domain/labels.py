@@ -1,16 +1,25 @@
-"""Conversation labels (``billing``, ``refund``, ``vip-escalation``): how teams sort and
-later count their chats. Pure rules: what a label may look like and how a set is kept."""
+"""Conversation labels (``billing``, ``refund``, ``vip-escalation``, ``退款``): how teams
+sort and later count their chats. Pure rules: what a label may look like and how a set is kept."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from kefu.errors import BadInput
 
 MAX_LABELS = 20  # per conversation: a label set is a summary, not a transcript
 MAX_LABEL_CHARS = 50
-LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+# Letters and digits of any script (Chinese teams label in Chinese), "-" and "_".
+LABEL = re.compile(r"^[^\W_][\w-]{0,49}$")
+
+
+def clean(raw: str) -> str:
+    """One spelling per label: NFKC folds the full-width letters and digits a Chinese input
+    method types (U+FF36 U+FF29 U+FF30 for "VIP") into ASCII, full-width spaces are trimmed
+    like others; lower case."""
+    return unicodedata.normalize("NFKC", raw).strip().lower()
 
 
 def normalise(labels: Iterable[str]) -> list[str]:
@@ -19,7 +28,7 @@ def normalise(labels: Iterable[str]) -> list[str]:
     Lower case so that "Refund" and "refund" are one label in every list and count."""
     seen: set[str] = set()
     for raw in labels:
-        label = raw.strip().lower()
+        label = clean(raw)
         if not LABEL.match(label):
             shown = raw[:MAX_LABEL_CHARS]
             raise BadInput(

@@ -22,6 +22,7 @@ from kefu.api.schemas import (
     VisitorConversationOut,
 )
 from kefu.domain.ids import format_message_id
+from kefu.domain.labels import clean
 from kefu.domain.roles import Role
 from kefu.domain.search_text import MAX_QUERY_CHARS, QueryError, parse_query
 from kefu.errors import BadInput, Forbidden, NotFound
@@ -62,7 +63,7 @@ async def list_conversations(
     if customer_key is not None:
         kefu.customers.check_key(customer_key)
     filters = Filters(
-        label=label.strip().lower() if label else None,
+        label=clean(label) if label else None,
         customer_key=customer_key,
         phrases=phrases,
     )

@@ -39,7 +39,7 @@ export function renderLabels(item, editable) {
   input.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || composing(event)) return;
     event.preventDefault();
-    const label = input.value.trim().toLowerCase();
+    const label = input.value.normalize("NFKC").trim().toLowerCase(); // as the server spells it
     if (!label) return;
     // Emptied now, not when the save returns: what the agent types meanwhile is the next
     // label, not more of this one.

@@ -44,7 +44,7 @@ function filters() {
   const form = $("#conv-search");
   return {
     q: form.elements.q.value.trim(),
-    label: form.elements.label.value.trim().toLowerCase(),
+    label: form.elements.label.value.normalize("NFKC").trim().toLowerCase(),
     customer_key: form.elements.customer_key.value.trim(),
   };
 }
