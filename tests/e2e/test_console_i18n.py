@@ -32,7 +32,8 @@ from tests.support.layout import SIZES, boxes, off_screen, overlapping
 # the codes a Chinese team writes in Latin letters (IP, ID).
 ALLOWED_ENGLISH = {"kefu", "English", "Python", "aiohttp", "IP", "ID"}
 
-# Every shown text node (key caps aside) and shown attribute (placeholder, title, aria-label, alt) of the page.
+# Every shown text node (key caps aside) and shown attribute (placeholder, title, aria-label,
+# alt) of the page.
 _SHOWN_TEXT = """() => {
   const out = [];
   const shown = (el) => el && el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
@@ -40,7 +41,8 @@ _SHOWN_TEXT = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim();
     // Key caps (<kbd>Enter</kbd>) are printed on the keys, in Latin letters everywhere.
-    if (text && shown(node.parentElement) && !node.parentElement.closest("svg, kbd")) out.push(text);
+    const parent = node.parentElement;
+    if (text && shown(parent) && !parent.closest("svg, kbd")) out.push(text);
   }
   for (const el of document.body.querySelectorAll("[placeholder], [title], [aria-label], [alt]")) {
     if (!shown(el)) continue;
