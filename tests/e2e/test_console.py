@@ -178,11 +178,16 @@ async def test_supervisors_see_the_queue_and_admins_add_agents(kefu: Kefu, brows
     assert created is not None and created[0].role is Role.SUPERVISOR
     await shot(page, "admin-agents")
 
-    await page.get_by_role("button", name="Welcome text").click()
-    await page.get_by_label("Welcome message").fill("Hello from <Acme>!")
-    await page.get_by_role("button", name="Save").click()
-    await expect(page.locator("#texts-saved")).to_have_text("Saved.")
-    assert kefu.node.chat.welcome_message == "Hello from <Acme>!"
+    # The welcome text is on the Site & widget page (admin_sites.js), per site and language.
+    await page.get_by_role("button", name="Site & widget").click()
+    form = page.locator(".site-form")
+    await form.locator("fieldset[data-lang=en]").get_by_label("Bot welcome").fill(
+        "Hello from <Acme>!"
+    )
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    site = await kefu.node.chat.site(None, "en")
+    assert site is not None and site.welcome == "Hello from <Acme>!"
     await vera.close()
 
 

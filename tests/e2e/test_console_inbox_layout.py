@@ -155,8 +155,8 @@ async def test_an_admins_bottom_bar_fits_a_phone_and_more_holds_the_rest(
     menu = page.locator("#more-menu")
     await expect(menu).to_be_visible()
     names = [
-        "Agents", "Sagas", "Reports", "Canned replies", "Auto-replies", "Welcome text",
-        "Blacklist", "Dead letters", "Sign out",
+        "Agents", "Sagas", "Reports", "Canned replies", "Auto-replies", "Site & widget",
+        "Blacklist", "Dead letters", "Webhooks", "API tokens", "Sign out",
     ]  # fmt: skip
     await expect(menu.get_by_role("button")).to_have_text(names)
     assert await off_screen(page, "#more-menu button") == []

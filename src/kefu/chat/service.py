@@ -115,6 +115,10 @@ class ChatService:
         widget?"""
         if not self.open_now():
             return False
+        return await self.available_now()
+
+    async def available_now(self) -> bool:
+        """Is any agent online anywhere (office hours aside: a site may have its own)?"""
         await self.refresh_presence()
         return self.anyone_online()
 

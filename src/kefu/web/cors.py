@@ -22,6 +22,7 @@ from kefu.web.errors import json_error
 VISITOR_ENDPOINTS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"POST"}), re.compile(r"^/api/v1/visitors$")),
     (frozenset({"GET"}), re.compile(r"^/api/v1/availability$")),
+    (frozenset({"GET"}), re.compile(r"^/api/v1/widget-settings$")),
     (frozenset({"POST"}), re.compile(r"^/api/v1/attachments$")),
     (frozenset({"GET"}), re.compile(r"^/api/v1/attachments/[^/]+$")),
     (frozenset({"POST"}), re.compile(r"^/api/v1/offline-messages$")),

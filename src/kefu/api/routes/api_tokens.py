@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from kefu.api.deps import AdminDep, NodeDep
 from kefu.api.schemas import Strict
+from kefu.auth.api_tokens import SCOPES
 from kefu.store.api_tokens import ApiToken
 
 router = APIRouter(prefix="/api/v1/api-tokens", tags=["API tokens"])
@@ -56,6 +57,12 @@ async def create_token(body: TokenCreate, caller: AdminDep, kefu: NodeDep) -> To
         detail={"name": token.name, "scopes": list(token.scopes)},
     )
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret)
+
+
+@router.get("/scopes", response_model=list[str])
+async def list_scopes(caller: AdminDep) -> list[str]:
+    """What a token may be given (the console's create form offers these)."""
+    return sorted(SCOPES)
 
 
 @router.get("", response_model=list[TokenOut])

@@ -27,10 +27,10 @@ async def availability(kefu: NodeDep, site: str | None = None) -> Availability:
     configured = kefu.settings.site(site) if site is not None else None
     if site is not None and configured is None:
         raise BadInput(f"no site {site!r} is configured", code="unknown_site")
-    is_open = kefu.chat.open_now()
-    opens = None if is_open else kefu.chat.opens_at()
+    # The site's own office hours when an admin set some (kefu.chat.sites), else config's.
+    is_open, opens = kefu.chat.open_for(await kefu.chat.site(site))
     return Availability(
-        agents_online=await kefu.chat.available(),
+        agents_online=is_open and await kefu.chat.available_now(),
         open=is_open,
         opens_at=iso(opens) if opens is not None else None,
         locale=configured.locale if configured is not None else "en",

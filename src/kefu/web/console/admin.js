@@ -1,13 +1,18 @@
-// Admin pages: agents, canned replies, auto-replies, welcome text, blacklist, dead letters. The server
-// enforces every role; the console only hides what the signed-in role cannot use.
+// Admin pages: agents, canned replies, auto-replies, blacklist, dead letters; site & widget,
+// webhooks and API tokens in their own modules (admin_*.js). The server enforces every role;
+// the console only hides what the signed-in role cannot use.
 
-import { del, get, patch, post, put } from "./api.js";
+import { del, get, patch, post } from "./api.js";
 import { cannedLoaded } from "./canned.js";
 import { $, clear, el } from "./dom.js";
 import { fmtClock, fmtNumber, t } from "./i18n.js";
 import { loadReports } from "./reports.js";
 import { atLeast, state } from "./state.js";
 import { codeText, why } from "./why.js";
+import { agentButtons, editAutoReplyButton, editCannedButton } from "./admin_edit.js";
+import { loadSites } from "./admin_sites.js";
+import { loadTokens } from "./admin_tokens.js";
+import { loadWebhooks } from "./admin_webhooks.js";
 
 function showError(key, err) {
   const box = $(`[data-error=${key}]`);
@@ -58,14 +63,6 @@ export function initAdmin(reloadShared) {
       await loadAutoReplies();
     });
   });
-  $("#texts-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded("texts", async () => {
-      await put("/api/v1/settings/chat", formData(event.target));
-      $("#texts-saved").textContent = t("common.saved");
-      setTimeout(() => ($("#texts-saved").textContent = ""), 2500);
-    });
-  });
   $("#blacklist-form").addEventListener("submit", (event) => {
     event.preventDefault();
     guarded("blacklist", async () => {
@@ -78,8 +75,8 @@ export function initAdmin(reloadShared) {
 }
 
 export async function loadPage(page) {
-  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadTexts, blacklist: loadBlacklist, deadletters: loadDeadLetters, reports: loadReports };
-  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist", deadletters: "deadletters", reports: "reports" };
+  const loaders = { agents: loadAgents, canned: loadCanned, autoreplies: loadAutoReplies, texts: loadSites, blacklist: loadBlacklist, deadletters: loadDeadLetters, reports: loadReports, webhooks: loadWebhooks, tokens: loadTokens };
+  const keys = { agents: "agents", canned: "canned", autoreplies: "auto", texts: "texts", blacklist: "blacklist", deadletters: "deadletters", reports: "reports", webhooks: "webhooks", tokens: "tokens" };
   if (loaders[page]) await guarded(keys[page], loaders[page]);
 }
 
@@ -108,7 +105,7 @@ async function loadAgents() {
           onclick: () => change({ disabled: !agent.disabled }) })
       : el("span", { text: t(agent.disabled ? "admin.disabled" : "admin.active") });
     rows.append(el("tr", { class: agent.disabled ? "muted" : "" },
-      el("td", { text: agent.name }), el("td", { text: agent.email }), el("td", {}, role), el("td", {}, capacity), el("td", {}, status)));
+      el("td", { text: agent.name }), el("td", { text: agent.email }), el("td", {}, role), el("td", {}, capacity), el("td", { class: "actions" }, status, admin ? agentButtons(agent, loadAgents) : null)));
   }
 }
 
@@ -127,7 +124,7 @@ async function loadCanned() {
       el("td", {}, el("code", { text: `/${reply.shortcut}` })),
       el("td", { text: reply.title }),
       el("td", { class: "wrap", text: reply.body }),
-      el("td", {}, editable ? el("button", { type: "button", class: "btn small danger", text: t("common.delete"), "aria-label": t("admin.delete_canned", { shortcut: reply.shortcut }),
+      el("td", { class: "actions" }, editable ? editCannedButton(reply, loadCanned) : null, editable ? el("button", { type: "button", class: "btn small danger", text: t("common.delete"), "aria-label": t("admin.delete_canned", { shortcut: reply.shortcut }),
         onclick: () => guarded("canned", async () => { await del(`/api/v1/canned-replies/${reply.id}`); await loadCanned(); }) }) : null)));
   }
 }
@@ -140,15 +137,9 @@ async function loadAutoReplies() {
     rows.append(el("tr", {},
       el("td", { text: rule.keywords.join(", ") }),
       el("td", { class: "wrap", text: rule.reply }),
-      el("td", {}, el("button", { type: "button", class: "btn small danger", text: t("common.delete"),
+      el("td", { class: "actions" }, editAutoReplyButton(rule, loadAutoReplies), el("button", { type: "button", class: "btn small danger", text: t("common.delete"),
         onclick: () => guarded("auto", async () => { await del(`/api/v1/auto-replies/${rule.id}`); await loadAutoReplies(); }) }))));
   }
-}
-
-async function loadTexts() {
-  const texts = await get("/api/v1/settings/chat");
-  $("#welcome-input").value = texts.welcome_message;
-  $("#offline-input").value = texts.offline_message;
 }
 
 async function loadBlacklist() {

@@ -370,6 +370,8 @@
       /* old browser */
     }
     if (navigator.language) body.locale = navigator.language.slice(0, 35);
+    if (prechatValues && prechatValues.name) body.name = prechatValues.name;
+    if (prechatValues && prechatValues.email) body.email = prechatValues.email;
     if (EXTERNAL_ID) {
       body.external_id = EXTERNAL_ID;
       if (SIGNATURE) body.signature = SIGNATURE;
@@ -950,6 +952,7 @@
     if (agentsOnline === null) checkAvailability();
     input.focus();
     scrollDown();
+    showPrechat();
   }
 
   function closePanel() {
@@ -1041,6 +1044,96 @@
     }
   });
 
+  // ---- the site's settings (set by an admin in the console) ------------------------
+  // Colour, side, greeting and pre-chat form: one public read per page load.
+  var prechat = { name: "off", email: "off" };
+  var prechatValues = null; // what the visitor gave in the pre-chat form
+  var prechatCard = null;
+  function loadSettings() {
+    var query = "?lang=" + encodeURIComponent(LANG) + (SITE ? "&site=" + encodeURIComponent(SITE) : "");
+    return fetch(BASE + "/api/v1/widget-settings" + query, { mode: "cors", credentials: "omit" })
+      .then(function (r) {
+        return r.ok ? r.json() : Promise.reject(r.status);
+      })
+      .then(function (settings) {
+        applyLook(settings.color, settings.position);
+        if (settings.greeting) {
+          labelled = labelled.filter(function (item) {
+            return item[0] !== welcome;
+          });
+          welcome.textContent = settings.greeting;
+        }
+        if (settings.prechat) prechat = settings.prechat;
+        if (state.open) showPrechat();
+      })
+      .catch(function () {});
+  }
+
+  // The colour is #rrggbb (the server checks, so does this); left moves launcher and panel
+  // (a phone's panel stays full-screen).
+  function applyLook(color, position) {
+    var css = "";
+    if (/^#[0-9a-fA-F]{6}$/.test(color || "") && color.toLowerCase() !== "#2563eb") {
+      css += ".launcher,header,.msg.visitor,.send{background:" + color + "}.link{color:" + color + "}";
+    }
+    if (position === "left") {
+      css += ".launcher{left:20px;right:auto}@media (min-width:481px){.panel{left:20px;right:auto}}";
+    }
+    if (!css) return;
+    if (root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function") {
+      var extra = new CSSStyleSheet();
+      extra.replaceSync(css);
+      root.adoptedStyleSheets = root.adoptedStyleSheets.concat([extra]);
+    } else {
+      root.appendChild(el("style", { text: css }));
+    }
+  }
+
+  // Before the first message of a new visitor, when the site asks for a name or email.
+  function showPrechat() {
+    var asks = prechat.name !== "off" || prechat.email !== "off";
+    if (!asks || state.token || prechatValues || prechatCard) return;
+    var inputs = {};
+    var fields = [];
+    ["name", "email"].forEach(function (field) {
+      if (prechat[field] !== "optional" && prechat[field] !== "required") return;
+      var key = field === "name" ? "your_name" : "your_email";
+      var text = prechat[field] === "required" ? t(key) : t("optional_field", { label: t(key) });
+      var attrs = {
+        type: field === "email" ? "email" : "text",
+        name: field,
+        autocomplete: field,
+        "aria-label": text,
+        placeholder: text,
+        maxlength: field === "email" ? "320" : "200",
+      };
+      if (prechat[field] === "required") attrs.required = "";
+      inputs[field] = el("input", attrs);
+      fields.push(inputs[field]);
+    });
+    var submit = el("button", { class: "send", type: "submit", text: t("start_chat") });
+    prechatCard = el(
+      "form",
+      { class: "card prechat", "aria-label": t("prechat_title") },
+      [el("h3", { text: t("prechat_title") })].concat(fields, [submit])
+    );
+    composer.style.display = "none";
+    appendToLog(prechatCard);
+    prechatCard.addEventListener("submit", function (event) {
+      event.preventDefault();
+      prechatValues = {
+        name: inputs.name ? inputs.name.value.trim() : "",
+        email: inputs.email ? inputs.email.value.trim() : "",
+      };
+      prechatCard.remove();
+      prechatCard = null;
+      composer.style.display = "";
+      input.focus();
+    });
+    (fields[0] || submit).focus();
+  }
+
+  loadSettings();
   // A returning visitor: reconnect at once, so replies while away show as unread.
   if (state.token) connect();
   // A browser in neither language: the site's locale decides, asked at once.
