@@ -16,7 +16,7 @@ codes (SLA, CSAT, API, ...), at 1280x800, 1366x768 and 375x812. Screenshots go t
 ``test-artifacts/console-zh-*.png``.
 """
 
-# ruff: noqa: RUF001 (Chinese text uses full-width punctuation on purpose)
+# ruff: noqa: RUF001, RUF003 (Chinese text uses full-width punctuation on purpose)
 from __future__ import annotations
 
 import asyncio
@@ -249,7 +249,7 @@ async def test_tickets_360_sagas_reports_and_admin_pages_speak_chinese(
     await expect(dialog.get_by_role("alert")).to_have_text("金额不能小于 0.01。")
     await no_english(page, "#saga-dialog", data)
     await shot(page, "refund-dialog-1366")
-    await dialog.get_by_label("金额").fill("1165")
+    await dialog.get_by_label("金额").fill("１１６５")  # full-width, as a Chinese IME types
     await dialog.get_by_label("原因").fill("商品损坏")
     await dialog.get_by_role("button", name=f"确认：{TITLES['refund']}").click()
     card = panel.locator(".saga-card").first
@@ -344,6 +344,13 @@ async def test_tickets_360_sagas_reports_and_admin_pages_speak_chinese(
             await show(page, name)
             if name in ("agents", "canned", "autoreplies", "blacklist"):
                 await expect(page.locator(f"#page-{name} tbody tr").first).to_be_visible()
+            if name == "autoreplies" and width == SIZES[0][0]:
+                # Keywords listed the Chinese way (，) are split like the ASCII comma.
+                form = page.locator("#auto-form")
+                await form.locator("[name=keywords]").fill("退款，退货")
+                await form.locator("[name=reply]").fill("退款请在订单页申请。")
+                await form.locator("button[type=submit]").click()
+                await expect(page.locator("#auto-rows")).to_contain_text("退款, 退货")
             await no_english(page, f"#page-{name}", data)
             await no_overflow(page)
             await shot(page, f"admin-{name}-{size}")

@@ -6,7 +6,7 @@ import { linkCustomer, lookupCustomers } from "./api.js";
 import { $, el } from "./dom.js";
 import { t } from "./i18n.js";
 import { changed, upsert } from "./state.js";
-import { why } from "./why.js";
+import { typed, why } from "./why.js";
 
 const LOOKUPS = [
   ["email", "c360.email", "name@example.com", "email"],
@@ -67,7 +67,7 @@ export function findForm() {
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    search(select.value, input.value.trim());
+    search(select.value, typed(input.value));
   });
   const out = el("div", { class: "c360-results" });
   if (find.error) out.append(el("p", { class: "form-error", role: "alert", text: find.error }));

@@ -8,7 +8,7 @@ import { startSaga } from "./api.js";
 import { clear, el } from "./dom.js";
 import { fmtNumber, t } from "./i18n.js";
 import { label, plannedSteps } from "./saga_timeline.js";
-import { why } from "./why.js";
+import { typed, why } from "./why.js";
 
 let dialog = null;
 
@@ -110,11 +110,8 @@ function field(name, spec, value, locked, currency) {
     const number = type === "number" || type === "integer";
     input = el("input", {
       ...attrs,
-      type: number ? "number" : "text",
+      type: "text", // a number field would drop full-width digits ("１１６５") before readInput sees them
       inputmode: number ? "decimal" : undefined,
-      step: type === "integer" ? "1" : number ? "any" : undefined,
-      min: spec.minimum,
-      max: spec.maximum,
       maxlength: spec.max_length,
       required: !!spec.required,
       readonly: locked,
@@ -151,7 +148,8 @@ function readInput(form, fields, error) {
       }
       continue;
     }
-    const raw = node.value.trim();
+    const number = type === "number" || type === "integer";
+    const raw = number ? typed(node.value) : node.value.trim(); // "１１６５" reads as 1165
     if (!raw) {
       if (spec.required) return refuse(node, error, t("sagas.required", { label: label(name) }));
       continue;

@@ -9,7 +9,7 @@ import { $, clear, el } from "./dom.js";
 import { t } from "./i18n.js";
 import { announceSaga, byNewest, currentStamp, definitions, known, onSagaChange, remember, rememberAll } from "./saga_state.js";
 import { dateTime, failedBackward, inputFacts, progress, sagaBadge, sagaError, sagaTitle, timeline } from "./saga_timeline.js";
-import { why } from "./why.js";
+import { typed, why } from "./why.js";
 
 const PAGE_SIZE = 25;
 const FILTERS = ["status", "name", "customer_key"];
@@ -66,7 +66,7 @@ export function sagasPageMayHaveChanged() {
 
 function readFilters() {
   const form = $("#sg-filters");
-  for (const name of FILTERS) page.filters[name] = form.elements.namedItem(name).value.trim();
+  for (const name of FILTERS) page.filters[name] = typed(form.elements.namedItem(name).value);
 }
 
 function matches(saga) {

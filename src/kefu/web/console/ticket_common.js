@@ -6,7 +6,7 @@
 // tickets.js, so no module imports one that imports it back.
 
 import { $, el } from "./dom.js";
-import { fmtDateTime, t } from "./i18n.js";
+import { fmtDateTime, lang, t } from "./i18n.js";
 import { state } from "./state.js";
 import { codeText } from "./why.js";
 
@@ -44,7 +44,12 @@ export function matches(ticket) {
 }
 
 export function teamMembers() {
-  return [...state.agents.values()].filter((a) => !a.disabled).sort((a, b) => a.name.localeCompare(b.name));
+  return [...state.agents.values()].filter((a) => !a.disabled).sort(byName);
+}
+
+/** Agents by name in the agent's language (zh-CN: by pinyin, as a Chinese team expects). */
+export function byName(a, b) {
+  return a.name.localeCompare(b.name, lang());
 }
 
 export function assigneeName(id) {

@@ -11,7 +11,7 @@ import { state } from "./state.js";
 import { newer, part, priorityText, statusText, teamMembers, tk } from "./ticket_common.js";
 import { remember } from "./ticket_list.js";
 import { reloadHistory } from "./ticket_thread.js";
-import { codeText, why } from "./why.js";
+import { codeText, typed, why } from "./why.js";
 
 const STATUSES = ["new", "open", "pending", "solved", "closed"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
@@ -49,13 +49,13 @@ export function renderFields(ticket) {
     disabled: closed,
   });
   const saveQueue = () => {
-    const value = queue.value.trim().toLowerCase();
+    const value = typed(queue.value).toLowerCase();
     if (value === (tk.view.ticket.queue || "")) return;
     change("queue", value || null, queue);
   };
   queue.addEventListener("change", saveQueue);
   queue.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
+    if (event.key === "Enter" && !event.isComposing) { // Enter picks an IME candidate first
       event.preventDefault();
       saveQueue();
     }

@@ -9,6 +9,7 @@ import { $, clear, el } from "./dom.js";
 import { openDrawer } from "./drawer.js";
 import { t, tn } from "./i18n.js";
 import { state, visitorName } from "./state.js";
+import { teamMembers } from "./ticket_common.js";
 import { why } from "./why.js";
 
 let forId = null;
@@ -40,8 +41,7 @@ export async function openTicketForm(id) {
   const assignee = $("#tk-side-assignee");
   clear(assignee);
   assignee.append(el("option", { value: "", text: t("tickets.nobody") }));
-  for (const agent of state.agents.values()) {
-    if (agent.disabled) continue;
+  for (const agent of teamMembers()) {
     assignee.append(el("option", { value: agent.id, text: agent.id === state.me.id ? t("tickets.name_you", { name: agent.name }) : agent.name, selected: agent.id === state.me.id }));
   }
   $("#tk-side-priority").value = "normal";

@@ -10,13 +10,13 @@ import {
   FILTER_KEYS, assigneeName, matches, newer, priorityBadge, statusBadge, teamMembers, tk,
 } from "./ticket_common.js";
 import { slaChip } from "./ticket_sla.js";
-import { why } from "./why.js";
+import { typed, why } from "./why.js";
 
 const PAGE = 50;
 
 export function readFilters() {
   const form = $("#tk-filters");
-  for (const name of FILTER_KEYS) tk.filters[name] = (form.elements[name].value || "").trim();
+  for (const name of FILTER_KEYS) tk.filters[name] = typed(form.elements[name].value);
 }
 
 export function writeFilters() {

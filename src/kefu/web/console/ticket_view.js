@@ -13,7 +13,7 @@ import { fieldError, renderFields } from "./ticket_fields.js";
 import { reloadList, remember, renderList } from "./ticket_list.js";
 import { renderSla, slaChip } from "./ticket_sla.js";
 import { reloadHistory, renderComments, renderHistory, submitComment } from "./ticket_thread.js";
-import { codeText, why } from "./why.js";
+import { codeText, typed, why } from "./why.js";
 
 const FIELD_NAMES = {
   status: "tickets.field_status",
@@ -61,7 +61,7 @@ export async function submitNew(event) {
   button.disabled = true;
   try {
     const ticket = await createTicket({
-      customer_key: data.customer_key.trim(),
+      customer_key: typed(data.customer_key),
       subject: data.subject.trim(),
       body: data.body,
       priority: data.priority,

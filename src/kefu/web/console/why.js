@@ -1,7 +1,10 @@
-// A refused request in the agent's language, for the views that show one after their own
-// words ("Could not load tickets: …"). The server's error codes are stable English
-// snake_case; the sentence comes from the catalogs (errors.<code>). In English the
-// server's own message is kept when it has one: it may name the field or the limit.
+// What the work views (tickets, 360, sagas, reports, admin) share to speak and read the
+// agent's language: a refused request as a sentence, a code shown in the catalog's words,
+// and what an agent typed into a key or number field read the same in half- and full-width.
+//
+// The server's error codes are stable English snake_case; the sentence comes from the
+// catalogs (errors.<code>). In English the server's own message is kept when it has one:
+// it may name the field or the limit.
 
 import { errorText, lang, t } from "./i18n.js";
 
@@ -19,4 +22,16 @@ export function codeText(prefix, value) {
   const key = `${prefix}${String(value).toLowerCase().replace(/[^a-z0-9]+/g, "_")}`;
   const text = t(key);
   return text === key ? String(value) : text;
+}
+
+/** A key, id, phone or number as typed: a Chinese input method in full-width mode gives
+ * "Ｃ１００１" or "１１６５．００"; NFKC reads them as "C1001" and "1165.00". Only for
+ * such fields: free text keeps its full-width punctuation. */
+export function typed(value) {
+  return String(value ?? "").normalize("NFKC").trim();
+}
+
+/** Keywords typed as a list: split on the ASCII comma and the Chinese ones (，、). */
+export function splitList(value) {
+  return String(value ?? "").split(/[,，、]/).map((item) => item.trim()).filter(Boolean);
 }
