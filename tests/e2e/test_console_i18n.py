@@ -310,3 +310,53 @@ async def test_enter_while_a_pinyin_composition_is_open_does_not_send(
     assert [m["body"] for m in page_of["items"] if m["sender"]["kind"] == "agent"] == ["你好"]
     await shot(page, "i18n-ime-1280x800")
     await socket.close()
+
+
+async def test_the_i18n_helpers_follow_the_language(kefu: Kefu, browser: Opener) -> None:
+    """t, tn, errorText and the Intl formats of src/kefu/web/console/i18n.js, in each language."""
+    probe = """async () => {
+      const i18n = await import("/console/i18n.js");
+      const at = "2026-12-07T14:05:00Z";
+      return {
+        lang: i18n.lang(),
+        filled: i18n.t("chat.typing", { name: "Li" }),
+        missing: i18n.t("no.such_key"),
+        one: i18n.tn("inbox.unread", 1),
+        many: i18n.tn("inbox.unread", 1200),
+        known: i18n.errorText("not_waiting"),
+        unknown: i18n.errorText("no_such_code"),
+        fallback: i18n.errorText("no_such_code", "as the server said"),
+        duration: i18n.fmtDuration(245),
+        hours: i18n.fmtDuration(3 * 3600 + 60),
+        money: i18n.fmtMoney(1299, "CNY"),
+        badMoney: i18n.fmtMoney(5, "not a currency"),
+        number: i18n.fmtNumber(12345.5),
+        date: i18n.fmtDate(at),
+        relative: i18n.fmtRelative(at, Date.parse(at) + 3 * 60000),
+      };
+    }"""
+    english = await browser(1280, 800, locale="en-US")
+    await english.goto(kefu.url("/console"))
+    en = await english.evaluate(probe)
+    assert en["lang"] == "en"
+    assert en["filled"] == "Li is typing…" and en["missing"] == "no.such_key"
+    assert (en["one"], en["many"]) == ("1 unread", "1,200 unread")
+    assert en["known"] == "Another agent took this conversation first."
+    assert en["unknown"] == "Something went wrong. Try again."
+    assert en["fallback"] == "as the server said"
+    assert (en["duration"], en["hours"]) == ("4m 5s", "3h 1m")
+    assert en["money"] == "CN¥1,299.00" and en["badMoney"] == "5 not a currency"
+    assert en["number"] == "12,345.5" and en["date"] == "Dec 7, 2026"
+    assert en["relative"] == "3 minutes ago"
+
+    chinese = await browser(1280, 800, locale="zh-CN")
+    await chinese.goto(kefu.url("/console"))
+    zh = await chinese.evaluate(probe)
+    assert zh["lang"] == "zh-CN"
+    assert zh["filled"] == "Li正在输入…"
+    assert (zh["one"], zh["many"]) == ("1 条未读", "1,200 条未读")
+    assert zh["known"] == "其他坐席已先接入该会话。"
+    assert zh["unknown"] == "出了点问题，请重试。"
+    assert (zh["duration"], zh["hours"]) == ("4分钟5秒", "3小时1分钟")
+    assert zh["money"] == "¥1,299.00"
+    assert zh["date"] == "2026年12月7日" and zh["relative"] == "3分钟前"
