@@ -308,8 +308,9 @@ async function onFrame(frame) {
 }
 
 function noteLast(item, message, shown = currentId() === item.id && !document.hidden) {
-  // A private note is not the conversation's last message (the server's list agrees).
-  if (message.internal) return;
+  // A private note is not the conversation's last message, and the preview is what a
+  // person said, not the bot's welcome or offline notice (the server's list agrees).
+  if (message.internal || ["bot", "system"].includes(message.sender.kind)) return;
   if (item.last_message && item.last_message.id >= message.id) return;
   touch(item);
   item.last_message = message;
