@@ -8,7 +8,7 @@ import { $, clear, el } from "./dom.js";
 import { fmtClock, fmtNumber, t } from "./i18n.js";
 import { loadReports } from "./reports.js";
 import { atLeast, state } from "./state.js";
-import { codeText, why } from "./why.js";
+import { codeText, splitList, why } from "./why.js";
 import { agentButtons, editAutoReplyButton, editCannedButton } from "./admin_edit.js";
 import { loadSites } from "./admin_sites.js";
 import { loadTokens } from "./admin_tokens.js";
@@ -57,7 +57,7 @@ export function initAdmin(reloadShared) {
     event.preventDefault();
     guarded("auto", async () => {
       const data = formData(event.target);
-      const keywords = data.keywords.split(",").map((k) => k.trim()).filter(Boolean);
+      const keywords = splitList(data.keywords); // "营业时间，几点开门" too
       await post("/api/v1/auto-replies", { keywords, reply: data.reply });
       event.target.reset();
       await loadAutoReplies();

@@ -609,7 +609,7 @@ export default {
   "admin.autoreplies": "自动回复",
   "admin.autoreplies_hint": "访客消息包含任一关键词时，机器人会自动回复。",
   "admin.keywords": "关键词",
-  "admin.keywords_placeholder": "营业时间, 几点开门",
+  "admin.keywords_placeholder": "营业时间，几点开门",
   "admin.reply": "回复内容",
   "admin.blacklist": "黑名单",
   "admin.network_label": "IP 地址或网段",
