@@ -60,10 +60,9 @@ class ChatSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt key fails at start
     # Five parallel chats is what Zendesk and Intercom suggest as a sane default per agent.
     agent_capacity: int = Field(default=5, ge=1, le=10_000)
-    welcome_message: str = "Hi! Thanks for reaching out. An agent will be with you shortly."
-    offline_message: str = (
-        "Nobody is online right now. Leave your message and email and we will get back to you."
-    )
+    # Unset: kefu's own text in each site's locale (kefu.texts); set: this text everywhere.
+    welcome_message: str | None = None
+    offline_message: str | None = None
     auto_replies: list[AutoReply] = Field(default_factory=list)
     # A chat message is prose; 10k characters is several pages and bounds storage per row.
     max_body_chars: int = Field(default=10_000, ge=1, le=1_000_000)

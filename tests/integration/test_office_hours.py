@@ -37,6 +37,8 @@ async def availability(kefu: Kefu) -> dict[str, Any]:
     async with kefu.http.get(kefu.url("/api/v1/availability")) as resp:
         assert resp.status == 200
         body: dict[str, Any] = await resp.json()
+    # No ?site= asked: the default language (the site's locale is tested in test_site_locale).
+    assert body.pop("locale") == "en"
     return body
 
 

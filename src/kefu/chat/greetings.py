@@ -20,6 +20,7 @@ from kefu.domain.office_hours import is_open, next_opening
 from kefu.domain.sla import BusinessHours
 from kefu.ports import Clock
 from kefu.store.repositories import Repositories
+from kefu.texts import say
 
 BOT = Sender(SenderKind.BOT, None, "kefu")
 
@@ -45,11 +46,13 @@ class Greetings:
             if hours is not None
             else None
         )
-        self.welcome_message = settings.welcome_message
-        self.offline_message = settings.offline_message
+        # None: kefu's own text in the site's locale (kefu.texts), see default_texts.
+        self.welcome_message: str | None = settings.welcome_message
+        self.offline_message: str | None = settings.offline_message
 
     async def reload_texts(self) -> None:
-        """Welcome and offline texts: the stored ones if an admin set them, else config."""
+        """Welcome and offline texts: the stored ones if an admin set them, else config's,
+        else None (kefu's own, in each site's locale)."""
         stored = await self._repos.settings.get_many(["welcome_message", "offline_message"])
         self.welcome_message = stored.get("welcome_message", self._settings.welcome_message)
         self.offline_message = stored.get("offline_message", self._settings.offline_message)
@@ -82,6 +85,22 @@ class Greetings:
             return self.opens_at()
         return next_opening(site.hours, self._clock.now())
 
+    def default_texts(self, locale: str | None) -> dict[str, str]:
+        """Welcome and offline texts where no site sets its own: the admin's or config's
+        (as written), else kefu's own in ``locale``."""
+        welcome, offline = self.welcome_message, self.offline_message  # "" turns one off
+        return {
+            "welcome": say(locale, "chat.welcome") if welcome is None else welcome,
+            "offline": say(locale, "chat.offline") if offline is None else offline,
+        }
+
+    async def locale_of(self, conversation: Conversation) -> str:
+        """The locale of the conversation's site: the language of kefu's own lines in it."""
+        if self.sites is None:
+            return "en"
+        visitor = await self._repos.visitors.get(conversation.visitor_id)
+        return self.sites.locale(visitor.site_id or "" if visitor is not None else "")
+
     async def site_of(
         self,
         conversation: Conversation | None,
@@ -98,7 +117,7 @@ class Greetings:
             if visitor is not None:
                 site_id, locale = visitor.site_id, visitor.locale
         await self.reload_texts()
-        defaults = {"welcome": self.welcome_message, "offline": self.offline_message}
+        defaults = self.default_texts(self.sites.locale(site_id or ""))
         return await self.sites.resolve(site_id, locale, defaults)
 
     async def bot(self, conversation: Conversation) -> Sender:
@@ -113,7 +132,8 @@ class Greetings:
         site = await self.site_of(conversation)
         if site is None:
             await self.reload_texts()
-            welcome, offline, bot = self.welcome_message, self.offline_message, BOT
+            defaults, bot = self.default_texts(None), BOT
+            welcome, offline = defaults["welcome"], defaults["offline"]
         else:
             welcome, offline = site.welcome, site.offline
             bot = Sender(SenderKind.BOT, None, site.name)

@@ -83,9 +83,8 @@ class ChatLifecycle:
             now=self._clock.now(),
             detail={"from": previous, "to": agent_id},
         )
-        await self._messages.post(
-            conversation, SYSTEM, f"Conversation transferred to {target.name}."
-        )
+        line = await self._messages.say(conversation, "chat.transferred", agent=target.name)
+        await self._messages.post(conversation, SYSTEM, line)
         notify = {visitor_key(conversation.visitor_id), agent_key(agent_id)}
         if previous is not None:
             notify.add(agent_key(previous))
@@ -110,7 +109,8 @@ class ChatLifecycle:
         await self._repos.audit.record(
             "conversation.close", actor=actor.key, target=conversation.id, now=self._clock.now()
         )
-        await self._messages.post(conversation, SYSTEM, "Conversation closed.")
+        line = await self._messages.say(conversation, "chat.closed")
+        await self._messages.post(conversation, SYSTEM, line)
         self._hub.send(
             participants(conversation),
             server_frames.encode(server_frames.ConversationClosed(conversation.id)),
@@ -157,7 +157,8 @@ class ChatLifecycle:
         await self._repos.audit.record(
             "conversation.reopen", actor=actor.key, target=conversation.id, now=self._clock.now()
         )
-        await self._messages.post(conversation, SYSTEM, "Conversation reopened.")
+        line = await self._messages.say(conversation, "chat.reopened")
+        await self._messages.post(conversation, SYSTEM, line)
         keys = [visitor_key(conversation.visitor_id)]
         if former is not None:
             keys.append(agent_key(former))

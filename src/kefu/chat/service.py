@@ -149,11 +149,12 @@ class ChatService:
     # -- texts kefu writes ----------------------------------------------------------------
     @property
     def welcome_message(self) -> str:
-        return self.greetings.welcome_message
+        """The global welcome text (admin's, config's, else kefu's own in English)."""
+        return self.greetings.default_texts(None)["welcome"]
 
     @property
     def offline_message(self) -> str:
-        return self.greetings.offline_message
+        return self.greetings.default_texts(None)["offline"]
 
     async def reload_texts(self) -> None:
         await self.greetings.reload_texts()

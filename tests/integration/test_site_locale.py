@@ -1,0 +1,133 @@
+# Chinese expectations use Chinese punctuation on purpose.
+# ruff: noqa: RUF001
+"""kefu's own words follow the site's ``locale`` (issue 16, CONTRACT.md "Languages"), over
+a real WebSocket on SQLite and PostgreSQL: a zh-CN site's visitor gets the bot's welcome
+and offline notice and the system lines (transferred, closed, reopened) in Chinese, an en
+site's visitor the same English as before; texts an operator wrote stay as written; the
+widget's availability call answers the site's locale. (A zh-CN site's mails are Chinese:
+tests/integration/test_email.py::test_a_chinese_site_is_answered_in_chinese.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kefu.config import Settings
+from kefu.domain.roles import Role
+from tests.support.kefu import Kefu, Socket, serving
+
+SITES = [{"id": "cn", "name": "北风商城", "locale": "zh-CN"}, {"id": "us", "name": "Northwind"}]
+CHINESE = {
+    "welcome": "您好！感谢您的咨询，客服人员马上为您服务。",
+    "offline": "目前没有客服在线。请留下您的问题和邮箱，我们会尽快回复您。",
+    "transferred": "对话已转接给{agent}。",
+    "closed": "对话已结束。",
+    "reopened": "对话已重新打开。",
+}
+# What kefu wrote before issue 16, word for word: an en site sees no change.
+ENGLISH = {
+    "welcome": "Hi! Thanks for reaching out. An agent will be with you shortly.",
+    "offline": "Nobody is online right now. Leave your message and email and we will get back "
+    "to you.",
+    "transferred": "Conversation transferred to {agent}.",
+    "closed": "Conversation closed.",
+    "reopened": "Conversation reopened.",
+}
+
+
+async def bot_lines(socket: Socket, count: int) -> list[str]:
+    """The next ``count`` messages from kefu itself (bot or system), in order."""
+    lines: list[str] = []
+    while len(lines) < count:
+        frame = await socket.expect("message.new", timeout=10)
+        if frame["message"]["sender"]["kind"] in ("bot", "system"):
+            lines.append(frame["message"]["body"])
+    return lines
+
+
+async def a_conversation_from_start_to_reopen(
+    kefu: Kefu, site: str, visitor_locale: str | None
+) -> list[str]:
+    """A visitor of ``site`` writes while nobody is online, Ann takes it, hands it to Bo,
+    Bo closes it and reopens it: everything kefu itself said to the visitor."""
+    visitor = await kefu.visitor(
+        site=site, **({"locale": visitor_locale} if visitor_locale else {})
+    )
+    socket = await kefu.ws(visitor["token"])
+    await socket.send_message("有人在吗？")
+    lines = await bot_lines(socket, 2)  # welcome + offline notice: nobody is online
+    ann = await kefu.add_agent("Ann")
+    bo = await kefu.add_agent("Bo", Role.SUPERVISOR)
+    ann_socket = await kefu.ws(ann["token"])
+    assigned = await ann_socket.expect("conversation.assigned", timeout=10)
+    conversation = assigned["conversation_id"]
+    base = f"/api/v1/conversations/{conversation}"
+    status, body = await kefu.post(base + "/transfer", ann["token"], {"agent_id": bo["id"]})
+    assert status == 200, body
+    lines += await bot_lines(socket, 1)
+    status, body = await kefu.post(base + "/close", bo["token"])
+    assert status == 200, body
+    lines += await bot_lines(socket, 1)
+    status, body = await kefu.post(base + "/reopen", bo["token"])
+    assert status == 200, body
+    lines += await bot_lines(socket, 1)
+    await ann_socket.close()
+    await socket.close()
+    return lines
+
+
+def expected(texts: dict[str, str], agent: str) -> list[str]:
+    return [
+        texts["welcome"],
+        texts["offline"],
+        texts["transferred"].format(agent=agent),
+        texts["closed"],
+        texts["reopened"],
+    ]
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(sites=SITES)
+
+
+async def test_a_chinese_site_hears_kefu_in_chinese(kefu: Kefu) -> None:
+    # The visitor's browser says nothing (or German): the site's locale decides.
+    assert await a_conversation_from_start_to_reopen(kefu, "cn", None) == expected(CHINESE, "Bo")
+
+
+async def test_an_english_site_is_unchanged(kefu: Kefu) -> None:
+    lines = await a_conversation_from_start_to_reopen(kefu, "us", "de-DE")
+    assert lines == expected(ENGLISH, "Bo")
+
+
+async def test_texts_an_operator_wrote_stay_as_written(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(sites=SITES, chat={"welcome_message": "Welcome to Northwind!"})
+    async with serving(settings) as kefu:
+        visitor = await kefu.visitor(site="cn")
+        socket = await kefu.ws(visitor["token"])
+        await socket.send_message("你好")
+        # The operator's welcome as written; kefu's own offline notice in Chinese.
+        assert await bot_lines(socket, 2) == ["Welcome to Northwind!", CHINESE["offline"]]
+        await socket.close()
+
+
+async def availability(kefu: Kefu, query: str) -> tuple[int, Any]:
+    async with kefu.http.get(kefu.url("/api/v1/availability" + query)) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_the_widget_learns_the_sites_locale(kefu: Kefu) -> None:
+    status, body = await availability(kefu, "?site=cn")
+    assert (status, body["locale"]) == (200, "zh-CN")
+    status, body = await availability(kefu, "?site=us")
+    assert (status, body["locale"]) == (200, "en")
+    status, body = await availability(kefu, "")
+    assert (status, body["locale"]) == (200, "en")
+    status, body = await availability(kefu, "?site=nowhere")
+    assert status == 400
+    assert body["error"]["code"] == "unknown_site" and set(body) == {"error"}
