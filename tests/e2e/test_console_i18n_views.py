@@ -271,6 +271,21 @@ async def test_tickets_360_sagas_reports_and_admin_pages_speak_chinese(
     await no_english(page, "#tk-side", data | {"请帮我把订单退款"})
     await side.locator("#tk-side-cancel").click()
 
+    # ---- an anonymous visitor: the 360 offers a lookup; full-width typing is folded ------
+    async with kefu.http.post(kefu.url("/api/v1/visitors"), json={"name": "访客"}) as resp:
+        assert resp.status == 201, await resp.text()
+        guest = await kefu.ws((await resp.json())["token"])
+    anonymous = (await guest.send_message("你好，我的订单呢？"))["conversation_id"]
+    await page.locator(f'#conv-list li[data-id="{anonymous}"]').click()
+    find = panel.get_by_role("search", name="查找客户")
+    await find.locator("#c360-value").fill("ｌｉ．ｗｅｉ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+    await find.get_by_role("button", name="查找").click()
+    await expect(panel.locator('.c360-candidate[data-key="C1001"]')).to_contain_text("关联")
+    # The lookup's placeholder is an example address, not a sentence.
+    await no_english(page, PANEL, data | {"name@example.com"})
+    await shot(page, "360-lookup-1366")
+    await guest.close()
+
     for width, height in SIZES:
         size = f"{width}x{height}"
         await page.set_viewport_size({"width": width, "height": height})
@@ -335,7 +350,7 @@ async def test_tickets_360_sagas_reports_and_admin_pages_speak_chinese(
         await show(page, "reports")
         await expect(page.locator("#rp-tiles [data-tile]")).to_have_count(5)
         await expect(page.locator("#rp-chart svg")).to_have_attribute(
-            "aria-label", "每日会话：新建 1，已关闭 0"
+            "aria-label", "每日会话：新建 2，已关闭 0"
         )
         await no_english(page, "#page-reports", data)
         await no_overflow(page)
