@@ -18,6 +18,7 @@ from kefu.clock import SystemClock
 from kefu.config import Settings, load_settings
 from kefu.demo import (
     DEMO_CUSTOMER,
+    DEMO_LOCALES,
     DEMO_LOGINS,
     demo_api_token,
     seed_demo,
@@ -88,10 +89,18 @@ def demo_command(
     shop_port: Annotated[
         int | None, typer.Option(help="sample shop page port (default: port + 2)")
     ] = None,
+    locale: Annotated[
+        str,
+        typer.Option(
+            help="the demo's language: en, or zh-CN for a Chinese shop, customers and texts"
+        ),
+    ] = "en",
     config: ConfigOption = None,
 ) -> None:
     """Serve with demo agents, canned replies and an auto-reply, and print the logins;
     a sample shop page with the widget runs on a second port (another origin)."""
+    if locale not in DEMO_LOCALES:
+        _fail(f"--locale must be one of {', '.join(DEMO_LOCALES)}, not {locale!r}")
     settings = _settings(config, host=host, port=port)
     shop_at = shop_port if shop_port is not None else shop_port_for(settings.port)
     if settings.workers > 1:
@@ -100,7 +109,7 @@ def demo_command(
     async def ready(node: Node, url: str, shop: ShopServer) -> None:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
             bar.add_task("seeding demo data (hashing passwords)…", total=None)
-            await seed_demo(node)
+            await seed_demo(node, locale)
             events_token = await demo_api_token(node)
         table = Table(title=f"kefu demo on {url}")
         table.add_column("role")
@@ -143,7 +152,7 @@ def demo_command(
         console.print("Press Ctrl+C to stop.")
 
     try:
-        run(serve_with_shop(settings, shop_at, ready))
+        run(serve_with_shop(settings, shop_at, ready, locale))
     except KefuError as exc:
         _fail(exc.message)
     except OSError as exc:

@@ -22,6 +22,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
+from kefu.demo_systems.dataset_zh import CHINESE, Words
+
 DEFAULT_CUSTOMERS: Final = 50
 DEFAULT_SEED: Final = 20260301
 #: "Now" for the dataset: orders and calls happen before it. Fixed, for determinism.
@@ -240,8 +242,13 @@ _NOTES = (
 )
 
 
-def build_dataset(customers: int = DEFAULT_CUSTOMERS, *, seed: int = DEFAULT_SEED) -> Dataset:
+def build_dataset(
+    customers: int = DEFAULT_CUSTOMERS, *, seed: int = DEFAULT_SEED, locale: str = "en"
+) -> Dataset:
     """Build ``customers`` customers ("C1001", "C1002", ...) with their orders and calls.
+
+    ``locale="zh-CN"``: the same data (the same draws) in a Chinese shop's words: names in
+    characters, Chinese companies, products and call notes (``dataset_zh``).
 
     C1001 is always a rich one (Li Wei, vip, 4 orders, 3 calls) so the demo's first screen
     is full; everyone else gets 0-6 orders and 0-5 calls, some none at all, because empty
@@ -251,6 +258,7 @@ def build_dataset(customers: int = DEFAULT_CUSTOMERS, *, seed: int = DEFAULT_SEE
         raise ValueError("a dataset needs at least one customer")
     # Not for security: a seeded stream is the point (reproducible demo data).
     rng = random.Random(seed)  # noqa: S311
+    words = CHINESE if locale == "zh-CN" else None
     people: list[Customer] = []
     orders: list[Order] = []
     calls: list[Call] = []
@@ -259,14 +267,14 @@ def build_dataset(customers: int = DEFAULT_CUSTOMERS, *, seed: int = DEFAULT_SEE
     next_call = 1
     for index in range(customers):
         number = FIRST_CUSTOMER_NUMBER + index
-        customer = _customer(rng, number, emails, rich=index == 0)
+        customer = _customer(rng, number, emails, rich=index == 0, words=words)
         people.append(customer)
         order_count = 4 if index == 0 else rng.choice((0, 1, 1, 2, 2, 3, 4, 5, 6))
         mine: list[Order] = []
         for number_in_turn in range(order_count):
             next_order += rng.randint(1, 9)  # other customers' orders in between
             recent = index == 0 and number_in_turn == 0  # C1001 has one still in flight
-            mine.append(_order(rng, customer, f"SO-{next_order}", recent=recent))
+            mine.append(_order(rng, customer, f"SO-{next_order}", recent=recent, words=words))
         # A customer's own order numbers grow with time, as a real sequence would.
         numbers = sorted(o.order_no for o in mine)
         mine = [
@@ -276,18 +284,33 @@ def build_dataset(customers: int = DEFAULT_CUSTOMERS, *, seed: int = DEFAULT_SEE
         orders.extend(mine)
         call_count = 3 if index == 0 else rng.choice((0, 0, 1, 1, 2, 3, 4, 5))
         for _ in range(call_count):
-            calls.append(_call(rng, customer, next_call, mine))
+            calls.append(_call(rng, customer, next_call, mine, words))
             next_call += 1
     return Dataset(customers=tuple(people), orders=tuple(orders), calls=tuple(calls))
 
 
-def _customer(rng: random.Random, number: int, emails: set[str], *, rich: bool) -> Customer:
+def _in(words: Words | None, english: tuple[str, ...], local: str, value: str) -> str:
+    """``value`` (drawn from ``english``) in the words' language: the same position."""
+    return value if words is None else getattr(words, local)[english.index(value)]
+
+
+def _customer(
+    rng: random.Random, number: int, emails: set[str], *, rich: bool, words: Words | None
+) -> Customer:
     chinese = rich or rng.random() < 0.6
     if chinese:
         family, given = (
             ("Li", "Wei") if rich else (rng.choice(_CHINESE_FAMILY), rng.choice(_CHINESE_GIVEN))
         )
-        name = f"{family} {given}"  # pinyin, family name first
+        # Family name first: pinyin "Li Wei", or characters "李伟".
+        name = " ".join((family, given))
+        if words is not None:
+            name = words.name_separator.join(
+                (
+                    _in(words, _CHINESE_FAMILY, "chinese_family", family),
+                    _in(words, _CHINESE_GIVEN, "chinese_given", given),
+                )
+            )
         locale = "zh-CN"
         phone = f"+86138{number:08d}"
         local_part = f"{family}.{given}"
@@ -301,6 +324,8 @@ def _customer(rng: random.Random, number: int, emails: set[str], *, rich: bool) 
     email = _unique_email(_ascii_slug(local_part), domain, emails)
     tier = "vip" if rich else rng.choices(TIERS, weights=(10, 25, 65))[0]
     company = _COMPANIES[0] if rich else (rng.choice(_COMPANIES) if rng.random() < 0.7 else None)
+    if company is not None:
+        company = _in(words, _COMPANIES, "companies", company)
     tags = (
         ("vip", "wholesale", "wechat-linked")
         if rich
@@ -352,7 +377,9 @@ def _unique_email(local_part: str, domain: str, taken: set[str]) -> str:
     return email
 
 
-def _order(rng: random.Random, customer: Customer, order_no: str, *, recent: bool) -> Order:
+def _order(
+    rng: random.Random, customer: Customer, order_no: str, *, recent: bool, words: Words | None
+) -> Order:
     oldest = max(customer.customer_since, REFERENCE_TIME - timedelta(days=730))
     span = 10 * 86400 if recent else int((REFERENCE_TIME - oldest).total_seconds())
     created = REFERENCE_TIME - timedelta(seconds=rng.randint(3600, max(span, 7200)))
@@ -368,6 +395,7 @@ def _order(rng: random.Random, customer: Customer, order_no: str, *, recent: boo
     lines: list[OrderLine] = []
     for sku, name, cny in rng.sample(_CATALOG, rng.randint(1, 4)):
         price = cny if currency == "CNY" else (cny / _CNY_PER_USD).quantize(_CENT)
+        name = words.product_names.get(sku, name) if words is not None else name
         lines.append(OrderLine(sku=sku, name=name, quantity=rng.randint(1, 3), unit_price=price))
     total = sum((line.unit_price * line.quantity for line in lines), Decimal(0)).quantize(_CENT)
     return Order(
@@ -381,7 +409,9 @@ def _order(rng: random.Random, customer: Customer, order_no: str, *, recent: boo
     )
 
 
-def _call(rng: random.Random, customer: Customer, sequence: int, orders: list[Order]) -> Call:
+def _call(
+    rng: random.Random, customer: Customer, sequence: int, orders: list[Order], words: Words | None
+) -> Call:
     started = REFERENCE_TIME - timedelta(seconds=rng.randint(600, 180 * 86400))
     direction = rng.choices(CALL_DIRECTIONS, weights=(7, 3))[0]
     if direction == "inbound":
@@ -391,7 +421,9 @@ def _call(rng: random.Random, customer: Customer, sequence: int, orders: list[Or
     unanswered = outcome in {"voicemail", "no_answer"}
     duration = rng.randint(0, 45) if unanswered else rng.randint(60, 1500)
     order = rng.choice(orders).order_no if orders else "an earlier order"
-    notes = "" if outcome == "no_answer" else rng.choice(_NOTES)
+    if words is not None and not orders:
+        order = "之前的订单"
+    notes = "" if outcome == "no_answer" else _in(words, _NOTES, "notes", rng.choice(_NOTES))
     notes = notes.format(order=order, sku=rng.choice(_CATALOG)[0])
     queue = "vip" if customer.tier == "vip" else rng.choice(_QUEUES)
     return Call(
@@ -399,7 +431,7 @@ def _call(rng: random.Random, customer: Customer, sequence: int, orders: list[Or
         customer_key=customer.customer_key,
         phone=customer.phone,
         direction=direction,
-        agent=rng.choice(_AGENTS),
+        agent=_in(words, _AGENTS, "agents", rng.choice(_AGENTS)),
         duration_seconds=duration,
         outcome=outcome,
         notes=notes,
