@@ -74,6 +74,16 @@ ensure_cjk_fonts() {
   log "CJK fonts installed"
 }
 
+ensure_emoji_font() {
+  # The console's emoji picker (and messages with emoji) in the screenshots: without a colour
+  # emoji font Chromium draws empty boxes. Debian's Noto Color Emoji, checked through fontconfig.
+  if fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then log "emoji font is installed"; return; fi
+  apt_install fonts-noto-color-emoji fontconfig
+  fc-cache -f >/dev/null 2>&1 || true
+  fc-list | grep -qi "Noto Color Emoji" || { log "no emoji font after installing fonts-noto-color-emoji"; return 1; }
+  log "emoji font installed"
+}
+
 ensure_secantus() {
   # MongoDB wire-protocol test server for the CRM connector tests. GPL-2.0 and beta: a test
   # tool in its own virtualenv, never a kefu dependency (see DESIGN.md, "Test services").
@@ -99,4 +109,5 @@ ensure_nats
 ensure_mariadb
 ensure_chromium
 ensure_cjk_fonts
+ensure_emoji_font
 ensure_secantus

@@ -2,6 +2,7 @@
 // views. Plain ES modules, no build step; no inline script anywhere (strict CSP).
 
 import { loadCannedList, initAdmin, loadPage } from "./admin.js";
+import { initEmoji } from "./emoji.js";
 import { errorMessage, get, login, patch, post, session, whenUnauthorized } from "./api.js";
 import { lang, langFromUrl, setLanguage, t, translatePage } from "./i18n.js";
 import { initIme } from "./ime.js";
@@ -378,6 +379,7 @@ function boot() {
   subscribe(renderList);
   initKeys({ open, selectTab }); // "?" help, Alt+1…4, arrows in the list
   initTicketForm(); // "Create ticket" beside the chat
+  initEmoji(); // the composer's emoji grid
   if (session.token && session.agent) start();
   else showLogin();
 }
