@@ -70,7 +70,9 @@ export function inputFacts(input, definition) {
   const facts = el("dl", { class: "facts saga-input" });
   for (const name of names) {
     if (!input || input[name] === undefined || input[name] === null || input[name] === "") continue;
-    facts.append(el("dt", { text: label(name) }), el("dd", { dataset: { input: name }, text: String(input[name]) }));
+    const value = input[name];
+    const text = typeof value === "number" ? fmtNumber(value) : typeof value === "object" ? JSON.stringify(value) : String(value);
+    facts.append(el("dt", { text: label(name) }), el("dd", { dataset: { input: name }, text }));
   }
   return facts;
 }
