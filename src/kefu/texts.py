@@ -29,6 +29,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "chat.transferred": "Conversation transferred to {agent}.",
         "chat.closed": "Conversation closed.",
         "chat.reopened": "Conversation reopened.",
+        # What the bot signs with when a site has no name anywhere: a role.
+        "chat.bot_name": "Support",
         # -- email: every mail of a ticket's thread --
         # The subject's tag lets a reply find its ticket even when a mail client drops
         # In-Reply-To and References.
@@ -46,6 +48,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "chat.transferred": "对话已转接给{agent}。",
         "chat.closed": "对话已结束。",
         "chat.reopened": "对话已重新打开。",
+        "chat.bot_name": "客服",
         "email.subject": "回复：{subject} [#{ticket}]",
         "email.greeting": "{name}，您好：",
         "email.greeting_anonymous": "您好：",

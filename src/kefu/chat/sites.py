@@ -28,13 +28,12 @@ from pydantic import (
 from kefu.config import SiteSettings
 from kefu.domain.sla import BusinessHours
 from kefu.store.settings import SettingsRepository
+from kefu.texts import say
 
 KEY_PREFIX = "site."
 DEFAULT_SITE = "default"
 DEFAULT_COLOR = "#2563eb"
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
-# What the bot signs with when a site has no name anywhere: a role, never the product.
-UNNAMED = {"en": "Support", "zh-CN": "客服"}
 Language = Literal["en", "zh-CN"]
 Field_ = Literal["off", "optional", "required"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
@@ -203,7 +202,8 @@ class Sites:
         hours = hours_of.business_hours() if hours_of is not None else None
         return Resolved(
             site_id=site_id,
-            name=name or UNNAMED.get(language, UNNAMED["en"]),
+            # No name anywhere: the bot signs with a role (kefu.texts), never the product.
+            name=name or say(language, "chat.bot_name"),
             locale=locale,
             language=language,
             config=own,
