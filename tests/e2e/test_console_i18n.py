@@ -196,13 +196,18 @@ async def test_the_lang_parameter_overrides_the_browser(kefu: Kefu, browser: Ope
     await expect(chinese.locator("#conn-state")).to_have_text("online")
     await expect(chinese.get_by_role("tab", name="Mine")).to_be_visible()
 
-    english = await browser(1280, 800, locale="en-US")
+    english = await browser(375, 812, locale="en-US")
     await english.goto(kefu.url("/console?lang=zh-CN"))
     await expect(english.locator("html")).to_have_attribute("lang", "zh-CN")
     await expect(english.locator("#login-form h1")).to_have_text("登录客服工作台")
     assert await english_on(english) == []
     await english.goto(kefu.url("/console"))
     await expect(english.locator("#login-form h1")).to_have_text("Sign in to the agent console")
+    # English words are longer: the agent's row still fits a phone.
+    await sign_in(english, kefu, agent["email"])
+    await expect(english.get_by_role("combobox", name="Language")).to_have_value("")
+    await header_fits(english)
+    await shot(english, "i18n-en-header-375x812")
 
 
 async def test_the_language_an_agent_picks_follows_them_to_another_browser(
@@ -214,6 +219,8 @@ async def test_the_language_an_agent_picks_follows_them_to_another_browser(
     await expect(page.locator("#conn-state")).to_have_text("online")
     select = page.get_by_role("combobox", name="Language")
     await expect(select.locator("option:checked")).to_have_text("Browser language")
+    await header_fits(page)
+    await shot(page, "i18n-en-1366x768")
 
     await select.select_option("zh-CN")  # saved, then the page reloads in Chinese
     await expect(page.locator("#conn-state")).to_have_text("在线")
