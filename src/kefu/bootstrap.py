@@ -92,6 +92,10 @@ def make_cache(url: str) -> MemoryCache | RedisCache:
     return RedisCache(url)
 
 
+# How stale another node's list of console webhooks can be without a cluster bus.
+WEBHOOKS_RELOAD_SECONDS = 10.0
+
+
 def reloader(
     chat: ChatService, blacklist: Blacklist, webhooks: WebhookService
 ) -> Callable[[str], Coroutine[Any, Any, None]]:
@@ -295,6 +299,11 @@ async def running_node(
             )
         webhooks = await stack.enter_async_context(
             WebhookService(WebhookRepository(db), settings.webhooks, clock, settings=repos.settings)
+        )
+        # Console webhooks added on another node or worker: read again now and then (the
+        # cluster's Reload signal is sooner, but a node without NATS has none).
+        await stack.enter_async_context(
+            every(WEBHOOKS_RELOAD_SECONDS, webhooks.reload, "console webhooks reload")
         )
         sites = Sites(settings.sites, repos.settings)
         chat = ChatService(
