@@ -9,7 +9,9 @@ open not sending. Screenshots in ``test-artifacts/`` at 1280x800, 1366x768 and 3
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from tests.support.ports import free_port
 from tests.support.widget import LiveKefu, bubble, screenshot
 
 TEXTS: dict[str, dict[str, Any]] = json.loads(CATALOGS.read_text(encoding="utf-8"))
-Opener = Callable[[str], Awaitable[Page]]
+Opener = Callable[..., Awaitable[Page]]
 
 
 @pytest.fixture
@@ -37,12 +39,13 @@ async def open_page(tmp_path: Path) -> AsyncIterator[Opener]:
     async with async_playwright() as playwright:
         contexts: list[BrowserContext] = []
 
-        async def opener(locale: str) -> Page:
+        async def opener(locale: str, timezone_id: str | None = None) -> Page:
             context = await playwright.chromium.launch_persistent_context(
                 str(tmp_path / f"chromium-{len(contexts)}"),
                 executable_path=str(CHROMIUM),
                 args=CHROMIUM_ARGS,
                 locale=locale,
+                timezone_id=timezone_id,
                 viewport={"width": 1280, "height": 800},
             )
             contexts.append(context)
@@ -232,3 +235,43 @@ async def test_enter_while_a_pinyin_composition_is_open_does_not_send(
     assert await page.locator(".msg.visitor").count() == 1
     await screenshot(page, "i18n-ime")
     await ws.close()
+
+
+@pytest.fixture
+async def closed_today(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
+    """Chat opens 09:00-17:00 UTC every day but today (a holiday)."""
+    settings = load_settings(
+        None,
+        data_dir=tmp_path / "data-closed",
+        store=f"sqlite:///{tmp_path / 'kefu-closed.db'}",
+        port=free_port(),
+        sites=[{"id": SITE_ID, "origins": shop.origins}],
+        chat={
+            "office_hours": {
+                "timezone": "UTC",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "start": "09:00",
+                "end": "17:00",
+                "holidays": [datetime.now(UTC).date().isoformat()],
+            }
+        },
+    )
+    server = LiveKefu(settings)
+    await server.start()
+    shop.kefu_url = server.url
+    yield server
+    await server.stop()
+
+
+async def test_when_chat_opens_is_said_in_chinese_in_the_visitors_time(
+    closed_today: LiveKefu, shop: ShopServer, open_page: Opener
+) -> None:
+    page = await open_page("zh-CN", timezone_id="Asia/Shanghai")
+    await open_widget(page, shop, TEXTS["zh-CN"])
+    notice = page.locator(".notice", has_text="现在是非工作时间")
+    await expect(notice).to_be_visible()
+    # 09:00 UTC is 17:00 in Shanghai; the day as Intl writes it in Chinese ("12月8日周二"),
+    # or "today" when Shanghai is already on the opening's date.
+    pattern = r"现在是非工作时间，(今天|\d{1,2}月\d{1,2}日周[一二三四五六日]) 17:00 开始服务。"
+    assert re.fullmatch(pattern + TEXTS["zh-CN"]["leave_message"], await notice.inner_text())
+    await screenshot(page, "i18n-zh-CN-closed")
