@@ -112,6 +112,8 @@ async def test_a_chinese_browser_gets_a_chinese_console(
     kefu: Kefu, browser: Opener, width: int, height: int, login_refused: None
 ) -> None:
     agent = await add_chinese_agent(kefu)
+    for colleague in ("张伟", "李娜", "陈静"):  # zhang, li, chen: listed chen, li, zhang
+        await add_chinese_agent(kefu, colleague)
     page = await browser(width, height, locale="zh-CN")
     size = f"{width}x{height}"
 
@@ -145,6 +147,10 @@ async def test_a_chinese_browser_gets_a_chinese_console(
     await row.click()
     await expect(page.locator("#messages .msg.visitor")).to_contain_text("你好，我的订单还没到")
     await expect(page.locator("#chat-sub")).to_have_text("已分配给你")
+    # Colleagues to transfer to, in pinyin order, with their presence in Chinese.
+    await expect(page.locator("#transfer-select option")).to_have_text(
+        ["转接给…", "陈静 · 离线", "李娜 · 离线", "张伟 · 离线"]
+    )
     await expect(page.locator("#composer-input")).to_have_attribute(
         "placeholder", "回复…（输入 / 使用快捷回复）"
     )

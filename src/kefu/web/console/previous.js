@@ -55,11 +55,18 @@ function row(item) {
         "span",
         { class: "previous-top" },
         el("span", { class: "previous-when", text: clock(item.created_at) }),
-        el("span", { class: `st st-${item.status}`, text: t(`common.status_${item.status}`) }),
+        el("span", { class: `st st-${item.status}`, text: statusText(item.status) }),
       ),
       el("span", { class: "previous-text", text: last ? (last.body || t("common.attachment")).replace(/\s+/g, " ").slice(0, 100) : visitorName(item) }),
     ),
   );
+}
+
+/** A status in words; one this console does not know yet shows as the server wrote it. */
+function statusText(status) {
+  const key = `common.status_${status}`;
+  const text = t(key);
+  return text === key ? status : text;
 }
 
 async function openTranscript(item) {

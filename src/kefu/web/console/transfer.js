@@ -4,7 +4,7 @@
 // wait for them, unanswered.
 
 import { api, errorMessage, get } from "./api.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 import { $, clear, el } from "./dom.js";
 import { agentName, changed, state, upsert } from "./state.js";
 
@@ -44,7 +44,10 @@ export function renderTransfer(item, shown) {
   if (document.activeElement === select && select.options.length > 1) return; // not under the agent's finger
   clear(select);
   select.append(el("option", { value: "", text: t("chat.transfer_choose") }));
-  for (const agent of state.agents.values()) {
+  // By name as the language sorts names (pinyin order for Chinese ones: 李 before 王).
+  const byName = new Intl.Collator(lang()).compare;
+  const team = [...state.agents.values()].sort((a, b) => byName(a.name || "", b.name || ""));
+  for (const agent of team) {
     if (agent.disabled || agent.id === item.assignee_id) continue;
     const label = agent.id === state.me.id ? t("chat.transfer_you", { name: agent.name }) : t("chat.transfer_member", { name: agent.name, presence: t(`chat.presence_${presence(agent)}`) });
     select.append(el("option", { value: agent.id, text: label, dataset: { presence: presence(agent) } }));
