@@ -106,7 +106,7 @@ def add_agents(
 def start_kefu(ctx: Context, label: str, env: dict[str, str]) -> tuple[Server, str]:
     """Start ``kefu serve`` on the server core; return it and its base URL once ready."""
     port = free_port()
-    env = {**env, GRPC_PORT_ENV: str(free_port())}
+    env = {GRPC_PORT_ENV: str(free_port()), **env}  # a port the caller chose stays
     argv = kefu_argv("serve", "--host", "127.0.0.1", "--port", str(port))
     server = start_server(
         f"kefu-{label}", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir, env=env, cwd=ctx.run_dir

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import customer360, events, pg, search
+from bench import customer360, events, grpc_attachments, pg, search
 from bench.kefu_proc import unavailable_reason
 from bench.procs import BENCH_DIR, RUNS_DIR, machine_info, plan_cpus, raise_nofile
 from bench.profile import FULL, QUICK
@@ -53,6 +53,7 @@ SCENARIOS: dict[str, Scenario] = {
     # The Celery chain baseline runs inside the scenario, before kefu.
     sagas.NAME: sagas.run,
     search.SCENARIO: search.run,
+    grpc_attachments.SCENARIO: grpc_attachments.run,
 }
 NEEDS_KEFU = {
     "kefu_sockets",
@@ -63,6 +64,7 @@ NEEDS_KEFU = {
     events.KEFU,
     events.JETSTREAM,
     sagas.NAME,
+    grpc_attachments.SCENARIO,
 }
 
 

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 # Bytes gathered before one thread hop writes and hashes them: a hop per network chunk
 # (often a few KiB) would cost more than the work; 256 KiB bounds the memory per upload.
@@ -31,6 +31,7 @@ WRITE_BATCH_BYTES = 256 * 1024
 # up to 8 KiB, plus one to tell a cut multi-byte character from the file's end).
 HEAD_BYTES = 8192 + 1
 INCOMING = ".incoming"
+T = TypeVar("T")
 
 
 class TooBig(Exception):
@@ -77,20 +78,32 @@ class BlobStore:
         head = b""
         pending: list[bytes] = []
         pending_bytes = 0
+        # One batch is written (and hashed) in a thread while the next one arrives: the
+        # disk and the network overlap, and memory holds at most two batches.
+        writing: asyncio.Future[None] | None = None
         try:
             with os.fdopen(fd, "wb") as out:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooBig(limit)
-                    if len(head) < HEAD_BYTES:
-                        head += chunk[: HEAD_BYTES - len(head)]
-                    pending.append(chunk)
-                    pending_bytes += len(chunk)
-                    if pending_bytes >= WRITE_BATCH_BYTES:
-                        await asyncio.to_thread(_write, out, digest.update, pending)
-                        pending, pending_bytes = [], 0
-                await asyncio.to_thread(_write, out, digest.update, pending, True)
+                try:
+                    async for chunk in chunks:
+                        size += len(chunk)
+                        if size > limit:
+                            raise TooBig(limit)
+                        if len(head) < HEAD_BYTES:
+                            head += chunk[: HEAD_BYTES - len(head)]
+                        pending.append(chunk)
+                        pending_bytes += len(chunk)
+                        if pending_bytes >= WRITE_BATCH_BYTES:
+                            if writing is not None:
+                                await writing
+                            writing = _in_thread(_write, out, digest.update, pending)
+                            pending, pending_bytes = [], 0
+                    if writing is not None:
+                        await writing
+                    await asyncio.to_thread(_write, out, digest.update, pending, True)
+                finally:
+                    if writing is not None and not writing.done():
+                        # The file closes below: let the thread finish with it first.
+                        await asyncio.wait([writing])
         except BaseException:
             await _unlink(tmp)
             raise
@@ -105,12 +118,17 @@ class BlobStore:
         await _unlink(incoming.path)
 
     async def read(self, sha256: str, chunk_bytes: int) -> AsyncIterator[bytes]:
-        """The blob's bytes in chunks, one thread hop each: memory holds one chunk."""
+        """The blob's bytes in chunks. The next chunk is read in a thread while the caller
+        sends this one (disk and network overlap); memory holds two chunks at most."""
         handle = await asyncio.to_thread(open, self.path(sha256), "rb")
+        ahead = _in_thread(handle.read, chunk_bytes)
         try:
-            while chunk := await asyncio.to_thread(handle.read, chunk_bytes):
+            while chunk := await ahead:
+                ahead = _in_thread(handle.read, chunk_bytes)
                 yield chunk
         finally:
+            if not ahead.done():
+                await asyncio.wait([ahead])
             await asyncio.to_thread(handle.close)
 
     async def remove_unreferenced(self, digests: set[str], referenced: Referenced) -> int:
@@ -178,6 +196,11 @@ class BlobStore:
                 gone.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _in_thread(func: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``func(*args)`` started in the default executor, awaited later by the caller."""
+    return asyncio.ensure_future(asyncio.to_thread(func, *args))
 
 
 async def _unlink(path: Path) -> None:

@@ -92,10 +92,11 @@ async def _chunks(
     async for request in requests:
         if request.WhichOneof("part") != "chunk":
             raise BadInput("after the metadata every message is a chunk", code="metadata_twice")
-        received += len(request.chunk)
+        chunk = request.chunk  # each read of the field is a fresh copy: read it once
+        received += len(chunk)
         if declared is not None and received > declared:
             raise BadInput(f"more bytes than the declared {declared}", code="size_mismatch")
-        yield request.chunk
+        yield chunk
     if declared is not None and received != declared:
         raise BadInput(f"{received} bytes sent, {declared} declared", code="size_mismatch")
 

@@ -1,0 +1,390 @@
+"""``grpc_attachments``: a 200 MiB file up and down through ``kefu.v1.AttachmentService``,
+side by side with a plain loopback copy of the same file (issue 15, item 19).
+
+kefu runs as operators run it (``kefu serve`` on the server core, configured by
+environment, with an API token made through REST); the client runs on the load
+generator's core. Measured for each direction:
+
+- throughput, MB/s, of the gRPC transfer and of the baseline: the same bytes over one
+  loopback TCP connection to a plain Python copier on the server core (the sender uses
+  ``sendfile``; the receiver writes 1 MiB reads to a file in the same data directory and
+  fsyncs it, as kefu fsyncs an upload before recording it). Target: gRPC >= 80% of it.
+- the server's RSS growth while the file streams: /proc/PID/status VmRSS sampled every
+  10 ms, its peak minus its level before the transfer (after a small warm-up transfer, so
+  the first call's one-time allocations are not counted). Target: a few MB (<= 5 MiB).
+
+The file is a WAV header and random bytes (incompressible), 1 MiB per gRPC message up,
+kefu's 1 MiB per message down. ``python -m bench.grpc_attachments`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.kefu_proc import GRPC_PORT_ENV, kefu_argv, node_env, start_kefu
+from bench.procs import free_port, python_argv, rss_kb, running, start_server
+from bench.scenarios.common import Context, Outcome, Row, at_least, at_most
+from kefu.v1 import attachments_pb2 as pb
+from kefu.v1 import attachments_pb2_grpc as pb_grpc
+
+SCENARIO = "grpc_attachments"
+FILE_BYTES = 200 * 1024 * 1024
+WARMUP_BYTES = 8 * 1024 * 1024
+CHUNK = 1024 * 1024
+TARGET_RATIO = 0.8
+TARGET_RSS_MIB = 5.0
+SAMPLE_EVERY_S = 0.01
+# Rounds of each transfer; the table gives the median throughput and the largest RSS
+# growth of any round.
+ROUNDS = 3
+ADMIN = "bench-admin@example.com"
+PASSWORD = "bench-Admin-passw0rd-42"
+# Lifted for the bench only: one file of 200 MiB (plus warm-ups) must pass.
+LIMITS = {
+    "KEFU_ATTACHMENTS__MAX_BYTES": str(256 * 1024 * 1024),
+    "KEFU_ATTACHMENTS__ALLOWED_TYPES": '["audio/wav"]',
+    "KEFU_ATTACHMENTS__VISITOR_BYTES_PER_HOUR": str(1024**3),
+    "KEFU_ATTACHMENTS__IP_BYTES_PER_HOUR": str(1024**3),
+}
+HEADER = struct.Struct("!cQ")  # the copier's request: b"U" + size, or b"D" + 0
+
+
+# -- the baseline: a plain loopback copier ---------------------------------------------------
+
+
+def copier(port: int, directory: Path, source: Path) -> None:
+    """Serve copies forever: ``U`` receives SIZE bytes into a file and fsyncs it, then
+    answers b"ok"; ``D`` sends ``source`` with sendfile."""
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        print("ready", flush=True)
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    op, size = HEADER.unpack(_recv_exactly(conn, HEADER.size))
+                except ConnectionError:
+                    continue  # a readiness probe
+                if op == b"U":
+                    target = directory / "copy-upload"
+                    with target.open("wb") as out:
+                        left = size
+                        while left:
+                            data = conn.recv(min(CHUNK, left))
+                            if not data:
+                                break
+                            out.write(data)
+                            left -= len(data)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    target.unlink()
+                    conn.sendall(b"ok")
+                else:
+                    with source.open("rb") as infile:
+                        conn.sendfile(infile)
+
+
+def _recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = conn.recv(size - len(data))
+        if not more:
+            raise ConnectionError("the peer closed early")
+        data += more
+    return data
+
+
+def copy_up(port: int, source: Path) -> float:
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as conn, source.open("rb") as infile:
+        conn.sendall(HEADER.pack(b"U", source.stat().st_size))
+        conn.sendfile(infile)
+        if _recv_exactly(conn, 2) != b"ok":
+            raise RuntimeError("the copier did not confirm")
+    return time.perf_counter() - started
+
+
+def copy_down(port: int, size: int, target: Path) -> float:
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as conn, target.open("wb") as out:
+        conn.sendall(HEADER.pack(b"D", 0))
+        left = size
+        while left:
+            data = conn.recv(min(CHUNK, left))
+            if not data:
+                raise ConnectionError("the copier closed early")
+            out.write(data)
+            left -= len(data)
+    return time.perf_counter() - started
+
+
+# -- kefu over gRPC ---------------------------------------------------------------------------
+
+
+def grpc_up(channel: grpc.Channel, token: str, ticket_id: str, source: Path) -> tuple[float, Any]:
+    def messages() -> Iterator[pb.UploadRequest]:
+        meta = pb.UploadMetadata(
+            ticket_id=ticket_id, filename=source.name, size=source.stat().st_size
+        )
+        yield pb.UploadRequest(metadata=meta)
+        with source.open("rb") as infile:
+            while chunk := infile.read(CHUNK):
+                yield pb.UploadRequest(chunk=chunk)
+
+    stub = pb_grpc.AttachmentServiceStub(channel)  # type: ignore[no-untyped-call]
+    started = time.perf_counter()
+    info = stub.Upload(messages(), metadata=(("authorization", f"Bearer {token}"),))
+    return time.perf_counter() - started, info
+
+
+def grpc_down(channel: grpc.Channel, token: str, attachment_id: str, target: Path) -> float:
+    stub = pb_grpc.AttachmentServiceStub(channel)  # type: ignore[no-untyped-call]
+    started = time.perf_counter()
+    with target.open("wb") as out:
+        for part in stub.Download(
+            pb.DownloadRequest(id=attachment_id),
+            metadata=(("authorization", f"Bearer {token}"),),
+        ):
+            if part.WhichOneof("part") == "chunk":
+                out.write(part.chunk)
+    return time.perf_counter() - started
+
+
+class RssSampler:
+    """VmRSS of ``pid`` every 10 ms in a thread, while the block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._stop = threading.Event()
+        self.samples: list[int] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(rss_kb(self._pid))
+            time.sleep(SAMPLE_EVERY_S)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(rss_kb(self._pid))
+
+
+def settled_rss(pid: int) -> int:
+    """The server's RSS at rest: the median of a few samples."""
+    samples = []
+    for _ in range(10):
+        samples.append(rss_kb(pid))
+        time.sleep(SAMPLE_EVERY_S)
+    return int(statistics.median(samples))
+
+
+def _post(url: str, body: dict[str, Any], token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def make_file(path: Path, size: int) -> None:
+    """A WAV header and random bytes, written once per run."""
+    if path.exists() and path.stat().st_size == size:
+        return
+    with path.open("wb") as out:
+        out.write(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+        left = size - 16
+        while left:
+            out.write(os.urandom(min(CHUNK, left)))
+            left -= min(CHUNK, left)
+
+
+def measure(ctx: Context) -> dict[str, Any]:
+    work = ctx.run_dir / SCENARIO
+    work.mkdir(parents=True, exist_ok=True)
+    source, warmup = work / "recording.wav", work / "warmup.wav"
+    make_file(source, FILE_BYTES)
+    make_file(warmup, WARMUP_BYTES)
+    sha = _sha256(source)
+    result: dict[str, Any] = {"file_bytes": FILE_BYTES, "chunk_bytes": CHUNK}
+
+    env = {**node_env(ctx, SCENARIO), **LIMITS, GRPC_PORT_ENV: str(free_port())}
+    done = subprocess.run(
+        kefu_argv("agents", "add", "--email", ADMIN, "--password", PASSWORD, "--name", "Ops",
+                  "--role", "admin"),
+        env={**os.environ, **env}, capture_output=True, timeout=120, check=False, cwd=ctx.run_dir,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"kefu agents add: {done.stderr.decode()[-500:]}")
+    copy_port = free_port()
+    copy_dir = work / "copier"
+    copy_dir.mkdir(exist_ok=True)
+    argv = python_argv(
+        "bench.grpc_attachments", "--copier", str(copy_port), str(copy_dir), str(source)
+    )
+    # Both servers on the server core, both up for the whole run; the rounds alternate
+    # copy and gRPC so a neighbour's burst on this shared host falls on both alike.
+    copy = start_server("copier", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
+    server, base = start_kefu(ctx, SCENARIO, env)
+    with running(copy), running(server):
+        _wait_port(copy_port)
+        admin = _post(f"{base}/api/v1/auth/login", {"email": ADMIN, "password": PASSWORD})
+        token = _post(
+            f"{base}/api/v1/api-tokens",
+            {"name": "bench", "scopes": ["attachments:write", "attachments:read"]},
+            admin["token"],
+        )["token"]
+        ticket = str(
+            _post(
+                f"{base}/api/v1/tickets",
+                {"customer_key": "C1", "subject": "recording", "body": "bench"},
+                admin["token"],
+            )["id"]
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{env[GRPC_PORT_ENV]}") as channel:
+            copy_up(copy_port, warmup)
+            _, warm = grpc_up(channel, token, ticket, warmup)
+            grpc_down(channel, token, warm.id, work / "warm-down.wav")
+            for way in ("up", "down"):
+                result[f"copy_{way}_s"], result[f"grpc_{way}_s"] = [], []
+                result[f"rss_before_{way}_kib"], result[f"rss_peak_{way}_kib"] = [], []
+            for _ in range(ROUNDS):
+                result["copy_up_s"].append(copy_up(copy_port, source))
+                before = settled_rss(server.pid)
+                with RssSampler(server.pid) as up_rss:
+                    took, info = grpc_up(channel, token, ticket, source)
+                if info.sha256 != sha or info.size != FILE_BYTES:
+                    raise RuntimeError(f"kefu stored other bytes: {info.sha256} {info.size}")
+                result["grpc_up_s"].append(took)
+                result["rss_before_up_kib"].append(before)
+                result["rss_peak_up_kib"].append(max(up_rss.samples))
+
+                result["copy_down_s"].append(copy_down(copy_port, FILE_BYTES, work / "c.wav"))
+                before = settled_rss(server.pid)
+                with RssSampler(server.pid) as down_rss:
+                    took = grpc_down(channel, token, info.id, work / "grpc-down.wav")
+                if _sha256(work / "grpc-down.wav") != sha:
+                    raise RuntimeError("the download differs from the upload")
+                result["grpc_down_s"].append(took)
+                result["rss_before_down_kib"].append(before)
+                result["rss_peak_down_kib"].append(max(down_rss.samples))
+    for name in ("c.wav", "grpc-down.wav", "warm-down.wav"):
+        (work / name).unlink(missing_ok=True)
+    return result
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as infile:
+        return hashlib.file_digest(infile, "sha256").hexdigest()
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the copier never listened")
+        time.sleep(0.05)
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    mb = result["file_bytes"] / 1e6
+    out: list[Row] = []
+    for way, label in (("up", "upload"), ("down", "download")):
+        copy_s = statistics.median(result[f"copy_{way}_s"])
+        kefu_s = statistics.median(result[f"grpc_{way}_s"])
+        copy, kefu = round(mb / copy_s, 1), round(mb / kefu_s, 1)
+        ratio = copy_s / kefu_s
+        metric = f"{label}_200mib_throughput"
+        rounds = ", ".join(f"{mb / t:.0f}" for t in result[f"grpc_{way}_s"])
+        copies = ", ".join(f"{mb / t:.0f}" for t in result[f"copy_{way}_s"])
+        out.append(
+            Row(
+                SCENARIO, "loopback-copy", metric, copy, "MB/s", better="higher",
+                note=f"median of {len(result[f'copy_{way}_s'])} rounds: {copies}",
+            )
+        )  # fmt: skip
+        target, _ = at_least(ratio, TARGET_RATIO)
+        out.append(
+            Row(
+                SCENARIO,
+                "kefu-grpc",
+                metric,
+                kefu,
+                "MB/s",
+                better="higher",
+                target=f"{target}x loopback copy",
+                met=ratio >= TARGET_RATIO,
+                baseline=(SCENARIO, "loopback-copy", metric),
+                note=f"median of rounds: {rounds}",
+            )
+        )
+        growths = [
+            (peak - before) / 1024
+            for peak, before in zip(
+                result[f"rss_peak_{way}_kib"], result[f"rss_before_{way}_kib"], strict=True
+            )
+        ]
+        worst = round(max(growths), 1)
+        target, met = at_most(worst, TARGET_RSS_MIB)
+        out.append(
+            Row(
+                SCENARIO,
+                "kefu-grpc",
+                f"{label}_server_rss_growth",
+                worst,
+                "MiB",
+                better="lower",
+                target=target,
+                met=met,
+                note="largest of rounds: "
+                + ", ".join(f"{g:.1f}" for g in growths)
+                + f"; RSS before {min(result[f'rss_before_{way}_kib']) // 1024}-"
+                f"{max(result[f'rss_before_{way}_kib']) // 1024} MiB",
+            )
+        )
+    return out
+
+
+def run(ctx: Context) -> Outcome:
+    result = measure(ctx)
+    return Outcome(rows=rows(result), details=result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.grpc_attachments", description=__doc__)
+    parser.add_argument("--copier", nargs=3, metavar=("PORT", "DIR", "SOURCE"))
+    args = parser.parse_args(argv)
+    if args.copier:
+        port, directory, source = args.copier
+        copier(int(port), Path(directory), Path(source))
+        return 0
+    from bench import run  # bench.run imports this module: only here, when run alone
+
+    return run.main(["--only", SCENARIO])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
