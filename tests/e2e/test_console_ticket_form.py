@@ -43,6 +43,7 @@ async def test_create_ticket_opens_a_side_form_and_keeps_the_chat(
         await shot(page, f"ticket-form-{width}")
         await side.get_by_label("Priority").select_option("high")
         await side.get_by_label("Assignee").select_option(bob["id"])
+        await side.get_by_label("Subject").fill(f"Late parcel ({width})")  # editable
         await side.get_by_role("button", name="Create the ticket").click()
         await expect(
             side.get_by_role("button", name=re.compile(r"^Open ticket #\d+$"))
@@ -54,6 +55,8 @@ async def test_create_ticket_opens_a_side_form_and_keeps_the_chat(
         assert status == 200
         ticket = next(t for t in listed["items"] if t.get("conversation_id") == conversation_id)
         assert ticket["priority"] == "high" and ticket["assignee_id"] == bob["id"]
+        assert ticket["subject"] == f"Late parcel ({width})"
+        assert "Thanks for reaching out" not in ticket["body"]  # no bot lines stored
         await shot(page, f"ticket-made-{width}")
         if width < 720:
             await page.keyboard.press("Escape")

@@ -135,9 +135,12 @@ export async function ticketLog(id, kind) {
   return items;
 }
 
-/** The conversation's ticket: a new one, or the one it already has. */
-export function ticketFromConversation(conversationId, priority = null) {
-  return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, priority ? { priority } : {});
+/** The conversation's ticket: a new one, or the one it already has. `fields`: optional
+ * {priority, subject, assignee_id} for a new one (a string is the priority alone). */
+export function ticketFromConversation(conversationId, fields = {}) {
+  const given = typeof fields === "string" ? { priority: fields } : fields;
+  const body = Object.fromEntries(Object.entries(given).filter(([, value]) => value));
+  return post(`/api/v1/conversations/${encodeURIComponent(conversationId)}/ticket`, body);
 }
 
 // Sagas (CONTRACT.md "Sagas"): definitions, start with an idempotency key, read, list, retry, compensate.

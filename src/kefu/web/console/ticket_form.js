@@ -1,8 +1,8 @@
 // "Create ticket" from a chat (issue 15 item 13): a side form at the top of the right-hand
 // panel (the drawer on narrow screens), so the agent stays in the chat. Priority and
-// assignee are prefilled (normal, the agent); the subject and the transcript (without the
-// bot's lines) show what the ticket will carry. POST /conversations/{id}/ticket makes it
-// (or answers the one the conversation already has); a different assignee is set after.
+// assignee are prefilled (normal, the agent), the subject (the visitor's first words) can be
+// changed; the transcript (without the bot's lines) shows what the ticket will carry.
+// POST /conversations/{id}/ticket makes it with them (or answers the one it already has).
 
 import { get, ticketFromConversation, updateTicket } from "./api.js";
 import { $, clear, el } from "./dom.js";
@@ -76,8 +76,13 @@ async function submit(event) {
   button.disabled = true;
   status.textContent = t("tickets.creating");
   try {
-    let ticket = await ticketFromConversation(id, $("#tk-side-priority").value);
     const wanted = $("#tk-side-assignee").value || null;
+    let ticket = await ticketFromConversation(id, {
+      priority: $("#tk-side-priority").value,
+      subject: $("#tk-side-subject").value.trim(),
+      assignee_id: wanted,
+    });
+    // "Nobody" (the server assigns the chat's agent), or a ticket the chat already had.
     if ((ticket.assignee_id || null) !== wanted) ticket = await updateTicket(ticket.id, { assignee_id: wanted });
     if (forId !== id) return;
     clear(status);
