@@ -275,3 +275,16 @@ async def test_when_chat_opens_is_said_in_chinese_in_the_visitors_time(
     pattern = r"现在是非工作时间，(今天|\d{1,2}月\d{1,2}日周[一二三四五六日]) 17:00 开始服务。"
     assert re.fullmatch(pattern + TEXTS["zh-CN"]["leave_message"], await notice.inner_text())
     await screenshot(page, "i18n-zh-CN-closed")
+
+
+async def test_a_refused_upload_is_said_in_chinese(
+    live: LiveKefu, shop: ShopServer, open_page: Opener, tmp_path: Path
+) -> None:
+    program = tmp_path / "setup.exe"
+    program.write_bytes(b"MZ\x90\x00" + bytes(200))  # a Windows program, not an allowed type
+    page = await open_page("zh-CN")
+    await open_widget(page, shop, TEXTS["zh-CN"])
+    await page.locator("input[type=file]").set_input_files(str(program))
+    reason = TEXTS["zh-CN"]["errors.unsupported_type"]
+    refused = TEXTS["zh-CN"]["upload_failed"].format(reason=reason)
+    await expect(page.locator(".notice", has_text=refused)).to_be_visible()
