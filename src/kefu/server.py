@@ -21,7 +21,7 @@ from kefu.chat.gateway import Gateway
 from kefu.domain.customer_keys import CUSTOMER_KEY_RULE
 from kefu.node import Node
 from kefu.observability import metrics
-from kefu.observability.failures import report_unexpected
+from kefu.observability.failures import client_went_away, report_unexpected
 from kefu.web import customer360, downloads, static
 from kefu.web.cors import cors_headers, cors_middleware
 from kefu.web.errors import json_error
@@ -128,7 +128,7 @@ async def _answer(request: web.Request, handler: Handler, upload_limit: int) -> 
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else "(no route)"
         report_unexpected(f"{request.method} {template}", exc)
-        if request.writer.output_size > 0:
+        if request.writer.output_size > 0 and not client_went_away(exc):
             raise  # the answer was under way: aiohttp can only drop the connection
         return json_error(500, "internal_error", "the server failed")
 

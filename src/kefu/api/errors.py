@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kefu.api.customer_keys import BAD_CUSTOMER_KEY
 from kefu.api.kernel import JSON, error_headers, error_json
 from kefu.errors import KefuError
-from kefu.observability.failures import report_unexpected
+from kefu.observability.failures import client_went_away, report_unexpected
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,6 @@ class CatchAll:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(no route)"
             report_unexpected(f"{scope.get('method')} {template}", exc)
-            if not started:
+            if not started and not client_went_away(exc):
                 response = error_response(500, "internal_error", "the server failed")
                 await response(scope, receive, send)

@@ -16,10 +16,22 @@ import traceback
 log = logging.getLogger("kefu.unexpected")
 
 
+def client_went_away(exc: BaseException) -> bool:
+    """Whether ``exc`` only says the client closed its connection before the answer.
+
+    A browser tab closed mid-request, or a load balancer's health check giving up, is
+    routine on a busy node: nothing to fix, and nobody left to answer.
+    """
+    return isinstance(exc, ConnectionResetError)
+
+
 def report_unexpected(where: str, exc: BaseException) -> None:
     """Log ``exc`` (raised while serving ``where``, e.g. ``GET /api/v1/tickets``)."""
     kind = type(exc)
     name = f"{kind.__module__}.{kind.__qualname__}"
+    if client_went_away(exc):
+        log.debug("the client went away during %s (%s)", where, name)
+        return
     stack = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
     log.error("unhandled %s on %s\n%s", name, where, stack)
     log.debug("unhandled %s on %s: %s", name, where, exc, exc_info=exc)
