@@ -131,3 +131,13 @@ async def test_the_widget_learns_the_sites_locale(kefu: Kefu) -> None:
     status, body = await availability(kefu, "?site=nowhere")
     assert status == 400
     assert body["error"]["code"] == "unknown_site" and set(body) == {"error"}
+
+
+async def test_widget_js_is_one_script_with_both_catalogs(kefu: Kefu) -> None:
+    async with kefu.http.get(kefu.url("/widget.js")) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/javascript")
+        script, etag = await resp.text(), resp.headers["ETag"]
+    assert "/* kefu:texts */ { en: {} }" not in script
+    assert "Conversation ended" in script and "对话已结束" in script
+    async with kefu.http.get(kefu.url("/widget.js"), headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304 and await resp.read() == b""
