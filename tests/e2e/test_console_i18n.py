@@ -201,6 +201,16 @@ async def test_the_lang_parameter_overrides_the_browser(kefu: Kefu, browser: Ope
     await sign_in(chinese, kefu, agent["email"], "?lang=en")
     await expect(chinese.locator("#conn-state")).to_have_text("online")
     await expect(chinese.get_by_role("tab", name="Mine")).to_be_visible()
+    # Picking a language in the menu drops ?lang= so the saved choice shows.
+    await chinese.get_by_role("combobox", name="Language").select_option("zh-CN")
+    await expect(chinese.locator("#conn-state")).to_have_text("在线")
+    assert "lang=" not in chinese.url
+    language = chinese.get_by_role("combobox", name="语言")
+    await expect(language).to_have_attribute("data-saved", "zh-CN")
+    await language.select_option("")  # back to the browser's (Chinese here: no reload)
+    await expect(language).to_have_attribute("data-saved", "")
+    status, me = await kefu.get("/api/v1/auth/me", agent["token"])
+    assert status == 200 and me["language"] is None
 
     english = await browser(375, 812, locale="en-US")
     await english.goto(kefu.url("/console?lang=zh-CN"))

@@ -150,6 +150,7 @@ function renderLanguage() {
   const select = $("#lang-select");
   // ?lang= shows that language for this page; the select still says what is saved.
   select.value = state.me.language || "";
+  select.dataset.saved = state.me.language || ""; // what the server has
   select.dataset.shown = lang();
   select.dataset.fromUrl = String(langFromUrl());
 }
@@ -164,6 +165,7 @@ async function chooseLanguage() {
     state.me = { ...state.me, language: me.language ?? null };
     session.save(session.token, state.me);
     select.title = t("common.language");
+    select.dataset.saved = state.me.language || "";
     if (langFromUrl()) {
       // ?lang= chose this page's language: drop it so the saved choice shows.
       const url = new URL(location.href);
