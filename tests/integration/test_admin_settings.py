@@ -280,7 +280,7 @@ async def test_a_failing_console_webhook_shows_attempts_and_the_last_error(
         await _event(kefu, root, "customer.upgrade", "evt-b1")
 
         async def tried() -> bool:
-            status, page = await kefu.get("/api/v1/webhooks/flaky/deliveries", root)
+            _, page = await kefu.get("/api/v1/webhooks/flaky/deliveries", root)
             return bool(page["items"]) and page["items"][0]["attempts"] >= 1
 
         await until(tried, "a failed attempt")
