@@ -15,7 +15,7 @@ from kefu.config import load_settings
 from kefu.domain.roles import Role
 from tests.support.kefu import Kefu
 from tests.support.passwords import CheapHasher
-from tests.support.postgres import Reusable
+from tests.support.postgres import DELETE_ROWS_AT_MOST, Reusable
 
 
 async def test_test_nodes_hash_cheaply_and_still_check_passwords(kefu: Kefu) -> None:
@@ -54,9 +54,24 @@ async def test_the_reused_database_is_emptied_as_freshly_migrated(
     conn = await asyncpg.connect(url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM agents") == 1
+        # A sequence used, and a table past the size at which emptying truncates instead.
+        await conn.execute(
+            "INSERT INTO audit_log (at, actor, action, target, detail)"
+            " SELECT now(), 'test', 'probe', 'x', '{}' FROM generate_series(1, $1)",
+            DELETE_ROWS_AT_MOST + 5,
+        )
         await postgres_reusable.emptied()
         assert await conn.fetchval("SELECT count(*) FROM agents") == 0
+        assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0
         assert await conn.fetchval("SELECT count(*) FROM alembic_version") == 1  # still migrated
+        used = "SELECT count(*) FROM pg_sequences WHERE schemaname = 'public'"
+        assert await conn.fetchval(used + " AND last_value IS NOT NULL") == 0  # restarted
+        assert await conn.fetchval(used) > 0
+        ids = await conn.fetch(
+            "INSERT INTO audit_log (at, actor, action, target, detail)"
+            " VALUES (now(), 'test', 'probe', 'x', '{}') RETURNING id"
+        )
+        assert [row["id"] for row in ids] == [1]  # numbered as in a fresh database
     finally:
         await conn.close()
 
