@@ -46,7 +46,7 @@ from kefu.v1 import attachments_pb2_grpc as pb_grpc
 
 SCENARIO = "grpc_attachments"
 FILE_BYTES = 200 * 1024 * 1024
-WARMUP_BYTES = 8 * 1024 * 1024
+WARMUP_BYTES = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 TARGET_RATIO = 0.8
 TARGET_RSS_MIB = 5.0
