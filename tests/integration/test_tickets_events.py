@@ -389,8 +389,7 @@ async def test_a_ticket_from_a_conversation_once_even_when_asked_twice_at_once(e
     assert results[0][0] == results[1][0]
     ticket = results[0][0]
     assert ticket.subject == "My order 123 never arrived"
-    assert ticket.body.splitlines() == [
-        "[2031-03-03 09:00 UTC] Bot: Welcome!",
+    assert ticket.body.splitlines() == [  # the bot's "Welcome!" left out (issue 15 item 12)
         "[2031-03-03 09:01 UTC] Vera:   My order 123",
         "never arrived  ",
         "[2031-03-03 09:02 UTC] Ann: Sorry! Let me check.",
