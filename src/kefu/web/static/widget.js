@@ -1050,12 +1050,14 @@
   var prechatValues = null; // what the visitor gave in the pre-chat form
   var prechatCard = null;
   function loadSettings() {
-    var query = "?lang=" + encodeURIComponent(LANG) + (SITE ? "&site=" + encodeURIComponent(SITE) : "");
+    // No language of its own (a browser in neither): the site's, which the answer names.
+    var query = "?lang=" + (chosenLang ? encodeURIComponent(chosenLang) : "") + (SITE ? "&site=" + encodeURIComponent(SITE) : "");
     return fetch(BASE + "/api/v1/widget-settings" + query, { mode: "cors", credentials: "omit" })
       .then(function (r) {
         return r.ok ? r.json() : Promise.reject(r.status);
       })
       .then(function (settings) {
+        if (!chosenLang && settings.locale) useLang(settings.locale);
         applyLook(settings.color, settings.position);
         if (settings.greeting) {
           labelled = labelled.filter(function (item) {
@@ -1133,9 +1135,7 @@
     (fields[0] || submit).focus();
   }
 
-  loadSettings();
+  loadSettings(); // also tells a browser in neither language the site's locale
   // A returning visitor: reconnect at once, so replies while away show as unread.
   if (state.token) connect();
-  // A browser in neither language: the site's locale decides, asked at once.
-  if (!chosenLang) checkAvailability();
 })();
