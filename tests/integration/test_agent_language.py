@@ -15,7 +15,8 @@ from tests.support.kefu import Kefu
 async def me(kefu: Kefu, token: str) -> dict[str, Any]:
     status, body = await kefu.get("/api/v1/auth/me", token)
     assert status == 200, body
-    return body
+    agent: dict[str, Any] = body
+    return agent
 
 
 async def test_language_is_saved_per_agent_and_read_back_on_every_device(kefu: Kefu) -> None:
