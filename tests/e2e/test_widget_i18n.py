@@ -132,6 +132,7 @@ async def test_the_widget_speaks_the_browsers_language(
     await expect(rating.get_by_role("alert")).to_have_text(texts["pick_stars"])
     four = texts["stars"]["other"].format(count=4)
     await rating.get_by_role("radio", name=four, exact=True).click()
+    await expect(rating.get_by_role("alert")).to_have_text("")  # picked: no longer asked
     await rating.get_by_role("textbox", name=texts["comment"]).fill("很快，很耐心")
     for width, height in SIZES:
         await page.set_viewport_size({"width": width, "height": height})

@@ -884,6 +884,7 @@
         });
         star.addEventListener("click", function () {
           score = value;
+          error.textContent = ""; // "pick 1 to 5 stars" no longer applies
           stars.forEach(function (s, index) {
             s.setAttribute("aria-checked", index < value ? "true" : "false");
           });
