@@ -25,7 +25,7 @@ export default {
   "common.nav_inbox": "会话",
   "common.nav_tickets": "工单",
   "common.nav_agents": "坐席",
-  "common.nav_sagas": "流程",
+  "common.nav_sagas": "业务流程",
   "common.nav_reports": "报表",
   "common.nav_canned": "快捷回复",
   "common.nav_autoreplies": "自动回复",
