@@ -24,7 +24,7 @@ from kefu.domain.roles import Role
 from kefu.store.tables import attachments, ticket_attachments
 from kefu.v1 import attachments_pb2 as pb
 from kefu.v1 import attachments_pb2_grpc as pb_grpc
-from tests.support.kefu import Kefu, serving
+from tests.support.kefu import Kefu, Socket, serving
 
 MAX_BYTES = 2 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -181,10 +181,11 @@ async def test_a_file_pushed_into_a_conversation_is_a_note_unless_shared(
 ) -> None:
     kefu, rpc = served
     agent = await kefu.add_agent("Ann")
+    ann = await kefu.ws(agent["token"])  # online: the conversation is assigned to her
     visitor = await kefu.visitor(name="Vic")
-    socket = await kefu.ws(visitor["token"])
-    conversation = (await socket.send_message("my receipt?"))["conversation_id"]
-    await socket.close()
+    vic = await kefu.ws(visitor["token"])
+    conversation = (await vic.send_message("my receipt?"))["conversation_id"]
+    await ann.expect("conversation.assigned", conversation_id=conversation)
     token = await api_token(kefu, "attachments:write", "attachments:read")
 
     note = await rpc.push(requests(PNG, conversation_id=conversation), auth(token))
@@ -203,6 +204,27 @@ async def test_a_file_pushed_into_a_conversation_is_a_note_unless_shared(
     status, for_visitor = await kefu.get(path, visitor["token"])
     assert status == 200 and carried(for_visitor) == [shared.id]
     assert (await download(rpc.stub, token, note.id))[1] == PNG
+
+    # Live, as any message: the note to the agent alone, the shared file to both.
+    live = [await with_files(ann), await with_files(ann)]
+    assert [(m["attachments"][0]["id"], m.get("internal", False)) for m in live] == [
+        (note.id, True),
+        (shared.id, False),
+    ]
+    assert live[0]["sender"]["kind"] == "system" and live[0]["sender"]["name"] == "Call center"
+    assert (await with_files(vic))["attachments"][0]["id"] == shared.id
+    await ann.close()
+    await vic.close()
+
+
+async def with_files(socket: Socket) -> dict[str, Any]:
+    """The next message.new on ``socket`` that carries files (others are skipped)."""
+    while True:
+        message: dict[str, Any] = (await socket.expect("message.new", timeout=HANG_GUARD))[
+            "message"
+        ]
+        if message.get("attachments"):
+            return message
 
 
 async def test_the_type_is_sniffed_from_the_bytes_and_unknown_kinds_are_refused(
