@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
 
 from kefu.domain.ids import new_id
 from kefu.domain.models import Visitor
 from kefu.store.database import Database
+from kefu.store.group_commit import GroupCommit
 from kefu.store.search_schema import visitor_insert
 from kefu.store.tables import visitors
 
@@ -30,9 +35,49 @@ def _visitor(row: Any) -> Visitor:
     )
 
 
+def _row(visitor: Visitor) -> dict[str, Any]:
+    return {
+        "id": visitor.id,
+        "name": visitor.name,
+        "email": visitor.email,
+        "external_id": visitor.external_id,
+        "identity_verified": visitor.identity_verified,
+        "page_url": visitor.page_url,
+        "referrer": visitor.referrer,
+        "ip": visitor.ip,
+        "user_agent": visitor.user_agent,
+        "created_at": visitor.created_at,
+        "site_id": visitor.site_id,
+        "timezone": visitor.timezone,
+        "locale": visitor.locale,
+    }
+
+
+def _insert_visitors(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    indexed: list[tuple[sa.TextClause, dict[str, Any]]],
+) -> None:
+    """One transaction: the visitors' rows, then their search entries (one statement per
+    distinct text, executed for all its parameter sets)."""
+    conn.execute(visitors.insert(), rows)
+    by_statement: dict[str, tuple[sa.TextClause, list[dict[str, Any]]]] = {}
+    for statement, params in indexed:
+        by_statement.setdefault(statement.text, (statement, []))[1].append(params)
+    for statement, params_list in by_statement.values():
+        conn.execute(statement, params_list)
+
+
 class VisitorRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Sessions open in bursts (a campaign, a flash sale): they commit together.
+        self.inserts: GroupCommit[Visitor] = GroupCommit(self._insert, what="visitors")
+
+    async def _insert(self, batch: Sequence[Visitor]) -> None:
+        rows = [_row(visitor) for visitor in batch]
+        indexed = [visitor_insert(self._db.dialect, v.id, v.name, v.email) for v in batch]
+        await self._db.run_in_transaction(_insert_visitors, rows, [i for i in indexed if i])
 
     async def create(
         self,
@@ -65,27 +110,7 @@ class VisitorRepository:
             timezone=timezone,
             locale=locale,
         )
-        async with self._db.begin() as conn:
-            await conn.execute(
-                visitors.insert().values(
-                    id=visitor.id,
-                    name=name,
-                    email=email,
-                    external_id=external_id,
-                    identity_verified=identity_verified,
-                    page_url=page_url,
-                    referrer=referrer,
-                    ip=ip,
-                    user_agent=user_agent,
-                    created_at=now,
-                    site_id=site_id,
-                    timezone=timezone,
-                    locale=locale,
-                )
-            )
-            indexed = visitor_insert(self._db.dialect, visitor.id, name, email)
-            if indexed is not None:
-                await conn.execute(*indexed)
+        await self.inserts.submit(visitor)
         return visitor
 
     async def get(self, visitor_id: str) -> Visitor | None:
