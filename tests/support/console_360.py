@@ -105,4 +105,5 @@ async def expect_li_wei(page: Page) -> None:
     await expect(panel.locator(".c360-facts")).to_contain_text("wholesale")
     orders = panel.locator("[data-section=orders] li[data-order]")
     await expect(orders.first).to_be_visible()
-    await expect(panel.locator('li[data-order="SO-100251"]')).to_contain_text("CN¥1,165.00")  # Intl currency, en
+    order = panel.locator('li[data-order="SO-100251"]')
+    await expect(order).to_contain_text("CN¥1,165.00")  # money through Intl, in en
