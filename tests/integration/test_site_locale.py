@@ -134,10 +134,22 @@ async def test_the_widget_learns_the_sites_locale(kefu: Kefu) -> None:
 
 
 async def test_widget_js_is_one_script_with_both_catalogs(kefu: Kefu) -> None:
-    async with kefu.http.get(kefu.url("/widget.js")) as resp:
-        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/javascript")
-        script, etag = await resp.text(), resp.headers["ETag"]
-    assert "/* kefu:texts */ { en: {} }" not in script
-    assert "Conversation ended" in script and "对话已结束" in script
-    async with kefu.http.get(kefu.url("/widget.js"), headers={"If-None-Match": etag}) as resp:
-        assert resp.status == 304 and await resp.read() == b""
+    """Gzipped for browsers that take it (the client here unzips), plain otherwise; each
+    representation revalidates with its own ETag."""
+    scripts = {}
+    for encoding in ("gzip, deflate, br", "identity"):
+        headers = {"Accept-Encoding": encoding}
+        async with kefu.http.get(kefu.url("/widget.js"), headers=headers) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/javascript")
+            assert resp.headers.get("Content-Encoding") == ("gzip" if "gzip" in encoding else None)
+            assert resp.headers["Vary"] == "Accept-Encoding"
+            script, etag = await resp.text(), resp.headers["ETag"]
+        assert "/* kefu:texts */ { en: {} }" not in script
+        assert "Conversation ended" in script and "对话已结束" in script
+        headers["If-None-Match"] = etag
+        async with kefu.http.get(kefu.url("/widget.js"), headers=headers) as resp:
+            assert resp.status == 304 and await resp.read() == b""
+        scripts[encoding] = (script, etag)
+    (zipped, zipped_etag), (plain, plain_etag) = scripts.values()
+    assert zipped == plain and zipped_etag != plain_etag

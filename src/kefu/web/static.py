@@ -31,15 +31,20 @@ def add_routes(app: web.Application) -> None:
 async def _widget(request: web.Request) -> web.Response:
     """The widget with its catalogs spliced in (kefu.web.widget_script): one script tag."""
     script = widget_script()
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = script.gzip_etag if zipped else script.etag
     headers = {
         "Content-Type": "text/javascript; charset=utf-8",
         # Loaded by shop pages on other origins as a classic script.
         "Cross-Origin-Resource-Policy": "cross-origin",
-        "ETag": script.etag,
+        "ETag": etag,
+        "Vary": "Accept-Encoding",
     }
-    if script.etag in request.headers.get("If-None-Match", ""):
+    if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=script.body, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=script.gzipped if zipped else script.body, headers=headers)
 
 
 async def _console(request: web.Request) -> web.FileResponse:
