@@ -353,8 +353,9 @@ async def test_a_visitors_unsent_upload_is_not_a_departments_to_read(
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("declare", [True, False], ids=["size-declared", "size-unknown"])
 async def test_a_client_cancelling_mid_stream_leaves_no_file_and_no_row(
-    served: tuple[Kefu, Rpc],
+    served: tuple[Kefu, Rpc], declare: bool
 ) -> None:
     kefu, rpc = served
     _, ticket_id = await ticket(kefu)
@@ -362,7 +363,7 @@ async def test_a_client_cancelling_mid_stream_leaves_no_file_and_no_row(
     hold = asyncio.Event()
 
     async def stalled() -> AsyncIterator[pb.UploadRequest]:
-        for index, message in enumerate(requests(PDF, ticket_id=ticket_id)):
+        for index, message in enumerate(requests(PDF, declare, ticket_id=ticket_id)):
             if index == 6:  # metadata and 5 chunks: past one disk write (256 KiB)
                 await hold.wait()  # the client stops sending half-way, then gives up
             yield message
