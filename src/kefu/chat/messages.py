@@ -164,9 +164,18 @@ class ChatMessages:
                 message.id,
             )
             if opened:
+                # The greeting's frames go right behind the first message's, before anything
+                # awaits: an agent's quick reply, stored after them, is sent after them too.
+                for greeting, _ in greetings:
+                    self._hub.send(
+                        participants(conversation),
+                        server_frames.message_new(greeting, self._links),
+                        conversation.id,
+                        greeting.id,
+                    )
                 await self._feed.opened(conversation)
                 for greeting, _ in greetings:
-                    self._broadcast(conversation, greeting)
+                    self._feed.message(conversation, greeting)
             else:
                 self._feed.message(conversation, message)
             if not opened and not principal.is_agent:

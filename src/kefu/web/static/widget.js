@@ -577,8 +577,25 @@
     (message.attachments || []).forEach(function (att) {
       bubble.appendChild(renderAttachment(att));
     });
-    appendToLog(bubble);
+    var later = message.id ? laterThan(message.id) : null;
+    if (later) log.insertBefore(bubble, later);
+    else appendToLog(bubble);
     return bubble;
+  }
+
+  // The log keeps the server's order (message ids), not the frames' arrival order: the
+  // welcome stored right behind the first message can arrive after an agent's quick reply
+  // (issue 15). Returns the first shown message stored after `id`, walking back from the end.
+  function laterThan(id) {
+    var shown = log.querySelectorAll(".msg[data-id]");
+    var later = null;
+    for (var i = shown.length - 1; i >= 0; i--) {
+      var other = shown[i].getAttribute("data-id");
+      if (!other) continue; // still pending: not stored yet
+      if (!idGreater(other, id)) break;
+      later = shown[i];
+    }
+    return later;
   }
 
   // A message's text as text nodes, with http(s) URLs as links (new tab, no opener, no
