@@ -171,6 +171,13 @@ def text_matches(text: str | None, encoded: str) -> bool:
     return all(_holds(found, phrase) for phrase in _decoded(encoded))
 
 
+def texts_match(phrases: tuple[Phrase, ...] | list[Phrase], *texts: str | None) -> bool:
+    """Whether every phrase lies within one of ``texts`` (a visitor's name, email): as
+    :func:`tsvector_literal` indexes them, a phrase never spans two texts."""
+    found = [terms(text) for text in texts if text]
+    return all(any(_holds(each, phrase) for each in found) for phrase in phrases)
+
+
 def _holds(found: list[str], phrase: Phrase) -> bool:
     *head, last = phrase.terms
     width = len(phrase.terms)

@@ -97,7 +97,8 @@ async def newest_matches(
     chunk: int = CHUNK,
     budget: int = BUDGET,
     scope: Filters = NO_FILTERS,
-) -> Found:
+    walkable: bool = False,
+) -> Found | None:
     """Conversations holding a match, ordered by their newest match: a matching message's
     id, or the last message's id for a conversation whose visitor's name or email matches.
 
@@ -110,6 +111,11 @@ async def newest_matches(
     reads at most ``budget`` index rows; it may then be short, with ``after`` set where
     it stopped. The key is stateless: a conversation shown on an earlier page (its newest
     match at or above ``below``) is recognised by that match and skipped.
+
+    ``walkable``: the list's filters can pick their conversations themselves
+    (``kefu.store.search_walk``). Then when the first round trip neither fills the page
+    nor reaches the index's end (a common word whose newest matches the filter mostly
+    drops), None: the walk answers this page in fewer reads.
     """
     postgres = conn.dialect.name == "postgresql"
     rendered = tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
@@ -160,6 +166,8 @@ async def newest_matches(
                 chosen.append(conversation_id)
                 if len(chosen) == limit:
                     break
+        if walkable and len(chosen) < limit and not exhausted:
+            return None
     if len(chosen) == limit:
         return Found(chosen, keys[chosen[-1]])
     return Found(chosen, None if exhausted else position)

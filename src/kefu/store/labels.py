@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from kefu.store.database import Database
+from kefu.store.database import AsyncConnection, Database
 from kefu.store.tables import conversation_labels
 
 SUGGESTIONS = 200  # labels offered for completion: the most used
@@ -32,8 +32,11 @@ class LabelRepository:
                 )
         return sorted(labels)
 
-    async def of(self, conversation_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        """Labels per conversation, sorted; conversations without any are left out."""
+    async def of(
+        self, conversation_ids: Sequence[str], conn: AsyncConnection | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        """Labels per conversation, sorted; conversations without any are left out. On
+        ``conn`` if given (a list page reads everything on one connection)."""
         if not conversation_ids:
             return {}
         query = (
@@ -42,9 +45,13 @@ class LabelRepository:
             .order_by(conversation_labels.c.conversation_id, conversation_labels.c.label)
         )
         found: dict[str, list[str]] = {}
-        async with self._db.connect() as conn:
-            for row in await conn.execute(query):
-                found.setdefault(row.conversation_id, []).append(row.label)
+        if conn is not None:
+            rows = (await conn.execute(query)).all()
+        else:
+            async with self._db.connect() as own:
+                rows = (await own.execute(query)).all()
+        for row in rows:
+            found.setdefault(row.conversation_id, []).append(row.label)
         return {key: tuple(value) for key, value in found.items()}
 
     async def in_use(self) -> list[tuple[str, int]]:

@@ -27,6 +27,7 @@ from kefu.store.conversations import OPEN_STATUSES, conversation_record, filtere
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import AsyncConnection, Database
 from kefu.store.labels import LabelRepository
+from kefu.store.search_walk import Narrowing, walk
 from kefu.store.tables import conversations, messages, visitors
 
 _last = messages.alias("last_message")
@@ -158,7 +159,11 @@ class ConversationSummaries:
         if before is not None and not isinstance(before, int):
             raise ValueError("a search is paged by its own key")
 
+        narrowing = Narrowing.of(status, assignee_id, visitor_id, filters)
+
         async def keep(conn: AsyncConnection, candidates: list[str]) -> set[str]:
+            if narrowing is None:
+                return set(candidates)  # every conversation passes: no query
             # The candidates by primary key, status and assignee checked here: given the
             # status as a parameter, SQLite chose the status index and scanned every
             # closed conversation per call (31 s for a page of closed ones).
@@ -175,7 +180,13 @@ class ConversationSummaries:
                 if _passes(row, status, assignee_id, visitor_id)
             }
 
+        # One connection for the whole page, and on PostgreSQL no transaction around
+        # its reads (each statement has its own snapshot either way, at read
+        # committed): on a loaded host every round trip (BEGIN, ROLLBACK, a pool
+        # checkout's ping) costs milliseconds of waiting for the server's turn.
         async with self._db.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             found = await newest_matches(
                 conn,
                 filters.phrases,
@@ -185,17 +196,25 @@ class ConversationSummaries:
                 chunk=chunk,
                 budget=budget,
                 scope=filters,
+                walkable=narrowing is not None,
             )
+            if found is None:  # the filters pass few of the newest matches: walk them
+                found = await walk(
+                    conn, filters.phrases, narrowing or Narrowing(), below=before, limit=limit
+                )
             rows = []
             if found.ids:
                 query = _SELECT.where(conversations.c.id.in_(found.ids))
                 by_id = {row.id: row for row in (await conn.execute(query)).all()}
                 rows = [by_id[c] for c in found.ids if c in by_id]
-        return await self._labelled([_summary(row) for row in rows]), found.after
+            summaries = [_summary(row) for row in rows]
+            return await self._labelled(summaries, conn), found.after
 
-    async def _labelled(self, found: list[ConversationSummary]) -> list[ConversationSummary]:
+    async def _labelled(
+        self, found: list[ConversationSummary], conn: AsyncConnection | None = None
+    ) -> list[ConversationSummary]:
         """The page's labels in one more query (a join would repeat every row per label)."""
-        labels = await self._labels.of([summary.record.id for summary in found])
+        labels = await self._labels.of([summary.record.id for summary in found], conn)
         return [
             dataclasses.replace(summary, labels=labels[summary.record.id])
             if summary.record.id in labels

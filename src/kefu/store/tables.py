@@ -110,6 +110,10 @@ conversations = sa.Table(
     sa.Index(None, "closed_at"),
     # The list, newest activity first (a search walks it: kefu.store.conversation_search).
     sa.Index(None, "updated_at", "id"),
+    # A search narrowed by status or assignee walks those, newest last message first
+    # (kefu.store.search_walk; migration 0019).
+    sa.Index(None, "status", "last_message_id"),
+    sa.Index(None, "assignee_id", "last_message_id"),
 )
 
 messages = sa.Table(
