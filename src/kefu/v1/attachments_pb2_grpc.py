@@ -51,7 +51,7 @@ class AttachmentServiceServicer:
 
     def Upload(self, request_iterator, context):
         """The first message is `metadata`; every later one is a `chunk` (up to 4 MiB each;
-        64 KiB to 1 MiB is the useful range). The file is written to disk as it arrives and
+        256 KiB is a good size: fast, and the server holds little of it). The file is written to disk as it arrives and
         recorded once the stream ends; any error, or the client cancelling, leaves nothing.
         Errors: UNAUTHENTICATED (no or bad token), PERMISSION_DENIED (scope missing),
         INVALID_ARGUMENT (bad metadata, empty file, size mismatch, type not accepted),
@@ -63,7 +63,7 @@ class AttachmentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Download(self, request, context):
-        """The attachment's `metadata` first, then its bytes in `chunk`s (at most 1 MiB each).
+        """The attachment's `metadata` first, then its bytes in `chunk`s (at most 256 KiB each).
         NOT_FOUND for an id that does not exist or that is no ticket's, no conversation's
         and not this token's own upload.
         """
