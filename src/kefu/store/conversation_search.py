@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.search_text import Phrase, encode, fts5_match, text_matches, tsquery_literal
@@ -44,6 +45,15 @@ class Filters:
 
 
 NO_FILTERS = Filters()
+
+
+def among(column: sa.ColumnElement[Any], ids: Sequence[str], postgres: bool) -> Any:
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one statement whatever the
+    count, prepared once per connection (an IN list of each length is a statement of
+    its own, parsed and planned again: a round trip and ~1-5 ms on a loaded host)."""
+    if postgres:
+        return column == sa.any_(sa.literal(list(ids), type_=ARRAY(sa.String)))
+    return column.in_(list(ids))
 
 
 def narrowed(query: sa.Select[Any], filters: Filters) -> sa.Select[Any]:
@@ -132,7 +142,8 @@ async def newest_matches(
         asked = min(chunk, budget - read)
         rows = (
             await conn.execute(
-                sa.text(stream), {"q": rendered, "below": position, "n": asked, **narrowing}
+                sa.text(inlined(stream, postgres, rendered)),
+                {"q": rendered, "below": position, "n": asked, **narrowing},
             )
         ).all()
         read += len(rows)
@@ -171,6 +182,23 @@ async def newest_matches(
     if len(chosen) == limit:
         return Found(chosen, keys[chosen[-1]])
     return Found(chosen, None if exhausted else position)
+
+
+def inlined(sql: str, postgres: bool, rendered: str) -> str:
+    """PostgreSQL: the query's tsquery written into the statement instead of bound.
+
+    Bound, a statement is prepared once per connection and after five runs PostgreSQL
+    may plan it once for every term (a generic plan: message_search's primary key walked
+    back, whatever the term), which reads the whole index for a rare or absent term: 80
+    ms at 100,000 messages against 0.1 ms for that term's own plan (EXPLAIN ANALYZE
+    EXECUTE; bench/README.md, "Search"). Written in, each query has its own statement
+    and plan. The literal is kefu's rendering of alphanumeric terms
+    (``search_text.tsquery_literal``), quoted for SQL all the same.
+    """
+    if not postgres:
+        return sql
+    literal = "CAST('" + rendered.replace("'", "''") + "' AS tsquery)"
+    return sql.replace("CAST(:q AS tsquery)", literal)
 
 
 _SQLITE_STREAM = (
@@ -238,7 +266,9 @@ async def _visitor_matches(
             "   WHERE visitor_search MATCH 'doc : (' || :q || ')' LIMIT :few)"
             " AND c.last_message_id < :ceiling"
         )
-    rows = await conn.execute(sa.text(sql), {"q": rendered, "few": FEW, "ceiling": ceiling})
+    rows = await conn.execute(
+        sa.text(inlined(sql, postgres, rendered)), {"q": rendered, "few": FEW, "ceiling": ceiling}
+    )
     return {row[0]: int(row[1]) for row in rows}
 
 
@@ -254,14 +284,14 @@ async def _matched_at_or_above(
     visitor matched with a last message there."""
     query = (
         sa.select(messages.c.conversation_id, messages.c.body)
-        .where(messages.c.conversation_id.in_(candidates))
+        .where(among(messages.c.conversation_id, candidates, postgres))
         .where(messages.c.id >= key)
     )
     encoded = encode(list(phrases))
     shown = {
         row.conversation_id for row in await conn.execute(query) if text_matches(row.body, encoded)
     }
-    last = sa.select(conversations.c.id).where(conversations.c.id.in_(candidates))
+    last = sa.select(conversations.c.id).where(among(conversations.c.id, candidates, postgres))
     last = last.where(conversations.c.last_message_id >= key)
     above = set((await conn.execute(last)).scalars())
     if above:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from kefu.store.conversation_search import among
 from kefu.store.database import AsyncConnection, Database
 from kefu.store.tables import conversation_labels
 
@@ -39,9 +40,10 @@ class LabelRepository:
         ``conn`` if given (a list page reads everything on one connection)."""
         if not conversation_ids:
             return {}
+        postgres = self._db.dialect == "postgresql"
         query = (
             sa.select(conversation_labels.c.conversation_id, conversation_labels.c.label)
-            .where(conversation_labels.c.conversation_id.in_(list(conversation_ids)))
+            .where(among(conversation_labels.c.conversation_id, conversation_ids, postgres))
             .order_by(conversation_labels.c.conversation_id, conversation_labels.c.label)
         )
         found: dict[str, list[str]] = {}

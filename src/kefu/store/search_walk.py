@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kefu.domain.search_text import Phrase, fts5_match, texts_match, tsquery_literal
-from kefu.store.conversation_search import Filters, Found
+from kefu.store.conversation_search import Filters, Found, inlined
 from kefu.store.conversations import OPEN_STATUSES
 
 # Conversations in the first window (a page of 50 with some not matching), the most in
@@ -141,6 +141,7 @@ async def walk(
     postgres = conn.dialect.name == "postgresql"
     sql, params = statement(postgres, narrowing)
     params["q"] = tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
+    sql = inlined(sql, postgres, params["q"])
     wanted = tuple(phrases)
     upper = 2**62
     walked = 0

@@ -20,6 +20,7 @@ from kefu.store.conversation_search import (
     NO_FILTERS,
     Filters,
     Keyset,
+    among,
     narrowed,
     newest_matches,
 )
@@ -160,6 +161,7 @@ class ConversationSummaries:
             raise ValueError("a search is paged by its own key")
 
         narrowing = Narrowing.of(status, assignee_id, visitor_id, filters)
+        postgres = self._db.dialect == "postgresql"
 
         async def keep(conn: AsyncConnection, candidates: list[str]) -> set[str]:
             if narrowing is None:
@@ -171,7 +173,7 @@ class ConversationSummaries:
                 sa.select(
                     conversations.c.id, conversations.c.status, conversations.c.assignee_id,
                     conversations.c.visitor_id,
-                ).where(conversations.c.id.in_(candidates)),
+                ).where(among(conversations.c.id, candidates, postgres)),
                 filters,
             )  # fmt: skip
             return {
@@ -204,7 +206,7 @@ class ConversationSummaries:
                 )
             rows = []
             if found.ids:
-                query = _SELECT.where(conversations.c.id.in_(found.ids))
+                query = _SELECT.where(among(conversations.c.id, found.ids, postgres))
                 by_id = {row.id: row for row in (await conn.execute(query)).all()}
                 rows = [by_id[c] for c in found.ids if c in by_id]
             summaries = [_summary(row) for row in rows]
