@@ -32,6 +32,8 @@ import { atLeast, changed, currentStamp, state, subscribe, touch, upsert, visito
 
 let socket = null;
 
+const ENDED_KEY = "kefu.console.session_ended";
+
 function showLogin(message = "") {
   if (socket) socket.stop();
   socket = null;
@@ -44,6 +46,19 @@ function showLogin(message = "") {
   $("#login-view").hidden = false;
   $("#login-error").textContent = message;
   $("#login-email").focus();
+  // The next person's login page follows ?lang= or the browser, not this agent's language
+  // (issue 16): the cached language goes, and a page shown in it reloads, notice kept.
+  if (setLanguage(null)) {
+    if (message) sessionStorage.setItem(ENDED_KEY, "1");
+    location.reload();
+  }
+}
+
+/** Whether the session ended just before a reload to the login page's language. */
+function endedBeforeReload() {
+  const ended = sessionStorage.getItem(ENDED_KEY) !== null;
+  sessionStorage.removeItem(ENDED_KEY);
+  return ended;
 }
 
 async function onLogin(event) {
@@ -361,6 +376,9 @@ function boot() {
   $("#lang-select").addEventListener("change", chooseLanguage);
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout-btn").addEventListener("click", async () => {
+    // Stopped first: the server closes it (4401) on logout, which is no "session ended".
+    if (socket) socket.stop();
+    socket = null;
     try {
       await post("/api/v1/auth/logout");
     } catch {
@@ -383,7 +401,7 @@ function boot() {
   initTicketForm(); // "Create ticket" beside the chat
   initEmoji(); // the composer's emoji grid
   if (session.token && session.agent) start();
-  else showLogin();
+  else showLogin(endedBeforeReload() ? t("common.session_ended") : "");
 }
 
 boot();
