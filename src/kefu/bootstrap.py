@@ -337,6 +337,7 @@ async def running_node(
             audience=audience(settings.bus, rules, webhooks.subscribers),
             hub=hub,
             on_comment=email.comments if email is not None else None,
+            site_locales={site.id: site.locale for site in settings.sites},
         )
         if email is not None:
             email.bind(tickets, attachments, units)

@@ -2,9 +2,10 @@
 # ruff: noqa: RUF001
 """Everything kefu itself writes to people, per language, in one place (issue 16): the
 bot's default welcome and offline notice, the system lines of a conversation, the texts of
-its emails. A site's ``locale`` chooses (CONTRACT.md "Languages"); an unknown or unset one
-is English. What admins write (welcome texts they set, auto-replies, canned replies) is
-never translated: it is theirs, stored per language where the console stores it so.
+its emails, the words of the tickets it drafts from offline messages and chats. A site's
+``locale`` chooses (CONTRACT.md "Languages"); an unknown or unset one is English. What
+admins write (welcome texts they set, auto-replies, canned replies) is never translated:
+it is theirs, stored per language where the console stores it so.
 
 The widget's and the console's words live with them (``web/static/widget_texts.json``,
 ``web/console/locales/``): they follow the reader's browser, not the site.
@@ -31,6 +32,21 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "chat.reopened": "Conversation reopened.",
         # What the bot signs with when a site has no name anywhere: a role.
         "chat.bot_name": "Support",
+        # -- tickets kefu drafts (read by agents): from an offline message, from a chat --
+        "ticket.offline_subject": "Offline message",
+        "ticket.offline_footer": "— {sender}, left while no agent was online",
+        "ticket.a_visitor": "a visitor",
+        "ticket.chat_subject": "Chat with {visitor}",
+        "ticket.visitor": "Visitor",
+        "ticket.agent": "Agent",
+        "ticket.bot": "Bot",
+        "ticket.system": "System",
+        "ticket.line": "[{time}] {who}: {body}",
+        "ticket.internal": "{name} (internal note)",
+        "ticket.attachments": "[attachments: {names}]",
+        "ticket.list_separator": ", ",
+        "ticket.rest": "… the rest is in conversation {conversation}",
+        "ticket.no_messages": "(conversation {conversation} has no messages)",
         # -- email: every mail of a ticket's thread --
         # The subject's tag lets a reply find its ticket even when a mail client drops
         # In-Reply-To and References.
@@ -49,6 +65,20 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "chat.closed": "对话已结束。",
         "chat.reopened": "对话已重新打开。",
         "chat.bot_name": "客服",
+        "ticket.offline_subject": "离线留言",
+        "ticket.offline_footer": "— {sender}，在没有客服在线时留言",
+        "ticket.a_visitor": "一位访客",
+        "ticket.chat_subject": "与{visitor}的对话",
+        "ticket.visitor": "访客",
+        "ticket.agent": "客服",
+        "ticket.bot": "机器人",
+        "ticket.system": "系统",
+        "ticket.line": "[{time}] {who}：{body}",
+        "ticket.internal": "{name}（内部备注）",
+        "ticket.attachments": "[附件：{names}]",
+        "ticket.list_separator": "、",
+        "ticket.rest": "…… 其余内容见会话 {conversation}",
+        "ticket.no_messages": "（会话 {conversation} 没有消息）",
         "email.subject": "回复：{subject} [#{ticket}]",
         "email.greeting": "{name}，您好：",
         "email.greeting_anonymous": "您好：",

@@ -153,3 +153,56 @@ async def test_widget_js_is_one_script_with_both_catalogs(kefu: Kefu) -> None:
         scripts[encoding] = (script, etag)
     (zipped, zipped_etag), (plain, plain_etag) = scripts.values()
     assert zipped == plain and zipped_etag != plain_etag
+
+
+async def test_tickets_kefu_drafts_use_the_sites_language(kefu: Kefu) -> None:
+    """From an offline message and from a chat, on the zh-CN site: kefu's own words in the
+    ticket (who left it, the transcript's speakers and notes) are Chinese; on the en site
+    they are the same English as before."""
+    ann = await kefu.add_agent("Ann")
+    for site, footer, note in (
+        ("cn", "— 王伟 <wang@example.cn>，在没有客服在线时留言", "Ann（内部备注）：老客户"),
+        (
+            "us",
+            "— 王伟 <wang@example.cn>, left while no agent was online",
+            "Ann (internal note): 老客户",
+        ),
+    ):
+        visitor = await kefu.visitor(site=site)
+        status, left = await kefu.post(
+            "/api/v1/offline-messages",
+            visitor["token"],
+            {"email": "wang@example.cn", "name": "王伟", "body": "包裹还没到"},
+        )
+        assert status == 201, left
+        status, ticket = await kefu.post(
+            f"/api/v1/offline-messages/{left['id']}/ticket", ann["token"]
+        )
+        assert status == 201, ticket
+        assert ticket["body"] == f"包裹还没到\n\n{footer}"
+
+        chatting = await kefu.visitor(site=site)
+        socket = await kefu.ws(chatting["token"])
+        await socket.send_message("我想退货")
+        agent_socket = await kefu.ws(ann["token"])
+        conversation = (await agent_socket.expect("conversation.assigned", timeout=10))[
+            "conversation_id"
+        ]
+        await agent_socket.send(
+            {
+                "type": "message.send",
+                "client_msg_id": f"n-{site}",
+                "conversation_id": conversation,
+                "body": "老客户",
+                "internal": True,
+            }
+        )
+        await agent_socket.expect("message.ack", client_msg_id=f"n-{site}")
+        status, ticket = await kefu.post(
+            f"/api/v1/conversations/{conversation}/ticket", ann["token"]
+        )
+        assert status == 201, ticket
+        said = "] 访客：我想退货" if site == "cn" else "] Visitor: 我想退货"
+        assert said in ticket["body"] and note in ticket["body"], ticket
+        await agent_socket.close()
+        await socket.close()

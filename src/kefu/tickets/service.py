@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,12 +26,12 @@ from typing import Any
 from msgspec.structs import replace
 
 from kefu.domain.errors import IllegalTransition
+from kefu.domain.models import Visitor
 from kefu.domain.sla import SlaRules
 from kefu.domain.sla_status import SlaStatus, sla_status
 from kefu.domain.tickets import (
     HISTORY_ACTION,
     Change,
-    Channel,
     HistoryEntry,
     NewTicket,
     Priority,
@@ -50,7 +50,7 @@ from kefu.store.repositories import Repositories
 from kefu.store.tickets import HistoryRow, TicketFilter
 from kefu.store.unit_of_work import StoreUnitOfWork, Units
 from kefu.tickets import events
-from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, conversation_draft, derived_subject
+from kefu.tickets.drafting import TRANSCRIPT_MESSAGES, conversation_draft, offline_draft
 from kefu.tickets.live import LiveHub, TicketFeed
 from kefu.tickets.policies import sla_rules
 from kefu.tickets.settings import TicketSettings
@@ -110,8 +110,11 @@ class TicketService:
         audience: Audience | None = None,
         hub: LiveHub | None = None,
         on_comment: CommentHook | None = None,
+        site_locales: Mapping[str, str] | None = None,
     ) -> None:
+        """``site_locales``: each site's ``locale``, for the words kefu adds to tickets."""
         self._repos = repos
+        self._site_locales = dict(site_locales or {})
         self._on_comment = on_comment
         # The live feed to agent consoles; None (tests, tools) pushes nothing.
         self.live = TicketFeed(hub, self.sla_status) if hub is not None else None
@@ -122,6 +125,9 @@ class TicketService:
         self._units = units
         self._clock = clock
         self.rules: SlaRules = sla_rules(settings)
+
+    def _locale_of(self, visitor: Visitor | None) -> str:
+        return self._site_locales.get(visitor.site_id or "" if visitor else "", "en")
 
     def _emits(self, event_type: str) -> bool:
         return self._audience is None or self._audience(event_type)
@@ -243,8 +249,14 @@ class TicketService:
         if summary is None:
             raise NotFound("no such conversation", code="conversation_not_found")
         messages = await self._repos.messages.after(conversation_id, 0, TRANSCRIPT_MESSAGES + 1)
+        visitor = await self._repos.visitors.get(summary.record.visitor_id)
         draft = conversation_draft(
-            summary, messages, priority=priority, subject=subject, assignee_id=assignee_id
+            summary,
+            messages,
+            priority=priority,
+            subject=subject,
+            assignee_id=assignee_id,
+            locale=self._locale_of(visitor),
         )
         _check_draft(draft)
         async with self._unit(None) as uow:
@@ -279,17 +291,7 @@ class TicketService:
                     raise Conflict("the linked ticket is missing", code="ticket_missing")
                 return existing, False
             visitor = await self._repos.visitors.get(message.visitor_id)
-            trusted = visitor is not None and visitor.identity_verified
-            sender = " ".join(
-                p for p in (message.name, f"<{message.email}>" if message.email else None) if p
-            )
-            draft = TicketDraft(
-                subject=derived_subject(message.body, "Offline message"),
-                body=f"{message.body}\n\n— {sender or 'a visitor'}, left while no agent was online",
-                customer_key=visitor.external_id if trusted and visitor is not None else None,
-                channel=Channel.OFFLINE,
-                priority=priority,
-            )
+            draft = offline_draft(message, visitor, priority, self._locale_of(visitor))
             _check_draft(draft)
             [ticket] = await self._insert(tx, [draft], actor, self._clock.now())
             if not await self._tickets.link_offline(conn, offline_id, ticket.id):
