@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
+from kefu.chat.sites import Prechat, SiteConfig, SiteTexts
 from kefu.config import load_settings
 from kefu.web.shop import SITE_ID, ShopServer
 from kefu.web.widget_script import CATALOGS
@@ -289,3 +290,42 @@ async def test_a_refused_upload_is_said_in_chinese(
     reason = TEXTS["zh-CN"]["errors.unsupported_type"]
     refused = TEXTS["zh-CN"]["upload_failed"].format(reason=reason)
     await expect(page.locator(".notice", has_text=refused)).to_be_visible()
+
+
+async def test_the_prechat_form_and_an_admins_chinese_greeting(
+    live: LiveKefu, shop: ShopServer, open_page: Opener
+) -> None:
+    """The site asks for a name (required) and an email (optional) and has a greeting per
+    language: a Chinese visitor gets the form and the greeting in Chinese."""
+    assert live.node is not None and live.node.chat.greetings.sites is not None
+    config = SiteConfig(
+        texts={"en": SiteTexts(greeting="Hello!"), "zh-CN": SiteTexts(greeting="欢迎光临北风户外")},
+        prechat=Prechat(name="required", email="optional"),
+    )
+    await live.node.chat.greetings.sites.save(SITE_ID, config, live.node.clock.now())
+    texts = TEXTS["zh-CN"]
+    page = await open_page("zh-CN")
+    await page.set_viewport_size({"width": 375, "height": 812})
+    await open_widget(page, shop, texts)
+    await expect(page.locator(".msg.welcome")).to_have_text("欢迎光临北风户外")
+    form = page.get_by_role("form", name=texts["prechat_title"])
+    await expect(form.get_by_role("heading", name=texts["prechat_title"])).to_be_visible()
+    optional_email = texts["optional_field"].format(label=texts["your_email"])
+    await expect(form.get_by_role("textbox", name=optional_email)).to_be_visible()
+    await fits(page)
+    await screenshot(page, "i18n-zh-CN-prechat-375")
+    await form.get_by_role("textbox", name=texts["your_name"], exact=True).fill("王伟")
+    await form.get_by_role("button", name=texts["start_chat"]).click()
+    box = page.get_by_role("textbox", name=texts["message"], exact=True)
+    await box.fill("你好")
+    await box.press("Enter")
+    await expect(page.locator(".msg.visitor:not(.pending)", has_text="你好")).to_be_visible()
+    # The name given in the form is the visitor's (acked: the session is stored).
+    saved = await page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('kefu:'))"
+        ".map(k => JSON.parse(localStorage.getItem(k)))[0]"
+    )
+    record = await live.node.repos.conversations.get(saved["conversationId"])
+    assert record is not None
+    visitor = await live.node.repos.visitors.get(record.visitor_id)
+    assert visitor is not None and visitor.name == "王伟"
