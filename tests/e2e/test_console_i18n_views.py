@@ -340,6 +340,9 @@ async def test_tickets_360_sagas_reports_and_admin_pages_speak_chinese(
         await expect(sg_view.get_by_role("button", name="重试")).to_be_visible()
         await expect(sg_view.get_by_role("button", name="补偿")).to_be_visible()
         await expect(sg_view.locator(".saga-badge").first).to_have_text("失败")
+        # 名称 is the definition's title, not the config key "refund" (issue 14).
+        name = sg_view.locator("dl.facts dt", has_text="名称").locator("xpath=following::dd[1]")
+        await expect(name).to_have_text(TITLES["refund"])
         await no_english(page, "#page-sagas", data)
         await no_overflow(page)
         await shot(page, f"saga-failed-{size}")

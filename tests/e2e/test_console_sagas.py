@@ -410,6 +410,9 @@ async def test_a_supervisor_filters_sagas_and_retries_a_failed_one(
     await page.locator(f'#sg-list li[data-saga="{failed}"] button').click()
     await expect(view).to_have_attribute("data-saga", failed)
     await expect(view.get_by_role("button", name="Compensate")).to_be_enabled()
+    # The facts name the saga by its definition's title, not its config key (issue 14).
+    name = view.locator("dl.facts dt", has_text="Name").locator("xpath=following-sibling::dd[1]")
+    await expect(name).to_have_text("Refund an order")
     await shot(page, "failed-1280")
     await view.get_by_role("button", name="Retry").click()
     await expect(view).to_have_attribute("data-status", "compensated", timeout=HANG_GUARD * 1000)

@@ -241,7 +241,7 @@ function drawDetail() {
         "section",
         { class: "card", "aria-labelledby": "sg-facts-h" },
         el("h3", { id: "sg-facts-h", text: t("sagas.saga") }),
-        facts(saga),
+        facts(saga, definition),
         el("h3", { class: "sg-input-h", text: t("sagas.input") }),
         inputFacts(saga.input, definition),
       ),
@@ -249,10 +249,10 @@ function drawDetail() {
   );
 }
 
-function facts(saga) {
+function facts(saga, definition) {
   const dl = el("dl", { class: "facts" });
   const rows = [
-    [t("sagas.name"), saga.name],
+    [t("sagas.name"), sagaTitle(saga, definition)], // the definition's title, else its key
     [t("sagas.customer"), saga.customer_key],
     [t("sagas.started"), dateTime(saga.started_at)],
     [t("sagas.finished"), saga.finished_at ? dateTime(saga.finished_at) : null],
