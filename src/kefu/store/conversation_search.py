@@ -106,7 +106,6 @@ async def newest_matches(
     limit: int,
     chunk: int = CHUNK,
     budget: int = BUDGET,
-    scope: Filters = NO_FILTERS,
     walkable: bool = False,
 ) -> Found | None:
     """Conversations holding a match, ordered by their newest match: a matching message's
@@ -115,10 +114,8 @@ async def newest_matches(
     The index yields matching messages newest first (FTS5's rowid order, PostgreSQL's
     primary key or a sort of a rare term's few matches), so a page costs about as many
     index rows as it takes to find ``limit`` conversations: a common word stops early, a
-    rare one has few rows. ``keep`` applies the list's other filters to candidates; a
-    label or customer in ``scope`` also narrows the index rows themselves (they keep few
-    conversations, which would otherwise cost many rows per page). A page
-    reads at most ``budget`` index rows; it may then be short, with ``after`` set where
+    rare one has few rows. ``keep`` applies the list's other filters to candidates. A
+    page reads at most ``budget`` index rows; it may then be short, with ``after`` set where
     it stopped. The key is stateless: a conversation shown on an earlier page (its newest
     match at or above ``below``) is recognised by that match and skipped.
 
@@ -137,13 +134,13 @@ async def newest_matches(
     position = ceiling
     read = 0
     exhausted = False
-    stream, narrowing = _stream(postgres, scope)
+    stream = _POSTGRES_STREAM if postgres else _SQLITE_STREAM
     while len(chosen) < limit and not exhausted and read < budget:
         asked = min(chunk, budget - read)
         rows = (
             await conn.execute(
                 sa.text(inlined(stream, postgres, rendered)),
-                {"q": rendered, "below": position, "n": asked, **narrowing},
+                {"q": rendered, "below": position, "n": asked},
             )
         ).all()
         read += len(rows)
@@ -204,47 +201,14 @@ def inlined(sql: str, postgres: bool, rendered: str) -> str:
 _SQLITE_STREAM = (
     "SELECT message_search.rowid, m.conversation_id FROM message_search"
     " CROSS JOIN messages m ON m.id = message_search.rowid"
-    " WHERE message_search MATCH :q AND message_search.rowid < :below{scope}"
+    " WHERE message_search MATCH :q AND message_search.rowid < :below"
     " ORDER BY message_search.rowid DESC LIMIT :n"
 )
 _POSTGRES_STREAM = (
     "SELECT message_id, conversation_id FROM message_search"
-    " WHERE doc @@ CAST(:q AS tsquery) AND message_id < :below{scope}"
+    " WHERE doc @@ CAST(:q AS tsquery) AND message_id < :below"
     " ORDER BY message_id DESC LIMIT :n"
 )
-_IN_LABEL = (
-    " AND {column} IN (SELECT conversation_id FROM conversation_labels WHERE label = :label)"
-)
-_IN_CUSTOMER = (
-    " AND {column} IN (SELECT id FROM conversations WHERE customer_key = :customer"
-    " UNION SELECT c.id FROM conversations c JOIN visitors v ON v.id = c.visitor_id"
-    " WHERE v.external_id = :customer AND v.identity_verified AND c.customer_key IS NULL)"
-)
-
-
-# PostgreSQL, scoped: the scope's conversations' matches through the (conversation_id,
-# message_id) index, then sorted; left to itself the planner walked the whole primary key
-# backwards for a label's few conversations (0.5 s at 1,000,000 messages).
-_POSTGRES_SCOPED = (
-    "WITH scoped AS MATERIALIZED (SELECT message_id, conversation_id FROM message_search"
-    " WHERE doc @@ CAST(:q AS tsquery) AND message_id < :below{scope})"
-    " SELECT message_id, conversation_id FROM scoped ORDER BY message_id DESC LIMIT :n"
-)
-
-
-def _stream(postgres: bool, scope: Filters) -> tuple[str, dict[str, str]]:
-    """The streaming query, narrowed to a label's or customer's conversations if asked."""
-    column = "conversation_id" if postgres else "m.conversation_id"
-    extra, params = "", {}
-    if scope.label is not None:
-        extra += _IN_LABEL.format(column=column)
-        params["label"] = scope.label
-    if scope.customer_key is not None:
-        extra += _IN_CUSTOMER.format(column=column)
-        params["customer"] = scope.customer_key
-    if postgres:
-        return (_POSTGRES_SCOPED if extra else _POSTGRES_STREAM).format(scope=extra), params
-    return _SQLITE_STREAM.format(scope=extra), params
 
 
 async def _visitor_matches(

@@ -74,19 +74,20 @@ _POSTGRES = (
     "  AND s.doc @@ CAST(:q AS tsquery)) AS hit"
     " FROM ({window}) AS w ORDER BY w.last_message_id DESC"
 )
-# SQLite: one FTS5 query over the window's messages' span of ids, grouped by
-# conversation; other conversations' messages in that span are read and dropped.
+# SQLite: one FTS5 query over the span of the window's message ids; the index rows of
+# other conversations in that span are dropped by the ids of the window's messages
+# (``+`` keeps SQLite from asking FTS5 once per id: ~0.3 ms each) before any lookup.
 _SQLITE = (
     "WITH w AS MATERIALIZED ({window}),"
-    " span AS MATERIALIZED (SELECT (SELECT min(m.id) FROM messages m"
-    "  WHERE m.conversation_id IN (SELECT id FROM w)) AS low,"
-    "  (SELECT max(last_message_id) FROM w) AS high)"
+    " ids AS MATERIALIZED (SELECT m.id FROM messages m"
+    "  WHERE m.conversation_id IN (SELECT id FROM w)),"
+    " span AS MATERIALIZED (SELECT min(id) AS low, max(id) AS high FROM ids)"
     " SELECT w.id, w.last_message_id, w.name, w.email, h.hit FROM w LEFT JOIN ("
     "  SELECT m.conversation_id AS cid, max(s.rowid) AS hit FROM message_search s"
     "  CROSS JOIN messages m ON m.id = s.rowid"
     "  WHERE s.message_search MATCH :q"
     "  AND s.rowid >= (SELECT low FROM span) AND s.rowid <= (SELECT high FROM span)"
-    "  AND m.conversation_id IN (SELECT id FROM w)"
+    "  AND +s.rowid IN (SELECT id FROM ids)"
     "  GROUP BY m.conversation_id) AS h ON h.cid = w.id"
     " ORDER BY w.last_message_id DESC"
 )

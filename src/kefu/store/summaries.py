@@ -197,7 +197,6 @@ class ConversationSummaries:
                 limit=limit,
                 chunk=chunk,
                 budget=budget,
-                scope=filters,
                 walkable=narrowing is not None,
             )
             if found is None:  # the filters pass few of the newest matches: walk them
