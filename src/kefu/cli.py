@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,23 +16,17 @@ from kefu import __version__
 from kefu.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from kefu.clock import SystemClock
 from kefu.config import Settings, load_settings
-from kefu.demo import (
-    DEMO_CUSTOMER,
-    DEMO_LOCALES,
-    DEMO_LOGINS,
-    demo_api_token,
-    seed_demo,
-    serve_with_shop,
-    shop_port_for,
-)
 from kefu.domain.roles import Role
 from kefu.errors import ConfigError, KefuError
-from kefu.node import Node
-from kefu.runner import configure_logging, run, serve
-from kefu.store.database import Database
-from kefu.store.repositories import Repositories
-from kefu.web.shop import ShopServer
-from kefu.workers import serve_workers
+from kefu.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from kefu.node import Node
+    from kefu.web.shop import ShopServer
+
+# The node, the demo and the store are imported by the commands that use them, not here:
+# importing all of kefu costs ~2.5 s of CPU, which every ``kefu agents ...`` or ``kefu
+# migrate`` paid before doing a few milliseconds of work (~1 s now).
 
 app = typer.Typer(help="kefu: customer-service platform", no_args_is_help=True)
 agents_app = typer.Typer(help="Manage agents (works before the server ever ran).")
@@ -99,6 +93,17 @@ def demo_command(
 ) -> None:
     """Serve with demo agents, canned replies and an auto-reply, and print the logins;
     a sample shop page with the widget runs on a second port (another origin)."""
+    from kefu.demo import (
+        DEMO_CUSTOMER,
+        DEMO_LOCALES,
+        DEMO_LOGINS,
+        demo_api_token,
+        seed_demo,
+        serve_with_shop,
+        shop_port_for,
+    )
+    from kefu.runner import run
+
     if locale not in DEMO_LOCALES:
         _fail(f"--locale must be one of {', '.join(DEMO_LOCALES)}, not {locale!r}")
     settings = _settings(config, host=host, port=port)
@@ -162,6 +167,8 @@ def demo_command(
 @app.command("migrate")
 def migrate_command(config: ConfigOption = None) -> None:
     """Apply pending schema migrations."""
+    from kefu.store.database import Database
+
     settings = _settings(config)
 
     async def main() -> list[str]:
@@ -182,6 +189,9 @@ def agents_add(
     config: ConfigOption = None,
 ) -> None:
     """Create an agent."""
+    from kefu.store.database import Database
+    from kefu.store.repositories import Repositories
+
     settings = _settings(config)
     if len(password) < MIN_PASSWORD_LENGTH:
         _fail(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
@@ -211,6 +221,9 @@ def agents_add(
 @agents_app.command("list")
 def agents_list(config: ConfigOption = None) -> None:
     """List agents."""
+    from kefu.store.database import Database
+    from kefu.store.repositories import Repositories
+
     settings = _settings(config)
 
     async def main() -> list[Any]:
@@ -249,6 +262,9 @@ def agents_disable(
     config: ConfigOption = None,
 ) -> None:
     """Disable an agent: it can no longer log in and its tokens stop working."""
+    from kefu.store.database import Database
+    from kefu.store.repositories import Repositories
+
     settings = _settings(config)
 
     async def main() -> str:
@@ -265,6 +281,9 @@ def agents_disable(
 
 
 def _serve_workers(settings: Settings) -> None:
+    from kefu.runner import run
+    from kefu.workers import serve_workers
+
     async def ready(url: str) -> None:
         console.print(
             f"kefu {__version__} serving on [bold]{url}[/bold] with {settings.workers} workers"
@@ -284,6 +303,8 @@ def _serve_workers(settings: Settings) -> None:
 
 
 def _run_server(settings: Settings, ready: Any) -> None:
+    from kefu.runner import run, serve
+
     try:
         run(serve(settings, on_ready=ready))
     except KefuError as exc:

@@ -132,17 +132,6 @@ async def _name_worker(_request: web.Request, response: web.StreamResponse) -> N
     response.headers[WORKER_HEADER] = str(os.getpid())
 
 
-def configure_logging(level: str, worker: int | None = None) -> None:
-    """Log lines on stderr; a worker's carry ``worker<N>[<pid>]`` so interleaved lines of
-    several workers can be told apart."""
-    who = f"worker{worker}[%(process)d] " if worker is not None else ""
-    logging.basicConfig(
-        level=level.upper(), format=f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s"
-    )
-    # Alembic narrates every connection at INFO; kefu logs the revisions it applies itself.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 def tune_gc() -> None:
     """Fewer, cheaper garbage collections on the hot path.
 

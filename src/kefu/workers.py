@@ -51,9 +51,10 @@ from typing import IO, TypeVar
 from kefu.auth.secret import load_or_create_secret
 from kefu.config import Settings, restore_settings, snapshot_settings
 from kefu.errors import KefuError
+from kefu.logging_setup import configure_logging
 from kefu.node import Node
 from kefu.observability.multiprocess import MULTIPROC_ENV, forget_process
-from kefu.runner import configure_logging, run, serve
+from kefu.runner import run, serve
 from kefu.store.database import Database
 from kefu.store.private_files import secure_data_dir
 
