@@ -40,7 +40,7 @@ from typing import Any
 import grpc
 
 from bench.kefu_proc import GRPC_PORT_ENV, kefu_argv, node_env, start_kefu
-from bench.procs import free_port, python_argv, rss_kb, running, start_server
+from bench.procs import Server, free_port, python_argv, rss_kb, running, start_server
 from bench.scenarios.common import Context, Outcome, Row, at_least, at_most
 from kefu.v1 import attachments_pb2 as pb
 from kefu.v1 import attachments_pb2_grpc as pb_grpc
@@ -247,53 +247,68 @@ def measure(ctx: Context) -> dict[str, Any]:
     )
     # Both servers on the server core, both up for the whole run; the rounds alternate
     # copy and gRPC so a neighbour's burst on this shared host falls on both alike.
-    copy = start_server("copier", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
-    server, base = start_kefu(ctx, SCENARIO, env)
-    with running(copy), running(server):
+    with running(start_server("copier", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)):
         _wait_port(copy_port)
-        admin = _post(f"{base}/api/v1/auth/login", {"email": ADMIN, "password": PASSWORD})
-        token = _post(
-            f"{base}/api/v1/api-tokens",
-            {"name": "bench", "scopes": ["attachments:write", "attachments:read"]},
-            admin["token"],
-        )["token"]
-        ticket = str(
-            _post(
-                f"{base}/api/v1/tickets",
-                {"customer_key": "C1", "subject": "recording", "body": "bench"},
-                admin["token"],
-            )["id"]
-        )
-        with grpc.insecure_channel(f"127.0.0.1:{env[GRPC_PORT_ENV]}") as channel:
-            copy_up(copy_port, warmup)
-            _, warm = grpc_up(channel, token, ticket, warmup)
-            grpc_down(channel, token, warm.id, work / "warm-down.wav")
-            for way in ("up", "down"):
-                result[f"copy_{way}_s"], result[f"grpc_{way}_s"] = [], []
-                result[f"rss_before_{way}_kib"], result[f"rss_peak_{way}_kib"] = [], []
-            for _ in range(ROUNDS):
-                result["copy_up_s"].append(copy_up(copy_port, source))
-                before = settled_rss(server.pid)
-                with RssSampler(server.pid) as up_rss:
-                    took, info = grpc_up(channel, token, ticket, source)
-                if info.sha256 != sha or info.size != FILE_BYTES:
-                    raise RuntimeError(f"kefu stored other bytes: {info.sha256} {info.size}")
-                result["grpc_up_s"].append(took)
-                result["rss_before_up_kib"].append(before)
-                result["rss_peak_up_kib"].append(max(up_rss.samples))
-
-                result["copy_down_s"].append(copy_down(copy_port, FILE_BYTES, work / "c.wav"))
-                before = settled_rss(server.pid)
-                with RssSampler(server.pid) as down_rss:
-                    took = grpc_down(channel, token, info.id, work / "grpc-down.wav")
-                if _sha256(work / "grpc-down.wav") != sha:
-                    raise RuntimeError("the download differs from the upload")
-                result["grpc_down_s"].append(took)
-                result["rss_before_down_kib"].append(before)
-                result["rss_peak_down_kib"].append(max(down_rss.samples))
+        server, base = start_kefu(ctx, SCENARIO, env)  # stops itself if it never gets ready
+        with running(server):
+            _measure_transfers(result, work, source, sha, copy_port, server, base, env)
     for name in ("c.wav", "grpc-down.wav", "warm-down.wav"):
         (work / name).unlink(missing_ok=True)
     return result
+
+
+def _measure_transfers(
+    result: dict[str, Any],
+    work: Path,
+    source: Path,
+    sha: str,
+    copy_port: int,
+    server: Server,
+    base: str,
+    env: dict[str, str],
+) -> None:
+    """The rounds: copy and gRPC in turn, each direction, RSS sampled around gRPC's."""
+    warmup = work / "warmup.wav"
+    admin = _post(f"{base}/api/v1/auth/login", {"email": ADMIN, "password": PASSWORD})
+    token = _post(
+        f"{base}/api/v1/api-tokens",
+        {"name": "bench", "scopes": ["attachments:write", "attachments:read"]},
+        admin["token"],
+    )["token"]
+    ticket = str(
+        _post(
+            f"{base}/api/v1/tickets",
+            {"customer_key": "C1", "subject": "recording", "body": "bench"},
+            admin["token"],
+        )["id"]
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{env[GRPC_PORT_ENV]}") as channel:
+        copy_up(copy_port, warmup)
+        _, warm = grpc_up(channel, token, ticket, warmup)
+        grpc_down(channel, token, warm.id, work / "warm-down.wav")
+        for way in ("up", "down"):
+            result[f"copy_{way}_s"], result[f"grpc_{way}_s"] = [], []
+            result[f"rss_before_{way}_kib"], result[f"rss_peak_{way}_kib"] = [], []
+        for _ in range(ROUNDS):
+            result["copy_up_s"].append(copy_up(copy_port, source))
+            before = settled_rss(server.pid)
+            with RssSampler(server.pid) as up_rss:
+                took, info = grpc_up(channel, token, ticket, source)
+            if info.sha256 != sha or info.size != FILE_BYTES:
+                raise RuntimeError(f"kefu stored other bytes: {info.sha256} {info.size}")
+            result["grpc_up_s"].append(took)
+            result["rss_before_up_kib"].append(before)
+            result["rss_peak_up_kib"].append(max(up_rss.samples))
+
+            result["copy_down_s"].append(copy_down(copy_port, FILE_BYTES, work / "c.wav"))
+            before = settled_rss(server.pid)
+            with RssSampler(server.pid) as down_rss:
+                took = grpc_down(channel, token, info.id, work / "grpc-down.wav")
+            if _sha256(work / "grpc-down.wav") != sha:
+                raise RuntimeError("the download differs from the upload")
+            result["grpc_down_s"].append(took)
+            result["rss_before_down_kib"].append(before)
+            result["rss_peak_down_kib"].append(max(down_rss.samples))
 
 
 def _sha256(path: Path) -> str:
