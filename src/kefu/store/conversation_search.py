@@ -127,22 +127,25 @@ async def newest_matches(
     postgres = conn.dialect.name == "postgresql"
     rendered = tsquery_literal(list(phrases)) if postgres else fts5_match(list(phrases))
     ceiling = below if below is not None else 2**62
-    visitors_found = await _visitor_matches(conn, postgres, rendered, ceiling)
-    pending = sorted(visitors_found.items(), key=lambda item: -item[1])  # (id, key)
+    pending: list[tuple[str, int]] = []  # visitor matches not yet placed: (id, key)
     chosen: list[str] = []
     keys: dict[str, int] = {}  # each conversation's newest match: its place in the order
     position = ceiling
     read = 0
     exhausted = False
     stream = _POSTGRES_STREAM if postgres else _SQLITE_STREAM
+    # The first round trip asks for the visitor matches too (one less on every search).
+    first = _FIRST.format(stream=stream, visitors=_visitor_sql(postgres))
     while len(chosen) < limit and not exhausted and read < budget:
         asked = min(chunk, budget - read)
-        rows = (
-            await conn.execute(
-                sa.text(inlined(stream, postgres, rendered)),
-                {"q": rendered, "below": position, "n": asked},
-            )
-        ).all()
+        params = {"q": rendered, "below": position, "n": asked, "few": FEW, "ceiling": ceiling}
+        first_round = read == 0 and not keys
+        sql = first if first_round else stream
+        found = (await conn.execute(sa.text(inlined(sql, postgres, rendered)), params)).all()
+        rows = sorted((int(r[0]), r[1]) for r in found if not first_round or not r[2])
+        rows.reverse()  # newest first
+        if first_round:
+            pending = sorted(((r[1], int(r[0])) for r in found if r[2]), key=lambda i: -i[1])
         read += len(rows)
         exhausted = len(rows) < asked
         # A filter that keeps few candidates (a label, closed ones behind many open ones)
@@ -199,7 +202,8 @@ def inlined(sql: str, postgres: bool, rendered: str) -> str:
 
 
 _SQLITE_STREAM = (
-    "SELECT message_search.rowid, m.conversation_id FROM message_search"
+    "SELECT message_search.rowid AS message_id, m.conversation_id AS conversation_id"
+    " FROM message_search"
     " CROSS JOIN messages m ON m.id = message_search.rowid"
     " WHERE message_search MATCH :q AND message_search.rowid < :below"
     " ORDER BY message_search.rowid DESC LIMIT :n"
@@ -211,11 +215,26 @@ _POSTGRES_STREAM = (
 )
 
 
+_FIRST = (
+    "SELECT s.message_id, s.conversation_id, 0 AS visitor FROM ({stream}) AS s"
+    " UNION ALL SELECT v.last_message_id, v.id, 1 FROM ({visitors}) AS v"
+)
+
+
 async def _visitor_matches(
     conn: AsyncConnection, postgres: bool, rendered: str, ceiling: int
 ) -> dict[str, int]:
     """Conversations whose visitor matches (at most FEW visitors), keyed by their last
     message's id, below ``ceiling``."""
+    sql = _visitor_sql(postgres)
+    rows = await conn.execute(
+        sa.text(inlined(sql, postgres, rendered)), {"q": rendered, "few": FEW, "ceiling": ceiling}
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def _visitor_sql(postgres: bool) -> str:
+    """(id, last_message_id) of the conversations whose visitor matches."""
     if postgres:
         sql = (
             "SELECT c.id, c.last_message_id FROM conversations c"
@@ -230,10 +249,7 @@ async def _visitor_matches(
             "   WHERE visitor_search MATCH 'doc : (' || :q || ')' LIMIT :few)"
             " AND c.last_message_id < :ceiling"
         )
-    rows = await conn.execute(
-        sa.text(inlined(sql, postgres, rendered)), {"q": rendered, "few": FEW, "ceiling": ceiling}
-    )
-    return {row[0]: int(row[1]) for row in rows}
+    return sql
 
 
 async def _matched_at_or_above(
