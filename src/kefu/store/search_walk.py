@@ -34,9 +34,9 @@ from kefu.domain.search_text import Phrase, fts5_match, texts_match, tsquery_lit
 from kefu.store.conversation_search import Filters, Found, inlined
 from kefu.store.conversations import OPEN_STATUSES
 
-# Conversations in the first window (a page of 50 with some not matching), the most in
-# one window, and the most one page walks (then it is short, with ``after`` set).
-FIRST_WINDOW = 120
+# The most conversations in one window (the first holds a page and a fifth: a common
+# word is in most conversations; a rarer one's next windows grow fourfold), and the most
+# one page walks (then it is short, with ``after`` set).
 MAX_WINDOW = 2_000
 WALK_BUDGET = 6_000
 
@@ -134,7 +134,7 @@ async def walk(
     below: int | None,
     limit: int,
     budget: int = WALK_BUDGET,
-    window: int = FIRST_WINDOW,
+    window: int | None = None,
 ) -> Found:
     """The page of conversations passing ``narrowing`` that hold a match, newest match
     first, below the key ``below`` (None: the first page). ``window``: conversations in
@@ -145,6 +145,7 @@ async def walk(
     sql = inlined(sql, postgres, params["q"])
     wanted = tuple(phrases)
     upper = 2**62
+    window = window or limit + limit // 5 + 1
     walked = 0
     waiting: list[tuple[int, str]] = []  # (key, conversation) found, not yet placed
     chosen: list[tuple[int, str]] = []
