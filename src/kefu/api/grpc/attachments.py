@@ -2,8 +2,8 @@
 conversation (client-streaming ``Upload``) and read them back (server-streaming
 ``Download``), authenticated by an API token with ``attachments:write`` / ``:read``.
 
-Only the wire lives here; the rules are ``kefu.attachments.department``'s, which uses the
-HTTP upload's own service (limits, sniffing, quotas, streaming to disk). Chunks are passed
+Only the wire lives here; the rules are ``department_files``'s, which uses the HTTP
+upload's own service (limits, sniffing, quotas, streaming to disk). Chunks are passed
 on as they arrive and read from disk as they are sent: one call holds a chunk or two,
 however large the file.
 """
@@ -14,8 +14,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 
 import grpc
 
+from kefu.api.grpc.department_files import DepartmentFiles, Placed, Target
 from kefu.api.grpc.status import abort, bearer
-from kefu.attachments.department import DepartmentFiles, Placed, Target
 from kefu.auth.api_tokens import Machine, is_api_token
 from kefu.domain.ids import format_message_id
 from kefu.errors import BadInput, Forbidden, Unauthenticated

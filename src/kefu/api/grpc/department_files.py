@@ -1,5 +1,8 @@
 """Files that department systems push into a ticket or a conversation, and read back.
 
+It binds attachments to chat and tickets, so it sits with the API that serves it rather
+than in ``kefu.attachments`` (which chat itself uses: no package cycle).
+
 The rules are the HTTP upload's, by calling it (``AttachmentService.upload``: the size
 limit, the type sniffed from the bytes, the hourly quota, here the API token's, and the
 body streamed to disk as it arrives). What this adds is the target: the ticket or the
