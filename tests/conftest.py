@@ -24,6 +24,7 @@ from tests.support.kefu import PASSWORD, PASSWORD_HASH, Kefu, Socket, serving  #
 from tests.support.nats import NatsServer
 from tests.support.passwords import CheapHasher
 from tests.support.postgres import Reusable, postgres_database, reusable_database
+from tests.support.sqlite import copy_of, migrated_template
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +34,19 @@ def postgres_reusable() -> Iterator[Reusable]:
         yield database
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This process's migrated SQLite store, which tests get copies of."""
+    return migrated_template(tmp_path_factory.mktemp("sqlite-template") / "kefu.db")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """SQLite: a file of the test's own. PostgreSQL: the worker's migrated database with
-    kefu's tables emptied, which is what a fresh migrated one holds."""
+    """SQLite: a file of the test's own, a copy of a migrated one. PostgreSQL: the worker's
+    migrated database with kefu's tables emptied. Both are what a fresh migrated store
+    holds."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kefu.db'}"
+        yield copy_of(request.getfixturevalue("sqlite_template"), tmp_path / "kefu.db")
     else:
         reusable: Reusable = request.getfixturevalue("postgres_reusable")
         yield await reusable.emptied()
@@ -105,3 +113,31 @@ async def nodes(cluster_settings: list[Settings]) -> AsyncIterator[tuple[Kefu, K
     """Two served nodes of one cluster (``cluster_settings``)."""
     async with serving(cluster_settings[0]) as a, serving(cluster_settings[1]) as b:
         yield a, b
+
+
+# Modules whose tests start processes (the CLI, ``kefu serve``, ``kefu demo``, several
+# workers, killed nodes): seconds each. They run before the rest, right after the
+# browser tests (tests/e2e, first by name): ``--dist worksteal`` hands each worker a
+# slice of the collection in order and lets idle ones take the tail of the longest queue,
+# so a run ends on whatever was last in line; short tests there end it evenly, a long one
+# left for the end keeps one worker busy while the others are done.
+RUN_FIRST = tuple(
+    f"tests/integration/{name}.py"
+    for name in (
+        "test_saga_recovery",
+        "test_workers",
+        "test_demo",
+        "test_cli_config",
+        "test_cli",
+        "test_jetstream_recovery",
+        "test_nats_shutdown",
+        "test_file_modes",
+        "test_client_aborts",
+        "test_grpc_docs_example",
+    )
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests, then process-starting modules, then the rest, each in its order."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(("tests/e2e/", *RUN_FIRST)) else 1)

@@ -1,29 +1,32 @@
-"""Fixtures of the browser tests: Chromium profiles for the console (``browser``), and the
-widget's shop page, live node and page. Helpers they share are in ``tests/support/browser.py``
+"""Fixtures of the browser tests: one Chromium per test process (``chromium_server``), a
+fresh context per agent for the console (``browser``), and the widget's shop page, live
+node and page. Helpers they share are in ``tests/support/browser.py``
 and ``tests/support/widget.py``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from kefu.config import load_settings
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Opener
+from tests.support.browser import ChromiumServer, Opener
 from tests.support.ports import free_port
+from tests.support.sqlite import copy_of
 from tests.support.widget import LiveKefu
 
 
 @pytest.fixture
-async def store_url(tmp_path: Path) -> str:
-    """Browser tests check the console, not the store: SQLite only."""
-    return f"sqlite:///{tmp_path / 'kefu.db'}"
+def store_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """Browser tests check the console, not the store: SQLite only (a copy of a migrated
+    store, as the other tests' SQLite stores are)."""
+    return copy_of(sqlite_template, tmp_path / "kefu.db")
 
 
 @pytest.fixture
@@ -33,41 +36,57 @@ def expected_errors() -> list[re.Pattern[str]]:
     return []
 
 
+@pytest.fixture(scope="session")
+def chromium_server() -> Iterator[ChromiumServer]:
+    """This test process's Chromium, launched once (``tests/support/browser.py``)."""
+    server = ChromiumServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-async def browser(tmp_path: Path, expected_errors: list[re.Pattern[str]]) -> AsyncIterator[Opener]:
-    """Opens a fresh Chromium profile per call (one per agent), each its own session."""
+async def chromium(chromium_server: ChromiumServer) -> AsyncIterator[Browser]:
+    """The process's Chromium, connected for this test; the contexts the test opened are
+    closed with the connection, the browser keeps running for the next test."""
+    async with async_playwright() as playwright:
+        connected = await playwright.chromium.connect(chromium_server.endpoint(), timeout=60_000)
+        yield connected
+        await connected.close()
+
+
+@pytest.fixture
+async def browser(
+    chromium: Browser, expected_errors: list[re.Pattern[str]]
+) -> AsyncIterator[Opener]:
+    """Opens a fresh browser context per call (one per agent), each its own session:
+    cookies, storage and cache of its own, as a fresh profile has."""
     contexts: list[BrowserContext] = []
     errors: list[str] = []  # script errors and CSP violations, from every page
-    async with async_playwright() as playwright:
 
-        async def open_page(width: int = 1440, height: int = 900, locale: str = "en-US") -> Page:
-            """``locale``: the browser's language (navigator.languages, Accept-Language)."""
-            profile = tmp_path / f"profile-{len(contexts)}"
-            context = await playwright.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                headless=True,
-                viewport={"width": width, "height": height},
-                locale=locale,
-            )
-            contexts.append(context)
-            page = context.pages[0] if context.pages else await context.new_page()
-            page.set_default_timeout(10_000)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(f"console: {msg.text} {msg.location}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            return page
+    async def open_page(width: int = 1440, height: int = 900, locale: str = "en-US") -> Page:
+        """``locale``: the browser's language (navigator.languages, Accept-Language)."""
+        context = await chromium.new_context(
+            viewport={"width": width, "height": height}, locale=locale
+        )
+        contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(f"console: {msg.text} {msg.location}")
+                if msg.type == "error"
+                else None
+            ),
+        )
+        return page
 
-        yield open_page
-        for context in contexts:
-            await context.close()
+    yield open_page
+    for context in contexts:
+        await context.close()
     assert [e for e in errors if not any(p.search(e) for p in expected_errors)] == []
 
 
@@ -97,22 +116,15 @@ async def live(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
 
 
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A fresh Chromium profile per test (Playwright takes the profile directory itself
-    rather than as ``--user-data-dir``)."""
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium"),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 760},
-        )
-        opened = context.pages[0] if context.pages else await context.new_page()
-        opened.on("dialog", _fail_on_dialog)
-        opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
-        opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
-        yield opened
-        await context.close()
+async def page(chromium: Browser) -> AsyncIterator[Page]:
+    """A fresh browser context per test (as isolated as a fresh profile)."""
+    context = await chromium.new_context(viewport={"width": 1100, "height": 760})
+    opened = await context.new_page()
+    opened.on("dialog", _fail_on_dialog)
+    opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
+    opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
+    yield opened
+    await context.close()
 
 
 async def _fail_on_dialog(dialog: Any) -> None:  # pragma: no cover - only on a failure

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from kefu.config import load_settings
 from kefu.domain.roles import Role
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import ARTIFACTS
 from tests.support.kefu import PASSWORD, PASSWORD_HASH
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
@@ -57,22 +57,17 @@ async def nodes(
 
 
 @pytest.fixture
-async def pages(tmp_path: Path) -> AsyncIterator[tuple[Page, Page]]:
-    async with async_playwright() as playwright:
-        opened = []
-        for name in ("visitor", "agent"):
-            context = await playwright.chromium.launch_persistent_context(
-                str(tmp_path / f"chromium-{name}"),
-                executable_path=CHROMIUM,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1200, "height": 800},
-            )
-            page = context.pages[0] if context.pages else await context.new_page()
-            page.set_default_timeout(10_000)
-            opened.append((context, page))
-        yield opened[0][1], opened[1][1]
-        for context, _ in opened:
-            await context.close()
+async def pages(chromium: Browser) -> AsyncIterator[tuple[Page, Page]]:
+    """The visitor's and the agent's page, each in a fresh context of its own."""
+    opened = []
+    for _ in ("visitor", "agent"):
+        context = await chromium.new_context(viewport={"width": 1200, "height": 800})
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        opened.append((context, page))
+    yield opened[0][1], opened[1][1]
+    for context, _ in opened:
+        await context.close()
 
 
 async def shot(page: Page, name: str) -> None:
