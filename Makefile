@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 # waits on servers, browsers and subprocesses about as much as it computes (measured on a
 # 2-core machine: 3 workers ~30% faster than 2, 4 barely faster than 3 and more timing
 # pressure on the browser tests). Each worker has its own PostgreSQL database, ports and
-# temp dirs (tests/conftest.py, tests/support/).
+# temp dirs (tests/conftest.py, tests/support/). --durations=30 prints the slowest
+# phases, so a CI log shows where the suite's time goes.
 TEST_WORKERS ?= 3
 
 .PHONY: demo serve test lint typecheck unit services bench proto clean
@@ -39,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) services lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
