@@ -41,6 +41,32 @@ def message_send_frame(seq: int) -> str:
     )
 
 
+_MARK_B = MARK.encode()
+_SEND_FRAME_B = (
+    b'{"type":"message.send","client_msg_id":"m@@%d@@","body":"@@%d@@ ' + _PAD.encode() + b'"}'
+)
+
+
+def message_send_bytes(seq: int) -> bytes:
+    """:func:`message_send_frame` as bytes, built in one ``%`` (the relay hot path)."""
+    return _SEND_FRAME_B % (seq, seq)
+
+
+def seq_in_bytes(data: bytes) -> int:
+    """:func:`seq_in` on a frame's raw payload: no decoding on the hot path."""
+    start = data.find(_MARK_B)
+    if start < 0:
+        return -1
+    start += 2
+    end = data.find(_MARK_B, start)
+    if end < 0:
+        return -1
+    try:
+        return int(data[start:end])
+    except ValueError:
+        return -1
+
+
 def seq_in(text: str) -> int:
     """The sequence number inside ``text``, or -1 when it carries none."""
     start = text.find(MARK)

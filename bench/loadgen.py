@@ -6,7 +6,11 @@ stdin, and reads the result as JSON from its stdout; progress goes to stderr. A 
 overruns its time budget is killed with its process group, so every run stops by itself.
 
 Jobs: ``idle`` (memory per idle socket, and whether the sockets stay open) and ``relay``
-(rate-stepped latency), each for protocol ``raw``, ``kefu`` or ``socketio``.
+(rate-stepped latency), each for protocol ``raw``, ``kefu`` or ``socketio``. Relay jobs
+use picows sockets (:mod:`bench.fastws`: Cython frames, a callback per frame, sends that
+are plain calls), so the generator costs a fraction of the server's CPU per message; idle
+jobs and REST calls keep the aiohttp client (:mod:`bench.wsclient`), which offers
+permessage-deflate as browsers do.
 """
 
 from __future__ import annotations
@@ -128,7 +132,7 @@ def _relay_target(job: Job, pool: Pool) -> RelayTarget:
     concurrency = int(job.get("concurrency", DEFAULT_CONCURRENCY))
     protocol = job["protocol"]
     if protocol == "raw":
-        return RawPairs(pool, base.replace("http://", "ws://", 1), int(job["pairs"]), concurrency)
+        return RawPairs(base.replace("http://", "ws://", 1), int(job["pairs"]), concurrency)
     # Optional: the agents' server, when it is not the visitors' (two-node runs).
     agent_base = job.get("agent_http_base")
     if protocol == "kefu":
@@ -144,7 +148,6 @@ def _relay_target(job: Job, pool: Pool) -> RelayTarget:
         )
     if protocol == "socketio":
         return SioChat(
-            pool,
             base,
             int(job["conversations"]),
             int(job["agent_count"]),
@@ -198,7 +201,8 @@ async def relay_job(job: Job, pool: Pool) -> dict[str, object]:
         log(
             f"rate {step['rate']:>7.0f}/s p99 {step['delivery']['p99_ms']} ms "
             f"lost {step['delivery']['lost']} server cpu {step['server_cpu_pct']}% "
-            f"loadgen cpu {step['loadgen_cpu_pct']}% {'ok' if step['passed'] else 'FAIL'}"
+            f"loadgen cpu {step['loadgen_cpu_pct']}% ({step['loadgen_cpu_us_per_msg']} us/msg) "
+            f"{'ok' if step['passed'] else 'FAIL'}"
         )
     return {**result, "setup": setup}
 

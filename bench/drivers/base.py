@@ -36,7 +36,11 @@ class IdleDriver(Protocol):
 
 
 class RelayTarget(Protocol):
-    """Senders whose messages the server relays to receivers that report into probes."""
+    """Senders whose messages the server relays to receivers that report into probes.
+
+    Relay targets hold picows sockets (:mod:`bench.fastws`): ``send`` is a plain call
+    and arrivals come in frame callbacks, so no coroutine runs per message.
+    """
 
     senders: int
     has_acks: bool  # whether the server acknowledges each message to its sender
@@ -47,7 +51,8 @@ class RelayTarget(Protocol):
     def arm(self, delivery: Probe, ack: Probe | None) -> None:
         """Route arrivals of the next step into these probes."""
 
-    async def send(self, index: int, seq: int) -> None: ...
+    def send(self, index: int, seq: int) -> None:
+        """Queue message ``seq`` on sender ``index``; never blocks."""
 
     async def aclose(self) -> None: ...
 

@@ -14,12 +14,13 @@ import functools
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup, all_open
-from bench.latency import Probe, message_send_frame, seq_in
+from bench.drivers.base import OnText
+from bench.fastws import FastGroup, FrameSocket
+from bench.latency import Probe, message_send_bytes, seq_in_bytes
 from bench.wsclient import Pool, gather_bounded
 
 # Retries of a throttled (429/503) REST call before giving up, and the longest back-off.
@@ -121,6 +122,8 @@ def _frame_type(text: str) -> str:
 class KefuChat:
     """Visitors, each with one open conversation, served by agents logged in over REST.
 
+    REST goes through the aiohttp pool; the sockets are picows (:mod:`bench.fastws`).
+
     With ``agent_http_base`` the agents log in and hold their sockets on that node while
     the visitors are on ``http_base``: on a cluster every message is stored on the
     visitors' node and reaches the agent through the other node.
@@ -149,8 +152,8 @@ class KefuChat:
         self.senders = conversations
         self.errors: Counter[str] = Counter()
         self.frames: Counter[str] = Counter()
-        self._visitors: list[aiohttp.ClientWebSocketResponse] = []
-        self._group = SocketGroup()
+        self._visitors: list[FrameSocket] = []
+        self._group = FastGroup()
         self._delivery: Probe | None = None
         self._ack: Probe | None = None
         self._first_acks: dict[str, str] = {}  # client_msg_id -> conversation_id
@@ -169,28 +172,19 @@ class KefuChat:
         self._setup["setup_s"] = round(time.monotonic() - started, 2)
 
     async def _connect(
-        self, urls: list[str], on_text: OnText
-    ) -> list[aiohttp.ClientWebSocketResponse]:
-        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
-            return await self._pool.ws(urls[i], i), on_text
-
-        results = await self._group.open_many(
-            [functools.partial(opener, i) for i in range(len(urls))], self._concurrency
-        )
-        return all_open(results, "kefu sockets")
+        self, urls: list[str], on_text: Callable[[bytes], bytes | None]
+    ) -> list[FrameSocket]:
+        return await self._group.open_many(urls, on_text, self._concurrency)
 
     async def _open_conversations(self) -> None:
         """Send each visitor's first message (it opens and assigns the conversation) and wait
         until every conversation is acked and has reached an agent, so the timed phase
         measures steady-state relay and not assignment."""
-        sem = asyncio.Semaphore(self._concurrency)
-
-        async def first(i: int) -> None:
-            async with sem:
-                frame = {"type": "message.send", "client_msg_id": f"first-{i}", "body": "hello"}
-                await self._visitors[i].send_str(json.dumps(frame))
-
-        await asyncio.gather(*(first(i) for i in range(self._conversations)))
+        for i in range(self._conversations):
+            frame = {"type": "message.send", "client_msg_id": f"first-{i}", "body": "hello"}
+            self._visitors[i].send(json.dumps(frame).encode())
+            if i % self._concurrency == self._concurrency - 1:
+                await asyncio.sleep(0.01)  # let the server (and our receivers) breathe
         deadline = time.monotonic() + self._open_timeout_s
         while time.monotonic() < deadline:
             convs = set(self._first_acks.values())
@@ -211,30 +205,30 @@ class KefuChat:
                 f"errors: {dict(self.errors)}"
             )
 
-    def _on_agent(self, text: str) -> str | None:
-        seq = seq_in(text)
-        if seq >= 0 and '"message.new"' in text:
+    def _on_agent(self, data: bytes) -> bytes | None:
+        seq = seq_in_bytes(data)
+        if seq >= 0 and b'"message.new"' in data:
             if self._delivery is not None:
                 self._delivery.arrived(seq)
             return None
-        self._slow_path(text, from_agent=True)
+        self._slow_path(data, from_agent=True)
         return None
 
-    def _on_visitor(self, text: str) -> str | None:
-        seq = seq_in(text)
-        if seq >= 0 and '"message.ack"' in text:
+    def _on_visitor(self, data: bytes) -> bytes | None:
+        seq = seq_in_bytes(data)
+        if seq >= 0 and b'"message.ack"' in data:
             if self._ack is not None:
                 self._ack.arrived(seq)
             return None
-        if seq >= 0 and '"message.new"' in text:
+        if seq >= 0 and b'"message.new"' in data:
             return None  # the visitor's own echo
-        self._slow_path(text, from_agent=False)
+        self._slow_path(data, from_agent=False)
         return None
 
-    def _slow_path(self, text: str, *, from_agent: bool) -> None:
+    def _slow_path(self, data: bytes, *, from_agent: bool) -> None:
         """Parse and record frames outside the timed hot path (setup, errors, signals)."""
         try:
-            frame = json.loads(text)
+            frame = json.loads(data)
         except ValueError:
             self.frames["not-json"] += 1
             return
@@ -253,8 +247,8 @@ class KefuChat:
     def arm(self, delivery: Probe, ack: Probe | None) -> None:
         self._delivery, self._ack = delivery, ack
 
-    async def send(self, index: int, seq: int) -> None:
-        await self._visitors[index].send_str(message_send_frame(seq))
+    def send(self, index: int, seq: int) -> None:
+        self._visitors[index].send(message_send_bytes(seq))
 
     async def aclose(self) -> None:
         await self._group.aclose()
@@ -263,7 +257,9 @@ class KefuChat:
         return {
             **self._setup,
             "agents": len(self._agent_logins),
-            "deflate_negotiated": self._group.deflate_share(),
+            "client": "picows",
+            "deflate_negotiated": 0.0,
+            "open_at_end": self._group.open_count(),
             "throttled": dict(self.api.throttled + self.agent_api.throttled),
             "agents_on_other_node": self._agent_http_base != self._http_base,
             "frames_outside_hot_path": dict(self.frames),

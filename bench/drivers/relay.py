@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup, all_open
-from bench.latency import Probe, message_send_frame, seq_in
+from bench.drivers.base import OnText
+from bench.fastws import FastGroup, FrameSocket
+from bench.latency import Probe, message_send_bytes, seq_in_bytes
 from bench.wsclient import Pool
 
 
-def _ignore(_: str) -> str | None:
+def _ignore_text(_: str) -> str | None:
+    return None
+
+
+def _ignore(_: bytes) -> bytes | None:
     return None
 
 
@@ -27,57 +31,58 @@ class RawIdle:
         return None
 
     async def open_one(self, index: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
-        return await self._pool.ws(f"{self._ws_base}/ws?id=i{index}", index), _ignore
+        return await self._pool.ws(f"{self._ws_base}/ws?id=i{index}", index), _ignore_text
 
     def describe(self) -> dict[str, object]:
         return {}
 
 
 class RawPairs:
-    """``pairs`` pairs; every message from A_i is relayed by the server to B_i."""
+    """``pairs`` pairs of picows sockets; every message from A_i is relayed to B_i."""
 
-    def __init__(self, pool: Pool, ws_base: str, pairs: int, concurrency: int) -> None:
-        self._pool = pool
+    def __init__(self, ws_base: str, pairs: int, concurrency: int) -> None:
         self._ws_base = ws_base
         self._pairs = pairs
         self._concurrency = concurrency
         self.has_acks = False
         self.senders = pairs
         self.errors: Counter[str] = Counter()
-        self._a: list[aiohttp.ClientWebSocketResponse] = []
-        self._group = SocketGroup()
+        self._a: list[FrameSocket] = []
+        self._group = FastGroup()
         self._delivery: Probe | None = None
+        self.strays = 0  # frames at a B socket carrying no sequence number
 
     async def open(self) -> None:
         # B sockets first, so a frame from A never finds its peer missing.
-        await self._connect("b", "a", self._on_b)
-        self._a = await self._connect("a", "b", _ignore)
+        await self._group.open_many(self._urls("b", "a"), self._on_b, self._concurrency)
+        self._a = await self._group.open_many(self._urls("a", "b"), _ignore, self._concurrency)
 
-    async def _connect(
-        self, me: str, peer: str, on_text: OnText
-    ) -> list[aiohttp.ClientWebSocketResponse]:
-        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
-            url = f"{self._ws_base}/ws?id={me}{i}&peer={peer}{i}"
-            return await self._pool.ws(url, i), on_text
+    def _urls(self, me: str, peer: str) -> list[str]:
+        return [f"{self._ws_base}/ws?id={me}{i}&peer={peer}{i}" for i in range(self._pairs)]
 
-        results = await self._group.open_many(
-            [functools.partial(opener, i) for i in range(self._pairs)], self._concurrency
-        )
-        return all_open(results, f"{me}-sockets")
-
-    def _on_b(self, text: str) -> str | None:
-        if self._delivery is not None:
-            self._delivery.arrived(seq_in(text))
+    def _on_b(self, data: bytes) -> bytes | None:
+        seq = seq_in_bytes(data)
+        if seq < 0:
+            self.strays += 1
+        elif self._delivery is not None:
+            self._delivery.arrived(seq)
         return None
 
     def arm(self, delivery: Probe, ack: Probe | None) -> None:
         self._delivery = delivery
 
-    async def send(self, index: int, seq: int) -> None:
-        await self._a[index].send_str(message_send_frame(seq))
+    def send(self, index: int, seq: int) -> None:
+        self._a[index].send(message_send_bytes(seq))
 
     async def aclose(self) -> None:
         await self._group.aclose()
 
     def describe(self) -> dict[str, object]:
-        return {"pairs": self._pairs, "deflate_negotiated": self._group.deflate_share()}
+        return {
+            "pairs": self._pairs,
+            "client": "picows",
+            "deflate_negotiated": 0.0,
+            "open_at_end": self._group.open_count(),
+            "close_codes": dict(self._group.close_codes),
+            "frames_without_seq": self.strays,
+        }

@@ -9,19 +9,29 @@ protocol over a plain WebSocket (as browsers do with ``transports: ["websocket"]
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import aiohttp
 
-from bench.drivers.base import OnText, SocketGroup, all_open
-from bench.latency import Probe, body_for, client_msg_id_for, seq_in
+from bench.drivers.base import OnText
+from bench.fastws import FastGroup, FrameSocket, OnBytes
+from bench.latency import Probe, body_for, client_msg_id_for, seq_in_bytes
 from bench.wsclient import Pool
 
 # Seconds to wait for each handshake packet from the server.
 HANDSHAKE_TIMEOUT_S = 30.0
+# ``42<ack id>["message",{...}]``: the same client_msg_id and body as kefu's frame.
+_EMIT = (
+    "42%d"
+    + '["message",{"client_msg_id":"'
+    + client_msg_id_for(0).replace("0", "%d")
+    + '","body":"'
+    + body_for(0).replace("0", "%d", 1)
+    + '"}]'
+).encode()
 
 
 async def sio_connect(
@@ -66,8 +76,31 @@ class SioIdle:
         return {}
 
 
+class _Handshake:
+    """Engine.IO open, then Socket.IO connect, on a picows socket; then ``on_text``."""
+
+    def __init__(self, auth: Mapping[str, object], on_text: OnBytes) -> None:
+        self._connect = b"40" + json.dumps(auth, separators=(",", ":")).encode()
+        self._on_text = on_text
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def __call__(self, data: bytes) -> bytes | None:
+        if self.done.done():
+            return self._on_text(data)
+        if data.startswith(b"0{"):
+            return self._connect
+        if data == b"2":
+            return b"3"
+        if data.startswith(b"40"):
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(ValueError(f"socket.io connect refused: {data[:120]!r}"))
+        return None
+
+
 class SioChat:
-    """``conversations`` visitors, each in its own room, served by ``agents`` agent sockets.
+    """``conversations`` visitors, each in its own room, served by ``agents`` agent sockets
+    (picows, :mod:`bench.fastws`).
 
     With ``agent_http_base`` the agents connect to that server and the visitors to
     ``http_base``: with a message queue (Redis) behind both, every ``message_new`` reaches
@@ -76,14 +109,12 @@ class SioChat:
 
     def __init__(
         self,
-        pool: Pool,
         http_base: str,
         conversations: int,
         agents: int,
         concurrency: int,
         agent_http_base: str | None = None,
     ) -> None:
-        self._pool = pool
         self._http_base = http_base
         self._agent_http_base = agent_http_base or http_base
         self._conversations = conversations
@@ -92,8 +123,8 @@ class SioChat:
         self.has_acks = True
         self.senders = conversations
         self.errors: Counter[str] = Counter()
-        self._visitors: list[aiohttp.ClientWebSocketResponse] = []
-        self._group = SocketGroup()
+        self._visitors: list[FrameSocket] = []
+        self._group = FastGroup()
         self._delivery: Probe | None = None
         self._ack: Probe | None = None
 
@@ -107,41 +138,52 @@ class SioChat:
         self._visitors = await self._connect_all(self._http_base, visitor_auth, self._on_visitor)
 
     async def _connect_all(
-        self, http_base: str, auths: Sequence[Mapping[str, object]], on_text: OnText
-    ) -> list[aiohttp.ClientWebSocketResponse]:
-        async def opener(i: int) -> tuple[aiohttp.ClientWebSocketResponse, OnText]:
-            return await sio_connect(self._pool, http_base, auths[i], i), on_text
+        self, http_base: str, auths: Sequence[Mapping[str, object]], on_text: OnBytes
+    ) -> list[FrameSocket]:
+        url = http_base.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+        sem = asyncio.Semaphore(self._concurrency)
 
-        results = await self._group.open_many(
-            [functools.partial(opener, i) for i in range(len(auths))], self._concurrency
-        )
-        return all_open(results, "socket.io connects")
+        async def one(i: int) -> FrameSocket | BaseException:
+            async with sem:
+                handshake = _Handshake(auths[i], on_text)
+                try:
+                    sock = await self._group.connect(url, i, handshake)
+                    await asyncio.wait_for(handshake.done, HANDSHAKE_TIMEOUT_S)
+                except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+                    return exc
+                return sock
 
-    def _on_agent(self, text: str) -> str | None:
-        if text.startswith('42["message_new"'):
+        results = await asyncio.gather(*(one(i) for i in range(len(auths))))
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            count = f"{len(failed)} of {len(auths)}"
+            raise RuntimeError(f"{count} socket.io connects failed: {failed[0]!r}")
+        return [r for r in results if isinstance(r, FrameSocket)]
+
+    def _on_agent(self, data: bytes) -> bytes | None:
+        if data.startswith(b'42["message_new"'):
             if self._delivery is not None:
-                self._delivery.arrived(seq_in(text))
-        elif text == "2":
-            return "3"
+                self._delivery.arrived(seq_in_bytes(data))
+        elif data == b"2":
+            return b"3"
         return None
 
-    def _on_visitor(self, text: str) -> str | None:
-        if text.startswith("43"):
+    def _on_visitor(self, data: bytes) -> bytes | None:
+        if data.startswith(b"43"):
             # The ack id is the message's sequence number: "43<seq>[result]".
             if self._ack is not None:
-                self._ack.arrived(int(text[2 : text.find("[")]))
-        elif text == "2":
-            return "3"
-        elif text.startswith("44"):
+                self._ack.arrived(int(data[2 : data.find(b"[")]))
+        elif data == b"2":
+            return b"3"
+        elif data.startswith(b"44"):
             self.errors["sio_error"] += 1
         return None
 
     def arm(self, delivery: Probe, ack: Probe | None) -> None:
         self._delivery, self._ack = delivery, ack
 
-    async def send(self, index: int, seq: int) -> None:
-        payload = f'{{"client_msg_id":"{client_msg_id_for(seq)}","body":"{body_for(seq)}"}}'
-        await self._visitors[index].send_str(f'42{seq}["message",{payload}]')
+    def send(self, index: int, seq: int) -> None:
+        self._visitors[index].send(_EMIT % (seq, seq, seq))
 
     async def aclose(self) -> None:
         await self._group.aclose()
@@ -151,5 +193,8 @@ class SioChat:
             "conversations": self._conversations,
             "agents": self._agents,
             "agents_on_other_server": self._agent_http_base != self._http_base,
-            "deflate_negotiated": self._group.deflate_share(),
+            "client": "picows",
+            "deflate_negotiated": 0.0,
+            "open_at_end": self._group.open_count(),
+            "close_codes": dict(self._group.close_codes),
         }
