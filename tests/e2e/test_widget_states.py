@@ -6,7 +6,7 @@ At 1280x800, 1366x768 and 375x812; screenshots in ``test-artifacts/``."""
 from __future__ import annotations
 
 import aiohttp
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from kefu.web.shop import ShopServer
 from tests.support.kefu import Socket
@@ -55,13 +55,37 @@ async def test_the_offline_banner_and_the_header_follow_the_conversation(
     await page.get_by_role("button", name="Open chat").click()
     await expect(status).to_have_text("Conversation ended")
 
-    # Writing again starts a new conversation: the header is back to online.
+    # Writing again starts a new conversation: the header is back to online, then the agent
+    # joins. "Online" lasts only until the assignment arrives (milliseconds), so the header's
+    # changes are recorded in the page and the sequence is checked once the state holds.
+    await record_changes(status)
     await visitor_says(page, "One more question")
-    await expect(status).to_have_text("Online")
     fresh = await ws.expect("conversation.assigned", timeout=10)
     assert fresh["conversation_id"] != assigned["conversation_id"]
     await expect(status).to_have_text("An agent joined")
+    assert await recorded(page) == ["Online", "An agent joined"]
+    await expect(page.get_by_role("form", name="Rate this conversation")).to_have_count(0)
     await ws.close()
+
+
+async def record_changes(locator: Locator) -> None:
+    """Record every text the element is given, in order, in the page: a state that lasts a
+    few milliseconds can be missed by polling, but not by a MutationObserver."""
+    await locator.evaluate(
+        """(node) => {
+            window.__kefuChanges = [];
+            new MutationObserver((records) => {
+                for (const record of records)
+                    for (const added of record.addedNodes)
+                        window.__kefuChanges.push(added.textContent);
+            }).observe(node, { childList: true });
+        }"""
+    )
+
+
+async def recorded(page: Page) -> list[str]:
+    changes: list[str] = await page.evaluate("() => window.__kefuChanges")
+    return changes
 
 
 async def test_links_in_the_widget_are_clickable_and_nothing_else_is_markup(
