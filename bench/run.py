@@ -29,6 +29,7 @@ from bench.scenarios import (
     kefu_relay,
     kefu_relay_cluster,
     kefu_sockets,
+    loadgen_check,
     sagas,
     socketio_baseline,
     socketio_cluster_baseline,
@@ -39,6 +40,8 @@ from bench.scenarios.common import Context, Outcome, Row
 Scenario = Callable[[Context], Outcome]
 # Run order: each baseline right before the kefu scenario compared with it.
 SCENARIOS: dict[str, Scenario] = {
+    # The relay load generator beside the bare relay and kefu: is it far from the limit?
+    loadgen_check.NAME: loadgen_check.run,
     "ws_stacks": ws_stacks.run,
     "socketio_baseline": socketio_baseline.run,
     "kefu_sockets": kefu_sockets.run,
@@ -56,6 +59,7 @@ SCENARIOS: dict[str, Scenario] = {
     grpc_attachments.SCENARIO: grpc_attachments.run,
 }
 NEEDS_KEFU = {
+    loadgen_check.NAME,
     "kefu_sockets",
     "kefu_relay",
     kefu_relay_cluster.NAME,

@@ -1,0 +1,114 @@
+"""Scenario ``loadgen_check``: the relay load generator measured beside what it drives.
+
+A few short fixed steps (``BENCH_CHECK_RATES``, default 2,000 and 5,000 msg/s; one try
+each) against the bare aiohttp relay (``bench/stacks/aiohttp_relay.py``, no store) and
+kefu on SQLite, both driven by the picows generator (:mod:`bench.fastws`) on the other
+core. Rows per subject and rate: delivery p99 and lost, the server's CPU per message, the
+generator's, and the generator's over the server's. It proves the generator is not what
+a relay step measures; the ceilings themselves come from ``ws_stacks`` and ``kefu_relay``
+(on a quiet machine: the bare relay's row there is issue 17's validation, >= 15,000
+msg/s at p99 <= 20 ms).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from bench.kefu_proc import add_agents, node_env, start_kefu
+from bench.loadgen import run_job
+from bench.procs import free_port, python_argv, running, start_server, wait_http_ready
+from bench.scenarios.common import Context, Outcome, Row, at_most
+
+NAME = "loadgen_check"
+RATES_ENV = "BENCH_CHECK_RATES"
+DEFAULT_RATES = [2_000.0, 5_000.0]
+# The generator should cost well below the server per message, or it may be the limit.
+SHARE_TARGET = 0.5
+
+
+def _rates() -> list[float]:
+    raw = os.environ.get(RATES_ENV, "")
+    return [float(r) for r in raw.split(",") if r.strip()] or DEFAULT_RATES
+
+
+def _plan(ctx: Context, rates: list[float]) -> dict[str, object]:
+    return {**ctx.profile.plan(rates), "attempts": 1}
+
+
+def _bare_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
+    port = free_port()
+    argv = python_argv("bench.stacks.aiohttp_relay", "--port", str(port))
+    server = start_server(f"{NAME}-aiohttp", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
+    with running(server):
+        base = f"http://127.0.0.1:{port}"
+        wait_http_ready(server, f"{base}/health")
+        job = {
+            "job": "relay",
+            "protocol": "raw",
+            "http_base": base,
+            "server_pid": server.pid,
+            "pairs": ctx.profile.relay_pairs,
+            "plan": _plan(ctx, rates),
+        }
+        return run_job(job, ctx.profile.relay_budget_s(rates, 120), ctx.cpus)
+
+
+def _kefu_sqlite(ctx: Context, rates: list[float]) -> dict[str, Any]:
+    profile = ctx.profile
+    env = node_env(ctx, f"{NAME}-sqlite", capacity=profile.conversations)
+    agents = add_agents(env, profile.agents, profile.conversations, ctx.run_dir)
+    server, base = start_kefu(ctx, f"{NAME}-sqlite", env)
+    with running(server):
+        job = {
+            "job": "relay",
+            "protocol": "kefu",
+            "http_base": base,
+            "server_pid": server.pid,
+            "conversations": profile.conversations,
+            "agents": agents,
+            "open_timeout_s": 120.0,
+            "plan": _plan(ctx, rates),
+            "lag": False,
+        }
+        setup_s = 240 + profile.conversations / 25
+        return run_job(job, profile.relay_budget_s(rates, setup_s), ctx.cpus)
+
+
+def _rows(subject: str, result: dict[str, Any], note: str) -> list[Row]:
+    rows: list[Row] = []
+    for step in result["steps"]:
+        who = f"{subject} @ {step['rate']:g}/s"
+        server_us, gen_us = step["server_cpu_us_per_msg_gross"], step["loadgen_cpu_us_per_msg"]
+        share = round(gen_us / server_us, 3) if server_us else None
+        target, met = at_most(share, SHARE_TARGET)
+        delivery = step["delivery"]
+        rows += [
+            Row(NAME, who, "delivery_p99", delivery["p99_ms"], "ms", better="lower",
+                note=f"lost {delivery['lost']} of {delivery['expected']}; {note}"),
+            Row(NAME, who, "server_cpu_us_per_msg_gross", server_us, "us", better="lower",
+                note=f"server {step['server_cpu_pct']}% of its core"),
+            Row(NAME, who, "loadgen_cpu_us_per_msg", gen_us, "us", better="lower",
+                note=f"load generator {step['loadgen_cpu_pct']}% of its core"),
+            Row(NAME, who, "loadgen_cpu_over_server_cpu", share, "x", better="lower",
+                target=target, met=met),
+        ]  # fmt: skip
+    return rows
+
+
+def run(ctx: Context) -> Outcome:
+    rates = _rates()
+    loadavg = os.getloadavg()
+    load = ", ".join(f"{x:.1f}" for x in loadavg)
+    note = f"machine load average {load} at start"
+    ctx.log(f"{NAME}: bare aiohttp relay at {rates} ({note})")
+    outcome = Outcome()
+    bare = _bare_relay(ctx, rates)
+    outcome.details["aiohttp"] = bare
+    outcome.rows += _rows("aiohttp relay (picows load)", bare, note)
+    ctx.log(f"{NAME}: kefu on SQLite at {rates}")
+    kefu = _kefu_sqlite(ctx, rates)
+    outcome.details["kefu-sqlite"] = kefu
+    outcome.rows += _rows("kefu sqlite (picows load)", kefu, note)
+    outcome.details["load_average_at_start"] = list(loadavg)
+    return outcome
