@@ -162,7 +162,8 @@ class Stepper:
         if self._observer is not None:
             await self._observer.before()
         errors_before = Counter(self._target.errors)
-        per_pid0, own0, wall0 = self._server_cpu(), _own_cpu(), time.monotonic()
+        per_pid0, wall0 = self._server_cpu(), time.monotonic()
+        own0 = resource.getrusage(resource.RUSAGE_SELF)
         services0 = self._service_cpu()
         server_cores, client_cores = self._cores.server, self._cores.loadgen
         server_core0, client_core0 = core_times(server_cores), core_times(client_cores)
@@ -193,7 +194,9 @@ class Stepper:
         per_pid = [b - a for a, b in zip(per_pid0, self._server_cpu(), strict=True)]
         server_cpu = sum(per_pid)
         services = _shares(services0, self._service_cpu(), wall)
-        own_cpu = _own_cpu() - own0
+        own1 = resource.getrusage(resource.RUSAGE_SELF)
+        own_sys = own1.ru_stime - own0.ru_stime
+        own_cpu = own1.ru_utime - own0.ru_utime + own_sys
         # Task time on each side's cores not spent by that side: a neighbour's load.
         on_server = core_times(server_cores) - server_core0
         on_client = core_times(client_cores) - client_core0
@@ -221,6 +224,9 @@ class Stepper:
             # The generator's own CPU per message (sending, receiving, bookkeeping; gross):
             # beside the server's, it shows which side a step's rate really cost.
             "loadgen_cpu_us_per_msg": round(1e6 * own_cpu / count, 1),
+            # Of which in the kernel: on loopback a write() also runs the TCP receive path
+            # of the peer, so every side pays the kernel for the frames it sends.
+            "loadgen_cpu_sys_us_per_msg": round(1e6 * own_sys / count, 1),
             "other_cpu_pct_server_cores": round(max(0.0, 100 * other_on_server / wall), 1),
             "other_cpu_pct_loadgen_cores": round(max(0.0, 100 * other_on_client / wall), 1),
             "irq_pct_server_cores": round(100 * on_server.irq_s / wall, 1),
@@ -293,8 +299,3 @@ def _shares(
         used = sum(cpu - cpu0.get(pid, 0.0) for pid, cpu in cpu1.items())
         out[name] = max(0.0, used) / max(wall, 1e-9)
     return out
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime

@@ -18,6 +18,7 @@ from typing import Any
 from bench.kefu_proc import add_agents, node_env, start_kefu
 from bench.loadgen import run_job
 from bench.procs import free_port, python_argv, running, start_server, wait_http_ready
+from bench.profile import P99_LIMIT_MS
 from bench.scenarios.common import Context, Outcome, Row, at_most
 
 NAME = "loadgen_check"
@@ -32,8 +33,13 @@ def _rates() -> list[float]:
     return [float(r) for r in raw.split(",") if r.strip()] or DEFAULT_RATES
 
 
+# Every step runs whatever its p99 (only loss stops the stepping): the point is CPU per
+# message at each rate; each row still judges p99 against the 20 ms objective.
+CHECK_P99_LIMIT_MS = 60_000.0
+
+
 def _plan(ctx: Context, rates: list[float]) -> dict[str, object]:
-    return {**ctx.profile.plan(rates), "attempts": 1}
+    return {**ctx.profile.plan(rates), "attempts": 1, "p99_limit_ms": CHECK_P99_LIMIT_MS}
 
 
 def _bare_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
@@ -83,13 +89,18 @@ def _rows(subject: str, result: dict[str, Any], note: str) -> list[Row]:
         share = round(gen_us / server_us, 3) if server_us else None
         target, met = at_most(share, SHARE_TARGET)
         delivery = step["delivery"]
+        p99_target, p99_met = at_most(delivery["p99_ms"], P99_LIMIT_MS)
         rows += [
             Row(NAME, who, "delivery_p99", delivery["p99_ms"], "ms", better="lower",
-                note=f"lost {delivery['lost']} of {delivery['expected']}; {note}"),
+                target=p99_target, met=p99_met,
+                note=f"lost {delivery['lost']} of {delivery['expected']}; {note}; "
+                f"neighbours took {step['other_cpu_pct_server_cores']}% of the server core "
+                f"and {step['other_cpu_pct_loadgen_cores']}% of the generator's"),
             Row(NAME, who, "server_cpu_us_per_msg_gross", server_us, "us", better="lower",
                 note=f"server {step['server_cpu_pct']}% of its core"),
             Row(NAME, who, "loadgen_cpu_us_per_msg", gen_us, "us", better="lower",
-                note=f"load generator {step['loadgen_cpu_pct']}% of its core"),
+                note=f"load generator {step['loadgen_cpu_pct']}% of its core, "
+                f"{step['loadgen_cpu_sys_us_per_msg']} us/msg of it in the kernel"),
             Row(NAME, who, "loadgen_cpu_over_server_cpu", share, "x", better="lower",
                 target=target, met=met),
         ]  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from bench.drivers.relay import RawPairs
+from bench.drivers.socketio import SioChat
 from bench.fastws import FastGroup
 from bench.procs import (
     CpuPlan,
@@ -111,3 +112,29 @@ async def test_messages_the_relay_cannot_deliver_are_counted_lost(
     assert step["delivery"]["lost"] == to_nobody
     assert step["delivery"]["duplicates"] == 0
     assert step["passed"] is False
+
+
+async def test_socketio_acks_and_deliveries_are_counted(tmp_path: Path) -> None:
+    """The python-socketio baseline through its Engine.IO/Socket.IO handshake on picows:
+    every message acked to its visitor and delivered to its room's agent, once."""
+    port = free_port()
+    store = f"sqlite:///{tmp_path / 'sio.db'}"
+    argv = python_argv("bench.socketio_server", "--port", str(port), "--store", store)
+    server = start_server("sio", argv, cpus=frozenset(os.sched_getaffinity(0)), log_dir=tmp_path)
+    with running(server):
+        base = f"http://127.0.0.1:{port}"
+        wait_http_ready(server, f"{base}/health")
+        target = SioChat(base, conversations=PAIRS, agents=2, concurrency=8)
+        await target.open()
+        try:
+            result = await Stepper(target, server.proc.pid, _cores(), None).run(_plan())
+        finally:
+            await target.aclose()
+    steps: list[dict[str, Any]] = result["steps"]  # type: ignore[assignment]
+    (step,) = steps
+    count = int(RATE * STEP_S)
+    for probe in ("delivery", "ack"):
+        assert step[probe]["received"] == count, probe
+        assert step[probe]["lost"] == 0, probe
+        assert step[probe]["duplicates"] == 0, probe
+    assert step["errors"] == {}
