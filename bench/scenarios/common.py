@@ -136,5 +136,18 @@ def relay_rows(
             if first
             else "",
         ),
+        # The generator's own cost at the same step (picows, bench/fastws.py), beside the
+        # server's: a generator near its core's limit would be what a ceiling measured.
+        Row(
+            scenario,
+            subject,
+            "loadgen_cpu_us_per_msg",
+            first.get("loadgen_cpu_us_per_msg") if first else None,
+            "us",
+            better="lower",
+            note=f"at {first['rate']:g} msg/s, gross; {first['loadgen_cpu_pct']}% of its core"
+            if first
+            else "",
+        ),
     ]
     return rows

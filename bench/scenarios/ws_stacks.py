@@ -14,10 +14,13 @@ from typing import Any
 
 from bench.loadgen import run_job
 from bench.procs import free_port, python_argv, running, start_server, wait_http_ready
-from bench.scenarios.common import Context, Outcome, Row, relay_rows
+from bench.scenarios.common import Context, Outcome, Row, at_least, relay_rows
 
 NAME = "ws_stacks"
 BASELINE = "uvicorn+websockets-sansio"
+# Issue 17's validation of the load generator: on a quiet machine the bare aiohttp relay,
+# driven by the picows generator on the other core, passes this rate at p99 <= 20 ms.
+AIOHTTP_RELAY_TARGET = 15_000.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def run(ctx: Context) -> Outcome:
                 f"{idle['hold_s']:g}s, deflate accepted on {idle['deflate_negotiated']:.0%}",
             )
         )
-        outcome.rows.extend(
-            relay_rows(NAME, stack.name, relay, (NAME, BASELINE, "relay_max_rate_p99_le_20ms"))
-        )
+        rows = relay_rows(NAME, stack.name, relay, (NAME, BASELINE, "relay_max_rate_p99_le_20ms"))
+        if stack.name == "aiohttp":
+            rows[0].target, rows[0].met = at_least(rows[0].value, AIOHTTP_RELAY_TARGET)
+        outcome.rows.extend(rows)
     return outcome
