@@ -110,8 +110,10 @@ def _rows(subject: str, result: dict[str, Any], note: str) -> list[Row]:
 def run(ctx: Context) -> Outcome:
     rates = _rates()
     loadavg = os.getloadavg()
-    load = ", ".join(f"{x:.1f}" for x in loadavg)
-    note = f"machine load average {load} at start"
+    cores = os.cpu_count() or 1
+    note = f"load average {loadavg[0]:.1f} on {cores} cores at start"
+    if loadavg[0] > cores / 2:
+        note += " (machine loaded: these latencies are no ceiling; a quiet run gives those)"
     ctx.log(f"{NAME}: bare aiohttp relay at {rates} ({note})")
     outcome = Outcome()
     bare = _bare_relay(ctx, rates)
