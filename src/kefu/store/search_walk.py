@@ -34,9 +34,9 @@ from kefu.domain.search_text import Phrase, fts5_match, texts_match, tsquery_lit
 from kefu.store.conversation_search import Filters, Found, inlined
 from kefu.store.conversations import OPEN_STATUSES
 
-# The most conversations in one window (the first holds a page and a fifth: a common
-# word is in most conversations; a rarer one's next windows grow fourfold), and the most
-# one page walks (then it is short, with ``after`` set).
+# The most conversations in one window (the first holds a page and more: a common word
+# is in most conversations; the next ones are sized by the share that matched), and the
+# most one page walks (then it is short, with ``after`` set).
 MAX_WINDOW = 2_000
 WALK_BUDGET = 6_000
 
@@ -60,12 +60,23 @@ class Narrowing:
         return None if found == cls() else found
 
 
+# The visitor is joined to the window's rows only (a hash join with every visitor cost
+# a scan of the table per window).
 _WINDOW = (
-    "SELECT c.id, c.last_message_id, v.name, v.email FROM conversations c"
-    " JOIN visitors v ON v.id = c.visitor_id"
+    "SELECT w0.id, w0.last_message_id, v.name, v.email FROM ("
+    "SELECT c.id, c.last_message_id, c.visitor_id FROM {source}"
     " WHERE c.last_message_id < :upper{where}"
-    " ORDER BY c.last_message_id DESC LIMIT :w"
+    " ORDER BY c.last_message_id DESC LIMIT :w) AS w0 JOIN visitors v ON v.id = w0.visitor_id"
 )
+_CONVERSATIONS = "conversations c"
+# A label's conversations, each through the primary key, then sorted: PostgreSQL
+# otherwise hashed the label's rows against every conversation (28 ms for 1,662 of
+# 100,000, EXPLAIN ANALYZE; 12 ms this way). OFFSET 0 keeps the lookup a nested loop.
+_LABELLED = {
+    True: "conversation_labels l CROSS JOIN LATERAL (SELECT * FROM conversations c0"
+    " WHERE c0.id = l.conversation_id OFFSET 0) AS c",
+    False: "conversation_labels l CROSS JOIN conversations c ON c.id = l.conversation_id",
+}
 # PostgreSQL: each conversation's newest match, walking its own index rows from the
 # newest (the window is computed first: the subquery runs for its rows only).
 _POSTGRES = (
@@ -114,15 +125,15 @@ def statement(postgres: bool, narrowing: Narrowing) -> tuple[str, dict[str, Any]
     if narrowing.visitor_id is not None:
         where += " AND c.visitor_id = :visitor"
         params["visitor"] = narrowing.visitor_id
+    source = _CONVERSATIONS
     if narrowing.label is not None:
-        where += (
-            " AND c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = :label)"
-        )
+        source = _LABELLED[postgres]
+        where += " AND l.label = :label"
         params["label"] = narrowing.label
     if narrowing.customer_key is not None:
         where += _IN_CUSTOMER
         params["customer"] = narrowing.customer_key
-    window = _WINDOW.format(where=where)
+    window = _WINDOW.format(source=source, where=where)
     return (_POSTGRES if postgres else _SQLITE).format(window=window), params
 
 
@@ -145,7 +156,10 @@ async def walk(
     sql = inlined(sql, postgres, params["q"])
     wanted = tuple(phrases)
     upper = 2**62
-    window = window or limit + limit // 5 + 1
+    # PostgreSQL pays a window mostly per statement (a label's conversations are sorted
+    # again for each), little per conversation: a larger first window, most often the
+    # only one. SQLite pays per conversation (the span it reads grows with the window).
+    window = window or (limit * 3 if postgres else limit + limit // 5 + 1)
     walked = 0
     waiting: list[tuple[int, str]] = []  # (key, conversation) found, not yet placed
     chosen: list[tuple[int, str]] = []
@@ -170,4 +184,13 @@ async def walk(
         if walked >= budget:
             return Found([c for _, c in chosen], floor)
         upper = floor
-        window = min(window * 4, MAX_WINDOW)
+        window = _next_window(window, walked, len(waiting) + len(chosen), limit)
+
+
+def _next_window(window: int, walked: int, matched: int, limit: int) -> int:
+    """Enough conversations for the rest of the page at the share that matched so far
+    (and a quarter more), else four times the last window."""
+    if not matched:
+        return min(window * 4, MAX_WINDOW)
+    wanted = (limit - matched) * walked * 5 // (matched * 4) + 1
+    return min(max(wanted, limit // 5 + 1), MAX_WINDOW)
