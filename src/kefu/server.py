@@ -22,7 +22,7 @@ from kefu.domain.customer_keys import CUSTOMER_KEY_RULE
 from kefu.node import Node
 from kefu.observability import metrics
 from kefu.observability.failures import client_went_away, report_unexpected
-from kefu.web import customer360, downloads, static
+from kefu.web import customer360, downloads, static, visitors
 from kefu.web.cors import cors_headers, cors_middleware
 from kefu.web.errors import json_error
 from kefu.web.headers import security_headers
@@ -71,7 +71,8 @@ def create_app(node: Node) -> web.Application:
     static.add_routes(app)  # before the catch-all API resource below
     downloads.add_routes(app, node)
     customer360.add_routes(app, node)
-    api = create_api(node, native=(customer360.OPERATION, downloads.OPERATION))
+    visitors.add_routes(app, node)
+    api = create_api(node, native=(customer360.OPERATION, downloads.OPERATION, visitors.OPERATION))
     app.router.register_resource(ASGIResource(api, root_path="/"))
 
     async def close_sockets(_app: web.Application) -> None:

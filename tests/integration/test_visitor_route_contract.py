@@ -273,12 +273,14 @@ async def test_body_over_the_rest_limit_is_413(kefu: Kefu) -> None:
     assert await count(kefu) == 0
 
 
-async def test_other_methods_are_405(kefu: Kefu) -> None:
-    async with kefu.http.put(kefu.url(PATH), json={}) as resp:
-        status, answer = resp.status, await resp.json()
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+async def test_other_methods_are_405_allow_post(kefu: Kefu, method: str) -> None:
+    async with kefu.http.request(method, kefu.url(PATH), json={}) as resp:
+        status, answer, allow = resp.status, await resp.json(), resp.headers.get("Allow")
 
-    assert status == 405
+    assert (status, allow) == (405, "POST")
     assert answer == {"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}}
+    assert await count(kefu) == 0
 
 
 # -- origins and CORS -----------------------------------------------------------------------

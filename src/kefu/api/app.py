@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import Schema
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
 
 from kefu import __version__
 from kefu.api import errors
@@ -93,6 +97,30 @@ def _document(app: FastAPI, native: Sequence[NativeOperation]) -> None:
                 schema["paths"].setdefault(route.path, {})[route.method] = copy.deepcopy(
                     dict(route.operation)
                 )
+            known = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, component in _components(native).items():
+                known.setdefault(name, component)
+            schema["components"]["schemas"] = dict(sorted(known.items()))  # as FastAPI's
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _components(native: Sequence[NativeOperation]) -> dict[str, Any]:
+    """The schemas of the models the native operations name, generated and encoded as
+    FastAPI does for its own routes (one generator, so shared models get one name;
+    ``null`` defaults left out), so a route moving to aiohttp leaves them unchanged."""
+    models = [model for route in native for model in route.models]
+    if not models:
+        return {}
+    generator = GenerateJsonSchema(ref_template="#/components/schemas/{model}")
+    _, definitions = generator.generate_definitions(
+        inputs=[
+            (index, mode, TypeAdapter(kind).core_schema)
+            for index, (kind, mode) in enumerate(models)
+        ]
+    )
+    return {
+        name: jsonable_encoder(Schema(**definition), by_alias=True, exclude_none=True)
+        for name, definition in definitions.items()
+    }

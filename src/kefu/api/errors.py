@@ -8,7 +8,7 @@ the path, which may hold a customer key) and answered ``internal_error``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,8 +17,7 @@ from pydantic import Tag
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kefu.api.customer_keys import BAD_CUSTOMER_KEY
-from kefu.api.kernel import JSON, error_headers, error_json
+from kefu.api.kernel import JSON, error_headers, error_json, validation_answer
 from kefu.errors import KefuError
 from kefu.observability.failures import client_went_away, report_unexpected
 
@@ -54,20 +53,6 @@ def branch(name: str) -> Tag:
     return Tag(f"<{name}>")
 
 
-def field_path(loc: Sequence[int | str]) -> str:
-    """An error location as the client wrote the field: ``events[2].type``,
-    ``query.limit``; the body itself and union branches are not part of it."""
-    path = ""
-    for index, part in enumerate(loc):
-        if index == 0 and part == "body":
-            continue
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif not (part.startswith("<") and part.endswith(">")):
-            path += f".{part}" if path else part
-    return path
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(KefuError)
     async def _kefu(request: Request, exc: KefuError) -> Response:
@@ -75,23 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        # A bad customer key has a code of its own (docs/rest.md); it wins over the rest.
-        first = next(
-            (e for e in errors if e.get("type") == BAD_CUSTOMER_KEY), errors[0] if errors else {}
-        )
-        kind = first.get("type")
-        if kind == "json_invalid":
-            return error_response(400, "invalid_json", "the body is not valid JSON")
-        where = field_path(first.get("loc", ()))
-        message = (
-            f"{where}: {first.get('msg', 'invalid')}"
-            if where
-            else first.get("msg") or "invalid request"
-        )
-        if kind == BAD_CUSTOMER_KEY:
-            return error_response(400, BAD_CUSTOMER_KEY, message)
-        return error_response(422, "validation_error", message)
+        return error_response(*validation_answer(exc.errors()))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

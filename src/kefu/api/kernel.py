@@ -11,10 +11,11 @@ and both routers (and the gRPC service for the bearer) call it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from kefu.api.customer_keys import BAD_CUSTOMER_KEY
 from kefu.errors import KefuError, RateLimited
 
 JSON = "application/json"
@@ -54,6 +55,41 @@ def error_headers(exc: KefuError) -> dict[str, str]:
     return {}
 
 
+def field_path(loc: Sequence[int | str]) -> str:
+    """An error location as the client wrote the field: ``events[2].type``,
+    ``query.limit``; the body itself and union branches are not part of it."""
+    path = ""
+    for index, part in enumerate(loc):
+        if index == 0 and part == "body":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not (part.startswith("<") and part.endswith(">")):
+            path += f".{part}" if path else part
+    return path
+
+
+def validation_answer(errors: Sequence[Mapping[str, Any]]) -> tuple[int, str, str]:
+    """Status, code and message for pydantic's errors about a request: the first error,
+    named by its field; a bad customer key has a code of its own (docs/rest.md) and wins
+    over the rest; a body that is not JSON at all is ``invalid_json``."""
+    first = next(
+        (e for e in errors if e.get("type") == BAD_CUSTOMER_KEY), errors[0] if errors else {}
+    )
+    kind = first.get("type")
+    if kind == "json_invalid":
+        return 400, "invalid_json", "the body is not valid JSON"
+    where = field_path(first.get("loc", ()))
+    message = (
+        f"{where}: {first.get('msg', 'invalid')}"
+        if where
+        else first.get("msg") or "invalid request"
+    )
+    if kind == BAD_CUSTOMER_KEY:
+        return 400, BAD_CUSTOMER_KEY, message
+    return 422, "validation_error", message
+
+
 # CONTRACT.md's error body as an OpenAPI schema, for the native routes' documented errors.
 ERROR_SCHEMA: Mapping[str, Any] = {
     "type": "object",
@@ -82,3 +118,7 @@ class NativeOperation:
     method: str  # lowercase, as OpenAPI keys it
     path: str  # OpenAPI template: ``/api/v1/customers/{key}/360``
     operation: Mapping[str, Any] = field(default_factory=dict)
+    # The types the operation's ``$ref``s name, each with the mode it is documented in
+    # ("validation": a body; "serialization": an answer): their schemas go under
+    # ``components.schemas`` written as FastAPI writes its own routes' (``kefu.api.app``).
+    models: tuple[tuple[Any, Literal["validation", "serialization"]], ...] = ()

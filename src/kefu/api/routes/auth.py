@@ -1,4 +1,5 @@
-"""Agent login/logout and visitor sessions."""
+"""Agent login and logout. Visitor sessions (``POST /api/v1/visitors``) are served by
+aiohttp itself: ``kefu.web.visitors``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,7 @@ from kefu.api.schemas import (
     LoginRequest,
     LoginResponse,
     MePatch,
-    VisitorRequest,
-    VisitorResponse,
 )
-from kefu.errors import BadInput, Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -59,38 +57,3 @@ async def patch_me(body: MePatch, caller: AgentDep, kefu: NodeDep) -> AgentOut:
             now=kefu.clock.now(),
         )
     return AgentOut.of(agent)
-
-
-@router.post("/visitors", status_code=201, response_model=VisitorResponse)
-async def create_visitor(
-    request: Request, kefu: NodeDep, body: VisitorRequest | None = None
-) -> VisitorResponse:
-    body = body or VisitorRequest()
-    ip = client_ip(request)
-    if kefu.blacklist.blocks(ip):
-        raise Forbidden("this address is blocked", code="blocked")
-    if body.site is not None and not kefu.origins.knows_site(body.site):
-        raise BadInput(f"no site {body.site!r} is configured", code="unknown_site")
-    origin = request.headers.get("origin")
-    if (
-        origin is not None
-        and not kefu.origins.is_own(origin, request.headers.get("host"))
-        and not kefu.origins.site_allows(body.site, origin)
-    ):
-        raise Forbidden(
-            "this page's origin is not one of the site's origins", code="origin_not_allowed"
-        )
-    session = await kefu.auth.start_visitor(
-        name=body.name,
-        email=body.email,
-        external_id=body.external_id,
-        signature=body.signature,
-        page_url=body.page_url,
-        referrer=body.referrer,
-        ip=ip,
-        user_agent=request.headers.get("user-agent", "")[:500] or None,
-        site_id=body.site,
-        timezone=body.timezone,
-        locale=body.locale,
-    )
-    return VisitorResponse(visitor_id=session.visitor.id, token=session.token)
