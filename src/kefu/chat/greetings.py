@@ -125,9 +125,14 @@ class Greetings:
         site = await self.site_of(conversation)
         return BOT if site is None else Sender(SenderKind.BOT, None, site.name)
 
-    async def for_new(self, conversation: Conversation) -> list[NewMessage]:
-        """Bot messages for a new conversation: welcome, and the offline notice if nobody
-        is online."""
+    async def for_new(
+        self, conversation: Conversation
+    ) -> tuple[list[NewMessage], NewMessage | None]:
+        """Bot messages for a new conversation: the welcome (and the offline notice outside
+        the office hours), stored with the first message; and apart, the offline notice to
+        store only if nobody is online once the assigner was asked (``unless_online``): with
+        several nodes only asking tells who is online now, and the first message is stored
+        before the asking (``ChatMessages.send``)."""
         # One small read per new conversation keeps every node on the admin's latest text.
         site = await self.site_of(conversation)
         if site is None:
@@ -138,10 +143,19 @@ class Greetings:
             welcome, offline = site.welcome, site.offline
             bot = Sender(SenderKind.BOT, None, site.name)
         texts = [welcome]
-        if not self.open_for(site) or not self._assigner.anyone_online():
-            texts.append(offline)
+        unless_online: NewMessage | None = None
         now = self._clock.now()
-        return [NewMessage(conversation.id, bot, text, now) for text in texts if text]
+        if not self.open_for(site):
+            texts.append(offline)
+        elif offline:
+            unless_online = NewMessage(conversation.id, bot, offline, now)
+        return [
+            NewMessage(conversation.id, bot, text, now) for text in texts if text
+        ], unless_online
+
+    def nobody_online(self) -> bool:
+        """Is nobody taking conversations, as the assigner knows now?"""
+        return not self._assigner.anyone_online()
 
     def auto_reply(self, body: str) -> str | None:
         """The bot's answer to a visitor's message, if a rule's keywords match it."""

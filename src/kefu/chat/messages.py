@@ -3,8 +3,8 @@
 The hot path: a message arriving on a socket is checked against the cached conversation
 (``OpenConversations``), stored by the group-committing ``MessageWriter``, acknowledged to
 its sender, then encoded once and fanned out to every participant. A visitor's first
-message opens the conversation, asks the assigner for an agent and carries the greetings
-in the same batch.
+message opens the conversation and carries the greetings in the same batch; only once it
+is stored is the assigner asked for an agent, so nothing an agent says lands before it.
 """
 
 from __future__ import annotations
@@ -112,12 +112,6 @@ class ChatMessages:
         if conversation.status is ConversationStatus.CLOSED:
             raise Conflict("the conversation is closed", code="conversation_closed")
 
-        if opened:
-            # Assign before storing the first message, so an agent who gets it at once
-            # receives that message live; a queued one is fetched on assignment.
-            await self._assigner.requested(conversation)
-            # With several nodes the assignment was read back from the store as a new copy.
-            conversation = await self._conversations.load(conversation.id) or conversation
         sender = Sender(
             SenderKind.AGENT if principal.is_agent else SenderKind.VISITOR,
             principal.id,
@@ -127,11 +121,12 @@ class ChatMessages:
             conversation.id, sender, body, self._clock.now(), client_msg_id, internal=internal
         )
         greetings: list[tuple[Message, bool]] = []
+        unless_online: NewMessage | None = None
         if opened:
             # The greeting is stored right behind the first message, in the same batch:
             # no reply or close can land between them.
-            batch = [new, *await self._greetings.for_new(conversation)]
-            stored = await self._writer.append_many(batch)
+            welcome, unless_online = await self._greetings.for_new(conversation)
+            stored = await self._writer.append_many([new, *welcome])
             (message, created), greetings = stored[0], stored[1:]
         else:
             message, created = await self._writer.append(new)
@@ -145,6 +140,19 @@ class ChatMessages:
                     for a in carried
                 ),
             )
+        if opened:
+            # Assigned only once the first message (and its greetings) is stored: an agent
+            # who answers the moment it hears of the assignment is stored after it.
+            await self._assigner.requested(conversation)
+            # With several nodes the assignment was read back from the store as a new copy;
+            # either way it is cached now, so nothing awaits between the assignment's frame
+            # and the first message's below: the new assignee receives it live, first.
+            conversation = await self._conversations.load(conversation.id) or conversation
+            if unless_online is not None and self._greetings.nobody_online():
+                # Nobody could be assigned, so no agent's reply can precede the notice.
+                greetings.append(await self._writer.append(unless_online))
+        # After the assignment and the notice: once acked, everything the first message
+        # brings is stored.
         reply(server_frames.message_ack(client_msg_id, message))
         if created and message.internal:
             # The assignee's sockets and the supervisors watching: not the visitor, and
