@@ -3,11 +3,11 @@
 // "/", attachments, take / transfer / close.
 
 import { errorMessage, get, post, upload } from "./api.js";
-import { fmtNumber, t } from "./i18n.js";
+import { attachmentView } from "./attachment_links.js";
+import { t } from "./i18n.js";
 import { composing } from "./ime.js";
 import { initCanned, cannedKeydown, cannedInput } from "./canned.js";
 import { $, clear, clock, el, hue, initials, linkify } from "./dom.js";
-import { plainClick, showImage } from "./lightbox.js";
 import { renderLabels } from "./labels.js";
 import { initTransfer, renderTransfer } from "./transfer.js";
 import { closeTicketForm, openTicketForm } from "./ticket_form.js";
@@ -223,59 +223,6 @@ function bubble(message, pending = false) {
   if (!message.internal) meta.append(el("span", { class: "seen" })); // a visitor never reads a note
   row.append(meta);
   return row;
-}
-
-// Attachments open through short-lived links signed for one file (download_url), never
-// with the agent's token in the URL, where it would land in history and proxy logs.
-function attachmentView(file) {
-  const url = file.download_url;
-  let link;
-  if (/^image\/(png|jpeg|gif|webp)$/.test(file.content_type)) {
-    const img = el("img", { src: url, alt: file.name, loading: "lazy" });
-    // A conversation kept open past the link's life: fetch a fresh one, once.
-    img.addEventListener(
-      "error",
-      () =>
-        freshLink(file)
-          .then((fresh) => fresh !== url && (img.src = fresh))
-          .catch(() => {}), // gone (erased): the broken image says so
-      { once: true },
-    );
-    link = el("a", { class: "attachment image", href: url, target: "_blank", rel: "noopener noreferrer" }, img);
-  } else {
-    link = el("a", { class: "attachment file", href: url, download: file.name, rel: "noopener noreferrer" }, el("span", { text: file.name }), el("small", { text: ` ${t("chat.size_kb", { size: fmtNumber(Math.ceil(file.size / 1024)) })}` }));
-  }
-  const image = link.classList.contains("image");
-  link.addEventListener("click", (event) => {
-    const lightbox = image && plainClick(event);
-    if (!linkExpired(link.href)) {
-      if (lightbox) {
-        event.preventDefault();
-        showImage(link.href, file.name);
-      }
-      return;
-    }
-    event.preventDefault();
-    freshLink(file)
-      .then((fresh) => {
-        link.href = fresh;
-        if (lightbox) showImage(fresh, file.name);
-        else if (image) window.open(fresh, "_blank", "noopener,noreferrer"); // a tab, as asked
-        else link.click(); // a file: the browser downloads it
-      })
-      .catch(() => {});
-  });
-  return link;
-}
-
-function linkExpired(href) {
-  const exp = Number(new URL(href, location.href).searchParams.get("exp"));
-  return !exp || exp * 1000 < Date.now() + 5000;
-}
-
-async function freshLink(file) {
-  file.download_url = (await get(`/api/v1/attachments/${encodeURIComponent(file.id)}/link`)).download_url;
-  return file.download_url;
 }
 
 /** Insert a stored message in id order (dedupe by id). */

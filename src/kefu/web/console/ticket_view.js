@@ -10,6 +10,7 @@ import { t } from "./i18n.js";
 import { atLeast, state } from "./state.js";
 import { actorName, dateTime, newer, part, priorityBadge, statusBadge, svgIcon, tk } from "./ticket_common.js";
 import { fieldError, renderFields } from "./ticket_fields.js";
+import { loadFiles, renderFiles } from "./ticket_files.js";
 import { reloadList, remember, renderList } from "./ticket_list.js";
 import { renderSla, slaChip } from "./ticket_sla.js";
 import { reloadHistory, renderComments, renderHistory, submitComment } from "./ticket_thread.js";
@@ -88,6 +89,7 @@ export async function openTicket(ticketOrId) {
   showPane("view");
   buildView();
   renderList();
+  loadFiles(id, mine); // apart: the ticket shows even if its files cannot be read
   try {
     const [ticket, comments, history] = await Promise.all([getTicket(id), ticketLog(id, "comments"), ticketLog(id, "history")]);
     if (mine !== tk.viewSeq) return;
@@ -161,6 +163,7 @@ function buildView() {
         "div",
         { class: "tk-main" },
         el("section", { class: "card tk-desc", "aria-label": t("tickets.description"), dataset: { part: "body" } }),
+        el("section", { class: "card tk-files-card", "aria-labelledby": "tk-files-h", hidden: true, dataset: { part: "files" } }),
         el(
           "section",
           { class: "card tk-comments-card", "aria-labelledby": "tk-comments-h" },
@@ -194,6 +197,7 @@ export function renderView() {
   if (!ticket) return;
   renderFields(ticket);
   renderBody(ticket);
+  renderFiles();
   renderSla(ticket);
   renderComments();
   renderHistory();
@@ -248,6 +252,7 @@ export async function applyToView(item, frame) {
   if (comment && !view.comments.some((c) => c.id === comment.id)) view.comments.push(comment);
   if (frame.actor !== `agent:${state.me.id}`) liveNote(frame);
   renderView();
+  if (comment) loadFiles(item.id, mine); // a mail reply may bring files
   await reloadHistory(item.id, mine); // on failure the next change or a reload brings it
 }
 
@@ -277,6 +282,7 @@ export async function refreshView() {
     Object.assign(view, { ticket: { ...view.ticket, ...ticket }, comments, history });
     remember(view.ticket);
     renderView();
+    loadFiles(id, mine);
   } catch {
     /* the next tick tries again */
   }
