@@ -283,6 +283,16 @@ async def test_other_methods_are_405_allow_post(kefu: Kefu, method: str) -> None
     assert await count(kefu) == 0
 
 
+async def test_a_trailing_slash_is_redirected_307_keeping_the_query(kefu: Kefu) -> None:
+    async with kefu.http.post(
+        kefu.url(PATH + "/?from=widget"), json={}, allow_redirects=False
+    ) as resp:
+        status, location = resp.status, resp.headers.get("Location")
+
+    assert (status, location) == (307, kefu.url(PATH + "?from=widget"))
+    assert await count(kefu) == 0
+
+
 # -- origins and CORS -----------------------------------------------------------------------
 
 

@@ -138,5 +138,12 @@ def add_routes(app: web.Application, node: Node) -> None:
         body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
         return web.Response(status=201, body=body, content_type=JSON)
 
+    async def without_slash(request: web.Request) -> web.Response:
+        """307 to the path without its trailing slash, as FastAPI's router answered."""
+        query = request.rel_url.raw_query_string
+        location = str(request.url.with_path(PATH)) + (f"?{query}" if query else "")
+        return web.Response(status=307, headers={"Location": location})
+
     # Any method: the others are answered 405 here, as FastAPI did (the path is ours).
     app.router.add_route("*", PATH, create_visitor)
+    app.router.add_route("*", PATH + "/", without_slash)
