@@ -17,7 +17,7 @@ import pytest
 from kefu.api.kernel import TRUE_WORDS
 from kefu.config import load_settings
 from kefu.domain.roles import Role
-from kefu.web import customer360, downloads
+from kefu.web import customer360, downloads, visitors
 from tests.conftest import Kefu, serving
 
 NATIVE_360 = "/api/v1/customers/C1/360"
@@ -57,11 +57,12 @@ async def test_the_native_routes_openapi_entries_are_their_definitions(kefu360: 
     async with kefu360.http.get(kefu360.url("/openapi.json")) as resp:
         spec = await resp.json()
 
-    for module in (customer360, downloads):
+    for module in (customer360, downloads, visitors):
         operation = module.OPERATION
         served = spec["paths"][operation.path][operation.method]
         assert served == json.loads(json.dumps(operation.operation)), module.__name__
-        path_params = [p["name"] for p in operation.operation["parameters"] if p["in"] == "path"]
+        parameters = operation.operation.get("parameters", [])
+        path_params = [p["name"] for p in parameters if p["in"] == "path"]
         assert path_params == re.findall(r"{(\w+)}", operation.path)
     # The path FastAPI would have spelled with its ``:path`` convertor is not there twice.
     assert [p for p in spec["paths"] if p.endswith("/360")] == [customer360.OPERATION.path]
