@@ -181,8 +181,10 @@ async def test_supervisors_see_the_queue_and_admins_add_agents(kefu: Kefu, brows
     # The welcome text is on the Site & widget page (admin_sites.js), per site and language.
     await page.get_by_role("button", name="Site & widget").click()
     form = page.locator(".site-form")
-    await form.locator("fieldset[data-lang=en]").get_by_label("Bot welcome").fill(
-        "Hello from <Acme>!"
+    await (
+        form.locator("fieldset[data-lang=en]")
+        .get_by_label("Bot welcome")
+        .fill("Hello from <Acme>!")
     )
     await form.get_by_role("button", name="Save").click()
     await expect(form.get_by_role("status")).to_have_text("Saved.")
