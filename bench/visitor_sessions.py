@@ -27,11 +27,13 @@ from pathlib import Path
 from aiohttp import ClientSession, TCPConnector
 
 from bench.kefu_proc import kefu_argv
+from bench.pg import fresh_database
 from bench.procs import free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT_S = 60.0
 WARMUP = 200
+PG_DATABASE = "kefu_bench_visitors"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -78,10 +80,16 @@ async def drive(base: str, count: int, concurrency: int) -> tuple[float, int]:
         return time.perf_counter() - started, failed
 
 
-async def one_round(label: str, src: str, count: int, concurrency: int) -> dict[str, float]:
+async def one_round(
+    label: str, src: str, count: int, concurrency: int, postgres: bool
+) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix=f"kefu-visitors-{label}-"))
     port = free_port()
+    store = {}
+    if postgres:  # a database of its own, fresh per server (others may bench beside us)
+        store["KEFU_STORE"] = await asyncio.to_thread(fresh_database, name=PG_DATABASE)
     env = {
+        **store,
         **os.environ,
         "PYTHONPATH": str(Path(src).resolve()),
         "KEFU_DATA_DIR": str(data),
@@ -113,12 +121,13 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL, else SQLite")
     args = parser.parse_args()
     trees = [tuple(t.split("=", 1)) for t in args.tree]
     results: dict[str, list[dict[str, float]]] = {label: [] for label, _ in trees}
     for _ in range(args.rounds):
         for label, src in trees:
-            row = await one_round(label, src, args.count, args.concurrency)
+            row = await one_round(label, src, args.count, args.concurrency, args.postgres)
             results[label].append(row)
             print(label, {k: round(v, 1) for k, v in row.items()}, flush=True)
     for label, rows in results.items():
