@@ -102,7 +102,8 @@ async def test_site_and_widget_page_saves_texts_look_prechat_and_hours(
         await form.get_by_label(day, exact=True).uncheck()
     await form.get_by_role("button", name="Save").click()
     await expect(form.locator(".form-error")).to_have_text("Pick at least one day.")
-    # A time zone the server does not know: its refusal shown, nothing stored.
+    # A time zone nobody knows (the console checks it with Intl, the server again): refused,
+    # nothing stored.
     await form.get_by_label("Sat", exact=True).check()
     await form.get_by_label("Time zone").fill("Mars/Olympus")
     await form.get_by_role("button", name="Save").click()

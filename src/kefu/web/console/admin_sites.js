@@ -114,7 +114,10 @@ function collect(form, ownHours) {
     const start = data.get("start");
     const end = data.get("end");
     if (!start || !end || start >= end) return t("admin.site_need_order");
-    office = { timezone: (data.get("timezone") || "").trim(), days, start, end };
+    const zone = (data.get("timezone") || "").trim();
+    // The server's refusal only says "some fields" in Chinese; the browser knows the zones.
+    if (!knownZone(zone)) return t("admin.site_bad_zone", { zone });
+    office = { timezone: zone, days, start, end };
   }
   return {
     name: (data.get("name") || "").trim(),
@@ -124,4 +127,14 @@ function collect(form, ownHours) {
     prechat: { name: data.get("prechat.name"), email: data.get("prechat.email") },
     office_hours: office,
   };
+}
+
+/** Whether the browser knows `zone` as an IANA time zone (the server checks again). */
+function knownZone(zone) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return zone !== "";
+  } catch {
+    return false;
+  }
 }

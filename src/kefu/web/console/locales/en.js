@@ -723,6 +723,7 @@ export default {
   "admin.site_end": "Closes at",
   "admin.site_need_day": "Pick at least one day.",
   "admin.site_need_order": "The opening time must be before the closing time.",
+  "admin.site_bad_zone": "{zone} is not an IANA time zone: pick one from the list.",
   "admin.day_mon": "Mon",
   "admin.day_tue": "Tue",
   "admin.day_wed": "Wed",

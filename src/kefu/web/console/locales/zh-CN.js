@@ -721,6 +721,7 @@ export default {
   "admin.site_end": "结束时间",
   "admin.site_need_day": "请至少选择一天。",
   "admin.site_need_order": "开始时间必须早于结束时间。",
+  "admin.site_bad_zone": "“{zone}”不是有效的时区名称，请从列表中选择。",
   "admin.day_mon": "周一",
   "admin.day_tue": "周二",
   "admin.day_wed": "周三",
