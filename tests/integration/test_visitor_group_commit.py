@@ -28,9 +28,9 @@ async def test_a_burst_of_sessions_is_stored_in_fewer_transactions(node: Node) -
     assert [v.name if v else None for v in stored] == [f"访客 {n}" for n in range(BURST)]
 
 
-async def test_a_row_the_store_refuses_fails_alone(node: Node, store_url: str) -> None:
-    if not store_url.startswith("postgresql"):
-        pytest.skip("SQLite does not enforce column lengths: nothing to refuse the row")
+# PostgreSQL only: SQLite does not enforce column lengths, so it refuses no such row.
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_a_row_the_store_refuses_fails_alone(node: Node) -> None:
     visitors = node.repos.visitors
     names = [f"Vera {n}" for n in range(20)]
     names[7] = "x" * 201  # the name column holds 200 characters
