@@ -40,8 +40,9 @@ async def test_a_private_note_stays_with_the_agents(kefu: Kefu, browser: Opener)
     theirs = boss.locator("#messages .msg.note")
     await expect(theirs).to_contain_text("Third late parcel: <offer> a refund")
     await shot(page, "private-note")
-    # The list still shows the last message the visitor saw, as it will after a reload.
-    await expect(row).to_contain_text("Thanks for reaching out")
+    # The list still shows the customer's last words (never a note, nor the bot's welcome),
+    # as it will after a reload.
+    await expect(row).to_contain_text("My parcel is late again")
     await expect(row).not_to_contain_text("Third late parcel")
 
     await page.get_by_role("radio", name="Reply").check()
