@@ -121,7 +121,8 @@ class JetStreamEventLog:
                         name=self._name,
                         # nats-py's own bound on opening the socket is 2 s: on a busy host
                         # that failed the first connect well inside ours.
-                        connect_timeout=self._connect_timeout,
+                        # (annotated int in nats-py, used as seconds for asyncio.wait_for)
+                        connect_timeout=self._connect_timeout,  # type: ignore[arg-type]
                         allow_reconnect=True,
                         max_reconnect_attempts=-1,
                         # Annotated int in nats-py, used as seconds for asyncio.sleep.
