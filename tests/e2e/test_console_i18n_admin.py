@@ -32,7 +32,7 @@ from playwright.async_api import Page, expect
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from tests.support.browser import ARTIFACTS, Opener
-from tests.support.console_i18n import english_in
+from tests.support.console_i18n import no_english, no_overflow
 from tests.support.kefu import PASSWORD, Kefu
 
 SIZES = [(1366, 768), (375, 812)]
@@ -73,16 +73,6 @@ async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.mouse.move(0, 0)
     await page.screenshot(path=str(ARTIFACTS / f"console-zh-admin-{name}.png"))
-
-
-async def no_english(page: Page, selector: str, data: set[str]) -> None:
-    left = await english_in(page, selector, data)
-    assert left == [], f"English left under {selector}: {left}"
-
-
-async def no_overflow(page: Page) -> None:
-    width = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
-    assert width[0] <= width[1], width
 
 
 async def show(page: Page, name: str) -> None:

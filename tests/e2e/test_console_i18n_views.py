@@ -19,9 +19,7 @@ codes (SLA, CSAT, API, ...), at 1280x800, 1366x768 and 375x812. Screenshots go t
 # ruff: noqa: RUF001, RUF003 (Chinese text uses full-width punctuation on purpose)
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +32,8 @@ from kefu.demo_systems import BEHAVIOUR, Behaviour
 from kefu.demo_systems.refund_saga import demo_sagas
 from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
-from tests.support.browser import ARTIFACTS, Opener
-from tests.support.console_i18n import data_strings, english_in
+from tests.support.browser import ARTIFACTS, Opener, until
+from tests.support.console_i18n import data_strings, no_english, no_overflow
 from tests.support.console_tickets import TICKETS
 from tests.support.department_systems import DepartmentSystems, department_systems
 from tests.support.kefu import PASSWORD, Kefu, Socket
@@ -83,29 +81,10 @@ def settings(settings_factory: Callable[..., Settings], systems: DepartmentSyste
     )
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until true; HANG_GUARD is only a guard against a hang."""
-    deadline = time.monotonic() + HANG_GUARD
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
-
-
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.mouse.move(0, 0)
     await page.screenshot(path=str(ARTIFACTS / f"console-zh-{name}.png"))
-
-
-async def no_english(page: Page, selector: str, data: set[str]) -> None:
-    left = await english_in(page, selector, data)
-    assert left == [], f"English left under {selector}: {left}"
-
-
-async def no_overflow(page: Page) -> None:
-    width = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
-    assert width[0] <= width[1], width
 
 
 async def sign_in(page: Page, kefu: Kefu, email: str) -> None:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from kefu.demo_systems.orders_api import read_order
 from kefu.demo_systems.refund_saga import demo_sagas
 from kefu.demo_systems.sources import demo_sources
 from kefu.domain.roles import Role
-from tests.support.browser import ARTIFACTS, Opener, sign_in
+from tests.support.browser import ARTIFACTS, Opener, sign_in, until
 from tests.support.department_systems import DepartmentSystems, department_systems
 from tests.support.kefu import Kefu, Socket
 
@@ -95,15 +94,6 @@ def saga_config(systems: DepartmentSystems) -> dict[str, Any]:
 def behaviour(app: Any) -> Behaviour:
     knobs: Behaviour = app[BEHAVIOUR]
     return knobs
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until true; HANG_GUARD is only a guard against a hang."""
-    deadline = time.monotonic() + HANG_GUARD
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def shot(page: Page, name: str) -> None:

@@ -6,6 +6,7 @@ what test modules import (no test module imports another)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
@@ -135,3 +136,12 @@ class ChromiumServer:
                 self._process.wait()
             self._output.close()
         self._process = None
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, guard: float = 60.0) -> None:
+    """Poll ``check`` until true: waiting on a state; ``guard`` (seconds) only stops a hang."""
+    deadline = time.monotonic() + guard
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)

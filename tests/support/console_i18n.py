@@ -92,3 +92,15 @@ async def english_in(page: Page, selector: str, data: Iterable[str] = ()) -> lis
         if set(re.findall(r"[A-Za-z]{2,}", rest)) - ALLOWED_WORDS:
             english.append(text)
     return english
+
+
+async def no_english(page: Page, selector: str, data: set[str]) -> None:
+    """No English word left under ``selector`` but the test's own data."""
+    left = await english_in(page, selector, data)
+    assert left == [], f"English left under {selector}: {left}"
+
+
+async def no_overflow(page: Page) -> None:
+    """Nothing wider than the window: no sideways scroll."""
+    width = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], width
