@@ -5,9 +5,8 @@
 - Keys are ``area.thing_name`` and live in their area's ``// == area ==`` section.
 - Chinese strings use full-width punctuation after Chinese text; English ones hold no Chinese.
 - A scan fails when a console module or index.html shows user-facing literal text outside the
-  catalogs. Modules and index.html regions not converted yet are in the explicit, shrinking
-  lists ``NOT_YET_CONVERTED`` and ``HTML_NOT_YET_CONVERTED`` (i18n-views empties them as it
-  converts; a converted module must come off the list, a test checks that too).
+  catalogs. index.html regions not converted yet would be listed in ``HTML_NOT_YET_CONVERTED``
+  (empty: every region is converted; a converted region must come off the list).
 
 The catalogs are read as text, one entry per line (``"key": "value",`` or
 ``"key": { one: "...", other: "..." },``): the format the engineers adding keys keep.
@@ -205,10 +204,6 @@ def test_every_error_code_the_console_meets_has_a_sentence() -> None:
 
 # ---- the literal-text scan -----------------------------------------------------------------
 
-# Console modules i18n-views converts (issue 16, part B); each comes off this list when it is
-# converted (test_converted_modules_are_off_the_list fails while a clean one is still here).
-NOT_YET_CONVERTED: set[str] = set()  # i18n-views converted the last ones
-
 # index.html regions (element ids) of those modules' pages, not marked with data-i18n yet.
 HTML_NOT_YET_CONVERTED: set[str] = set()  # i18n-views marked the last regions
 
@@ -371,15 +366,7 @@ def console_modules() -> list[Path]:
 
 @pytest.mark.parametrize("module", [p.name for p in console_modules()])
 def test_console_module_shows_no_literal_text(module: str) -> None:
-    if module in NOT_YET_CONVERTED:
-        pytest.skip("i18n-views converts it (issue 16 part B): NOT_YET_CONVERTED")
     assert scan_module(CONSOLE / module) == []
-
-
-def test_converted_modules_are_off_the_list() -> None:
-    clean = sorted(m for m in NOT_YET_CONVERTED if not scan_module(CONSOLE / m))
-    assert clean == [], "converted: remove them from NOT_YET_CONVERTED"
-    assert {p.name for p in console_modules()} >= NOT_YET_CONVERTED
 
 
 def test_the_scan_finds_literal_text() -> None:
