@@ -111,7 +111,10 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_json(frame)
 
-    async def expect(self, frame_type: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    async def expect(self, frame_type: str, timeout: float = 15.0, **match: Any) -> dict[str, Any]:
+        """The next frame of ``frame_type`` matching ``match`` (others kept for later).
+        ``timeout`` only stops a hang: a first message's ack waited over 5 s once on
+        PostgreSQL in a clean-clone run with three workers and browsers going."""
         for index, frame in enumerate(self.backlog):
             if _matches(frame, frame_type, match):
                 return self.backlog.pop(index)
