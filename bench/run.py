@@ -29,6 +29,7 @@ from bench.scenarios import (
     kefu_relay,
     kefu_relay_cluster,
     kefu_sockets,
+    kefu_sockets_workers,
     loadgen_check,
     sagas,
     socketio_baseline,
@@ -45,6 +46,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ws_stacks": ws_stacks.run,
     "socketio_baseline": socketio_baseline.run,
     "kefu_sockets": kefu_sockets.run,
+    kefu_sockets_workers.NAME: kefu_sockets_workers.run,
     "kefu_relay": kefu_relay.run,
     socketio_cluster_baseline.NAME: socketio_cluster_baseline.run,
     kefu_relay_cluster.NAME: kefu_relay_cluster.run,
@@ -61,6 +63,7 @@ SCENARIOS: dict[str, Scenario] = {
 NEEDS_KEFU = {
     loadgen_check.NAME,
     "kefu_sockets",
+    kefu_sockets_workers.NAME,
     "kefu_relay",
     kefu_relay_cluster.NAME,
     customer360.FANOUT,
