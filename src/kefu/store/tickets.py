@@ -1,14 +1,12 @@
 """Tickets, their comments and history, the SLA stamps, and the watcher's due query.
 
-Writes run on the caller's connection: the ticket service opens one transaction for the
-change, its history row and its outbox event, so they commit (or vanish) together. A
-rules processor can pass its own transaction the same way.
+Writes run in the caller's unit of work (``TicketsInUnit``, its ``tickets``): the ticket
+service opens one for the change, its history row and its outbox event, so they commit
+(or vanish) together; a rules processor passes its own the same way. The service never
+holds the connection: ``TicketRepository`` reads on connections of its own.
 
-Read-modify-write starts with a write lock on the row (``lock``): on PostgreSQL a
-``SELECT … FOR UPDATE``, on SQLite a no-op ``UPDATE``. SQLite in WAL mode refuses to
-upgrade a transaction that has already read an older snapshot (``SQLITE_BUSY_SNAPSHOT``,
-no retry), so the first statement of a write transaction must be a write; it then waits
-its turn under ``busy_timeout`` like any writer.
+Read-modify-write starts with a write lock on the row (``lock``, ``kefu.store.locks``:
+on SQLite the first statement of a write transaction must be a write).
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kefu.domain.roles import Role
 from kefu.domain.tickets import (
     ACTIVE_STATUSES,
     Channel,
@@ -35,8 +34,10 @@ from kefu.domain.tickets import (
     TicketComment,
     TicketStatus,
 )
+from kefu.store.assignees import rule_assignee
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
+from kefu.store.locks import lock_row
 from kefu.store.offline import OfflineMessage
 from kefu.store.rows import ValuesRow
 from kefu.store.tables import (
@@ -179,63 +180,16 @@ class TicketFilter:
 
 
 class TicketRepository:
+    """Reads on connections of their own (lists, the SLA watcher's due query)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    # -- creation -------------------------------------------------------------------------
-    async def create(self, ticket: NewTicket, conn: AsyncConnection | None = None) -> Ticket:
-        """Insert one ticket and its ``created`` history row; on ``conn`` when given."""
-        if conn is not None:
-            return (await self.create_many(conn, [ticket]))[0]
-        async with self._db.begin() as own:
-            return (await self.create_many(own, [ticket]))[0]
-
-    async def create_many(self, conn: AsyncConnection, batch: Sequence[NewTicket]) -> list[Ticket]:
-        """Insert tickets and their ``created`` history rows in bulk (``kefu.store.bulk``:
-        COPY on PostgreSQL, one executemany on SQLite); ids come back in input order."""
-        if not batch:
-            return []
-        rows = [_row(ticket) for ticket in batch]
-        ids = await insert_with_ids(conn, tickets, TICKET_COLUMNS, rows)
-        details: dict[tuple[str, str, str], dict[str, str]] = {}
-        history = []
-        for ticket_id, ticket in zip(ids, batch, strict=True):
-            key = (ticket.channel.value, ticket.status.value, ticket.priority.value)
-            detail = details.get(key)
-            if detail is None:  # one dict per kind: stored once per distinct value (bulk)
-                detail = details[key] = {"channel": key[0], "status": key[1], "priority": key[2]}
-            history.append(
-                HistoryRow(ticket_id, "created", ticket.created_by, ticket.created_at, detail)
-            )
-        await self.add_history(conn, history)
-        return [
-            Ticket(
-                id=ticket_id,
-                subject=t.subject,
-                body=t.body,
-                status=t.status,
-                priority=t.priority,
-                customer_key=t.customer_key,
-                assignee_id=t.assignee_id,
-                queue=t.queue,
-                conversation_id=t.conversation_id,
-                channel=t.channel,
-                created_by=t.created_by,
-                created_at=t.created_at,
-                updated_at=t.created_at,
-                sla=t.sla,
-            )
-            for ticket_id, t in zip(ids, batch, strict=True)
-        ]
-
     # -- reads ----------------------------------------------------------------------------
-    async def get(self, ticket_id: int, conn: AsyncConnection | None = None) -> Ticket | None:
+    async def get(self, ticket_id: int) -> Ticket | None:
         query = tickets.select().where(tickets.c.id == ticket_id)
-        if conn is not None:
+        async with self._db.connect() as conn:
             row = (await conn.execute(query)).first()
-        else:
-            async with self._db.connect() as own:
-                row = (await own.execute(query)).first()
         return ticket_record(row) if row else None
 
     async def search(
@@ -259,17 +213,6 @@ class TicketRepository:
         async with self._db.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [ticket_record(row) for row in rows]
-
-    async def for_conversation(self, conn: AsyncConnection, conversation_id: str) -> Ticket | None:
-        """The oldest ticket made from a conversation, if any."""
-        query = (
-            tickets.select()
-            .where(tickets.c.conversation_id == conversation_id)
-            .order_by(tickets.c.id)
-            .limit(1)
-        )
-        row = (await conn.execute(query)).first()
-        return ticket_record(row) if row else None
 
     async def comments(
         self, ticket_id: int, *, after: int = 0, limit: int = 100, public_only: bool = False
@@ -353,26 +296,107 @@ class TicketRepository:
             rows = (await conn.execute(query)).all()
         return [ticket_record(row) for row in rows]
 
-    # -- changes, on the caller's transaction ---------------------------------------------
-    async def lock(self, conn: AsyncConnection, ticket_id: int) -> Ticket | None:
-        """Write-lock the ticket for this transaction and read it; None if it is unknown."""
-        if not await _lock_row(conn, tickets, "id", ticket_id):
-            return None
-        return await self.get(ticket_id, conn)
+    async def stamp_sla(
+        self,
+        conn: AsyncConnection,
+        ticket_id: int,
+        kind: SlaAlarm,
+        owed: Sequence[tuple[SlaTarget, datetime, datetime]],
+        now: datetime,
+    ) -> bool:
+        """``TicketsInUnit.stamp_sla`` on a transaction the caller holds (store code and
+        tests racing the watcher)."""
+        return await TicketsInUnit(conn).stamp_sla(ticket_id, kind, owed, now)
 
-    async def update(
-        self, conn: AsyncConnection, ticket_id: int, values: Mapping[str, Any], now: datetime
-    ) -> None:
+
+class TicketsInUnit:
+    """The reads and writes a ticket change makes, on one unit of work's transaction
+    (``kefu.store.unit_of_work.StoreUnitOfWork.tickets``)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    # -- creation -------------------------------------------------------------------------
+    async def create_many(self, batch: Sequence[NewTicket]) -> list[Ticket]:
+        """Insert tickets and their ``created`` history rows in bulk (``kefu.store.bulk``:
+        COPY on PostgreSQL, one executemany on SQLite); ids come back in input order."""
+        if not batch:
+            return []
+        rows = [_row(ticket) for ticket in batch]
+        ids = await insert_with_ids(self._conn, tickets, TICKET_COLUMNS, rows)
+        details: dict[tuple[str, str, str], dict[str, str]] = {}
+        history = []
+        for ticket_id, ticket in zip(ids, batch, strict=True):
+            key = (ticket.channel.value, ticket.status.value, ticket.priority.value)
+            detail = details.get(key)
+            if detail is None:  # one dict per kind: stored once per distinct value (bulk)
+                detail = details[key] = {"channel": key[0], "status": key[1], "priority": key[2]}
+            history.append(
+                HistoryRow(ticket_id, "created", ticket.created_by, ticket.created_at, detail)
+            )
+        await self.add_history(history)
+        return [
+            Ticket(
+                id=ticket_id,
+                subject=t.subject,
+                body=t.body,
+                status=t.status,
+                priority=t.priority,
+                customer_key=t.customer_key,
+                assignee_id=t.assignee_id,
+                queue=t.queue,
+                conversation_id=t.conversation_id,
+                channel=t.channel,
+                created_by=t.created_by,
+                created_at=t.created_at,
+                updated_at=t.created_at,
+                sla=t.sla,
+            )
+            for ticket_id, t in zip(ids, batch, strict=True)
+        ]
+
+    # -- reads ----------------------------------------------------------------------------
+    async def get(self, ticket_id: int) -> Ticket | None:
+        query = tickets.select().where(tickets.c.id == ticket_id)
+        row = (await self._conn.execute(query)).first()
+        return ticket_record(row) if row else None
+
+    async def for_conversation(self, conversation_id: str) -> Ticket | None:
+        """The oldest ticket made from a conversation, if any."""
+        query = (
+            tickets.select()
+            .where(tickets.c.conversation_id == conversation_id)
+            .order_by(tickets.c.id)
+            .limit(1)
+        )
+        row = (await self._conn.execute(query)).first()
+        return ticket_record(row) if row else None
+
+    async def rule_assignee(self, email: str | None, role: Role | None) -> str | None:
+        """Who a rule's ticket goes to (``kefu.store.assignees``), chosen in this unit so
+        the choice and the ticket commit together."""
+        return await rule_assignee(self._conn, email, role)
+
+    # -- changes --------------------------------------------------------------------------
+    async def lock(self, ticket_id: int) -> Ticket | None:
+        """Write-lock the ticket for this transaction and read it; None if it is unknown."""
+        if not await lock_row(self._conn, tickets, "id", ticket_id):
+            return None
+        return await self.get(ticket_id)
+
+    async def update(self, ticket_id: int, values: Mapping[str, Any], now: datetime) -> None:
         """Set columns (table column names) and ``updated_at``."""
-        await conn.execute(
+        await self._conn.execute(
             tickets.update().where(tickets.c.id == ticket_id).values(**values, updated_at=now)
         )
 
-    async def add_history(self, conn: AsyncConnection, rows: Sequence[HistoryRow]) -> None:
+    async def add_history(self, rows: Sequence[HistoryRow]) -> None:
         if not rows:
             return
         await insert_rows(
-            conn,
+            self._conn,
             ticket_history,
             HISTORY_COLUMNS,
             [(row.ticket_id, row.at, row.actor, row.action, _plain(row.detail)) for row in rows],
@@ -380,7 +404,6 @@ class TicketRepository:
 
     async def add_comment(
         self,
-        conn: AsyncConnection,
         ticket_id: int,
         *,
         author: str | None,
@@ -397,14 +420,13 @@ class TicketRepository:
             "internal": internal,
             "created_at": now,
         }
-        result = await conn.execute(
+        result = await self._conn.execute(
             ticket_comments.insert().returning(ticket_comments.c.id), values
         )
         return comment_record(ValuesRow({"id": result.scalar_one(), **values}))
 
     async def stamp_sla(
         self,
-        conn: AsyncConnection,
         ticket_id: int,
         kind: SlaAlarm,
         owed: Sequence[tuple[SlaTarget, datetime, datetime]],
@@ -436,28 +458,28 @@ class TicketRepository:
                 query = query.where(tickets.c.first_responded_at.is_(None))
             else:
                 query = query.where(tickets.c.sla_paused_at.is_(None))
-        result = await conn.execute(query.values({stamp.key: now}))
+        result = await self._conn.execute(query.values({stamp.key: now}))
         return bool(result.rowcount)
 
     # -- what tickets are made from -------------------------------------------------------
-    async def lock_conversation(self, conn: AsyncConnection, conversation_id: str) -> bool:
+    async def lock_conversation(self, conversation_id: str) -> bool:
         """Serialise ticket creation per conversation (one ticket per chat, even when two
         agents click at once); False when the conversation is unknown."""
-        return await _lock_row(conn, conversations, "id", conversation_id)
+        return await lock_row(self._conn, conversations, "id", conversation_id)
 
-    async def lock_offline(self, conn: AsyncConnection, offline_id: str) -> OfflineMessage | None:
+    async def lock_offline(self, offline_id: str) -> OfflineMessage | None:
         """Write-lock an offline message and read it; None if unknown."""
-        if not await _lock_row(conn, offline_messages, "id", offline_id):
+        if not await lock_row(self._conn, offline_messages, "id", offline_id):
             return None
         query = offline_messages.select().where(offline_messages.c.id == offline_id)
-        r = (await conn.execute(query)).one()
+        r = (await self._conn.execute(query)).one()
         return OfflineMessage(
             r.id, r.visitor_id, r.name, r.email, r.body, r.created_at, r.ticket_id
         )
 
-    async def link_offline(self, conn: AsyncConnection, offline_id: str, ticket_id: int) -> bool:
+    async def link_offline(self, offline_id: str, ticket_id: int) -> bool:
         """Point the offline message at its ticket, once; False if it already had one."""
-        result = await conn.execute(
+        result = await self._conn.execute(
             offline_messages.update()
             .where(offline_messages.c.id == offline_id)
             .where(offline_messages.c.ticket_id.is_(None))
@@ -469,12 +491,3 @@ class TicketRepository:
 def _plain(detail: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A JSON-ready dict; the same object when it is one already (stored once per batch)."""
     return detail if detail is None or isinstance(detail, dict) else dict(detail)
-
-
-async def _lock_row(conn: AsyncConnection, table: sa.Table, key: str, value: Any) -> bool:
-    column = table.c[key]
-    if conn.dialect.name == "postgresql":
-        query = sa.select(column).where(column == value).with_for_update()
-        return (await conn.execute(query)).first() is not None
-    result = await conn.execute(table.update().where(column == value).values({key: column}))
-    return bool(result.rowcount)

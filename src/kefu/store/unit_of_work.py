@@ -10,6 +10,7 @@ with no transaction around it is impossible rather than silently run at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.envelope import Event, encode
 from kefu.store import outbox
 from kefu.store.database import Database
+from kefu.store.tickets import TicketsInUnit
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,15 @@ class StoreUnitOfWork:
 
     @property
     def connection(self) -> AsyncConnection:
-        """The transaction's connection, for repositories in ``kefu.store`` only."""
+        """The transaction's connection, for code in ``kefu.store`` only: services use the
+        repositories below (``tests/unit/test_store_boundary.py`` keeps it so)."""
         return self._conn
+
+    # -- the repositories bound to this transaction (made on first use) -------------------
+
+    @functools.cached_property
+    def tickets(self) -> TicketsInUnit:
+        return TicketsInUnit(self._conn)
 
     async def emit(self, events: Sequence[Event], now: datetime) -> None:
         if not events:

@@ -12,7 +12,6 @@ from kefu.domain.roles import Role
 from kefu.domain.tickets import Channel, Priority, TicketDraft, TicketPatch
 from kefu.errors import Conflict, NotFound
 from kefu.events.effects import TicketChange, TicketSpec
-from kefu.store.assignees import rule_assignee
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.tickets.service import TicketService, rule_actor
 
@@ -33,7 +32,7 @@ class RuleTickets:
         for index, spec in enumerate(specs):
             key = (spec.assignee_email, spec.role)
             if key not in assignees:
-                assignees[key] = await rule_assignee(uow.connection, spec.assignee_email, spec.role)
+                assignees[key] = await uow.tickets.rule_assignee(spec.assignee_email, spec.role)
             assignee = assignees[key]
             draft = TicketDraft(
                 subject=spec.subject,
@@ -64,7 +63,7 @@ class RuleTickets:
             if change.queue is not None:
                 fields["queue"] = change.queue
             if change.role is not None or change.assignee_email is not None:
-                assignee = await rule_assignee(uow.connection, change.assignee_email, change.role)
+                assignee = await uow.tickets.rule_assignee(change.assignee_email, change.role)
                 if assignee is not None:
                     fields["assignee_id"] = assignee
             if not fields:

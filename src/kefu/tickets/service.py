@@ -1,9 +1,10 @@
 """The ticket service: create, change, comment, and make tickets from chats and offline
 messages, each change with its history row and its event in one transaction.
 
-Events go through the outbox (``kefu.events.outbox.emit``) on the same connection as the
-change: an event exists exactly when its change committed, and the event log delivers
-it afterwards (rules, webhooks, other nodes).
+Events go through the outbox (``uow.emit``) in the same unit of work as the change, whose
+ticket rows it writes through ``uow.tickets`` (``kefu.store.tickets.TicketsInUnit``): an
+event exists exactly when its change committed, and the event log delivers it afterwards
+(rules, webhooks, other nodes). The service never holds a database connection.
 
 Every write method accepts a caller's unit of work (``uow``): the rules processor stores
 a batch of events' effects in one unit and passes it here, so a ticket a rule creates
@@ -189,7 +190,7 @@ class TicketService:
         # (and the frozen SlaState shared by the batch's tickets with the same pair).
         targets: dict[tuple[str | None, Priority], SlaState] = {}
         news = [self._new_ticket(draft, actor, now, targets) for draft in drafts]
-        created = await self._tickets.create_many(uow.connection, news)
+        created = await uow.tickets.create_many(news)
         if self._emits(events.CREATED):
             await uow.emit([events.created(ticket, actor.key, now) for ticket in created], now)
         self._push(uow, lambda live: live.created(created, actor.key))
@@ -260,10 +261,9 @@ class TicketService:
         )
         _check_draft(draft)
         async with self._unit(None) as uow:
-            conn = uow.connection
-            if not await self._tickets.lock_conversation(conn, conversation_id):
+            if not await uow.tickets.lock_conversation(conversation_id):
                 raise NotFound("no such conversation", code="conversation_not_found")
-            existing = await self._tickets.for_conversation(conn, conversation_id)
+            existing = await uow.tickets.for_conversation(conversation_id)
             if existing is not None:
                 return existing, False
             [ticket] = await self._insert(uow, [draft], actor, self._clock.now())
@@ -281,12 +281,11 @@ class TicketService:
         the message records the ticket's id, so the console shows it handled. With
         ``uow`` (a rule's effect) it joins the caller's unit of work."""
         async with self._unit(uow) as tx:
-            conn = tx.connection
-            message = await self._tickets.lock_offline(conn, offline_id)
+            message = await tx.tickets.lock_offline(offline_id)
             if message is None:
                 raise NotFound("no such offline message", code="offline_message_not_found")
             if message.ticket_id is not None:
-                existing = await self._tickets.get(int(message.ticket_id), conn)
+                existing = await tx.tickets.get(int(message.ticket_id))
                 if existing is None:  # the row names a ticket that is gone: a bug, loudly
                     raise Conflict("the linked ticket is missing", code="ticket_missing")
                 return existing, False
@@ -294,7 +293,7 @@ class TicketService:
             draft = offline_draft(message, visitor, priority, self._locale_of(visitor))
             _check_draft(draft)
             [ticket] = await self._insert(tx, [draft], actor, self._clock.now())
-            if not await self._tickets.link_offline(conn, offline_id, ticket.id):
+            if not await tx.tickets.link_offline(offline_id, ticket.id):
                 raise Conflict("the offline message changed meanwhile", code="conflict")
         return ticket, True
 
@@ -316,8 +315,8 @@ class TicketService:
         if patch.assignee_id is not None:
             await self._require_agents({patch.assignee_id})
         async with self._unit(uow) as unit:
-            tx = unit.connection
-            ticket = await self._tickets.lock(tx, ticket_id)
+            tx = unit.tickets
+            ticket = await tx.lock(ticket_id)
             if ticket is None:
                 raise _not_found(ticket_id)
             try:
@@ -330,9 +329,8 @@ class TicketService:
             derived, sla_columns = self._consequences(ticket, changes, now)
             columns: dict[str, Any] = {name: _column(after) for name, (_, after) in changes.items()}
             columns.update(sla_columns)
-            await self._tickets.update(tx, ticket_id, columns, now)
-            await self._tickets.add_history(
-                tx,
+            await tx.update(ticket_id, columns, now)
+            await tx.add_history(
                 [
                     HistoryRow(
                         ticket_id,
@@ -344,7 +342,7 @@ class TicketService:
                     for name, (before, after) in changes.items()
                 ],
             )
-            changed = await self._tickets.get(ticket_id, tx)
+            changed = await tx.get(ticket_id)
             if changed is None:  # cannot happen: the row is locked by this transaction
                 raise _not_found(ticket_id)
             if self._emits(events.UPDATED):
@@ -388,15 +386,14 @@ class TicketService:
         by an agent is the first response the SLA measures."""
         _check_text("body", body, MAX_BODY_CHARS)
         async with self._unit(uow) as unit:
-            tx = unit.connection
-            ticket = await self._tickets.lock(tx, ticket_id)
+            tx = unit.tickets
+            ticket = await tx.lock(ticket_id)
             if ticket is None:
                 raise _not_found(ticket_id)
             if ticket.status is TicketStatus.CLOSED:
                 raise Conflict("a closed ticket takes no comments", code="ticket_closed")
             now = self._clock.now()
-            comment = await self._tickets.add_comment(
-                tx,
+            comment = await tx.add_comment(
                 ticket_id,
                 author=actor.key,
                 author_name=actor.name,
@@ -412,10 +409,8 @@ class TicketService:
             if first_response:
                 columns["first_responded_at"] = now
                 detail["first_response"] = True
-            await self._tickets.update(tx, ticket_id, columns, now)
-            await self._tickets.add_history(
-                tx, [HistoryRow(ticket_id, "comment", actor.key, now, detail)]
-            )
+            await tx.update(ticket_id, columns, now)
+            await tx.add_history([HistoryRow(ticket_id, "comment", actor.key, now, detail)])
             sla = replace(ticket.sla, first_responded_at=now) if first_response else ticket.sla
             after = replace(ticket, sla=sla, updated_at=now)
             if self._on_comment is not None:

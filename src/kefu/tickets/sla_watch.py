@@ -127,9 +127,7 @@ class SlaWatcher:
             won: set[SlaAlarm] = set()
             for kind in (SlaAlarm.WARNING, SlaAlarm.BREACH):
                 mine = [(a.target, a.due_at, a.at) for a in alarms if a.kind is kind]
-                if mine and await self._tickets.stamp_sla(
-                    uow.connection, ticket.id, kind, mine, now
-                ):
+                if mine and await uow.tickets.stamp_sla(ticket.id, kind, mine, now):
                     won.add(kind)
             for alarm in alarms:
                 if alarm.kind in won:
@@ -145,7 +143,7 @@ class SlaWatcher:
                     out.append(events.sla_alarm(ticket, alarm, now))
             if won and self._feed is not None:
                 self._push(uow, self._feed, ticket, won, now)
-        await self._tickets.add_history(uow.connection, history)
+        await uow.tickets.add_history(history)
         await uow.emit(out, now)
 
     @staticmethod
