@@ -29,8 +29,7 @@ from kefu.email.parse import InboundMail, parse
 from kefu.email.reply import new_text
 from kefu.errors import KefuError
 from kefu.ports import Clock
-from kefu.store import email as store
-from kefu.store.email import EmailRepository
+from kefu.store.email import EmailRepository, Thread
 from kefu.store.unit_of_work import Units
 from kefu.tickets.drafting import derived_subject
 from kefu.tickets.service import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Actor, TicketService
@@ -154,10 +153,9 @@ class Inbox:
         async with self._units() as uow:
             now = self._clock.now()
             comment = await self._tickets.comment(ticket_id, body, actor, uow=uow)
-            conn = uow.connection
-            if not await store.record_inbound(conn, ticket_id, message_id, comment.id, now):
+            if not await uow.mail.record_inbound(ticket_id, message_id, comment.id, now):
                 raise _Duplicate
-            await store.attach(conn, ticket_id, comment.id, files)
+            await uow.mail.attach(ticket_id, comment.id, files)
             if reopen:
                 patch = TicketPatch(frozenset({"status"}), status=TicketStatus.OPEN)
                 await self._tickets.update(ticket_id, patch, actor, uow=uow)
@@ -175,11 +173,11 @@ class Inbox:
         async with self._units() as uow:
             now = self._clock.now()
             ticket = await self._tickets.create(draft, actor, uow)
-            if not await store.record_inbound(uow.connection, ticket.id, message_id, None, now):
+            if not await uow.mail.record_inbound(ticket.id, message_id, None, now):
                 raise _Duplicate
-            thread = store.Thread(
+            thread = Thread(
                 ticket.id, mail.sender.address, mail.sender.name, self._locale, self._team
             )
-            await store.start_thread(uow.connection, thread, now)
-            await store.attach(uow.connection, ticket.id, None, files)
+            await uow.mail.start_thread(thread, now)
+            await uow.mail.attach(ticket.id, None, files)
         return ticket.id

@@ -1,9 +1,9 @@
 """Public comments on a ticket with a requester's address become queued mails.
 
-``MailComments`` is the ticket service's comment hook: it runs inside the transaction
-that stores the comment, so the mail row (``kefu.store.email``) exists exactly when the
-comment does, and the worker is woken after the commit. Nothing is sent here: a slow or
-down SMTP server never holds an agent's request.
+``MailComments`` is the ticket service's comment hook: it runs inside the unit of work
+that stores the comment, so the mail row (written through ``uow.mail``) exists exactly
+when the comment does, and the worker is woken after the commit. Nothing is sent here:
+a slow or down SMTP server never holds an agent's request.
 
 Which tickets are mailed: those with a thread, started by an inbound mail
 (``kefu.email.inbound``) or, at their first public comment, by the offline message they
@@ -22,7 +22,7 @@ from kefu.domain.tickets import Channel, Ticket, TicketComment
 from kefu.email.addresses import InvalidAddress, Mailbox, check_address, check_name
 from kefu.email.compose import Outgoing, compose, new_message_id
 from kefu.ports import Clock
-from kefu.store import email as store
+from kefu.store.email import Thread
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.tickets.service import Actor
 
@@ -46,16 +46,16 @@ class MailComments:
     ) -> None:
         if comment.internal or actor.key == REQUESTER_KEY:
             return
-        conn = uow.connection
+        mail_rows = uow.mail
         now = self._clock.now()
-        found = await store.thread(conn, ticket.id)
+        found = await mail_rows.thread(ticket.id)
         if found is None:
             if ticket.channel is not Channel.OFFLINE:
                 return  # no requester address: nothing to mail, no query more
             found = await self._from_offline(uow, ticket.id)
             if found is None:
                 return
-            await store.start_thread(conn, found, now)
+            await mail_rows.start_thread(found, now)
         message_id = new_message_id(ticket.id, self._sender.domain)
         mail = Outgoing(
             ticket_id=ticket.id,
@@ -67,11 +67,10 @@ class MailComments:
             sender=self._sender,
             recipient=Mailbox(found.address, found.name),
             message_id=message_id,
-            thread=await store.message_ids(conn, ticket.id),
+            thread=await mail_rows.message_ids(ticket.id),
         )
         raw = compose(mail, now).as_bytes(policy=SMTP)
-        await store.enqueue(
-            conn,
+        await mail_rows.enqueue(
             ticket_id=ticket.id,
             comment_id=comment.id,
             message_id=message_id,
@@ -81,8 +80,8 @@ class MailComments:
         )
         uow.after_commit(self._notify)
 
-    async def _from_offline(self, uow: StoreUnitOfWork, ticket_id: int) -> store.Thread | None:
-        requester = await store.offline_requester(uow.connection, ticket_id)
+    async def _from_offline(self, uow: StoreUnitOfWork, ticket_id: int) -> Thread | None:
+        requester = await uow.mail.offline_requester(ticket_id)
         if requester is None:
             return None
         try:
@@ -93,7 +92,7 @@ class MailComments:
             log.info("email: ticket %s: the offline message's address cannot be mailed", ticket_id)
             return None
         site = self._settings.site(requester.site_id)
-        return store.Thread(
+        return Thread(
             ticket_id=ticket_id,
             address=address,
             name=check_name(requester.name),

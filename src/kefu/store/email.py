@@ -70,120 +70,133 @@ class MailRecord:
     sent_at: datetime | None
 
 
-# ---- on the caller's connection (its transaction) ---------------------------------------
+# ---- in the caller's unit of work (its transaction) -------------------------------------
 
 
-async def thread(conn: AsyncConnection, ticket_id: int) -> Thread | None:
-    row = (await conn.execute(threads.select().where(threads.c.ticket_id == ticket_id))).first()
-    if row is None:
-        return None
-    return Thread(row.ticket_id, row.address, row.name, row.locale, row.team)
+class MailInUnit:
+    """Threads, queued and received mails and ticket files, on one unit of work's
+    transaction (``StoreUnitOfWork.mail``): a mail row exists exactly when the comment
+    or ticket it belongs to committed."""
 
+    __slots__ = ("_conn",)
 
-async def start_thread(conn: AsyncConnection, found: Thread, now: datetime) -> None:
-    """Record the ticket's requester; a thread already there is kept as it is."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(
-        insert(threads)
-        .values(
-            ticket_id=found.ticket_id,
-            address=found.address,
-            name=found.name,
-            locale=found.locale,
-            team=found.team,
-            created_at=now,
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def thread(self, ticket_id: int) -> Thread | None:
+        query = threads.select().where(threads.c.ticket_id == ticket_id)
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        return Thread(row.ticket_id, row.address, row.name, row.locale, row.team)
+
+    async def start_thread(self, found: Thread, now: datetime) -> None:
+        """Record the ticket's requester; a thread already there is kept as it is."""
+        dialect = self._conn.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await self._conn.execute(
+            insert(threads)
+            .values(
+                ticket_id=found.ticket_id,
+                address=found.address,
+                name=found.name,
+                locale=found.locale,
+                team=found.team,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[threads.c.ticket_id])
         )
-        .on_conflict_do_nothing(index_elements=[threads.c.ticket_id])
-    )
 
-
-async def offline_requester(conn: AsyncConnection, ticket_id: int) -> OfflineRequester | None:
-    """The address left in the offline message this ticket was made from, if any."""
-    query = (
-        sa.select(offline_messages.c.email, offline_messages.c.name, visitors.c.site_id)
-        .join(visitors, visitors.c.id == offline_messages.c.visitor_id)
-        .where(offline_messages.c.ticket_id == str(ticket_id))
-        .where(offline_messages.c.email.is_not(None))
-        .limit(1)
-    )
-    row = (await conn.execute(query)).first()
-    return OfflineRequester(row.email, row.name, row.site_id) if row else None
-
-
-async def message_ids(conn: AsyncConnection, ticket_id: int) -> list[str]:
-    """The thread's Message-IDs, oldest first: its first and its latest few."""
-    by_id = messages.c.id
-    where = messages.c.ticket_id == ticket_id
-    first = (
-        await conn.execute(sa.select(messages.c.message_id).where(where).order_by(by_id).limit(1))
-    ).scalars()
-    latest = (
-        await conn.execute(
-            sa.select(messages.c.message_id).where(where).order_by(by_id.desc()).limit(10)
+    async def offline_requester(self, ticket_id: int) -> OfflineRequester | None:
+        """The address left in the offline message this ticket was made from, if any."""
+        query = (
+            sa.select(offline_messages.c.email, offline_messages.c.name, visitors.c.site_id)
+            .join(visitors, visitors.c.id == offline_messages.c.visitor_id)
+            .where(offline_messages.c.ticket_id == str(ticket_id))
+            .where(offline_messages.c.email.is_not(None))
+            .limit(1)
         )
-    ).scalars()
-    ordered = [*first, *reversed(list(latest))]
-    return list(dict.fromkeys(ordered))
+        row = (await self._conn.execute(query)).first()
+        return OfflineRequester(row.email, row.name, row.site_id) if row else None
 
+    async def message_ids(self, ticket_id: int) -> list[str]:
+        """The thread's Message-IDs, oldest first: its first and its latest few."""
+        by_id = messages.c.id
+        where = messages.c.ticket_id == ticket_id
+        first = (
+            await self._conn.execute(
+                sa.select(messages.c.message_id).where(where).order_by(by_id).limit(1)
+            )
+        ).scalars()
+        latest = (
+            await self._conn.execute(
+                sa.select(messages.c.message_id).where(where).order_by(by_id.desc()).limit(10)
+            )
+        ).scalars()
+        ordered = [*first, *reversed(list(latest))]
+        return list(dict.fromkeys(ordered))
 
-async def enqueue(
-    conn: AsyncConnection,
-    *,
-    ticket_id: int,
-    comment_id: int,
-    message_id: str,
-    recipient: str,
-    raw: bytes,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        messages.insert().values(
-            ticket_id=ticket_id,
-            message_id=message_id,
-            direction="out",
-            comment_id=comment_id,
-            status=PENDING,
-            recipient=recipient,
-            raw=raw,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+    async def enqueue(
+        self,
+        *,
+        ticket_id: int,
+        comment_id: int,
+        message_id: str,
+        recipient: str,
+        raw: bytes,
+        now: datetime,
+    ) -> None:
+        await self._conn.execute(
+            messages.insert().values(
+                ticket_id=ticket_id,
+                message_id=message_id,
+                direction="out",
+                comment_id=comment_id,
+                status=PENDING,
+                recipient=recipient,
+                raw=raw,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
         )
-    )
 
-
-async def record_inbound(
-    conn: AsyncConnection, ticket_id: int, message_id: str, comment_id: int | None, now: datetime
-) -> bool:
-    """Remember a mail taken in; False (and nothing written) if it was taken before."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = await conn.execute(
-        insert(messages)
-        .values(
-            ticket_id=ticket_id,
-            message_id=message_id,
-            direction="in",
-            comment_id=comment_id,
-            status=RECEIVED,
-            attempts=0,
-            created_at=now,
+    async def record_inbound(
+        self,
+        ticket_id: int,
+        message_id: str,
+        comment_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Remember a mail taken in; False (and nothing written) if it was taken before."""
+        dialect = self._conn.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        result = await self._conn.execute(
+            insert(messages)
+            .values(
+                ticket_id=ticket_id,
+                message_id=message_id,
+                direction="in",
+                comment_id=comment_id,
+                status=RECEIVED,
+                attempts=0,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[messages.c.message_id])
         )
-        .on_conflict_do_nothing(index_elements=[messages.c.message_id])
-    )
-    return result.rowcount == 1
+        return result.rowcount == 1
 
-
-async def attach(
-    conn: AsyncConnection, ticket_id: int, comment_id: int | None, attachment_ids: Sequence[str]
-) -> None:
-    if attachment_ids:
-        await conn.execute(
-            ticket_attachments.insert(),
-            [
-                {"attachment_id": a, "ticket_id": ticket_id, "comment_id": comment_id}
-                for a in attachment_ids
-            ],
-        )
+    async def attach(
+        self, ticket_id: int, comment_id: int | None, attachment_ids: Sequence[str]
+    ) -> None:
+        if attachment_ids:
+            await self._conn.execute(
+                ticket_attachments.insert(),
+                [
+                    {"attachment_id": a, "ticket_id": ticket_id, "comment_id": comment_id}
+                    for a in attachment_ids
+                ],
+            )
 
 
 # ---- on their own connections ------------------------------------------------------------
@@ -214,16 +227,16 @@ class EmailRepository:
 
     async def thread(self, ticket_id: int) -> Thread | None:
         async with self._db.connect() as conn:
-            return await thread(conn, ticket_id)
+            return await MailInUnit(conn).thread(ticket_id)
 
     async def requester(self, ticket_id: int) -> str | None:
         """The address the ticket is answered at: its thread's, else (no mail sent
         yet) the one its offline message left."""
         async with self._db.connect() as conn:
-            found = await thread(conn, ticket_id)
+            found = await MailInUnit(conn).thread(ticket_id)
             if found is not None:
                 return found.address
-            offline = await offline_requester(conn, ticket_id)
+            offline = await MailInUnit(conn).offline_requester(ticket_id)
         return offline.email.lower() if offline is not None else None
 
     async def next_due(self) -> datetime | None:

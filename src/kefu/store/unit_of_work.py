@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.envelope import Event, encode
 from kefu.store import outbox
 from kefu.store.database import Database
+from kefu.store.email import MailInUnit
 from kefu.store.tickets import TicketsInUnit
+from kefu.store.webhooks import WebhooksInUnit
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,14 @@ class StoreUnitOfWork:
     @functools.cached_property
     def tickets(self) -> TicketsInUnit:
         return TicketsInUnit(self._conn)
+
+    @functools.cached_property
+    def mail(self) -> MailInUnit:
+        return MailInUnit(self._conn)
+
+    @functools.cached_property
+    def webhooks(self) -> WebhooksInUnit:
+        return WebhooksInUnit(self._conn)
 
     async def emit(self, events: Sequence[Event], now: datetime) -> None:
         if not events:

@@ -66,10 +66,20 @@ def delivery_insert(dialect: str, endpoint: str, event: Event, now: datetime) ->
     )
 
 
-async def enqueue(conn: AsyncConnection, endpoint: str, event: Event, now: datetime) -> bool:
-    """Insert on the caller's connection (its transaction); False if already there."""
-    result = await conn.execute(delivery_insert(conn.dialect.name, endpoint, event, now))
-    return result.rowcount == 1
+class WebhooksInUnit:
+    """Deliveries queued in one unit of work (``StoreUnitOfWork.webhooks``): a delivery
+    exists exactly when the rule's effect that queued it committed."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def enqueue(self, endpoint: str, event: Event, now: datetime) -> bool:
+        """Queue ``event`` for ``endpoint``; False if it was queued there already."""
+        statement = delivery_insert(self._conn.dialect.name, endpoint, event, now)
+        result = await self._conn.execute(statement)
+        return result.rowcount == 1
 
 
 class WebhookRepository:

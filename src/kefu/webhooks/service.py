@@ -18,7 +18,6 @@ from kefu.domain.envelope import Event
 from kefu.domain.webhooks import Delivery, DeliveryStatus, EndpointState, full_jitter
 from kefu.errors import ConfigError, Conflict, NotFound
 from kefu.ports import Clock
-from kefu.store import webhooks as store
 from kefu.store.settings import SettingsRepository
 from kefu.store.unit_of_work import StoreUnitOfWork
 from kefu.store.webhooks import WebhookRepository
@@ -155,7 +154,7 @@ class WebhookService:
         An event already queued for that endpoint is left as it is: it is delivered once.
         """
         self.check(endpoint)
-        await store.enqueue(uow.connection, endpoint, event, now)
+        await uow.webhooks.enqueue(endpoint, event, now)
         uow.after_commit(self.notify)
 
     def notify(self) -> None:
