@@ -9,9 +9,7 @@ tests/integration/test_demo.py, unchanged.)"""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.cli import KEFU, assert_one_line_error, clean_env, kefu_cli
+from tests.support.cli import assert_one_line_error, clean_env, kefu_cli, kefu_demo
 from tests.support.layout import SIZES
 from tests.support.widget import screenshot
 
@@ -29,34 +27,8 @@ from tests.support.widget import screenshot
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     """The running demo: its printed kefu URL, shop URL and whole output."""
-    env = {**os.environ, "KEFU_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        str(KEFU),
-        "demo",
-        "--port",
-        "0",
-        "--locale",
-        "zh-CN",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    output = ""
-    try:
-        async with asyncio.timeout(90):
-            while "Ctrl+C" not in output:
-                line = await process.stdout.readline()
-                assert line, f"demo exited early:\n{output}"
-                output += line.decode()
-        kefu = re.search(r"(http://127\.0\.0\.1:\d+)/docs", output)
-        shop = re.search(r"Shop page: (http://127\.0\.0\.1:\d+)/", output)
-        assert kefu is not None and shop is not None, output
-        yield {"kefu": kefu.group(1), "shop": shop.group(1), "output": output}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 30)
-    assert code == 0
+    async with kefu_demo(tmp_path, "--locale", "zh-CN") as running:
+        yield running
 
 
 async def login(http: aiohttp.ClientSession, kefu: str, email: str, password: str) -> str:

@@ -3,76 +3,54 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 
-KEFU = str(Path(sys.executable).parent / "kefu")
+from tests.support.cli import kefu_demo
 
 
 async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
-    env = {**os.environ, "KEFU_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        KEFU,
-        "demo",
-        "--port",
-        "0",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    output = ""
-    try:
-        async with asyncio.timeout(60):
-            while "Ctrl+C" not in output:
-                line = await process.stdout.readline()
-                assert line, f"demo exited early:\n{output}"
-                output += line.decode()
-        url = re.search(r"(http://127\.0\.0\.1:\d+)/docs", output)
-        assert url is not None, output
+    async with kefu_demo(tmp_path) as demo:
+        kefu, shop_url, output = demo["kefu"], demo["shop"], demo["output"]
         assert "agent@kefu.demo" in output and "kefu-agent" in output
         async with aiohttp.ClientSession() as http:
             async with http.post(
-                url.group(1) + "/api/v1/auth/login",
+                kefu + "/api/v1/auth/login",
                 json={"email": "agent@kefu.demo", "password": "kefu-agent"},
             ) as resp:
                 assert resp.status == 200
                 token = (await resp.json())["token"]
             async with http.get(
-                url.group(1) + "/api/v1/canned-replies",
+                kefu + "/api/v1/canned-replies",
                 headers={"Authorization": f"Bearer {token}"},
             ) as resp:
                 assert {c["shortcut"] for c in await resp.json()} >= {"hello", "refund"}
             # The sample shop runs on another port (another origin), with the widget on it.
-            shop = re.search(r"Shop page: (http://127\.0\.0\.1:\d+)/", output)
-            assert shop is not None and shop.group(1) != url.group(1), output
-            assert f"{url.group(1)}/console" in output
-            async with http.get(shop.group(1) + "/") as resp:
+            assert shop_url != kefu, output
+            assert f"{kefu}/console" in output
+            async with http.get(shop_url + "/") as resp:
                 page = await resp.text()
                 assert resp.status == 200
-                assert f'src="{url.group(1)}/widget.js" data-kefu-site="demo-shop"' in page
-            async with http.get(url.group(1) + "/widget.js") as resp:
+                assert f'src="{kefu}/widget.js" data-kefu-site="demo-shop"' in page
+            async with http.get(kefu + "/widget.js") as resp:
                 assert resp.status == 200 and "attachShadow" in await resp.text()
             # kefu answers CORS for the shop's origin: the demo registered it as a site.
             async with http.post(
-                url.group(1) + "/api/v1/visitors",
+                kefu + "/api/v1/visitors",
                 json={"site": "demo-shop"},
-                headers={"Origin": shop.group(1)},
+                headers={"Origin": shop_url},
             ) as resp:
                 assert resp.status == 201
-                assert resp.headers["Access-Control-Allow-Origin"] == shop.group(1)
+                assert resp.headers["Access-Control-Allow-Origin"] == shop_url
             # The customer 360 answers from the simulated CRM, orders DB and call center. A
             # first 360 on a cold, busy host may pass its deadline ("timeout"); the fetches
             # run on and fill the cache, so asking again is what an agent's reload does.
             statuses: dict[str, str] = {}
             for _ in range(30):
                 async with http.get(
-                    url.group(1) + "/api/v1/customers/C1001/360",
+                    kefu + "/api/v1/customers/C1001/360",
                     headers={"Authorization": f"Bearer {token}"},
                 ) as resp:
                     assert resp.status == 200
@@ -87,7 +65,7 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
             curl = re.search(r"Bearer (kefu_[A-Za-z0-9_\-]+)", output)
             assert curl is not None, output
             async with http.post(
-                url.group(1) + "/api/v1/events",
+                kefu + "/api/v1/events",
                 headers={"Authorization": f"Bearer {curl[1]}"},
                 json={
                     "type": "customer.complaint",
@@ -97,13 +75,13 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
             ) as resp:
                 assert resp.status == 202
             async with http.post(
-                url.group(1) + "/api/v1/auth/login",
+                kefu + "/api/v1/auth/login",
                 json={"email": "supervisor@kefu.demo", "password": "kefu-super"},
             ) as resp:
                 boss = await resp.json()
             for _ in range(100):
                 async with http.get(
-                    url.group(1) + "/api/v1/tickets?customer_key=C1001",
+                    kefu + "/api/v1/tickets?customer_key=C1001",
                     headers={"Authorization": f"Bearer {boss['token']}"},
                 ) as resp:
                     items = (await resp.json())["items"]
@@ -114,17 +92,13 @@ async def test_demo_serves_and_its_printed_logins_work(tmp_path: Path) -> None:
                 ("Complaint: parcel lost", "high", boss["agent"]["id"])
             ]
             # /account is a signed-in customer: the widget tag carries the signed key.
-            async with http.get(shop.group(1) + "/account") as resp:
+            async with http.get(shop_url + "/account") as resp:
                 page = await resp.text()
             signature = re.search(r'data-kefu-signature="([0-9a-f]{64})"', page)
             assert 'data-kefu-external-id="C1001"' in page and signature is not None
             async with http.post(
-                url.group(1) + "/api/v1/visitors",
+                kefu + "/api/v1/visitors",
                 json={"site": "demo-shop", "external_id": "C1001", "signature": signature[1]},
-                headers={"Origin": shop.group(1)},
+                headers={"Origin": shop_url},
             ) as resp:
                 assert resp.status == 201
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 30)
-    assert code == 0

@@ -83,3 +83,31 @@ async def kefu_serve(env: dict[str, str]) -> AsyncIterator[tuple[str, list[str]]
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def kefu_demo(data_dir: Path, *flags: str) -> AsyncIterator[dict[str, str]]:
+    """``kefu demo --port 0 *flags`` as ``make demo`` runs it, until the block ends; yields
+    the kefu URL and shop URL it printed and its whole output. It must exit 0 on SIGTERM."""
+    env = {**os.environ, "KEFU_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    process = await asyncio.create_subprocess_exec(
+        str(KEFU), "demo", "--port", "0", *flags, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    output = ""
+    try:
+        async with asyncio.timeout(90):  # a hang guard, not a timing assertion
+            while "Ctrl+C" not in output:
+                line = await process.stdout.readline()
+                assert line, f"demo exited early:\n{output}"
+                output += line.decode()
+        kefu = re.search(r"(http://127\.0\.0\.1:\d+)/docs", output)
+        shop = re.search(r"Shop page: (http://127\.0\.0\.1:\d+)/", output)
+        assert kefu is not None and shop is not None, output
+        yield {"kefu": kefu.group(1), "shop": shop.group(1), "output": output}
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
