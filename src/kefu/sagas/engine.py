@@ -188,8 +188,7 @@ class SagaEngine:
         draft, now, here = self._draft(
             name, given, customer_key, idempotency_key, created_by, reserve=False
         )
-        saga_id, created = await self._repo.create(
-            uow.connection,
+        saga_id, created = await uow.sagas.create(
             draft,
             now,
             owner=self.node_id if here else None,
@@ -258,7 +257,7 @@ class SagaEngine:
     async def _resume(self, saga_id: str, *, compensating: bool) -> SagaRecord:
         now = self._clock.now()
         async with self._gate, self._units() as uow:
-            record = await self._repo.lock(uow.connection, saga_id)
+            record = await uow.sagas.lock(saga_id)
             if record is None:
                 raise NotFound(f"no saga {saga_id[:40]!r}", code="unknown_saga")
             definition = self.definitions.get(record.name)
@@ -284,10 +283,8 @@ class SagaEngine:
                     code="saga_state_conflict",
                 ) from None
             until = now + self._lease
-            await self._repo.take(uow.connection, saga_id, self.node_id, until)
-            await self._repo.save(
-                uow.connection, saga_id, record.state, after, now, owner=self.node_id
-            )
+            await uow.sagas.take(saga_id, self.node_id, until)
+            await uow.sagas.save(saga_id, record.state, after, now, owner=self.node_id)
             self._held.add(saga_id)
             changed = replace(
                 record, state=after, updated_at=now, lease_owner=self.node_id, lease_until=until

@@ -24,7 +24,7 @@ from kefu.errors import Conflict, KefuError, NotFound
 from kefu.ports import Clock
 from kefu.sagas.actions.base import ActionFailed
 from kefu.store.database import Database
-from kefu.store.processed_events import record, was_processed
+from kefu.store.processed_events import was_processed
 from kefu.store.sagas import SagaRepository
 from kefu.store.unit_of_work import Units
 from kefu.tickets.service import Actor, TicketService
@@ -149,7 +149,7 @@ class NodeKefuActions:
             return first
         try:
             async with self._units() as uow:
-                await record(uow.connection, CONSUMER, [key], self._clock.now())
+                await uow.processed.record(CONSUMER, [key], self._clock.now())
                 result: Mapping[str, Any] = await apply(uow)
         except (NotFound, Conflict) as exc:
             raise ActionFailed(exc.message, retryable=False) from None

@@ -62,6 +62,19 @@ async def forget_before(db: Database, cutoff: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+class ProcessedInUnit:
+    """``record`` in one unit of work (``StoreUnitOfWork.processed``): the ids are marked
+    processed exactly when the effects stored in that unit commit."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(self, consumer: str, ids: Sequence[str], now: datetime) -> None:
+        await record(self._conn, consumer, ids, now)
+
+
 class ProcessedEvents:
     """The table as the events processor and the pruner use it, outside any unit of work
     (inside one, ``record`` writes on the unit's connection)."""

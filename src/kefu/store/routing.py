@@ -59,12 +59,26 @@ class CustomerRoutingRepository:
     async def set_queue(
         self, conn: AsyncConnection, customer_key: str, queue: str, reason: str, now: datetime
     ) -> None:
-        """Upsert on the caller's transaction (a rule's effect is atomic with its event)."""
+        """``RoutingInUnit.set_queue`` on a transaction the caller holds."""
+        await RoutingInUnit(conn).set_queue(customer_key, queue, reason, now)
+
+
+class RoutingInUnit:
+    """A rule's routing decision in its unit of work (``StoreUnitOfWork.routing``): atomic
+    with the event that made it."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def set_queue(self, customer_key: str, queue: str, reason: str, now: datetime) -> None:
+        """Upsert the customer's queue."""
         values = {"customer_key": customer_key, "queue": queue, "reason": reason, "updated_at": now}
-        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(customer_routing).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=[customer_routing.c.customer_key],
             set_={"queue": queue, "reason": reason, "updated_at": now},
         )
-        await conn.execute(statement)
+        await self._conn.execute(statement)

@@ -23,6 +23,7 @@ from kefu.domain.envelope import Event, encode
 from kefu.domain.saga import ACTIVE, SagaState
 from kefu.store.customer_of import CONVERSATION_CUSTOMER, WITH_VISITOR
 from kefu.store.database import Database
+from kefu.store.locks import lock_row
 from kefu.store.saga_rows import (
     SAVE,
     SAVE_ENDED,
@@ -51,7 +52,7 @@ from kefu.store.tables import (
     tickets,
 )
 
-__all__ = ["LostLease", "NewSaga", "SagaFilter", "SagaRecord", "SagaRepository"]
+__all__ = ["LostLease", "NewSaga", "SagaFilter", "SagaRecord", "SagaRepository", "SagasInUnit"]
 
 
 class LostLease(Exception):
@@ -77,15 +78,8 @@ class SagaRepository:
         owner: str | None,
         lease_until: datetime | None,
     ) -> tuple[str, bool]:
-        """Insert the saga and its pending steps; ``(id, True)``. When a saga with the same
-        idempotency key exists, nothing is written: ``(its id, False)``."""
-        insert, existing, steps = create_statements(
-            conn.dialect.name, saga, now, owner, lease_until
-        )
-        if not (await conn.execute(insert)).rowcount:
-            return existing_id((await conn.execute(existing)).scalar_one_or_none()), False
-        await conn.execute(saga_steps.insert(), steps)
-        return saga.id, True
+        """``SagasInUnit.create`` on a transaction the caller holds."""
+        return await SagasInUnit(conn).create(saga, now, owner=owner, lease_until=lease_until)
 
     async def create_alone(
         self, saga: NewSaga, now: datetime, *, owner: str | None, lease_until: datetime | None
@@ -162,19 +156,8 @@ class SagaRepository:
     # -- changes -----------------------------------------------------------------------------
 
     async def lock(self, conn: AsyncConnection, saga_id: str) -> SagaRecord | None:
-        """Write-lock the saga for this transaction and read it (SQLite: a write first, see
-        kefu.store.tickets)."""
-        if conn.dialect.name == "postgresql":
-            query = sa.select(sagas.c.id).where(sagas.c.id == saga_id).with_for_update()
-            if (await conn.execute(query)).first() is None:
-                return None
-        else:
-            touched = await conn.execute(
-                sagas.update().where(sagas.c.id == saga_id).values(id=sagas.c.id)
-            )
-            if not touched.rowcount:
-                return None
-        return await read_saga(conn, saga_id)
+        """``SagasInUnit.lock`` on a transaction the caller holds."""
+        return await SagasInUnit(conn).lock(saga_id)
 
     async def save(
         self,
@@ -187,15 +170,9 @@ class SagaRepository:
         owner: str | None,
         lease_until: datetime | None = None,
     ) -> bool:
-        """Record ``after`` (steps that differ from ``before`` only). Fenced: unless
-        ``owner`` holds the lease (None: nobody does), nothing changes and it is False.
-        An ended or failed saga lets its lease go; ``lease_until`` renews it."""
-        saga, steps = save_statements(saga_id, before, after, now, owner, lease_until)
-        if not (await conn.execute(saga)).rowcount:
-            return False
-        for statement in steps:
-            await conn.execute(statement)
-        return True
+        """``SagasInUnit.save`` on a transaction the caller holds."""
+        unit = SagasInUnit(conn)
+        return await unit.save(saga_id, before, after, now, owner=owner, lease_until=lease_until)
 
     async def save_alone(
         self,
@@ -240,10 +217,8 @@ class SagaRepository:
             return True
 
     async def take(self, conn: AsyncConnection, saga_id: str, owner: str, until: datetime) -> None:
-        """Hold the lease of a saga this transaction has locked (a human's retry)."""
-        await conn.execute(
-            sagas.update().where(sagas.c.id == saga_id).values(lease_owner=owner, lease_until=until)
-        )
+        """``SagasInUnit.take`` on a transaction the caller holds."""
+        await SagasInUnit(conn).take(saga_id, owner, until)
 
     async def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
         """Take up to ``limit`` active sagas nobody holds (lease ran out or never taken)."""
@@ -304,3 +279,64 @@ class SagaRepository:
                     .where(sagas.c.lease_owner == owner)
                     .values(lease_owner=None, lease_until=None)
                 )
+
+
+class SagasInUnit:
+    """The saga log's writes in one unit of work (``StoreUnitOfWork.sagas``): a saga a
+    caller's unit records, or a human's retry, commits with the rest of that unit."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def create(
+        self,
+        saga: NewSaga,
+        now: datetime,
+        *,
+        owner: str | None,
+        lease_until: datetime | None,
+    ) -> tuple[str, bool]:
+        """Insert the saga and its pending steps; ``(id, True)``. When a saga with the same
+        idempotency key exists, nothing is written: ``(its id, False)``."""
+        insert, existing, steps = create_statements(
+            self._conn.dialect.name, saga, now, owner, lease_until
+        )
+        if not (await self._conn.execute(insert)).rowcount:
+            return existing_id((await self._conn.execute(existing)).scalar_one_or_none()), False
+        await self._conn.execute(saga_steps.insert(), steps)
+        return saga.id, True
+
+    async def lock(self, saga_id: str) -> SagaRecord | None:
+        """Write-lock the saga for this transaction and read it (``kefu.store.locks``:
+        on SQLite a write first); None if it is unknown."""
+        if not await lock_row(self._conn, sagas, "id", saga_id):
+            return None
+        return await read_saga(self._conn, saga_id)
+
+    async def save(
+        self,
+        saga_id: str,
+        before: SagaState,
+        after: SagaState,
+        now: datetime,
+        *,
+        owner: str | None,
+        lease_until: datetime | None = None,
+    ) -> bool:
+        """Record ``after`` (steps that differ from ``before`` only). Fenced: unless
+        ``owner`` holds the lease (None: nobody does), nothing changes and it is False.
+        An ended or failed saga lets its lease go; ``lease_until`` renews it."""
+        saga, steps = save_statements(saga_id, before, after, now, owner, lease_until)
+        if not (await self._conn.execute(saga)).rowcount:
+            return False
+        for statement in steps:
+            await self._conn.execute(statement)
+        return True
+
+    async def take(self, saga_id: str, owner: str, until: datetime) -> None:
+        """Hold the lease of a saga this transaction has locked (a human's retry)."""
+        await self._conn.execute(
+            sagas.update().where(sagas.c.id == saga_id).values(lease_owner=owner, lease_until=until)
+        )

@@ -21,6 +21,9 @@ from kefu.domain.envelope import Event, encode
 from kefu.store import outbox
 from kefu.store.database import Database
 from kefu.store.email import MailInUnit
+from kefu.store.processed_events import ProcessedInUnit
+from kefu.store.routing import RoutingInUnit
+from kefu.store.sagas import SagasInUnit
 from kefu.store.tickets import TicketsInUnit
 from kefu.store.webhooks import WebhooksInUnit
 
@@ -62,6 +65,18 @@ class StoreUnitOfWork:
     @functools.cached_property
     def mail(self) -> MailInUnit:
         return MailInUnit(self._conn)
+
+    @functools.cached_property
+    def sagas(self) -> SagasInUnit:
+        return SagasInUnit(self._conn)
+
+    @functools.cached_property
+    def processed(self) -> ProcessedInUnit:
+        return ProcessedInUnit(self._conn)
+
+    @functools.cached_property
+    def routing(self) -> RoutingInUnit:
+        return RoutingInUnit(self._conn)
 
     @functools.cached_property
     def webhooks(self) -> WebhooksInUnit:
