@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
@@ -25,34 +24,13 @@ from kefu.domain.roles import Role
 from tests.support import console_360
 from tests.support.browser import Opener, agent, shot, sign_in
 from tests.support.console_360 import PANEL, badge, expect_li_wei, visitor
-from tests.support.console_tickets import TICKETS, open_tickets, row
+from tests.support.console_tickets import COMPLAINT_RULE, TICKETS, open_tickets, row
 from tests.support.kefu import Kefu
 from tests.support.layout import SIZES, boxes, off_screen, overlapping
 from tests.support.ports import free_port
 
 systems = console_360.systems
 callcenter_behaviour = console_360.callcenter_behaviour
-
-COMPLAINT_RULE: dict[str, Any] = {
-    "name": "complaint-escalation",
-    "on": "customer.complaint",
-    "do": [
-        {
-            "create_ticket": {
-                "subject": "Complaint: {data.summary}",
-                "body": "{data.detail}",
-                "priority": "high",
-                "role": "supervisor",
-            }
-        },
-        {
-            "notify": {
-                "role": "supervisor",
-                "message": "Complaint from {customer.name} ({customer_key}): {data.summary}",
-            }
-        },
-    ],
-}
 
 
 @pytest.fixture

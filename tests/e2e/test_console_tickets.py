@@ -26,33 +26,12 @@ from kefu.config import Settings
 from kefu.domain.roles import Role
 from tests.support import console_360
 from tests.support.browser import ARTIFACTS, Opener, sign_in
-from tests.support.console_tickets import TICKETS, open_tickets, row
+from tests.support.console_tickets import COMPLAINT_RULE, TICKETS, open_tickets, row
 from tests.support.kefu import Kefu
 
 # The 360 tests' simulated department systems (tests/support/console_360.py).
 systems = console_360.systems
 callcenter_behaviour = console_360.callcenter_behaviour
-
-COMPLAINT_RULE: dict[str, Any] = {
-    "name": "complaint-escalation",
-    "on": "customer.complaint",
-    "do": [
-        {
-            "create_ticket": {
-                "subject": "Complaint: {data.summary}",
-                "body": "{data.detail}",
-                "priority": "high",
-                "role": "supervisor",
-            }
-        },
-        {
-            "notify": {
-                "role": "supervisor",
-                "message": "Complaint from {customer.name} ({customer_key}): {data.summary}",
-            }
-        },
-    ],
-}
 
 
 @pytest.fixture

@@ -27,3 +27,27 @@ def row(page: Page, ticket_id: str) -> Any:
 async def open_tickets(page: Page) -> None:
     await page.get_by_role("button", name="Tickets", exact=True).click()
     await expect(page.locator("#page-tickets")).to_be_visible()
+
+
+# The complaint rule the console tests run: a high-priority ticket for a supervisor and a
+# notification (the toast and the bell).
+COMPLAINT_RULE: dict[str, Any] = {
+    "name": "complaint-escalation",
+    "on": "customer.complaint",
+    "do": [
+        {
+            "create_ticket": {
+                "subject": "Complaint: {data.summary}",
+                "body": "{data.detail}",
+                "priority": "high",
+                "role": "supervisor",
+            }
+        },
+        {
+            "notify": {
+                "role": "supervisor",
+                "message": "Complaint from {customer.name} ({customer_key}): {data.summary}",
+            }
+        },
+    ],
+}
