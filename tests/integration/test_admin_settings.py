@@ -100,7 +100,7 @@ async def test_site_settings_are_saved_served_to_the_widget_and_sign_the_bot(
     # and the list's preview is the visitor's words, not the bot's.
     ann = await kefu.add_agent("Ann")
     ann_ws = await kefu.ws(ann["token"])
-    visitor = await kefu.visitor(site="shop", locale="zh-CN")
+    visitor = await kefu.visitor(site="shop", locale="zh-CN", email="li@example.com")
     ws = await kefu.ws(visitor["token"])
     sent = await ws.send_message("我的订单在哪里")
     bot = await ws.expect("message.new", timeout=5)
@@ -132,7 +132,7 @@ async def test_a_sites_office_hours_close_its_widget_and_send_the_offline_text(
         assert (await resp.json())["open"] is True  # another site keeps its own hours
 
     await kefu.add_agent("Ann")  # online or not, the site is closed
-    visitor = await kefu.visitor(site="shop", locale="en-GB")
+    visitor = await kefu.visitor(site="shop", locale="en-GB", email="vera@example.com")
     ws = await kefu.ws(visitor["token"])
     await ws.send_message("anyone there?")
     bodies = []

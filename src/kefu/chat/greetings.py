@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kefu.chat.assigner import Assigner
+from kefu.chat.prechat import missing, refusal
 from kefu.chat.sites import Resolved, Sites
 from kefu.config import ChatSettings
 from kefu.domain.autoreply import AutoReplyRule, match_auto_reply
@@ -23,6 +24,10 @@ from kefu.store.repositories import Repositories
 from kefu.texts import say
 
 BOT = Sender(SenderKind.BOT, None, "kefu")
+# How old a node's copy of a site's pre-chat form may be when a visitor session is
+# created (Sites.prechat): an admin's stricter form reaches other nodes' session creation
+# within a second, and their conversation starts (a fresh read) at once.
+PRECHAT_COPY_SECONDS = 1.0
 
 
 class Greetings:
@@ -84,6 +89,38 @@ class Greetings:
         if site is None or site.hours is None:
             return self.opens_at()
         return next_opening(site.hours, self._clock.now())
+
+    async def admit_session(self, site_id: str | None, name: str | None, email: str | None) -> None:
+        """Refuse (``prechat_required``, 422) a visitor session without what the site's
+        pre-chat form requires. A refusal is confirmed with a fresh read: a copy of the
+        form a second old never refuses a visitor an admin no longer asks for anything."""
+        if self.sites is None:
+            return
+        form = await self.sites.prechat(site_id, max_age=PRECHAT_COPY_SECONDS)
+        if missing(form.required(), name, email):
+            lacking = missing((await self.sites.prechat(site_id)).required(), name, email)
+            if lacking:
+                raise refusal(lacking)
+
+    async def admit_conversation(self, visitor_id: str) -> None:
+        """Refuse a visitor's message that would open a new conversation when the visitor
+        lacks what its site's pre-chat form requires now (a session made before the admin
+        required it, or by a client that skipped the check); its open conversation, if
+        the store holds one, goes on. Called before anything is stored."""
+        if self.sites is None:
+            return
+        visitor = await self._repos.visitors.get(visitor_id)
+        if visitor is None:
+            return
+        form = await self.sites.prechat(visitor.site_id)
+        lacking = missing(form.required(), visitor.name, visitor.email)
+        if not lacking:
+            return
+        going = await self._repos.conversations.search(
+            status="open", assignee_id=None, visitor_id=visitor_id, limit=1
+        )
+        if not going:
+            raise refusal(lacking)
 
     def default_texts(self, locale: str | None) -> dict[str, str]:
         """Welcome and offline texts where no site sets its own: the admin's or config's

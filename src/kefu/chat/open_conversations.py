@@ -61,6 +61,11 @@ class OpenConversations:
         self._visitor_locks.pop(visitor_id, None)
         return conversation, opened
 
+    def has_open(self, visitor_id: str) -> bool:
+        """Does this node hold the visitor's open conversation (no query)?"""
+        known = self._open_by_visitor.get(visitor_id)
+        return known is not None and known in self._open
+
     async def accessible(self, principal: Principal, conversation_id: str) -> Conversation:
         """The conversation if ``principal`` may see it; NotFound/Forbidden otherwise."""
         conversation = await self.load(conversation_id)

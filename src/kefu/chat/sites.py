@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, time
+from time import monotonic
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -26,6 +30,7 @@ from pydantic import (
 )
 
 from kefu.config import SiteSettings
+from kefu.domain.office_hours import DatedHours
 from kefu.domain.sla import BusinessHours
 from kefu.store.settings import SettingsRepository
 from kefu.texts import say
@@ -40,19 +45,71 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# A dated exception is about this year or the next few: a bound keeps a typo's year 9999
+# (or 0001) out, and the lists bounded keep the stored row small.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+MAX_EXCEPTIONS = 366
+
+
 def _workweek() -> list[Weekday]:
     return ["mon", "tue", "wed", "thu", "fri"]
 
 
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` (or a date): pydantic alone would also take a timestamp or a
+    datetime string, which in a list of local dates is a mistake, not a date."""
+    if isinstance(value, date) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
+    ):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+def _in_range(day: date) -> date:
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{day.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return day
+
+
+LocalDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
+
+
+class SpecialHours(BaseModel):
+    """One date's own opening hours, in place of the weekday's (or on a closed weekday)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: LocalDate
+    start: HHMM
+    end: HHMM
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpecialHours:
+        if self.start >= self.end:
+            raise ValueError(
+                f"the special hours of {self.date.isoformat()} must start before they end"
+            )
+        return self
+
+
 class OfficeHours(BaseModel):
-    """When a site's live chat is open, in its own time zone (config's spelling)."""
+    """When a site's live chat is open, in its own time zone (config's spelling), with
+    dated exceptions: ``holidays`` (closed all day) and ``special`` hours for a date."""
 
     model_config = ConfigDict(extra="forbid")
 
     timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
     days: list[Weekday] = Field(default_factory=_workweek)
-    start: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
-    end: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "18:00"
+    start: HHMM = "09:00"
+    end: HHMM = "18:00"
+    holidays: list[LocalDate] = Field(default_factory=list, max_length=MAX_EXCEPTIONS)
+    special: list[SpecialHours] = Field(default_factory=list, max_length=MAX_EXCEPTIONS)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: list[date]) -> list[date]:
+        return sorted(set(value))
 
     @field_validator("timezone")
     @classmethod
@@ -70,10 +127,22 @@ class OfficeHours(BaseModel):
         if self.start >= self.end:
             raise ValueError("office hours must start before they end")
         self.days = sorted(set(self.days), key=WEEK.index)
+        dates = [item.date for item in self.special]
+        if len(set(dates)) != len(dates):
+            raise ValueError("a date has special hours at most once")
+        both = sorted(set(dates) & set(self.holidays))
+        if both:
+            raise ValueError(f"{both[0].isoformat()} is both a holiday and a day of special hours")
+        self.special = sorted(self.special, key=lambda item: item.date)
         return self
 
-    def business_hours(self) -> BusinessHours:
-        return BusinessHours.of(self.timezone, self.days, self.start, self.end)
+    def business_hours(self) -> DatedHours:
+        weekly = BusinessHours.of(self.timezone, self.days, self.start, self.end)
+        special = {
+            item.date: (time.fromisoformat(item.start), time.fromisoformat(item.end))
+            for item in self.special
+        }
+        return DatedHours.of(weekly, self.holidays, special)
 
 
 WEEK: list[str] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -90,12 +159,16 @@ class SiteTexts(BaseModel):
 
 
 class Prechat(BaseModel):
-    """What the widget asks before the first message."""
+    """What the widget asks before the first message (``required`` is enforced by the
+    server too: kefu.chat.prechat)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Field_ = "off"
     email: Field_ = "off"
+
+    def required(self) -> dict[str, bool]:
+        return {"name": self.name == "required", "email": self.email == "required"}
 
 
 class SiteConfig(BaseModel):
@@ -131,7 +204,7 @@ class Resolved:
     greeting: str  # "" when no admin set one (the widget keeps its own)
     welcome: str
     offline: str
-    hours: BusinessHours | None  # None: this site uses the config's office hours
+    hours: DatedHours | None  # None: this site uses the config's office hours
 
 
 def language_of(visitor_locale: str | None, site_locale: str) -> str:
@@ -151,6 +224,8 @@ class Sites:
     def __init__(self, configured: Sequence[SiteSettings], repo: SettingsRepository) -> None:
         self._configured = {site.id: site for site in configured}
         self._repo = repo
+        # site id -> (monotonic time read, its pre-chat form): see ``prechat``.
+        self._prechat: dict[str, tuple[float, Prechat]] = {}
 
     def known(self, site_id: str) -> bool:
         return site_id == DEFAULT_SITE or site_id in self._configured
@@ -171,6 +246,26 @@ class Sites:
 
     async def save(self, site_id: str, config: SiteConfig, now: Any) -> None:
         await self._repo.put_many({KEY_PREFIX + site_id: config.model_dump(mode="json")}, now)
+        self._prechat.pop(site_id, None)
+
+    def site_of(self, site_id: str | None) -> str:
+        """The site a visitor of ``site_id`` meets: the default one for none or unknown."""
+        return site_id if site_id and site_id in self._configured else DEFAULT_SITE
+
+    async def prechat(self, site_id: str | None, *, max_age: float = 0.0) -> Prechat:
+        """The pre-chat form of the visitor's site. ``max_age`` > 0 accepts a copy read that
+        many seconds ago on this node (a save here drops it at once): creating a visitor
+        session is the busiest public write, and one settings read per creation would cost
+        more than the creation's own insert on SQLite. Callers that refuse on a copy check
+        again with a fresh read, so a copy never refuses wrongly (see Greetings)."""
+        site_id = self.site_of(site_id)
+        cached = self._prechat.get(site_id)
+        now = monotonic()
+        if cached is not None and max_age > 0 and now - cached[0] <= max_age:
+            return cached[1]
+        form = (await self.stored([site_id]))[site_id].prechat
+        self._prechat[site_id] = (now, form)
+        return form
 
     async def resolve(
         self,
@@ -180,7 +275,7 @@ class Sites:
     ) -> Resolved:
         """``defaults``: ``welcome`` and ``offline`` when neither this site nor the default
         site has one in the language (the chat's global texts)."""
-        site_id = site_id if site_id and site_id in self._configured else DEFAULT_SITE
+        site_id = self.site_of(site_id)
         ids = [site_id] if site_id == DEFAULT_SITE else [site_id, DEFAULT_SITE]
         stored = await self.stored(ids)
         own, fallback = stored[site_id], stored[DEFAULT_SITE]

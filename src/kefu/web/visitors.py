@@ -132,6 +132,8 @@ def add_routes(app: web.Application, node: Node) -> None:
                     "this page's origin is not one of the site's origins",
                     code="origin_not_allowed",
                 )
+            # The site's required pre-chat fields (422 prechat_required, nothing stored).
+            await node.chat.greetings.admit_session(fields.site, fields.name, fields.email)
             session = await node.auth.start_visitor(
                 name=fields.name,
                 email=fields.email,
