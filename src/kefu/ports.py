@@ -59,7 +59,9 @@ class UnitOfWork(Protocol):
     Entered through a ``UnitOfWorkFactory``; committed on a clean exit, rolled back
     (callbacks dropped) on an exception. The store's implementation is
     ``kefu.store.unit_of_work.StoreUnitOfWork``, which also carries the repositories
-    bound to the transaction.
+    bound to the transaction (``tickets``, ``sagas``, ``mail``, ``webhooks``,
+    ``processed``, ``routing``): services change kefu's tables through those, never
+    through the connection under them (``tests/unit/test_store_boundary.py``).
     """
 
     async def emit(self, events: Sequence[Event], now: datetime) -> None:
