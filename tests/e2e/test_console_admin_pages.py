@@ -126,6 +126,8 @@ async def test_site_and_widget_page_saves_texts_look_prechat_and_hours(
         "days": ["sat"],
         "start": "09:00",
         "end": "18:00",
+        "holidays": [],
+        "special": [],
     }
     await shot(page, "admin-site-saved")
     # Read back after a reload: the form shows what is stored.

@@ -203,7 +203,7 @@ AUTO_REPLY = "Refunds take 3-5 days."
 
 
 def launcher(page: Page) -> Any:
-    return page.locator("[data-kefu-widget] button[aria-expanded]")
+    return page.locator("[data-kefu-widget] button.launcher[aria-expanded]")
 
 
 async def test_unread_badge_counts_replies_while_closed(

@@ -1,12 +1,13 @@
 // "Site & widget" (admins): one page per site for everything a visitor meets before an
 // agent answers. The widget's greeting, the bot's welcome and offline texts (per language),
 // the name the bot signs with, the widget's colour and side, the pre-chat form and the
-// office hours. GET/PUT /api/v1/sites/{id}/settings; the widget reads them at page load.
+// office hours with their holidays and special dates (admin_hours_dates.js). GET/PUT /api/v1/sites/{id}/settings; the widget reads them at page load.
 
 import { get, put } from "./api.js";
 import { $, el } from "./dom.js";
 import { t } from "./i18n.js";
 import { field, guard, pageShell, savedNote } from "./admin_ui.js";
+import { collectDates, datesBox } from "./admin_hours_dates.js";
 
 const LANGS = ["en", "zh-CN"];
 const TEXTS = ["greeting", "welcome", "offline"];
@@ -64,7 +65,8 @@ function siteForm(site) {
     el("fieldset", { class: "admin-days" }, el("legend", { text: t("admin.site_days") }),
       WEEK.map((d) => el("label", {}, el("input", { type: "checkbox", name: `day.${d}`, checked: hours ? hours.days.includes(d) : WEEK.indexOf(d) < 5 }), ` ${t(`admin.day_${d}`)}`))),
     field(t("admin.site_start"), el("input", { type: "time", name: "start", value: hours ? hours.start : "09:00", required: true })),
-    field(t("admin.site_end"), el("input", { type: "time", name: "end", value: hours ? hours.end : "18:00", required: true })));
+    field(t("admin.site_end"), el("input", { type: "time", name: "end", value: hours ? hours.end : "18:00", required: true })),
+    datesBox(hours));
   hoursBox.hidden = !hours;
   own.addEventListener("change", () => (hoursBox.hidden = !own.checked));
   const saved = savedNote();
@@ -86,7 +88,7 @@ function siteForm(site) {
     el("div", {}, el("button", { type: "submit", class: "btn primary", text: t("common.save") }), " ", saved));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const values = collect(form, own.checked);
+    const values = collect(form, own.checked && hoursBox);
     if (typeof values === "string") {
       error.textContent = values;
       return;
@@ -99,7 +101,8 @@ function siteForm(site) {
   return form;
 }
 
-/** The form as the API's settings, or a sentence saying what is missing. */
+/** The form as the API's settings, or a sentence saying what is missing (`ownHours`:
+ * the office-hours box when the site has its own, else null). */
 function collect(form, ownHours) {
   const data = new FormData(form);
   const texts = {};
@@ -117,7 +120,9 @@ function collect(form, ownHours) {
     const zone = (data.get("timezone") || "").trim();
     // The server's refusal only says "some fields" in Chinese; the browser knows the zones.
     if (!knownZone(zone)) return t("admin.site_bad_zone", { zone });
-    office = { timezone: zone, days, start, end };
+    const dates = collectDates(ownHours);
+    if (typeof dates === "string") return dates;
+    office = { timezone: zone, days, start, end, ...dates };
   }
   return {
     name: (data.get("name") || "").trim(),

@@ -184,6 +184,7 @@
   var ICON_CLIP =
     "M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l7.8-7.8a4 4 0 0 0-5.7-5.7L5.8 11.4a6 6 0 0 0 8.5 8.5l6.2-6.2";
   var ICON_FILE = "M6 2h8l6 6v14H6zM14 2v6h6";
+  var ICON_SMILE = "M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20zM8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01";
 
   function icon(path, filled) {
     var ns = "http://www.w3.org/2000/svg";
@@ -237,7 +238,7 @@
     "color:inherit;border:0;cursor:pointer;font-size:13px;text-decoration:underline}",
     ".receipt{align-self:flex-end;font-size:11px;color:#6b7280;margin-top:-4px}",
     ".typing{padding:4px 16px;font-size:12px;color:#6b7280;min-height:20px;background:#f3f4f6}",
-    "form.composer{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb;align-items:flex-end}",
+    "form.composer{position:relative;display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb;align-items:flex-end}",
     "textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;font-size:14px;min-height:40px;max-height:120px}",
     ".icon{border:0;background:#e5e7eb;color:#374151;border-radius:10px;width:40px;height:40px;cursor:pointer;display:flex;align-items:center;justify-content:center}",
     ".launcher svg{width:28px;height:28px}",
@@ -253,6 +254,11 @@
     ".lost[hidden]{display:none}",
     ".notice{font-size:13px;color:#92400e;background:#fef3c7;padding:8px 12px;border-radius:8px}",
     ".link{background:none;border:0;color:#2563eb;text-decoration:underline;cursor:pointer;padding:0;font-size:13px}",
+    ".emoji{position:absolute;bottom:100%;left:10px;background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:6px;box-shadow:0 6px 20px rgba(0,0,0,.18)}",
+    ".emoji[hidden]{display:none}",
+    ".emoji div{display:flex}",
+    ".emoji button{width:40px;height:40px;border:0;background:transparent;border-radius:8px;font-size:22px;cursor:pointer;padding:0;font-family:'Noto Color Emoji','Apple Color Emoji','Segoe UI Emoji',sans-serif}",
+    ".emoji button:hover,.emoji button:focus{background:#e5e7eb}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}",
   ].join("\n");
@@ -294,8 +300,11 @@
   });
   var attach = label(el("button", { class: "icon", type: "button" }), "aria-label", "attach");
   attach.appendChild(icon(ICON_CLIP, false));
+  var smile = label(el("button", { class: "icon", type: "button", "aria-expanded": "false" }), "aria-label", "emoji");
+  smile.appendChild(icon(ICON_SMILE, false));
+  var emojiGrid = label(el("div", { class: "emoji", role: "grid", hidden: "" }), "aria-label", "emoji_grid");
   var send = label(el("button", { class: "send", type: "submit" }), "text", "send");
-  var composer = el("form", { class: "composer" }, [attach, fileInput, input, send]);
+  var composer = el("form", { class: "composer" }, [emojiGrid, attach, smile, fileInput, input, send]);
   label(composer, "aria-label", "send_a_message");
   var panel = el(
     "section",
@@ -502,12 +511,7 @@
         if (state.closed && !state.rated) showRating();
         break;
       case "error":
-        if (frame.client_msg_id && state.pending[frame.client_msg_id]) {
-          var p = state.pending[frame.client_msg_id];
-          delete state.pending[frame.client_msg_id];
-          p.el.classList.remove("pending");
-          p.el.appendChild(el("span", { class: "who", text: t("not_sent", { reason: errorText(frame) }) }));
-        }
+        if (frame.client_msg_id) notSent(frame.client_msg_id, frame);
         if (frame.code === "conversation_closed") {
           state.closed = true;
           persist();
@@ -515,6 +519,40 @@
         }
         break;
     }
+  }
+
+  // A message the server refused (err: an error frame or a failed request's error).
+  function notSent(clientMsgId, err) {
+    var p = state.pending[clientMsgId];
+    if (!p) return;
+    delete state.pending[clientMsgId];
+    if (err.code === "prechat_required") {
+      p.el.remove();
+      prechatRefused(p.frame.body, err);
+      return;
+    }
+    p.el.classList.remove("pending");
+    p.el.appendChild(el("span", { class: "who", text: t("not_sent", { reason: errorText(err) }) }));
+  }
+
+  // The server starts no chat without what the site's pre-chat form requires (an admin
+  // asked for it after this page loaded or after this visitor's session began): a new
+  // session starts from the form, and the refused words wait in the composer.
+  function prechatRefused(body, err) {
+    if (body && !input.value) input.value = body;
+    if (state.ws) {
+      state.ws.onclose = null; // not a lost connection: nothing to reconnect
+      state.ws.close();
+      state.ws = null;
+      clearInterval(pingTimer);
+    }
+    forgetSession();
+    prechatValues = null;
+    if (!prechatNotice) {
+      prechatNotice = el("div", { class: "notice", role: "alert", text: errorText(err) });
+      appendToLog(prechatNotice);
+    }
+    loadSettings(); // the form as the admin set it now; shown once it is known
   }
 
   // ---- messages -------------------------------------------------------------------
@@ -727,9 +765,13 @@
       hideRating();
       setStatus(idleStatus());
     }
-    ensureSession().then(function () {
-      if (!sendFrame(frame)) connect(); // sent from onopen with every pending frame
-    });
+    ensureSession()
+      .then(function () {
+        if (!sendFrame(frame)) connect(); // sent from onopen with every pending frame
+      })
+      .catch(function (err) {
+        notSent(frame.client_msg_id, err);
+      });
   }
 
   function sendRead(messageId) {
@@ -975,6 +1017,7 @@
   }
 
   function closePanel() {
+    closeEmoji(false);
     state.open = false;
     panel.setAttribute("hidden", "");
     launcher.setAttribute("aria-expanded", "false");
@@ -987,7 +1030,9 @@
   });
   closeButton.addEventListener("click", closePanel);
   panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") closePanel();
+    if (event.key !== "Escape") return;
+    if (!emojiGrid.hidden) closeEmoji(true); // one layer at a time: the grid, then the chat
+    else closePanel();
   });
 
   composer.addEventListener("submit", function (event) {
@@ -1027,6 +1072,81 @@
 
   attach.addEventListener("click", function () {
     fileInput.click();
+  });
+
+  // ---- emoji picker (the console composer's set and keys: console/emoji.js) ---------
+  // Arrow keys, Home and End move (one cell in the tab order), Enter or a click inserts at
+  // the caret, Esc or a click elsewhere closes. An emoji is text: messages stay text-only.
+  var EMOJI = [
+    ["😀", "emoji_grin"], ["🙂", "emoji_smile"], ["😊", "emoji_blush"], ["😉", "emoji_wink"],
+    ["😂", "emoji_joy"], ["😅", "emoji_sweat_smile"], ["🤔", "emoji_thinking"], ["😢", "emoji_cry"],
+    ["😮", "emoji_wow"], ["🙏", "emoji_thanks"], ["👍", "emoji_thumbs_up"], ["👎", "emoji_thumbs_down"],
+    ["👌", "emoji_ok"], ["👏", "emoji_clap"], ["👋", "emoji_wave"], ["🤝", "emoji_handshake"],
+    ["💪", "emoji_strong"], ["❤️", "emoji_heart"], ["🎉", "emoji_party"], ["✅", "emoji_done"],
+    ["❌", "emoji_no"], ["⚠️", "emoji_warning"], ["⏰", "emoji_clock"], ["📦", "emoji_parcel"],
+    ["🚚", "emoji_delivery"], ["💳", "emoji_card"], ["🎁", "emoji_gift"], ["📞", "emoji_phone"],
+    ["📧", "emoji_email"], ["💡", "emoji_idea"],
+  ];
+  var EMOJI_COLUMNS = 6;
+  var emojiCells = [];
+  var emojiRow = null;
+  EMOJI.forEach(function (item, index) {
+    if (index % EMOJI_COLUMNS === 0) emojiRow = emojiGrid.appendChild(el("div", { role: "row" }));
+    var cell = el("button", { type: "button", role: "gridcell", tabindex: index ? "-1" : "0", text: item[0] });
+    label(cell, "aria-label", item[1]);
+    label(cell, "title", item[1]);
+    cell.addEventListener("click", function () {
+      insertEmoji(item[0]);
+    });
+    emojiCells.push(emojiRow.appendChild(cell));
+  });
+
+  function openEmoji() {
+    emojiGrid.removeAttribute("hidden");
+    smile.setAttribute("aria-expanded", "true");
+    (emojiGrid.querySelector('[tabindex="0"]') || emojiCells[0]).focus();
+  }
+  function closeEmoji(refocus) {
+    emojiGrid.setAttribute("hidden", "");
+    smile.setAttribute("aria-expanded", "false");
+    if (refocus) input.focus();
+  }
+  function insertEmoji(emoji) {
+    var start = typeof input.selectionStart === "number" ? input.selectionStart : input.value.length;
+    var end = typeof input.selectionEnd === "number" ? input.selectionEnd : start;
+    input.setRangeText(emoji, start, end, "end");
+    input.dispatchEvent(new Event("input", { bubbles: true })); // typing is sent as for keys
+    closeEmoji(true);
+  }
+  function moveEmoji(to) {
+    var index = Math.max(0, Math.min(emojiCells.length - 1, to));
+    emojiCells.forEach(function (cell) {
+      cell.tabIndex = -1;
+    });
+    emojiCells[index].tabIndex = 0;
+    emojiCells[index].focus();
+  }
+  smile.addEventListener("click", function () {
+    if (emojiGrid.hidden) openEmoji();
+    else closeEmoji(true);
+  });
+  emojiGrid.addEventListener("keydown", function (event) {
+    var at = emojiCells.indexOf(root.activeElement);
+    var steps = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: EMOJI_COLUMNS, ArrowUp: -EMOJI_COLUMNS };
+    if (steps[event.key]) moveEmoji(at + steps[event.key]);
+    else if (event.key === "Home") moveEmoji(0); // i18n-ok: a key's name
+    else if (event.key === "End") moveEmoji(emojiCells.length - 1); // i18n-ok: a key's name
+    else if (event.key === "Escape") closeEmoji(true);
+    else return;
+    event.preventDefault();
+    event.stopPropagation(); // Esc here closes the grid, not the chat
+  });
+  // A click anywhere else, in the widget or on the page, closes it (the path crosses the
+  // shadow root; a target alone would be the host for every click inside it).
+  document.addEventListener("click", function (event) {
+    if (emojiGrid.hidden) return;
+    var path = event.composedPath ? event.composedPath() : [];
+    if (path.indexOf(emojiGrid) < 0 && path.indexOf(smile) < 0) closeEmoji(false);
   });
   fileInput.addEventListener("change", function () {
     var file = fileInput.files && fileInput.files[0];
@@ -1068,6 +1188,7 @@
   var prechat = { name: "off", email: "off" };
   var prechatValues = null; // what the visitor gave in the pre-chat form
   var prechatCard = null;
+  var prechatNotice = null; // why the form is back (prechatRefused), until it is sent
   function loadSettings() {
     // No language of its own (a browser in neither): the site's, which the answer names.
     var query = "?lang=" + (chosenLang ? encodeURIComponent(chosenLang) : "") + (SITE ? "&site=" + encodeURIComponent(SITE) : "");
@@ -1148,6 +1269,8 @@
       };
       prechatCard.remove();
       prechatCard = null;
+      if (prechatNotice) prechatNotice.remove();
+      prechatNotice = null;
       composer.style.display = "";
       input.focus();
     });
