@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -90,9 +91,11 @@ def create_app(node: Node) -> web.Application:
 
 
 def _json_errors(upload_limit: int) -> Middleware:
+    # A plain function handing back one coroutine, as ``cors_middleware`` does: the
+    # frames a middleware keeps live as long as the request, a WebSocket's whole life.
     @web.middleware
-    async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        return await _contract_errors(request, handler, upload_limit)
+    def json_errors(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        return _contract_errors(request, handler, upload_limit)
 
     return json_errors
 
@@ -102,36 +105,29 @@ async def _contract_errors(
 ) -> web.StreamResponse:
     """Every answer in the contract's shape, counted in ``kefu_http_requests_total``:
     aiohttp's own refusals (oversized URL, header or body, bad method on /ws) and any
-    unexpected exception of a native route (FastAPI's are answered by its ``CatchAll``)."""
-    try:
-        response = await _answer(request, handler, upload_limit)
-    except web.HTTPException as exc:  # a redirect: aiohttp sends it
-        _count(request.method, exc.status)
-        raise
+    unexpected exception of a native route (FastAPI's are answered by its ``CatchAll``).
+    One coroutine (no helper awaited around the handler), for the frame's sake."""
+    response: web.StreamResponse | None = _refusal(request, upload_limit)
+    if response is None:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:  # a redirect: aiohttp sends it
+                _count(request.method, exc.status)
+                raise
+            code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(
+                exc.status, "bad_request"
+            )
+            response = json_error(exc.status, code, exc.reason)
+        except Exception as exc:
+            resource = request.match_info.route.resource
+            template = resource.canonical if resource is not None else "(no route)"
+            report_unexpected(f"{request.method} {template}", exc)
+            if request.writer.output_size > 0 and not client_went_away(exc):
+                raise  # the answer was under way: aiohttp can only drop the connection
+            response = json_error(500, "internal_error", "the server failed")
     _count(request.method, response.status)
     return response
-
-
-async def _answer(request: web.Request, handler: Handler, upload_limit: int) -> web.StreamResponse:
-    refusal = _refusal(request, upload_limit)
-    if refusal is not None:
-        return refusal
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status, "bad_request"
-        )
-        return json_error(exc.status, code, exc.reason)
-    except Exception as exc:
-        resource = request.match_info.route.resource
-        template = resource.canonical if resource is not None else "(no route)"
-        report_unexpected(f"{request.method} {template}", exc)
-        if request.writer.output_size > 0 and not client_went_away(exc):
-            raise  # the answer was under way: aiohttp can only drop the connection
-        return json_error(500, "internal_error", "the server failed")
 
 
 def _refusal(request: web.Request, upload_limit: int) -> web.Response | None:

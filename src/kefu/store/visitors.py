@@ -114,6 +114,14 @@ class VisitorRepository:
         return visitor
 
     async def get(self, visitor_id: str) -> Visitor | None:
+        """One visitor; what every visitor socket's handshake and REST call reads.
+
+        On PostgreSQL without a transaction around the one statement (it has its own
+        snapshot at read committed either way): BEGIN and ROLLBACK were two of its four
+        round trips, and a reconnect storm opens thousands of visitor sockets at once.
+        """
         async with self._db.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             row = (await conn.execute(visitors.select().where(visitors.c.id == visitor_id))).first()
         return _visitor(row) if row else None
