@@ -102,18 +102,23 @@ class Greetings:
             if lacking:
                 raise refusal(lacking)
 
-    async def admit_conversation(self, visitor_id: str) -> None:
+    async def admit_conversation(self, visitor_id: str, site_id: str | None) -> None:
         """Refuse a visitor's message that would open a new conversation when the visitor
         lacks what its site's pre-chat form requires now (a session made before the admin
-        required it, or by a client that skipped the check); its open conversation, if
-        the store holds one, goes on. Called before anything is stored."""
+        required it, or on another node within its copy's second); its open conversation,
+        if the store holds one, goes on. Called before anything is stored. A site that
+        requires nothing (the copy says so) costs no query: first messages are hot too."""
         if self.sites is None:
+            return
+        form = await self.sites.prechat(site_id, max_age=PRECHAT_COPY_SECONDS)
+        if not any(form.required().values()):
             return
         visitor = await self._repos.visitors.get(visitor_id)
         if visitor is None:
             return
-        form = await self.sites.prechat(visitor.site_id)
-        lacking = missing(form.required(), visitor.name, visitor.email)
+        lacking = missing(
+            (await self.sites.prechat(site_id)).required(), visitor.name, visitor.email
+        )
         if not lacking:
             return
         going = await self._repos.conversations.search(

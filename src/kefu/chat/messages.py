@@ -108,7 +108,7 @@ class ChatMessages:
                 raise BadInput("agents must name the conversation", code="missing_conversation")
             if not self._conversations.has_open(principal.id):
                 # It may open one: the site's required pre-chat fields first, nothing stored.
-                await self._greetings.admit_conversation(principal.id)
+                await self._greetings.admit_conversation(principal.id, principal.site_id)
             conversation, opened = await self._conversations.of_visitor(principal.id)
         else:
             conversation = await self._conversations.accessible(principal, conversation_id)

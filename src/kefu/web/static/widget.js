@@ -881,6 +881,15 @@
   }
 
   function offlineForm() {
+    // A site that asks for a name before chatting asks it here too: the message's session
+    // is refused without it (prechat_required), and whoever answers by email can use it.
+    var name = null;
+    if (prechat.name === "optional" || prechat.name === "required") {
+      var nameLabel = prechat.name === "required" ? t("your_name") : t("optional_field", { label: t("your_name") });
+      name = el("input", { type: "text", autocomplete: "name", maxlength: "200", "aria-label": nameLabel, placeholder: nameLabel });
+      if (prechat.name === "required") name.setAttribute("required", "");
+      if (prechatValues && prechatValues.name) name.value = prechatValues.name;
+    }
     var email = el("input", {
       type: "email",
       required: "",
@@ -897,24 +906,29 @@
     var submit = el("button", { class: "send", type: "submit", text: t("send_message") });
     var form = el("form", { class: "card", "aria-label": t("leave_message") }, [
       el("h3", { text: t("leave_us_message") }),
-      email,
-      body,
-      submit,
-    ]);
+    ].concat(name ? [name] : [], [email, body, submit]));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       submit.disabled = true;
+      var given = { name: name ? name.value.trim() : "", email: email.value.trim() };
+      // No session yet: it starts with what this form gives (the pre-chat form's fields).
+      if (!state.token) prechatValues = { name: given.name || (prechatValues || {}).name || "", email: given.email };
       ensureSession()
         .then(function () {
-          return api("POST", "/api/v1/offline-messages", {
-            email: email.value.trim(),
-            body: body.value.trim(),
-          });
+          var message = { email: given.email, body: body.value.trim() };
+          if (given.name) message.name = given.name;
+          return api("POST", "/api/v1/offline-messages", message);
         })
         .then(function () {
           form.replaceWith(
             el("div", { class: "notice", text: t("offline_thanks") })
           );
+          if (prechatCard) {
+            // Who is writing is known now: the pre-chat form has nothing left to ask.
+            prechatCard.remove();
+            prechatCard = null;
+            composer.style.display = "";
+          }
         })
         .catch(function (err) {
           submit.disabled = false;
