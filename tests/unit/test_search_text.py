@@ -7,11 +7,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kefu.domain.search_text import (
+    MAX_WORD,
     QueryError,
+    _any_terms,
     document,
     encode,
     fts5_match,
@@ -118,3 +120,15 @@ def test_a_long_word_is_indexed_and_found_by_its_beginning() -> None:
     assert max(len(t.encode()) for t in terms(word)) <= 256
     assert fts_finds(f"see {word} here", "x" * 199)  # a query past the bound: its beginning
     assert fts_finds(f"see {word} here", "x" * 150)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet=st.characters(max_codepoint=127), max_size=200)
+    | st.text(alphabet="aZ9_ -.,", min_size=MAX_WORD - 2, max_size=3 * MAX_WORD)
+)
+@example("Long" * 20 + " x_y Z9" + " word" * 20)
+def test_ascii_texts_get_the_terms_of_the_general_path(text: str) -> None:
+    """``terms`` answers ASCII text without NFKC and the Unicode pattern: same terms."""
+    assert terms(text) == _any_terms(text)
+    assert terms(text + "订单") == _any_terms(text + "订单")  # the general path itself

@@ -78,6 +78,8 @@ class FrameError(Exception):
 
 
 _decoder = msgspec.json.Decoder(ClientFrame)
+_NUL_ESCAPE = "\\u0000"
+_NUL_ESCAPE_BYTES = _NUL_ESCAPE.encode()
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 
@@ -86,6 +88,10 @@ def decode(data: str | bytes) -> ClientFrame:
         frame: ClientFrame = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise _explain(data, exc) from None
+    # A decoded string holds U+0000 only where the JSON wrote the escape (a raw NUL is
+    # not JSON): a frame without one skips the field walk below.
+    if (_NUL_ESCAPE_BYTES not in data) if isinstance(data, bytes) else (_NUL_ESCAPE not in data):
+        return frame
     for name in frame.__struct_fields__:
         value = getattr(frame, name)
         if isinstance(value, str) and "\x00" in value:

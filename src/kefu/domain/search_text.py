@@ -33,6 +33,7 @@ _CJK = (
 )
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _RUNS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+")
 # A query this short, or only punctuation, matches too much or nothing: refused.
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -65,6 +66,20 @@ def normalise(text: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The index terms of ``text``, in order (their positions matter for phrases)."""
+    if text.isascii():
+        # Most chat lines: NFKC leaves ASCII alone and casefold is lower(), so the terms
+        # are its lowercased letter-and-digit runs (the same as below, ~5x faster; every
+        # message's terms are computed on the write path).
+        found = _ASCII_WORDS.findall(text.lower())
+        if len(found) > MAX_TERMS:
+            del found[MAX_TERMS:]
+        if found and len(max(found, key=len)) > MAX_WORD:
+            found = [word[:MAX_WORD] for word in found]
+        return found
+    return _any_terms(text)
+
+
+def _any_terms(text: str) -> list[str]:
     found: list[str] = []
     for cjk, word in _RUNS.findall(normalise(text)):
         if word:
