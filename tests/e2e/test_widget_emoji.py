@@ -6,11 +6,15 @@ agent receives the emoji as text."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from kefu.web.shop import ShopServer
+from kefu.web.widget_script import CATALOGS
 from tests.support.layout import SIZES
 from tests.support.widget import LiveKefu, bubble, open_widget, screenshot
 from tests.support.widget_chat import agent_socket, message_with, script_errors
@@ -79,4 +83,27 @@ async def test_the_emoji_grid_inserts_at_the_caret_by_keyboard(
     assert frame["message"]["sender"]["kind"] == "visitor"
     await screenshot(page, f"emoji-sent-{width}")
     await agent_ws.close()
+    assert errors == []
+
+
+async def test_the_emoji_grid_speaks_chinese(
+    live: LiveKefu, shop: ShopServer, chromium: Browser
+) -> None:
+    """A zh-CN browser at 375x812: the button, the grid and every cell are named in Chinese."""
+    context = await chromium.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    page = await context.new_page()
+    errors = script_errors(page)
+    await page.goto(shop.url + "/")
+    zh = json.loads(CATALOGS.read_text(encoding="utf-8"))["zh-CN"]
+    await page.get_by_role("button", name=zh["open_chat"]).click()
+    await page.get_by_role("button", name=zh["emoji"], exact=True).click()
+    grid = page.get_by_role("grid", name=zh["emoji_grid"])
+    await expect(grid).to_be_visible()
+    await expect(grid.get_by_role("gridcell", name=zh["emoji_grin"])).to_be_focused()
+    names = await grid.get_by_role("gridcell").evaluate_all(
+        "(cells) => cells.map((c) => c.getAttribute('aria-label'))"
+    )
+    assert len(names) == 30 and all(re.search(r"[\u4e00-\u9fff]", n) for n in names), names
+    await screenshot(page, "emoji-grid-zh-375")
+    await context.close()
     assert errors == []
