@@ -10,13 +10,12 @@ Logs name mails by row and ticket id, never by address or text (those only at DE
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
 
+from kefu.background import Background, Loop
 from kefu.domain.webhooks import backoff_seconds, full_jitter
 from kefu.email.settings import EmailSettings
 from kefu.email.smtp import Sent, SmtpSender
@@ -35,7 +34,7 @@ DRAIN_SECONDS = 5.0
 
 
 class MailWorker:
-    """Async context manager owning the sending task."""
+    """Async context manager owning the sending loop and the sends in flight."""
 
     def __init__(
         self,
@@ -52,12 +51,18 @@ class MailWorker:
         self._envelope_from = settings.mailbox.address
         self._clock = clock
         self._jitter = jitter
-        self._wake = asyncio.Event()
-        self._sends: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("email")
+        self._sends = self._background.children(
+            "kefu-email-sends", limit=MAX_IN_FLIGHT, drain_seconds=DRAIN_SECONDS
+        )
+        self._loop: Loop | None = None
 
     async def __aenter__(self) -> MailWorker:
-        self._task = asyncio.create_task(self._run(), name="kefu-email")
+        await self._background.__aenter__()
+        # A failed look (the store is down) is logged and tried again a poll later.
+        self._loop = self._background.loop(
+            "kefu-email", self._dispatch, retry_seconds=self._settings.poll_seconds
+        )
         return self
 
     async def __aexit__(
@@ -66,34 +71,15 @@ class MailWorker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sends:
-            _, late = await asyncio.wait(set(self._sends), timeout=DRAIN_SECONDS)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self._background.__aexit__(exc_type, exc, tb)
 
     def notify(self) -> None:
         """Look for due mail now (call after the transaction that queued it commits)."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                delay = await self._dispatch()
-            except Exception:
-                log.exception("email: looking for due mail failed")
-                delay = self._settings.poll_seconds
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+        if self._loop is not None:
+            self._loop.wake()
 
     async def _dispatch(self) -> float:
-        free = MAX_IN_FLIGHT - len(self._sends)
+        free = self._sends.free
         poll = self._settings.poll_seconds
         if free <= 0:
             return poll  # a send finishing wakes the loop
@@ -106,9 +92,7 @@ class MailWorker:
         lease = timedelta(seconds=self._settings.timeout_seconds * 2 + LEASE_MARGIN_SECONDS)
         claimed = await self._repo.claim(now, now + lease, free)
         for mail in claimed:
-            task = asyncio.create_task(self._deliver(mail), name=f"kefu-email-{mail.id}")
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
+            self._sends.start(f"kefu-email-{mail.id}", self._deliver(mail))
         return 0.0 if claimed else poll
 
     async def _deliver(self, mail: ClaimedMail) -> None:
@@ -122,7 +106,7 @@ class MailWorker:
         except Exception:
             log.exception("email: mail %s failed to record; it is sent again later", mail.id)
         finally:
-            self._wake.set()
+            self.notify()  # a slot is free
 
     async def _record(self, mail: ClaimedMail, outcome: Sent) -> None:
         now = self._clock.now()
