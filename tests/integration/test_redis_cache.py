@@ -8,13 +8,14 @@ is given the script again without the caller noticing.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from kefu.cache.redis import RedisCache
+from kefu.cache.redis import MAX_CONNECTIONS, RedisCache
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -75,5 +76,18 @@ async def test_counts_on_after_redis_forgot_its_scripts(
         await redis.script_flush()  # as after a Redis restart
         assert await cache.incr(key, 60) == 2
         assert 0 < await redis.pttl(key) <= 60_000
+    finally:
+        await redis.delete(key)
+
+
+async def test_a_burst_beyond_the_pool_waits_for_connections_and_fails_none(
+    cache: RedisCache, redis: Redis, key: str
+) -> None:
+    """A flash sale: far more counts in flight at once than the process has connections
+    (redis-py's default pool raised MaxConnectionsError past 100 in flight)."""
+    burst = max(300, MAX_CONNECTIONS * 10)
+    try:
+        counts = await asyncio.gather(*(cache.incr(key, 60) for _ in range(burst)))
+        assert sorted(counts) == list(range(1, burst + 1))
     finally:
         await redis.delete(key)
