@@ -18,7 +18,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 
-from kefu.api.grpc.server import start_grpc
+from kefu.api.grpc.server import MAX_MESSAGE_BYTES, start_grpc
 from kefu.config import Settings
 from kefu.domain.roles import Role
 from kefu.store.tables import attachments, ticket_attachments
@@ -386,3 +386,51 @@ async def test_a_client_cancelling_mid_stream_leaves_no_file_and_no_row(
     async with kefu.node.repos.db.connect() as conn:
         links = await conn.execute(sa.select(sa.func.count()).select_from(ticket_attachments))
         assert links.scalar() == 0
+
+
+async def test_messages_protobuf_allows_are_taken_and_bytes_that_are_none_are_refused(
+    served: tuple[Kefu, Rpc],
+) -> None:
+    """Chunks are read without protobuf when they are plainly encoded; any other valid
+    encoding is read as protobuf reads it, and bytes that are no UploadRequest get a
+    clear status, as does a chunk over gRPC's message limit."""
+    kefu, rpc = served
+    _, ticket_id = await ticket(kefu)
+    token = await api_token(kefu, "attachments:write", "attachments:read")
+
+    def upload(*raw: bytes) -> pb.AttachmentInfo:
+        with grpc.insecure_channel(f"127.0.0.1:{rpc.port}") as channel:
+            call = channel.stream_unary(
+                "/kefu.v1.AttachmentService/Upload",
+                request_serializer=None,
+                response_deserializer=pb.AttachmentInfo.FromString,
+            )
+            answer: pb.AttachmentInfo = call(iter(raw), metadata=auth(token))
+            return answer
+
+    def encoded(message: pb.UploadRequest) -> bytes:
+        return message.SerializeToString()
+
+    head = encoded(pb.UploadRequest(metadata=pb.UploadMetadata(ticket_id=ticket_id)))
+    first, second = PDF[:1000], PDF[1000:]
+    twice = encoded(pb.UploadRequest(chunk=b"dropped")) + encoded(pb.UploadRequest(chunk=first))
+    unknown = encoded(pb.UploadRequest(chunk=second)) + b"\x3a\x03abc"  # field 7, unknown
+    info = await asyncio.to_thread(upload, head, twice, unknown)
+    assert info.size == len(PDF) and info.sha256 == hashlib.sha256(PDF).hexdigest()
+    assert (await download(rpc.stub, token, info.id))[1] == PDF
+
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    chunk = encoded(pb.UploadRequest(chunk=PDF[:100]))
+    for raw, code, reason in [
+        ((b"\xff\xff", chunk), invalid, "bad_message"),
+        ((head, chunk, b"\x12\x05abc"), invalid, "bad_message"),  # says 5 bytes, has 3
+        ((head, chunk, head), invalid, "metadata_twice"),
+    ]:
+        error = await refused(asyncio.to_thread(upload, *raw))
+        assert (error.code(), (error.details() or "").split(":")[0]) == (code, reason)
+
+    over = encoded(pb.UploadRequest(chunk=bytes(MAX_MESSAGE_BYTES)))
+    error = await refused(asyncio.to_thread(upload, head, over))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert str(MAX_MESSAGE_BYTES) in (error.details() or "")
+    assert (await left_behind(kefu))[0] == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from kefu.attachments.links import DownloadLinks
 from kefu.attachments.settings import AttachmentSettings
 from kefu.attachments.sniff import clean_name, sniff
-from kefu.attachments.storage import BlobStore, Incoming, TooBig
+from kefu.attachments.storage import BlobStore, Chunk, Incoming, TooBig
 from kefu.auth.api_tokens import Machine
 from kefu.auth.principal import Principal
 from kefu.domain.models import Attachment
@@ -68,7 +68,7 @@ class AttachmentService:
         self,
         uploader: Uploader,
         name: str | None,
-        body: AsyncIterable[bytes],
+        body: AsyncIterable[Chunk],
         *,
         ip: str | None = None,
         declared_size: int | None = None,

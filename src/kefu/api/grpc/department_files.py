@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 from kefu.attachments.service import AttachmentService
+from kefu.attachments.storage import Chunk
 from kefu.auth.api_tokens import Machine
 from kefu.chat.service import ChatService
 from kefu.domain.conversation import Conversation, ConversationStatus
@@ -74,7 +75,7 @@ class DepartmentFiles:
         machine: Machine,
         target: Target,
         name: str | None,
-        chunks: AsyncIterable[bytes],
+        chunks: AsyncIterable[Chunk],
         declared_size: int | None,
     ) -> Placed:
         """Check the scope and the target, stream the file in, bind it to the target."""

@@ -10,7 +10,6 @@ from grpc_reflection.v1alpha import reflection
 from kefu.api.grpc import attachments
 from kefu.api.grpc.customers import CustomerService
 from kefu.node import Node
-from kefu.v1 import attachments_pb2_grpc
 from kefu.v1 import unified_pb2 as pb
 from kefu.v1 import unified_pb2_grpc as pb_grpc
 
@@ -45,9 +44,7 @@ async def start_grpc(
         ]
     )
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerService(node), server)  # type: ignore[no-untyped-call]
-    attachments_pb2_grpc.add_AttachmentServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        attachments.AttachmentService(node), server
-    )
+    attachments.add_to_server(attachments.AttachmentService(node), server)
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     reflection.enable_server_reflection(
