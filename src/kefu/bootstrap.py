@@ -54,7 +54,7 @@ from kefu.forwarded import ClientAddress
 from kefu.node import Node
 from kefu.observability.logs import keep_urls_out_of_logs
 from kefu.observability.looplag import LoopLagMonitor
-from kefu.ports import Cache, Clock, PasswordHasher
+from kefu.ports import Cache, Clock, MessageAppender, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.privacy.retention import Retention
 from kefu.rule_adapters import customer_loader, live_notifier
@@ -73,7 +73,7 @@ from kefu.store.processed_events import ProcessedEvents
 from kefu.store.repositories import Repositories
 from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
-from kefu.store.sqlite_batch import sqlite_committer
+from kefu.store.sqlite_writer import SqliteMessageWriter
 from kefu.store.unit_of_work import unit_of_work_factory
 from kefu.store.webhooks import WebhookRepository
 from kefu.tickets.rule_effects import RuleTickets
@@ -233,15 +233,17 @@ async def running_node(
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         repos = Repositories.over(db)
-        lanes: list[BatchCommit] = []
+        writer: MessageAppender
         if db.dialect == "sqlite":
-            lanes.append(sqlite_committer(db))
+            # Its writer thread takes the batches itself (kefu.store.sqlite_writer).
+            writer = await stack.enter_async_context(SqliteMessageWriter(db))
         else:
+            lanes: list[BatchCommit] = []
             for _ in range(settings.store_write_lanes):
                 postgres = PostgresCommitter(db)
                 stack.push_async_callback(postgres.close)  # after the writer has drained
                 lanes.append(postgres)
-        writer = await stack.enter_async_context(MessageWriter(lanes))
+            writer = await stack.enter_async_context(MessageWriter(lanes))
         await stack.enter_async_context(LoopLagMonitor())
         secret = load_or_create_secret(settings.data_dir, settings.auth.secret_key)
         signer = TokenSigner(

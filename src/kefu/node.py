@@ -15,10 +15,9 @@ from kefu.config import Settings
 from kefu.email.service import EmailService
 from kefu.events.log import EventLog
 from kefu.forwarded import ClientAddress
-from kefu.ports import Cache, Clock, PasswordHasher
+from kefu.ports import Cache, Clock, MessageAppender, PasswordHasher
 from kefu.privacy.erasure import Eraser
 from kefu.sagas.service import SagaService
-from kefu.store.messages import MessageWriter
 from kefu.store.repositories import Repositories
 from kefu.tickets.service import TicketService
 from kefu.unify.service import Customer360
@@ -30,7 +29,7 @@ class Node:
     settings: Settings
     clock: Clock
     repos: Repositories
-    writer: MessageWriter
+    writer: MessageAppender
     cache: Cache
     hub: Hub
     auth: AuthService

@@ -13,11 +13,38 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # types only: the port names them, it does not use them
     from kefu.domain.envelope import Event
+    from kefu.domain.models import Message, NewMessage
 
 
 class Clock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC now; injected so tests can move time."""
+        ...
+
+
+class MessageAppender(Protocol):
+    """Chat messages into the store by group commit, stored before ``append`` returns:
+    ``kefu.store.messages.MessageWriter`` (PostgreSQL's committers), and on SQLite
+    ``kefu.store.sqlite_writer.SqliteMessageWriter`` (its writer thread batches)."""
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for a batch."""
+        ...
+
+    @property
+    def batches(self) -> int: ...
+
+    @property
+    def written(self) -> int: ...
+
+    async def append(self, new: NewMessage) -> tuple[Message, bool]:
+        """The stored message and True, or the original and False when its
+        ``client_msg_id`` was stored before."""
+        ...
+
+    async def append_many(self, news: Sequence[NewMessage]) -> list[tuple[Message, bool]]:
+        """Messages of one conversation, with nothing else stored between them."""
         ...
 
 

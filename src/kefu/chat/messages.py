@@ -28,8 +28,7 @@ from kefu.domain.models import Attachment, Message, NewMessage, Sender, SenderKi
 from kefu.domain.roles import Role
 from kefu.errors import BadInput, Conflict, Forbidden
 from kefu.observability import metrics
-from kefu.ports import Clock
-from kefu.store.messages import MessageWriter
+from kefu.ports import Clock, MessageAppender
 from kefu.store.repositories import Repositories
 from kefu.texts import say
 
@@ -49,7 +48,7 @@ class ChatMessages:
     def __init__(
         self,
         repos: Repositories,
-        writer: MessageWriter,
+        writer: MessageAppender,
         hub: Hub,
         clock: Clock,
         settings: ChatSettings,

@@ -33,8 +33,7 @@ from kefu.chat.store_assigner import StoreAssigner
 from kefu.config import ChatSettings
 from kefu.domain.conversation import Conversation
 from kefu.domain.models import Agent, Message
-from kefu.ports import Clock
-from kefu.store.messages import MessageWriter
+from kefu.ports import Clock, MessageAppender
 from kefu.store.repositories import Repositories
 from kefu.store.shared_assignment import SharedAssignments
 
@@ -45,7 +44,7 @@ class ChatService:
     def __init__(
         self,
         repos: Repositories,
-        writer: MessageWriter,
+        writer: MessageAppender,
         hub: Hub,
         clock: Clock,
         settings: ChatSettings,

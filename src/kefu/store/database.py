@@ -110,6 +110,15 @@ class Database:
         async with self.engine.begin() as conn:
             return await conn.run_sync(work, *args, **kwargs)
 
+    def post_to_writer(self, work: Callable[[Connection], bool]) -> None:
+        """SQLite only: queue ``work(conn)`` on the writer thread, behind the jobs already
+        there, with no answer and no transaction around it. ``work`` begins its own
+        (``in_transaction``), reports back through the loop itself, and returns True when
+        the connection failed and a fresh one should serve the next job."""
+        if self._writer is None:
+            raise RuntimeError("post_to_writer needs SQLite's writer thread")
+        self._writer.post(work)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
@@ -159,7 +168,9 @@ class _SqliteWriterThread:
             url, poolclass=NullPool, connect_args={"isolation_level": None}
         )
         event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | Callable[[Connection], bool] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -171,6 +182,10 @@ class _SqliteWriterThread:
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(loop, future, lambda conn: work(conn, *args, **kwargs)))
         return await future
+
+    def post(self, work: Callable[[Connection], bool]) -> None:
+        self._ensure_thread()
+        self._jobs.put(work)
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -186,8 +201,13 @@ class _SqliteWriterThread:
             while (job := self._jobs.get()) is not None:
                 if conn is None:
                     conn = self._engine.connect()
+                if not isinstance(job, _Job):  # posted: it answers for itself
+                    if _posted(job, conn):
+                        conn.close()
+                        conn = None
+                    continue
                 try:
-                    result = _in_transaction(conn, job.work)
+                    result = in_transaction(conn, job.work)
                 except BaseException as exc:  # handed to the awaiting task
                     conn.close()  # a fresh connection next time, in a known state
                     conn = None
@@ -214,7 +234,18 @@ class _Job:
     work: Callable[[Connection], Any]
 
 
-def _in_transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
+def _posted(work: Callable[[Connection], bool], conn: Connection) -> bool:
+    """Run a posted job; True: the connection should be replaced."""
+    try:
+        return work(conn)
+    except BaseException:  # a bug in the job: it cannot answer anyone, so say it here
+        log.exception("a job on the SQLite writer thread failed")
+        return True
+
+
+def in_transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
+    """``work(conn)`` in one ``BEGIN IMMEDIATE`` … ``COMMIT`` on the writer's connection
+    (rolled back if it raises)."""
     raw = conn.connection.driver_connection
     if raw is None:
         raise RuntimeError("the SQLite writer lost its connection")

@@ -34,7 +34,7 @@ from kefu.store.database import Database
 
 _STORE = """
 WITH locked AS MATERIALIZED (
-    SELECT id FROM conversations WHERE id = ANY($9::text[]) ORDER BY id FOR UPDATE
+    SELECT id FROM conversations WHERE id = ANY($9::text[]) ORDER BY id FOR NO KEY UPDATE
 ), inserted AS (
     INSERT INTO messages (conversation_id, sender_kind, sender_id, sender_name, body,
                           client_msg_id, created_at, internal)

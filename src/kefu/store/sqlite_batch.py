@@ -20,8 +20,7 @@ from sqlalchemy.engine import Connection
 from kefu.domain.models import Message, NewMessage
 from kefu.domain.search_text import terms
 from kefu.store.batch import BatchResult, Key, assemble, key_of, plan_batch, stored
-from kefu.store.database import Database
-from kefu.store.messages import BatchCommit, message_from_row
+from kefu.store.messages import message_from_row
 from kefu.store.search_schema import SQLITE_INSERT_MESSAGE
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
@@ -32,13 +31,6 @@ _INSERT = (
 )
 _TOUCH = "UPDATE conversations SET last_message_id = ?, updated_at = ? WHERE id = ?"
 _EXISTING = "SELECT * FROM messages WHERE sender_id = ? AND client_msg_id = ?"
-
-
-def sqlite_committer(db: Database) -> BatchCommit:
-    async def commit(batch: Sequence[NewMessage]) -> BatchResult:
-        return await db.run_in_transaction(write_batch_sqlite, batch)
-
-    return commit
 
 
 def write_batch_sqlite(conn: Connection, batch: Sequence[NewMessage]) -> BatchResult:
