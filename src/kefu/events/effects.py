@@ -10,19 +10,20 @@ implementing these ports need not import the processor.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+import msgspec
 
 from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
 from kefu.store.unit_of_work import StoreUnitOfWork
 
 
-@dataclass(slots=True)
-class TicketSpec:
+class TicketSpec(msgspec.Struct):
     """A ticket a rule creates: ``create_ticket`` with later ``set_priority``/``assign``
-    of the same rule folded in, so it is written once."""
+    of the same rule folded in, so it is written once. A Struct: one is made per event,
+    and builds in a fraction of a dataclass's time."""
 
     subject: str
     body: str
@@ -36,8 +37,7 @@ class TicketSpec:
     created_id: int | None = None  # filled once stored, for the rule's notifications
 
 
-@dataclass(slots=True)
-class TicketChange:
+class TicketChange(msgspec.Struct):
     """A rule acting on an existing ticket (``data.ticket_id`` of a ticket event)."""
 
     ticket_id: int

@@ -14,8 +14,9 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
+
+from msgspec.structs import replace
 
 from kefu.domain.envelope import Event
 from kefu.domain.roles import Role
@@ -58,23 +59,46 @@ LISTENING_CACHE = 10_000  # event types remembered as listened to (or not) by so
 CUSTOMER_FETCHES = 16  # customer 360s one batch may have in flight at once
 
 
-@dataclass(slots=True)
-class _Plan:
-    """Everything one event's matching rules will do."""
+class _Listeners(NamedTuple):
+    """Who listens to one event type, for one batch."""
 
-    event: Event
-    tickets: list[TicketSpec] = field(default_factory=list)
-    changes: list[TicketChange] = field(default_factory=list)
-    offline: list[tuple[str, str, str]] = field(default_factory=list)  # id, priority, rule
-    routes: list[tuple[str, str, str]] = field(default_factory=list)  # key, queue, rule
-    webhooks: list[str] = field(default_factory=list)
-    emits: list[Event] = field(default_factory=list)
-    notices: list[tuple[Role, str, str]] = field(default_factory=list)  # role, text, rule
-    # saga name, input, idempotency key, rule
-    sagas: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
-    # Set when a rule with ``on_missing: dead_letter`` lacks a required field: the event
-    # goes to the dead letters with this reason and none of its rules act.
-    dead: str | None = None
+    rules: list[Rule]
+    subscribers: list[str]  # console webhooks asking for the type
+    reads_customer: bool  # some rule needs the customer 360
+
+
+class _Plan:
+    """Everything one event's matching rules will do. A plain slotted class: one is made
+    per event, and a dataclass's eight ``default_factory`` calls cost more than the
+    rule they hold (measured in bench/README.md, "Events")."""
+
+    __slots__ = (
+        "changes",
+        "dead",
+        "emits",
+        "event",
+        "notices",
+        "offline",
+        "routes",
+        "sagas",
+        "tickets",
+        "webhooks",
+    )
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.tickets: list[TicketSpec] = []
+        self.changes: list[TicketChange] = []
+        self.offline: list[tuple[str, str, str]] = []  # id, priority, rule
+        self.routes: list[tuple[str, str, str]] = []  # key, queue, rule
+        self.webhooks: list[str] = []
+        self.emits: list[Event] = []
+        self.notices: list[tuple[Role, str, str]] = []  # role, text, rule
+        # saga name, input, idempotency key, rule
+        self.sagas: list[tuple[str, dict[str, Any], str, str]] = []
+        # Set when a rule with ``on_missing: dead_letter`` lacks a required field: the
+        # event goes to the dead letters with this reason and none of its rules act.
+        self.dead: str | None = None
 
     @property
     def effective(self) -> bool:
@@ -129,15 +153,18 @@ class EventProcessor:
 
     async def handle(self, batch: Sequence[Received]) -> list[Result]:
         results: list[Result] = [DONE] * len(batch)
+        # Who listens to each type, once per batch (a batch holds few types): the rules
+        # that match it and the console webhooks asking for it, read once for the batch.
+        listening = self._listening({item.event.type for item in batch})
         # An event no rule listens to has no effect to apply once: done, no store trip.
-        relevant = [i for i, item in enumerate(batch) if self._listened(item.event.type)]
+        relevant = [i for i, item in enumerate(batch) if item.event.type in listening]
         if not relevant:
             return results
         fresh = await self._not_yet_processed([batch[i] for i in relevant])
         fresh = [relevant[i] for i in fresh]
         if not fresh:
             return results
-        planned = await self._plan([batch[i].event for i in fresh])
+        planned = await self._plan([batch[i].event for i in fresh], listening)
         for index, plan in zip(fresh, planned, strict=True):
             if plan.dead is not None:
                 results[index] = Result(Outcome.DEAD, plan.dead)
@@ -168,8 +195,16 @@ class EventProcessor:
         self._after_commit(plans)
         return results
 
-    def _listened(self, event_type: str) -> bool:
-        return bool(self._rules_for(event_type)) or bool(self._subscribers(event_type))
+    def _listening(self, types: set[str]) -> dict[str, _Listeners]:
+        """Per type that anything listens to: its rules and webhook subscribers."""
+        found = {}
+        for event_type in types:
+            rules = self._rules_for(event_type)
+            subscribers = self._subscribers(event_type)
+            if rules or subscribers:
+                reads = any(rule.reads_customer for rule in rules)
+                found[event_type] = _Listeners(rules, subscribers, reads)
+        return found
 
     def _subscribers(self, event_type: str) -> list[str]:
         """Console webhooks asking for this type (they change at run time: not cached)."""
@@ -214,17 +249,19 @@ class EventProcessor:
 
     # ---- evaluation (no writes) ----------------------------------------------------------
 
-    async def _plan(self, events: Sequence[Event]) -> list[_Plan]:
-        matching = [self._rules_for(event.type) for event in events]
+    async def _plan(
+        self, events: Sequence[Event], listening: Mapping[str, _Listeners]
+    ) -> list[_Plan]:
         wanted = {
             event.customer_key
-            for event, rules in zip(events, matching, strict=True)
-            if event.customer_key and any(rule.reads_customer for rule in rules)
+            for event in events
+            if event.customer_key and listening[event.type].reads_customer
         }
         customers = await self._customers(wanted)
         plans = []
-        for event, rules in zip(events, matching, strict=True):
+        for event in events:
             plan = _Plan(event)
+            rules, subscribers, _ = listening[event.type]
             if rules:
                 context = _context(event, customers.get(event.customer_key or ""))
                 for rule in rules:
@@ -237,7 +274,7 @@ class EventProcessor:
                     if rule.holds(context):  # its pattern matched (_rules_for)
                         self._add(plan, rule, context)
             if plan.dead is None:
-                for endpoint in self._subscribers(event.type):
+                for endpoint in subscribers:
                     if endpoint not in plan.webhooks:
                         plan.webhooks.append(endpoint)
             plans.append(plan)

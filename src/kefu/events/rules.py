@@ -82,7 +82,9 @@ def lookup(context: Mapping[str, Any], path: str) -> Any:
 def _lookup(context: Mapping[str, Any], parts: Sequence[str]) -> Any:
     value: Any = context
     for part in parts:
-        if isinstance(value, Mapping):
+        # A plain dict first: what events and contexts are, and isinstance against the
+        # Mapping ABC costs more than the look-up (twice per rendered field, per event).
+        if type(value) is dict or isinstance(value, Mapping):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]

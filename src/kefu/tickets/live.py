@@ -39,7 +39,7 @@ from kefu.domain.ticket_json import (
     comment_json,
     live_ticket_json,
 )
-from kefu.domain.tickets import Ticket, TicketComment
+from kefu.domain.tickets import SlaState, Ticket, TicketComment, TicketStatus
 from kefu.tickets.events import plain_changes
 
 CREATED = "ticket.created"
@@ -66,15 +66,23 @@ class LiveHub(Protocol):
 class TicketFeed:
     def __init__(self, hub: LiveHub, judge: Callable[[Ticket], SlaStatus]) -> None:
         self._hub = hub
-        # The ticket service's SLA verdict at the moment the frame is built.
+        # The ticket service's SLA verdict at the moment the frame is built: a function
+        # of the ticket's status and SLA state (and the moment), nothing else.
         self._judge = judge
 
     def created(self, tickets: Iterable[Ticket], actor: str | None) -> None:
+        # A rule's batch of tickets shares one SLA state per policy and priority and is
+        # all new: judged once per distinct (status, SLA state), not per ticket (the
+        # business-hours arithmetic cost more than the rest of the frame).
+        verdicts: dict[tuple[TicketStatus, SlaState], SlaStatus] = {}
         for ticket in tickets:
             keys, audience = self._addressees(ticket, actor, was_unassigned=False)
             # A rule's bulk tickets with nobody online cost no payload.
             if keys or self._hub.may_reach(audience):
-                item = live_ticket_json(ticket, self._judge(ticket))
+                verdict = verdicts.get((ticket.status, ticket.sla))
+                if verdict is None:
+                    verdict = verdicts[ticket.status, ticket.sla] = self._judge(ticket)
+                item = live_ticket_json(ticket, verdict)
                 frame = server_frames.TicketCreated(item, actor)
                 self._hub.send(keys, server_frames.encode(frame), audience=audience)
 
