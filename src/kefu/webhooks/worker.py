@@ -13,7 +13,6 @@ never in memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from types import TracebackType
 import httpx
 
 from kefu import __version__
+from kefu.background import Background, Loop
 from kefu.domain.webhooks import Claimed, backoff_seconds, full_jitter
 from kefu.ports import Clock
 from kefu.store.webhooks import WebhookRepository
@@ -64,7 +64,7 @@ class Attempt:
 
 
 class WebhookWorker:
-    """Async context manager owning the sending task and its HTTP client."""
+    """Async context manager owning the sending loop, the sends in flight and their HTTP client."""
 
     def __init__(
         self,
@@ -81,18 +81,22 @@ class WebhookWorker:
         self._repo = repo
         self._clock = clock
         self._poll_seconds = poll_seconds
-        self._drain_seconds = drain_seconds
         self._jitter = jitter
-        self._wake = asyncio.Event()
         self._in_flight: dict[str, int] = dict.fromkeys(self._names, 0)
-        self._sends: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._background = Background("webhooks")
+        self._sends = self._background.children(
+            "kefu-webhook-sends", limit=MAX_IN_FLIGHT, drain_seconds=drain_seconds
+        )
+        self._loop: Loop | None = None
         self._client: httpx.AsyncClient | None = None
-        self._entered = False
 
     async def __aenter__(self) -> WebhookWorker:
-        self._entered = True
-        await self._start_if_needed()
+        await self._background.__aenter__()
+        try:
+            await self._start_if_needed()
+        except BaseException as exc:
+            await self._background.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def update(self, endpoints: Mapping[str, WebhookEndpoint]) -> None:
@@ -103,14 +107,14 @@ class WebhookWorker:
         self._names = list(self._endpoints)
         for name in self._names:
             self._in_flight.setdefault(name, 0)
-        if self._loop_task is not None and added:
+        if self._loop is not None and added:
             await self._repo.ensure_endpoints(added)
-        if self._entered:
+        if self._background.running:
             await self._start_if_needed()
-        self._wake.set()
+        self.notify()
 
     async def _start_if_needed(self) -> None:
-        if not self._endpoints or self._loop_task is not None:
+        if not self._endpoints or self._loop is not None:
             return  # nothing to send to (no task, no polling), or already running
         await self._repo.ensure_endpoints(self._names)
         self._client = httpx.AsyncClient(
@@ -120,7 +124,11 @@ class WebhookWorker:
                 max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
             ),
         )
-        self._loop_task = asyncio.create_task(self._run(), name="kefu-webhooks")
+        # A failed look (the store is unreachable, a query failed) loses nothing: the rows
+        # are still there, so it is logged and tried again a poll later.
+        self._loop = self._background.loop(
+            "kefu-webhooks", self._dispatch, retry_seconds=self._poll_seconds
+        )
 
     async def __aexit__(
         self,
@@ -128,35 +136,14 @@ class WebhookWorker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        if self._sends:
-            _, late = await asyncio.wait(set(self._sends), timeout=self._drain_seconds)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self._background.__aexit__(exc_type, exc, tb)
         if self._client is not None:
             await self._client.aclose()
 
     def notify(self) -> None:
         """Look for due deliveries now (call after the transaction that enqueued commits)."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                delay = await self._dispatch()
-            except Exception:
-                # The store is unreachable or a query failed: nothing is lost (the rows
-                # are still there), so try again a poll later.
-                log.exception("webhooks: looking for due deliveries failed")
-                delay = self._poll_seconds
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+        if self._loop is not None:
+            self._loop.wake()
 
     async def _dispatch(self) -> float:
         """Claim and start what is due; return how long to sleep before looking again."""
@@ -170,7 +157,7 @@ class WebhookWorker:
                 continue  # removed by an admin while we looked
             free = min(
                 endpoint.concurrency - self._in_flight.get(name, 0),
-                MAX_IN_FLIGHT - len(self._sends),
+                self._sends.free,
             )
             if free <= 0:
                 continue  # a send finishing wakes the loop
@@ -186,9 +173,7 @@ class WebhookWorker:
 
     def _start(self, item: Claimed, endpoint: WebhookEndpoint) -> None:
         self._in_flight[item.endpoint] = self._in_flight.get(item.endpoint, 0) + 1
-        task = asyncio.create_task(self._deliver(item, endpoint), name=f"kefu-webhook-{item.id}")
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        self._sends.start(f"kefu-webhook-{item.id}", self._deliver(item, endpoint))
 
     async def _deliver(self, item: Claimed, endpoint: WebhookEndpoint) -> None:
         try:
@@ -205,7 +190,7 @@ class WebhookWorker:
             log.exception("webhooks: delivery %s to %s failed to record", item.id, item.endpoint)
         finally:
             self._in_flight[item.endpoint] = self._in_flight.get(item.endpoint, 1) - 1
-            self._wake.set()
+            self.notify()  # a slot is free
 
     async def _post(self, item: Claimed, endpoint: WebhookEndpoint) -> Attempt:
         if self._client is None:
