@@ -161,7 +161,7 @@ def _measure(
         time.sleep(ctx.profile.settle_s)
         before = {pid: rss_kb(pid) for pid in workers}
         ctx.log(f"{NAME}: opening {n} sockets")
-        opened = fleet.command("open", 120 + n / 100)
+        opened = fleet.command("open", 120 + n / 50)
         time.sleep(ctx.profile.settle_s)
         after = {pid: rss_kb(pid) for pid in workers}
         per_worker_files = {pid: open_files(pid) for pid in workers}
