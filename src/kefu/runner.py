@@ -51,24 +51,56 @@ async def serve(
     them (``kefu.observability.multiprocess``) so any one of them answers a scrape for all.
     """
     stop = stop or asyncio.Event()
+    starting = _Starting(asyncio.current_task())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    started = False
+            loop.add_signal_handler(sig, starting.signalled, stop)
     try:
         async with (
             running_node(settings, migrate=worker is None) as node,
             _shared_metrics(node, worker),
         ):
-            started = True
+            starting.done()
             await _serve_node(node, settings, on_ready, stop, worker)
     except (KefuError, OSError) as exc:
-        if started or not stop.is_set():
+        if not starting.active or not stop.is_set():
             raise
         # Stopped while starting, and the start then failed (NATS or the store out of
         # reach, say): the process stops as it was asked to, not with a start-up error.
         log.warning("stopped before the node was up (%s)", getattr(exc, "message", exc))
+    except asyncio.CancelledError:
+        if not starting.cancelled_it():
+            raise
+        log.warning("stopped before the node was up")
+
+
+class _Starting:
+    """A signal during start-up cancels the start-up: an operator's SIGTERM is obeyed at
+    once, not after a connect to an unreachable NATS or database has timed out (two 5 s
+    connects measured). The node's resources opened so far close on the way out. After
+    start-up a signal only sets ``stop``: the node then drains as usual."""
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self._task = task
+        self.active = True
+        self._cancelled = False
+
+    def done(self) -> None:
+        self.active = False
+
+    def signalled(self, stop: asyncio.Event) -> None:
+        stop.set()
+        if self.active and self._task is not None and not self._cancelled:
+            self._cancelled = True
+            self._task.cancel()
+
+    def cancelled_it(self) -> bool:
+        """True when the cancellation being handled is this signal's (it is then taken
+        back, so the process goes on to a clean exit)."""
+        if not self._cancelled or self._task is None:
+            return False
+        return self._task.uncancel() == 0
 
 
 async def _serve_node(
