@@ -498,7 +498,7 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
     ("  tickets: history rows (add_history)", "add_history (kefu/store/tickets.py"),
     ("  tickets: ticket_record (row -> Ticket)", "ticket_record (kefu/store/tickets.py"),
     ("  tickets: ticket.created events built", "created (kefu/tickets/events.py"),
-    ("  outbox emit (encode + INSERT outbox)", "emit (kefu/events/outbox.py"),
+    ("  outbox emit (encode + INSERT outbox)", "emit (kefu/store/unit_of_work.py"),
     ("SQLAlchemy compile", "compile"),
     ("SQLAlchemy execute (all statements)", "_execute_context (sqlalchemy/"),
     ("JSON (msgspec/json encode)", "encode"),
@@ -628,10 +628,10 @@ def floor_rows(dialect: Any, run: str, count: int, first_ticket_id: int) -> Floo
     from kefu.config import load_settings
     from kefu.domain.envelope import Event, encode
     from kefu.domain.tickets import Channel, NewTicket, Priority, SlaState, Ticket, TicketStatus
-    from kefu.events.outbox import COLUMNS as OUTBOX_COLUMNS
     from kefu.events.processor import CONSUMER, _context
     from kefu.events.rules import CreateTicket, render
     from kefu.store import bulk
+    from kefu.store.outbox import COLUMNS as OUTBOX_COLUMNS
     from kefu.store.tables import outbox, processed_events, ticket_history, tickets
     from kefu.store.tickets import HISTORY_COLUMNS, TICKET_COLUMNS
     from kefu.store.tickets import _row as ticket_row

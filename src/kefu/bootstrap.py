@@ -71,7 +71,6 @@ from kefu.store.postgres_batch import PostgresCommitter
 from kefu.store.private_files import secure_data_dir
 from kefu.store.processed_events import ProcessedEvents
 from kefu.store.repositories import Repositories
-from kefu.store.routing import CustomerRoutingRepository
 from kefu.store.shared_assignment import SharedAssignments
 from kefu.store.sqlite_writer import SqliteMessageWriter
 from kefu.store.unit_of_work import unit_of_work_factory
@@ -139,7 +138,6 @@ async def running_events(
     rules: Sequence[Rule],
     *,
     bus_url: str,
-    routing: CustomerRoutingRepository,
     customers: Customer360,
     hub: Hub,
     tickets: TicketEffects | None,
@@ -177,7 +175,6 @@ async def running_events(
             rules,
             clock,
             processed=processed,
-            routing=routing,
             customer=customer_loader(customers),
             tickets=tickets,
             webhooks=webhooks,
@@ -380,7 +377,6 @@ async def running_node(
                 settings.events,
                 rules,
                 bus_url=settings.bus,
-                routing=repos.routing,
                 customers=customers,
                 hub=hub,
                 tickets=RuleTickets(tickets),

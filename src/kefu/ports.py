@@ -87,8 +87,8 @@ class UnitOfWork(Protocol):
     (callbacks dropped) on an exception. The store's implementation is
     ``kefu.store.unit_of_work.StoreUnitOfWork``, which also carries the repositories
     bound to the transaction (``tickets``, ``sagas``, ``mail``, ``webhooks``,
-    ``processed``, ``routing``): services change kefu's tables through those, never
-    through the connection under them (``tests/unit/test_store_boundary.py``).
+    ``processed``, ``routing``, ``dead_letters``): services change kefu's tables through
+    those, never through the connection under them (``tests/unit/test_store_boundary.py``).
     """
 
     async def emit(self, events: Sequence[Event], now: datetime) -> None:

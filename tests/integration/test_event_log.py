@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from kefu.domain.envelope import Event
 from kefu.domain.tickets import Channel, TicketDraft
 from kefu.events.log import DONE, Outcome, Received, Result
-from kefu.events.outbox import audience, emit
+from kefu.events.outbox import audience
 from kefu.events.rules import RuleSettings, compile_rules
 from kefu.events.store_log import StoreEventLog
 from kefu.store.bulk import insert_rows, insert_with_ids
 from kefu.store.database import Database
 from kefu.store.event_log import OutboxLogStore
+from kefu.store.outbox import emit
 from kefu.store.repositories import Repositories
 from kefu.store.tables import outbox, ticket_history, tickets
 from kefu.store.unit_of_work import unit_of_work_factory

@@ -27,10 +27,9 @@ from kefu.config import load_settings
 from kefu.domain.envelope import Event
 from kefu.errors import ConfigError, Unavailable
 from kefu.events.log import DONE, Received, Result
-from kefu.events.outbox import emit
 from kefu.events.relay import OutboxRelay
 from kefu.store.database import Database
-from kefu.store.outbox import OutboxRepository
+from kefu.store.outbox import OutboxRepository, emit
 from kefu.store.tables import outbox
 from tests.support.jetstream import consuming, make_settings, until_async
 from tests.support.nats import NatsServer

@@ -1,6 +1,7 @@
 """Issue 13 item 1's wall, checked on every run: services work through a unit of work's
 repositories (``uow.tickets``, ``uow.sagas``, ``uow.mail``, ``uow.webhooks``,
-``uow.processed``, ``uow.routing``), never through the database connection under it.
+``uow.processed``, ``uow.routing``, ``uow.dead_letters``), never through the database
+connection under it.
 
 - Outside ``kefu.store`` nothing reads a ``.connection`` attribute (the unit of work's
   ``connection`` is for the store's own code), except the entries below.
@@ -29,26 +30,11 @@ CONNECTION_ALLOWED: dict[tuple[str, str], str] = {
     # Not a database connection: a data source's connection settings (URL, DSN, headers).
     ("sagas/actions/build.py", "source.connection"): "a connector's settings",
     ("unify/build.py", "settings.connection"): "a connector's settings",
-    # Still on the unit's connection, in modules another engineer was optimising while the
-    # rest moved (issue 13/17, 2026-12-07). What replaces them exists: uow.processed.record
-    # and uow.routing.set_queue for processor.py; store_log.py's dead-letter removal needs
-    # a DeadLetters-in-unit method in store/event_log.py. Delete each line once its module
-    # is moved: the check then covers it. (Not checked for staleness, so finishing the
-    # move cannot turn the suite red.)
-    ("events/processor.py", "uow.connection"): "pending: events/ was being optimised",
-    ("events/store_log.py", "uow.connection"): "pending: events/ was being optimised",
 }
 
-# (module, imported store name) pairs allowed to import a connection-taking store function;
-# the same pending move as above.
-CONNECTION_FUNCTIONS_ALLOWED: dict[tuple[str, str], str] = {
-    ("events/processor.py", "kefu.store.processed_events.record"): "pending: uow.processed",
-    ("events/store_log.py", "kefu.store.event_log.remove_dead_letter"): "pending: events/",
-    # Re-exported for tests that write the outbox on a connection of their own (kept while
-    # events/ is being optimised; those tests could import kefu.store.outbox directly).
-    ("events/outbox.py", "kefu.store.outbox.emit"): "re-export for tests",
-    ("events/outbox.py", "kefu.store.outbox.delete_rows"): "re-export for tests",
-}
+# (module, imported store name) pairs allowed to import a connection-taking store function
+# (none: events/ moved onto uow.processed, uow.routing and uow.dead_letters, 2026-12-07).
+CONNECTION_FUNCTIONS_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @functools.cache

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from kefu.events.rules import Rule, matches
-from kefu.store.outbox import COLUMNS, delete_rows, emit
 from kefu.store.unit_of_work import Emitted
 
-__all__ = ["COLUMNS", "Audience", "Emitted", "audience", "delete_rows", "emit"]
+__all__ = ["Audience", "Emitted", "audience"]
 AUDIENCE_CACHE = 10_000  # event types remembered as listened to or not
 
 Audience = Callable[[str], bool]

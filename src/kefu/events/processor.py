@@ -48,8 +48,7 @@ from kefu.events.rules import (
 )
 from kefu.observability.metrics import EVENTS_PROCESSED
 from kefu.ports import Clock
-from kefu.store.processed_events import ProcessedEvents, driver_error, record
-from kefu.store.routing import CustomerRoutingRepository
+from kefu.store.processed_events import ProcessedEvents, driver_error
 from kefu.store.unit_of_work import Emitted, Units
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,6 @@ class EventProcessor:
         clock: Clock,
         *,
         processed: ProcessedEvents,
-        routing: CustomerRoutingRepository,
         customer: CustomerLoader,
         tickets: TicketEffects | None = None,
         webhooks: WebhookEffects | None = None,
@@ -138,7 +136,6 @@ class EventProcessor:
         self._processed = processed
         self._rules = list(rules)
         self._clock = clock
-        self._routing = routing
         self._customer = customer
         self._tickets = tickets
         self._webhooks = webhooks
@@ -392,8 +389,7 @@ class EventProcessor:
         async with self._units() as uow:
             if self._handoff is not None and not uow.collecting:
                 raise RuntimeError("a hand-off needs units of work made with collect=True")
-            conn = uow.connection
-            await record(conn, CONSUMER, [plan.event.id for plan in plans], now)
+            await uow.processed.record(CONSUMER, [plan.event.id for plan in plans], now)
             specs = [spec for plan in plans for spec in plan.tickets]
             changes = [change for plan in plans for change in plan.changes]
             offline = [item for plan in plans for item in plan.offline]
@@ -410,7 +406,7 @@ class EventProcessor:
                     await self._tickets.from_offline_message(uow, offline_id, priority, rule)
             for plan in plans:
                 for key, queue, rule in plan.routes:
-                    await self._routing.set_queue(conn, key, queue, f"rule:{rule}", now)
+                    await uow.routing.set_queue(key, queue, f"rule:{rule}", now)
                 for endpoint in plan.webhooks:
                     if self._webhooks is None:
                         raise RuntimeError("a rule calls a webhook but webhooks are not wired")

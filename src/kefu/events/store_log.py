@@ -31,7 +31,7 @@ from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.outbox import Emitted
 from kefu.observability.metrics import EVENTS_DEAD_LETTERED
 from kefu.ports import Clock
-from kefu.store.event_log import OutboxLogStore, remove_dead_letter
+from kefu.store.event_log import OutboxLogStore
 from kefu.store.unit_of_work import StoreUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,7 @@ class StoreEventLog:
         return letter
 
     async def _remove(self, uow: StoreUnitOfWork, sequence: int) -> None:
-        if not await remove_dead_letter(uow.connection, sequence):
+        if not await uow.dead_letters.remove(sequence):
             raise _no_letter(sequence)  # replayed or discarded since it was read
 
     async def close(self) -> None:

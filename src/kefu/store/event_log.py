@@ -91,12 +91,6 @@ async def dead_letter_row(db: Database, sequence: int) -> Any | None:
         ).first()
 
 
-async def remove_dead_letter(conn: AsyncConnection, sequence: int) -> bool:
-    """Delete the letter; False when it was already gone (replayed or discarded)."""
-    gone = await conn.execute(dead_letters.delete().where(dead_letters.c.id == sequence))
-    return gone.rowcount == 1
-
-
 class OutboxLogStore:
     """Everything the store event log asks of the store, on one database."""
 

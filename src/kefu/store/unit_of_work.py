@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kefu.domain.envelope import Event, encode
 from kefu.store import outbox
 from kefu.store.database import Database
+from kefu.store.dead_letters import DeadLettersInUnit
 from kefu.store.email import MailInUnit
 from kefu.store.processed_events import ProcessedInUnit
 from kefu.store.routing import RoutingInUnit
@@ -81,6 +82,10 @@ class StoreUnitOfWork:
     @functools.cached_property
     def webhooks(self) -> WebhooksInUnit:
         return WebhooksInUnit(self._conn)
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLettersInUnit:
+        return DeadLettersInUnit(self._conn)
 
     async def emit(self, events: Sequence[Event], now: datetime) -> None:
         if not events:
