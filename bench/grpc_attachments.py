@@ -1,5 +1,6 @@
 """``grpc_attachments``: a 200 MiB file up and down through ``kefu.v1.AttachmentService``,
-side by side with a plain loopback copy of the same file (issue 15, item 19).
+side by side with a plain loopback copy of the same file (issue 15, item 19) and with a
+bare grpcio servicer of the same service (``bench.grpc_floor``).
 
 kefu runs as operators run it (``kefu serve`` on the server core, configured by
 environment, with an API token made through REST); the client runs on the load
@@ -9,12 +10,20 @@ generator's core. Measured for each direction:
   loopback TCP connection to a plain Python copier on the server core (the sender uses
   ``sendfile``; the receiver writes 1 MiB reads to a file in the same data directory and
   fsyncs it, as kefu fsyncs an upload before recording it). Target: gRPC >= 80% of it.
+  The copier also takes the upload once more hashing it (sha256, which kefu must do for
+  the content address): not the target's baseline, it shows what the hash costs.
+- the same for a bare grpcio servicer on the server core (``bench.grpc_floor``: kefu's
+  grpcio, options and message encoding, sha256 + write + fsync up, 1 MiB reads down, no
+  kefu): how much of the distance to the copy is gRPC-in-Python's own, and kefu's.
 - the server's RSS growth while the file streams: /proc/PID/status VmRSS sampled every
   10 ms, its peak minus its level before the transfer (after a small warm-up transfer, so
   the first call's one-time allocations are not counted). Target: a few MB (<= 5 MiB).
 
 The file is a WAV header and random bytes (incompressible), 256 KiB per gRPC message up
-(docs/grpc.md's advice), kefu's 256 KiB per message down.
+(docs/grpc.md's advice), the server's 1 MiB per message down. The client sends and reads
+the chunk messages as bytes (``kefu.api.grpc.wire``'s encoding, one copy per message) so
+its own protobuf copies do not slow the transfer it measures; rounds run copy, bare gRPC
+and kefu in turn, so a neighbour's burst on this shared host falls on all of them alike.
 ``python -m bench.grpc_attachments`` runs it alone.
 """
 
@@ -34,6 +43,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +52,9 @@ import grpc
 from bench.kefu_proc import GRPC_PORT_ENV, kefu_argv, node_env, start_kefu
 from bench.procs import Server, free_port, python_argv, rss_kb, running, start_server
 from bench.scenarios.common import Context, Outcome, Row, at_least, at_most
+from kefu.api.grpc.attachments import SERVICE
+from kefu.api.grpc.wire import chunk_message, chunk_view
 from kefu.v1 import attachments_pb2 as pb
-from kefu.v1 import attachments_pb2_grpc as pb_grpc
 
 SCENARIO = "grpc_attachments"
 FILE_BYTES = 200 * 1024 * 1024
@@ -55,7 +66,7 @@ TARGET_RSS_MIB = 5.0
 SAMPLE_EVERY_S = 0.01
 # Rounds of each transfer; the table gives the median throughput and the largest RSS
 # growth of any round.
-ROUNDS = 3
+ROUNDS = 5
 ADMIN = "bench-admin@example.com"
 PASSWORD = "bench-Admin-passw0rd-42"
 # Lifted for the bench only: one file of 200 MiB (plus warm-ups) must pass.
@@ -65,7 +76,8 @@ LIMITS = {
     "KEFU_ATTACHMENTS__VISITOR_BYTES_PER_HOUR": str(1024**3),
     "KEFU_ATTACHMENTS__IP_BYTES_PER_HOUR": str(1024**3),
 }
-HEADER = struct.Struct("!cQ")  # the copier's request: b"U" + size, or b"D" + 0
+# The copier's request: b"U" + size (receive), b"H" + size (receive and hash), b"D" + 0.
+HEADER = struct.Struct("!cQ")
 
 
 # -- the baseline: a plain loopback copier ---------------------------------------------------
@@ -73,7 +85,8 @@ HEADER = struct.Struct("!cQ")  # the copier's request: b"U" + size, or b"D" + 0
 
 def copier(port: int, directory: Path, source: Path) -> None:
     """Serve copies forever: ``U`` receives SIZE bytes into a file and fsyncs it, then
-    answers b"ok"; ``D`` sends ``source`` with sendfile."""
+    answers b"ok" (``H`` the same, hashing what it writes); ``D`` sends ``source`` with
+    sendfile."""
     with socket.create_server(("127.0.0.1", port)) as listener:
         print("ready", flush=True)
         while True:
@@ -83,14 +96,17 @@ def copier(port: int, directory: Path, source: Path) -> None:
                     op, size = HEADER.unpack(_recv_exactly(conn, HEADER.size))
                 except ConnectionError:
                     continue  # a readiness probe
-                if op == b"U":
+                if op in (b"U", b"H"):
                     target = directory / "copy-upload"
+                    digest = hashlib.sha256() if op == b"H" else None
                     with target.open("wb") as out:
                         left = size
                         while left:
                             data = conn.recv(min(CHUNK, left))
                             if not data:
                                 break
+                            if digest is not None:
+                                digest.update(data)
                             out.write(data)
                             left -= len(data)
                         out.flush()
@@ -112,10 +128,10 @@ def _recv_exactly(conn: socket.socket, size: int) -> bytes:
     return data
 
 
-def copy_up(port: int, source: Path) -> float:
+def copy_up(port: int, source: Path, op: bytes = b"U") -> float:
     started = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as conn, source.open("rb") as infile:
-        conn.sendall(HEADER.pack(b"U", source.stat().st_size))
+        conn.sendall(HEADER.pack(op, source.stat().st_size))
         conn.sendfile(infile)
         if _recv_exactly(conn, 2) != b"ok":
             raise RuntimeError("the copier did not confirm")
@@ -136,35 +152,46 @@ def copy_down(port: int, size: int, target: Path) -> float:
     return time.perf_counter() - started
 
 
-# -- kefu over gRPC ---------------------------------------------------------------------------
+# -- gRPC: kefu, and the bare servicer ------------------------------------------------------
+
+UPLOAD = f"/{SERVICE}/Upload"
+DOWNLOAD = f"/{SERVICE}/Download"
 
 
 def grpc_up(channel: grpc.Channel, token: str, ticket_id: str, source: Path) -> tuple[float, Any]:
-    def messages() -> Iterator[pb.UploadRequest]:
+    """Push ``source``: the metadata, then each chunk as the bytes of an ``UploadRequest``
+    (what protobuf would send; built without its two copies)."""
+
+    def messages() -> Iterator[bytes]:
         meta = pb.UploadMetadata(
             ticket_id=ticket_id, filename=source.name, size=source.stat().st_size
         )
-        yield pb.UploadRequest(metadata=meta)
+        yield pb.UploadRequest(metadata=meta).SerializeToString()
         with source.open("rb") as infile:
             while chunk := infile.read(UPLOAD_CHUNK):
-                yield pb.UploadRequest(chunk=chunk)
+                yield chunk_message(chunk)
 
-    stub = pb_grpc.AttachmentServiceStub(channel)  # type: ignore[no-untyped-call]
+    upload = channel.stream_unary(UPLOAD, response_deserializer=pb.AttachmentInfo.FromString)
     started = time.perf_counter()
-    info = stub.Upload(messages(), metadata=(("authorization", f"Bearer {token}"),))
+    info = upload(messages(), metadata=(("authorization", f"Bearer {token}"),))
     return time.perf_counter() - started, info
 
 
 def grpc_down(channel: grpc.Channel, token: str, attachment_id: str, target: Path) -> float:
-    stub = pb_grpc.AttachmentServiceStub(channel)  # type: ignore[no-untyped-call]
+    """Read the file back; each ``DownloadResponse`` arrives as bytes and its chunk is
+    written from a view into them."""
+    download = channel.unary_stream(
+        DOWNLOAD, request_serializer=pb.DownloadRequest.SerializeToString
+    )
     started = time.perf_counter()
     with target.open("wb") as out:
-        for part in stub.Download(
+        for raw in download(
             pb.DownloadRequest(id=attachment_id),
             metadata=(("authorization", f"Bearer {token}"),),
         ):
-            if part.WhichOneof("part") == "chunk":
-                out.write(part.chunk)
+            chunk = chunk_view(raw)
+            if chunk is not None:
+                out.write(chunk)
     return time.perf_counter() - started
 
 
@@ -239,35 +266,44 @@ def measure(ctx: Context) -> dict[str, Any]:
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"kefu agents add: {done.stderr.decode()[-500:]}")
-    copy_port = free_port()
+    ports = Ports(copier=free_port(), floor=free_port(), kefu=int(env[GRPC_PORT_ENV]))
     copy_dir = work / "copier"
     copy_dir.mkdir(exist_ok=True)
-    argv = python_argv(
-        "bench.grpc_attachments", "--copier", str(copy_port), str(copy_dir), str(source)
+    copier_argv = python_argv(
+        "bench.grpc_attachments", "--copier", str(ports.copier), str(copy_dir), str(source)
     )
-    # Both servers on the server core, both up for the whole run; the rounds alternate
-    # copy and gRPC so a neighbour's burst on this shared host falls on both alike.
-    with running(start_server("copier", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)):
-        _wait_port(copy_port)
+    floor_argv = python_argv(
+        "bench.grpc_attachments", "--floor", str(ports.floor), str(copy_dir), str(source)
+    )
+    # All servers on the server core, all up for the whole run; the rounds alternate
+    # copy, bare gRPC and kefu so a neighbour's burst on this shared host falls on all.
+    with (
+        running(start_server("copier", copier_argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)),
+        running(start_server("floor", floor_argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)),
+    ):
+        _wait_port(ports.copier)
+        _wait_port(ports.floor)
         server, base = start_kefu(ctx, SCENARIO, env)  # stops itself if it never gets ready
         with running(server):
-            _measure_transfers(result, work, source, sha, copy_port, server, base, env)
-    for name in ("c.wav", "grpc-down.wav", "warm-down.wav"):
+            _measure_transfers(result, work, source, sha, ports, server, base)
+    for name in ("c.wav", "grpc-down.wav", "floor-down.wav", "warm-down.wav"):
         (work / name).unlink(missing_ok=True)
     return result
 
 
+@dataclass(frozen=True)
+class Ports:
+    copier: int
+    floor: int
+    kefu: int
+
+
 def _measure_transfers(
-    result: dict[str, Any],
-    work: Path,
-    source: Path,
-    sha: str,
-    copy_port: int,
-    server: Server,
+    result: dict[str, Any], work: Path, source: Path, sha: str, ports: Ports, server: Server,
     base: str,
-    env: dict[str, str],
-) -> None:
-    """The rounds: copy and gRPC in turn, each direction, RSS sampled around gRPC's."""
+) -> None:  # fmt: skip
+    """The rounds: copy, bare gRPC and kefu in turn, each direction, RSS sampled around
+    kefu's."""
     warmup = work / "warmup.wav"
     admin = _post(f"{base}/api/v1/auth/login", {"email": ADMIN, "password": PASSWORD})
     token = _post(
@@ -282,25 +318,34 @@ def _measure_transfers(
             admin["token"],
         )["id"]
     )
-    with grpc.insecure_channel(f"127.0.0.1:{env[GRPC_PORT_ENV]}") as channel:
-        copy_up(copy_port, warmup)
-        _, warm = grpc_up(channel, token, ticket, warmup)
-        grpc_down(channel, token, warm.id, work / "warm-down.wav")
-        for way in ("up", "down"):
-            result[f"copy_{way}_s"], result[f"grpc_{way}_s"] = [], []
-            result[f"rss_before_{way}_kib"], result[f"rss_peak_{way}_kib"] = [], []
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{ports.kefu}") as channel,
+        grpc.insecure_channel(f"127.0.0.1:{ports.floor}") as bare,
+    ):
+        copy_up(ports.copier, warmup)
+        for chan in (bare, channel):
+            _, warm = grpc_up(chan, token, ticket, warmup)
+            grpc_down(chan, token, warm.id, work / "warm-down.wav")
+        for key in SERIES:
+            result[key] = []
         for _ in range(ROUNDS):
-            result["copy_up_s"].append(copy_up(copy_port, source))
+            result["copy_up_s"].append(copy_up(ports.copier, source))
+            result["copy_sha_up_s"].append(copy_up(ports.copier, source, b"H"))
+            took, info = grpc_up(bare, token, ticket, source)
+            _check(info, sha)
+            result["floor_up_s"].append(took)
             before = settled_rss(server.pid)
             with RssSampler(server.pid) as up_rss:
                 took, info = grpc_up(channel, token, ticket, source)
-            if info.sha256 != sha or info.size != FILE_BYTES:
-                raise RuntimeError(f"kefu stored other bytes: {info.sha256} {info.size}")
+            _check(info, sha)
             result["grpc_up_s"].append(took)
             result["rss_before_up_kib"].append(before)
             result["rss_peak_up_kib"].append(max(up_rss.samples))
 
-            result["copy_down_s"].append(copy_down(copy_port, FILE_BYTES, work / "c.wav"))
+            result["copy_down_s"].append(copy_down(ports.copier, FILE_BYTES, work / "c.wav"))
+            result["floor_down_s"].append(grpc_down(bare, token, "floor", work / "floor-down.wav"))
+            if _sha256(work / "floor-down.wav") != sha:
+                raise RuntimeError("the bare servicer's download differs from the file")
             before = settled_rss(server.pid)
             with RssSampler(server.pid) as down_rss:
                 took = grpc_down(channel, token, info.id, work / "grpc-down.wav")
@@ -309,6 +354,18 @@ def _measure_transfers(
             result["grpc_down_s"].append(took)
             result["rss_before_down_kib"].append(before)
             result["rss_peak_down_kib"].append(max(down_rss.samples))
+
+
+SERIES = (
+    "copy_up_s", "copy_sha_up_s", "floor_up_s", "grpc_up_s", "copy_down_s", "floor_down_s",
+    "grpc_down_s", "rss_before_up_kib", "rss_peak_up_kib", "rss_before_down_kib",
+    "rss_peak_down_kib",
+)  # fmt: skip
+
+
+def _check(info: Any, sha: str) -> None:
+    if info.sha256 != sha or info.size != FILE_BYTES:
+        raise RuntimeError(f"the server stored other bytes: {info.sha256} {info.size}")
 
 
 def _sha256(path: Path) -> str:
@@ -327,37 +384,36 @@ def _wait_port(port: int) -> None:
 
 
 def rows(result: dict[str, Any]) -> list[Row]:
-    mb = result["file_bytes"] / 1e6
     out: list[Row] = []
     for way, label in (("up", "upload"), ("down", "download")):
-        copy_s = statistics.median(result[f"copy_{way}_s"])
-        kefu_s = statistics.median(result[f"grpc_{way}_s"])
-        copy, kefu = round(mb / copy_s, 1), round(mb / kefu_s, 1)
-        ratio = copy_s / kefu_s
         metric = f"{label}_200mib_throughput"
-        rounds = ", ".join(f"{mb / t:.0f}" for t in result[f"grpc_{way}_s"])
-        copies = ", ".join(f"{mb / t:.0f}" for t in result[f"copy_{way}_s"])
-        out.append(
-            Row(
-                SCENARIO, "loopback-copy", metric, copy, "MB/s", better="higher",
-                note=f"median of {len(result[f'copy_{way}_s'])} rounds: {copies}",
-            )
-        )  # fmt: skip
-        target, _ = at_least(ratio, TARGET_RATIO)
-        out.append(
-            Row(
-                SCENARIO,
-                "kefu-grpc",
-                metric,
-                kefu,
-                "MB/s",
-                better="higher",
-                target=f"{target}x loopback copy",
-                met=ratio >= TARGET_RATIO,
-                baseline=(SCENARIO, "loopback-copy", metric),
-                note=f"median of rounds: {rounds}",
-            )
+        copy_key = (SCENARIO, "loopback-copy", metric)
+        out.append(_speed_row(result, "loopback-copy", metric, f"copy_{way}_s"))
+        if way == "up":
+            row = _speed_row(result, "loopback-copy+sha256", metric, "copy_sha_up_s")
+            row.baseline = copy_key
+            out.append(row)
+        bare = _speed_row(result, "bare-grpcio", metric, f"floor_{way}_s")
+        bare.baseline = copy_key
+        bare.note += "; per round x copy: " + _ratios(result, f"copy_{way}_s", f"floor_{way}_s")
+        out.append(bare)
+        kefu = _speed_row(result, "kefu-grpc", metric, f"grpc_{way}_s")
+        ratio = statistics.median(result[f"copy_{way}_s"]) / statistics.median(
+            result[f"grpc_{way}_s"]
         )
+        kefu.target, _ = at_least(ratio, TARGET_RATIO)
+        kefu.target += "x loopback copy"
+        kefu.met = ratio >= TARGET_RATIO
+        kefu.baseline = copy_key
+        of_bare = statistics.median(result[f"floor_{way}_s"]) / statistics.median(
+            result[f"grpc_{way}_s"]
+        )
+        kefu.note += (
+            f"; per round x copy: {_ratios(result, f'copy_{way}_s', f'grpc_{way}_s')}"
+            f"; {of_bare:.2f}x bare grpcio (per round: "
+            f"{_ratios(result, f'floor_{way}_s', f'grpc_{way}_s')})"
+        )
+        out.append(kefu)
         growths = [
             (peak - before) / 1024
             for peak, before in zip(
@@ -385,6 +441,22 @@ def rows(result: dict[str, Any]) -> list[Row]:
     return out
 
 
+def _speed_row(result: dict[str, Any], subject: str, metric: str, key: str) -> Row:
+    """MB/s of the median round of ``key``'s transfers, each round in the note."""
+    mb = result["file_bytes"] / 1e6
+    rounds = ", ".join(f"{mb / t:.0f}" for t in result[key])
+    value = round(mb / statistics.median(result[key]), 1)
+    return Row(
+        SCENARIO, subject, metric, value, "MB/s", better="higher",
+        note=f"median of {len(result[key])} rounds: {rounds}",
+    )  # fmt: skip
+
+
+def _ratios(result: dict[str, Any], base_key: str, key: str) -> str:
+    """Each round's speed over the baseline's in the same round."""
+    return ", ".join(f"{b / t:.2f}" for b, t in zip(result[base_key], result[key], strict=True))
+
+
 def run(ctx: Context) -> Outcome:
     result = measure(ctx)
     return Outcome(rows=rows(result), details=result)
@@ -393,10 +465,17 @@ def run(ctx: Context) -> Outcome:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.grpc_attachments", description=__doc__)
     parser.add_argument("--copier", nargs=3, metavar=("PORT", "DIR", "SOURCE"))
+    parser.add_argument("--floor", nargs=3, metavar=("PORT", "DIR", "SOURCE"))
     args = parser.parse_args(argv)
     if args.copier:
         port, directory, source = args.copier
         copier(int(port), Path(directory), Path(source))
+        return 0
+    if args.floor:
+        from bench import grpc_floor  # the servicer's process only
+
+        port, directory, source = args.floor
+        grpc_floor.serve(int(port), Path(directory), Path(source))
         return 0
     from bench import run  # bench.run imports this module: only here, when run alone
 

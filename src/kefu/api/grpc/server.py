@@ -25,6 +25,17 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 STREAM_WINDOW_BYTES = 1024 * 1024
 
 
+def server_options(reuse_port: bool = False) -> list[tuple[str, int]]:
+    """kefu's gRPC server options (the bench's bare gRPC servicer runs with them too)."""
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
+    ]
+
+
 async def start_grpc(
     node: Node, host: str, port: int, *, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, int]:
@@ -34,15 +45,7 @@ async def start_grpc(
     taken port silently; only worker processes of one ``kefu serve`` (``reuse_port``)
     share it on purpose.
     """
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", int(reuse_port)),
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
-        ]
-    )
+    server = grpc.aio.server(options=server_options(reuse_port))
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerService(node), server)  # type: ignore[no-untyped-call]
     attachments.add_to_server(attachments.AttachmentService(node), server)
     checks = health.aio.HealthServicer()
