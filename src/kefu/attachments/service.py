@@ -246,8 +246,9 @@ class AttachmentService:
     def path(self, attachment: Attachment) -> Path:
         return self._blobs.path(attachment.sha256)
 
-    def read(self, attachment: Attachment, chunk_bytes: int) -> AsyncIterator[bytes]:
-        """The file's bytes, ``chunk_bytes`` at a time, read from disk as they are asked for."""
+    def read(self, attachment: Attachment, chunk_bytes: int) -> AsyncIterator[memoryview]:
+        """The file's bytes, ``chunk_bytes`` at a time, read from disk as they are asked
+        for, each a view that the next one overwrites (``BlobStore.read``)."""
         return self._blobs.read(attachment.sha256, chunk_bytes)
 
     async def remove(self, attachment: Attachment) -> None:

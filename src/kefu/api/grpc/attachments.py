@@ -32,9 +32,9 @@ from kefu.v1 import attachments_pb2 as pb
 from kefu.v1 import attachments_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AttachmentService"].full_name
-# Bytes per Download message: gRPC's and Python's cost per message (a read in a thread,
-# an HTTP/2 write, a wake-up of the loop) is paid 4 times less often than with 256 KiB,
-# and a call still holds two chunks at most (bench grpc_attachments).
+# Bytes per Download message: gRPC's and Python's cost per message (a read, an HTTP/2
+# write, a wake-up of the loop) is paid 4 times less often than with 256 KiB, and a call
+# holds one read buffer and one message (bench grpc_attachments).
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 

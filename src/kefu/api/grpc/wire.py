@@ -44,8 +44,9 @@ def chunk_view(message: bytes) -> memoryview | None:
     return None
 
 
-def chunk_message(data: bytes) -> bytes:
-    """A serialised ``DownloadResponse`` holding ``data`` as its ``chunk``."""
+def chunk_message(data: bytes | memoryview) -> bytes:
+    """A serialised ``DownloadResponse`` holding ``data`` as its ``chunk`` (a copy: a
+    view may be into a buffer that is reused)."""
     return b"".join((_header(len(data)), data))
 
 
