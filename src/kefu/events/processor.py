@@ -268,7 +268,9 @@ class EventProcessor:
                         if rule.on_missing == "dead_letter":
                             plan.dead = f"rule {rule.name!r} requires {', '.join(gone)}"
                         continue
-                    if rule.holds(context):  # its pattern matched (_rules_for)
+                    # Its pattern matched (_rules_for); most rules have no conditions,
+                    # and the call to check none costs more than the check.
+                    if not rule.conditions or rule.holds(context):
                         self._add(plan, rule, context)
             if plan.dead is None:
                 for endpoint in subscribers:

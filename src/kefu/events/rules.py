@@ -102,6 +102,13 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     pieces = _template(template)
     if len(pieces) == 1:
         return template  # no field in it
+    if len(pieces) == 3:  # one field ("Complaint: {data.summary}"): no list, no join
+        head, field, tail = pieces
+        if isinstance(head, str) and isinstance(tail, str) and not isinstance(field, str):
+            found = _lookup(context, field[0])
+            text = "" if found is None else found if type(found) is str else str(found)
+            if text.strip():  # else its fallback and tidying, below
+                return f"{head}{text}{tail}"
     out: list[str] = []
     gaps = False
     for piece in pieces:

@@ -138,13 +138,15 @@ def _row(ticket: NewTicket) -> tuple[Any, ...]:
     return (
         ticket.subject,
         ticket.body,
-        ticket.status.value,
-        ticket.priority.value,
+        # ``_value_``: the same string as ``.value``, whose enum property costs ~0.2 us a
+        # read (three per ticket in a batch of thousands).
+        ticket.status._value_,
+        ticket.priority._value_,
         ticket.customer_key,
         ticket.assignee_id,
         ticket.queue,
         ticket.conversation_id,
-        ticket.channel.value,
+        ticket.channel._value_,
         ticket.created_by,
         ticket.created_at,
         ticket.created_at,  # updated_at
@@ -327,16 +329,14 @@ class TicketsInUnit:
         rows = [_row(ticket) for ticket in batch]
         ids = await insert_with_ids(self._conn, tickets, TICKET_COLUMNS, rows)
         details: dict[tuple[str, str, str], dict[str, str]] = {}
-        history = []
+        history = []  # HISTORY_COLUMNS tuples straight away (no HistoryRow per ticket)
         for ticket_id, ticket in zip(ids, batch, strict=True):
-            key = (ticket.channel.value, ticket.status.value, ticket.priority.value)
+            key = (ticket.channel._value_, ticket.status._value_, ticket.priority._value_)
             detail = details.get(key)
             if detail is None:  # one dict per kind: stored once per distinct value (bulk)
                 detail = details[key] = {"channel": key[0], "status": key[1], "priority": key[2]}
-            history.append(
-                HistoryRow(ticket_id, "created", ticket.created_by, ticket.created_at, detail)
-            )
-        await self.add_history(history)
+            history.append((ticket_id, ticket.created_at, ticket.created_by, "created", detail))
+        await insert_rows(self._conn, ticket_history, HISTORY_COLUMNS, history)
         return [
             Ticket(
                 id=ticket_id,
