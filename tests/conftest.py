@@ -7,6 +7,7 @@ before each test: ``tests.support.postgres``).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,16 @@ RUN_FIRST = tuple(
         "test_grpc_docs_example",
     )
 )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Everything alive once the suite is collected (modules, test items, fixtures' code)
+    lives to the end: ``gc.freeze`` takes it out of every later collection. A full
+    collection then walks only what the tests made: test_connectors_db's per-test
+    ``gc.collect()`` cost ~0.2 s each over the collected suite's ~300,000 objects (18 s
+    of teardown for its 85 tests, 2 s when run alone), and the interpreter's own
+    generation-2 passes cost the same in every test."""
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
