@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from kefu.chat.sites import Prechat, SiteConfig, SiteTexts
 from kefu.config import load_settings
 from kefu.web.shop import SITE_ID, ShopServer
 from kefu.web.widget_script import CATALOGS
+from tests.support import widget
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.kefu import Socket
 from tests.support.layout import SIZES
@@ -241,28 +241,8 @@ async def test_enter_while_a_pinyin_composition_is_open_does_not_send(
 
 @pytest.fixture
 async def closed_today(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
-    """Chat opens 09:00-17:00 UTC every day but today (a holiday)."""
-    settings = load_settings(
-        None,
-        data_dir=tmp_path / "data-closed",
-        store=f"sqlite:///{tmp_path / 'kefu-closed.db'}",
-        port=free_port(),
-        sites=[{"id": SITE_ID, "origins": shop.origins}],
-        chat={
-            "office_hours": {
-                "timezone": "UTC",
-                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                "start": "09:00",
-                "end": "17:00",
-                "holidays": [datetime.now(UTC).date().isoformat()],
-            }
-        },
-    )
-    server = LiveKefu(settings)
-    await server.start()
-    shop.kefu_url = server.url
-    yield server
-    await server.stop()
+    async with widget.closed_today(tmp_path, shop) as server:
+        yield server
 
 
 async def test_when_chat_opens_is_said_in_chinese_in_the_visitors_time(

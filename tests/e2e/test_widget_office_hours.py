@@ -5,42 +5,21 @@ offline form, which is stored."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from kefu.config import load_settings
-from kefu.web.shop import SITE_ID, ShopServer
-from tests.support.ports import free_port
+from kefu.web.shop import ShopServer
+from tests.support import widget
 from tests.support.widget import LiveKefu, open_widget, screenshot
 
 
 @pytest.fixture
 async def closed_today(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
-    settings = load_settings(
-        None,
-        data_dir=tmp_path / "data",
-        store=f"sqlite:///{tmp_path / 'kefu.db'}",
-        port=free_port(),
-        sites=[{"id": SITE_ID, "name": "Demo shop", "origins": shop.origins}],
-        chat={
-            "office_hours": {
-                "timezone": "UTC",
-                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                "start": "09:00",
-                "end": "17:00",
-                "holidays": [datetime.now(UTC).date().isoformat()],
-            }
-        },
-    )
-    server = LiveKefu(settings)
-    await server.start()
-    shop.kefu_url = server.url
-    yield server
-    await server.stop()
+    async with widget.closed_today(tmp_path, shop, site_name="Demo shop") as server:
+        yield server
 
 
 async def test_the_widget_says_when_chat_opens(

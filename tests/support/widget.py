@@ -5,6 +5,9 @@ live, page, http) are in ``tests/e2e/conftest.py``."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,13 +15,14 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from kefu.bootstrap import running_node
-from kefu.config import Settings
+from kefu.config import Settings, load_settings
 from kefu.domain.roles import Role
 from kefu.node import Node
 from kefu.server import create_app
-from kefu.web.shop import ShopServer
+from kefu.web.shop import SITE_ID, ShopServer
 from tests.support.browser import ARTIFACTS
 from tests.support.kefu import PASSWORD, PASSWORD_HASH
+from tests.support.ports import free_port
 
 
 class LiveKefu:
@@ -61,6 +65,40 @@ class LiveKefu:
             assert resp.status == 200
             body: dict[str, Any] = await resp.json()
         return {"token": body["token"], **body["agent"]}
+
+
+@contextlib.asynccontextmanager
+async def closed_today(
+    tmp_path: Path, shop: ShopServer, *, site_name: str | None = None
+) -> AsyncIterator[LiveKefu]:
+    """A node whose chat opens 09:00-17:00 UTC every day but today (a holiday), serving
+    the shop's widget: the office-hours tests' closed state, whatever the time of day."""
+    site: dict[str, Any] = {"id": SITE_ID, "origins": shop.origins}
+    if site_name is not None:
+        site["name"] = site_name
+    settings = load_settings(
+        None,
+        data_dir=tmp_path / "data-closed",
+        store=f"sqlite:///{tmp_path / 'kefu-closed.db'}",
+        port=free_port(),
+        sites=[site],
+        chat={
+            "office_hours": {
+                "timezone": "UTC",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "start": "09:00",
+                "end": "17:00",
+                "holidays": [datetime.now(UTC).date().isoformat()],
+            }
+        },
+    )
+    server = LiveKefu(settings)
+    await server.start()
+    shop.kefu_url = server.url
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 async def screenshot(page: Page, name: str) -> None:
