@@ -10,12 +10,12 @@ fetch made on assignment, read before the first message was stored, landed last.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Page, expect
 
 from tests.support.browser import Opener, sign_in
+from tests.support.held_route import HeldFirstAnswer
 from tests.support.kefu import Kefu
 
 
@@ -43,22 +43,7 @@ async def test_a_late_summary_does_not_undo_a_newer_message(kefu: Kefu, browser:
 
     page = await browser()
     await sign_in(page, kefu, bob["email"])
-    held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    release = asyncio.Event()
-    delivered = asyncio.Event()
-
-    taken: list[Route] = []
-
-    async def hold_first(route: Route) -> None:
-        if taken:
-            await route.continue_()
-            return
-        taken.append(route)
-        response = await route.fetch()  # the server's answer now: before the next message
-        held.set_result(None)
-        await release.wait()
-        await route.fulfill(response=response)
-        delivered.set()
+    hold_first = HeldFirstAnswer()
 
     summary = re.compile(rf".*/api/v1/conversations/{conversation_id}$")
     await page.route(summary, hold_first)
@@ -66,14 +51,13 @@ async def test_a_late_summary_does_not_undo_a_newer_message(kefu: Kefu, browser:
         f"/api/v1/conversations/{conversation_id}/transfer", ann["token"], {"agent_id": bob["id"]}
     )
     assert status == 200
-    await asyncio.wait_for(held, 10)  # Bob's console asked for the summary; its answer waits
+    await hold_first.asked()  # Bob's console asked for the summary; its answer waits
 
     await visitor.send_message("It was due on Monday")
     row = page.locator(f'#conv-list li[data-id="{conversation_id}"]')
     await expect(row).to_contain_text("It was due on Monday")
 
-    release.set()  # the old answer lands last
-    await asyncio.wait_for(delivered.wait(), 10)
+    await hold_first.release()  # the old answer lands last
     await page.unroute(summary)
     await _settled(page)
     await expect(row).to_contain_text("It was due on Monday")

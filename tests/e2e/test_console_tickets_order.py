@@ -20,6 +20,7 @@ from playwright.async_api import Page, Route, WebSocket, expect
 from kefu.config import Settings
 from tests.support.browser import Opener, sign_in
 from tests.support.console_tickets import TICKETS, open_tickets, row
+from tests.support.held_route import HeldFirstAnswer
 from tests.support.kefu import Kefu
 
 
@@ -56,26 +57,12 @@ async def test_frames_during_the_list_request_survive_its_answer(
     frames = _heard(page)
     await sign_in(page, kefu, ann["email"])
 
-    held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    release = asyncio.Event()
-    delivered = asyncio.Event()
-    taken: list[Route] = []
-
-    async def hold_first(route: Route) -> None:
-        if taken:
-            await route.continue_()
-            return
-        taken.append(route)
-        response = await route.fetch()  # the list as it is now: before Bob's changes
-        held.set_result(None)
-        await release.wait()
-        await route.fulfill(response=response)
-        delivered.set()
+    hold_first = HeldFirstAnswer()
 
     listing = re.compile(r".*/api/v1/tickets\?.*")
     await page.route(listing, hold_first)
     await open_tickets(page)
-    await asyncio.wait_for(held, 10)
+    await hold_first.asked()
 
     status, _ = await kefu.patch(
         f"/api/v1/tickets/{first['id']}", bob["token"], {"priority": "urgent"}
@@ -91,8 +78,7 @@ async def test_frames_during_the_list_request_survive_its_answer(
         }:
             await asyncio.sleep(0.02)
 
-    release.set()  # the page read before both lands last
-    await asyncio.wait_for(delivered.wait(), 10)
+    await hold_first.release()  # the page read before both lands last
     await page.unroute(listing)
     await expect(row(page, first["id"]).locator(".prio")).to_have_text("urgent")
     await expect(row(page, second["id"])).to_contain_text("Wrong size")
