@@ -35,10 +35,18 @@ from kefu.domain.models import Message, NewMessage
 from kefu.errors import Unavailable
 from kefu.observability import metrics
 from kefu.store.database import Database, in_transaction
-from kefu.store.messages import LINGER_SECONDS, MAX_BATCH, QUEUE_LIMIT
+from kefu.store.messages import MAX_BATCH, QUEUE_LIMIT
 from kefu.store.sqlite_batch import write_batch_sqlite
 
 log = logging.getLogger(__name__)
+
+# How long a busy writer thread waits for company before taking a batch (``_job``); 3 ms,
+# not ``MessageWriter``'s 1 ms: a SQLite commit costs ~137 us of CPU beyond its messages'
+# ~55 (``python -m bench.sqlite_commit --cost``), and at the rates issue 17 asks for the
+# node's CPU runs out long before 2 ms more of waiting matters. At 3,000 msg/s
+# (relay_probe, 2026-12-07 13:34-13:44 UTC, load 0.4-3.3): batches of ~14-20 instead of
+# ~8, server CPU 118-127 us/msg vs 127-160 with 1 ms (bench/README.md, "Chat relay").
+LINGER_SECONDS = 0.003
 
 Result = tuple[Message, bool]
 _Pending = tuple[NewMessage, "asyncio.Future[Result]"]
