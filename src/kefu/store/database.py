@@ -216,12 +216,13 @@ class _SqliteWriterThread:
     def _checkpoint_here(self, conn: Connection) -> bool:
         self._checkpoint_queued = False
         raw = conn.connection.driver_connection
-        if raw is not None:
-            try:
-                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error:
-                log.warning("SQLite checkpoint on the writer thread failed", exc_info=True)
-                return True
+        if raw is None:
+            return True  # a connection without its driver: take a fresh one
+        try:
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            log.warning("SQLite checkpoint on the writer thread failed", exc_info=True)
+            return True
         self.checkpoints_finished += 1
         return False
 
