@@ -103,6 +103,42 @@ def certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+class _CountedSMTP(SMTP):
+    """aiosmtpd's session, counted while its connection is open: stopping the server's
+    loop while a client's connection is still closing leaves that socket unclosed, and
+    its ResourceWarning then fails whichever test the garbage collector runs in."""
+
+    def __init__(self, *args: Any, open_sessions: set[SMTP], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_sessions = open_sessions
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._open_sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self._open_sessions.discard(self)
+
+
+class _CountingController(Controller):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_sessions: set[SMTP] = set()
+
+    def factory(self) -> SMTP:
+        return _CountedSMTP(self.handler, open_sessions=self.open_sessions, **self.SMTP_kwargs)
+
+    def stop_when_idle(self) -> None:
+        """Stop once every client has gone (the server's side of each socket is closed
+        in the same loop callback that reports the connection lost); a client that never
+        hangs up is waited for up to HANG_GUARD, then the server stops anyway."""
+        deadline = time.monotonic() + HANG_GUARD
+        while self.open_sessions and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.stop()
+
+
 def _authenticator(login: str, password: str) -> Any:
     def check(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -145,10 +181,10 @@ def smtp_server(
         if security == "tls":
             # aiosmtpd does not count TLS from the first byte as TLS for AUTH; it is.
             options["auth_require_tls"] = False
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
+    controller = _CountingController(mailbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     scheme = {"plain": "smtp", "tls": "smtps", "starttls": "smtp+starttls"}[security]
     try:
         yield SmtpServer(mailbox, port, scheme, client_tls)
     finally:
-        controller.stop()
+        controller.stop_when_idle()
