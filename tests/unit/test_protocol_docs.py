@@ -16,14 +16,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from kefu.chat import server_frames
 from kefu.tickets import live
+from tests.support.source import forgotten_after_the_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "src" / "kefu"
@@ -58,13 +56,7 @@ def _modules() -> tuple[tuple[Path, ast.Module], ...]:
     )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _forget_the_parsed_source() -> Iterator[None]:
-    """The trees are ~350,000 objects: kept to the end of the test process they made
-    every later full garbage collection there cost ~0.5 s (test_connectors_db collects
-    after each test)."""
-    yield
-    _modules.cache_clear()
+_forget_the_parsed_source = forgotten_after_the_module(_modules)
 
 
 def dict_frames() -> list[Found]:

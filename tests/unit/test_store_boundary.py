@@ -19,12 +19,10 @@ import ast
 import functools
 import importlib
 import inspect
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import kefu
+from tests.support.source import forgotten_after_the_module
 
 ROOT = Path(kefu.__file__).parent
 
@@ -50,13 +48,7 @@ def _outside_store() -> list[tuple[str, ast.Module]]:
     return found
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _forget_the_parsed_source() -> Iterator[None]:
-    """The trees are ~350,000 objects: kept to the end of the test process they made
-    every later full garbage collection there cost ~0.5 s (test_connectors_db collects
-    after each test)."""
-    yield
-    _outside_store.cache_clear()
+_forget_the_parsed_source = forgotten_after_the_module(_outside_store)
 
 
 def test_nothing_outside_the_store_reads_a_connection_attribute() -> None:
