@@ -6,7 +6,7 @@ and ``tests/support/widget.py``."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,45 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from kefu.config import load_settings
 from kefu.web.shop import SITE_ID, ShopServer
-from tests.support.browser import ChromiumServer, Opener
+from tests.support.browser import ARTIFACTS, ChromiumServer, Opener
 from tests.support.ports import free_port
 from tests.support.sqlite import copy_of
 from tests.support.widget import LiveKefu
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remembers on the item whether its call failed, so the page fixtures can keep a
+    picture of what the browser showed then (a rare failure on a busy machine is
+    otherwise gone without a trace)."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+async def keep_failure_pictures(request: pytest.FixtureRequest, pages: list[Page]) -> None:
+    """Screenshots and the body's classes of ``pages`` in ``test-artifacts/failed-*``
+    when the test's call failed; nothing otherwise."""
+    if not request.node.stash.get(CALL_FAILED, False):
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:80]
+    for number, page in enumerate(pages):
+        if page.is_closed():
+            continue
+        path = ARTIFACTS / f"failed-{name}-{number}.png"
+        try:
+            await page.screenshot(path=str(path))
+            classes = await page.evaluate("() => document.body.className")
+        except Exception as exc:  # the page may have crashed: that is the failure to report
+            print(f"no picture of page {number}: {exc!r}")
+            continue
+        print(f"page {number} at failure: {path} (body class {classes!r})")
 
 
 @pytest.fixture
@@ -58,7 +93,7 @@ async def chromium(chromium_server: ChromiumServer) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def browser(
-    chromium: Browser, expected_errors: list[re.Pattern[str]]
+    chromium: Browser, expected_errors: list[re.Pattern[str]], request: pytest.FixtureRequest
 ) -> AsyncIterator[Opener]:
     """Opens a fresh browser context per call (one per agent), each its own session:
     cookies, storage and cache of its own, as a fresh profile has."""
@@ -85,6 +120,7 @@ async def browser(
         return page
 
     yield open_page
+    await keep_failure_pictures(request, [p for c in contexts for p in c.pages])
     for context in contexts:
         await context.close()
     assert [e for e in errors if not any(p.search(e) for p in expected_errors)] == []
@@ -116,7 +152,7 @@ async def live(tmp_path: Path, shop: ShopServer) -> AsyncIterator[LiveKefu]:
 
 
 @pytest.fixture
-async def page(chromium: Browser) -> AsyncIterator[Page]:
+async def page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A fresh browser context per test (as isolated as a fresh profile)."""
     context = await chromium.new_context(viewport={"width": 1100, "height": 760})
     opened = await context.new_page()
@@ -124,6 +160,7 @@ async def page(chromium: Browser) -> AsyncIterator[Page]:
     opened.on("console", lambda m: print("CONSOLE", m.type, m.text))
     opened.on("requestfailed", lambda r: print("FAILED", r.url, r.failure))
     yield opened
+    await keep_failure_pictures(request, [opened])
     await context.close()
 
 
