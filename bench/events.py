@@ -334,9 +334,13 @@ async def kefu_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from kefu.bootstrap import running_node
     from kefu.config import load_settings
-    from kefu.domain.envelope import Event
     from kefu.runner import tune_gc
     from kefu.store.tables import outbox, tickets
+
+    try:
+        from kefu.domain.envelope import Event
+    except ImportError:  # a tree before issue 13 (bench/events_ab.py runs older trees)
+        from kefu.events.envelope import Event  # type: ignore[no-redef]
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     data_dir = Path(job["data_dir"])
