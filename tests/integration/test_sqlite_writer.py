@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kefu.store.database import WAL_SIZE_LIMIT, Database, in_transaction
+from kefu.store.database import WAL_RESTART_BYTES, Database, in_transaction
 
 
 async def test_the_wal_is_checkpointed_by_its_own_thread_and_emptied_at_close(
@@ -82,7 +82,7 @@ async def test_a_steady_stream_of_commits_still_lets_the_wal_start_over(tmp_path
             committed += 1
             # A WAL that never starts over must not fill the disk: stop and say so. The
             # mark is far above what the WAL reaches between two checkpointer rounds.
-            overgrown = wal.stat().st_size > 16 * WAL_SIZE_LIMIT
+            overgrown = wal.stat().st_size > 32 * WAL_RESTART_BYTES
             if not stop and not overgrown:
                 db.post_to_writer(one_more)
             return False
@@ -103,7 +103,7 @@ async def test_a_steady_stream_of_commits_still_lets_the_wal_start_over(tmp_path
         stop = True
         # Queued behind the stream's last commit: once it has run, the stream is over.
         await db.run_in_transaction(lambda conn: None)
-        assert not overgrown, "the WAL grew past 16 x WAL_SIZE_LIMIT without starting over"
+        assert not overgrown, "the WAL grew past 32 x WAL_RESTART_BYTES without starting over"
         assert writer.checkpoints_finished >= 1
         async with db.connect() as conn:  # the WAL started over and lost no commit
             count = (await conn.execute(sa.text("SELECT n FROM tally"))).scalar()
