@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from kefu.domain.models import NewMessage, Sender, SenderKind
 from kefu.errors import Unavailable
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
-from kefu.store.sqlite_writer import SqliteMessageWriter
+from kefu.store.sqlite_writer import LINGER_ENOUGH, SqliteMessageWriter
 from tests.support.sqlite import copy_of
 
 CLOCK = SystemClock()
@@ -150,3 +151,45 @@ async def test_other_writer_jobs_run_while_messages_stream_in(url: str) -> None:
             assert not stream.done()
             await stream
         assert writer.written == 3000
+
+
+async def test_a_writer_with_enough_waiting_commits_without_lingering(url: str) -> None:
+    """Under load the writer thread waits for company before a commit, unless
+    ``LINGER_ENOUGH`` messages wait already. With a 30 s linger, a burst of that size
+    queued behind a batch that had company is stored at once; had the writer lingered,
+    the 20 s guard fails the test (and the linger's end lets it leave)."""
+    async with Database(url) as db:
+        ((conversation_id, visitor_id),) = await _conversations(db, 1)
+        loop = asyncio.get_running_loop()
+
+        async def queued_while_the_thread_is_held(count: int, first: int) -> list[Any]:
+            """Appends ``count`` messages while a job holds the writer thread, so they
+            all wait when the writer's next batch is taken."""
+            gate = asyncio.Event()
+            held = loop.create_future()
+
+            def hold(conn: Connection) -> bool:
+                loop.call_soon_threadsafe(held.set_result, None)
+                asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+                return False
+
+            db.post_to_writer(hold)
+            await held
+            appends = [
+                asyncio.ensure_future(writer.append(_new(conversation_id, visitor_id, n)))
+                for n in range(first, first + count)
+            ]
+            await asyncio.sleep(0)  # the appends run up to their wait
+            assert writer.backlog == count
+            gate.set()
+            async with asyncio.timeout(20):  # a hang guard, not a timing
+                return list(await asyncio.gather(*appends))
+
+        async with SqliteMessageWriter(db, linger=30.0) as writer:
+            # Two in one batch: it had company, so the next batch may linger ...
+            await queued_while_the_thread_is_held(2, 0)
+            assert writer.batches == 1
+            # ... but not with LINGER_ENOUGH waiting.
+            results = await queued_while_the_thread_is_held(LINGER_ENOUGH, 2)
+            assert all(created for _, created in results)
+            assert writer.batches == 2 and writer.written == 2 + LINGER_ENOUGH
