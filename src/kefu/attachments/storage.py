@@ -266,8 +266,14 @@ async def _unlink(path: Path) -> None:
     """Delete ``path`` even if the caller is being cancelled: cleanup runs in ``except``
     blocks of uploads whose client went away (the server cancels their task, and a
     second cancel while the thread hop waits would skip the unlink). Shielded, the
-    unlink finishes; the cancel still reaches the caller."""
-    await asyncio.shield(asyncio.to_thread(path.unlink, True))
+    unlink finishes; the cancel still reaches the caller.
+
+    Handed to the executor here and now, not from a task of its own: at shutdown the
+    loop cancels every task left, and a task that had not yet run would never have
+    started the unlink (a stalled upload's file was left in ``.incoming`` after a
+    SIGTERM). The loop's close waits for the executor's jobs."""
+    unlinking = asyncio.get_running_loop().run_in_executor(None, path.unlink, True)
+    await asyncio.shield(unlinking)
 
 
 def _write(
