@@ -10,6 +10,8 @@ other work on the writer thread still runs while messages stream in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,27 @@ async def _conversations(db: Database, count: int) -> list[tuple[str, str]]:
 def _new(conversation_id: str, visitor_id: str, n: int) -> NewMessage:
     sender = Sender(SenderKind.VISITOR, visitor_id, None)
     return NewMessage(conversation_id, sender, f"message {n}", CLOCK.now(), f"c{n}")
+
+
+@contextlib.asynccontextmanager
+async def writer_thread_held(db: Database) -> AsyncIterator[None]:
+    """Inside, a job of the test's keeps the writer thread busy: what is appended meanwhile
+    waits, all of it there when the writer takes its next batch (after the block)."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Event()
+    held = loop.create_future()
+
+    def hold(conn: Connection) -> bool:
+        loop.call_soon_threadsafe(held.set_result, None)
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return False
+
+    db.post_to_writer(hold)
+    await held
+    try:
+        yield
+    finally:
+        gate.set()
 
 
 @pytest.fixture
@@ -88,31 +111,20 @@ async def test_past_its_limit_the_writer_refuses_and_stores_none_of_the_refused(
 ) -> None:
     async with Database(url) as db:
         ((conversation_id, visitor_id),) = await _conversations(db, 1)
-        gate = asyncio.Event()
-        blocked = asyncio.get_running_loop().create_future()
-
-        def hold_the_thread(conn: Connection) -> bool:
-            # Keeps the writer thread busy until the test has queued past the limit.
-            loop.call_soon_threadsafe(blocked.set_result, None)
-            asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-            return False
-
-        loop = asyncio.get_running_loop()
         async with SqliteMessageWriter(db, limit=3) as writer:
-            db.post_to_writer(hold_the_thread)
-            await blocked
-            queued = [
-                asyncio.ensure_future(writer.append(_new(conversation_id, visitor_id, n)))
-                for n in range(3)
-            ]
-            await asyncio.sleep(0)  # the three appends run up to their wait
-            assert writer.backlog == 3
-            with pytest.raises(Unavailable) as refused:
-                await writer.append(_new(conversation_id, visitor_id, 3))
-            assert refused.value.code == "store_busy"
-            with pytest.raises(Unavailable):
-                await writer.append_many([_new(conversation_id, visitor_id, 4)])
-            gate.set()
+            # The writer thread is held until the test has queued past the limit.
+            async with writer_thread_held(db):
+                queued = [
+                    asyncio.ensure_future(writer.append(_new(conversation_id, visitor_id, n)))
+                    for n in range(3)
+                ]
+                await asyncio.sleep(0)  # the three appends run up to their wait
+                assert writer.backlog == 3
+                with pytest.raises(Unavailable) as refused:
+                    await writer.append(_new(conversation_id, visitor_id, 3))
+                assert refused.value.code == "store_busy"
+                with pytest.raises(Unavailable):
+                    await writer.append_many([_new(conversation_id, visitor_id, 4)])
             assert all(created for _, created in await asyncio.gather(*queued))
         messages = await Repositories.over(db).messages.after(conversation_id, 0, 100)
         assert [m.body for m in messages] == ["message 0", "message 1", "message 2"]
@@ -160,28 +172,17 @@ async def test_a_writer_with_enough_waiting_commits_without_lingering(url: str) 
     the 20 s guard fails the test (and the linger's end lets it leave)."""
     async with Database(url) as db:
         ((conversation_id, visitor_id),) = await _conversations(db, 1)
-        loop = asyncio.get_running_loop()
 
         async def queued_while_the_thread_is_held(count: int, first: int) -> list[Any]:
-            """Appends ``count`` messages while a job holds the writer thread, so they
-            all wait when the writer's next batch is taken."""
-            gate = asyncio.Event()
-            held = loop.create_future()
-
-            def hold(conn: Connection) -> bool:
-                loop.call_soon_threadsafe(held.set_result, None)
-                asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-                return False
-
-            db.post_to_writer(hold)
-            await held
-            appends = [
-                asyncio.ensure_future(writer.append(_new(conversation_id, visitor_id, n)))
-                for n in range(first, first + count)
-            ]
-            await asyncio.sleep(0)  # the appends run up to their wait
-            assert writer.backlog == count
-            gate.set()
+            """Appends ``count`` messages while the writer thread is held, so they all
+            wait when the writer's next batch is taken."""
+            async with writer_thread_held(db):
+                appends = [
+                    asyncio.ensure_future(writer.append(_new(conversation_id, visitor_id, n)))
+                    for n in range(first, first + count)
+                ]
+                await asyncio.sleep(0)  # the appends run up to their wait
+                assert writer.backlog == count
             async with asyncio.timeout(20):  # a hang guard, not a timing
                 return list(await asyncio.gather(*appends))
 
