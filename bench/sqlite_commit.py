@@ -43,9 +43,10 @@ from sqlalchemy import create_engine, event
 from bench.pg_commit import BODY, burn
 from kefu.domain.models import NewMessage, Sender, SenderKind
 from kefu.observability import metrics
-from kefu.store.database import Database, _sqlite_pragmas, in_transaction
+from kefu.store.database import Database, _sqlite_pragmas
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import write_batch_sqlite
+from kefu.store.sqlite_transaction import in_transaction
 from kefu.store.sqlite_writer import SqliteMessageWriter
 
 TICK_S = 0.001

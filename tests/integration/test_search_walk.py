@@ -44,6 +44,7 @@ async def test_the_walk_lists_newest_match_first_and_pages(kefu: Kefu) -> None:
     async def walked(narrowing: Narrowing, limit: int, window: int = 1) -> list[str]:
         seen: list[str] = []
         below = None
+        await db.search_caught_up()  # SQLite indexes just behind the chat's commits
         for _ in range(20):
             async with db.connect() as conn:
                 page = await walk(conn, phrases, narrowing, below=below, limit=limit, window=window)

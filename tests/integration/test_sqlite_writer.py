@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kefu.store.database import WAL_RESTART_BYTES, Database, in_transaction
+from kefu.store.database import WAL_RESTART_BYTES, Database
+from kefu.store.sqlite_transaction import in_transaction
 
 
 async def test_the_wal_is_checkpointed_by_its_own_thread_and_emptied_at_close(

@@ -31,6 +31,8 @@ from kefu.domain.search_text import text_matches
 from kefu.errors import ConfigError
 from kefu.store.migrate import upgrade_to_head
 from kefu.store.private_files import private_sqlite_file
+from kefu.store.search_indexer import SqliteSearchIndexer
+from kefu.store.sqlite_transaction import in_transaction
 
 # Arbitrary but fixed advisory-lock key ("kefu" in ASCII) shared by every node.
 MIGRATION_LOCK = 0x6B656675
@@ -83,8 +85,11 @@ class Database:
         self.dialect: str = self.engine.dialect.name
         self._writer: _SqliteWriterThread | None = None
         self._checkpointer: _SqliteCheckpointer | None = None
+        # SQLite's search index is filled behind the chat commit (kefu.store.search_indexer).
+        self.search_indexer: SqliteSearchIndexer | None = None
         if self.dialect == "sqlite":
             self._writer = _SqliteWriterThread(self.url.replace("sqlite+aiosqlite", "sqlite", 1))
+            self.search_indexer = SqliteSearchIndexer(self._writer.post)
             path = _sqlite_path(self.url)
             if path is not None:
                 self._checkpointer = _SqliteCheckpointer(
@@ -92,6 +97,8 @@ class Database:
                 )
 
     async def __aenter__(self) -> Database:
+        if self.search_indexer is not None:
+            self.search_indexer.bind(asyncio.get_running_loop())
         if self._checkpointer is not None:
             self._checkpointer.start()
         return self
@@ -102,6 +109,8 @@ class Database:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.search_indexer is not None:
+            self.search_indexer.close()
         if self._writer is not None:
             self._writer.close()
         await self.engine.dispose()
@@ -137,6 +146,13 @@ class Database:
         if self._writer is None:
             raise RuntimeError("post_to_writer needs SQLite's writer thread")
         self._writer.post(work)
+
+    async def search_caught_up(self) -> None:
+        """Before reading the conversation search index: on SQLite, index what the chat
+        committed since the last catch-up (kefu.store.search_indexer); PostgreSQL indexes
+        in the message's own commit."""
+        if self.search_indexer is not None:
+            await self.search_indexer.caught_up()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -292,28 +308,6 @@ def _posted(work: Callable[[Connection], bool], conn: Connection) -> bool:
     except BaseException:  # a bug in the job: it cannot answer anyone, so say it here
         log.exception("a job on the SQLite writer thread failed")
         return True
-
-
-def in_transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
-    """``work(conn)`` in one ``BEGIN IMMEDIATE`` … ``COMMIT`` on the writer's connection
-    (rolled back if it raises)."""
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise RuntimeError("the SQLite writer lost its connection")
-    raw.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(conn)
-        if conn.in_transaction():  # work used SQLAlchemy: its commit() is the driver's
-            conn.commit()
-        if raw.in_transaction:
-            raw.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction():
-            conn.rollback()
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:

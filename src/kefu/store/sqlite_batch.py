@@ -5,7 +5,8 @@ so ids are drawn here: ``max(id) + 1 …``, inserted explicitly with ``INSERT OR
 The unique (sender_id, client_msg_id) key skips resends, and only when the row count says
 something was skipped are the stored originals looked up. Going below SQLAlchemy here
 matters: its generic multi-row insert spent most of a batch building parameters in Python.
-Timestamps are written in the text format SQLAlchemy's SQLite dialect reads back.
+Timestamps are written in the text format SQLAlchemy's SQLite dialect reads back. The
+search index is not written here: ``kefu.store.search_indexer`` fills it just behind.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from kefu.domain.models import Message, NewMessage
-from kefu.domain.search_text import terms
 from kefu.store.batch import BatchResult, Key, assemble, key_of, plan_batch, stored
 from kefu.store.messages import message_from_row
-from kefu.store.search_schema import SQLITE_INSERT_MESSAGE
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -65,21 +64,9 @@ def write_batch_sqlite(conn: Connection, batch: Sequence[NewMessage]) -> BatchRe
             cursor.row_factory = None
             results[index] = (message_from_row(_Stored(original)), False)
         cursor.executemany(_TOUCH, [(mid, at, cid) for cid, (mid, at) in last.items()])
-        cursor.executemany(SQLITE_INSERT_MESSAGE, _search_rows(rows, inserted))
     finally:
         cursor.close()
     return assemble(len(batch), results, copies)
-
-
-def _search_rows(rows: list[tuple[Any, ...]], inserted: set[int]) -> list[tuple[int, str]]:
-    """The search index's rows for the messages stored (kefu.store.search_schema)."""
-    found = []
-    for row in rows:
-        if row[0] in inserted:
-            doc = " ".join(terms(row[5]))  # document(body), without its generator
-            if doc:
-                found.append((row[0], doc))
-    return found
 
 
 def _row(message_id: int, new: NewMessage) -> tuple[Any, ...]:

@@ -34,9 +34,10 @@ from sqlalchemy.engine import Connection
 from kefu.domain.models import Message, NewMessage
 from kefu.errors import Unavailable
 from kefu.observability import metrics
-from kefu.store.database import Database, in_transaction
+from kefu.store.database import Database
 from kefu.store.messages import MAX_BATCH, QUEUE_LIMIT
 from kefu.store.sqlite_batch import write_batch_sqlite
+from kefu.store.sqlite_transaction import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,14 @@ class SqliteMessageWriter:
             metrics.STORE_COMMIT.observe(time.perf_counter() - started)
             metrics.STORE_BATCH.observe(len(batch))
             self.batches += 1
-            self.written += sum(1 for answer in answers if answer is not None and answer[1])
+            created = [answer[0].id for answer in answers if answer is not None and answer[1]]
+            self.written += len(created)
+            indexer = self._db.search_indexer
+            if created and indexer is not None:  # before the answers: see its docstring
+                indexer.committed(min(created), len(created))
             self._on_loop(self._answer, batch, answers)
+            if indexer is not None and not broken:
+                broken = indexer.after_commit(conn)
         if self._pending and not self._scheduled:
             self._schedule()  # behind whatever else the writer thread was asked meanwhile
         elif not batch and self._idle is not None:

@@ -162,6 +162,7 @@ class ConversationSummaries:
 
         narrowing = Narrowing.of(status, assignee_id, visitor_id, filters)
         postgres = self._db.dialect == "postgresql"
+        await self._db.search_caught_up()  # SQLite indexes behind the chat commit
 
         async def keep(conn: AsyncConnection, candidates: list[str]) -> set[str]:
             if narrowing is None:
