@@ -16,12 +16,19 @@ CPU). ``--switch-intervals`` tries each ``sys.setswitchinterval`` in turn, alter
     taskset -c 1 python -m bench.sqlite_commit --rates 3000,5000 --switch-intervals 0.005,0.0005
 
 ``--cost`` measures instead what a batch costs on one thread, no loop and no hand-off:
-``write_batch_sqlite`` in ``BEGIN IMMEDIATE`` .. ``COMMIT`` as the writer thread runs it,
+``write_batch_sqlite`` in ``BEGIN IMMEDIATE`` .. ``COMMIT`` as the writer thread runs it
+(and the search index's catch-ups, since it is filled behind the commit),
 for each ``--batch-sizes``, as process CPU per message (best of four rounds of 6,000
 messages after 20,000 stored), and the least-squares split of that into a cost per
 message and a cost per commit. CPU time, not latency: it holds on a busy machine.
 
     taskset -c 1 python -m bench.sqlite_commit --cost --batch-sizes 1,5,15,40,100
+
+On a noisy host, count instructions instead: run ``--cost`` under ``valgrind
+--tool=callgrind`` twice, with ``--cost-messages`` 1,000 and 3,000 (one round, batch 20,
+a small warm-up); the difference of the two totals over 2,000 is the instructions one
+message costs, the same on a quiet or a busy machine (bench/README.md, "Search off the
+commit").
 """
 
 from __future__ import annotations
@@ -46,7 +53,11 @@ from kefu.observability import metrics
 from kefu.store.database import Database, _sqlite_pragmas
 from kefu.store.repositories import Repositories
 from kefu.store.sqlite_batch import write_batch_sqlite
-from kefu.store.sqlite_transaction import in_transaction
+
+try:
+    from kefu.store.sqlite_transaction import in_transaction
+except ImportError:  # a tree before 0bc0d7e (A/Bs run older trees through PYTHONPATH)
+    from kefu.store.database import in_transaction  # type: ignore[attr-defined,no-redef]
 from kefu.store.sqlite_writer import SqliteMessageWriter
 
 TICK_S = 0.001
@@ -114,7 +125,14 @@ async def run(args: argparse.Namespace, path: Path) -> None:
             visitor = await repos.visitors.create(now=now)
             conversations.append((await repos.conversations.create(visitor.id, now)).id)
         if args.cost:
-            cost(path, conversations, args.batch_sizes)
+            cost(
+                path,
+                conversations,
+                args.batch_sizes,
+                warmup=args.cost_warmup,
+                messages=args.cost_messages,
+                rounds=args.cost_rounds,
+            )
             return
         for _ in range(args.rounds):
             for rate in args.rates:
@@ -140,12 +158,31 @@ async def run(args: argparse.Namespace, path: Path) -> None:
                     )
 
 
-def cost(path: Path, conversations: list[str], sizes: list[int]) -> None:
+def _indexer() -> Any:
+    """Since 0bc0d7e the search index is filled behind the commit, in batches of its own
+    (kefu.store.search_indexer): its share is counted here too, so trees compare."""
+    try:
+        from kefu.store.search_indexer import SqliteSearchIndexer
+    except ImportError:  # an older tree: write_batch_sqlite indexes in the commit
+        return None
+    return SqliteSearchIndexer(lambda job: None)
+
+
+def cost(
+    path: Path,
+    conversations: list[str],
+    sizes: list[int],
+    *,
+    warmup: int = 20_000,
+    messages: int = 6_000,
+    rounds: int = 4,
+) -> None:
     """CPU per message of ``write_batch_sqlite`` per batch size, on this thread."""
     engine = create_engine(f"sqlite:///{path}", connect_args={"isolation_level": None})
     event.listen(engine, "connect", _sqlite_pragmas)
     senders = [Sender(SenderKind.VISITOR, f"vis_cost_{n}", "Bench") for n in range(200)]
     count = 0
+    indexer = _indexer()
 
     def store(conn: Any, messages: int, size: int) -> None:
         nonlocal count
@@ -156,22 +193,25 @@ def cost(path: Path, conversations: list[str], sizes: list[int]) -> None:
                 conversation = conversations[count % len(conversations)]
                 sender = senders[count % len(senders)]
                 batch.append(NewMessage(conversation, sender, BODY, datetime.now(UTC), f"c{count}"))
-            in_transaction(conn, functools.partial(write_batch_sqlite, batch=batch))
+            stored = in_transaction(conn, functools.partial(write_batch_sqlite, batch=batch))
+            if indexer is not None:  # the search index, as the writer thread fills it
+                indexer.committed(min(m.id for m, _ in stored), len(stored))
+                indexer.after_commit(conn)
 
     with engine.connect() as conn:
-        store(conn, 20_000, 100)
+        store(conn, warmup, 100)
         found = []
         for size in sizes:
-            rounds = []
-            for _ in range(4):
+            taken = []
+            for _ in range(rounds):
                 cpu0 = time.process_time()
-                store(conn, 6_000, size)
-                rounds.append((time.process_time() - cpu0) / 6_000 * 1e6)
-            found.append((size, min(rounds)))
+                store(conn, messages, size)
+                taken.append((time.process_time() - cpu0) / messages * 1e6)
+            found.append((size, min(taken)))
             print(
                 f"{time.strftime('%H:%M:%S', time.gmtime())} load {os.getloadavg()[0]:4.1f}"
-                f" batch {size:4d}: cpu {min(rounds):6.1f} us/msg"
-                f" (rounds {' '.join(f'{r:.1f}' for r in rounds)})",
+                f" batch {size:4d}: cpu {min(taken):6.1f} us/msg"
+                f" (rounds {' '.join(f'{r:.1f}' for r in taken)})",
                 flush=True,
             )
     engine.dispose()
@@ -191,6 +231,9 @@ def main() -> None:
     parser.add_argument("--switch-intervals", default=str(sys.getswitchinterval()))
     parser.add_argument("--cost", action="store_true", help="CPU per batch size, one thread")
     parser.add_argument("--batch-sizes", default="1,5,15,40,100")
+    parser.add_argument("--cost-warmup", type=int, default=20_000, help="messages stored first")
+    parser.add_argument("--cost-messages", type=int, default=6_000, help="per round")
+    parser.add_argument("--cost-rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--conversations", type=int, default=200)
