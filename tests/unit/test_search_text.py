@@ -132,3 +132,12 @@ def test_ascii_texts_get_the_terms_of_the_general_path(text: str) -> None:
     """``terms`` answers ASCII text without NFKC and the Unicode pattern: same terms."""
     assert terms(text) == _any_terms(text)
     assert terms(text + "订单") == _any_terms(text + "订单")  # the general path itself
+
+
+def test_one_text_literal_is_the_general_one() -> None:
+    """The one-text fast path (a chat message) writes what the general loop writes."""
+    long = " ".join(f"w{n}" for n in range(20_000))  # past MAX_TERMS: cut like any text
+    full_width = "\uff26\uff55\uff4c\uff4c 42"  # NFKC: "Full 42"
+    for text in ("", "!!", "Hello, my order 12345", "我的订单没到 refund", full_width, long):
+        assert tsvector_literal(text) == tsvector_literal(text, None)
+    assert tsvector_literal("a b") == "'a':1 'b':2"

@@ -44,6 +44,8 @@ MAX_WORD = 64
 # Terms kept per indexed text: PostgreSQL positions stop at 16,383 and a message body is
 # far below this anyway; the bound keeps one huge text from costing the write path.
 MAX_TERMS = 16_000
+# PostgreSQL's largest tsvector position: later terms all take this one.
+MAX_POSITION = 16_383
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +102,20 @@ def document(*texts: str | None) -> str:
 def tsvector_literal(*texts: str | None) -> str:
     """The same terms as a PostgreSQL ``tsvector`` literal with positions, so that
     ``<->`` phrases match exactly what SQLite's phrases match (no parser, no stemming)."""
+    if len(texts) == 1:
+        # One text (a chat message: PostgreSQL's write path computes this on the event
+        # loop for every message): positions are 1, 2, ... and a message body is far below
+        # the 16,383 cap. Half the time of the general loop below.
+        found = terms(texts[0]) if texts[0] else []
+        if len(found) < MAX_POSITION:
+            return " ".join([f"'{term}':{position}" for position, term in enumerate(found, 1)])
     position = 0
     parts: list[str] = []
     for text in texts:
         if not text:
             continue
         for term in terms(text):
-            position = min(position + 1, 16_383)
+            position = min(position + 1, MAX_POSITION)
             parts.append(f"'{term}':{position}")
         position += 1  # two texts never form a phrase across their boundary
     return " ".join(parts)
