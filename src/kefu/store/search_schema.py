@@ -6,8 +6,9 @@ SQLite indexes with FTS5 (virtual tables SQLAlchemy cannot describe), PostgreSQL
 tokenizer, so a query matches the same messages on both.
 
 - ``message_search``: one row per message with any terms, keyed by the message id
-  (FTS5 rowid; a primary key on PostgreSQL), written in the message's own commit by the
-  group-commit writers (``sqlite_batch``, ``postgres_batch``).
+  (FTS5 rowid; a primary key on PostgreSQL). PostgreSQL writes it in the message's own
+  commit (``postgres_batch``); SQLite just behind it, in batches of its own
+  (``search_indexer``), and a search catches it up before reading.
 - ``visitor_search``: the visitor's name and email, written when the visitor is created.
 
 Erasure deletes messages and visitors; the index rows go with them in the same
