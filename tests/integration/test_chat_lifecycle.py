@@ -256,6 +256,7 @@ async def test_health_readiness_and_metrics(kefu: Kefu) -> None:
         "kefu_event_loop_lag_seconds_bucket",
         "kefu_conversations_waiting",
         "kefu_messages_stored_total",
+        "kefu_search_index_waiting_messages",
     ):
         assert name in text
 

@@ -67,6 +67,15 @@ STORE_BACKLOG = Gauge(
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
+# SQLite only (kefu.store.search_indexer; PostgreSQL indexes in the commit): read at
+# scrape time. Stays below ~500 while the indexer keeps up; growing means it fails
+# (its warnings say why) and searches then catch it up themselves, slower.
+SEARCH_INDEX_WAITING = Gauge(
+    "kefu_search_index_waiting_messages",
+    "Chat messages committed and not yet in SQLite's search index",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 # Buckets resolve the 1-20 ms range the latency targets live in.
 LOOP_LAG = Histogram(
     "kefu_event_loop_lag_seconds",

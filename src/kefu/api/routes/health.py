@@ -53,6 +53,8 @@ async def prometheus(kefu: NodeDep) -> Response:
     """This process's registry; under ``kefu serve --workers``, every worker's metrics
     (``kefu.observability.multiprocess``), whichever worker the kernel gave the scrape."""
     metrics.STORE_BACKLOG.set(kefu.writer.backlog)
+    indexer = kefu.repos.db.search_indexer
+    metrics.SEARCH_INDEX_WAITING.set(indexer.waiting if indexer is not None else 0)
     shared = multiprocess.shared_dir()
     if shared is None:
         body = generate_latest(metrics.REGISTRY)
