@@ -16,6 +16,7 @@ from kefu.domain.search_text import (
     _any_terms,
     document,
     encode,
+    fts5_document,
     fts5_match,
     parse_query,
     terms,
@@ -141,3 +142,31 @@ def test_one_text_literal_is_the_general_one() -> None:
     for text in ("", "!!", "Hello, my order 12345", "我的订单没到 refund", full_width, long):
         assert tsvector_literal(text) == tsvector_literal(text, None)
     assert tsvector_literal("a b") == "'a':1 'b':2"
+
+
+def _fts5_tokens(doc: str) -> list[tuple[str, int]]:
+    """What a real FTS5 table shaped like message_search indexes of ``doc``: each term
+    with its position."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(doc, tokenize='ascii', columnsize=0)")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    conn.execute("INSERT INTO t (rowid, doc) VALUES (1, ?)", (doc,))
+    return sorted(conn.execute("SELECT term, offset FROM v").fetchall(), key=lambda r: r[1])
+
+
+# Pieces, some a whole MAX_WORD long, so words past the cut come up.
+ascii_texts = st.lists(
+    st.sampled_from([*"aZ09_- .,!?@#'\"\t\n:/Ok", "x" * MAX_WORD]), max_size=60
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=ascii_texts | texts)
+@example(text="a" * (MAX_WORD + 1) + " next")
+@example(text="Hello, my ORDER #12345_b isn't here!")
+@example(text="?!")
+def test_fts5_indexes_the_same_tokens_from_either_document(text: str) -> None:
+    """ASCII text goes to FTS5 as it is (its ascii tokenizer makes the terms in C): the
+    index must hold exactly the tokens and positions that ``document`` gives it."""
+    assert _fts5_tokens(fts5_document(text)) == _fts5_tokens(document(text))
+    assert (fts5_document(text) == "") == (document(text) == "")

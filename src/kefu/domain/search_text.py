@@ -34,6 +34,7 @@ _CJK = (
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _RUNS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _ASCII_WORDS = re.compile(r"[a-z0-9]+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 # A query this short, or only punctuation, matches too much or nothing: refused.
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -41,6 +42,7 @@ MAX_QUERY_CHARS = 200
 # PostgreSQL refuses a lexeme over 2,047 bytes, and nobody searches for a 4,000-letter
 # word; 64 characters are at most 256 bytes of UTF-8.
 MAX_WORD = 64
+_LONG_WORD = re.compile(rf"[A-Za-z0-9]{{{MAX_WORD + 1}}}")
 # Terms kept per indexed text: PostgreSQL positions stop at 16,383 and a message body is
 # far below this anyway; the bound keeps one huge text from costing the write path.
 MAX_TERMS = 16_000
@@ -97,6 +99,26 @@ def _any_terms(text: str) -> list[str]:
 def document(*texts: str | None) -> str:
     """The terms of ``texts`` as one space-separated document (what SQLite indexes)."""
     return " ".join(term for text in texts if text for term in terms(text))
+
+
+def fts5_document(text: str) -> str:
+    """``text`` as SQLite's FTS5 table (``tokenize='ascii'``) is given it: ASCII text as
+    it is, anything else as ``document`` (empty: nothing to index).
+
+    On ASCII text the ``ascii`` tokenizer makes exactly ``terms``: runs of ASCII letters
+    and digits, lowercased, everything else a separator; so the index holds the same
+    tokens at the same positions, tokenized in C. Computing the terms in Python cost
+    ~23,000 instructions a chat line, an eighth of storing it (bench/README.md, "Search
+    off the commit"); these checks ~3,000. Not when a word is longer than ``MAX_WORD``
+    (the terms cut it) or the text could hold more than ``MAX_TERMS`` words."""
+    if (
+        text.isascii()
+        and len(text) < 2 * MAX_TERMS
+        and _ASCII_WORD.search(text) is not None
+        and _LONG_WORD.search(text) is None
+    ):
+        return text
+    return " ".join(terms(text)) if text else ""
 
 
 def tsvector_literal(*texts: str | None) -> str:

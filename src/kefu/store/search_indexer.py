@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from kefu.domain.search_text import terms
+from kefu.domain.search_text import fts5_document
 from kefu.store.search_schema import SQLITE_INSERT_MESSAGE
 from kefu.store.sqlite_transaction import in_transaction
 
@@ -152,7 +152,7 @@ class SqliteSearchIndexer:
                 upto = newest[0] if newest is not None else 0
             indexed = 0
             while rows := cursor.execute(_UNINDEXED, (upto, READ_CHUNK)).fetchall():
-                docs = [(mid, doc) for mid, body in rows if (doc := " ".join(terms(body)))]
+                docs = [(mid, doc) for mid, body in rows if (doc := fts5_document(body))]
                 cursor.executemany(SQLITE_INSERT_MESSAGE, docs)
                 indexed += len(docs)
                 upto = rows[-1][0]

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kefu.domain.search_text import document, tsvector_literal
+from kefu.domain.search_text import document, fts5_document, tsvector_literal
 
 # Tables (and FTS5's shadow tables, prefixed with these names) that are not in
 # ``tables.metadata``: the schema comparison leaves them out.
@@ -127,7 +127,7 @@ def _index_messages(bind: Connection, rows: Iterable[tuple[int, str, str]]) -> N
             " VALUES (:id, :conversation, CAST(:doc AS tsvector))"
         )
     else:
-        params = [{"id": mid, "doc": document(body)} for mid, _, body in rows]
+        params = [{"id": mid, "doc": fts5_document(body)} for mid, _, body in rows]
         sql = "INSERT INTO message_search (rowid, doc) VALUES (:id, :doc)"
     params = [p for p in params if p["doc"]]
     if params:
