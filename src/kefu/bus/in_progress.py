@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 
+from kefu.bus.cancel import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 # Ticks per ack_wait, and a message is extended once held one tick. A message delivered
@@ -58,6 +60,7 @@ class InProgress:
     async def run(self, buffered: Buffered) -> None:
         """Every tick, +WPI for each message held at least a tick; until cancelled."""
         while True:
+            raise_if_cancelled()  # a +WPI's publish swallowed it (kefu.bus.cancel)
             await asyncio.sleep(self._tick)
             due = time.monotonic() - self._tick
             groups = list(self._held.values())

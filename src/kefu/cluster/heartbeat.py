@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from kefu.bus.cancel import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 
@@ -19,6 +21,7 @@ async def every(
 
     async def loop() -> None:
         while True:
+            raise_if_cancelled()  # a beat's nats-py call swallowed it (kefu.bus.cancel)
             await asyncio.sleep(seconds)
             try:
                 await beat()

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 
+from kefu.bus.cancel import raise_if_cancelled
 from kefu.bus.in_progress import InProgress
 from kefu.bus.jetstream.dead_letters import Dead
 from kefu.bus.jetstream.protocol import EVENTS_SUBJECTS, HEADER_MSG_ID, deliveries, header
@@ -113,6 +114,7 @@ class PullConsumer:
         keep_alive = asyncio.create_task(held.run(lambda: puller.buffered() if puller else None))
         try:
             while not self._closed():
+                raise_if_cancelled()  # one nats-py swallowed (kefu.bus.cancel)
                 try:
                     if puller is None:
                         puller = await self._subscribe()
