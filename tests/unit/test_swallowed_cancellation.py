@@ -1,4 +1,4 @@
-"""A cancellation a callee swallowed still stops kefu's loops (kefu.bus.cancel).
+"""A cancellation a callee swallowed still stops kefu's loops (kefu.cancellation).
 
 nats-py 2.16 catches ``CancelledError`` in ``Client._flush_pending``: a node's shutdown
 hung on its JetStream consumer when the cancel landed there. That library state comes
@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from kefu.bus.cancel import raise_if_cancelled
 from kefu.bus.jetstream.consumer import Backoff, PullConsumer
+from kefu.cancellation import raise_if_cancelled
 from kefu.events.log import Received, Result
 from kefu.events.settings import EventSettings
 

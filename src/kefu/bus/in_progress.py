@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 
-from kefu.bus.cancel import raise_if_cancelled
+from kefu.cancellation import raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class InProgress:
     async def run(self, buffered: Buffered) -> None:
         """Every tick, +WPI for each message held at least a tick; until cancelled."""
         while True:
-            raise_if_cancelled()  # a +WPI's publish swallowed it (kefu.bus.cancel)
+            raise_if_cancelled()  # a +WPI's publish swallowed it (kefu.cancellation)
             await asyncio.sleep(self._tick)
             due = time.monotonic() - self._tick
             groups = list(self._held.values())

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from kefu.bus.cancel import raise_if_cancelled
+from kefu.cancellation import raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ async def every(
 
     async def loop() -> None:
         while True:
-            raise_if_cancelled()  # a beat's nats-py call swallowed it (kefu.bus.cancel)
+            raise_if_cancelled()  # a beat's nats-py call swallowed it (kefu.cancellation)
             await asyncio.sleep(seconds)
             try:
                 await beat()

@@ -42,8 +42,8 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from kefu.bus.cancel import raise_if_cancelled
 from kefu.bus.nats_close import close_quietly
+from kefu.cancellation import raise_if_cancelled
 from kefu.cluster import envelope
 from kefu.cluster.envelope import Audience
 from kefu.cluster.peers import Peers
@@ -185,7 +185,7 @@ class LiveRelay:
 
     async def _announce_every_heartbeat(self) -> None:
         while True:
-            raise_if_cancelled()  # one nats-py swallowed (kefu.bus.cancel)
+            raise_if_cancelled()  # one nats-py swallowed (kefu.cancellation)
             jitter = random.uniform(*ANNOUNCE_JITTER)  # noqa: S311 (spreading, not secrecy)
             await asyncio.sleep(self._heartbeat * jitter)
             self._request_announce()
@@ -244,7 +244,7 @@ class LiveRelay:
         loop iteration, so everything posted in that iteration (and while it was busy
         publishing) leaves as one NATS message, with no task or callback per batch."""
         while not self._closing or self._pending or self._announce_due:
-            raise_if_cancelled()  # one nats-py swallowed (kefu.bus.cancel)
+            raise_if_cancelled()  # one nats-py swallowed (kefu.cancellation)
             await self._wake.wait()
             self._wake.clear()
             if self._announce_due:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from kefu.bus.cancel import raise_if_cancelled
+from kefu.cancellation import raise_if_cancelled
 from kefu.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
-            raise_if_cancelled()  # one nats-py swallowed (kefu.bus.cancel)
+            raise_if_cancelled()  # one nats-py swallowed (kefu.cancellation)
             try:
                 moved = await self.relay_once()
             except asyncio.CancelledError:

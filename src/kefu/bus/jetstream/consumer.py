@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 
-from kefu.bus.cancel import raise_if_cancelled
 from kefu.bus.in_progress import InProgress
 from kefu.bus.jetstream.dead_letters import Dead
 from kefu.bus.jetstream.protocol import EVENTS_SUBJECTS, HEADER_MSG_ID, deliveries, header
 from kefu.bus.jetstream.pull import Puller
+from kefu.cancellation import raise_if_cancelled
 from kefu.domain.envelope import EventInvalid, decode
 from kefu.events.log import BatchHandler, Outcome, Received, Result
 from kefu.events.settings import EventSettings
@@ -114,7 +114,7 @@ class PullConsumer:
         keep_alive = asyncio.create_task(held.run(lambda: puller.buffered() if puller else None))
         try:
             while not self._closed():
-                raise_if_cancelled()  # one nats-py swallowed (kefu.bus.cancel)
+                raise_if_cancelled()  # one nats-py swallowed (kefu.cancellation)
                 try:
                     if puller is None:
                         puller = await self._subscribe()
