@@ -24,7 +24,10 @@ from bench.scenarios.common import Context, Outcome, Row, at_most
 NAME = "loadgen_check"
 RATES_ENV = "BENCH_CHECK_RATES"
 DEFAULT_RATES = [2_000.0, 5_000.0]
-# The generator should cost well below the server per message, or it may be the limit.
+# The generator should cost well below a measured server per message, or it may be the
+# limit. Not judged against the bare relay: it and its client make the same syscalls per
+# message, so about 1x is what a sound generator shows there; its headroom is then the
+# share of its own core, and ``ws_stacks`` drives the same relay far past kefu's ceiling.
 SHARE_TARGET = 0.5
 
 
@@ -81,13 +84,22 @@ def _kefu_sqlite(ctx: Context, rates: list[float]) -> dict[str, Any]:
         return run_job(job, profile.relay_budget_s(rates, setup_s), ctx.cpus)
 
 
-def _rows(subject: str, result: dict[str, Any], note: str) -> list[Row]:
+def _rows(subject: str, result: dict[str, Any], note: str, *, judge_share: bool) -> list[Row]:
     rows: list[Row] = []
     for step in result["steps"]:
         who = f"{subject} @ {step['rate']:g}/s"
         server_us, gen_us = step["server_cpu_us_per_msg_gross"], step["loadgen_cpu_us_per_msg"]
         share = round(gen_us / server_us, 3) if server_us else None
-        target, met = at_most(share, SHARE_TARGET)
+        target: str | None = None
+        met: bool | None = None
+        share_note = ""
+        if judge_share:
+            target, met = at_most(share, SHARE_TARGET)
+        else:
+            share_note = (
+                "not judged: a bare relay and its client make the same syscalls per message;"
+                f" the generator used {step['loadgen_cpu_pct']}% of its core"
+            )
         delivery = step["delivery"]
         p99_target, p99_met = at_most(delivery["p99_ms"], P99_LIMIT_MS)
         rows += [
@@ -102,7 +114,7 @@ def _rows(subject: str, result: dict[str, Any], note: str) -> list[Row]:
                 note=f"load generator {step['loadgen_cpu_pct']}% of its core, "
                 f"{step['loadgen_cpu_sys_us_per_msg']} us/msg of it in the kernel"),
             Row(NAME, who, "loadgen_cpu_over_server_cpu", share, "x", better="lower",
-                target=target, met=met),
+                target=target, met=met, note=share_note),
         ]  # fmt: skip
     return rows
 
@@ -118,10 +130,10 @@ def run(ctx: Context) -> Outcome:
     outcome = Outcome()
     bare = _bare_relay(ctx, rates)
     outcome.details["aiohttp"] = bare
-    outcome.rows += _rows("aiohttp relay (picows load)", bare, note)
+    outcome.rows += _rows("aiohttp relay (picows load)", bare, note, judge_share=False)
     ctx.log(f"{NAME}: kefu on SQLite at {rates}")
     kefu = _kefu_sqlite(ctx, rates)
     outcome.details["kefu-sqlite"] = kefu
-    outcome.rows += _rows("kefu sqlite (picows load)", kefu, note)
+    outcome.rows += _rows("kefu sqlite (picows load)", kefu, note, judge_share=True)
     outcome.details["load_average_at_start"] = list(loadavg)
     return outcome
