@@ -1,13 +1,16 @@
 """Scenario ``loadgen_check``: the relay load generator measured beside what it drives.
 
 A few short fixed steps (``BENCH_CHECK_RATES``, default 2,000 and 5,000 msg/s; one try
-each) against the bare aiohttp relay (``bench/stacks/aiohttp_relay.py``, no store) and
-kefu on SQLite, both driven by the picows generator (:mod:`bench.fastws`) on the other
-core. Rows per subject and rate: delivery p99 and lost, the server's CPU per message, the
-generator's, and the generator's over the server's. It proves the generator is not what
-a relay step measures; the ceilings themselves come from ``ws_stacks`` and ``kefu_relay``
-(on a quiet machine: the bare relay's row there is issue 17's validation, >= 15,000
-msg/s at p99 <= 20 ms).
+each) against the bare aiohttp relay (``bench/stacks/aiohttp_relay.py``, no store), the
+same relay storing each frame with kefu's SQLite writer before sending it on
+(``bench/stacks/aiohttp_store_relay.py``) and kefu on SQLite, all driven by the picows
+generator (:mod:`bench.fastws`) on the other core. The server CPU per message of each is
+set against the one before it: what storing adds to a relay, then what kefu adds to a
+relay that stores. Rows per subject and rate: delivery p99 and lost, the server's CPU per
+message, the generator's, and the generator's over the server's. It proves the generator
+is not what a relay step measures; the ceilings themselves come from ``ws_stacks`` and
+``kefu_relay`` (on a quiet machine: the bare relay's row there is issue 17's validation,
+>= 15,000 msg/s at p99 <= 20 ms).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from bench.profile import P99_LIMIT_MS
 from bench.scenarios.common import Context, Outcome, Row, at_most
 
 NAME = "loadgen_check"
+BARE = "aiohttp relay (picows load)"
+STORE = "aiohttp relay + kefu's SQLite store (picows load)"
+KEFU = "kefu sqlite (picows load)"
 RATES_ENV = "BENCH_CHECK_RATES"
 DEFAULT_RATES = [2_000.0, 5_000.0]
 # The generator should cost well below a measured server per message, or it may be the
@@ -63,6 +69,25 @@ def _bare_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
         return run_job(job, ctx.profile.relay_budget_s(rates, 120), ctx.cpus)
 
 
+def _store_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
+    port = free_port()
+    data = ctx.run_dir / f"{NAME}-store-relay"
+    argv = python_argv("bench.stacks.aiohttp_store_relay", "--port", str(port), "--data", str(data))
+    server = start_server(f"{NAME}-store-relay", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
+    with running(server):
+        base = f"http://127.0.0.1:{port}"
+        wait_http_ready(server, f"{base}/health")
+        job = {
+            "job": "relay",
+            "protocol": "raw",
+            "http_base": base,
+            "server_pid": server.pid,
+            "pairs": ctx.profile.relay_pairs,
+            "plan": _plan(ctx, rates),
+        }
+        return run_job(job, ctx.profile.relay_budget_s(rates, 120), ctx.cpus)
+
+
 def _kefu_sqlite(ctx: Context, rates: list[float]) -> dict[str, Any]:
     profile = ctx.profile
     env = node_env(ctx, f"{NAME}-sqlite", capacity=profile.conversations)
@@ -84,10 +109,22 @@ def _kefu_sqlite(ctx: Context, rates: list[float]) -> dict[str, Any]:
         return run_job(job, profile.relay_budget_s(rates, setup_s), ctx.cpus)
 
 
-def _rows(subject: str, result: dict[str, Any], note: str, *, judge_share: bool) -> list[Row]:
+def _rows(
+    subject: str,
+    result: dict[str, Any],
+    note: str,
+    *,
+    judge_share: bool,
+    cpu_baseline: str | None = None,
+) -> list[Row]:
+    """``cpu_baseline``: the subject whose server CPU per message at the same rate is the
+    ratio's denominator."""
     rows: list[Row] = []
     for step in result["steps"]:
         who = f"{subject} @ {step['rate']:g}/s"
+        baseline = None
+        if cpu_baseline is not None:
+            baseline = (NAME, f"{cpu_baseline} @ {step['rate']:g}/s", "server_cpu_us_per_msg_gross")
         server_us, gen_us = step["server_cpu_us_per_msg_gross"], step["loadgen_cpu_us_per_msg"]
         share = round(gen_us / server_us, 3) if server_us else None
         target: str | None = None
@@ -109,7 +146,7 @@ def _rows(subject: str, result: dict[str, Any], note: str, *, judge_share: bool)
                 f"neighbours took {step['other_cpu_pct_server_cores']}% of the server core "
                 f"and {step['other_cpu_pct_loadgen_cores']}% of the generator's"),
             Row(NAME, who, "server_cpu_us_per_msg_gross", server_us, "us", better="lower",
-                note=f"server {step['server_cpu_pct']}% of its core"),
+                baseline=baseline, note=f"server {step['server_cpu_pct']}% of its core"),
             Row(NAME, who, "loadgen_cpu_us_per_msg", gen_us, "us", better="lower",
                 note=f"load generator {step['loadgen_cpu_pct']}% of its core, "
                 f"{step['loadgen_cpu_sys_us_per_msg']} us/msg of it in the kernel"),
@@ -130,10 +167,14 @@ def run(ctx: Context) -> Outcome:
     outcome = Outcome()
     bare = _bare_relay(ctx, rates)
     outcome.details["aiohttp"] = bare
-    outcome.rows += _rows("aiohttp relay (picows load)", bare, note, judge_share=False)
+    outcome.rows += _rows(BARE, bare, note, judge_share=False)
+    ctx.log(f"{NAME}: the bare relay storing each frame with kefu's SQLite writer at {rates}")
+    stored = _store_relay(ctx, rates)
+    outcome.details["aiohttp+kefu-sqlite-store"] = stored
+    outcome.rows += _rows(STORE, stored, note, judge_share=True, cpu_baseline=BARE)
     ctx.log(f"{NAME}: kefu on SQLite at {rates}")
     kefu = _kefu_sqlite(ctx, rates)
     outcome.details["kefu-sqlite"] = kefu
-    outcome.rows += _rows("kefu sqlite (picows load)", kefu, note, judge_share=True)
+    outcome.rows += _rows(KEFU, kefu, note, judge_share=True, cpu_baseline=STORE)
     outcome.details["load_average_at_start"] = list(loadavg)
     return outcome
