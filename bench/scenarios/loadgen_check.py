@@ -51,29 +51,13 @@ def _plan(ctx: Context, rates: list[float]) -> dict[str, object]:
     return {**ctx.profile.plan(rates), "attempts": 1, "p99_limit_ms": CHECK_P99_LIMIT_MS}
 
 
-def _bare_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
+def _raw_relay(
+    ctx: Context, rates: list[float], label: str, module: str, *args: str
+) -> dict[str, Any]:
+    """One of the raw relay stacks (``bench/stacks``), stepped over its pairs."""
     port = free_port()
-    argv = python_argv("bench.stacks.aiohttp_relay", "--port", str(port))
-    server = start_server(f"{NAME}-aiohttp", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
-    with running(server):
-        base = f"http://127.0.0.1:{port}"
-        wait_http_ready(server, f"{base}/health")
-        job = {
-            "job": "relay",
-            "protocol": "raw",
-            "http_base": base,
-            "server_pid": server.pid,
-            "pairs": ctx.profile.relay_pairs,
-            "plan": _plan(ctx, rates),
-        }
-        return run_job(job, ctx.profile.relay_budget_s(rates, 120), ctx.cpus)
-
-
-def _store_relay(ctx: Context, rates: list[float]) -> dict[str, Any]:
-    port = free_port()
-    data = ctx.run_dir / f"{NAME}-store-relay"
-    argv = python_argv("bench.stacks.aiohttp_store_relay", "--port", str(port), "--data", str(data))
-    server = start_server(f"{NAME}-store-relay", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
+    argv = python_argv(module, "--port", str(port), *args)
+    server = start_server(f"{NAME}-{label}", argv, cpus=ctx.cpus.server, log_dir=ctx.run_dir)
     with running(server):
         base = f"http://127.0.0.1:{port}"
         wait_http_ready(server, f"{base}/health")
@@ -165,11 +149,14 @@ def run(ctx: Context) -> Outcome:
         note += " (machine loaded: these latencies are no ceiling; a quiet run gives those)"
     ctx.log(f"{NAME}: bare aiohttp relay at {rates} ({note})")
     outcome = Outcome()
-    bare = _bare_relay(ctx, rates)
+    bare = _raw_relay(ctx, rates, "aiohttp", "bench.stacks.aiohttp_relay")
     outcome.details["aiohttp"] = bare
     outcome.rows += _rows(BARE, bare, note, judge_share=False)
     ctx.log(f"{NAME}: the bare relay storing each frame with kefu's SQLite writer at {rates}")
-    stored = _store_relay(ctx, rates)
+    data = str(ctx.run_dir / f"{NAME}-store-relay")
+    stored = _raw_relay(
+        ctx, rates, "store-relay", "bench.stacks.aiohttp_store_relay", "--data", data
+    )
     outcome.details["aiohttp+kefu-sqlite-store"] = stored
     outcome.rows += _rows(STORE, stored, note, judge_share=True, cpu_baseline=BARE)
     ctx.log(f"{NAME}: kefu on SQLite at {rates}")

@@ -44,14 +44,22 @@ def create_app() -> web.Application:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options every raw relay stack takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
+    return parser
+
+
+def serve(app: web.Application, args: argparse.Namespace) -> None:
     uvloop.install()
     # backlog: the load generator opens thousands of sockets at once; 128 would drop SYNs.
-    web.run_app(create_app(), host=args.host, port=args.port, backlog=4096, print=None)
+    web.run_app(app, host=args.host, port=args.port, backlog=4096, print=None)
+
+
+def main() -> None:
+    serve(create_app(), arguments(__doc__).parse_args())
 
 
 if __name__ == "__main__":

@@ -16,16 +16,15 @@ before any frame flows.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvloop
 from aiohttp import WSMsgType, web
 
+from bench.stacks.aiohttp_relay import arguments, health, serve
 from kefu.domain.models import NewMessage, Sender, SenderKind
 from kefu.store.database import Database
 from kefu.store.repositories import Repositories
@@ -78,10 +77,6 @@ async def relay(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def health(_: web.Request) -> web.Response:
-    return web.Response(text="ok")
-
-
 def create_app(data_dir: Path) -> web.Application:
     app = web.Application()
     app[CONNS] = {}
@@ -101,15 +96,11 @@ def create_app(data_dir: Path) -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser = arguments(__doc__)
     parser.add_argument("--data", type=Path, required=True, help="directory for the SQLite file")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    uvloop.install()
-    # backlog: the load generator opens thousands of sockets at once; 128 would drop SYNs.
-    web.run_app(create_app(args.data), host=args.host, port=args.port, backlog=4096, print=None)
+    serve(create_app(args.data), args)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ FRAMES = 5
 def store_relay(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     data = tmp_path / "data"
-    argv = python_argv(
-        "bench.stacks.aiohttp_store_relay", "--port", str(port), "--data", str(data)
-    )
+    argv = python_argv("bench.stacks.aiohttp_store_relay", "--port", str(port), "--data", str(data))
     cpus = frozenset(os.sched_getaffinity(0))
     server = start_server("store-relay", argv, cpus=cpus, log_dir=tmp_path)
     with running(server):
