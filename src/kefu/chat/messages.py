@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from kefu.attachments.service import AttachmentService, Uploader
 from kefu.auth.principal import Principal
 from kefu.chat import server_frames
@@ -135,7 +137,7 @@ class ChatMessages:
         if created and carried and self._attachments is not None:
             # Linked before the ack and the fan-out, so every recipient may fetch them.
             await self._attachments.link(principal, carried, conversation.id, message.id)
-            message = dataclasses.replace(
+            message = msgspec.structs.replace(
                 message,
                 attachments=tuple(
                     dataclasses.replace(a, conversation_id=conversation.id, message_id=message.id)
@@ -317,7 +319,7 @@ class ChatMessages:
         )
         if self._attachments is not None:
             await self._attachments.link(uploader, files, conversation.id, message.id)
-        message = dataclasses.replace(
+        message = msgspec.structs.replace(
             message,
             attachments=tuple(
                 dataclasses.replace(a, conversation_id=conversation.id, message_id=message.id)

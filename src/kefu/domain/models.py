@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import msgspec
+
 from kefu.domain.conversation import ConversationStatus
 from kefu.domain.roles import Role
 
@@ -87,15 +89,16 @@ class ConversationRecord:
     rating: Rating | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Sender:
+# Built for every chat message (``Sender``, ``NewMessage``, then the stored ``Message``):
+# frozen msgspec Structs cost about a tenth of a frozen dataclass to build (~0.1 against
+# 0.5-0.9 us each, 2026-12-08). ``gc=False``: they hold no reference cycles.
+class Sender(msgspec.Struct, frozen=True, gc=False):
     kind: SenderKind
     id: str | None
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True, gc=False):
     id: int
     conversation_id: str
     sender: Sender
@@ -108,8 +111,7 @@ class Message:
     internal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class NewMessage:
+class NewMessage(msgspec.Struct, frozen=True, gc=False):
     """A message on its way to the store; the store gives it an id and a place in order."""
 
     conversation_id: str

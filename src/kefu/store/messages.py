@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kefu.domain.models import Attachment, Message, NewMessage, Sender, SenderKind
 from kefu.errors import Unavailable
@@ -347,6 +348,6 @@ async def _with_attachments(conn: AsyncConnection, found: list[Message]) -> list
     for row in rows:
         by_message.setdefault(row.message_id, []).append(attachment_from_row(row))
     return [
-        dataclasses.replace(m, attachments=tuple(by_message[m.id])) if m.id in by_message else m
+        msgspec.structs.replace(m, attachments=tuple(by_message[m.id])) if m.id in by_message else m
         for m in found
     ]
