@@ -32,6 +32,7 @@ from kefu.errors import ConfigError
 from kefu.store.migrate import upgrade_to_head
 from kefu.store.private_files import private_sqlite_file
 from kefu.store.search_indexer import SqliteSearchIndexer
+from kefu.store.sqlite_threads import SqliteWorkerThreads
 from kefu.store.sqlite_transaction import in_transaction
 
 # Arbitrary but fixed advisory-lock key ("kefu" in ASCII) shared by every node.
@@ -87,7 +88,10 @@ class Database:
         self._checkpointer: _SqliteCheckpointer | None = None
         # SQLite's search index is filled behind the chat commit (kefu.store.search_indexer).
         self.search_indexer: SqliteSearchIndexer | None = None
+        # aiosqlite's threads, waited for on exit (kefu.store.sqlite_threads).
+        self._reader_threads: SqliteWorkerThreads | None = None
         if self.dialect == "sqlite":
+            self._reader_threads = SqliteWorkerThreads(self.engine)
             self._writer = _SqliteWriterThread(self.url.replace("sqlite+aiosqlite", "sqlite", 1))
             self.search_indexer = SqliteSearchIndexer(self._writer.post)
             path = _sqlite_path(self.url)
@@ -114,6 +118,8 @@ class Database:
         if self._writer is not None:
             self._writer.close()
         await self.engine.dispose()
+        if self._reader_threads is not None:
+            await self._reader_threads.finished()
         if self._checkpointer is not None:
             self._checkpointer.stop()
 
